@@ -1,0 +1,75 @@
+//! Key authorizations (RFC 8555 §8.1) and the value every digest-based challenge publishes.
+//!
+//! `keyAuthorization = token || '.' || base64url(Thumbprint(accountKey))`. The dns-01 TXT value
+//! (RFC 8555 §8.4), the RFC 8823 reply digest and the email-tls capability and TXT values
+//! (draft-ietf-acme-email-tls-05 §3.3, §3.4) are all `base64url(SHA-256(keyAuthorization))`.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::b64url;
+
+/// RFC 8555 §8.1: the key authorization for `token` and the account key's thumbprint.
+pub fn key_authorization(token: &str, thumbprint: &str) -> String {
+    format!("{token}.{thumbprint}")
+}
+
+/// base64url(SHA-256(key authorization)): the dns-01 TXT value (RFC 8555 §8.4), and the value
+/// that RFC 8823 §3 step 6 and draft-ietf-acme-email-tls-05 §3.3/§3.4 reuse.
+pub fn digest(key_authorization: &str) -> String {
+    b64url::encode(Sha256::digest(key_authorization.as_bytes()))
+}
+
+/// RFC 8555 §8.4: the TXT value to publish at `_acme-challenge.<domain>` for `token`.
+pub fn dns01_txt_value(token: &str, thumbprint: &str) -> String {
+    digest(&key_authorization(token, thumbprint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8555_tokens() {
+        // Digest §3.13, computed from the RFC 8555 §8.3 token and the RFC 7638 key.
+        let ka = key_authorization(
+            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+        );
+        assert_eq!(
+            ka,
+            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(digest(&ka), "_cC5rvB9vM8qzT3MTBcTeVpQwtbNypBXyQnE4fhM9QQ");
+        assert_ne!(
+            dns01_txt_value(
+                "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
+            ),
+            "_cC5rvB9vM8qzT3MTBcTeVpQwtbNypBXyQnE4fhM9QQ"
+        );
+    }
+}
+
+/// Compares a received digest with the expected one in constant time (RFC 8823 §6: an attacker
+/// "has only one chance to guess"; no timing side channel should help).
+///
+/// One trailing `=` on `received` is tolerated: mail examples pad base64url (digest §1.6.3).
+pub fn digests_match(received: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let received = received.strip_suffix('=').unwrap_or(received);
+    received.len() == expected.len() && bool::from(received.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+#[cfg(test)]
+mod compare_tests {
+    use super::digests_match;
+
+    #[test]
+    fn digests_match_exact_and_padded_only() {
+        assert!(digests_match("abc", "abc"));
+        assert!(digests_match("abc=", "abc"));
+        assert!(!digests_match("abd", "abc"));
+        assert!(!digests_match("ab", "abc"));
+        assert!(!digests_match("abc==", "abc"));
+    }
+}

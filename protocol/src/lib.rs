@@ -1,0 +1,32 @@
+//! # acmeproof-protocol
+//!
+//! The sans-I/O rules of ACME over e-mail, called by every other part of acmeproof:
+//!
+//! ```text
+//!   bytes / parsed values ──► build_* / parse_* / check_* ──► values + Findings
+//!        (no sockets, no tokio, no clock, no filesystem: time and randomness are passed in)
+//! ```
+//!
+//! - [`b64url`]: base64url, strict (RFC 8555 §6.1) and lenient (mail examples).
+//! - [`jwk`]: RFC 7638 JWK thumbprints.
+//! - [`keyauth`]: RFC 8555 §8.1 key authorizations and the §8.4 dns-01 TXT value.
+//! - [`token`]: RFC 8823 token joining (`string` vs `binary`, digest §1.6) and reply digests.
+//! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
+//! - [`address`]: e-mail addresses, IDNA, RFC 8398 §5 comparison, SAN form.
+//! - [`email_tls`]: draft-ietf-acme-email-tls-05 names, ports and capability lines.
+//! - [`requirements`]: the catalogue of every SMIME-n, TLS-n and ACME-n id.
+//! - [`finding`]: what a checker reports.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod address;
+pub mod b64url;
+pub mod email_tls;
+pub mod finding;
+pub mod jwk;
+pub mod keyauth;
+pub mod requirements;
+pub mod smime;
+pub mod token;
+
+pub use finding::{Finding, Findings, Level};

@@ -1,0 +1,596 @@
+//! The requirement catalogue: every numbered rule a checker can report against.
+//!
+//! Each [`Requirement`] has an id, a BCP 14 level, the actor it binds, the clause it comes from
+//! and a one-line summary in our own words (read the cited clause for the exact text).
+//!
+//! The ids are the ids of the protocol digest (`shared/spec/acme-email-digest.md` beside the repository), so a
+//! finding, a scenario file and the digest all name a rule the same way:
+//!
+//! | family    | rules of                                          | digest table |
+//! |-----------|---------------------------------------------------|--------------|
+//! | `SMIME-n` | RFC 8823: `email` identifier, `email-reply-00`    | §1.12        |
+//! | `TLS-n`   | draft-ietf-acme-email-tls (-05 unless noted)      | §2.7         |
+//! | `ACME-n`  | the RFC 8555 core a mock CA / client checker needs | §3.14       |
+//! | `MAIL-n`  | RFC 5322, RFC 3834, RFC 2047 around them          | none (ours)  |
+//!
+//! Levels follow the digest's level column: MUST and MUST NOT are [`Level::Must`], SHOULD and the
+//! texts' lower-case "should" are [`Level::Should`], MAY is [`Level::May`], and "—" (descriptive
+//! text without a keyword) is [`Level::Info`]. A prohibition (MUST NOT, SHOULD NOT) sets
+//! [`Requirement::negative`], and its summary then names the forbidden act, so
+//! `"{keyword}: {summary}"` reads as a sentence. The digest's ACME table has no level column;
+//! there the level is the strongest keyword RFC 8555 states for the listed actor in the cited
+//! clause, and [`Level::Info`] where that clause only describes (ACME-22, -24, -29, -31).
+//!
+//! Code names ids through the constants ([`SMIME_28`] rather than `"SMIME-28"`); the tests in
+//! this module and `tests/catalogue.rs` keep the constants, the catalogue and every id mentioned
+//! in the workspace in step.
+
+use serde::Serialize;
+
+use crate::finding::Level;
+
+/// One numbered requirement of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Requirement {
+    /// The id, e.g. `SMIME-28`: family, dash, number without leading zeros.
+    pub id: &'static str,
+    /// The normative strength; [`Level::Info`] for descriptive rules without a keyword.
+    pub level: Level,
+    /// Whether the keyword is a prohibition (MUST NOT, SHOULD NOT); the summary then describes
+    /// what must not happen.
+    pub negative: bool,
+    /// Who the requirement binds.
+    pub actor: Actor,
+    /// The clause it comes from, e.g. `RFC 8823 §3.1 item 1`.
+    pub source: &'static str,
+    /// One line in our own words; not a quote of the source.
+    pub summary: &'static str,
+}
+
+impl Requirement {
+    /// The keyword as printed in reports: `MUST`, `MUST NOT`, `SHOULD`, `SHOULD NOT`, `MAY`, or
+    /// `—` for descriptive rules.
+    pub fn keyword(&self) -> &'static str {
+        match (self.level, self.negative) {
+            (Level::Must, false) => "MUST",
+            (Level::Must, true) => "MUST NOT",
+            (Level::Should, false) => "SHOULD",
+            (Level::Should, true) => "SHOULD NOT",
+            (Level::May, _) => "MAY",
+            (Level::Info, _) => "—",
+        }
+    }
+}
+
+/// Who a requirement binds (the digest's actor column).
+///
+/// In draft-ietf-acme-email-tls the ACME client is the mail server itself (SMTP, IMAP or POP3)
+/// whose DNS records or capability lines the CA checks, so those rules are [`Actor::Client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Actor {
+    /// The ACME server / CA, including the challenge e-mails it sends (digest `S`).
+    Server,
+    /// The ACME client (digest `C`).
+    Client,
+    /// The ACME-email-aware mail user agent and the response e-mails it sends (digest `M`).
+    Mua,
+    /// Both ends of the ACME exchange: one produces, the other checks (digest `C/S`, `S/C`).
+    ServerAndClient,
+    /// The MUA producing a response e-mail and the server checking it (digest `M/S`).
+    MuaAndServer,
+    /// Whoever writes the message or value: general mail syntax and registry facts.
+    Any,
+}
+
+/// The id families, in catalogue order.
+pub const FAMILIES: [&str; 4] = ["SMIME", "TLS", "ACME", "MAIL"];
+
+/// Maps a keyword literal of the table below to `(level, negative)`.
+macro_rules! keyword {
+    ("MUST") => {
+        (Level::Must, false)
+    };
+    ("MUST NOT") => {
+        (Level::Must, true)
+    };
+    ("SHOULD") => {
+        (Level::Should, false)
+    };
+    ("SHOULD NOT") => {
+        (Level::Should, true)
+    };
+    ("MAY") => {
+        (Level::May, false)
+    };
+    ("—") => {
+        (Level::Info, false)
+    };
+}
+
+/// Defines one constant per row and [`CATALOGUE`] from the same rows, so the two cannot drift.
+///
+/// Row: `CONST = "ID", "KEYWORD", Actor, "source", "summary";`
+macro_rules! catalogue {
+    ($($name:ident = $id:literal, $kw:tt, $actor:ident, $source:literal, $summary:literal;)*) => {
+        $(
+            #[doc = concat!("`", $id, "` (", $kw, ", ", $source, "): ", $summary)]
+            pub const $name: &str = $id;
+        )*
+
+        /// Every requirement: SMIME-n, TLS-n, ACME-n, MAIL-n, each family in numeric order.
+        pub static CATALOGUE: &[Requirement] = &[
+            $(
+                Requirement {
+                    id: $name,
+                    level: keyword!($kw).0,
+                    negative: keyword!($kw).1,
+                    actor: Actor::$actor,
+                    source: $source,
+                    summary: $summary,
+                },
+            )*
+        ];
+
+        /// `(constant name, id)` for every row, so the tests can check the names.
+        #[cfg(test)]
+        const CONSTANT_NAMES: &[(&str, &str)] = &[$((stringify!($name), $name),)*];
+    };
+}
+
+catalogue! {
+    // ── RFC 8823: digest §1.12 ────────────────────────────────────────────────────────────────
+    SMIME_1 = "SMIME-1", "MUST NOT", ServerAndClient, "RFC 8823 §3",
+        "put a `*` wildcard in an `email` identifier of newOrder (the server should refuse it)";
+    SMIME_2 = "SMIME-2", "—", Server, "RFC 8823 §3",
+        "`email` identifier is an ASCII (RFC 5321) or EAI (RFC 6531) address; domain may mix U-/A-labels";
+    SMIME_3 = "SMIME-3", "—", Server, "RFC 8823 §3 step 3",
+        "challenge object: type `email-reply-00`, `token` = token-part2, `from` = challenge e-mail From";
+    SMIME_4 = "SMIME-4", "SHOULD", Server, "RFC 8823 §3 step 3",
+        "token-part2 has at least 128 bits of entropy (lower-case should)";
+    SMIME_5 = "SMIME-5", "MUST", Server, "RFC 8823 §3 step 4",
+        "a fresh token is made for every issuance (authorization) request";
+    SMIME_6 = "SMIME-6", "MUST", Server, "RFC 8823 §3 step 4",
+        "token-part1 has at least 128 bits of entropy once decoded";
+    SMIME_7 = "SMIME-7", "—", Server, "RFC 8823 §3 step 4",
+        "the challenge e-mail is made after the server has answered the authorization request";
+    SMIME_8 = "SMIME-8", "—", Mua, "RFC 8823 §3 step 5",
+        "an ACME-aware MUA ignores a challenge e-mail it does not expect (no issuance pending)";
+    SMIME_9 = "SMIME-9", "—", Mua, "RFC 8823 §3 step 5",
+        "an ACME-aware MUA ignores a challenge e-mail whose Subject marks a reply (e.g. `Re:`)";
+    SMIME_10 = "SMIME-10", "—", Client, "RFC 8823 §3 step 6",
+        "token = token-part1 joined with token-part2; the reply carries base64url(SHA-256(keyAuthorization))";
+    SMIME_11 = "SMIME-11", "MUST NOT", Mua, "RFC 8823 §3 step 6",
+        "answer the same challenge e-mail more than once (ACME-aware MUA)";
+    SMIME_12 = "SMIME-12", "—", Client, "RFC 8823 §3 steps 7-8",
+        "after the response e-mail, POST `{}` to the challenge URL, then poll the authz by POST-as-GET";
+    SMIME_13 = "SMIME-13", "MUST", Client, "RFC 8823 §3 step 8",
+        "the CSR asks for exactly the identifiers of the newOrder request";
+    SMIME_14 = "SMIME-14", "MUST", Client, "RFC 8823 §3 step 8",
+        "the CSR carries the address as a subjectAltName in an extensionRequest attribute";
+    SMIME_15 = "SMIME-15", "MUST", ServerAndClient, "RFC 8823 §3 step 8",
+        "the CSR address matches the From of the response e-mail";
+    SMIME_16 = "SMIME-16", "MUST", Server, "RFC 8823 §3.1",
+        "the challenge e-mail has the §3.1 structure (SMIME-17 to SMIME-34)";
+    SMIME_17 = "SMIME-17", "MUST", Server, "RFC 8823 §3.1 item 1",
+        "challenge Subject is `ACME:`, folding white space, then the base64url token-part1";
+    SMIME_18 = "SMIME-18", "MUST", ServerAndClient, "RFC 8823 §3.1 item 1",
+        "white space inside a folded token-part1 is dropped when the Subject is parsed";
+    SMIME_19 = "SMIME-19", "MUST", Client, "RFC 8823 §3.1 item 1",
+        "a Subject in RFC 2231 encoding (RFC 2047 encoded-words in practice) is understood";
+    SMIME_20 = "SMIME-20", "MUST NOT", Server, "RFC 8823 §3.1 item 1",
+        "encode the Subject in a charset other than UTF-8 or US-ASCII";
+    SMIME_21 = "SMIME-21", "SHOULD", Server, "RFC 8823 §3.1 item 1",
+        "the Subject uses the US-ASCII charset";
+    SMIME_22 = "SMIME-22", "MUST", Server, "RFC 8823 §3.1 item 2",
+        "challenge From is the address announced in the challenge object's `from`";
+    SMIME_23 = "SMIME-23", "MUST", Server, "RFC 8823 §3.1 item 3",
+        "challenge To is the address of whoever asked for the certificate";
+    SMIME_24 = "SMIME-24", "MAY", Server, "RFC 8823 §3.1 item 4",
+        "the challenge e-mail carries Reply-To and/or CC";
+    SMIME_25 = "SMIME-25", "MUST", Server, "RFC 8823 §3.1 item 5",
+        "the challenge e-mail carries `Auto-Submitted: auto-generated` (RFC 3834)";
+    SMIME_26 = "SMIME-26", "SHOULD", Server, "RFC 8823 §3.1 item 5",
+        "the Auto-Submitted field carries the `type=acme` parameter";
+    SMIME_27 = "SMIME-27", "MAY", Server, "RFC 8823 §3.1 item 5",
+        "the Auto-Submitted field carries further optional parameters";
+    SMIME_28 = "SMIME-28", "MUST", Server, "RFC 8823 §3.1 item 6",
+        "the challenge e-mail is signed with DKIM or with S/MIME";
+    SMIME_29 = "SMIME-29", "MUST", Server, "RFC 8823 §3.1 item 6",
+        "challenge DKIM `h=` names the 13 required fields (From, Sender, ... Auto-Submitted, Content-*)";
+    SMIME_30 = "SMIME-30", "SHOULD", Server, "RFC 8823 §3.1 item 6",
+        "challenge DKIM `h=` also names the Resent-* and List-* fields listed in §3.1";
+    SMIME_31 = "SMIME-31", "MUST", Server, "RFC 8823 §3.1 item 6",
+        "challenge DKIM `d=` is the domain of the challenge From";
+    SMIME_32 = "SMIME-32", "MUST", Server, "RFC 8823 §3.1 item 6",
+        "the S/MIME signer certificate has an rfc822Name SAN equal to the challenge From address";
+    SMIME_33 = "SMIME-33", "SHOULD", Server, "RFC 8823 §3.1 item 7",
+        "an S/MIME-signed challenge is multipart/signed or pkcs7-mime signed-data (lower-case should)";
+    SMIME_34 = "SMIME-34", "MUST", Server, "RFC 8823 §3.1 item 7",
+        "an S/MIME-signed challenge uses S/MIME header protection";
+    SMIME_35 = "SMIME-35", "MUST", Mua, "RFC 8823 §3.1",
+        "a challenge e-mail that fails validation is ignored: no response e-mail is sent";
+    SMIME_36 = "SMIME-36", "SHOULD", Mua, "RFC 8823 §3.1",
+        "failed challenge validations are logged";
+    SMIME_37 = "SMIME-37", "MUST", Mua, "RFC 8823 §3.2",
+        "the response e-mail has the §3.2 structure (SMIME-38 to SMIME-54)";
+    SMIME_38 = "SMIME-38", "—", Mua, "RFC 8823 §3.2 item 1",
+        "response Subject has the challenge Subject syntax, optionally after a US-ASCII reply prefix";
+    SMIME_39 = "SMIME-39", "MUST", Server, "RFC 8823 §3.2 item 1",
+        "the server decodes an encoded response Subject; text before `ACME:` may be skipped";
+    SMIME_40 = "SMIME-40", "—", Mua, "RFC 8823 §3.2 item 2",
+        "response From is the address of the user asking for the certificate";
+    SMIME_41 = "SMIME-41", "—", Mua, "RFC 8823 §3.2 item 3",
+        "response To is the challenge Reply-To when set, otherwise the challenge From";
+    SMIME_42 = "SMIME-42", "—", Server, "RFC 8823 §3.2 item 4",
+        "a Cc field in the response e-mail is ignored";
+    SMIME_43 = "SMIME-43", "SHOULD", Mua, "RFC 8823 §3.2 item 5",
+        "response In-Reply-To holds the challenge Message-ID";
+    SMIME_44 = "SMIME-44", "MUST", MuaAndServer, "RFC 8823 §3.2 item 6",
+        "the response has no List-* header fields (it cannot come through a mailing list)";
+    SMIME_45 = "SMIME-45", "—", Mua, "RFC 8823 §3.2 item 7",
+        "the response is text/plain, or multipart/alternative with a text/plain alternative";
+    SMIME_46 = "SMIME-46", "MUST", Mua, "RFC 8823 §3.2 item 7",
+        "the text/plain part has a BEGIN ACME RESPONSE line, digest line(s), an END ACME RESPONSE line";
+    SMIME_47 = "SMIME-47", "—", Mua, "RFC 8823 §3.2 item 7",
+        "text/plain lines end in CRLF; bare CR and bare LF are not allowed";
+    SMIME_48 = "SMIME-48", "MUST", Server, "RFC 8823 §3.2 item 7",
+        "line breaks inside the encoded digest are ignored";
+    SMIME_49 = "SMIME-49", "—", Server, "RFC 8823 §3.2 item 7",
+        "text before and after the BEGIN/END block is ignored";
+    SMIME_50 = "SMIME-50", "SHOULD", Mua, "RFC 8823 §3.2 item 8",
+        "the text/plain part avoids quoted-printable and base64 though both are allowed (lower-case should)";
+    SMIME_51 = "SMIME-51", "MUST", Mua, "RFC 8823 §3.2 item 9",
+        "the response e-mail is DKIM-signed";
+    SMIME_52 = "SMIME-52", "MUST", Mua, "RFC 8823 §3.2 item 9",
+        "response DKIM `h=` names the 12 required fields (From, Sender, ... Message-ID, Content-*)";
+    SMIME_53 = "SMIME-53", "SHOULD", Mua, "RFC 8823 §3.2 item 9",
+        "response DKIM `h=` also names the Resent-* and List-* fields (same set as SMIME-30)";
+    SMIME_54 = "SMIME-54", "MUST", MuaAndServer, "RFC 8823 §3.2 item 9",
+        "response DKIM `d=` is the domain of the response From";
+    SMIME_55 = "SMIME-55", "MUST", Client, "RFC 8823 §3.3",
+        "a signing-only CSR has key usage with digitalSignature and/or nonRepudiation and nothing else";
+    SMIME_56 = "SMIME-56", "MUST", Client, "RFC 8823 §3.3",
+        "an encryption-only CSR has key usage with keyEncipherment or keyAgreement and nothing else";
+    SMIME_57 = "SMIME-57", "—", Server, "RFC 8823 §3.3",
+        "both key-usage sets, or no key usage at all, in the CSR ask for a sign-and-encrypt certificate";
+    SMIME_58 = "SMIME-58", "—", ServerAndClient, "RFC 8823 §4",
+        "non-ASCII local part needs SmtpUTF8Mailbox (RFC 8398/9598); DKIM with EAI follows RFC 8616";
+
+    // ── draft-ietf-acme-email-tls: digest §2.7 ────────────────────────────────────────────────
+    TLS_1 = "TLS-1", "MUST", Client, "draft-ietf-acme-email-tls-05 §3",
+        "the client sends `service` (-05: in the JSON payload; -00 to -04: in the JWS protected header)";
+    TLS_2 = "TLS-2", "SHOULD", Client, "draft-ietf-acme-email-tls-05 §3",
+        "the client sends `port`; without it the IANA default port of `service` is assumed";
+    TLS_3 = "TLS-3", "—", Client, "draft-ietf-acme-email-tls-05 §3.1",
+        "`service` is a name from the IANA service name and port number registry";
+    TLS_4 = "TLS-4", "MUST", Server, "draft-ietf-acme-email-tls-05 §3.1",
+        "the ACME server supports RFC 7817, notably its §4 (DNS-ID, SRV-ID and CN-ID issuance)";
+    TLS_5 = "TLS-5", "MAY", Server, "draft-ietf-acme-email-tls-05 §3.2",
+        "the server checks that `port` fits `service`, e.g. that it is the IANA default port";
+    TLS_6 = "TLS-6", "—", ServerAndClient, "draft-ietf-acme-email-tls-05 §3, §5",
+        "the e-mail TLS challenges validate identifiers of type `dns`";
+    TLS_7 = "TLS-7", "—", ServerAndClient, "draft-ietf-acme-email-tls-05 §3.3",
+        "the dns-email-00 TXT record sits at `_<port>._<service>._acme-challenge.<domain>`";
+    TLS_8 = "TLS-8", "—", ServerAndClient, "draft-ietf-acme-email-tls-05 §3.3",
+        "dns-email-00 TXT value and check as for dns-01: base64url(SHA-256(keyAuthorization))";
+    TLS_9 = "TLS-9", "—", Client, "draft-ietf-acme-email-tls-05 §3.4",
+        "capability-smtp-00: EHLO keyword `ACME` with base64url(SHA-256(keyAuthorization))";
+    TLS_10 = "TLS-10", "—", Client, "draft-ietf-acme-email-tls-05 §3.4",
+        "capability-imap-00: capability `ACME=<digest>` in the greeting code or a CAPABILITY response";
+    TLS_11 = "TLS-11", "—", Client, "draft-ietf-acme-email-tls-05 §3.4",
+        "capability-pop-00: a CAPA response line `ACME <digest>`";
+    TLS_12 = "TLS-12", "—", Client, "draft-ietf-acme-email-tls-05 §3.4.1",
+        "SMTP `ACME` extension: one required parameter, no verbs or MAIL/RCPT parameters, on 587/465";
+    TLS_13 = "TLS-13", "—", Any, "draft-ietf-acme-email-tls-05 §5",
+        "IANA: dns-email, capability-smtp, capability-imap, capability-pop for identifier type `dns`";
+    TLS_14 = "TLS-14", "—", Any, "draft-ietf-acme-email-tls-05 §6",
+        "the dns-01 security considerations apply to dns-email as well";
+    TLS_15 = "TLS-15", "MAY", Server, "draft-ietf-acme-email-tls-00 §3.1",
+        "the server puts SRV-ID subjectAltNames in issued certificates (-00 and -01 text only)";
+    TLS_16 = "TLS-16", "—", Server, "draft-ietf-acme-email-tls-00 §3.3",
+        "tls-sni-email-00 (-00 only): STARTTLS on 25/143/587, TLS at once on 465/993, SNI = SAN A";
+
+    // ── RFC 8555 core: digest §3.14 ───────────────────────────────────────────────────────────
+    ACME_1 = "ACME-1", "MUST", Server, "RFC 8555 §7.1, §7.1.1",
+        "directory (plain GET allowed) and newNonce exist; `newAuthz` is left out without pre-authz";
+    ACME_2 = "ACME-2", "MUST", Server, "RFC 8555 §7.2",
+        "HEAD newNonce gives Replay-Nonce (200 SHOULD), GET gives 204; both `Cache-Control: no-store`";
+    ACME_3 = "ACME-3", "MUST", Server, "RFC 8555 §6.5",
+        "every successful response to a POST carries Replay-Nonce (error responses SHOULD)";
+    ACME_4 = "ACME-4", "MUST", Server, "RFC 8555 §6.5",
+        "an unknown, reused or missing nonce gets 400 badNonce with a fresh Replay-Nonce";
+    ACME_5 = "ACME-5", "MUST", Client, "RFC 8555 §6.5",
+        "after badNonce the client retries (SHOULD) with the nonce from that error response (MUST)";
+    ACME_6 = "ACME-6", "MUST", Server, "RFC 8555 §6.2",
+        "a request whose Content-Type is not application/jose+json gets 415";
+    ACME_7 = "ACME-7", "MUST", Server, "RFC 8555 §6.2",
+        "the JWS is flattened JSON with one signature, protected header only, no b64=false, not detached";
+    ACME_8 = "ACME-8", "MUST", Server, "RFC 8555 §6.2",
+        "protected header has alg (not none, not a MAC), nonce, url and exactly one of jwk/kid";
+    ACME_9 = "ACME-9", "MUST", Server, "RFC 8555 §6.2",
+        "`jwk` only for newAccount and certificate-key revokeCert; `kid` = account URL otherwise";
+    ACME_10 = "ACME-10", "MUST", Server, "RFC 8555 §6.2",
+        "ES256 implemented (EdDSA SHOULD); unknown alg gets 400 badSignatureAlgorithm with `algorithms`";
+    ACME_11 = "ACME-11", "MUST", Server, "RFC 8555 §6.2",
+        "a public key the server will not accept gets 400 badPublicKey";
+    ACME_12 = "ACME-12", "MUST", Server, "RFC 8555 §6.4",
+        "the protected `url` equals the request URL string, else the request is refused as unauthorized";
+    ACME_13 = "ACME-13", "MUST", Server, "RFC 8555 §6.1",
+        "base64url values carrying trailing `=` padding are refused as malformed";
+    ACME_14 = "ACME-14", "MUST", Server, "RFC 8555 §6.3",
+        "GET other than on directory/newNonce gets 405 malformed; POST-as-GET has an empty payload";
+    ACME_15 = "ACME-15", "MUST", Server, "RFC 8555 §7.3, §7.3.1",
+        "newAccount: 201 + Location; known key: 200 + Location; onlyReturnExisting miss: accountDoesNotExist";
+    ACME_16 = "ACME-16", "MUST", Server, "RFC 8555 §7.3",
+        "with `meta.termsOfService` set, newAccount without `termsOfServiceAgreed: true` is refused";
+    ACME_17 = "ACME-17", "MUST", Server, "RFC 8555 §7.3.6",
+        "any request from a deactivated account gets 401 unauthorized";
+    ACME_18 = "ACME-18", "MUST", Server, "RFC 8555 §7.4",
+        "newOrder gets 201 + Location and a pending order with expires, authorizations and finalize";
+    ACME_19 = "ACME-19", "MUST NOT", Server, "RFC 8555 §7.1.3",
+        "change an order's `identifiers` or `authorizations` array once it is set";
+    ACME_20 = "ACME-20", "MUST", Server, "RFC 8555 §7.4",
+        "finalize on an order that is not ready gets 403 orderNotReady";
+    ACME_21 = "ACME-21", "SHOULD", Server, "RFC 8555 §7.4",
+        "a CSR whose identifiers differ from the order's gets badCSR, and the order stays ready";
+    ACME_22 = "ACME-22", "—", Server, "RFC 8555 §7.4",
+        "a successful finalize returns 200 with the order (processing or valid, certificate URL if valid)";
+    ACME_23 = "ACME-23", "MUST", Server, "RFC 8555 §7.4.2, §9.1",
+        "the certificate comes by POST-as-GET as application/pem-certificate-chain, end-entity first";
+    ACME_24 = "ACME-24", "—", Client, "RFC 8555 §7.5.1",
+        "the client answers a challenge by POSTing `{}` to the challenge URL, not the authz URL";
+    ACME_25 = "ACME-25", "MUST", Server, "RFC 8555 §7.1.6, §8",
+        "challenge goes pending, processing, valid|invalid; `validated` when valid; `error` only if invalid";
+    ACME_26 = "ACME-26", "MUST", Server, "RFC 8555 §7.1.6, §7.5.1",
+        "a valid authz has `expires`; order is ready once all authz are valid, invalid if one fails";
+    ACME_27 = "ACME-27", "MUST", Server, "RFC 8555 §8.1",
+        "keyAuthorization = token, `.`, base64url of the SHA-256 JWK thumbprint (RFC 7638)";
+    ACME_28 = "ACME-28", "MUST", Server, "RFC 8555 §8.3, §8.4",
+        "http-01/dns-01 tokens: at least 128 bits of entropy, base64url alphabet, no `=` padding";
+    ACME_29 = "ACME-29", "—", Server, "RFC 8555 §8.4",
+        "dns-01: TXT at `_acme-challenge.<domain>` holds base64url(SHA-256(keyAuthorization))";
+    ACME_30 = "ACME-30", "MUST", Server, "RFC 8555 §6.7",
+        "errors are application/problem+json; ACME URN error types only from the IANA registry";
+    ACME_31 = "ACME-31", "—", Server, "RFC 8555 §7.1",
+        "every response but the directory's carries a Link to the directory with rel=\"index\"";
+    ACME_32 = "ACME-32", "MUST", Server, "RFC 8555 §7.6",
+        "revokeCert accepts the account key or the certificate key; alreadyRevoked, badRevocationReason";
+    ACME_33 = "ACME-33", "MUST", Server, "RFC 8555 §7.3.5",
+        "keyChange checks the nested JWS: inner jwk, same url, no inner nonce, matching oldKey";
+    ACME_34 = "ACME-34", "MUST", Client, "RFC 8555 §6.1",
+        "the client sends a User-Agent header field";
+
+    // ── Surrounding mail rules: acmeproof's own family ─────────────────────────────────────────
+    MAIL_1 = "MAIL-1", "MUST", Any, "RFC 5322 §3.6",
+        "a message has exactly one Date and exactly one From header field";
+    MAIL_2 = "MAIL-2", "MUST", Any, "RFC 5322 §3.6",
+        "a message has at most one each of Subject, To, Message-ID and In-Reply-To";
+    MAIL_3 = "MAIL-3", "MUST", Any, "RFC 3834 §5",
+        "a message has at most one Auto-Submitted header field";
+    MAIL_4 = "MAIL-4", "MUST NOT", Mua, "RFC 3834 §5.2",
+        "mark a message sent in direct response to another one `Auto-Submitted: auto-generated`";
+    MAIL_5 = "MAIL-5", "MUST", Any, "RFC 5322 §2.1.1",
+        "no line of a message is longer than 998 characters, CRLF not counted";
+    MAIL_6 = "MAIL-6", "MUST", Any, "RFC 2047 §2, §5",
+        "an encoded-word is well formed: `=?charset?encoding?encoded-text?=`";
+}
+
+/// The catalogue entry for `id`, or `None` for an id the catalogue does not know.
+pub fn lookup(id: &str) -> Option<&'static Requirement> {
+    CATALOGUE.iter().find(|r| r.id == id)
+}
+
+/// Every token in `text` shaped like a requirement id, `(SMIME|TLS|ACME|MAIL)-[0-9]+`, in order
+/// of appearance (repeats kept).
+///
+/// A token counts only at a word boundary: the character before it, if any, is neither
+/// alphanumeric nor `_`, so `XTLS-1` or `a_ACME-2` yield nothing. The id need not exist; use
+/// [`lookup`] to tell known ids from unknown ones.
+pub fn ids_in(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(len) = id_len_at(text, i) {
+            found.push(&text[i..i + len]);
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// The byte length of an id starting at byte `i` of `text`, if one starts there.
+fn id_len_at(text: &str, i: usize) -> Option<usize> {
+    // Every family starts with an ASCII letter, so a match begins on a char boundary.
+    let rest = text.get(i..)?;
+    let family = FAMILIES
+        .iter()
+        .find(|f| rest.starts_with(*f) && rest.as_bytes().get(f.len()) == Some(&b'-'))?;
+    let boundary_before = text[..i]
+        .chars()
+        .next_back()
+        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+    if !boundary_before {
+        return None;
+    }
+    let digits = rest[family.len() + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    (digits > 0).then_some(family.len() + 1 + digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn family_and_number(id: &str) -> (&str, u32) {
+        let (family, number) = id.split_once('-').expect("id has a dash");
+        (family, number.parse().expect("id number is decimal"))
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let mut seen = HashSet::new();
+        for r in CATALOGUE {
+            assert!(seen.insert(r.id), "{} appears twice", r.id);
+        }
+    }
+
+    #[test]
+    fn families_are_contiguous_and_in_order() {
+        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 34), ("MAIL", 6)];
+        let mut rows = CATALOGUE.iter();
+        for (family, count) in expected {
+            for n in 1..=count {
+                let r = rows
+                    .next()
+                    .unwrap_or_else(|| panic!("catalogue ends before {family}-{n}"));
+                assert_eq!(
+                    family_and_number(r.id),
+                    (family, n),
+                    "expected {family}-{n} next"
+                );
+            }
+        }
+        assert!(rows.next().is_none(), "rows after MAIL-6");
+        assert_eq!(CATALOGUE.len(), 58 + 16 + 34 + 6);
+    }
+
+    #[test]
+    fn every_constant_is_named_after_its_id_and_resolves() {
+        assert_eq!(CONSTANT_NAMES.len(), CATALOGUE.len());
+        for (name, id) in CONSTANT_NAMES {
+            assert_eq!(name.replace('_', "-"), *id, "constant {name}");
+            let r = lookup(id).unwrap_or_else(|| panic!("{id} not in the catalogue"));
+            assert_eq!(r.id, *id);
+        }
+        assert_eq!(lookup(SMIME_28).map(|r| r.level), Some(Level::Must));
+        assert_eq!(lookup(MAIL_6).map(|r| r.id), Some("MAIL-6"));
+    }
+
+    #[test]
+    fn summaries_are_short_single_lines() {
+        for r in CATALOGUE {
+            assert!(!r.summary.trim().is_empty(), "{}: empty summary", r.id);
+            assert!(
+                !r.summary.contains(['\n', '\r']),
+                "{}: summary spans lines",
+                r.id
+            );
+            assert_eq!(r.summary, r.summary.trim(), "{}: stray white space", r.id);
+            assert!(
+                r.summary.chars().count() < 120,
+                "{}: summary too long",
+                r.id
+            );
+        }
+    }
+
+    #[test]
+    fn sources_name_a_document_and_clause() {
+        for r in CATALOGUE {
+            let known = ["RFC ", "draft-ietf-acme-email-tls-"];
+            assert!(
+                known.iter().any(|p| r.source.starts_with(p)),
+                "{}: {}",
+                r.id,
+                r.source
+            );
+            assert!(
+                r.source.contains('§'),
+                "{}: no clause in {}",
+                r.id,
+                r.source
+            );
+        }
+    }
+
+    #[test]
+    fn only_must_and_should_are_negative() {
+        for r in CATALOGUE.iter().filter(|r| r.negative) {
+            assert!(matches!(r.level, Level::Must | Level::Should), "{}", r.id);
+        }
+    }
+
+    #[test]
+    fn keywords_follow_the_digest() {
+        let kw = |id| lookup(id).map(Requirement::keyword);
+        assert_eq!(kw(SMIME_1), Some("MUST NOT"));
+        assert_eq!(kw(SMIME_2), Some("—"));
+        assert_eq!(kw(SMIME_4), Some("SHOULD"));
+        assert_eq!(kw(SMIME_11), Some("MUST NOT"));
+        assert_eq!(kw(SMIME_20), Some("MUST NOT"));
+        assert_eq!(kw(SMIME_24), Some("MAY"));
+        assert_eq!(kw(SMIME_28), Some("MUST"));
+        assert_eq!(kw(TLS_2), Some("SHOULD"));
+        assert_eq!(kw(TLS_16), Some("—"));
+        assert_eq!(kw(ACME_5), Some("MUST"));
+        assert_eq!(kw(ACME_34), Some("MUST"));
+        assert_eq!(kw(MAIL_4), Some("MUST NOT"));
+        let should_not = Requirement {
+            negative: true,
+            level: Level::Should,
+            ..CATALOGUE[0]
+        };
+        assert_eq!(should_not.keyword(), "SHOULD NOT");
+    }
+
+    #[test]
+    fn actors_follow_the_digest() {
+        let actor = |id| lookup(id).map(|r| r.actor);
+        assert_eq!(actor(SMIME_1), Some(Actor::ServerAndClient));
+        assert_eq!(actor(SMIME_11), Some(Actor::Mua));
+        assert_eq!(actor(SMIME_44), Some(Actor::MuaAndServer));
+        assert_eq!(actor(SMIME_58), Some(Actor::ServerAndClient));
+        assert_eq!(actor(ACME_5), Some(Actor::Client));
+        assert_eq!(actor(MAIL_4), Some(Actor::Mua));
+        assert_eq!(actor(MAIL_1), Some(Actor::Any));
+    }
+
+    #[test]
+    fn sources_follow_the_digest() {
+        let source = |id| lookup(id).map(|r| r.source);
+        assert_eq!(source(SMIME_17), Some("RFC 8823 §3.1 item 1"));
+        assert_eq!(source(ACME_4), Some("RFC 8555 §6.5"));
+        assert_eq!(source(TLS_7), Some("draft-ietf-acme-email-tls-05 §3.3"));
+    }
+
+    #[test]
+    fn ids_in_finds_ids() {
+        let text = "see SMIME-28, (TLS-7) and ACME-34.\nMAIL-1: x; SMIME-28 again";
+        assert_eq!(
+            ids_in(text),
+            ["SMIME-28", "TLS-7", "ACME-34", "MAIL-1", "SMIME-28"]
+        );
+        assert_eq!(ids_in("SMIME-1"), ["SMIME-1"]);
+        assert_eq!(ids_in("`ACME-12`"), ["ACME-12"]);
+        assert_eq!(ids_in("SMIME-1-2"), ["SMIME-1"]);
+        assert_eq!(ids_in("é ACME-2 ü"), ["ACME-2"]);
+    }
+
+    #[test]
+    fn ids_in_ignores_look_alikes() {
+        for text in [
+            "XSMIME-1", "XTLS-1", "a_ACME-2", "3MAIL-4", "éTLS-1", "SMIME-", "SMIME-x", "SMIME_28",
+            "smime-1", "TLS 1.3", "SMIME -1", "",
+        ] {
+            assert!(ids_in(text).is_empty(), "{text:?} gave {:?}", ids_in(text));
+        }
+    }
+
+    #[test]
+    fn made_up_ids_are_not_found() {
+        assert_eq!(ids_in("SMIME-999"), ["SMIME-999"]);
+        assert!(lookup("SMIME-999").is_none());
+        assert!(lookup("SMIME-0").is_none());
+        assert!(lookup("SMIME-028").is_none());
+        assert!(lookup("smime-28").is_none());
+        assert!(lookup("").is_none());
+    }
+}
