@@ -1,1 +1,17 @@
-//! tmp
+//! # acmeproof
+//!
+//! The conformance harness for ACME over e-mail (RFC 8823, draft-ietf-acme-email-tls):
+//!
+//! ```text
+//!  acmeproof CLI ──► cli::main ──► digest / lint (now) ─┐
+//!                                  run (scenarios, later)├─► acmeproof-protocol (rules)
+//!                                                        └─► acmeproof-mocks (servers)
+//! ```
+//!
+//! - [`cli`]: the command line (the only module that knows clap) and its exit codes.
+//! - [`keys`]: account keys from JWK or PEM files.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod cli;
+pub mod keys;

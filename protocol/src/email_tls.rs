@@ -18,7 +18,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use subtle::ConstantTimeEq;
 
 use crate::address::{AddressError, domain_to_a_labels};
 

@@ -1,0 +1,111 @@
+//! The command line. Results go to stdout, errors to stderr as one line, and the exit code says
+//! what happened:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | conformant (or a tool such as `digest` succeeded); SHOULD-level findings allowed |
+//! | 1 | a MUST-level requirement is violated |
+//! | 2 | usage error, or an input that cannot be read |
+
+mod digest;
+mod example;
+mod key_args;
+mod lint;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: conformant, or the tool succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a MUST-level requirement is violated.
+pub const EXIT_NONCONFORMANT: u8 = 1;
+/// Exit code: usage error or unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// acmeproof: conformance tests for ACME over e-mail (RFC 8823 S/MIME, draft-ietf-acme-email-tls).
+#[derive(Debug, Parser)]
+#[command(
+    name = "acmeproof",
+    version,
+    after_help = "Exit codes: 0 conformant (SHOULD-level findings allowed), 1 a MUST violated, \
+                  2 usage error or unreadable input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the key authorization and RFC 8823 reply digest for two token parts and a key.
+    Digest(digest::DigestArgs),
+    /// Check an e-mail against RFC 8823 and print every finding with its requirement id.
+    #[command(subcommand)]
+    Lint(lint::LintCommand),
+    /// Play one RFC 8823 exchange in memory (DKIM-signed challenge and response) and lint both.
+    Example(example::ExampleArgs),
+}
+
+/// An error the user can act on: one line on stderr, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key could not be used.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// The input is not what the command needs.
+    #[error("{0}")]
+    Input(String),
+    /// Writing the output failed (a closed pipe, a full disk).
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match run(cli, &mut out) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = out.flush();
+            let _ = writeln!(std::io::stderr(), "acmeproof: error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Runs a parsed command, writing its results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
+    match cli.command {
+        Command::Digest(args) => digest::run(&args, out),
+        Command::Lint(cmd) => lint::run(&cmd, out),
+        Command::Example(args) => example::run(&args, out),
+    }
+}
+
+/// Reads a whole file, naming it in the error.
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.into(),
+        source,
+    })
+}
