@@ -128,7 +128,7 @@ pub fn run(args: &ExampleArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             identifier: Some(USER.into()),
             challenge: Some(creport.info.clone()),
             expected: ExpectedDigest::Tokens {
-                part1: part1.clone(),
+                part1: Some(part1.clone()),
                 part2,
                 thumbprint,
                 accept: vec![join],

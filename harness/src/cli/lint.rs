@@ -3,13 +3,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use acmeproof_protocol::Findings;
 use acmeproof_protocol::address::CaseRule;
 use acmeproof_protocol::smime::{
     ChallengeContext, ChallengeInfo, ExpectedDigest, ResponseContext, check_challenge,
     check_response,
 };
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::digest::JoinArg;
 use super::key_args::KeyArgs;
@@ -106,23 +107,13 @@ fn challenge(args: &ChallengeArgs, out: &mut dyn Write) -> Result<u8, CliError> 
         case: args.common.case(),
     };
     let report = check_challenge(&raw, &ctx).map_err(|e| unreadable(&args.file, e))?;
-    let verdict = Verdict::of(&report.findings);
     if args.common.json {
-        let doc = json!({
-            "file": args.file,
-            "kind": "challenge",
-            "verdict": verdict,
+        let details = json!({
             "info": report.info,
             "smime_signed": report.smime_signed,
             "ignored_by_mua": report.ignored,
-            "findings": render::json_findings(&report.findings),
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
-        return Ok(render::exit_code(verdict));
+        return write_json(out, &args.file, "challenge", &report.findings, details);
     }
     writeln!(out, "{}: RFC 8823 challenge e-mail", args.file.display())?;
     describe_challenge(out, &report.info)?;
@@ -155,7 +146,7 @@ fn response(args: &ResponseArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         }
         None => None,
     };
-    let expected = expected_digest(args, &raw, challenge.as_ref())?;
+    let expected = expected_digest(args, challenge.as_ref())?;
     let ctx = ResponseContext {
         identifier: args.identifier.clone(),
         challenge,
@@ -163,25 +154,15 @@ fn response(args: &ResponseArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         case: args.common.case(),
     };
     let report = check_response(&raw, &ctx).map_err(|e| unreadable(&args.file, e))?;
-    let verdict = Verdict::of(&report.findings);
     if args.common.json {
-        let doc = json!({
-            "file": args.file,
-            "kind": "response",
-            "verdict": verdict,
+        let details = json!({
             "from": report.from,
             "token_part1": report.token_part1,
             "block": report.block,
             "digest_matches": report.digest_matches,
             "joins": report.joins,
-            "findings": render::json_findings(&report.findings),
         });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        )?;
-        return Ok(render::exit_code(verdict));
+        return write_json(out, &args.file, "response", &report.findings, details);
     }
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
     writeln!(out, "{}: RFC 8823 response e-mail", args.file.display())?;
@@ -207,7 +188,8 @@ fn response(args: &ResponseArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         Some(false) => writeln!(out, "  digest does NOT match")?,
         None => writeln!(
             out,
-            "  digest not judged (give --expect-digest, or --token-part2 with a key)"
+            "  digest not judged (give --expect-digest, or --token-part2 with a key; \
+             token-part1 comes from --token-part1, --challenge or the Subject)"
         )?,
     }
     Ok(render::exit_code(render::human(out, &report.findings)?))
@@ -216,7 +198,6 @@ fn response(args: &ResponseArgs, out: &mut dyn Write) -> Result<u8, CliError> {
 /// The expected digest from `--expect-digest`, or from token parts and a key.
 fn expected_digest(
     args: &ResponseArgs,
-    raw: &[u8],
     challenge: Option<&ChallengeInfo>,
 ) -> Result<ExpectedDigest, CliError> {
     if !args.expect_digest.is_empty() {
@@ -231,25 +212,40 @@ fn expected_digest(
         return Ok(ExpectedDigest::Unknown);
     };
     let thumbprint = args.key.thumbprint()?;
-    let part1 = match (&args.token_part1, challenge.and_then(|c| c.token_part1.clone())) {
-        (Some(p), _) => p.clone(),
-        (None, Some(p)) => p,
-        // RFC 8823 §3.2 item 1: the response Subject repeats token-part1.
-        (None, None) => check_response(raw, &ResponseContext::default())
-            .ok()
-            .and_then(|r| r.token_part1)
-            .ok_or_else(|| {
-                CliError::Input(
-                    "no token-part1: give --token-part1 or --challenge, or a response whose Subject carries it".into(),
-                )
-            })?,
-    };
+    // Without --token-part1 or --challenge, the checker takes token-part1 from the response's
+    // Subject, which repeats it (RFC 8823 §3.2 item 1).
+    let part1 = args
+        .token_part1
+        .clone()
+        .or_else(|| challenge.and_then(|c| c.token_part1.clone()));
     Ok(ExpectedDigest::Tokens {
         part1,
         part2: part2.clone(),
         thumbprint,
         accept: args.join.joins(),
     })
+}
+
+/// Writes the JSON document of one linted file: the fields every lint shares, then `details`.
+fn write_json(
+    out: &mut dyn Write,
+    file: &Path,
+    kind: &str,
+    findings: &Findings,
+    details: Value,
+) -> Result<u8, CliError> {
+    let verdict = Verdict::of(findings);
+    let mut doc = json!({ "file": file, "kind": kind, "verdict": verdict });
+    if let (Some(doc), Value::Object(details)) = (doc.as_object_mut(), details) {
+        doc.extend(details);
+        doc.insert("findings".into(), render::json_findings(findings));
+    }
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    )?;
+    Ok(render::exit_code(verdict))
 }
 
 fn unreadable(path: &Path, e: impl std::fmt::Display) -> CliError {

@@ -128,80 +128,96 @@ fn digest_with_an_ed25519_jwk() {
     );
 }
 
+/// `digest --token-part1 T1 --token-part2 T2` followed by `rest`.
+fn digest_args<'a>(t1: &'a str, t2: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["digest", "--token-part1", t1, "--token-part2", t2];
+    args.extend(rest);
+    args
+}
+
+fn assert_exit_2(args: &[&str]) -> String {
+    let o = acmeproof(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
-fn usage_and_unreadable_input_exit_2_with_one_line() {
-    let cases: Vec<Vec<String>> = vec![
-        vec![
-            "digest".into(),
-            "--token-part1".into(),
-            "a".into(),
-            "--token-part2".into(),
-            "b".into(),
-        ],
-        vec![
-            "digest".into(),
-            "--token-part1".into(),
-            "a+b".into(),
-            "--token-part2".into(),
-            "AAAA".into(),
-            "--thumbprint".into(),
-            "1_nKJnlH9boVxdoO63T8zP7O2w42qZL4d6xj35Hy5aI".into(),
-        ],
-        vec![
-            "digest".into(),
-            "--token-part1".into(),
-            "a".into(),
-            "--token-part2".into(),
-            "b".into(),
-            "--thumbprint".into(),
-            "short".into(),
-        ],
-        vec![
-            "digest".into(),
-            "--token-part1".into(),
-            "a".into(),
-            "--token-part2".into(),
-            "b".into(),
-            "--key".into(),
-            fixtures("vectors/dns01.json"),
-        ],
-        vec![
-            "digest".into(),
-            "--token-part1".into(),
-            "a".into(),
-            "--token-part2".into(),
-            "b".into(),
-            "--jwk".into(),
-            fixtures("keys/acme4j-rsa512.pem"),
-        ],
-        vec![
-            "lint".into(),
-            "challenge".into(),
-            fixtures("mail/does-not-exist.eml"),
-        ],
-        vec![
-            "lint".into(),
-            "response".into(),
-            fixtures("keys/empty-file-does-not-exist"),
-        ],
-        vec!["lint".into(), "bogus".into()],
-    ];
-    for args in cases {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = acmeproof(&args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!err.trim().is_empty(), "{args:?}");
-        if args[0] == "digest" && args.len() > 5 || args[1] == "challenge" {
-            assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-        }
-    }
-    // An empty file is not a message: exit 2, not a finding.
+fn unreadable_input_exits_2_with_one_line() {
+    const THUMB: &str = "1_nKJnlH9boVxdoO63T8zP7O2w42qZL4d6xj35Hy5aI";
+    let not_pem = fixtures("vectors/dns01.json");
+    let not_jwk = fixtures("keys/acme4j-rsa512.pem");
+    let missing = fixtures("mail/does-not-exist.eml");
     let empty = std::env::temp_dir().join(format!("acmeproof-empty-{}.eml", std::process::id()));
     std::fs::write(&empty, b"").unwrap();
-    let o = acmeproof(&["lint", "challenge", empty.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
-    let _ = std::fs::remove_file(empty);
+    let empty = empty.to_string_lossy().into_owned();
+    let cases: Vec<Vec<&str>> = vec![
+        digest_args("a", "b", &[]),
+        digest_args("a+b", "AAAA", &["--thumbprint", THUMB]),
+        digest_args("a", "b", &["--thumbprint", "short"]),
+        digest_args("a", "b", &["--key", &not_pem]),
+        digest_args("a", "b", &["--jwk", &not_jwk]),
+        vec!["lint", "challenge", &missing],
+        vec!["lint", "response", &missing],
+        // An empty file is not a message: an error, not a finding.
+        vec!["lint", "challenge", &empty],
+        vec!["lint", "response", &empty],
+    ];
+    for args in cases {
+        let err = assert_exit_2(&args);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("acmeproof: error: "), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_file(&empty);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["lint", "bogus"],
+        vec!["digest", "--token-part1", "a"],
+        vec![
+            "digest",
+            "--token-part1",
+            "a",
+            "--token-part2",
+            "b",
+            "--jwk",
+            "x",
+            "--thumbprint",
+            "y",
+        ],
+    ] {
+        assert!(!assert_exit_2(&args).trim().is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn digest_reads_ec_and_ed25519_pem_keys() {
+    // The RFC keys as PEM (PKCS#8 and SEC 1), written from the RFCs' private values: the
+    // thumbprints must be the RFCs' own.
+    for (pem, thumbprint) in [
+        (
+            "keys/rfc7515-a3-p256.pkcs8.pem",
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U",
+        ),
+        (
+            "keys/rfc7515-a3-p256.sec1.pem",
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U",
+        ),
+        (
+            "keys/rfc8037-ed25519.pkcs8.pem",
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+        ),
+    ] {
+        let key = fixtures(pem);
+        let o = acmeproof(&digest_args("AAAA", "AAAA", &["--json", "--key", &key]));
+        assert!(
+            o.status.success(),
+            "{pem}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(json(&o)["thumbprint"], thumbprint, "{pem}");
+    }
 }
 
 fn lint_json(args: &[&str]) -> (i32, Value) {
@@ -337,6 +353,31 @@ fn example_exchange_passes_and_its_mails_lint_clean() {
         ]);
         assert_eq!(code, 0, "{doc}");
         assert_eq!(doc["joins"], serde_json::json!([join]));
+        // Without --challenge, token-part1 comes from the response's own Subject.
+        let (code, doc) = lint_json(&[
+            "response",
+            response.to_str().unwrap(),
+            "--token-part2",
+            &part2,
+            "--jwk",
+            &fixtures("keys/rfc7515-a3-p256.jwk"),
+        ]);
+        assert_eq!(code, 0, "{doc}");
+        assert_eq!(doc["digest_matches"], true);
+        assert_eq!(doc["joins"], serde_json::json!([join]));
+        // A wrong token-part2 is judged, and fails.
+        let (code, doc) = lint_json(&[
+            "response",
+            response.to_str().unwrap(),
+            "--token-part2",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "--jwk",
+            &fixtures("keys/rfc7515-a3-p256.jwk"),
+        ]);
+        assert_eq!(
+            (code, doc["digest_matches"].clone()),
+            (1, Value::Bool(false))
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }

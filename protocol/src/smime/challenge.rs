@@ -13,7 +13,7 @@ use super::{
     AUTO_SUBMITTED_ACME, CHALLENGE_DKIM_MUST_SIGN, DKIM_SHOULD_SIGN, MAX_MESSAGE_OCTETS, MailError,
 };
 use crate::address::CaseRule;
-use crate::finding::{Findings, Level};
+use crate::finding::{Finding, Findings, Level};
 use crate::requirements as req;
 
 /// The media type of a challenge body. RFC 8823 §3.1 item 7: the body "is not used for
@@ -111,15 +111,12 @@ impl ChallengeEmail {
                 .replace('>', "&gt;")
                 .replace("\r\n", "<br>\r\n")
         );
-        let boundary = format!(
-            "acme-{}",
-            self.message_id.replace(['@', '.', '<', '>'], "-")
-        );
         mb = match self.body {
             ChallengeBody::TextPlain => mb.body(MimePart::new("text/plain", text)),
             ChallengeBody::TextHtml => mb.body(MimePart::new("text/html", html)),
             ChallengeBody::MultipartAlternative => mb.body(MimePart::new(
-                ContentType::new("multipart/alternative").attribute("boundary", boundary),
+                ContentType::new("multipart/alternative")
+                    .attribute("boundary", super::boundary_for(&self.message_id)),
                 vec![
                     MimePart::new("text/plain", text),
                     MimePart::new("text/html", html),
@@ -305,10 +302,10 @@ pub fn check_challenge(raw: &[u8], ctx: &ChallengeContext) -> Result<ChallengeRe
         // RFC 8823 §3.1: an MUA "MUST ignore the challenge" that fails validation.
         // Reported as a note: the violation is the finding above, not the MUA's duty.
         findings.push(
-            crate::finding::Finding::new(
+            Finding::new(
                 req::SMIME_35,
-                "no response to a challenge that fails validation",
-                "an ACME-email-aware MUA must ignore this challenge",
+                "an MUA answers only a challenge that passes validation",
+                "this one fails, so an ACME-email-aware MUA ignores it",
             )
             .at(Level::Info),
         );
@@ -368,7 +365,7 @@ fn check_token(token: &SubjectToken, decoded: &str, findings: &mut Findings) {
         // RFC 8823 §3 step 5: an MUA "ignores any "challenge" email that has the Subject header
         // field that indicates that it is an email reply" (SMIME-9).
         findings.push(
-            crate::finding::Finding::new(
+            Finding::new(
                 req::SMIME_17,
                 "Subject starting with ACME: (a Re: subject is ignored by MUAs, SMIME-9)",
                 format!("Subject: {decoded}"),

@@ -175,10 +175,7 @@ pub(crate) fn check_dkim(
         }
     }
     let aligned = from_domain.and_then(|d| readable.iter().position(|t| t.domain_is(d)));
-    let Some(tags) = aligned
-        .or(if readable.is_empty() { None } else { Some(0) })
-        .map(|i| &readable[i])
-    else {
+    let Some(tags) = aligned.map_or(readable.first(), |i| readable.get(i)) else {
         return true;
     };
     let (must_id, must_list) = rules.must_sign;

@@ -98,3 +98,9 @@ pub const BEGIN_LINE: &str = "-----BEGIN ACME RESPONSE-----";
 pub const END_LINE: &str = "-----END ACME RESPONSE-----";
 /// The Auto-Submitted value RFC 8823 §3.1 item 5 asks for.
 pub const AUTO_SUBMITTED_ACME: &str = "auto-generated; type=acme";
+
+/// A MIME boundary derived from the Message-ID: mail-builder would otherwise draw one from the
+/// clock, and a seeded run must build the same bytes every time.
+fn boundary_for(message_id: &str) -> String {
+    format!("acme-{}", message_id.replace(['@', '.', '<', '>'], "-"))
+}

@@ -114,9 +114,9 @@ impl ResponseEmail {
             ResponseBody::TextPlain => mb.body(MimePart::new("text/plain", text)),
             ResponseBody::MultipartAlternative => {
                 let html = format!("<html><body><pre>{}</pre></body></html>\r\n", text);
-                let boundary = format!("acme-{}", self.message_id.replace(['@', '.'], "-"));
                 mb.body(MimePart::new(
-                    ContentType::new("multipart/alternative").attribute("boundary", boundary),
+                    ContentType::new("multipart/alternative")
+                        .attribute("boundary", super::boundary_for(&self.message_id)),
                     vec![
                         MimePart::new("text/plain", text),
                         MimePart::new("text/html", html),
@@ -211,8 +211,9 @@ pub enum ExpectedDigest {
     /// The digest computed from the token parts and the account key's thumbprint, with the
     /// joins the CA accepts (digest §1.6: a knob).
     Tokens {
-        /// token-part1.
-        part1: String,
+        /// token-part1; `None` takes it from the response's Subject, which repeats it
+        /// (§3.2 item 1), as a CA does when it looks up the challenge a reply answers.
+        part1: Option<String>,
         /// token-part2.
         part2: String,
         /// RFC 7638 thumbprint of the account key.
@@ -364,8 +365,12 @@ pub fn check_response(raw: &[u8], ctx: &ResponseContext) -> Result<ResponseRepor
         report.block = check_block(&text, findings);
     }
     if let Some(block) = &report.block {
-        (report.digest_matches, report.joins) =
-            judge_digest(&block.digest, &ctx.expected, findings);
+        (report.digest_matches, report.joins) = judge_digest(
+            &block.digest,
+            &ctx.expected,
+            report.token_part1.as_deref(),
+            findings,
+        );
     }
 
     // Authenticity (§3.2 item 9): DKIM only.
@@ -528,6 +533,7 @@ fn check_block(text: &str, findings: &mut Findings) -> Option<DigestBlock> {
 fn judge_digest(
     digest: &str,
     expected: &ExpectedDigest,
+    subject_part1: Option<&str>,
     findings: &mut Findings,
 ) -> (Option<bool>, Vec<Join>) {
     let (matches, joins, expected_text) = match expected {
@@ -543,6 +549,11 @@ fn judge_digest(
             thumbprint,
             accept,
         } => {
+            // Without token-part1 (none given, none in the Subject: SMIME-38 already fired)
+            // there is nothing to judge against.
+            let Some(part1) = part1.as_deref().or(subject_part1) else {
+                return (None, Vec::new());
+            };
             let joins = token::identify_join(part1, part2, thumbprint, digest).unwrap_or_default();
             let ok = joins.iter().any(|j| accept.contains(j));
             let names: Vec<&str> = accept.iter().map(|j| j.as_str()).collect();

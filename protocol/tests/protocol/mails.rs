@@ -153,6 +153,11 @@ fn challenge_checks_fire_on_bad_input() {
             "SMIME-17",
         ),
         (
+            "text before the label",
+            replace(&good, &subject, &format!("Subject: Hello ACME: {TP1}")),
+            "SMIME-17",
+        ),
+        (
             "no FWS",
             replace(&good, &subject, &format!("Subject: ACME:{TP1}")),
             "SMIME-17",
@@ -333,7 +338,7 @@ fn response_ctx(accept: Vec<Join>) -> ResponseContext {
         identifier: Some(USER.into()),
         challenge: Some(challenge_info()),
         expected: ExpectedDigest::Tokens {
-            part1: TP1.into(),
+            part1: Some(TP1.into()),
             part2: TP2.into(),
             thumbprint: THUMB.into(),
             accept,
@@ -419,17 +424,21 @@ fn response_checks_fire_on_bad_input() {
             replace(&good, "-----END ACME RESPONSE-----", "END"),
             "SMIME-46",
         ),
+        ("empty block", empty_block(), "SMIME-46"),
         (
-            "empty block",
-            replace(
-                &good,
-                &format!(
-                    "-----BEGIN ACME RESPONSE-----\r\n{}",
-                    &response(Join::String).block()[31..]
-                ),
-                "-----BEGIN ACME RESPONSE-----\r\n-----END ACME RESPONSE-----\r\n",
-            ),
+            "not a digest",
+            replace(&good, &digest()[..35], "not+a/digest"),
             "SMIME-46",
+        ),
+        (
+            "bare LF inside base64",
+            base64_body_with_bare_lf(&good),
+            "SMIME-47",
+        ),
+        (
+            "non-ASCII reply prefix",
+            replace(&good, &subject, &format!("Subject: Antwört: ACME: {TP1}")),
+            "SMIME-38",
         ),
         ("wrong digest", check_replace_digest(&good), "SMIME-10"),
         (
@@ -533,11 +542,55 @@ fn response_checks_fire_on_bad_input() {
     }
 }
 
-fn check_replace_digest(mail: &[u8]) -> Vec<u8> {
-    let digest = token::reply_digest(TP1, TP2, THUMB, Join::String)
+#[test]
+fn bare_lf_hidden_by_base64_is_found_in_the_decoded_text() {
+    let mail = base64_body_with_bare_lf(&good_response());
+    assert!(
+        !String::from_utf8_lossy(&mail)
+            .replace("\r\n", "")
+            .contains('\n')
+    );
+    let report = check_response(&mail, &response_ctx(vec![Join::String])).unwrap();
+    let f = report
+        .findings
+        .as_slice()
+        .iter()
+        .find(|f| f.req == "SMIME-47")
+        .unwrap();
+    assert!(f.observed.contains("decoded"), "{}", f.observed);
+    // The digest is still read, and it is still right.
+    assert_eq!(report.digest_matches, Some(true));
+}
+
+fn digest() -> String {
+    token::reply_digest(TP1, TP2, THUMB, Join::String)
         .unwrap()
-        .digest;
-    replace(mail, &digest[..35], &"A".repeat(35))
+        .digest
+}
+
+fn check_replace_digest(mail: &[u8]) -> Vec<u8> {
+    replace(mail, &digest()[..35], &"A".repeat(35))
+}
+
+fn empty_block() -> Vec<u8> {
+    let mut r = response(Join::String);
+    r.digest = String::new();
+    let h = ALL_SIGNED.replace("Auto-Submitted:", "");
+    with_header(&r.build(), &dkim("example.com", &h))
+}
+
+/// The good response with its body base64-encoded, and bare LFs inside the encoded text: the raw
+/// message is all CRLF, so only the decoded-text check can see them.
+fn base64_body_with_bare_lf(good: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let text = String::from_utf8(good.to_vec()).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(body.replace("\r\n", "\n"));
+    let head = head.replace(
+        "Content-Transfer-Encoding: 7bit",
+        "Content-Transfer-Encoding: base64",
+    );
+    format!("{head}\r\n\r\n{encoded}\r\n").into_bytes()
 }
 
 #[test]
@@ -563,4 +616,45 @@ fn not_a_message_is_an_error_not_a_finding() {
     assert!(check_response(b"", &ResponseContext::default()).is_err());
     let huge = vec![b'a'; acmeproof_protocol::smime::MAX_MESSAGE_OCTETS + 1];
     assert!(check_response(&huge, &ResponseContext::default()).is_err());
+}
+
+#[test]
+fn the_aligned_signature_among_several_is_judged() {
+    // A third-party signature first, the From domain's own second: d= alignment holds.
+    let mail = with_header(
+        &good_challenge(),
+        &dkim("relay.example.net", "From:Subject"),
+    );
+    let report = check_challenge(&mail, &challenge_ctx()).unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    // With no aligned signature, the first readable one is judged, and d= fires.
+    let mail = with_header(&challenge().build(), &dkim("relay.example.net", ALL_SIGNED));
+    assert!(challenge_ids(&mail).contains(&"SMIME-31"));
+}
+
+#[test]
+fn token_part1_defaults_to_the_subject() {
+    let ctx = |part1: Option<&str>| ResponseContext {
+        expected: ExpectedDigest::Tokens {
+            part1: part1.map(str::to_string),
+            part2: TP2.into(),
+            thumbprint: THUMB.into(),
+            accept: vec![Join::String],
+        },
+        ..Default::default()
+    };
+    let report = check_response(&good_response(), &ctx(None)).unwrap();
+    assert_eq!(report.digest_matches, Some(true));
+    // A token-part1 given by the caller wins over the Subject's.
+    let report = check_response(&good_response(), &ctx(Some("AAAAAAAAAAAAAAAAAAAAAA"))).unwrap();
+    assert_eq!(report.digest_matches, Some(false));
+    // No token-part1 anywhere: nothing to judge (SMIME-38 reports the Subject).
+    let no_label = replace(
+        &good_response(),
+        &format!("Subject: Re: ACME: {TP1}"),
+        "Subject: Re: hi",
+    );
+    let report = check_response(&no_label, &ctx(None)).unwrap();
+    assert_eq!(report.digest_matches, None);
+    assert!(report.findings.contains("SMIME-38"));
 }

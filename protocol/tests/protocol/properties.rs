@@ -79,7 +79,7 @@ proptest! {
         let rctx = ResponseContext {
             identifier: Some(user.clone()),
             challenge: Some(creport.info.clone()),
-            expected: ExpectedDigest::Tokens { part1: tp1.clone(), part2: tp2.clone(), thumbprint: thumb.into(), accept: vec![join] },
+            expected: ExpectedDigest::Tokens { part1: Some(tp1.clone()), part2: tp2.clone(), thumbprint: thumb.into(), accept: vec![join] },
             ..Default::default()
         };
         let rreport = check_response(&signed(response.build(), &user), &rctx).unwrap();
