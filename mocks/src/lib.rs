@@ -11,15 +11,18 @@
 //!          └──── challenge mail ──────────────► mailstore ◄── imap / pop3
 //! ```
 //!
-//! Module plan (each arrives with its issue; nothing here is a stub that pretends to work):
-//! - `dns`: hickory-server authority with faults, UPDATE/TSIG and a query history;
-//! - `ca`: RFC 8555 resources on axum + rustls, `email-reply-00`, dns-01, http-01, email-tls
-//!   challenges, certificate profiles;
-//! - `smtp`: one `Connection` (framing, limits, STARTTLS) and one module per verb; LMTP;
-//! - `imap`, `pop3`: mailbox access for the reference MUA and for real mail clients;
-//! - `mailstore`: the mailboxes both sides share;
-//! - `world`: builds and starts a topology, hands out endpoints, shuts it down within a bound.
+//! - [`dns`]: hickory-server zones with faults, UPDATE/TSIG and a query history;
+//! - [`ca`]: RFC 8555 resources on axum + rustls, dns-01, http-01, certificate profiles;
+//! - [`seed`], [`clock`]: the world's randomness and time, both replayable.
+//!
+//! Still to come with their issues: `smtp` (MX, Submission, relay, LMTP), `imap`, `pop3`,
+//! `mailstore`, and `email-reply-00` in the CA.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub use acmeproof_protocol as protocol;
+
+pub mod ca;
+pub mod clock;
+pub mod dns;
+pub mod seed;

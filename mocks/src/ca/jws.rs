@@ -1,0 +1,1 @@
+//! JWS request authentication (in progress).

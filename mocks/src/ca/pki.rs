@@ -1,0 +1,1 @@
+//! The world PKI (in progress).

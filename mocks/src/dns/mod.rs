@@ -1,0 +1,1 @@
+//! Authoritative DNS (in progress).

@@ -1,0 +1,75 @@
+//! # acmeproof-testkit
+//!
+//! Helpers that only tests use. The one rule they carry: a test that needs a third-party tool
+//! (dig, nsupdate, certbot, lego, swaks, ...) skips with "skipped: X not installed" when the tool
+//! is missing, so `cargo test --workspace` passes on a bare machine, but fails when
+//! `ACMEPROOF_REQUIRE_TOOLS=1` is set (as `.ci/run` does), so CI always runs it.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+
+/// The environment variable that turns a missing-tool skip into a failure.
+pub const REQUIRE_TOOLS_ENV: &str = "ACMEPROOF_REQUIRE_TOOLS";
+
+/// Finds `name` on `PATH` (or, for a name with a slash, checks that file).
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let path = PathBuf::from(name);
+        return is_executable(&path).then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Whether the current run must fail instead of skipping when a tool is missing.
+pub fn tools_required() -> bool {
+    std::env::var(REQUIRE_TOOLS_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Returns the tool's path, or `None` after printing "skipped: NAME not installed".
+///
+/// # Panics
+/// When the tool is missing and [`tools_required`] is true: in CI a skipped tool test is a
+/// failure, not a pass.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    if let Some(path) = find_tool(name) {
+        return Some(path);
+    }
+    if tools_required() {
+        panic!("{name} not installed, and {REQUIRE_TOOLS_ENV} is set: install it (see .ci/run)");
+    }
+    eprintln!("skipped: {name} not installed");
+    None
+}
+
+/// Like [`require_tool`], for a test that needs several tools at once.
+pub fn require_tools(names: &[&str]) -> Option<Vec<PathBuf>> {
+    let mut found = Vec::with_capacity(names.len());
+    for name in names {
+        found.push(require_tool(name)?);
+    }
+    Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_sh_and_not_a_made_up_tool() {
+        assert!(find_tool("sh").is_some());
+        assert!(find_tool("acmeproof-no-such-tool-xyz").is_none());
+        assert!(find_tool("/bin/sh").is_some());
+        assert!(find_tool("/nonexistent/sh").is_none());
+    }
+}
