@@ -1,1 +1,0 @@
-//! JWS request authentication (in progress).

@@ -1,0 +1,114 @@
+//! The signature algorithms the mock CA accepts on requests (RFC 8555 §6.2, ACME-8, ACME-10).
+//!
+//! Policy: ES256 (MUST), EdDSA with Ed25519 (SHOULD), plus ES384 and RS256, which common
+//! clients (certbot, acme.sh, lego) send. Everything else — `none`, every MAC (`HS*`), RS384,
+//! RS512, PS256/384/512, ES512, ES256K — is answered with `badSignatureAlgorithm` and the list
+//! below, as RFC 8555 §6.2 requires.
+
+use josekit::jws::{ES256, ES384, EdDSA, JwsVerifier, RS256};
+use serde_json::Value;
+
+use super::verify::public_members;
+use crate::ca::problem::{Problem, ProblemType};
+
+/// The `alg` values accepted on ACME requests, in the order they are advertised.
+pub const SUPPORTED_ALGORITHMS: &[&str] = &["ES256", "ES384", "RS256", "EdDSA"];
+
+/// The `alg` values accepted on ACME requests (RFC 8555 §6.2; the `algorithms` field of a
+/// `badSignatureAlgorithm` problem).
+pub fn supported_algorithms() -> &'static [&'static str] {
+    SUPPORTED_ALGORITHMS
+}
+
+/// RFC 7518 §3.2: the `HS*` family are MACs.
+pub(crate) fn is_mac(alg: &str) -> bool {
+    alg.starts_with("HS")
+}
+
+/// A `badSignatureAlgorithm` problem carrying the supported list (RFC 8555 §6.2: the problem
+/// document "MUST include an "algorithms" field").
+pub(crate) fn bad_signature_algorithm(detail: impl Into<String>) -> Problem {
+    let mut p = Problem::new(ProblemType::BadSignatureAlgorithm, detail);
+    p.algorithms = Some(SUPPORTED_ALGORITHMS.iter().map(|s| s.to_string()).collect());
+    p
+}
+
+/// Checks an outer (or keyChange inner) request `alg`: RFC 8555 §6.2 "MUST NOT be "none" or a
+/// Message Authentication Code (MAC) algorithm", and must be one we implement (ACME-10).
+pub fn check_request_alg(alg: &str) -> Result<(), Problem> {
+    if alg == "none" {
+        return Err(bad_signature_algorithm(
+            "alg \"none\" is forbidden (RFC 8555 §6.2)",
+        ));
+    }
+    if is_mac(alg) {
+        return Err(bad_signature_algorithm(format!(
+            "alg {alg:?} is a MAC, forbidden on ACME requests (RFC 8555 §6.2)"
+        )));
+    }
+    if !SUPPORTED_ALGORITHMS.contains(&alg) {
+        return Err(bad_signature_algorithm(format!(
+            "alg {alg:?} is not supported by this server"
+        )));
+    }
+    Ok(())
+}
+
+/// The josekit verifier for `alg` built from the public members of `jwk`.
+///
+/// `kid`, `alg`, `use`, `key_ops` and private members are dropped first: josekit would otherwise
+/// reject a JWK whose `alg`/`use` differs from its own idea (crates notes pitfall 3).
+/// A key josekit cannot build (wrong type, off-curve point, short RSA) is `badPublicKey`.
+pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Box<dyn JwsVerifier>, Problem> {
+    let public = public_members(jwk)?;
+    let jwk = josekit::jwk::Jwk::from_map(public)
+        .map_err(|e| bad_public_key(format!("JWK not usable: {e}")))?;
+    let built: Result<Box<dyn JwsVerifier>, josekit::JoseError> = match alg {
+        "ES256" => ES256
+            .verifier_from_jwk(&jwk)
+            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        "ES384" => ES384
+            .verifier_from_jwk(&jwk)
+            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        "RS256" => RS256
+            .verifier_from_jwk(&jwk)
+            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        "EdDSA" => EdDSA
+            .verifier_from_jwk(&jwk)
+            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        other => {
+            return Err(bad_signature_algorithm(format!(
+                "alg {other:?} is not supported by this server"
+            )));
+        }
+    };
+    built.map_err(|e| bad_public_key(format!("key does not fit alg {alg}: {e}")))
+}
+
+/// `badPublicKey`, 400 (RFC 8555 §6.7).
+pub(crate) fn bad_public_key(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemType::BadPublicKey, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_algs() {
+        for ok in SUPPORTED_ALGORITHMS {
+            assert_eq!(check_request_alg(ok), Ok(()));
+        }
+        for bad in [
+            "none", "HS256", "HS512", "RS512", "PS256", "ES512", "ES256K", "",
+        ] {
+            let p = check_request_alg(bad).unwrap_err();
+            assert_eq!(p.kind, ProblemType::BadSignatureAlgorithm, "{bad}");
+            assert_eq!(p.status, 400);
+            assert_eq!(
+                p.algorithms.as_deref().map(<[String]>::len),
+                Some(SUPPORTED_ALGORITHMS.len())
+            );
+        }
+    }
+}
