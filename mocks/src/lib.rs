@@ -22,6 +22,7 @@
 
 pub use acmeproof_protocol as protocol;
 
+pub mod account_key;
 pub mod ca;
 pub mod clock;
 pub mod dns;
