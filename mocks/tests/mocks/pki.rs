@@ -107,6 +107,12 @@ fn summary(der: &[u8]) -> CertSummary {
 // ---------------------------------------------------------------- the CA itself
 
 #[test]
+fn pki_can_be_shared_between_tasks() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Pki>();
+}
+
+#[test]
 fn root_and_intermediate_have_the_ca_profile() {
     let (pki, _) = world();
     let root = summary(pki.root_der());

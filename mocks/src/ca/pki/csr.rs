@@ -354,6 +354,34 @@ mod tests {
         }
     }
 
+    fn valid_csr() -> (Vec<u8>, Vec<u8>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["a.example.test".into()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let der = params.serialize_request(&key).unwrap().der().to_vec();
+        let spki = parse_csr(&der).unwrap().spki_der;
+        (der, spki)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_csr(&bytes);
+        }
+
+        #[test]
+        fn a_flipped_octet_never_yields_another_key(at in 0usize..4096, bit in 0u8..8) {
+            // Whatever a one-bit change does, the CSR either fails or still certifies the
+            // key that signed it.
+            let (mut der, spki) = valid_csr();
+            let at = at % der.len();
+            der[at] ^= 1 << bit;
+            if let Ok(info) = parse_csr(&der) {
+                proptest::prop_assert_eq!(info.spki_der, spki);
+            }
+        }
+    }
+
     #[test]
     fn problem_types() {
         assert_eq!(

@@ -260,3 +260,22 @@ fn link(
             ))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_error_naming_the_certificate() {
+        let err = CertSummary::from_der(b"\x30\x00").unwrap_err();
+        assert!(matches!(
+            err,
+            InspectError::Malformed {
+                which: "certificate",
+                ..
+            }
+        ));
+        let err = verify_chain(b"", b"", b"").unwrap_err();
+        assert!(err.to_string().starts_with("leaf:"), "{err}");
+    }
+}
