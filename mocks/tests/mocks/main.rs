@@ -1,4 +1,6 @@
-//! Integration tests of acmeproof-mocks, one module per component: each check is shown to fire
-//! on a bad input and to pass on a good one.
+//! Integration tests of acmeproof-mocks: one binary, one module per component. Each check is
+//! shown to fire on a bad input and to pass on a good one.
 
+mod dns;
 mod jws;
+mod pki;

@@ -1,1 +1,0 @@
-//! The world PKI (in progress).

@@ -1,0 +1,84 @@
+//! Seeded key pairs and serial numbers: a world replayed with the same seed has the same CA
+//! keys, the same TLS keys and the same serials (ECDSA signatures themselves stay randomized).
+
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use rcgen::KeyPair;
+
+use super::PkiError;
+use crate::seed::SeededRng;
+
+/// Octets in a certificate serial number (RFC 5280 §4.1.2.2: at most 20; CA/B Forum BRs
+/// §7.1: at least 64 bits from a CSPRNG).
+pub const SERIAL_OCTETS: usize = 16;
+
+/// An ECDSA P-256 key pair whose private scalar comes from `rng`.
+///
+/// FIPS 186-5 §A.2.1 ("extra random bits"): draw 64 bits more than the order, then
+/// `d = (c mod (n − 1)) + 1`, so `1 ≤ d < n` with negligible bias. OpenSSL computes the public
+/// point and writes PKCS#8 (RFC 5208, with RFC 5915 ECPrivateKey); rcgen/ring load it.
+pub(crate) fn derive_p256(rng: &SeededRng) -> Result<KeyPair, PkiError> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let mut ctx = BigNumContext::new()?;
+    let mut order = BigNum::new()?;
+    group.order(&mut order, &mut ctx)?;
+    let mut n_minus_1 = order.to_owned()?;
+    n_minus_1.sub_word(1)?;
+    let c = BigNum::from_slice(&rng.bytes(32 + 8))?;
+    let mut d = BigNum::new()?;
+    d.nnmod(&c, &n_minus_1, &mut ctx)?;
+    d.add_word(1)?;
+    let mut public = EcPoint::new(&group)?;
+    public.mul_generator2(&group, &d, &mut ctx)?;
+    let ec = EcKey::from_private_components(&group, &d, &public)?;
+    ec.check_key()?;
+    let pkcs8 = PKey::from_ec_key(ec)?.private_key_to_pkcs8()?;
+    Ok(KeyPair::try_from(pkcs8.as_slice())?)
+}
+
+/// A positive serial of [`SERIAL_OCTETS`] octets whose DER INTEGER needs no padding octet: the
+/// top bit is cleared (RFC 5280 §4.1.2.2: "MUST be a positive integer") and a zero first
+/// octet is replaced by 1 so the length stays fixed.
+pub(crate) fn serial(rng: &SeededRng) -> Vec<u8> {
+    let mut bytes = rng.bytes(SERIAL_OCTETS);
+    if let Some(first) = bytes.first_mut() {
+        *first = (*first & 0x7f).max(1);
+    }
+    bytes
+}
+
+/// Lowercase hex, no separators.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+    use rcgen::PublicKeyData as _;
+
+    #[test]
+    fn same_stream_same_key_other_stream_other_key() {
+        let a = derive_p256(&Seed(1).stream("k")).unwrap();
+        let b = derive_p256(&Seed(1).stream("k")).unwrap();
+        let c = derive_p256(&Seed(2).stream("k")).unwrap();
+        assert_eq!(a.der_bytes(), b.der_bytes());
+        assert_ne!(a.der_bytes(), c.der_bytes());
+        assert!(a.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256));
+    }
+
+    #[test]
+    fn serials_are_positive_fixed_length_and_distinct() {
+        let rng = Seed(5).stream("serial");
+        let serials: Vec<Vec<u8>> = (0..200).map(|_| serial(&rng)).collect();
+        for s in &serials {
+            assert_eq!(s.len(), SERIAL_OCTETS);
+            assert!(s[0] & 0x80 == 0 && s[0] != 0, "{}", hex(s));
+        }
+        let unique: std::collections::BTreeSet<_> = serials.iter().collect();
+        assert_eq!(unique.len(), serials.len());
+    }
+}
