@@ -74,7 +74,7 @@ impl SeededRng {
 
     /// `octets` random octets, base64url without padding: the shape of ACME tokens and nonces.
     pub fn token(&self, octets: usize) -> String {
-        acmeproof_protocol::b64url::encode(&self.bytes(octets))
+        acmeproof_protocol::b64url::encode(self.bytes(octets))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ChaCha20Rng> {
