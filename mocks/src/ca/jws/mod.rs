@@ -24,8 +24,11 @@
 //! - a signature that does not verify is `malformed` (RFC 8555 §6.2 requires a valid JWS but
 //!   registers no dedicated type; §6.7 `malformed` is "the request message was malformed");
 //! - a `jwk` with private members is `badPublicKey` (§6.7: the key is not acceptable);
-//! - a malformed nonce is `badNonce` (§6.5: "If the value of the nonce header parameter is
-//!   not valid ... MUST reject ... badNonce").
+//! - a missing or syntactically invalid nonce is `badNonce`. RFC 8555 §6.5 requires badNonce
+//!   when a request is rejected "because its nonce value was unacceptable (or not present)";
+//!   §6.5.2 says a nonce that is not base64url makes the JWS "malformed". We read the latter
+//!   as the reason and the former as the error type, as Boulder and Pebble answer; the client
+//!   then gets the fresh Replay-Nonce a badNonce response carries (ACME-4).
 // `Problem` (144 bytes) is the CA's one error currency, returned by value as the HTTP layer
 // consumes it; requests fail rarely enough that the copy does not matter.
 #![allow(clippy::result_large_err)]

@@ -280,10 +280,10 @@ impl ParsedJws {
         // RFC 8555 §6.2 (ACME-8, ACME-10).
         check_request_alg(jws.alg())?;
         let key = jws.key_ref()?;
-        // RFC 8555 §6.5: nonce MUST be present; §6.5.2 "If the value of the "nonce" header
-        // parameter is not valid according to this encoding, then the server MUST reject the
-        // JWS as malformed" — RFC 8555 §6.5 and ACME-4 use badNonce for every unusable nonce,
-        // and josekit cannot even parse such a header, so the raw header is checked here.
+        // RFC 8555 §6.5.2: the nonce MUST be in the protected header and base64url, else the
+        // JWS is malformed; §6.5: a nonce that is "unacceptable (or not present)" is answered
+        // with badNonce (ACME-4) — see the module documentation. josekit cannot even parse
+        // such a header (crates notes pitfall 2), so the raw header is checked here.
         let nonce = match jws.protected().get("nonce") {
             Some(Value::String(n)) if !n.is_empty() && b64url::decode_strict(n).is_ok() => {
                 n.clone()
