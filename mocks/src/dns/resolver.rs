@@ -23,6 +23,9 @@ pub enum LookupError {
     /// RCODE SERVFAIL.
     #[error("SERVFAIL")]
     ServFail,
+    /// RCODE REFUSED: the server does not serve that name (it is above or beside our zones).
+    #[error("REFUSED")]
+    Refused,
     /// No answer within the timeout.
     #[error("timed out")]
     Timeout,
@@ -49,6 +52,7 @@ impl From<NetError> for LookupError {
             NetError::Dns(NetDnsError::ResponseCode(ResponseCode::NXDomain)) => {
                 LookupError::NxDomain
             }
+            NetError::Dns(NetDnsError::ResponseCode(ResponseCode::Refused)) => LookupError::Refused,
             _ => {
                 // The name-server pool folds per-server failures into one message; a timed-out
                 // server shows up as a message mentioning the timeout.
@@ -204,8 +208,10 @@ impl WorldResolver {
     }
 
     /// RFC 8659 §3: the relevant CAA RRset is the first non-empty one found from `domain` up
-    /// to (not including) the root. Returns an empty list when there is none; lookup failures
-    /// other than NXDOMAIN/NODATA are errors (§3: a CA must not issue when it cannot tell).
+    /// to (not including) the root. Returns an empty list when there is none. NXDOMAIN, NODATA
+    /// and REFUSED (a name above our zones: in this closed world nobody serves it, so it has
+    /// no CAA) move up one label; any other failure is an error (RFC 8659 §5.4: a CA must not
+    /// issue when the lookup fails).
     pub async fn caa(&self, domain: &str) -> Result<Vec<CaaRecord>, LookupError> {
         let mut name = super::records::parse_name(domain).map_err(LookupError::BadName)?;
         while !name.is_root() {
@@ -226,7 +232,7 @@ impl WorldResolver {
                         return Ok(set);
                     }
                 }
-                Err(LookupError::NxDomain | LookupError::NoRecords) => {}
+                Err(LookupError::NxDomain | LookupError::NoRecords | LookupError::Refused) => {}
                 Err(e) => return Err(e),
             }
             name = name.base_name();

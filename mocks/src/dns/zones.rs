@@ -103,7 +103,8 @@ impl Zones {
             .await
             .zones
             .keys()
-            .map(|n| n.to_string())
+            // LowerName's Display shows U-labels; the API speaks A-labels.
+            .map(|n| Name::from(n.clone()).to_ascii())
             .collect()
     }
 }
