@@ -724,6 +724,18 @@ fn sans_that_are_not_identifiers_are_refused() {
     assert!(err.contains("other:uri:https://a.example.test/"), "{err}");
 }
 
+#[test]
+fn an_ascii_smtp_utf8_mailbox_is_refused() {
+    let key = ec_key();
+    let order = [Identifier::email("bob@example.test")];
+    let info = parse_csr(&csr(&key, None, vec![smtputf8("bob@example.test")], &[])).unwrap();
+    let err = check_csr_identifiers(&order, &info).unwrap_err();
+    assert!(err.contains("RFC 8398 §3"), "{err}");
+    // The same address as an rfc822Name passes.
+    let info = parse_csr(&csr(&key, None, vec![rfc822("bob@example.test")], &[])).unwrap();
+    assert!(check_csr_identifiers(&order, &info).is_ok());
+}
+
 // ---------------------------------------------------------------- TLS configs
 
 /// What the client saw: the reply and the server's certificate chain.

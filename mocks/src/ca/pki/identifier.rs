@@ -3,7 +3,7 @@
 //!
 //! RFC 8555 §7.4: "The CSR MUST indicate the exact same set of requested identifiers as the
 //! initial newOrder request. Identifiers of type "dns" MUST appear either in the commonName
-//! portion of the requested subject name or in an extensionRequest attribute [RFC2985]
+//! portion of the requested subject name or in an extensionRequest attribute \[RFC2985\]
 //! requesting a subjectAltName extension, or both." A mismatch is answered with `badCSR`, and
 //! the order stays `ready` (digest ACME-21).
 
@@ -211,27 +211,47 @@ fn unique<'a>(items: impl Iterator<Item = &'a ((IdentifierKind, String), String)
 }
 
 /// The whole RFC 8555 §7.4 check for a CSR: [`identifiers_of`] against the order with
-/// [`same_identifier_set`], and no subjectAltName that is not an identifier (an SRVName or
-/// other name could not have been authorized, so it is refused rather than dropped).
+/// [`same_identifier_set`], plus two refusals:
+/// - a subjectAltName that is not an identifier (SRVName, URI, …) could not have been
+///   authorized, so it is refused rather than dropped;
+/// - RFC 8398 §3: "SmtpUTF8Mailbox subjectAltName MUST NOT be used unless the local-part of
+///   the email address contains non-ASCII characters."
 pub fn check_csr_identifiers(order: &[Identifier], csr: &CsrInfo) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if let Err(e) = same_identifier_set(order, &identifiers_of(csr)) {
+        problems.push(e);
+    }
     let unauthorizable: Vec<String> = csr
         .sans
         .iter()
         .filter(|s| matches!(s, SanName::SrvName(_) | SanName::Other(_)))
         .map(SanName::tagged)
         .collect();
-    let same = same_identifier_set(order, &identifiers_of(csr));
-    match (same, unauthorizable.is_empty()) {
-        (Ok(()), true) => Ok(()),
-        (Ok(()), false) => Err(format!(
+    if !unauthorizable.is_empty() {
+        problems.push(format!(
             "CSR requests subjectAltNames that are not ACME identifiers: {}",
             unauthorizable.join(", ")
-        )),
-        (Err(e), true) => Err(e),
-        (Err(e), false) => Err(format!(
-            "{e}; also requests subjectAltNames that are not ACME identifiers: {}",
-            unauthorizable.join(", ")
-        )),
+        ));
+    }
+    let ascii_smtputf8: Vec<String> = csr
+        .sans
+        .iter()
+        .filter(|s| match s {
+            SanName::SmtpUtf8Mailbox(v) => parse_address(v).is_ok_and(|a| a.is_ascii_local()),
+            _ => false,
+        })
+        .map(SanName::tagged)
+        .collect();
+    if !ascii_smtputf8.is_empty() {
+        problems.push(format!(
+            "SmtpUTF8Mailbox with an ASCII local part must be an rfc822Name (RFC 8398 §3): {}",
+            ascii_smtputf8.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
     }
 }
 

@@ -13,7 +13,7 @@
 //! - [`csr`]: PKCS#10 parsing and verification (RFC 2986, RFC 2985 extensionRequest);
 //! - [`identifier`]: ACME identifiers and the RFC 8555 §7.4 same-set rule;
 //! - [`profile`]: TLS server (RFC 7817 §4) and S/MIME (RFC 8823 §3.3, RFC 8550 §4.4) contents;
-//! - [`san`]: subjectAltName encoding, including SRVName (RFC 4985) and SmtpUTF8Mailbox
+//! - `san`: subjectAltName encoding, including SRVName (RFC 4985) and SmtpUTF8Mailbox
 //!   (RFC 8398);
 //! - [`inspect`]: reading certificates back, chain verification;
 //! - [`usage`]: KeyUsage bit sets.
