@@ -1,9 +1,174 @@
 //! The mock ACME CA (RFC 8555 over HTTPS), with RFC 8823 `email` identifiers.
 //!
+//! ```text
+//!  https request ─► server (route, chaos, headers, history)
+//!                     └─► resources::authenticate (jws: shape, nonce, url, key, signature)
+//!                           └─► accounts │ orders (identifiers, finalize → pki) │ authz
+//!                                                                               └─► validate
+//!                                                       (dns-01, http-01, CAA via the world DNS)
+//! ```
+//!
 //! - [`problem`]: problem documents and the error-type registry;
-//! - [`jws`]: request authentication (flattened JWS, nonces, keys, `crit`, EAB, keyChange);
-//! - [`pki`]: the world's root and intermediate, and certificate issuance from a CSR.
+//! - [`jws`]: request authentication (flattened JWS, keys, `crit`, EAB, keyChange);
+//! - [`pki`]: the world's root and intermediate, CSRs, certificate profiles;
+//! - [`state`], [`model`]: the objects and their transitions; [`knobs`]: behaviour switches.
 
+pub mod accounts;
+pub mod authz;
+pub mod config;
+pub mod identifiers;
 pub mod jws;
+pub mod knobs;
+pub mod model;
+pub mod nonce;
+pub mod orders;
 pub mod pki;
 pub mod problem;
+pub mod resources;
+pub mod revoke;
+pub mod server;
+pub mod state;
+pub mod urls;
+pub mod validate;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use config::{CaConfig, EabConfig};
+pub use knobs::Knobs;
+pub use problem::{Problem, ProblemType};
+
+use crate::clock::Clock;
+use crate::dns::WorldResolver;
+use crate::https::{self, Served};
+use crate::seed::Seed;
+
+/// What the CA shares with the rest of the world.
+#[derive(Debug, Clone)]
+pub struct CaContext {
+    /// The world's seed.
+    pub seed: Seed,
+    /// The world's clock.
+    pub clock: Clock,
+    /// The world's PKI.
+    pub pki: Arc<pki::Pki>,
+    /// The world's DNS, for validation.
+    pub resolver: WorldResolver,
+}
+
+/// Why the CA could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    /// Binding or serving failed.
+    #[error("CA socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// A knob is out of range.
+    #[error(transparent)]
+    Knob(#[from] knobs::KnobError),
+    /// The TLS certificate could not be made.
+    #[error("CA TLS certificate: {0}")]
+    Tls(String),
+}
+
+/// A running CA.
+#[derive(Debug)]
+pub struct Ca {
+    shared: Arc<CaShared>,
+    served: Served,
+}
+
+pub use server::CaShared;
+
+impl Ca {
+    /// Starts the CA on 127.0.0.1 (a port chosen by the system), over HTTPS under the world
+    /// PKI.
+    pub async fn start(config: CaConfig, ctx: CaContext) -> Result<Ca, CaError> {
+        config.knobs.validate()?;
+        // reqwest (http-01) and rustls need a process-wide provider when more than one could
+        // be compiled in; installing ring twice is harmless, so the error is ignored.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let tls = ctx
+            .pki
+            .tls_server_config(&["127.0.0.1", "localhost"])
+            .map_err(|e| CaError::Tls(e.to_string()))?;
+        let (validations, _) = tokio::sync::broadcast::channel(1024);
+        let shared = Arc::new(CaShared {
+            urls: urls::Urls::new(format!("https://{addr}")),
+            clock: ctx.clock,
+            pki: ctx.pki,
+            resolver: ctx.resolver,
+            nonces: nonce::NonceStore::new(ctx.seed.stream("ca.nonce")),
+            knobs: RwLock::new(config.knobs.clone()),
+            config,
+            store: Mutex::new(state::Store::default()),
+            ids: ctx.seed.stream("ca.id"),
+            tokens: ctx.seed.stream("ca.token"),
+            dice: ctx.seed.stream("ca.dice"),
+            seed: ctx.seed,
+            history: Mutex::new(VecDeque::new()),
+            next_seq: std::sync::atomic::AtomicU64::new(0),
+            validations,
+        });
+        let served = https::serve(listener, Some(tls), server::router(Arc::clone(&shared)))?;
+        tracing::info!(%addr, "ACME CA listening");
+        Ok(Ca { shared, served })
+    }
+
+    /// The directory URL, e.g. `https://127.0.0.1:40123/directory`.
+    pub fn directory_url(&self) -> String {
+        self.shared.urls.directory()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.served.addr()
+    }
+
+    /// The state the handlers share (knobs, store, history).
+    pub fn shared(&self) -> &Arc<CaShared> {
+        &self.shared
+    }
+
+    /// Waits until the validation of challenge `url_or_id` finishes, or `timeout` passes.
+    /// Returns whether it finished.
+    pub async fn wait_for_validation(&self, challenge_id: &str, timeout: Duration) -> bool {
+        let mut events = self.shared.validations.subscribe();
+        let finished = |ca: &CaShared| {
+            ca.store().challenges.get(challenge_id).is_some_and(|c| {
+                matches!(
+                    c.status,
+                    model::ChallengeStatus::Valid | model::ChallengeStatus::Invalid
+                )
+            })
+        };
+        if finished(&self.shared) {
+            return true;
+        }
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Ok(id) if id == challenge_id => return true,
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if finished(&self.shared) {
+                            return true;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return false,
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// Stops serving.
+    pub async fn shutdown(self) {
+        self.served.shutdown().await;
+    }
+}

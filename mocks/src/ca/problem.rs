@@ -105,6 +105,10 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     /// Extra `Link` header values (e.g. the terms of service).
     pub links: Vec<String>,
+    /// An `Allow` header (405 answers).
+    pub allow: Option<String>,
+    /// A `Location` header (RFC 8555 §7.3.5: the account that already holds a key).
+    pub location: Option<String>,
 }
 
 /// One entry of a compound problem (RFC 8555 §6.7.1).
@@ -132,6 +136,8 @@ impl Problem {
             instance: None,
             retry_after: None,
             links: Vec::new(),
+            allow: None,
+            location: None,
         }
     }
 

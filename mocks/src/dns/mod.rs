@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::{LowerName, RecordType};
 use hickory_server::Server;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use tokio::net::{TcpListener, UdpSocket};
 
 pub use faults::Fault;
@@ -46,7 +46,7 @@ const TCP_RESPONSE_BUFFER: usize = 65_535;
 const SHUTDOWN_BOUND: Duration = Duration::from_secs(5);
 
 /// The `[dns]` table of a scenario.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DnsConfig {
     /// Zone apexes served (U-labels accepted, stored as A-labels).
@@ -58,8 +58,12 @@ pub struct DnsConfig {
     /// Whether unsigned UPDATE is accepted. `None` means: yes without a TSIG key, no with one.
     pub allow_unsigned_update: Option<bool>,
     /// How long an idle TCP client is kept (seconds in TOML; default 5).
-    #[serde(deserialize_with = "de_secs")]
+    #[serde(deserialize_with = "de_secs", serialize_with = "ser_secs")]
     pub tcp_idle_timeout: Duration,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 fn de_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

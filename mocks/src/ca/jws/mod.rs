@@ -29,9 +29,6 @@
 //!   §6.5.2 says a nonce that is not base64url makes the JWS "malformed". We read the latter
 //!   as the reason and the former as the error type, as Boulder and Pebble answer; the client
 //!   then gets the fresh Replay-Nonce a badNonce response carries (ACME-4).
-// `Problem` (144 bytes) is the CA's one error currency, returned by value as the HTTP layer
-// consumes it; requests fail rarely enough that the copy does not matter.
-#![allow(clippy::result_large_err)]
 
 mod algorithms;
 mod eab;

@@ -1,0 +1,383 @@
+//! The `acmeproof` binary, run as a user runs it: `digest`, `lint` and `example` against the
+//! shipped vectors and mails, including the exit codes for bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixtures(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn acmeproof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acmeproof"))
+        .args(args)
+        .output()
+        .expect("run acmeproof")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+fn vectors() -> Vec<Value> {
+    let text = std::fs::read(fixtures("vectors/email-reply.json")).unwrap();
+    let doc: Value = serde_json::from_slice(&text).unwrap();
+    doc["vectors"].as_array().unwrap().clone()
+}
+
+/// Runs `digest --json` for a vector, with its key file or its thumbprint.
+fn digest_json(v: &Value, join: &str) -> Value {
+    let key = v["key"].as_str().map(fixtures);
+    let mut args = vec![
+        "digest",
+        "--json",
+        "--join",
+        join,
+        "--token-part1",
+        v["token_part1"].as_str().unwrap(),
+        "--token-part2",
+        v["token_part2"].as_str().unwrap(),
+    ];
+    match &key {
+        Some(k) if k.ends_with(".pem") => args.extend(["--key", k.as_str()]),
+        Some(k) => args.extend(["--jwk", k.as_str()]),
+        None => args.extend(["--thumbprint", v["thumbprint"].as_str().unwrap()]),
+    }
+    let o = acmeproof(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    json(&o)
+}
+
+#[test]
+fn digest_reproduces_every_email_reply_vector() {
+    for v in vectors() {
+        let doc = digest_json(&v, "both");
+        assert_eq!(doc["thumbprint"], v["thumbprint"], "{}", v["name"]);
+        let digests = doc["digests"].as_array().unwrap();
+        assert_eq!(digests.len(), 2);
+        for d in digests {
+            let join = d["join"].as_str().unwrap();
+            assert_eq!(d["digest"], v[join]["digest"], "{} {join}", v["name"]);
+        }
+    }
+}
+
+#[test]
+fn digest_tv_email_1_from_the_pem_key_in_text() {
+    let o = acmeproof(&[
+        "digest",
+        "--token-part1",
+        "LgYemJLy3F1LDkiJrdIGbEzyFJyOyf6vBdyZ1TG3sME=",
+        "--token-part2",
+        "DGyRejmCefe7v4NfDGDKfA",
+        "--key",
+        &fixtures("keys/acme4j-rsa512.pem"),
+    ]);
+    let text = stdout(&o);
+    assert!(o.status.success());
+    assert!(
+        text.contains("AjXW0h9_4YMP6Sv-9tKQNUrapI0us7ayBn0nCGOkUsk"),
+        "{text}"
+    );
+    assert!(
+        text.contains("xyC6Z01DHFuV0pZgacdI2xN9nIKkPSARDv1gLbxY8Xk"),
+        "{text}"
+    );
+}
+
+#[test]
+fn digest_tv_email_2_binary_join_only() {
+    let v = vectors()
+        .into_iter()
+        .find(|v| v["name"] == "TV-EMAIL-2")
+        .unwrap();
+    let doc = digest_json(&v, "binary");
+    let digests = doc["digests"].as_array().unwrap();
+    assert_eq!(digests.len(), 1);
+    assert_eq!(
+        digests[0]["digest"],
+        "Fjt2SD7KoqSt3I6jwgg8ljjkP9Er7h1w0wF0UihvQIU"
+    );
+}
+
+#[test]
+fn digest_with_an_ed25519_jwk() {
+    let o = acmeproof(&[
+        "digest",
+        "--json",
+        "--token-part1",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "--token-part2",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "--jwk",
+        &fixtures("keys/rfc8037-ed25519.jwk"),
+    ]);
+    assert_eq!(
+        json(&o)["thumbprint"],
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
+}
+
+/// `digest --token-part1 T1 --token-part2 T2` followed by `rest`.
+fn digest_args<'a>(t1: &'a str, t2: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["digest", "--token-part1", t1, "--token-part2", t2];
+    args.extend(rest);
+    args
+}
+
+fn assert_exit_2(args: &[&str]) -> String {
+    let o = acmeproof(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn unreadable_input_exits_2_with_one_line() {
+    const THUMB: &str = "1_nKJnlH9boVxdoO63T8zP7O2w42qZL4d6xj35Hy5aI";
+    let not_pem = fixtures("vectors/dns01.json");
+    let not_jwk = fixtures("keys/acme4j-rsa512.pem");
+    let missing = fixtures("mail/does-not-exist.eml");
+    let empty = std::env::temp_dir().join(format!("acmeproof-empty-{}.eml", std::process::id()));
+    std::fs::write(&empty, b"").unwrap();
+    let empty = empty.to_string_lossy().into_owned();
+    let cases: Vec<Vec<&str>> = vec![
+        digest_args("a", "b", &[]),
+        digest_args("a+b", "AAAA", &["--thumbprint", THUMB]),
+        digest_args("a", "b", &["--thumbprint", "short"]),
+        digest_args("a", "b", &["--key", &not_pem]),
+        digest_args("a", "b", &["--jwk", &not_jwk]),
+        vec!["lint", "challenge", &missing],
+        vec!["lint", "response", &missing],
+        // An empty file is not a message: an error, not a finding.
+        vec!["lint", "challenge", &empty],
+        vec!["lint", "response", &empty],
+    ];
+    for args in cases {
+        let err = assert_exit_2(&args);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("acmeproof: error: "), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_file(&empty);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["lint", "bogus"],
+        vec!["digest", "--token-part1", "a"],
+        vec![
+            "digest",
+            "--token-part1",
+            "a",
+            "--token-part2",
+            "b",
+            "--jwk",
+            "x",
+            "--thumbprint",
+            "y",
+        ],
+    ] {
+        assert!(!assert_exit_2(&args).trim().is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn digest_reads_ec_and_ed25519_pem_keys() {
+    // The RFC keys as PEM (PKCS#8 and SEC 1), written from the RFCs' private values: the
+    // thumbprints must be the RFCs' own.
+    for (pem, thumbprint) in [
+        (
+            "keys/rfc7515-a3-p256.pkcs8.pem",
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U",
+        ),
+        (
+            "keys/rfc7515-a3-p256.sec1.pem",
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U",
+        ),
+        (
+            "keys/rfc8037-ed25519.pkcs8.pem",
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+        ),
+    ] {
+        let key = fixtures(pem);
+        let o = acmeproof(&digest_args("AAAA", "AAAA", &["--json", "--key", &key]));
+        assert!(
+            o.status.success(),
+            "{pem}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(json(&o)["thumbprint"], thumbprint, "{pem}");
+    }
+}
+
+fn lint_json(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["lint"];
+    all.extend(args);
+    all.push("--json");
+    let o = acmeproof(&all);
+    (o.status.code().unwrap(), json(&o))
+}
+
+fn must_ids(doc: &Value) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["level"] == "must")
+        .map(|f| f["req"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn lint_figure1_reports_only_the_missing_signature() {
+    let (code, doc) = lint_json(&[
+        "challenge",
+        &fixtures("mail/rfc8823-figure1.eml"),
+        "--from",
+        "acme-generator@example.org",
+        "--to",
+        "alexey@example.com",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(must_ids(&doc), ["SMIME-28"]);
+    assert_eq!(doc["verdict"], "fail");
+    let f = &doc["findings"][0];
+    assert_eq!(f["keyword"], "MUST");
+    assert_eq!(f["source"], "RFC 8823 §3.1 item 6");
+}
+
+#[test]
+fn lint_figure1_without_auto_submitted_adds_smime25() {
+    let (code, doc) = lint_json(&[
+        "challenge",
+        &fixtures("mail/rfc8823-figure1-no-auto-submitted.eml"),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(must_ids(&doc), ["SMIME-25", "SMIME-28"]);
+}
+
+#[test]
+fn lint_challenge_wrong_to_fires_smime23() {
+    let (_, doc) = lint_json(&[
+        "challenge",
+        &fixtures("mail/rfc8823-figure1.eml"),
+        "--to",
+        "bob@example.com",
+    ]);
+    assert!(must_ids(&doc).contains(&"SMIME-23".to_string()));
+}
+
+#[test]
+fn lint_figure2_extracts_the_split_digest() {
+    let (code, doc) = lint_json(&[
+        "response",
+        &fixtures("mail/rfc8823-figure2.eml"),
+        "--expect-digest",
+        "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+    ]);
+    assert_eq!(
+        doc["block"]["digest"],
+        "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0="
+    );
+    assert_eq!(doc["block"]["lines"], 2);
+    assert_eq!(doc["digest_matches"], true);
+    // Figure 2 omits DKIM ("DKIM headers omitted"), so SMIME-51 is the only MUST.
+    assert_eq!(must_ids(&doc), ["SMIME-51"]);
+    assert_eq!(code, 1);
+
+    let (_, doc) = lint_json(&[
+        "response",
+        &fixtures("mail/rfc8823-figure2.eml"),
+        "--expect-digest",
+        "AjXW0h9_4YMP6Sv-9tKQNUrapI0us7ayBn0nCGOkUsk",
+    ]);
+    assert_eq!(doc["digest_matches"], false);
+    assert!(must_ids(&doc).contains(&"SMIME-10".to_string()));
+}
+
+#[test]
+fn example_exchange_passes_and_its_mails_lint_clean() {
+    let dir = std::env::temp_dir().join(format!("acmeproof-example-{}", std::process::id()));
+    for join in ["string", "binary"] {
+        let o = acmeproof(&[
+            "example",
+            "--seed",
+            "7",
+            "--join",
+            join,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        let text = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        let part2 = text
+            .split("token-part2 ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string();
+        let challenge = dir.join("example-challenge.eml");
+        let response = dir.join("example-response.eml");
+        let (code, doc) = lint_json(&[
+            "challenge",
+            challenge.to_str().unwrap(),
+            "--from",
+            "acme-challenge@ca.example",
+            "--to",
+            "alexey@example.com",
+        ]);
+        assert_eq!((code, doc["verdict"].as_str()), (0, Some("pass")));
+        let (code, doc) = lint_json(&[
+            "response",
+            response.to_str().unwrap(),
+            "--challenge",
+            challenge.to_str().unwrap(),
+            "--token-part2",
+            &part2,
+            "--jwk",
+            &fixtures("keys/rfc7515-a3-p256.jwk"),
+            "--identifier",
+            "alexey@example.com",
+        ]);
+        assert_eq!(code, 0, "{doc}");
+        assert_eq!(doc["joins"], serde_json::json!([join]));
+        // Without --challenge, token-part1 comes from the response's own Subject.
+        let (code, doc) = lint_json(&[
+            "response",
+            response.to_str().unwrap(),
+            "--token-part2",
+            &part2,
+            "--jwk",
+            &fixtures("keys/rfc7515-a3-p256.jwk"),
+        ]);
+        assert_eq!(code, 0, "{doc}");
+        assert_eq!(doc["digest_matches"], true);
+        assert_eq!(doc["joins"], serde_json::json!([join]));
+        // A wrong token-part2 is judged, and fails.
+        let (code, doc) = lint_json(&[
+            "response",
+            response.to_str().unwrap(),
+            "--token-part2",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "--jwk",
+            &fixtures("keys/rfc7515-a3-p256.jwk"),
+        ]);
+        assert_eq!(
+            (code, doc["digest_matches"].clone()),
+            (1, Value::Bool(false))
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

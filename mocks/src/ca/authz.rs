@@ -1,0 +1,125 @@
+//! Authorizations and challenges (RFC 8555 §7.5): polling, deactivation, and the challenge
+//! POST that starts validation.
+
+use std::sync::Arc;
+
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+use super::model::*;
+use super::problem::Problem;
+use super::resources::Authenticated;
+use super::server::{CaShared, Reply};
+use super::state::not_found;
+
+/// POST to an authorization: read it (POST-as-GET) or deactivate it (§7.5.2).
+pub fn authz(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Reply, Problem> {
+    let account = auth.account()?;
+    let now = ca.clock.now();
+    let mut store = ca.store();
+    let authz = store
+        .authz_now(id, now)
+        .ok_or_else(|| not_found("authorization"))?;
+    if authz.account != account.id {
+        return Err(Problem::unauthorized(
+            "the authorization belongs to another account",
+        ));
+    }
+    if !auth.is_post_as_get() {
+        let payload = auth.object("")?;
+        match payload.get("status") {
+            Some(Value::String(s)) if s == "deactivated" => {
+                if let Some(a) = store.authzs.get_mut(id)
+                    && matches!(a.status, AuthzStatus::Pending | AuthzStatus::Valid)
+                {
+                    a.status = AuthzStatus::Deactivated;
+                }
+            }
+            Some(other) => {
+                return Err(Problem::malformed(format!(
+                    "an authorization can only be set to \"deactivated\", not {other}"
+                )));
+            }
+            None => {
+                return Err(Problem::malformed(
+                    "POST to an authorization is POST-as-GET or {\"status\": \"deactivated\"}",
+                ));
+            }
+        }
+    }
+    let body = store
+        .authz_json(id, &ca.urls, now)
+        .ok_or_else(|| not_found("authorization"))?;
+    let pending = body.get("status").and_then(|s| s.as_str()) == Some("pending");
+    let mut reply = Reply::json(StatusCode::OK, &body);
+    if let (true, Some(secs)) = (pending, ca.knobs().retry_after_secs) {
+        reply = reply.with(header::RETRY_AFTER, secs.to_string());
+    }
+    Ok(reply)
+}
+
+/// POST to a challenge: `{}` asks the CA to validate (§7.5.1, ACME-24/25); POST-as-GET polls.
+pub async fn challenge(
+    ca: &Arc<CaShared>,
+    auth: &Authenticated,
+    id: &str,
+) -> Result<Reply, Problem> {
+    let account = auth.account()?;
+    let now = ca.clock.now();
+    let knobs = ca.knobs();
+    let start = {
+        let mut store = ca.store();
+        let challenge = store
+            .challenges
+            .get(id)
+            .cloned()
+            .ok_or_else(|| not_found("challenge"))?;
+        let authz = store
+            .authz_now(&challenge.authz, now)
+            .cloned()
+            .ok_or_else(|| not_found("authorization"))?;
+        if authz.account != account.id {
+            return Err(Problem::unauthorized(
+                "the challenge belongs to another account",
+            ));
+        }
+        if auth.is_post_as_get() {
+            false
+        } else {
+            let payload = auth.object("")?;
+            if knobs.strict && !payload.is_empty() {
+                // RFC 8555 §7.5.1 (ACME-24): the response to http-01/dns-01 is the empty object.
+                return Err(Problem::malformed(
+                    "strict mode: the challenge response must be {}",
+                ));
+            }
+            // RFC 8823 §3: email-reply-00 completes through the reply mail, which comes with the
+            // mail plane; the POST is accepted and the challenge stays pending until then.
+            let startable = challenge.status == ChallengeStatus::Pending
+                && authz.status == AuthzStatus::Pending
+                && challenge.kind != ChallengeKind::EmailReply00;
+            if startable && let Some(c) = store.challenges.get_mut(id) {
+                c.status = ChallengeStatus::Processing;
+            }
+            startable
+        }
+    };
+    if start {
+        if knobs.validation_inline {
+            super::validate::run(Arc::clone(ca), id.to_owned()).await;
+        } else {
+            tokio::spawn(super::validate::run(Arc::clone(ca), id.to_owned()));
+        }
+    }
+    let store = ca.store();
+    let challenge = store
+        .challenges
+        .get(id)
+        .ok_or_else(|| not_found("challenge"))?;
+    let mut reply = Reply::json(StatusCode::OK, &challenge.to_json(&ca.urls))
+        .link(&ca.urls.authz(&challenge.authz), "up");
+    if let (ChallengeStatus::Processing, Some(secs)) = (challenge.status, knobs.retry_after_secs) {
+        reply = reply.with(header::RETRY_AFTER, secs.to_string());
+    }
+    Ok(reply)
+}

@@ -1,0 +1,215 @@
+//! The CA's behaviour knobs. Every knob is deterministic (drawn from the world's seed) and off
+//! by default, so an unconfigured CA is a plain, strict-enough RFC 8555 server. They can be set
+//! in the world's config, and read and changed at runtime through the management API.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The endpoints a [`Chaos`] entry can name.
+pub const ENDPOINTS: &[&str] = &[
+    "directory",
+    "new-nonce",
+    "new-account",
+    "account",
+    "orders",
+    "key-change",
+    "new-order",
+    "order",
+    "finalize",
+    "authz",
+    "challenge",
+    "certificate",
+    "revoke-cert",
+];
+
+/// All CA knobs. Unknown keys are refused, so a typo in a config cannot silently do nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Percentage (0–100) of otherwise valid nonces answered with `badNonce` (RFC 8555 §6.5:
+    /// clients must retry with the fresh nonce of the error response, ACME-5).
+    pub nonce_reject_percent: u8,
+    /// Reuse an account's valid authorization for the same identifier in a new order.
+    pub reuse_authorizations: bool,
+    /// Milliseconds between a challenge POST and the first validation attempt.
+    pub validation_delay_ms: u64,
+    /// Validation attempts before a challenge becomes invalid (at least 1).
+    pub validation_attempts: u32,
+    /// Milliseconds between two validation attempts.
+    pub validation_retry_delay_ms: u64,
+    /// Validate inside the challenge POST and answer with the final state, instead of answering
+    /// `processing` and validating in the background (both are RFC 8555 §7.5.1 behaviours).
+    pub validation_inline: bool,
+    /// A `Retry-After` (seconds) on answers for objects still `processing` or `pending`.
+    pub retry_after_secs: Option<u64>,
+    /// Strict mode: also refuse what RFC 8555 only says clients MUST or SHOULD do (a missing
+    /// User-Agent, ACME-34; a challenge response other than `{}`, ACME-24).
+    pub strict: bool,
+    /// Injected failures per endpoint name (see [`ENDPOINTS`]).
+    pub chaos: BTreeMap<String, Chaos>,
+    /// Lifetime of a pending order, in seconds of the world clock.
+    pub order_lifetime_secs: u64,
+    /// Lifetime of an authorization, in seconds of the world clock.
+    pub authz_lifetime_secs: u64,
+    /// Validity of issued certificates, in seconds.
+    pub cert_validity_secs: u64,
+    /// The TCP port http-01 validation connects to (RFC 8555 §8.3 says 80; tests move it).
+    pub http01_port: u16,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            nonce_reject_percent: 0,
+            reuse_authorizations: false,
+            validation_delay_ms: 0,
+            validation_attempts: 1,
+            validation_retry_delay_ms: 1000,
+            validation_inline: false,
+            retry_after_secs: None,
+            strict: false,
+            chaos: BTreeMap::new(),
+            order_lifetime_secs: 7 * 24 * 3600,
+            authz_lifetime_secs: 7 * 24 * 3600,
+            cert_validity_secs: 90 * 24 * 3600,
+            http01_port: 80,
+        }
+    }
+}
+
+/// Failures injected on one endpoint, each a percentage of requests (0–100), drawn in order:
+/// first `rate_limited`, then `unavailable`, then `internal`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Chaos {
+    /// 429 `rateLimited` with a Retry-After.
+    pub rate_limited: u8,
+    /// 503 `serverInternal` with a Retry-After.
+    pub unavailable: u8,
+    /// 500 `serverInternal`.
+    pub internal: u8,
+    /// The Retry-After value in seconds (default 1).
+    pub retry_after_secs: Option<u64>,
+}
+
+/// A knob value that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum KnobError {
+    /// A percentage above 100.
+    #[error("knob {0}: a percentage must be 0..=100, got {1}")]
+    Percentage(String, u8),
+    /// A chaos entry for an endpoint that does not exist.
+    #[error("knob chaos.{0}: no such endpoint (known: {known})", known = ENDPOINTS.join(", "))]
+    Endpoint(String),
+    /// Zero attempts would never validate.
+    #[error("knob validation_attempts: must be at least 1")]
+    Attempts,
+    /// A zero lifetime or validity.
+    #[error("knob {0}: must be greater than 0")]
+    Zero(&'static str),
+}
+
+impl Knobs {
+    /// Checks ranges and names.
+    pub fn validate(&self) -> Result<(), KnobError> {
+        if self.nonce_reject_percent > 100 {
+            return Err(KnobError::Percentage(
+                "nonce_reject_percent".into(),
+                self.nonce_reject_percent,
+            ));
+        }
+        if self.validation_attempts == 0 {
+            return Err(KnobError::Attempts);
+        }
+        for (name, value) in [
+            ("order_lifetime_secs", self.order_lifetime_secs),
+            ("authz_lifetime_secs", self.authz_lifetime_secs),
+            ("cert_validity_secs", self.cert_validity_secs),
+        ] {
+            if value == 0 {
+                return Err(KnobError::Zero(name));
+            }
+        }
+        for (endpoint, chaos) in &self.chaos {
+            if !ENDPOINTS.contains(&endpoint.as_str()) {
+                return Err(KnobError::Endpoint(endpoint.clone()));
+            }
+            for (what, pct) in [
+                ("rate_limited", chaos.rate_limited),
+                ("unavailable", chaos.unavailable),
+                ("internal", chaos.internal),
+            ] {
+                if pct > 100 {
+                    return Err(KnobError::Percentage(
+                        format!("chaos.{endpoint}.{what}"),
+                        pct,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// These knobs with the members of `patch` (a JSON object) replaced, validated.
+    pub fn merged(&self, patch: &serde_json::Value) -> Result<Knobs, String> {
+        let mut current = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        let (Some(target), Some(changes)) = (current.as_object_mut(), patch.as_object()) else {
+            return Err("knobs must be a JSON object".into());
+        };
+        for (key, value) in changes {
+            target.insert(key.clone(), value.clone());
+        }
+        let knobs: Knobs = serde_json::from_value(current).map_err(|e| e.to_string())?;
+        knobs.validate().map_err(|e| e.to_string())?;
+        Ok(knobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_off() {
+        let k = Knobs::default();
+        assert_eq!(k.validate(), Ok(()));
+        assert_eq!(k.nonce_reject_percent, 0);
+        assert!(k.chaos.is_empty() && !k.strict && !k.reuse_authorizations);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let k = Knobs {
+            nonce_reject_percent: 101,
+            ..Knobs::default()
+        };
+        assert!(
+            k.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("nonce_reject_percent")
+        );
+        let mut k = Knobs::default();
+        k.chaos.insert("new-ordr".into(), Chaos::default());
+        assert!(k.validate().unwrap_err().to_string().contains("new-ordr"));
+        let k = Knobs {
+            validation_attempts: 0,
+            ..Knobs::default()
+        };
+        assert_eq!(k.validate(), Err(KnobError::Attempts));
+    }
+
+    #[test]
+    fn merge_patches_and_refuses_unknown_keys() {
+        let k = Knobs::default()
+            .merged(&serde_json::json!({"strict": true, "chaos": {"new-order": {"internal": 5}}}))
+            .unwrap();
+        assert!(k.strict);
+        assert_eq!(k.chaos["new-order"].internal, 5);
+        let err = Knobs::default()
+            .merged(&serde_json::json!({"stirct": true}))
+            .unwrap_err();
+        assert!(err.contains("stirct"), "{err}");
+    }
+}

@@ -1,0 +1,284 @@
+//! Orders (RFC 8555 §7.4): newOrder, polling, finalize with a CSR, certificate download.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::Value;
+
+use super::identifiers::{self, Requested};
+use super::model::*;
+use super::pki::{self, IdentifierKind, Profile, SmimeUsage};
+use super::problem::{Problem, ProblemType};
+use super::resources::Authenticated;
+use super::server::{CaShared, Reply};
+use super::state::not_found;
+
+/// POST newOrder (RFC 8555 §7.4, ACME-18).
+pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem> {
+    let account = auth.account()?.clone();
+    let payload = auth.object("newOrder takes a JSON object, not POST-as-GET")?;
+    let requested = identifiers::check(payload.get("identifiers"))?;
+    for field in ["notBefore", "notAfter"] {
+        if payload.contains_key(field) {
+            // RFC 8555 §7.4: a server that does not honour the requested validity refuses it
+            // rather than issuing something else.
+            return Err(Problem::malformed(format!(
+                "this CA does not honour \"{field}\"; leave it out"
+            )));
+        }
+    }
+    let knobs = ca.knobs();
+    let now = ca.clock.now();
+    let order_lifetime = time::Duration::seconds(clamp_secs(knobs.order_lifetime_secs));
+    let authz_lifetime = time::Duration::seconds(clamp_secs(knobs.authz_lifetime_secs));
+    let mut store = ca.store();
+    let mut authz_ids = Vec::with_capacity(requested.len());
+    for r in &requested {
+        let reused = knobs
+            .reuse_authorizations
+            .then(|| store.reusable_authz(&account.id, &r.authz_identifier, r.wildcard, now))
+            .flatten();
+        let id = match reused {
+            Some(id) => id,
+            None => new_authz(ca, &mut store, &account.id, r, now + authz_lifetime),
+        };
+        authz_ids.push(id);
+    }
+    let order = Order {
+        id: ca.new_id(),
+        account: account.id.clone(),
+        status: OrderStatus::Pending,
+        expires: now + order_lifetime,
+        identifiers: requested.iter().map(|r| r.identifier.clone()).collect(),
+        not_before: None,
+        not_after: None,
+        authzs: authz_ids,
+        error: None,
+        certificate: None,
+    };
+    let id = order.id.clone();
+    store.orders.insert(id.clone(), order);
+    if let Some(acc) = store.accounts.get_mut(&account.id) {
+        acc.orders.push(id.clone());
+    }
+    // Reused authorizations may make the order ready at once.
+    let body = store
+        .order_now(&id, now)
+        .map(|o| o.to_json(&ca.urls))
+        .unwrap_or(Value::Null);
+    Ok(Reply::json(StatusCode::CREATED, &body).location(ca.urls.order(&id)))
+}
+
+fn clamp_secs(secs: u64) -> i64 {
+    i64::try_from(secs)
+        .unwrap_or(i64::MAX / 4)
+        .min(100 * 365 * 24 * 3600)
+}
+
+/// Creates an authorization with the challenges its identifier allows.
+fn new_authz(
+    ca: &CaShared,
+    store: &mut super::state::Store,
+    account: &str,
+    r: &Requested,
+    expires: time::OffsetDateTime,
+) -> String {
+    let authz_id = ca.new_id();
+    let kinds: &[ChallengeKind] = match (r.identifier.kind, r.wildcard) {
+        // RFC 8555 §7.1.3 / §8.4: a wildcard can only be proved through DNS.
+        (IdentifierKind::Dns, true) => &[ChallengeKind::Dns01],
+        (IdentifierKind::Dns, false) => &[ChallengeKind::Http01, ChallengeKind::Dns01],
+        (IdentifierKind::Email, _) => &[ChallengeKind::EmailReply00],
+        // `identifiers::check` refuses IP identifiers (RFC 8738 is not offered).
+        (IdentifierKind::Ip, _) => &[],
+    };
+    let mut challenges = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        let id = ca.new_id();
+        // RFC 8555 §8.1 (ACME-28): ≥128 bits; RFC 8823 §3 asks the same of token-part2.
+        let token = ca.tokens.token(32);
+        let from = (*kind == ChallengeKind::EmailReply00).then(|| ca.config.challenge_from.clone());
+        store.challenges.insert(
+            id.clone(),
+            Challenge {
+                id: id.clone(),
+                authz: authz_id.clone(),
+                kind: *kind,
+                token,
+                status: ChallengeStatus::Pending,
+                validated: None,
+                error: None,
+                from,
+            },
+        );
+        challenges.push(id);
+    }
+    store.authzs.insert(
+        authz_id.clone(),
+        Authz {
+            id: authz_id.clone(),
+            account: account.to_owned(),
+            identifier: r.authz_identifier.clone(),
+            status: AuthzStatus::Pending,
+            expires,
+            wildcard: r.wildcard,
+            challenges,
+        },
+    );
+    authz_id
+}
+
+fn owned_order(ca: &CaShared, auth: &Authenticated, id: &str) -> Result<(), Problem> {
+    let account = auth.account()?;
+    let store = ca.store();
+    let order = store.orders.get(id).ok_or_else(|| not_found("order"))?;
+    if order.account != account.id {
+        return Err(Problem::unauthorized(
+            "the order belongs to another account",
+        ));
+    }
+    Ok(())
+}
+
+/// POST-as-GET an order (RFC 8555 §7.4).
+pub fn order(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Reply, Problem> {
+    owned_order(ca, auth, id)?;
+    if !auth.is_post_as_get() {
+        return Err(Problem::malformed("an order is read with POST-as-GET"));
+    }
+    let now = ca.clock.now();
+    let order = ca
+        .store()
+        .order_now(id, now)
+        .cloned()
+        .ok_or_else(|| not_found("order"))?;
+    let mut reply = Reply::json(StatusCode::OK, &order.to_json(&ca.urls));
+    if let Some(secs) = ca.knobs().retry_after_secs
+        && matches!(order.status, OrderStatus::Pending | OrderStatus::Processing)
+    {
+        reply = reply.with(header::RETRY_AFTER, secs.to_string());
+    }
+    Ok(reply)
+}
+
+/// POST finalize (RFC 8555 §7.4, ACME-20/21/22).
+pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Reply, Problem> {
+    owned_order(ca, auth, id)?;
+    let payload = auth.object("finalize takes {\"csr\": ...}, not POST-as-GET")?;
+    let now = ca.clock.now();
+    let order = ca
+        .store()
+        .order_now(id, now)
+        .cloned()
+        .ok_or_else(|| not_found("order"))?;
+    if order.status != OrderStatus::Ready {
+        return Err(Problem::new(
+            ProblemType::OrderNotReady,
+            format!(
+                "the order is {}, not ready",
+                serde_json::json!(order.status).as_str().unwrap_or("?")
+            ),
+        ));
+    }
+    let csr_b64 = payload
+        .get("csr")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Problem::malformed("finalize needs a \"csr\" string"))?;
+    // A bad CSR leaves the order ready (RFC 8555 §7.4, ACME-21): nothing below touches it.
+    let bad_csr = |detail: String| Problem::new(ProblemType::BadCsr, detail);
+    let der = acmeproof_protocol::b64url::decode_strict(csr_b64)
+        .map_err(|e| bad_csr(format!("\"csr\" is not base64url: {e}")))?;
+    let csr = pki::parse_csr(&der).map_err(|e| Problem::new(e.problem_type(), e.to_string()))?;
+    pki::check_csr_identifiers(&order.identifiers, &csr).map_err(bad_csr)?;
+    let profile = match order.identifiers.as_slice() {
+        [only] if only.kind == IdentifierKind::Email => Profile::Smime {
+            email: only.value.clone(),
+            // RFC 8823 §3.3: the CSR's key usage picks signing, encryption or both.
+            usage: SmimeUsage::from_csr_key_usage(csr.key_usage)
+                .map_err(|e| bad_csr(e.to_string()))?,
+        },
+        ids => Profile::TlsServer {
+            dns_names: ids.iter().map(|i| i.value.clone()).collect(),
+            srv_names: Vec::new(),
+        },
+    };
+    let validity = time::Duration::seconds(clamp_secs(ca.knobs().cert_validity_secs));
+    let issued = ca
+        .pki
+        .issue(&csr, &profile, validity)
+        .map_err(|e| Problem::internal(format!("issuance failed: {e}")))?;
+    let mut store = ca.store();
+    let Some(stored) = store.orders.get_mut(id) else {
+        return Err(not_found("order"));
+    };
+    if stored.status != OrderStatus::Ready {
+        // Another finalize won the race.
+        return Err(Problem::new(
+            ProblemType::OrderNotReady,
+            "the order was finalized concurrently",
+        ));
+    }
+    let cert_id = ca.new_id();
+    stored.status = OrderStatus::Valid;
+    stored.certificate = Some(cert_id.clone());
+    let body = stored.to_json(&ca.urls);
+    store
+        .certs_by_serial
+        .insert(issued.serial_hex.clone(), cert_id.clone());
+    store.certs.insert(
+        cert_id.clone(),
+        CertRecord {
+            id: cert_id,
+            serial_hex: issued.serial_hex,
+            account: order.account.clone(),
+            order: order.id.clone(),
+            der: issued.der,
+            chain_pem: issued.chain_pem,
+            identifiers: order.identifiers.clone(),
+            not_after: issued.not_after,
+            revoked: None,
+        },
+    );
+    Ok(Reply::json(StatusCode::OK, &body).location(ca.urls.order(id)))
+}
+
+/// POST-as-GET a certificate (RFC 8555 §7.4.2, ACME-23).
+pub fn certificate(
+    ca: &Arc<CaShared>,
+    auth: &Authenticated,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Reply, Problem> {
+    let account = auth.account()?;
+    if !auth.is_post_as_get() {
+        return Err(Problem::malformed("a certificate is read with POST-as-GET"));
+    }
+    let store = ca.store();
+    let cert = store
+        .certs
+        .get(id)
+        .ok_or_else(|| not_found("certificate"))?;
+    if cert.account != account.id {
+        return Err(Problem::unauthorized(
+            "the certificate belongs to another account",
+        ));
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // RFC 8555 §7.4.2: the PEM chain is the default; DER is an optional alternative format.
+    let (content_type, body) = if accept.contains("application/pkix-cert") {
+        ("application/pkix-cert", cert.der.clone())
+    } else {
+        (
+            "application/pem-certificate-chain",
+            cert.chain_pem.clone().into_bytes(),
+        )
+    };
+    Ok(Reply {
+        status: StatusCode::OK,
+        headers: Vec::new(),
+        body: Some((content_type, body)),
+    })
+}

@@ -1,0 +1,248 @@
+//! The management API: JSON over plain HTTP on its own loopback port, for tests, scripts and
+//! the harness. It reads and changes the world; it is not part of any protocol under test.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `/` | this index |
+//! | GET | `/roots` | root and intermediate PEM |
+//! | GET | `/roots/0` | the root PEM alone (as Pebble serves it) |
+//! | GET | `/certs/{serial}` | status of a certificate by serial (hex) |
+//! | GET, PATCH | `/knobs` | the CA knobs; PATCH merges a JSON object |
+//! | GET, DELETE | `/history` | the CA's request history |
+//! | GET, POST, DELETE | `/dns/records` | `?name=` lists; POST a record; DELETE `?name=&type=` |
+//! | GET, DELETE | `/dns/history` | DNS queries seen |
+//! | PUT, DELETE | `/dns/faults` | PUT `{"name", "fault"}`; DELETE `?name=` |
+//! | POST | `/clock/advance` | `{"seconds": n}` moves the world clock |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ca::CaShared;
+use crate::ca::pki::Pki;
+use crate::clock::{Clock, rfc3339};
+use crate::dns::{DnsServer, Fault, RecordSpec};
+use crate::https::{self, Served};
+
+/// What the API reaches.
+#[derive(Debug, Clone)]
+pub struct Management {
+    /// The DNS.
+    pub dns: Arc<DnsServer>,
+    /// The PKI.
+    pub pki: Arc<Pki>,
+    /// The CA's shared state.
+    pub ca: Arc<CaShared>,
+    /// The world clock.
+    pub clock: Clock,
+}
+
+/// Starts the API on 127.0.0.1 (a port chosen by the system).
+pub async fn start(state: Management) -> std::io::Result<Served> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    https::serve(listener, None, router(state))
+}
+
+/// The API's routes.
+pub fn router(state: Management) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/roots", get(roots))
+        .route("/roots/0", get(root_pem))
+        .route("/certs/{serial}", get(cert_status))
+        .route("/knobs", get(get_knobs).patch(patch_knobs))
+        .route("/history", get(history).delete(clear_history))
+        .route(
+            "/dns/records",
+            get(dns_records).post(dns_add).delete(dns_remove),
+        )
+        .route("/dns/history", get(dns_history).delete(dns_clear_history))
+        .route(
+            "/dns/faults",
+            axum::routing::put(dns_fault).delete(dns_clear_fault),
+        )
+        .route("/clock/advance", post(advance_clock))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn index(State(m): State<Management>) -> Json<Value> {
+    Json(json!({
+        "directory": m.ca.urls.directory(),
+        "dns": m.dns.addr().to_string(),
+        "now": rfc3339(m.clock.now()),
+        "routes": [
+            "GET /roots", "GET /roots/0", "GET /certs/{serial}", "GET|PATCH /knobs",
+            "GET|DELETE /history", "GET|POST|DELETE /dns/records", "GET|DELETE /dns/history",
+            "PUT|DELETE /dns/faults", "POST /clock/advance"
+        ],
+    }))
+}
+
+async fn roots(State(m): State<Management>) -> Json<Value> {
+    Json(json!({ "root": m.pki.root_pem(), "intermediate": m.pki.intermediate_pem() }))
+}
+
+async fn root_pem(State(m): State<Management>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/x-pem-file")],
+        m.pki.root_pem().to_owned(),
+    )
+        .into_response()
+}
+
+async fn cert_status(State(m): State<Management>, Path(serial): Path<String>) -> Response {
+    let serial = serial.to_ascii_lowercase().replace(':', "");
+    let store = m.ca.store();
+    match store
+        .certs_by_serial
+        .get(&serial)
+        .and_then(|id| store.certs.get(id))
+    {
+        Some(cert) => Json(cert.status_json()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no certificate with serial {serial}"),
+        ),
+    }
+}
+
+async fn get_knobs(State(m): State<Management>) -> Json<Value> {
+    Json(serde_json::to_value(m.ca.knobs()).unwrap_or(Value::Null))
+}
+
+async fn patch_knobs(State(m): State<Management>, body: axum::body::Bytes) -> Response {
+    let patch: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not JSON: {e}")),
+    };
+    match m.ca.knobs().merged(&patch) {
+        Ok(knobs) => {
+            m.ca.set_knobs(knobs.clone());
+            Json(serde_json::to_value(knobs).unwrap_or(Value::Null)).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+async fn history(State(m): State<Management>) -> Json<Value> {
+    Json(serde_json::to_value(m.ca.history()).unwrap_or(Value::Null))
+}
+
+async fn clear_history(State(m): State<Management>) -> StatusCode {
+    m.ca.clear_history();
+    StatusCode::NO_CONTENT
+}
+
+async fn dns_records(
+    State(m): State<Management>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(name) = q.get("name") else {
+        return error(StatusCode::BAD_REQUEST, "?name= is required");
+    };
+    match m.dns.records(name).await {
+        Ok(records) => Json(serde_json::to_value(records).unwrap_or(Value::Null)).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn dns_add(State(m): State<Management>, body: axum::body::Bytes) -> Response {
+    let spec: RecordSpec = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not a record: {e}")),
+    };
+    match m.dns.add(spec).await {
+        Ok(()) => StatusCode::CREATED.into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn dns_remove(
+    State(m): State<Management>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(name) = q.get("name") else {
+        return error(StatusCode::BAD_REQUEST, "?name= is required");
+    };
+    let rtype = match q.get("type").map(|t| t.to_ascii_uppercase().parse()) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "unknown record type"),
+    };
+    match m.dns.remove(name, rtype).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no such records at {name}")),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn dns_history(State(m): State<Management>) -> Json<Value> {
+    Json(serde_json::to_value(m.dns.history()).unwrap_or(Value::Null))
+}
+
+async fn dns_clear_history(State(m): State<Management>) -> StatusCode {
+    m.dns.clear_history();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct FaultRequest {
+    name: String,
+    fault: Fault,
+}
+
+async fn dns_fault(State(m): State<Management>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<FaultRequest>(&body) {
+        Ok(req) => match m.dns.set_fault(&req.name, req.fault) {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"name\", \"fault\"}}: {e}"),
+        ),
+    }
+}
+
+async fn dns_clear_fault(
+    State(m): State<Management>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(name) = q.get("name") else {
+        return error(StatusCode::BAD_REQUEST, "?name= is required");
+    };
+    match m.dns.clear_fault(name) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+async fn advance_clock(State(m): State<Management>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<Advance>(&body) {
+        Ok(a) => {
+            m.clock.advance(time::Duration::seconds(a.seconds));
+            Json(json!({ "now": rfc3339(m.clock.now()) })).into_response()
+        }
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("expected {{\"seconds\": n}}: {e}"),
+        ),
+    }
+}

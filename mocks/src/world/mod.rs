@@ -1,0 +1,249 @@
+//! A world: the DNS, the PKI and the CA (the mail plane joins later), started together on
+//! loopback, configured from one TOML document, with a management API beside them.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ca::{Ca, CaConfig, CaContext, pki::Pki};
+use crate::clock::Clock;
+use crate::dns::{DnsConfig, DnsServer, WorldResolver};
+use crate::https::Served;
+use crate::seed::Seed;
+
+pub mod management;
+
+/// The world `acmeproof serve` starts without a config: one zone with a host, a mail exchanger and a CAA
+/// record naming this CA, and unsigned RFC 2136 updates allowed.
+pub const EXAMPLE_WORLD: &str = r#"
+[dns]
+zones = ["example.test"]
+records = [
+  { name = "example.test", type = "A", value = "127.0.0.1" },
+  { name = "www.example.test", type = "A", value = "127.0.0.1" },
+  { name = "mail.example.test", type = "A", value = "127.0.0.1" },
+  { name = "example.test", type = "MX", value = "10 mail.example.test." },
+  { name = "example.test", type = "CAA", value = "0 issue \"acmeproof.test\"" },
+  { name = "example.test", type = "CAA", value = "0 issuemail \"acmeproof.test\"" },
+]
+"#;
+
+impl WorldConfig {
+    /// [`EXAMPLE_WORLD`], parsed.
+    pub fn example() -> WorldConfig {
+        // The constant is part of the crate and covered by a test; it always parses.
+        Self::from_toml(EXAMPLE_WORLD).unwrap_or_default()
+    }
+}
+
+/// The whole world's configuration (`acmeproof serve --config world.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorldConfig {
+    /// The seed every random value comes from.
+    pub seed: u64,
+    /// Freeze the world clock at this RFC 3339 instant (default: the wall clock).
+    pub clock: Option<String>,
+    /// Zones, records, TSIG.
+    pub dns: DnsConfig,
+    /// The CA.
+    pub ca: CaConfig,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            seed: Seed::default().0,
+            clock: None,
+            dns: DnsConfig::default(),
+            ca: CaConfig::default(),
+        }
+    }
+}
+
+impl WorldConfig {
+    /// Parses a TOML world config; the error names the line and the field.
+    pub fn from_toml(text: &str) -> Result<WorldConfig, WorldError> {
+        toml::from_str(text).map_err(|e| WorldError::Config(one_line(text, &e)))
+    }
+}
+
+/// A TOML error on one line: `line N (the line's text): message`. toml's own Display is a
+/// multi-line snippet with carets, which does not fit the CLI's one-line errors.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} ({line}): {message}")
+        }
+        None => message,
+    }
+}
+
+/// Why a world could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// The config does not parse or holds a bad value.
+    #[error("world config: {0}")]
+    Config(String),
+    /// The DNS failed to start.
+    #[error("DNS: {0}")]
+    Dns(String),
+    /// The PKI failed.
+    #[error("PKI: {0}")]
+    Pki(String),
+    /// The CA failed to start.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::CaError),
+    /// A socket or file failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running world.
+#[derive(Debug)]
+pub struct World {
+    /// The authoritative DNS.
+    pub dns: Arc<DnsServer>,
+    /// The PKI (root, intermediate).
+    pub pki: Arc<Pki>,
+    /// The ACME CA.
+    pub ca: Ca,
+    /// The world clock.
+    pub clock: Clock,
+    management: Served,
+}
+
+/// Where everything listens, as `serve --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoints {
+    /// The ACME directory URL.
+    pub directory_url: String,
+    /// The PEM file of the world's root, when one was written.
+    pub ca_bundle: Option<String>,
+    /// The DNS server (UDP and TCP).
+    pub dns: SocketAddr,
+    /// The TSIG key for UPDATE, if one is configured.
+    pub tsig: Option<TsigEndpoint>,
+    /// The management API base URL.
+    pub management_url: String,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// A TSIG key as scripts need it (`nsupdate -y ALG:NAME:SECRET`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TsigEndpoint {
+    /// Key name.
+    pub name: String,
+    /// Algorithm, e.g. `hmac-sha256`.
+    pub algorithm: String,
+    /// Secret, base64.
+    pub secret: String,
+}
+
+impl World {
+    /// Starts DNS, PKI, CA and the management API.
+    pub async fn start(config: WorldConfig) -> Result<World, WorldError> {
+        let seed = Seed(config.seed);
+        let clock = match &config.clock {
+            None => Clock::system(),
+            Some(at) => Clock::frozen(
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .map_err(|e| WorldError::Config(format!("clock = {at:?}: {e}")))?,
+            ),
+        };
+        let dns = Arc::new(
+            DnsServer::start(config.dns.clone())
+                .await
+                .map_err(|e| WorldError::Dns(e.to_string()))?,
+        );
+        let pki = Arc::new(
+            Pki::generate(seed, &clock, &config.ca.name)
+                .map_err(|e| WorldError::Pki(e.to_string()))?,
+        );
+        let ca = Ca::start(
+            config.ca.clone(),
+            CaContext {
+                seed,
+                clock: clock.clone(),
+                pki: Arc::clone(&pki),
+                resolver: WorldResolver::new(dns.addr())
+                    .map_err(|e| WorldError::Dns(e.to_string()))?,
+            },
+        )
+        .await?;
+        let management = management::start(management::Management {
+            dns: Arc::clone(&dns),
+            pki: Arc::clone(&pki),
+            ca: Arc::clone(ca.shared()),
+            clock: clock.clone(),
+        })
+        .await?;
+        Ok(World {
+            dns,
+            pki,
+            ca,
+            clock,
+            management,
+        })
+    }
+
+    /// The management API base URL.
+    pub fn management_url(&self) -> String {
+        format!("http://{}", self.management.addr())
+    }
+
+    /// Writes the root to `path` (a PEM bundle users can trust).
+    pub fn write_bundle(&self, path: &Path) -> Result<(), WorldError> {
+        std::fs::write(path, self.pki.root_pem())?;
+        Ok(())
+    }
+
+    /// Every endpoint, for printing.
+    pub fn endpoints(&self, ca_bundle: Option<&Path>) -> Endpoints {
+        Endpoints {
+            directory_url: self.ca.directory_url(),
+            ca_bundle: ca_bundle.map(|p| p.display().to_string()),
+            dns: self.dns.addr(),
+            tsig: self.dns.tsig_key().map(|k| TsigEndpoint {
+                name: k.name.clone(),
+                algorithm: k.algorithm.as_str().to_owned(),
+                secret: k.secret.clone(),
+            }),
+            management_url: self.management_url(),
+            seed: self.ca.shared().seed.0,
+        }
+    }
+
+    /// Stops every server.
+    pub async fn shutdown(self) {
+        self.management.shutdown().await;
+        self.ca.shutdown().await;
+        if let Ok(dns) = Arc::try_unwrap(self.dns) {
+            dns.shutdown().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_world_parses_and_errors_name_the_field() {
+        let config = WorldConfig::from_toml(EXAMPLE_WORLD).unwrap();
+        assert_eq!(config.dns.zones, vec!["example.test".to_string()]);
+        let err = WorldConfig::from_toml("[ca.knobs]\nstirct = true\n").unwrap_err();
+        assert!(err.to_string().contains("stirct"), "{err}");
+        let err = WorldConfig::from_toml("[ca.knobs]\nnonce_reject_percent = 300\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2 (nonce_reject_percent = 300)"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
