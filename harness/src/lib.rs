@@ -10,8 +10,10 @@
 //!
 //! - [`cli`]: the command line (the only module that knows clap) and its exit codes.
 //! - [`keys`]: account keys from JWK or PEM files.
+//! - [`acme`]: the built-in RFC 8555 client (issuance flows, the `bench` driver).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod acme;
 pub mod cli;
 pub mod keys;

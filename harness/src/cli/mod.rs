@@ -7,11 +7,13 @@
 //! | 1 | a MUST-level requirement is violated |
 //! | 2 | usage error, or an input that cannot be read |
 
+mod bench;
 mod digest;
 mod example;
 mod key_args;
 mod lint;
 mod render;
+mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,6 +49,10 @@ enum Command {
     Lint(lint::LintCommand),
     /// Play one RFC 8823 exchange in memory (DKIM-signed challenge and response) and lint both.
     Example(example::ExampleArgs),
+    /// Start a world (authoritative DNS, ACME CA over HTTPS, management API) and print where.
+    Serve(serve::ServeArgs),
+    /// Measure complete dns-01 issuances per second against an in-process world.
+    Bench(bench::BenchArgs),
 }
 
 /// An error the user can act on: one line on stderr, exit code 2.
@@ -99,6 +105,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
         Command::Digest(args) => digest::run(&args, out),
         Command::Lint(cmd) => lint::run(&cmd, out),
         Command::Example(args) => example::run(&args, out),
+        Command::Serve(args) => serve::run(&args, out),
+        Command::Bench(args) => bench::run(&args, out),
     }
 }
 

@@ -1,0 +1,365 @@
+//! The ACME transport: one account key, one CA.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use acmeproof_mocks::account_key::{AccountKey, SignWith};
+use reqwest::header::{self, HeaderMap};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The User-Agent sent with every request (RFC 8555 §6.1, ACME-34).
+pub const USER_AGENT: &str = concat!("acmeproof/", env!("CARGO_PKG_VERSION"));
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeError {
+    /// The connection or the HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered with a problem document.
+    #[error("{status} {kind}: {detail}")]
+    Problem {
+        /// HTTP status.
+        status: u16,
+        /// The problem type (the URN's last part, or the whole type if not an ACME URN).
+        kind: String,
+        /// The detail.
+        detail: String,
+        /// The whole document.
+        document: Value,
+    },
+    /// The server answered something RFC 8555 does not allow.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The key could not sign.
+    #[error("key: {0}")]
+    Key(String),
+    /// A poll did not reach a final state in time.
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, String),
+}
+
+impl AcmeError {
+    /// The problem type's short name (`badNonce`), if this is a problem document.
+    pub fn problem_kind(&self) -> Option<&str> {
+        match self {
+            AcmeError::Problem { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+}
+
+/// RFC 8555 §7.1.1 directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Directory {
+    /// newNonce.
+    pub new_nonce: String,
+    /// newAccount.
+    pub new_account: String,
+    /// newOrder.
+    pub new_order: String,
+    /// revokeCert.
+    pub revoke_cert: String,
+    /// keyChange.
+    pub key_change: String,
+    /// meta.
+    #[serde(default)]
+    pub meta: Value,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as JSON.
+    pub fn json(&self) -> Result<Value, AcmeError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| AcmeError::Protocol(format!("answer is not JSON: {e}")))
+    }
+
+    /// The `Location` header.
+    pub fn location(&self) -> Option<String> {
+        header_str(&self.headers, header::LOCATION)
+    }
+
+    /// `Retry-After` in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        header_str(&self.headers, header::RETRY_AFTER).and_then(|v| v.trim().parse().ok())
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A client bound to one CA and one account key.
+#[derive(Debug)]
+pub struct AcmeClient {
+    http: reqwest::Client,
+    directory: Directory,
+    key: AccountKey,
+    kid: Mutex<Option<String>>,
+    nonces: Mutex<Vec<String>>,
+}
+
+impl AcmeClient {
+    /// Reads the directory of `directory_url`, trusting only `root_pem` for TLS.
+    pub async fn connect(
+        directory_url: &str,
+        root_pem: &str,
+        key: AccountKey,
+    ) -> Result<AcmeClient, AcmeError> {
+        // reqwest is built without a default TLS provider (crates.md pitfall 13).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let roots = reqwest::Certificate::from_pem_bundle(root_pem.as_bytes())?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .tls_certs_only(roots)
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let answer = http.get(directory_url).send().await?;
+        if !answer.status().is_success() {
+            return Err(AcmeError::Protocol(format!(
+                "GET {directory_url} answered {}",
+                answer.status()
+            )));
+        }
+        let directory: Directory = answer.json().await?;
+        Ok(AcmeClient {
+            http,
+            directory,
+            key,
+            kid: Mutex::new(None),
+            nonces: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The directory.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// The account key.
+    pub fn key(&self) -> &AccountKey {
+        &self.key
+    }
+
+    /// The account URL once registered.
+    pub fn account_url(&self) -> Option<String> {
+        self.kid.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Uses an existing account URL as `kid`.
+    pub fn set_account_url(&self, url: String) {
+        *self.kid.lock().unwrap_or_else(|p| p.into_inner()) = Some(url);
+    }
+
+    /// The underlying HTTP client (for raw requests in tests).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// A nonce: one saved from an earlier answer, or a fresh one from newNonce.
+    pub async fn nonce(&self) -> Result<String, AcmeError> {
+        if let Some(n) = self.nonces.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(n);
+        }
+        let answer = self.http.head(&self.directory.new_nonce).send().await?;
+        self.keep_nonce(answer.headers());
+        self.nonces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .ok_or_else(|| AcmeError::Protocol("newNonce gave no Replay-Nonce".into()))
+    }
+
+    fn keep_nonce(&self, headers: &HeaderMap) {
+        if let Some(n) = header_str(headers, header::HeaderName::from_static("replay-nonce"))
+            // RFC 8555 §6.5.1: clients MUST ignore invalid Replay-Nonce values.
+            && !n.is_empty()
+            && acmeproof_protocol::b64url::is_alphabet(&n)
+        {
+            let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+            if nonces.len() < 16 {
+                nonces.push(n);
+            }
+        }
+    }
+
+    /// Signs and POSTs `payload` (None = POST-as-GET) to `url`, with `kid` once the account
+    /// exists or `jwk` before. A badNonce answer is retried once with its fresh nonce
+    /// (RFC 8555 §6.5, ACME-5).
+    pub async fn post(&self, url: &str, payload: Option<&Value>) -> Result<Response, AcmeError> {
+        let with = match self.account_url() {
+            Some(kid) => SignWith::Kid(kid),
+            None => SignWith::Jwk,
+        };
+        self.post_with(url, payload, with).await
+    }
+
+    /// [`AcmeClient::post`] with an explicit key reference.
+    pub async fn post_with(
+        &self,
+        url: &str,
+        payload: Option<&Value>,
+        with: SignWith,
+    ) -> Result<Response, AcmeError> {
+        let mut retried = false;
+        loop {
+            let nonce = self.nonce().await?;
+            let body = self
+                .key
+                .sign_request(with.clone(), &nonce, url, payload)
+                .map_err(|e| AcmeError::Key(e.to_string()))?;
+            let answer = self.send_raw(url, body.to_string().into_bytes()).await?;
+            match answer {
+                Err(e) if e.problem_kind() == Some("badNonce") && !retried => retried = true,
+                other => return other,
+            }
+        }
+    }
+
+    /// POSTs raw bytes as `application/jose+json` and sorts the answer into success or problem.
+    pub async fn send_raw(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<Result<Response, AcmeError>, AcmeError> {
+        let answer = self
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/jose+json")
+            .body(body)
+            .send()
+            .await?;
+        self.keep_nonce(answer.headers());
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let body = answer.bytes().await?.to_vec();
+        if (200..300).contains(&status) {
+            return Ok(Ok(Response {
+                status,
+                headers,
+                body,
+            }));
+        }
+        let document: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let kind = document
+            .get("type")
+            .and_then(|t| t.as_str())
+            .map(|t| {
+                t.strip_prefix("urn:ietf:params:acme:error:")
+                    .unwrap_or(t)
+                    .to_owned()
+            })
+            .unwrap_or_else(|| "(no problem document)".into());
+        let detail = document
+            .get("detail")
+            .and_then(|d| d.as_str())
+            .unwrap_or("")
+            .to_owned();
+        Ok(Err(AcmeError::Problem {
+            status,
+            kind,
+            detail,
+            document,
+        }))
+    }
+
+    /// newAccount with `contact` (mailto URLs), agreeing to the terms. Returns the account URL.
+    pub async fn new_account(&self, contact: &[String]) -> Result<String, AcmeError> {
+        let payload = json!({ "termsOfServiceAgreed": true, "contact": contact });
+        let url = self.directory.new_account.clone();
+        let answer = self.post_with(&url, Some(&payload), SignWith::Jwk).await?;
+        let account = answer
+            .location()
+            .ok_or_else(|| AcmeError::Protocol("newAccount answered without Location".into()))?;
+        self.set_account_url(account.clone());
+        Ok(account)
+    }
+
+    /// newOrder for `identifiers` (`{"type","value"}` objects). Returns the order URL and body.
+    pub async fn new_order(&self, identifiers: &[Value]) -> Result<(String, Value), AcmeError> {
+        let url = self.directory.new_order.clone();
+        let answer = self
+            .post(&url, Some(&json!({ "identifiers": identifiers })))
+            .await?;
+        let location = answer
+            .location()
+            .ok_or_else(|| AcmeError::Protocol("newOrder answered without Location".into()))?;
+        Ok((location, answer.json()?))
+    }
+
+    /// POST-as-GET `url` as JSON.
+    pub async fn get(&self, url: &str) -> Result<Value, AcmeError> {
+        self.post(url, None).await?.json()
+    }
+
+    /// Tells the CA to validate a challenge (`{}`, RFC 8555 §7.5.1).
+    pub async fn respond(&self, challenge_url: &str) -> Result<Value, AcmeError> {
+        self.post(challenge_url, Some(&json!({}))).await?.json()
+    }
+
+    /// Polls `url` until its status is none of `waiting`, honouring Retry-After, within
+    /// `timeout`.
+    pub async fn poll(
+        &self,
+        url: &str,
+        waiting: &[&str],
+        timeout: Duration,
+    ) -> Result<Value, AcmeError> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(2);
+        loop {
+            let answer = self.post(url, None).await?;
+            let body = answer.json()?;
+            let status = body.get("status").and_then(|s| s.as_str()).unwrap_or("");
+            if !waiting.contains(&status) {
+                return Ok(body);
+            }
+            if started.elapsed() >= timeout {
+                return Err(AcmeError::Timeout(
+                    timeout,
+                    format!("{url} to leave {status}"),
+                ));
+            }
+            // RFC 8555 §7.5.1: clients poll, honouring Retry-After when the server sends it.
+            let wait = answer
+                .retry_after()
+                .map(Duration::from_secs)
+                .unwrap_or(backoff);
+            tokio::time::sleep(wait.min(timeout.saturating_sub(started.elapsed()))).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// finalize with a DER CSR; returns the order.
+    pub async fn finalize(&self, finalize_url: &str, csr_der: &[u8]) -> Result<Value, AcmeError> {
+        let csr = acmeproof_protocol::b64url::encode(csr_der);
+        self.post(finalize_url, Some(&json!({ "csr": csr })))
+            .await?
+            .json()
+    }
+
+    /// Downloads a certificate chain (PEM).
+    pub async fn download(&self, cert_url: &str) -> Result<String, AcmeError> {
+        let answer = self.post(cert_url, None).await?;
+        String::from_utf8(answer.body)
+            .map_err(|_| AcmeError::Protocol("the certificate chain is not text".into()))
+    }
+}

@@ -1,0 +1,141 @@
+//! Whole issuances over [`AcmeClient`].
+
+use std::time::Duration;
+
+use acmeproof_mocks::dns::DnsServer;
+use serde_json::{Value, json};
+
+use super::client::{AcmeClient, AcmeError};
+
+/// A certificate obtained by a flow.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The order URL.
+    pub order_url: String,
+    /// The chain as downloaded (leaf first).
+    pub chain_pem: String,
+    /// The certificate key, PKCS#8 PEM.
+    pub key_pem: String,
+}
+
+/// Why a flow stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// A request failed.
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
+    /// The CA answered with something the flow cannot continue from.
+    #[error("{0}")]
+    Unexpected(String),
+    /// The DNS could not be changed.
+    #[error("DNS: {0}")]
+    Dns(String),
+    /// The CSR could not be made.
+    #[error("CSR: {0}")]
+    Csr(String),
+}
+
+fn str_at<'a>(v: &'a Value, key: &str) -> Result<&'a str, FlowError> {
+    v.get(key)
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| FlowError::Unexpected(format!("no \"{key}\" in {v}")))
+}
+
+/// Orders a certificate for `names` and proves each by dns-01, publishing the TXT records in
+/// the world's DNS directly (the in-process equivalent of an RFC 2136 UPDATE).
+pub async fn issue_dns01(
+    client: &AcmeClient,
+    dns: &DnsServer,
+    names: &[&str],
+    timeout: Duration,
+) -> Result<Issued, FlowError> {
+    let identifiers: Vec<Value> = names
+        .iter()
+        .map(|n| json!({ "type": "dns", "value": n }))
+        .collect();
+    let (order_url, order) = client.new_order(&identifiers).await?;
+    let thumbprint = client.key().thumbprint();
+    let mut to_answer = Vec::new();
+    let mut published = Vec::new();
+    for authz_url in order
+        .get("authorizations")
+        .and_then(|a| a.as_array())
+        .ok_or_else(|| FlowError::Unexpected("order without authorizations".into()))?
+    {
+        let authz_url = authz_url
+            .as_str()
+            .ok_or_else(|| FlowError::Unexpected("authorization URL is not a string".into()))?;
+        let authz = client.get(authz_url).await?;
+        if str_at(&authz, "status")? == "valid" {
+            continue;
+        }
+        let domain = authz
+            .get("identifier")
+            .and_then(|i| i.get("value"))
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| FlowError::Unexpected("authorization without identifier".into()))?;
+        let challenge = authz
+            .get("challenges")
+            .and_then(|c| c.as_array())
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c.get("type").and_then(|t| t.as_str()) == Some("dns-01"))
+            })
+            .ok_or_else(|| FlowError::Unexpected(format!("no dns-01 challenge for {domain}")))?;
+        let token = str_at(challenge, "token")?;
+        let name = format!("_acme-challenge.{domain}");
+        let value = acmeproof_protocol::keyauth::dns01_txt_value(token, &thumbprint);
+        dns.set_txt(&name, vec![value])
+            .await
+            .map_err(|e| FlowError::Dns(e.to_string()))?;
+        published.push(name);
+        to_answer.push((authz_url.to_owned(), str_at(challenge, "url")?.to_owned()));
+    }
+    for (_, challenge_url) in &to_answer {
+        client.respond(challenge_url).await?;
+    }
+    for (authz_url, _) in &to_answer {
+        let authz = client.poll(authz_url, &["pending"], timeout).await?;
+        if str_at(&authz, "status")? != "valid" {
+            return Err(FlowError::Unexpected(format!(
+                "authorization {authz_url} ended {}",
+                authz
+            )));
+        }
+    }
+    for name in &published {
+        let _ = dns
+            .remove(name, Some(hickory_proto::rr::RecordType::TXT))
+            .await;
+    }
+    let order = client.poll(&order_url, &["pending"], timeout).await?;
+    if str_at(&order, "status")? != "ready" {
+        return Err(FlowError::Unexpected(format!(
+            "order is not ready: {order}"
+        )));
+    }
+    let key = rcgen::KeyPair::generate().map_err(|e| FlowError::Csr(e.to_string()))?;
+    let params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .map_err(|e| FlowError::Csr(e.to_string()))?;
+    let csr = params
+        .serialize_request(&key)
+        .map_err(|e| FlowError::Csr(e.to_string()))?;
+    let order = client
+        .finalize(str_at(&order, "finalize")?, csr.der())
+        .await?;
+    let order = if str_at(&order, "status")? == "valid" {
+        order
+    } else {
+        client
+            .poll(&order_url, &["ready", "processing"], timeout)
+            .await?
+    };
+    let cert_url = str_at(&order, "certificate")?;
+    let chain_pem = client.download(cert_url).await?;
+    Ok(Issued {
+        order_url,
+        chain_pem,
+        key_pem: key.serialize_pem(),
+    })
+}

@@ -1,0 +1,13 @@
+//! The harness crate's one integration-test binary.
+//!
+//! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
+//! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
+//!   and the JWS negative matrix over HTTPS;
+//! - `serve`: `acmeproof serve` and its management API;
+//! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed).
+
+mod acme;
+mod cli;
+mod peers;
+mod serve;
+mod support;

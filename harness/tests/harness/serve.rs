@@ -1,0 +1,238 @@
+//! `acmeproof serve` as a process: endpoints on stdout, a working CA and DNS behind them, the
+//! management API, and a clean exit on SIGTERM. The `ServeProcess` here is shared with `peers`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::WAIT;
+
+/// A running `acmeproof serve --json`, killed on drop.
+pub struct ServeProcess {
+    child: Option<Child>,
+    /// The endpoints object it printed.
+    pub endpoints: Value,
+    /// Its scratch folder (ca.pem and whatever a test writes).
+    pub dir: PathBuf,
+}
+
+impl ServeProcess {
+    /// Starts `serve` with `config` (TOML) or the built-in example world.
+    pub fn start(name: &str, config: Option<&str>) -> ServeProcess {
+        let dir =
+            std::env::temp_dir().join(format!("acmeproof-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_acmeproof"));
+        command.args(["serve", "--json", "--out"]).arg(&dir);
+        if let Some(config) = config {
+            let path = dir.join("world.toml");
+            std::fs::write(&path, config).unwrap();
+            command.arg("--config").arg(path);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn acmeproof serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(WAIT).expect("serve prints its endpoints");
+        let endpoints: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        ServeProcess {
+            child: Some(child),
+            endpoints,
+            dir,
+        }
+    }
+
+    /// An endpoint field as a string.
+    pub fn get(&self, field: &str) -> String {
+        match &self.endpoints[field] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The CA bundle path.
+    pub fn bundle(&self) -> PathBuf {
+        PathBuf::from(self.get("ca_bundle"))
+    }
+
+    /// The DNS port.
+    pub fn dns_port(&self) -> u16 {
+        self.get("dns")
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("dns address")
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        rx.recv_timeout(WAIT)
+            .expect("serve exits after SIGTERM")
+            .expect("wait")
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The root certificate in a PEM file, DER.
+pub fn root_der(path: &Path) -> Vec<u8> {
+    let pem = std::fs::read(path).unwrap();
+    x509_parser::pem::Pem::iter_from_buffer(&pem)
+        .next()
+        .expect("a PEM block")
+        .expect("PEM")
+        .contents
+}
+
+#[tokio::test]
+async fn serve_prints_endpoints_answers_and_exits_cleanly_on_sigterm() {
+    let serve = ServeProcess::start("serve", None);
+    for field in [
+        "directory_url",
+        "ca_bundle",
+        "dns",
+        "management_url",
+        "seed",
+    ] {
+        assert!(
+            !serve.endpoints[field].is_null(),
+            "{field} in {}",
+            serve.endpoints
+        );
+    }
+    let root = root_der(&serve.bundle());
+    let pem = std::fs::read_to_string(serve.bundle()).unwrap();
+    // The directory is served over HTTPS under the root in the bundle.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(pem.as_bytes()).unwrap()])
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let dir: Value = http
+        .get(serve.get("directory_url"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        dir["newOrder"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
+    // The management API serves the same root and takes knobs.
+    let mgmt = serve.get("management_url");
+    let roots: Value = http
+        .get(format!("{mgmt}/roots"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(roots["root"].as_str().unwrap().trim(), pem.trim());
+    assert!(!root.is_empty());
+    let patched = http
+        .patch(format!("{mgmt}/knobs"))
+        .body(r#"{"strict": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status().as_u16(), 200);
+    let knobs: Value = http
+        .get(format!("{mgmt}/knobs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(knobs["strict"], true);
+    let refused = http
+        .patch(format!("{mgmt}/knobs"))
+        .body(r#"{"stirct": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    // DNS records through the API, then the clock.
+    let added = http
+        .post(format!("{mgmt}/dns/records"))
+        .body(r#"{"name": "api.example.test", "type": "TXT", "value": "from-the-api"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 201);
+    let records: Value = http
+        .get(format!("{mgmt}/dns/records?name=api.example.test"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(records.to_string().contains("from-the-api"), "{records}");
+    let advanced: Value = http
+        .post(format!("{mgmt}/clock/advance"))
+        .body(r#"{"seconds": 86400}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(advanced["now"].is_string());
+    let status = serve.terminate();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+}
+
+#[test]
+fn serve_with_a_bad_config_prints_one_line_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("acmeproof-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("world.toml");
+    std::fs::write(&path, "[ca.knobs]\nnonce_reject_percent = 300\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_acmeproof"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nonce_reject_percent"), "{err}");
+}

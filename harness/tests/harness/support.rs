@@ -1,0 +1,52 @@
+//! Shared test plumbing: a world per test and a registered client.
+
+use std::time::Duration;
+
+use acmeproof::acme::AcmeClient;
+use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
+use acmeproof_mocks::seed::Seed;
+use acmeproof_mocks::world::{World, WorldConfig};
+
+/// A bound for anything a test awaits.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A fresh example world, changed by `tweak` first.
+pub async fn world_with(tweak: impl FnOnce(&mut WorldConfig)) -> World {
+    let mut config = WorldConfig::example();
+    tweak(&mut config);
+    World::start(config).await.expect("world starts")
+}
+
+/// A fresh example world.
+pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// A key drawn from `label`'s stream.
+pub fn key(alg: KeyAlg, label: &str) -> AccountKey {
+    AccountKey::generate(alg, &Seed(7).stream(label)).expect("key")
+}
+
+/// A client for `world` with an account.
+pub async fn client(world: &World, label: &str) -> AcmeClient {
+    let client = unregistered(world, key(KeyAlg::Es256, label)).await;
+    client
+        .new_account(&["mailto:admin@example.test".into()])
+        .await
+        .expect("newAccount");
+    client
+}
+
+/// A client for `world` without an account.
+pub async fn unregistered(world: &World, key: AccountKey) -> AcmeClient {
+    AcmeClient::connect(&world.ca.directory_url(), world.pki.root_pem(), key)
+        .await
+        .expect("directory")
+}
+
+/// The certificates of a PEM chain, DER, in order.
+pub fn pem_chain(pem: &str) -> Vec<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .map(|block| block.expect("PEM block").contents)
+        .collect()
+}
