@@ -3,11 +3,13 @@
 //! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
 //! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
 //!   and the JWS negative matrix over HTTPS;
+//! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `serve`: `acmeproof serve` and its management API;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed).
 
 mod acme;
 mod cli;
+mod knobs;
 mod peers;
 mod serve;
 mod support;
