@@ -68,16 +68,56 @@ async fn wildcard_orders_get_only_dns01_and_issue() {
     world.shutdown().await;
 }
 
-/// Serves one http-01 answer on 127.0.0.1:0 and returns the port.
-async fn http01_responder(path: String, body: String) -> u16 {
+/// How the test's web server answers the http-01 request.
+#[derive(Clone, Copy)]
+enum Http01Answer {
+    KeyAuthorization,
+    Wrong,
+    /// A redirect to another path on the same name, which has the key authorization.
+    RedirectSameName,
+    /// A redirect to another name (whose address only a resolver outside the world would know).
+    RedirectOtherName,
+}
+
+/// Serves the http-01 path on 127.0.0.1:0 and returns the port.
+async fn http01_responder(token: &str, key_authorization: String, answer: Http01Answer) -> u16 {
+    use axum::response::{IntoResponse, Redirect};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().route(&path, axum::routing::get(move || async move { body }));
+    let path = format!("/.well-known/acme-challenge/{token}");
+    let moved = format!("/moved/{token}");
+    let first = match answer {
+        Http01Answer::KeyAuthorization => key_authorization.clone().into_response(),
+        Http01Answer::Wrong => "not the key authorization".into_response(),
+        Http01Answer::RedirectSameName => Redirect::to(&moved).into_response(),
+        Http01Answer::RedirectOtherName => {
+            Redirect::to(&format!("http://elsewhere.invalid:{port}{moved}")).into_response()
+        }
+    };
+    let first = std::sync::Arc::new(std::sync::Mutex::new(Some(first)));
+    let app = axum::Router::new()
+        .route(
+            &path,
+            axum::routing::get(move || {
+                let first = first.clone();
+                async move {
+                    first
+                        .lock()
+                        .unwrap()
+                        .take()
+                        .unwrap_or_else(|| "asked twice".into_response())
+                }
+            }),
+        )
+        .route(
+            &moved,
+            axum::routing::get(move || async move { key_authorization }),
+        );
     tokio::spawn(async move { axum::serve(listener, app).await });
     port
 }
 
-async fn http01_attempt(answer_with_key_authorization: bool) -> (Value, Value) {
+async fn http01_attempt(answer: Http01Answer) -> (Value, Value) {
     let world = world().await;
     let client = client(&world, "http01").await;
     let (order_url, order) = client
@@ -94,12 +134,8 @@ async fn http01_attempt(answer_with_key_authorization: bool) -> (Value, Value) {
         .unwrap()
         .clone();
     let token = challenge["token"].as_str().unwrap();
-    let body = if answer_with_key_authorization {
-        format!("{token}.{}\n", client.key().thumbprint())
-    } else {
-        "not the key authorization".to_owned()
-    };
-    let port = http01_responder(format!("/.well-known/acme-challenge/{token}"), body).await;
+    let key_authorization = format!("{token}.{}\n", client.key().thumbprint());
+    let port = http01_responder(token, key_authorization, answer).await;
     let mut knobs = world.ca.shared().knobs();
     knobs.http01_port = port;
     world.ca.shared().set_knobs(knobs);
@@ -113,9 +149,31 @@ async fn http01_attempt(answer_with_key_authorization: bool) -> (Value, Value) {
     (authz, order)
 }
 
+fn http01_of(authz: &Value) -> &Value {
+    authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "http-01")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn http01_follows_a_redirect_on_the_same_name_only() {
+    let (authz, _) = http01_attempt(Http01Answer::RedirectSameName).await;
+    assert_eq!(authz["status"], "valid", "{authz}");
+    let (authz, _) = http01_attempt(Http01Answer::RedirectOtherName).await;
+    assert_eq!(authz["status"], "invalid", "{authz}");
+    let detail = http01_of(&authz)["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("HTTP 303"),
+        "the redirect was not followed: {detail}"
+    );
+}
+
 #[tokio::test]
 async fn http01_validates_against_the_address_in_the_world_dns() {
-    let (authz, order) = http01_attempt(true).await;
+    let (authz, order) = http01_attempt(Http01Answer::KeyAuthorization).await;
     assert_eq!(authz["status"], "valid", "{authz}");
     assert!(authz["expires"].is_string());
     let http = authz["challenges"]
@@ -131,7 +189,7 @@ async fn http01_validates_against_the_address_in_the_world_dns() {
 
 #[tokio::test]
 async fn http01_wrong_answer_makes_the_challenge_authz_and_order_invalid() {
-    let (authz, order) = http01_attempt(false).await;
+    let (authz, order) = http01_attempt(Http01Answer::Wrong).await;
     assert_eq!(authz["status"], "invalid", "{authz}");
     let http = authz["challenges"]
         .as_array()

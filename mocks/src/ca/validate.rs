@@ -149,13 +149,24 @@ async fn http01(ca: &CaShared, job: &Job) -> Result<(), Problem> {
         "http://{domain}:{port}/.well-known/acme-challenge/{}",
         job.token
     );
+    // RFC 8555 §8.3: the server SHOULD follow redirects. Only redirects to the same name are
+    // followed: its address comes from the world's DNS, and any other name would need a
+    // resolver outside the world.
+    let same_host = domain.clone();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 10 {
+            attempt.error("more than 10 redirects")
+        } else if attempt.url().host_str() == Some(same_host.as_str()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(HTTP01_TIMEOUT)
-        // The address comes from the world's DNS; redirects to other names are not followed,
-        // because following them would need a resolver outside the world.
         .resolve_to_addrs(domain, &[SocketAddr::new(ip, port)])
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(policy)
         .tls_certs_only(reqwest::Certificate::from_der(ca.pki.root_der()).ok())
         .build()
         .map_err(|e| Problem::internal(format!("http-01 client: {e}")))?;
