@@ -699,6 +699,15 @@ async fn mutated(
     jws.to_string().into_bytes()
 }
 
+/// A mutation that sets one protected-header member.
+fn header(name: &'static str, value: Value) -> Box<dyn FnOnce(&mut Value)> {
+    Box::new(move |j| {
+        set_protected(j, |h| {
+            h.insert(name.into(), value);
+        })
+    })
+}
+
 fn set_protected(jws: &mut Value, change: impl FnOnce(&mut serde_json::Map<String, Value>)) {
     let raw = b64url::decode_strict(jws["protected"].as_str().unwrap()).unwrap();
     let mut header: Value = serde_json::from_slice(&raw).unwrap();
@@ -741,41 +750,25 @@ async fn jws_negative_matrix() {
         ),
         (
             "HS256",
-            Box::new(|j| {
-                set_protected(j, |h| {
-                    h.insert("alg".into(), json!("HS256"));
-                })
-            }),
+            header("alg", json!("HS256")),
             400,
             "badSignatureAlgorithm",
         ),
         (
             "both jwk and kid",
-            Box::new(move |j| {
-                set_protected(j, |h| {
-                    h.insert("jwk".into(), thumb_jwk);
-                })
-            }),
+            header("jwk", thumb_jwk),
             400,
             "malformed",
         ),
         (
             "url mismatch",
-            Box::new(|j| {
-                set_protected(j, |h| {
-                    h.insert("url".into(), json!("https://127.0.0.1:1/acme/acct/x"));
-                })
-            }),
+            header("url", json!("https://127.0.0.1:1/acme/acct/x")),
             403,
             "unauthorized",
         ),
         (
             "unknown nonce",
-            Box::new(|j| {
-                set_protected(j, |h| {
-                    h.insert("nonce".into(), json!("bm90LWlzc3VlZA"));
-                })
-            }),
+            header("nonce", json!("bm90LWlzc3VlZA")),
             400,
             "badNonce",
         ),

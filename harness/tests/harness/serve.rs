@@ -114,6 +114,14 @@ pub fn root_der(path: &Path) -> Vec<u8> {
         .contents
 }
 
+async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn send_body(request: reqwest::RequestBuilder, body: &'static str) -> reqwest::Response {
+    request.body(body).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn serve_prints_endpoints_answers_and_exits_cleanly_on_sigterm() {
     let serve = ServeProcess::start("serve", None);
@@ -140,14 +148,7 @@ async fn serve_prints_endpoints_answers_and_exits_cleanly_on_sigterm() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let dir: Value = http
-        .get(serve.get("directory_url"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dir: Value = get_json(&http, serve.get("directory_url")).await;
     assert!(
         dir["newOrder"]
             .as_str()
@@ -156,65 +157,32 @@ async fn serve_prints_endpoints_answers_and_exits_cleanly_on_sigterm() {
     );
     // The management API serves the same root and takes knobs.
     let mgmt = serve.get("management_url");
-    let roots: Value = http
-        .get(format!("{mgmt}/roots"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roots: Value = get_json(&http, format!("{mgmt}/roots")).await;
     assert_eq!(roots["root"].as_str().unwrap().trim(), pem.trim());
     assert!(!root.is_empty());
-    let patched = http
-        .patch(format!("{mgmt}/knobs"))
-        .body(r#"{"strict": true}"#)
-        .send()
-        .await
-        .unwrap();
+    let patched = send_body(http.patch(format!("{mgmt}/knobs")), r#"{"strict": true}"#).await;
     assert_eq!(patched.status().as_u16(), 200);
-    let knobs: Value = http
-        .get(format!("{mgmt}/knobs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let knobs: Value = get_json(&http, format!("{mgmt}/knobs")).await;
     assert_eq!(knobs["strict"], true);
-    let refused = http
-        .patch(format!("{mgmt}/knobs"))
-        .body(r#"{"stirct": true}"#)
-        .send()
-        .await
-        .unwrap();
+    let refused = send_body(http.patch(format!("{mgmt}/knobs")), r#"{"stirct": true}"#).await;
     assert_eq!(refused.status().as_u16(), 400);
     // DNS records through the API, then the clock.
-    let added = http
-        .post(format!("{mgmt}/dns/records"))
-        .body(r#"{"name": "api.example.test", "type": "TXT", "value": "from-the-api"}"#)
-        .send()
-        .await
-        .unwrap();
+    let added = send_body(
+        http.post(format!("{mgmt}/dns/records")),
+        r#"{"name": "api.example.test", "type": "TXT", "value": "from-the-api"}"#,
+    )
+    .await;
     assert_eq!(added.status().as_u16(), 201);
-    let records: Value = http
-        .get(format!("{mgmt}/dns/records?name=api.example.test"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let records: Value = get_json(&http, format!("{mgmt}/dns/records?name=api.example.test")).await;
     assert!(records.to_string().contains("from-the-api"), "{records}");
-    let advanced: Value = http
-        .post(format!("{mgmt}/clock/advance"))
-        .body(r#"{"seconds": 86400}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let advanced: Value = send_body(
+        http.post(format!("{mgmt}/clock/advance")),
+        r#"{"seconds": 86400}"#,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert!(advanced["now"].is_string());
     let status = serve.terminate();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");

@@ -140,6 +140,14 @@ fn owned_order(ca: &CaShared, auth: &Authenticated, id: &str) -> Result<(), Prob
     Ok(())
 }
 
+/// The order with expiry and authorization states applied.
+fn current_order(ca: &CaShared, id: &str, now: time::OffsetDateTime) -> Result<Order, Problem> {
+    ca.store()
+        .order_now(id, now)
+        .cloned()
+        .ok_or_else(|| not_found("order"))
+}
+
 /// POST-as-GET an order (RFC 8555 §7.4).
 pub fn order(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Reply, Problem> {
     owned_order(ca, auth, id)?;
@@ -147,11 +155,7 @@ pub fn order(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Reply
         return Err(Problem::malformed("an order is read with POST-as-GET"));
     }
     let now = ca.clock.now();
-    let order = ca
-        .store()
-        .order_now(id, now)
-        .cloned()
-        .ok_or_else(|| not_found("order"))?;
+    let order = current_order(ca, id, now)?;
     let mut reply = Reply::json(StatusCode::OK, &order.to_json(&ca.urls));
     if let Some(secs) = ca.knobs().retry_after_secs
         && matches!(order.status, OrderStatus::Pending | OrderStatus::Processing)
@@ -166,11 +170,7 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     owned_order(ca, auth, id)?;
     let payload = auth.object("finalize takes {\"csr\": ...}, not POST-as-GET")?;
     let now = ca.clock.now();
-    let order = ca
-        .store()
-        .order_now(id, now)
-        .cloned()
-        .ok_or_else(|| not_found("order"))?;
+    let order = current_order(ca, id, now)?;
     if order.status != OrderStatus::Ready {
         return Err(Problem::new(
             ProblemType::OrderNotReady,
