@@ -31,5 +31,6 @@ pub mod ca;
 pub mod clock;
 pub mod dns;
 pub mod https;
+pub mod mail;
 pub mod seed;
 pub mod world;
