@@ -142,9 +142,10 @@ impl Handler {
                 (ResponseCode::Refused, None)
             }
             TsigCheck::Unsigned => (update::apply(&shared.zones, request).await, None),
-            TsigCheck::Valid { context, .. } => {
-                (update::apply(&shared.zones, request).await, Some(context))
-            }
+            TsigCheck::Valid { response, .. } => (
+                update::apply(&shared.zones, request).await,
+                Some(response.context()),
+            ),
         };
         Outcome {
             info: send_no_records(request, handle, response_metadata(request, rcode), ctx).await,
