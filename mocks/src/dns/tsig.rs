@@ -105,6 +105,16 @@ pub(crate) enum TsigCheck {
     },
 }
 
+impl TsigCheck {
+    /// The signer for the response, when the request was verified.
+    pub(crate) fn into_signer(self) -> Option<ResponseSigner> {
+        match self {
+            TsigCheck::Valid { response, .. } => Some(response),
+            TsigCheck::Unsigned | TsigCheck::Invalid { .. } => None,
+        }
+    }
+}
+
 /// How to sign the response to a verified request (RFC 8945 §5.3: with the same key, the
 /// request MAC folded in). hickory's `TSigResponseContext` is single-use and not `Clone`, so
 /// this keeps its inputs and makes a fresh one per signature.
