@@ -13,7 +13,8 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::history::{History, QueryRecord, Transport};
-use super::tsig::{self, TsigCheck};
+use super::signed::SigningHandle;
+use super::tsig::{self, ResponseSigner, TsigCheck};
 use super::zones::Zones;
 use super::{Fault, update};
 use crate::clock::Clock;
@@ -86,12 +87,7 @@ impl RequestHandler for Handler {
             // Other opcodes: the Catalog answers NOTIMP (RFC 1035 §4.1.1).
             _ => Outcome {
                 info: Some(
-                    shared
-                        .zones
-                        .read()
-                        .await
-                        .catalog
-                        .handle_request::<R, T>(request, response_handle)
+                    self.catalog::<R, T>(request, check.into_signer(), response_handle)
                         .await,
                 ),
                 fault: None,
@@ -142,9 +138,10 @@ impl Handler {
                 (ResponseCode::Refused, None)
             }
             TsigCheck::Unsigned => (update::apply(&shared.zones, request).await, None),
-            TsigCheck::Valid { context, .. } => {
-                (update::apply(&shared.zones, request).await, Some(context))
-            }
+            TsigCheck::Valid { response, .. } => (
+                update::apply(&shared.zones, request).await,
+                Some(response.context()),
+            ),
         };
         Outcome {
             info: send_no_records(request, handle, response_metadata(request, rcode), ctx).await,
@@ -166,6 +163,9 @@ impl Handler {
                 fault: None,
             };
         }
+        // RFC 8945 §5.3: a verified request gets a signed answer, whoever builds it.
+        let signer = check.into_signer();
+        let ctx = signer.as_ref().map(ResponseSigner::context);
         let fault = request
             .queries
             .queries()
@@ -175,7 +175,7 @@ impl Handler {
             Some(Fault::ServFail) => {
                 let meta = response_metadata(request, ResponseCode::ServFail);
                 Outcome {
-                    info: send_no_records(request, handle, meta, None).await,
+                    info: send_no_records(request, handle, meta, ctx).await,
                     fault,
                 }
             }
@@ -186,22 +186,34 @@ impl Handler {
                 meta.authoritative = true;
                 meta.truncation = true;
                 Outcome {
-                    info: send_no_records(request, handle, meta, None).await,
+                    info: send_no_records(request, handle, meta, ctx).await,
                     fault,
                 }
             }
-            _ => {
-                let info = shared
-                    .zones
-                    .read()
-                    .await
+            _ => Outcome {
+                info: Some(self.catalog::<R, T>(request, signer, handle).await),
+                fault,
+            },
+        }
+    }
+
+    /// The Catalog's answer; through a [`SigningHandle`] when the request was verified, else
+    /// straight to `handle` as before.
+    async fn catalog<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        signer: Option<ResponseSigner>,
+        handle: R,
+    ) -> ResponseInfo {
+        let zones = self.0.zones.read().await;
+        match signer {
+            None => zones.catalog.handle_request::<R, T>(request, handle).await,
+            Some(signer) => {
+                let handle = SigningHandle::new(handle, signer, request.protocol());
+                zones
                     .catalog
-                    .handle_request::<R, T>(request, handle)
-                    .await;
-                Outcome {
-                    info: Some(info),
-                    fault,
-                }
+                    .handle_request::<SigningHandle<R>, T>(request, handle)
+                    .await
             }
         }
     }

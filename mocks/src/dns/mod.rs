@@ -6,6 +6,7 @@
 //!   UDP+TCP 127.0.0.1:PORT ─► hickory Server ─► Handler ─┬─ UPDATE ─► update.rs ─► zones
 //!                                                       ├─ fault (servfail / no-answer / TC)
 //!                                                       └─ query ──► Catalog ──► zones
+//!                                                          (TSIG-verified: signed.rs signs it)
 //!                                             every request ─► history
 //! ```
 //!
@@ -17,6 +18,7 @@ mod handler;
 mod history;
 mod records;
 mod resolver;
+mod signed;
 mod tsig;
 mod update;
 mod zones;

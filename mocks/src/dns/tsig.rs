@@ -92,10 +92,10 @@ impl TsigKeySpec {
 pub(crate) enum TsigCheck {
     /// No TSIG record in the request.
     Unsigned,
-    /// Verified: sign the response with this context.
+    /// Verified: sign the response(s) with this.
     Valid {
         key_name: String,
-        context: TSigResponseContext,
+        response: ResponseSigner,
     },
     /// Present but failed: answer NOTAUTH with this (unsigned, RFC 8945 §5.3.2) TSIG.
     Invalid {
@@ -103,6 +103,40 @@ pub(crate) enum TsigCheck {
         error: TsigError,
         context: TSigResponseContext,
     },
+}
+
+impl TsigCheck {
+    /// The signer for the response, when the request was verified.
+    pub(crate) fn into_signer(self) -> Option<ResponseSigner> {
+        match self {
+            TsigCheck::Valid { response, .. } => Some(response),
+            TsigCheck::Unsigned | TsigCheck::Invalid { .. } => None,
+        }
+    }
+}
+
+/// How to sign the response to a verified request (RFC 8945 §5.3: with the same key, the
+/// request MAC folded in). hickory's `TSigResponseContext` is single-use and not `Clone`, so
+/// this keeps its inputs and makes a fresh one per signature.
+#[derive(Clone)]
+pub(crate) struct ResponseSigner {
+    id: u16,
+    time: u64,
+    signer: TSigner,
+    request_mac: Vec<u8>,
+}
+
+impl ResponseSigner {
+    /// A context that signs one response (`TSigResponseContext::sign`).
+    pub(crate) fn context(&self) -> TSigResponseContext {
+        TSigResponseContext::new(
+            self.id,
+            self.time,
+            self.signer.clone(),
+            self.request_mac.clone(),
+            None,
+        )
+    }
 }
 
 /// RFC 8945 §5.2: check the key (BADKEY), then the MAC (BADSIG), then the time (BADTIME).
@@ -146,9 +180,14 @@ pub(crate) fn check_request(
         };
     }
     match signer.verify_message_byte(raw, None, true) {
-        Ok((mac, _, _)) => TsigCheck::Valid {
+        Ok((request_mac, _, _)) => TsigCheck::Valid {
             key_name,
-            context: TSigResponseContext::new(id, now, signer.clone(), mac, None),
+            response: ResponseSigner {
+                id,
+                time: now,
+                signer: signer.clone(),
+                request_mac,
+            },
         },
         Err(e) => {
             tracing::info!(error = %e, key = %key_name, "TSIG verification failed");

@@ -8,10 +8,10 @@ use acmeproof_mocks::dns::{
     DnsConfig, DnsServer, Fault, LookupError, RecordSpec, TsigAlgorithmSpec, TsigKeySpec,
     WorldResolver,
 };
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode, update_message};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode, update_message};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::rdata::tsig::TsigError;
-use hickory_proto::rr::{Name, RData, Record, RecordSet, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordSet, RecordType, TSigner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
@@ -57,15 +57,23 @@ fn resolver(s: &DnsServer) -> WorldResolver {
 }
 
 fn query(name: &str, t: RecordType) -> Vec<u8> {
+    query_message(name, t).to_vec().unwrap()
+}
+
+fn query_message(name: &str, t: RecordType) -> Message {
     let mut m = Message::new(4242, MessageType::Query, OpCode::Query);
     let mut q = Query::new();
     q.set_name(Name::from_ascii(name).unwrap())
         .set_query_type(t);
     m.add_query(q);
-    m.to_vec().unwrap()
+    m
 }
 
 async fn udp_exchange(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
+    Message::from_vec(&udp_raw(addr, bytes).await?).ok()
+}
+
+async fn udp_raw(addr: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     sock.send_to(bytes, addr).await.unwrap();
     let mut buf = vec![0u8; 65_535];
@@ -73,10 +81,15 @@ async fn udp_exchange(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
         .await
         .ok()?
         .ok()?;
-    Message::from_vec(&buf[..n]).ok()
+    buf.truncate(n);
+    Some(buf)
 }
 
 async fn tcp_exchange(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
+    Message::from_vec(&tcp_raw(addr, bytes).await?).ok()
+}
+
+async fn tcp_raw(addr: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let len = u16::try_from(bytes.len()).unwrap();
     s.write_all(&len.to_be_bytes()).await.unwrap();
@@ -88,7 +101,7 @@ async fn tcp_exchange(addr: SocketAddr, bytes: &[u8]) -> Option<Message> {
         .ok()?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(l))];
     s.read_exact(&mut buf).await.ok()?;
-    Message::from_vec(&buf).ok()
+    Some(buf)
 }
 
 #[tokio::test]
@@ -430,6 +443,178 @@ async fn tsig_signed_update_accepted_bad_ones_rejected() {
     );
 }
 
+// ---- TSIG-signed queries (RFC 8945 §5.3: the answer is signed too) -----------------------------
+
+fn signed_server_config(alg: TsigAlgorithmSpec) -> DnsConfig {
+    let mut c = config();
+    c.tsig = Some(key(alg, SECRET));
+    c
+}
+
+/// Signs `m` with `signer` the way hickory's client does (`Message::finalize`), exchanges it over
+/// TCP or UDP, and checks the answer's TSIG with the verifier hickory's client streams use.
+async fn signed_exchange(
+    addr: SocketAddr,
+    mut m: Message,
+    signer: &TSigner,
+    tcp: bool,
+) -> Result<Message, String> {
+    let mut verifier = m
+        .finalize(signer, now())
+        .unwrap()
+        .expect("a TSIG signer hands back a verifier");
+    let bytes = m.to_vec().unwrap();
+    let raw = if tcp {
+        tcp_raw(addr, &bytes).await
+    } else {
+        udp_raw(addr, &bytes).await
+    }
+    .expect("an answer");
+    let answer = Message::from_vec(&raw).expect("answer parses");
+    if answer.signature().is_none() {
+        return Err(format!("unsigned answer: {answer}"));
+    }
+    verifier
+        .verify(&raw)
+        .map_err(|e| format!("TSIG does not verify: {e}: {answer}"))?;
+    Ok(answer)
+}
+
+#[tokio::test]
+async fn tsig_signed_queries_get_signed_answers_over_udp_and_tcp() {
+    for alg in [TsigAlgorithmSpec::HmacSha256, TsigAlgorithmSpec::HmacSha512] {
+        let s = DnsServer::start(signed_server_config(alg)).await.unwrap();
+        let signer = key(alg, SECRET).signer().unwrap();
+        for tcp in [false, true] {
+            let ctx = format!("{alg:?} tcp={tcp}");
+            // SOA, as certbot's rfc2136 plugin asks before its UPDATE.
+            let soa = query_message("example.test.", RecordType::SOA);
+            let a = signed_exchange(s.addr(), soa, &signer, tcp).await;
+            let a = a.unwrap_or_else(|e| panic!("{ctx}: SOA: {e}"));
+            assert_eq!(a.metadata.response_code, ResponseCode::NoError, "{ctx}");
+            assert!(a.metadata.authoritative, "{ctx}");
+            assert_eq!(a.answers.len(), 1, "{ctx}");
+            assert_eq!(a.answers[0].record_type(), RecordType::SOA, "{ctx}");
+
+            let txt = query_message("example.test.", RecordType::TXT);
+            let a = signed_exchange(s.addr(), txt, &signer, tcp).await;
+            let a = a.unwrap_or_else(|e| panic!("{ctx}: TXT: {e}"));
+            assert_eq!(a.answers.len(), 1, "{ctx}");
+            let RData::TXT(t) = &a.answers[0].data else {
+                panic!("{ctx}: not TXT: {a}");
+            };
+            assert_eq!(t.to_string(), "v=spf1 -all", "{ctx}");
+
+            // A negative answer (with the SOA in the authority section) is signed as well.
+            let nx = query_message("nothing.example.test.", RecordType::TXT);
+            let a = signed_exchange(s.addr(), nx, &signer, tcp).await;
+            let a = a.unwrap_or_else(|e| panic!("{ctx}: NXDOMAIN: {e}"));
+            assert_eq!(a.metadata.response_code, ResponseCode::NXDomain, "{ctx}");
+            assert!(!a.authorities.is_empty(), "{ctx}");
+
+            // 700 octets of TXT: over UDP without EDNS the signed answer must stay within 512
+            // octets (TC=1, the TSIG still there); TCP carries all of it.
+            let long = query_message("long.example.test.", RecordType::TXT);
+            let a = signed_exchange(s.addr(), long, &signer, tcp).await;
+            let a = a.unwrap_or_else(|e| panic!("{ctx}: long TXT: {e}"));
+            if tcp {
+                assert!(!a.metadata.truncation, "{ctx}");
+                assert_eq!(a.answers.len(), 1, "{ctx}");
+            } else {
+                assert!(a.metadata.truncation, "{ctx}: 700 octets need TCP");
+                assert!(a.to_vec().unwrap().len() <= 512, "{ctx}");
+            }
+        }
+        let h = s.history();
+        assert!(
+            h.iter()
+                .filter(|q| q.opcode == "query")
+                .all(|q| q.tsig_key.as_deref() == Some("acme-key.")),
+            "{h:?}"
+        );
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn tsig_signed_query_with_edns_and_a_fault_is_signed() {
+    let s = DnsServer::start(signed_server_config(TsigAlgorithmSpec::HmacSha256))
+        .await
+        .unwrap();
+    let signer = key(TsigAlgorithmSpec::HmacSha256, SECRET).signer().unwrap();
+    // EDNS (4096): the 700-octet TXT fits in one signed UDP answer with its OPT record.
+    let mut m = query_message("long.example.test.", RecordType::TXT);
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    m.edns = Some(edns);
+    let a = signed_exchange(s.addr(), m, &signer, false).await.unwrap();
+    assert!(!a.metadata.truncation);
+    assert_eq!(a.answers.len(), 1);
+    assert!(a.edns.is_some());
+
+    // A SERVFAIL fault answers a signed query with a signed SERVFAIL.
+    s.set_fault("www.example.test", Fault::ServFail).unwrap();
+    for tcp in [false, true] {
+        let m = query_message("www.example.test.", RecordType::A);
+        let a = signed_exchange(s.addr(), m, &signer, tcp).await.unwrap();
+        assert_eq!(a.metadata.response_code, ResponseCode::ServFail);
+    }
+}
+
+#[tokio::test]
+async fn unsigned_query_gets_unsigned_answer_and_bad_tsig_gets_notauth() {
+    let s = DnsServer::start(signed_server_config(TsigAlgorithmSpec::HmacSha256))
+        .await
+        .unwrap();
+    for tcp in [false, true] {
+        // Unsigned: answered as before, no TSIG RR, even though the server has a key.
+        let bytes = query("example.test.", RecordType::SOA);
+        let a = if tcp {
+            tcp_exchange(s.addr(), &bytes).await
+        } else {
+            udp_exchange(s.addr(), &bytes).await
+        }
+        .unwrap();
+        assert_eq!(a.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(a.answers.len(), 1);
+        assert!(a.signature().is_none(), "tcp={tcp}: {a}");
+        assert!(a.additionals.is_empty());
+
+        // Wrong secret: NOTAUTH with an unsigned BADSIG TSIG (RFC 8945 §5.3.2), no data.
+        let wrong = key(TsigAlgorithmSpec::HmacSha256, WRONG).signer().unwrap();
+        let mut m = query_message("example.test.", RecordType::SOA);
+        m.finalize(&wrong, now()).unwrap();
+        let bytes = m.to_vec().unwrap();
+        let a = if tcp {
+            tcp_exchange(s.addr(), &bytes).await
+        } else {
+            udp_exchange(s.addr(), &bytes).await
+        }
+        .unwrap();
+        assert_eq!(a.metadata.response_code, ResponseCode::NotAuth, "tcp={tcp}");
+        assert!(a.answers.is_empty());
+        let sig = a.signature().expect("error TSIG");
+        assert_eq!(sig.data.error, Some(TsigError::BadSig));
+        assert!(sig.data.mac.is_empty(), "BADSIG answers carry no MAC");
+
+        // Unknown key name: NOTAUTH + BADKEY.
+        let mut other = key(TsigAlgorithmSpec::HmacSha256, SECRET);
+        other.name = "someone-else.".into();
+        let mut m = query_message("example.test.", RecordType::SOA);
+        m.finalize(&other.signer().unwrap(), now()).unwrap();
+        let a = udp_exchange(s.addr(), &m.to_vec().unwrap()).await.unwrap();
+        assert_eq!(a.metadata.response_code, ResponseCode::NotAuth);
+        assert_eq!(a.signature().unwrap().data.error, Some(TsigError::BadKey));
+    }
+
+    // A server without a key answers unsigned queries unsigned too.
+    let plain = server().await;
+    let a = udp_exchange(plain.addr(), &query("example.test.", RecordType::SOA))
+        .await
+        .unwrap();
+    assert!(a.signature().is_none() && a.answers.len() == 1);
+}
+
 // ---- real tools -------------------------------------------------------------------------------
 
 async fn run(cmd: std::path::PathBuf, args: Vec<String>, stdin: Option<String>) -> (bool, String) {
@@ -615,4 +800,128 @@ async fn nsupdate_with_tsig_key_and_wrong_secret() {
     .await;
     assert!(ok, "{out}");
     assert_eq!(dig_txt(&s, name).await.trim(), "");
+}
+
+/// `dig -y` signs its query and rejects an answer whose TSIG is missing or does not verify
+/// ("tsig verify failure", "Expected a TSIG or SIG(0)").
+#[tokio::test]
+async fn dig_with_tsig_key_verifies_the_signed_answer() {
+    let Some(dig) = acmeproof_testkit::require_tool("dig") else {
+        return;
+    };
+    let s = DnsServer::start(signed_server_config(TsigAlgorithmSpec::HmacSha256))
+        .await
+        .unwrap();
+    let y = s.tsig_key().unwrap().nsupdate_arg();
+    let port = s.addr().port().to_string();
+    for (qtype, name) in [("SOA", "example.test"), ("TXT", "example.test")] {
+        for transport in ["+notcp", "+tcp"] {
+            let args = [
+                "-y",
+                &y,
+                "@127.0.0.1",
+                "-p",
+                &port,
+                "+time=2",
+                "+tries=1",
+                transport,
+                qtype,
+                name,
+            ];
+            let args = args.iter().map(|a| a.to_string()).collect();
+            let (ok, out) = run(dig.clone(), args, None).await;
+            let ctx = format!("{qtype} {transport}:\n{out}");
+            assert!(ok, "{ctx}");
+            assert!(out.contains("status: NOERROR"), "{ctx}");
+            assert!(out.contains("ANSWER: 1,"), "{ctx}");
+            let lower = out.to_ascii_lowercase();
+            assert!(!lower.contains("tsig verify failure"), "{ctx}");
+            assert!(!lower.contains("expected a tsig"), "{ctx}");
+            assert!(!lower.contains("couldn't verify"), "{ctx}");
+            assert!(out.contains("TSIG PSEUDOSECTION"), "{ctx}");
+        }
+    }
+    // The wrong secret: the server says NOTAUTH (dig reports the BADSIG).
+    let wrong = key(TsigAlgorithmSpec::HmacSha256, WRONG).nsupdate_arg();
+    let args = [
+        "-y",
+        &wrong,
+        "@127.0.0.1",
+        "-p",
+        &port,
+        "+time=2",
+        "+tries=1",
+        "SOA",
+    ];
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push("example.test".into());
+    let (_, out) = run(dig, args, None).await;
+    assert!(!out.contains("status: NOERROR"), "{out}");
+}
+
+/// A Python with dnspython: `python3` on PATH, or the interpreter certbot runs on. None (a skip,
+/// even in CI) when there is none: dnspython is certbot's, not a tool this project installs.
+fn python_with_dnspython() -> Option<std::path::PathBuf> {
+    let mut candidates = vec![acmeproof_testkit::find_tool("python3")];
+    if let Some(certbot) = acmeproof_testkit::find_tool("certbot") {
+        let dir = std::fs::canonicalize(&certbot)
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join("python3")));
+        candidates.push(dir);
+    }
+    candidates.push(acmeproof_testkit::find_tool(
+        "/opt/acmeproof-venv/bin/python",
+    ));
+    candidates.into_iter().flatten().find(|python| {
+        Command::new(python)
+            .args(["-c", "import dns.tsigkeyring, dns.query, dns.message"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// What certbot's rfc2136 plugin does before its UPDATE: a TSIG-signed SOA query with
+/// dnspython, which raises on an unsigned or badly signed answer.
+const DNSPYTHON_SOA: &str = r#"
+import sys
+import dns.flags, dns.message, dns.query, dns.rcode, dns.rdataclass, dns.rdatatype, dns.tsigkeyring
+port, name, alg, secret, zone, transport = sys.argv[1:]
+keyring = dns.tsigkeyring.from_text({name: secret})
+q = dns.message.make_query(zone, dns.rdatatype.SOA, dns.rdataclass.IN)
+q.flags ^= dns.flags.RD
+q.use_tsig(keyring, algorithm=alg)
+send = dns.query.tcp if transport == "tcp" else dns.query.udp
+r = send(q, "127.0.0.1", port=int(port), timeout=3)
+print(dns.rcode.to_text(r.rcode()), "signed" if r.had_tsig else "unsigned", len(r.answer))
+"#;
+
+#[tokio::test]
+#[allow(
+    clippy::print_stderr,
+    reason = "the skip notice, as acmeproof_testkit::require_tool prints it"
+)]
+async fn dnspython_signed_soa_query_like_certbot() {
+    let Some(python) = python_with_dnspython() else {
+        eprintln!("skipped: no python3 with dnspython");
+        return;
+    };
+    let s = DnsServer::start(signed_server_config(TsigAlgorithmSpec::HmacSha512))
+        .await
+        .unwrap();
+    let k = s.tsig_key().unwrap().clone();
+    for transport in ["udp", "tcp"] {
+        let args = vec![
+            "-c".to_string(),
+            DNSPYTHON_SOA.into(),
+            s.addr().port().to_string(),
+            k.name.clone(),
+            k.algorithm.as_str().into(),
+            k.secret.clone(),
+            "example.test.".into(),
+            transport.into(),
+        ];
+        let (ok, out) = run(python.clone(), args, None).await;
+        assert!(ok, "{transport}: {out}");
+        assert_eq!(out.trim(), "NOERROR signed 1", "{transport}: {out}");
+    }
 }
