@@ -32,5 +32,6 @@ pub mod clock;
 pub mod dns;
 pub mod https;
 pub mod mail;
+pub mod mailstore;
 pub mod seed;
 pub mod world;
