@@ -29,6 +29,7 @@ pub use acmeproof_protocol as protocol;
 pub mod account_key;
 pub mod ca;
 pub mod clock;
+pub mod dkim;
 pub mod dns;
 pub mod https;
 pub mod mail;
