@@ -4,4 +4,5 @@
 mod dkim;
 mod dns;
 mod jws;
+mod mailstore;
 mod pki;
