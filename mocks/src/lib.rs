@@ -34,5 +34,6 @@ pub mod dns;
 pub mod https;
 pub mod mail;
 pub mod mailstore;
+pub mod mangle;
 pub mod seed;
 pub mod world;

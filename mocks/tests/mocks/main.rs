@@ -5,4 +5,5 @@ mod dkim;
 mod dns;
 mod jws;
 mod mailstore;
+mod mangle;
 mod pki;
