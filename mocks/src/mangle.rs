@@ -344,7 +344,7 @@ fn refold_value(value: &[u8], prefix: usize) -> Vec<u8> {
     for (k, seg) in segments.iter().enumerate() {
         // Never fold before the first segment: that would leave the first line without a
         // visible value (RFC 5322 §3.2.2 asks for at least one non-WSP on a folded line).
-        if k > 1 && column + seg.len() > REFOLD_COLUMN {
+        if k > 0 && column + seg.len() > REFOLD_COLUMN {
             out.extend_from_slice(fold_nl);
             column = 0;
         }

@@ -6,8 +6,10 @@ use acmeproof_mocks::dkim::{
     passes_for_domain,
 };
 use acmeproof_mocks::dns::{DnsConfig, DnsServer, WorldResolver};
+use acmeproof_mocks::protocol::smime::check_challenge;
 use acmeproof_mocks::protocol::smime::{
-    CHALLENGE_DKIM_MUST_SIGN, ChallengeEmail, DKIM_SHOULD_SIGN, RESPONSE_DKIM_MUST_SIGN,
+    CHALLENGE_DKIM_MUST_SIGN, ChallengeContext, ChallengeEmail, DKIM_SHOULD_SIGN,
+    RESPONSE_DKIM_MUST_SIGN,
 };
 use acmeproof_mocks::seed::Seed;
 
@@ -311,8 +313,20 @@ async fn challenge_signed_over_the_rfc8823_lists_verifies() {
             "{must} not in h="
         );
     }
-    // The protocol checker's own tag-list view agrees that h= covers the response list too
-    // (the challenge list is a superset).
+    // The protocol's header-level checker finds nothing wrong with the signed challenge
+    // (SMIME-28 signed, SMIME-29/30 h= lists, SMIME-31 d= = From domain) and flags the
+    // unsigned one.
+    let dkim_reqs = ["SMIME-28", "SMIME-29", "SMIME-30", "SMIME-31"];
+    let report = check_challenge(&signed, &ChallengeContext::default()).expect("checks");
+    assert!(
+        !report.findings.0.iter().any(|f| dkim_reqs.contains(&f.req)),
+        "{:?}",
+        report.findings
+    );
+    assert!(!report.ignored, "{:?}", report.findings);
+    let unsigned = check_challenge(&mail, &ChallengeContext::default()).expect("checks");
+    assert!(unsigned.findings.0.iter().any(|f| f.req == "SMIME-28"));
+    // The challenge list is a superset of the response list (RFC 8823 §3.2 item 9).
     for must in RESPONSE_DKIM_MUST_SIGN {
         assert!(headers.contains(must));
     }
