@@ -2,8 +2,8 @@
 //! verified by mail-auth through the world's resolver.
 
 use acmeproof_mocks::dkim::{
-    Canonicalization, DkimAlgorithm, DkimKey, DkimVerdict, DkimVerifier, authentication_results,
-    passes_for_domain,
+    Canonicalization, DkimAlgorithm, DkimError, DkimKey, DkimVerdict, DkimVerifier,
+    MAX_DKIM_MESSAGE_OCTETS, authentication_results, passes_for_domain,
 };
 use acmeproof_mocks::dns::{DnsConfig, DnsServer, WorldResolver};
 use acmeproof_mocks::protocol::smime::check_challenge;
@@ -263,6 +263,22 @@ async fn pass_for_another_domain_does_not_count() {
 #[tokio::test]
 async fn unsigned_and_garbage_input_never_pass() {
     let (_dns, verifier) = world().await;
+    let huge = vec![b'a'; MAX_DKIM_MESSAGE_OCTETS + 1];
+    let key = DkimKey::generate(
+        "example.test",
+        "s",
+        DkimAlgorithm::Ed25519Sha256,
+        &Seed(1).stream("k"),
+    )
+    .expect("key");
+    assert!(matches!(
+        key.sign(&huge, HEADERS),
+        Err(DkimError::TooLarge(_))
+    ));
+    assert!(matches!(
+        verifier.verify(&huge).await[0].result,
+        DkimVerdict::PermError(_)
+    ));
     let out = verifier.verify(PLAIN).await;
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].result, DkimVerdict::None);

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use acmeproof_mocks::mail::{Authenticator, Envelope, Incoming, MailSink, Session};
 use acmeproof_mocks::mailstore::{
-    INBOX, MAX_MESSAGE_OCTETS, MAX_MESSAGES_PER_MAILBOX, MailStore, StoreError, StoreEvent,
-    StoreSink,
+    INBOX, MAX_MAILBOXES_PER_USER, MAX_MESSAGE_OCTETS, MAX_MESSAGES_PER_MAILBOX, MailStore,
+    StoreError, StoreEvent, StoreSink,
 };
 use acmeproof_mocks::seed::Seed;
 use time::OffsetDateTime;
@@ -250,6 +250,19 @@ fn limits_refuse_with_errors() {
     );
     // Other mailboxes are unaffected.
     assert!(s.deliver("Alice@example.test", b"x", AT).is_ok());
+    // Mailboxes per user are bounded too (INBOX counts).
+    for i in 1..MAX_MAILBOXES_PER_USER {
+        s.create_mailbox("Alice@example.test", &format!("box{i}"))
+            .expect("fits");
+    }
+    assert_eq!(
+        s.create_mailbox("Alice@example.test", "one-more"),
+        Err(StoreError::TooManyMailboxes(MAX_MAILBOXES_PER_USER))
+    );
+    assert!(matches!(
+        s.create_mailbox("Alice@example.test", &"n".repeat(256)),
+        Err(StoreError::BadMailboxName(_))
+    ));
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! `DnsServer`.
 
 use acmeproof_mocks::dkim::{Canonicalization, DkimAlgorithm, DkimVerdict, passes_for_domain};
-use acmeproof_mocks::mangle::{Mangle, MangleError, apply, apply_all};
+use acmeproof_mocks::mangle::{MAX_MANGLE_OCTETS, Mangle, MangleError, apply, apply_all};
 use acmeproof_mocks::protocol::smime::{CHALLENGE_DKIM_MUST_SIGN, DKIM_SHOULD_SIGN};
 use mail_parser::{MessageParser, MimeHeaders};
 use proptest::prelude::*;
@@ -394,6 +394,20 @@ fn mangles_serialize_with_kebab_case_tags() {
     );
     let back: Vec<Mangle> = serde_json::from_str(&json).expect("back");
     assert_eq!(back, mangles());
+}
+
+#[test]
+fn oversized_and_non_messages_are_refused() {
+    let huge = vec![b'a'; MAX_MANGLE_OCTETS + 1];
+    for m in mangles() {
+        assert_eq!(
+            apply(&huge, &m),
+            Err(MangleError::TooLarge(huge.len())),
+            "{m:?}"
+        );
+    }
+    assert!(apply(b"", &Mangle::Footer("x".into())).is_err());
+    assert!(apply(b"", &Mangle::ReencodeBase64).is_err());
 }
 
 fn any_mangle() -> impl Strategy<Value = Mangle> {
