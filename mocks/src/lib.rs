@@ -13,10 +13,14 @@
 //!
 //! - [`dns`]: hickory-server zones with faults, UPDATE/TSIG and a query history;
 //! - [`ca`]: RFC 8555 resources on axum + rustls, dns-01, http-01, certificate profiles;
+//! - [`mailstore`]: users and mailboxes shared by LMTP delivery ([`mailstore::StoreSink`]) and
+//!   IMAP/POP3, with change events;
+//! - [`dkim`]: DKIM keys in the world's DNS, signing and verification on mail-auth;
+//! - [`mangle`]: what relays do to messages in transit, and which DKIM canonicalizations survive;
 //! - [`seed`], [`clock`]: the world's randomness and time, both replayable.
 //!
 //! Still to come with their issues: `smtp` (MX, Submission, relay, LMTP), `imap`, `pop3`,
-//! `mailstore`, and `email-reply-00` in the CA.
+//! and `email-reply-00` in the CA.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 // `ca::Problem` (a problem document with its headers) is the error of every request path. It is
@@ -29,8 +33,11 @@ pub use acmeproof_protocol as protocol;
 pub mod account_key;
 pub mod ca;
 pub mod clock;
+pub mod dkim;
 pub mod dns;
 pub mod https;
 pub mod mail;
+pub mod mailstore;
+pub mod mangle;
 pub mod seed;
 pub mod world;

@@ -1,6 +1,9 @@
 //! Integration tests of acmeproof-mocks: one binary, one module per component. Each check is
 //! shown to fire on a bad input and to pass on a good one.
 
+mod dkim;
 mod dns;
 mod jws;
+mod mailstore;
+mod mangle;
 mod pki;

@@ -1,0 +1,734 @@
+//! The mailboxes of a world: users, their mailboxes and messages, shared by the mail plane
+//! (LMTP final delivery through [`StoreSink`]) and the access protocols (IMAP, POP3).
+//!
+//! ```text
+//!   LMTP ─► StoreSink ─► MailStore::deliver ─► user ─► INBOX ─► messages (uid, flags, raw)
+//!                                       │
+//!                                       └─► broadcast StoreEvent ─► IMAP IDLE, wait_for_message
+//! ```
+//!
+//! Users are keyed by a canonical address: the local part exactly as written (RFC 5321 §2.4:
+//! "the local-part of a mailbox MUST BE treated as case sensitive") and the domain in lowercase
+//! A-labels (RFC 5890 §2.3.2.1), so an EAI user is found by its U-label and its A-label domain.
+//!
+//! Mailbox semantics follow IMAP (RFC 9051): UIDs are strictly ascending and never reused within
+//! one UIDVALIDITY (§2.3.1.1), UIDVALIDITY is non-zero, `INBOX` is case-insensitive (§5.1).
+//! The lock is a std `Mutex`, never held across an await.
+
+mod sink;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use acmeproof_protocol::address::{self, AddressError};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio::sync::broadcast;
+
+pub use sink::StoreSink;
+
+use crate::mail::Authenticator;
+use crate::seed::SeededRng;
+
+/// Most messages one mailbox holds.
+pub const MAX_MESSAGES_PER_MAILBOX: usize = 10_000;
+/// Largest message the store accepts (50 MiB).
+pub const MAX_MESSAGE_OCTETS: usize = 50 * 1024 * 1024;
+/// Most mailboxes one user has.
+pub const MAX_MAILBOXES_PER_USER: usize = 100;
+/// Longest mailbox name, in octets.
+pub const MAX_MAILBOX_NAME_OCTETS: usize = 255;
+/// Most flags and keywords on one message.
+pub const MAX_FLAGS_PER_MESSAGE: usize = 64;
+/// Longest flag or keyword, in octets.
+pub const MAX_FLAG_OCTETS: usize = 64;
+/// The mailbox every user has (RFC 9051 §5.1: the name is case-insensitive).
+pub const INBOX: &str = "INBOX";
+/// Events buffered for slow subscribers; a subscriber that falls further behind sees `Lagged`.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Why a store operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The address does not parse or its domain is not IDNA-valid.
+    #[error("mailstore: bad address {0:?}: {1}")]
+    BadAddress(String, AddressError),
+    /// [`MailStore::add_user`] for an address that already exists.
+    #[error("mailstore: user {0} exists")]
+    UserExists(String),
+    /// No such user.
+    #[error("mailstore: no such user {0}")]
+    NoSuchUser(String),
+    /// The user has no mailbox of that name.
+    #[error("mailstore: {user} has no mailbox {mailbox:?}")]
+    NoSuchMailbox {
+        /// The canonical user.
+        user: String,
+        /// The mailbox asked for.
+        mailbox: String,
+    },
+    /// [`MailStore::create_mailbox`] for a name that exists.
+    #[error("mailstore: mailbox {0:?} exists")]
+    MailboxExists(String),
+    /// The mailbox name is empty, too long or holds control characters.
+    #[error("mailstore: bad mailbox name {0:?}")]
+    BadMailboxName(String),
+    /// The user already has [`MAX_MAILBOXES_PER_USER`] mailboxes.
+    #[error("mailstore: too many mailboxes (limit {0})")]
+    TooManyMailboxes(usize),
+    /// The mailbox holds [`MAX_MESSAGES_PER_MAILBOX`] messages.
+    #[error("mailstore: mailbox {mailbox:?} is full ({limit} messages)")]
+    MailboxFull {
+        /// The mailbox.
+        mailbox: String,
+        /// The limit reached.
+        limit: usize,
+    },
+    /// The message is larger than [`MAX_MESSAGE_OCTETS`].
+    #[error("mailstore: message of {size} octets is over the {limit}-octet limit")]
+    MessageTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No message with that UID.
+    #[error("mailstore: no message with UID {0}")]
+    NoSuchMessage(u32),
+    /// A flag is empty, too long, holds atom-specials, or is `\Recent` (RFC 9051 §2.3.2: not
+    /// settable by a client).
+    #[error("mailstore: bad flag {0:?}")]
+    BadFlag(String),
+    /// More than [`MAX_FLAGS_PER_MESSAGE`] flags on one message.
+    #[error("mailstore: too many flags (limit {0})")]
+    TooManyFlags(usize),
+    /// UIDs of this mailbox are exhausted (RFC 9051 §2.3.1.1: a new UIDVALIDITY would be needed).
+    #[error("mailstore: UID space exhausted")]
+    UidsExhausted,
+}
+
+/// One stored message (a snapshot: later flag changes do not show in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Its UID in the mailbox (RFC 9051 §2.3.1.1).
+    pub uid: u32,
+    /// System flags (`\Seen`, `\Answered`, `\Flagged`, `\Deleted`, `\Draft`) and keywords.
+    pub flags: BTreeSet<String>,
+    /// Whether the message is `\Recent` (RFC 3501 §2.3.2; dropped in IMAP4rev2 but POP3/IMAP4rev1
+    /// clients still ask).
+    pub recent: bool,
+    /// The world clock at delivery (RFC 9051 §2.3.3).
+    pub internal_date: OffsetDateTime,
+    /// Octets in `raw` (RFC 9051 §2.3.4 RFC822.SIZE).
+    pub size: usize,
+    /// The message as delivered.
+    pub raw: Arc<[u8]>,
+}
+
+impl StoredMessage {
+    /// Whether `flag` is set (system flags compared case-insensitively, RFC 9051 §2.3.2).
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+}
+
+/// What `STATUS` / `SELECT` report about a mailbox (RFC 9051 §6.3.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// Messages in the mailbox.
+    pub exists: u32,
+    /// Messages with the `\Recent` property.
+    pub recent: u32,
+    /// Messages without `\Seen`.
+    pub unseen: u32,
+    /// The UIDVALIDITY (non-zero).
+    pub uidvalidity: u32,
+    /// The UID the next message will get.
+    pub uidnext: u32,
+}
+
+/// A change in the store, broadcast to [`MailStore::subscribe`]rs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A message arrived.
+    Delivered {
+        /// Canonical user.
+        user: String,
+        /// Mailbox name.
+        mailbox: String,
+        /// Its UID.
+        uid: u32,
+    },
+    /// Flags of a message changed.
+    FlagsChanged {
+        /// Canonical user.
+        user: String,
+        /// Mailbox name.
+        mailbox: String,
+        /// The UID.
+        uid: u32,
+    },
+    /// Messages were expunged.
+    Expunged {
+        /// Canonical user.
+        user: String,
+        /// Mailbox name.
+        mailbox: String,
+        /// The UIDs removed, ascending.
+        uids: Vec<u32>,
+    },
+    /// A mailbox was created.
+    MailboxCreated {
+        /// Canonical user.
+        user: String,
+        /// Mailbox name.
+        mailbox: String,
+    },
+}
+
+#[derive(Debug)]
+struct Mailbox {
+    uidvalidity: u32,
+    uidnext: u32,
+    messages: BTreeMap<u32, StoredMessage>,
+}
+
+#[derive(Debug)]
+struct User {
+    password_hash: [u8; 32],
+    /// Mailboxes by name; `INBOX` is stored under its canonical upper-case spelling.
+    mailboxes: BTreeMap<String, Mailbox>,
+    /// Further canonical addresses the user may send as.
+    send_as: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    users: HashMap<String, User>,
+    next_uidvalidity: u32,
+}
+
+/// The world's mailboxes. Cloning is cheap: clones share the same store.
+#[derive(Debug, Clone)]
+pub struct MailStore {
+    inner: Arc<Mutex<Inner>>,
+    events: broadcast::Sender<StoreEvent>,
+}
+
+impl Default for MailStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The canonical form of an address: local part as written, domain as lowercase A-labels.
+pub fn canonical_address(addr: &str) -> Result<String, StoreError> {
+    let bad = |e| StoreError::BadAddress(addr.to_owned(), e);
+    let parsed = address::parse_address(addr).map_err(bad)?;
+    let a = parsed.with_a_label_domain().map_err(bad)?;
+    Ok(format!("{}@{}", a.local(), a.domain()))
+}
+
+fn password_hash(password: &str) -> [u8; 32] {
+    Sha256::digest(password.as_bytes()).into()
+}
+
+/// RFC 9051 §5.1: `INBOX` in any case is the inbox; other names are kept as given.
+fn mailbox_key(name: &str) -> Result<String, StoreError> {
+    if name.is_empty() || name.len() > MAX_MAILBOX_NAME_OCTETS || name.chars().any(char::is_control)
+    {
+        return Err(StoreError::BadMailboxName(name.to_owned()));
+    }
+    Ok(if name.eq_ignore_ascii_case(INBOX) {
+        INBOX.to_owned()
+    } else {
+        name.to_owned()
+    })
+}
+
+/// RFC 9051 §9 `flag`: `\` atom (system flag) or atom (keyword); atom-specials excluded.
+fn check_flag(flag: &str) -> Result<(), StoreError> {
+    let body = flag.strip_prefix('\\').unwrap_or(flag);
+    let special = |c: char| {
+        c.is_control()
+            || !c.is_ascii()
+            || matches!(c, '(' | ')' | '{' | ' ' | '%' | '*' | '"' | '\\' | ']')
+    };
+    if body.is_empty()
+        || flag.len() > MAX_FLAG_OCTETS
+        || body.chars().any(special)
+        || flag.eq_ignore_ascii_case("\\Recent")
+    {
+        return Err(StoreError::BadFlag(flag.to_owned()));
+    }
+    Ok(())
+}
+
+impl MailStore {
+    /// An empty store; UIDVALIDITY values count up from 1.
+    pub fn new() -> Self {
+        Self::with_first_uidvalidity(1)
+    }
+
+    /// An empty store whose first UIDVALIDITY is drawn from `rng` (so two worlds with different
+    /// seeds do not share UIDVALIDITY values; the same seed replays them).
+    pub fn with_seed(rng: &SeededRng) -> Self {
+        // Keep well below u32::MAX so the counter does not wrap in any realistic world.
+        let first = (rng.below(1 << 30) as u32).max(1);
+        Self::with_first_uidvalidity(first)
+    }
+
+    fn with_first_uidvalidity(first: u32) -> Self {
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        MailStore {
+            inner: Arc::new(Mutex::new(Inner {
+                users: HashMap::new(),
+                next_uidvalidity: first.max(1),
+            })),
+            events,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every mutation below completes or returns before touching shared state, so a
+        // poisoned lock holds consistent data.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn emit(&self, event: StoreEvent) {
+        // No subscriber is not an error.
+        let _ = self.events.send(event);
+    }
+
+    /// Adds a user with an `INBOX`.
+    pub fn add_user(&self, address: &str, password: &str) -> Result<(), StoreError> {
+        let key = canonical_address(address)?;
+        let mut inner = self.lock();
+        if inner.users.contains_key(&key) {
+            return Err(StoreError::UserExists(key));
+        }
+        let uidvalidity = inner.take_uidvalidity();
+        let mut mailboxes = BTreeMap::new();
+        mailboxes.insert(INBOX.to_owned(), Mailbox::new(uidvalidity));
+        inner.users.insert(
+            key,
+            User {
+                password_hash: password_hash(password),
+                mailboxes,
+                send_as: BTreeSet::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Lets `address`'s user also send as `alias` (Submission's MAIL FROM and header From).
+    pub fn allow_send_as(&self, address: &str, alias: &str) -> Result<(), StoreError> {
+        let key = canonical_address(address)?;
+        let alias = canonical_address(alias)?;
+        let mut inner = self.lock();
+        let user = inner
+            .users
+            .get_mut(&key)
+            .ok_or_else(|| StoreError::NoSuchUser(key.clone()))?;
+        user.send_as.insert(alias);
+        Ok(())
+    }
+
+    /// Checks a password; returns the canonical user on success. Unknown users, bad addresses
+    /// and wrong passwords all give `None`.
+    pub fn authenticate(&self, user_or_address: &str, password: &str) -> Option<String> {
+        let key = canonical_address(user_or_address).ok()?;
+        let given = password_hash(password);
+        let inner = self.lock();
+        let user = inner.users.get(&key)?;
+        // Equal-length digests compared in constant time.
+        openssl::memcmp::eq(&user.password_hash, &given).then_some(key)
+    }
+
+    /// Whether the address is a user of this store.
+    pub fn user_exists(&self, address: &str) -> bool {
+        canonical_address(address).is_ok_and(|k| self.lock().users.contains_key(&k))
+    }
+
+    /// The canonical users, sorted.
+    pub fn users(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.lock().users.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Creates a mailbox for the user.
+    pub fn create_mailbox(&self, address: &str, mailbox: &str) -> Result<(), StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        {
+            let mut inner = self.lock();
+            let uidvalidity = inner.take_uidvalidity();
+            let user = inner.user_mut(&key)?;
+            if user.mailboxes.contains_key(&name) {
+                return Err(StoreError::MailboxExists(name));
+            }
+            if user.mailboxes.len() >= MAX_MAILBOXES_PER_USER {
+                return Err(StoreError::TooManyMailboxes(MAX_MAILBOXES_PER_USER));
+            }
+            user.mailboxes
+                .insert(name.clone(), Mailbox::new(uidvalidity));
+        }
+        self.emit(StoreEvent::MailboxCreated {
+            user: key,
+            mailbox: name,
+        });
+        Ok(())
+    }
+
+    /// The user's mailbox names, sorted (`INBOX` among them).
+    pub fn list_mailboxes(&self, address: &str) -> Result<Vec<String>, StoreError> {
+        let key = canonical_address(address)?;
+        let inner = self.lock();
+        Ok(inner.user(&key)?.mailboxes.keys().cloned().collect())
+    }
+
+    /// Delivers into the user's `INBOX`; returns the new UID.
+    pub fn deliver(
+        &self,
+        address: &str,
+        raw: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        self.deliver_to(address, INBOX, raw, at)
+    }
+
+    /// Delivers into a mailbox of the user; returns the new UID. The message is `\Recent` and
+    /// has no flags.
+    pub fn deliver_to(
+        &self,
+        address: &str,
+        mailbox: &str,
+        raw: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        if raw.len() > MAX_MESSAGE_OCTETS {
+            return Err(StoreError::MessageTooLarge {
+                size: raw.len(),
+                limit: MAX_MESSAGE_OCTETS,
+            });
+        }
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let uid = {
+            let mut inner = self.lock();
+            let mb = inner.mailbox_mut(&key, &name)?;
+            if mb.messages.len() >= MAX_MESSAGES_PER_MAILBOX {
+                return Err(StoreError::MailboxFull {
+                    mailbox: name,
+                    limit: MAX_MESSAGES_PER_MAILBOX,
+                });
+            }
+            let uid = mb.uidnext;
+            let next = uid.checked_add(1).ok_or(StoreError::UidsExhausted)?;
+            mb.messages.insert(
+                uid,
+                StoredMessage {
+                    uid,
+                    flags: BTreeSet::new(),
+                    recent: true,
+                    internal_date: at,
+                    size: raw.len(),
+                    raw: Arc::from(raw),
+                },
+            );
+            mb.uidnext = next;
+            uid
+        };
+        tracing::debug!(user = %key, mailbox = %name, uid, size = raw.len(), "mailstore: delivered");
+        self.emit(StoreEvent::Delivered {
+            user: key,
+            mailbox: name,
+            uid,
+        });
+        Ok(uid)
+    }
+
+    /// A snapshot of the mailbox's messages, by ascending UID.
+    pub fn messages(&self, address: &str, mailbox: &str) -> Result<Vec<StoredMessage>, StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let inner = self.lock();
+        Ok(inner
+            .mailbox(&key, &name)?
+            .messages
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    /// One message, if user, mailbox and UID exist.
+    pub fn message(&self, address: &str, mailbox: &str, uid: u32) -> Option<StoredMessage> {
+        let key = canonical_address(address).ok()?;
+        let name = mailbox_key(mailbox).ok()?;
+        let inner = self.lock();
+        inner.mailbox(&key, &name).ok()?.messages.get(&uid).cloned()
+    }
+
+    /// Replaces a message's flags (IMAP `STORE FLAGS`); returns the new set.
+    pub fn set_flags(
+        &self,
+        address: &str,
+        mailbox: &str,
+        uid: u32,
+        flags: &[&str],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        self.edit_flags(address, mailbox, uid, flags, |set, flags| {
+            set.clear();
+            set.extend(flags.iter().map(|f| (*f).to_owned()));
+        })
+    }
+
+    /// Adds flags (IMAP `STORE +FLAGS`); returns the new set.
+    pub fn add_flags(
+        &self,
+        address: &str,
+        mailbox: &str,
+        uid: u32,
+        flags: &[&str],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        self.edit_flags(address, mailbox, uid, flags, |set, flags| {
+            for f in flags {
+                if !set.iter().any(|s| s.eq_ignore_ascii_case(f)) {
+                    set.insert((*f).to_owned());
+                }
+            }
+        })
+    }
+
+    /// Removes flags (IMAP `STORE -FLAGS`; case-insensitive); returns the new set.
+    pub fn remove_flags(
+        &self,
+        address: &str,
+        mailbox: &str,
+        uid: u32,
+        flags: &[&str],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        self.edit_flags(address, mailbox, uid, flags, |set, flags| {
+            set.retain(|s| !flags.iter().any(|f| s.eq_ignore_ascii_case(f)));
+        })
+    }
+
+    fn edit_flags(
+        &self,
+        address: &str,
+        mailbox: &str,
+        uid: u32,
+        flags: &[&str],
+        edit: impl FnOnce(&mut BTreeSet<String>, &[&str]),
+    ) -> Result<BTreeSet<String>, StoreError> {
+        for f in flags {
+            check_flag(f)?;
+        }
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let result = {
+            let mut inner = self.lock();
+            let mb = inner.mailbox_mut(&key, &name)?;
+            let msg = mb
+                .messages
+                .get_mut(&uid)
+                .ok_or(StoreError::NoSuchMessage(uid))?;
+            let mut next = msg.flags.clone();
+            edit(&mut next, flags);
+            if next.len() > MAX_FLAGS_PER_MESSAGE {
+                return Err(StoreError::TooManyFlags(MAX_FLAGS_PER_MESSAGE));
+            }
+            msg.flags = next.clone();
+            next
+        };
+        self.emit(StoreEvent::FlagsChanged {
+            user: key,
+            mailbox: name,
+            uid,
+        });
+        Ok(result)
+    }
+
+    /// Clears `\Recent` on every message of the mailbox (the first session to see them).
+    pub fn clear_recent(&self, address: &str, mailbox: &str) -> Result<(), StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let mut inner = self.lock();
+        for m in inner.mailbox_mut(&key, &name)?.messages.values_mut() {
+            m.recent = false;
+        }
+        Ok(())
+    }
+
+    /// Removes every message flagged `\Deleted` (RFC 9051 §6.4.3); returns their UIDs, ascending.
+    pub fn expunge(&self, address: &str, mailbox: &str) -> Result<Vec<u32>, StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let uids = {
+            let mut inner = self.lock();
+            let mb = inner.mailbox_mut(&key, &name)?;
+            let uids: Vec<u32> = mb
+                .messages
+                .values()
+                .filter(|m| m.has_flag("\\Deleted"))
+                .map(|m| m.uid)
+                .collect();
+            for uid in &uids {
+                mb.messages.remove(uid);
+            }
+            uids
+        };
+        if !uids.is_empty() {
+            self.emit(StoreEvent::Expunged {
+                user: key,
+                mailbox: name,
+                uids: uids.clone(),
+            });
+        }
+        Ok(uids)
+    }
+
+    /// The mailbox's counts, UIDVALIDITY and UIDNEXT.
+    pub fn mailbox_status(
+        &self,
+        address: &str,
+        mailbox: &str,
+    ) -> Result<MailboxStatus, StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let inner = self.lock();
+        let mb = inner.mailbox(&key, &name)?;
+        let count = |f: &dyn Fn(&StoredMessage) -> bool| {
+            u32::try_from(mb.messages.values().filter(|m| f(m)).count()).unwrap_or(u32::MAX)
+        };
+        Ok(MailboxStatus {
+            exists: count(&|_| true),
+            recent: count(&|m| m.recent),
+            unseen: count(&|m| !m.has_flag("\\Seen")),
+            uidvalidity: mb.uidvalidity,
+            uidnext: mb.uidnext,
+        })
+    }
+
+    /// Store events from now on (deliveries, flag changes, expunges, new mailboxes).
+    pub fn subscribe(&self) -> broadcast::Receiver<StoreEvent> {
+        self.events.subscribe()
+    }
+
+    /// The first message in the user's `INBOX` that satisfies `predicate`: one already there,
+    /// or the next to arrive within `timeout`. `None` on timeout or an unknown user.
+    pub async fn wait_for_message(
+        &self,
+        address: &str,
+        predicate: impl Fn(&StoredMessage) -> bool,
+        timeout: Duration,
+    ) -> Option<StoredMessage> {
+        let key = canonical_address(address).ok()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Subscribe before looking, so a delivery between the look and the wait is not lost.
+        let mut events = self.subscribe();
+        let scan = |store: &MailStore| {
+            store
+                .messages(&key, INBOX)
+                .ok()?
+                .into_iter()
+                .find(|m| predicate(m))
+        };
+        if let Some(m) = scan(self) {
+            return Some(m);
+        }
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_elapsed) => return None,
+                Ok(Ok(StoreEvent::Delivered { user, mailbox, uid }))
+                    if user == key && mailbox == INBOX =>
+                {
+                    if let Some(m) = self.message(&key, INBOX, uid).filter(|m| predicate(m)) {
+                        return Some(m);
+                    }
+                }
+                Ok(Ok(_)) => {}
+                // Missed events: look at the whole mailbox again.
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    if let Some(m) = scan(self) {
+                        return Some(m);
+                    }
+                }
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn take_uidvalidity(&mut self) -> u32 {
+        let v = self.next_uidvalidity.max(1);
+        // RFC 9051 §2.3.1.1: UIDVALIDITY is a non-zero 32-bit value; wrap past zero.
+        self.next_uidvalidity = v.checked_add(1).unwrap_or(1);
+        v
+    }
+
+    fn user(&self, key: &str) -> Result<&User, StoreError> {
+        self.users
+            .get(key)
+            .ok_or_else(|| StoreError::NoSuchUser(key.to_owned()))
+    }
+
+    fn user_mut(&mut self, key: &str) -> Result<&mut User, StoreError> {
+        self.users
+            .get_mut(key)
+            .ok_or_else(|| StoreError::NoSuchUser(key.to_owned()))
+    }
+
+    fn mailbox(&self, key: &str, name: &str) -> Result<&Mailbox, StoreError> {
+        self.user(key)?
+            .mailboxes
+            .get(name)
+            .ok_or_else(|| StoreError::NoSuchMailbox {
+                user: key.to_owned(),
+                mailbox: name.to_owned(),
+            })
+    }
+
+    fn mailbox_mut(&mut self, key: &str, name: &str) -> Result<&mut Mailbox, StoreError> {
+        self.user_mut(key)?
+            .mailboxes
+            .get_mut(name)
+            .ok_or_else(|| StoreError::NoSuchMailbox {
+                user: key.to_owned(),
+                mailbox: name.to_owned(),
+            })
+    }
+}
+
+impl Mailbox {
+    fn new(uidvalidity: u32) -> Self {
+        Mailbox {
+            uidvalidity,
+            uidnext: 1,
+            messages: BTreeMap::new(),
+        }
+    }
+}
+
+impl Authenticator for MailStore {
+    fn authenticate(&self, user: &str, password: &str) -> Option<String> {
+        MailStore::authenticate(self, user, password)
+    }
+
+    /// The user's own address (domain compared as lowercase A-labels, local part exactly) or an
+    /// alias given with [`MailStore::allow_send_as`].
+    fn may_send_as(&self, user: &str, address: &str) -> bool {
+        let (Ok(user), Ok(address)) = (canonical_address(user), canonical_address(address)) else {
+            return false;
+        };
+        let inner = self.lock();
+        inner
+            .users
+            .get(&user)
+            .is_some_and(|u| user == address || u.send_as.contains(&address))
+    }
+}

@@ -1,0 +1,84 @@
+//! [`StoreSink`]: the [`MailSink`] an LMTP server (RFC 2033) drives for final delivery into the
+//! [`MailStore`].
+
+use crate::mail::{Incoming, MailSink, Reply, Session};
+
+use super::{MailStore, StoreError};
+
+/// Final delivery into each recipient's `INBOX`, with `Return-Path:` prepended.
+#[derive(Debug, Clone)]
+pub struct StoreSink {
+    store: MailStore,
+}
+
+impl StoreSink {
+    /// A sink delivering into `store`.
+    pub fn new(store: MailStore) -> Self {
+        StoreSink { store }
+    }
+
+    /// The store behind the sink.
+    pub fn store(&self) -> &MailStore {
+        &self.store
+    }
+}
+
+/// RFC 5321 §4.4: "When the delivery SMTP server makes the "final delivery" of a message, it
+/// inserts a return-path line at the beginning of the mail data", preserving the reverse-path
+/// (empty for the null reverse-path: `Return-Path: <>`). CR and LF are dropped so an envelope
+/// value cannot inject header fields.
+fn with_return_path(mail_from: &str, data: &[u8]) -> Vec<u8> {
+    let clean: String = mail_from
+        .chars()
+        .filter(|c| *c != '\r' && *c != '\n')
+        .collect();
+    let mut out = Vec::with_capacity(data.len() + clean.len() + 18);
+    out.extend_from_slice(b"Return-Path: <");
+    out.extend_from_slice(clean.as_bytes());
+    out.extend_from_slice(b">\r\n");
+    out.extend_from_slice(data);
+    out
+}
+
+/// The reply for a store refusal (RFC 3463 codes).
+fn reply_for(rcpt: &str, err: &StoreError) -> Reply {
+    match err {
+        StoreError::NoSuchUser(_) | StoreError::BadAddress(..) => Reply::no_such_user(rcpt),
+        // RFC 3463 §3.3 X.2.2 "Mailbox full"; RFC 5321 §4.2.2 452 is the transient form.
+        StoreError::MailboxFull { .. } | StoreError::UidsExhausted => {
+            Reply::new(452, (4, 2, 2), format!("<{rcpt}>: mailbox full"))
+        }
+        // RFC 3463 §3.4 X.3.4 "Message too big for system"; 552 per RFC 5321 §4.5.3.1.10.
+        StoreError::MessageTooLarge { .. } => {
+            Reply::new(552, (5, 3, 4), format!("<{rcpt}>: message too big"))
+        }
+        other => Reply::try_later(format!("<{rcpt}>: {other}")),
+    }
+}
+
+#[async_trait::async_trait]
+impl MailSink for StoreSink {
+    async fn check_recipient(&self, rcpt: &str, _session: &Session) -> Result<(), Reply> {
+        if self.store.user_exists(rcpt) {
+            Ok(())
+        } else {
+            Err(Reply::no_such_user(rcpt))
+        }
+    }
+
+    /// One reply per recipient, in envelope order (RFC 2033 §4.2).
+    async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
+        let data = with_return_path(&message.envelope.mail_from, &message.data);
+        message
+            .envelope
+            .rcpt_to
+            .iter()
+            .map(|rcpt| {
+                self.store
+                    .deliver(rcpt, &data, message.received_at)
+                    .map(|_uid| ())
+                    .map_err(|e| reply_for(rcpt, &e))
+            })
+            .collect()
+    }
+}
