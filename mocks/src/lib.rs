@@ -33,4 +33,5 @@ pub mod dns;
 pub mod https;
 pub mod mail;
 pub mod seed;
+pub mod smtp;
 pub mod world;
