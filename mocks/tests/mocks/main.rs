@@ -4,3 +4,4 @@
 mod dns;
 mod jws;
 mod pki;
+mod smtp;
