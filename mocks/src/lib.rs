@@ -13,10 +13,12 @@
 //!
 //! - [`dns`]: hickory-server zones with faults, UPDATE/TSIG and a query history;
 //! - [`ca`]: RFC 8555 resources on axum + rustls, dns-01, http-01, certificate profiles;
+//! - [`smtp`]: one SMTP engine in four roles (MX, Submission, relay front end, LMTP) and an
+//!   SMTP/LMTP client, over the [`mail`] hooks;
 //! - [`seed`], [`clock`]: the world's randomness and time, both replayable.
 //!
-//! Still to come with their issues: `smtp` (MX, Submission, relay, LMTP), `imap`, `pop3`,
-//! `mailstore`, and `email-reply-00` in the CA.
+//! Still to come with their issues: `imap`, `pop3`, `mailstore`, the relays, and
+//! `email-reply-00` in the CA.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 // `ca::Problem` (a problem document with its headers) is the error of every request path. It is

@@ -108,7 +108,13 @@ pub(crate) fn parse(line: &str) -> Result<Command, Reply> {
         "EHLO" => domain_arg(arg).map(Command::Ehlo),
         "LHLO" => domain_arg(arg).map(Command::Lhlo),
         "MAIL" => {
-            let (path, params) = path_and_params(rest, "FROM:")?;
+            // RFC 3463: X.1.7 is the sender's address syntax, X.1.3 the recipient's.
+            let (path, params) = path_and_params(rest, "FROM:").map_err(|mut r| {
+                if r.enhanced == Some((5, 1, 3)) {
+                    r.enhanced = Some((5, 1, 7));
+                }
+                r
+            })?;
             Ok(Command::Mail { path, params })
         }
         "RCPT" => {
