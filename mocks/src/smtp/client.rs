@@ -569,7 +569,50 @@ pub(crate) fn stuff(data: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::data::{DataParser, Fed};
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, our client's DATA is read back by our server as exactly one
+        /// message ending where the client ended it, equal to the input with CRLF line ends.
+        #[test]
+        fn stuffed_data_round_trips(data in proptest::collection::vec(
+            prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(b'a'), any::<u8>()], 0..300)) {
+            let wire = stuff(&data);
+            let mut parser = DataParser::new(1 << 20);
+            let mut pos = 0;
+            let mut ended = false;
+            while let Some(i) = wire[pos..].iter().position(|&b| b == b'\n') {
+                let line = &wire[pos..pos + i + 1];
+                pos += i + 1;
+                if parser.feed(line) == Fed::End {
+                    ended = true;
+                    break;
+                }
+            }
+            prop_assert!(ended);
+            prop_assert_eq!(pos, wire.len());
+            let got = parser.finish().unwrap();
+            let mut expected = stuff(&data);
+            expected.truncate(expected.len() - 3);
+            expected = expected.replace_dots();
+            prop_assert_eq!(got, expected);
+        }
+    }
+
+    trait ReplaceDots {
+        fn replace_dots(self) -> Vec<u8>;
+    }
+
+    /// Undoes the stuffing the simple way: drop one leading dot per line.
+    impl ReplaceDots for Vec<u8> {
+        fn replace_dots(self) -> Vec<u8> {
+            self.split_inclusive(|&b| b == b'\n')
+                .flat_map(|l| l.strip_prefix(b".").unwrap_or(l).to_vec())
+                .collect()
+        }
+    }
 
     #[test]
     fn stuffing_and_line_endings() {

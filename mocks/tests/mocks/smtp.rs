@@ -726,6 +726,59 @@ async fn shutdown_is_bounded_and_says_421() {
     assert!(TcpStream::connect(server.addr()).await.is_err());
 }
 
+#[tokio::test]
+async fn connection_limit_transcript_bound_and_implicit_tls_garbage() {
+    let sink = TestSink::new(KNOWN);
+    let mut cfg = config(Role::Mx, Arc::clone(&sink));
+    cfg.max_connections = 1;
+    cfg.transcript_lines = 5;
+    let server = SmtpServer::start(cfg).await.unwrap();
+    let (mut first, _) = Raw::connect(server.addr()).await;
+    let (mut second, greeting) = Raw::connect(server.addr()).await;
+    assert_eq!(code(&greeting), "421 4.7.0");
+    assert!(second.at_eof().await);
+    for _ in 0..10 {
+        first.cmd("NOOP").await;
+    }
+    assert_eq!(server.transcript().len(), 5);
+    first.cmd("QUIT").await;
+    server.shutdown().await;
+
+    // HELO (no extensions): parameters are refused.
+    let (server, _) = start(Role::Mx).await;
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    assert_eq!(
+        raw.cmd("HELO client.test").await,
+        "250 2.0.0 mx.example.test"
+    );
+    assert_eq!(
+        code(&raw.cmd("MAIL FROM:<a@example.test> BODY=8BITMIME").await),
+        "555 5.5.4"
+    );
+    server.shutdown().await;
+
+    // Implicit TLS: plaintext SMTP gets no greeting, only a closed connection.
+    let sink = TestSink::new(KNOWN);
+    let mut cfg = config(Role::Submission, sink);
+    cfg.implicit_tls = true;
+    let server = SmtpServer::start(cfg).await.unwrap();
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    s.write_all(b"EHLO client.test\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = timeout(T, s.read_to_end(&mut rest)).await.unwrap();
+    assert!(!String::from_utf8_lossy(&rest).contains("220"));
+    still_serves_implicit(&server).await;
+    server.shutdown().await;
+}
+
+async fn still_serves_implicit(server: &SmtpServer) {
+    let tls = ClientTls::Implicit(pki().client_config(), mx_name());
+    let c = SmtpClient::connect(server.addr(), "client.test", tls, false)
+        .await
+        .unwrap();
+    c.quit().await.unwrap();
+}
+
 // ---------------------------------------------------------------- bad input, every role
 
 const ROLES: [Role; 4] = [Role::Mx, Role::Submission, Role::Relay, Role::Lmtp];
