@@ -17,10 +17,11 @@
 //!   IMAP/POP3, with change events;
 //! - [`dkim`]: DKIM keys in the world's DNS, signing and verification on mail-auth;
 //! - [`mangle`]: what relays do to messages in transit, and which DKIM canonicalizations survive;
+//! - [`smtp`]: one SMTP engine in four roles (MX, Submission, relay front end, LMTP) and an
+//!   SMTP/LMTP client, over the [`mail`] hooks;
 //! - [`seed`], [`clock`]: the world's randomness and time, both replayable.
 //!
-//! Still to come with their issues: `smtp` (MX, Submission, relay, LMTP), `imap`, `pop3`,
-//! and `email-reply-00` in the CA.
+//! Still to come with their issues: `imap` and `pop3`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 // `ca::Problem` (a problem document with its headers) is the error of every request path. It is
@@ -40,4 +41,5 @@ pub mod mail;
 pub mod mailstore;
 pub mod mangle;
 pub mod seed;
+pub mod smtp;
 pub mod world;

@@ -7,3 +7,4 @@ mod jws;
 mod mailstore;
 mod mangle;
 mod pki;
+mod smtp;

@@ -1,0 +1,268 @@
+//! The SMTP engine: one server in four roles (MX, Submission, relay front end, LMTP) and an
+//! SMTP/LMTP client.
+//!
+//! ```text
+//!   server.rs   accept loop, connection limit, shutdown
+//!   session.rs  the per-connection state machine (RFC 5321, 2033, 3207, 4954, 6531, 1870, 2920)
+//!   command.rs  parsing command lines, paths and MAIL parameters (pure)
+//!   data.rs     DATA: end-of-data detection, dot-unstuffing, bare CR/LF, limits (pure)
+//!   auth.rs     SASL PLAIN / LOGIN decoding (pure)
+//!   reply.rs    rendering single and multi-line replies
+//!   io.rs       a bounded line reader + write buffer over plain or TLS streams
+//!   transcript  the bounded wire log the harness shows
+//!   client.rs   SmtpClient (relays, the CA, tests)
+//!   bench.rs    bench_mx_accept
+//! ```
+//!
+//! Policies (each cited at the code that implements it):
+//! - End of data is only `CRLF . CRLF` (RFC 5321 §4.1.1.4, §2.3.8). Any bare LF or bare CR in
+//!   DATA rejects the whole message at end of data with `550 5.6.0` (Postfix's
+//!   `smtpd_forbid_bare_newline`); a command line ending in a bare LF gets `500 5.5.2`.
+//! - A command line over 512 octets (RFC 5321 §4.5.3.1.4; MAIL gets the extension allowances)
+//!   gets `500 5.5.6`; the session stays usable.
+//! - A DATA text line over 1000 octets (§4.5.3.1.6) or a message over `max_message_octets`
+//!   is read to the end without being stored, then answered `552 5.3.4` (§4.5.3.1.9 "552 Too
+//!   much mail data", RFC 1870 §6.3).
+//! - Ten bad commands in a row → `421 4.7.0` and close; idle timeout → `421 4.4.2` and close.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::mail::{Authenticator, MailSink};
+
+mod auth;
+pub mod bench;
+pub mod client;
+mod command;
+mod data;
+mod io;
+mod reply;
+mod server;
+mod session;
+mod transcript;
+
+pub use transcript::{Direction, TranscriptLine};
+
+/// Default SIZE (RFC 1870): 10 MiB.
+pub const DEFAULT_MAX_MESSAGE_OCTETS: usize = 10 * 1024 * 1024;
+/// Default recipient limit; RFC 5321 §4.5.3.1.8 requires at least 100.
+pub const DEFAULT_MAX_RECIPIENTS: usize = 100;
+/// Default idle timeout, per command line and per DATA line.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default transcript size (lines, across connections; oldest dropped first).
+pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
+/// Default limit on simultaneous connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// How long open connections get after shutdown starts before they are aborted.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Which server this is. One engine; the role picks greeting, HELO verb and policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Inbound MX (port 25 style): no AUTH, recipients checked by the sink.
+    Mx,
+    /// Message submission (RFC 6409): AUTH required before MAIL, send-as enforced.
+    Submission,
+    /// A relay's front end: like MX; a relay hop may switch SMTPUTF8 off.
+    Relay,
+    /// LMTP (RFC 2033): LHLO, one reply per recipient after DATA.
+    Lmtp,
+}
+
+/// Configuration of one server.
+#[derive(Clone)]
+pub struct SmtpConfig {
+    /// The role.
+    pub role: Role,
+    /// Our name in the greeting, EHLO and `Session::server_name`.
+    pub hostname: String,
+    /// TLS for STARTTLS (or implicit TLS); `None` offers no TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Handshake first (Submissions, RFC 8314 port 465 style). Needs `tls`.
+    pub implicit_tls: bool,
+    /// Submission: offer and accept AUTH only under TLS (RFC 4954 §4, RFC 8314 §3.3).
+    pub require_tls_for_auth: bool,
+    /// SIZE (RFC 1870): the largest message accepted, in octets after dot-unstuffing.
+    pub max_message_octets: usize,
+    /// RCPT limit per transaction (RFC 5321 §4.5.3.1.8).
+    pub max_recipients: usize,
+    /// How long the server waits for each command line and each DATA line.
+    pub idle_timeout: Duration,
+    /// Offer SMTPUTF8 (RFC 6531). A relay hop without it refuses internationalized mail.
+    pub smtputf8: bool,
+    /// Extra EHLO keywords (e.g. `ACME <digest>`); changeable at runtime with
+    /// [`SmtpServer::set_extra_keywords`].
+    pub advertise_extra: Vec<String>,
+    /// Recipient checks and delivery.
+    pub sink: Arc<dyn MailSink>,
+    /// AUTH (required for Submission).
+    pub auth: Option<Arc<dyn Authenticator>>,
+    /// The world clock, for `received_at` and transcript times.
+    pub clock: Clock,
+    /// Transcript capacity in lines (0 keeps none).
+    pub transcript_lines: usize,
+    /// Simultaneous connections; more are answered `421 4.7.0` and closed.
+    pub max_connections: usize,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("role", &self.role)
+            .field("hostname", &self.hostname)
+            .field("tls", &self.tls.is_some())
+            .field("implicit_tls", &self.implicit_tls)
+            .field("require_tls_for_auth", &self.require_tls_for_auth)
+            .field("max_message_octets", &self.max_message_octets)
+            .field("max_recipients", &self.max_recipients)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("smtputf8", &self.smtputf8)
+            .field("advertise_extra", &self.advertise_extra)
+            .field("auth", &self.auth.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpConfig {
+    /// A configuration with the defaults: no TLS, SIZE 10 MiB, 100 recipients, 30 s idle
+    /// timeout, SMTPUTF8 on, AUTH only under TLS.
+    pub fn new(
+        role: Role,
+        hostname: impl Into<String>,
+        sink: Arc<dyn MailSink>,
+        clock: Clock,
+    ) -> Self {
+        SmtpConfig {
+            role,
+            hostname: hostname.into(),
+            tls: None,
+            implicit_tls: false,
+            require_tls_for_auth: true,
+            max_message_octets: DEFAULT_MAX_MESSAGE_OCTETS,
+            max_recipients: DEFAULT_MAX_RECIPIENTS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            smtputf8: true,
+            advertise_extra: Vec::new(),
+            sink,
+            auth: None,
+            clock,
+            transcript_lines: DEFAULT_TRANSCRIPT_LINES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SmtpError {
+    /// Binding 127.0.0.1:0 failed.
+    #[error("cannot bind: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The configuration is inconsistent.
+    #[error("invalid SMTP configuration: {0}")]
+    Config(String),
+}
+
+/// What the accept loop and the sessions share.
+pub(crate) struct Shared {
+    pub(crate) config: SmtpConfig,
+    pub(crate) extra: RwLock<Vec<String>>,
+    pub(crate) transcript: transcript::Transcript,
+    pub(crate) next_conn: AtomicU64,
+}
+
+/// A running server. Dropping the handle stops it too (the accept loop sees the stop channel
+/// close); [`SmtpServer::shutdown`] stops it and waits, bounded.
+pub struct SmtpServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("addr", &self.addr)
+            .field("role", &self.shared.config.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpServer {
+    /// Binds 127.0.0.1:0 and serves.
+    pub async fn start(config: SmtpConfig) -> Result<SmtpServer, SmtpError> {
+        if config.role == Role::Submission && config.auth.is_none() {
+            return Err(SmtpError::Config(
+                "Submission needs an Authenticator".into(),
+            ));
+        }
+        if config.implicit_tls && config.tls.is_none() {
+            return Err(SmtpError::Config("implicit_tls needs a TLS config".into()));
+        }
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(SmtpError::Bind)?;
+        let addr = listener.local_addr().map_err(SmtpError::Bind)?;
+        let shared = Arc::new(Shared {
+            extra: RwLock::new(sanitize_keywords(config.advertise_extra.clone())),
+            transcript: transcript::Transcript::new(config.transcript_lines, config.clock.clone()),
+            next_conn: AtomicU64::new(1),
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared), stopped));
+        Ok(SmtpServer {
+            addr,
+            shared,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the extra EHLO keywords (seen by every EHLO/LHLO from now on). CR, LF and
+    /// empty entries are dropped so a keyword cannot inject reply lines.
+    pub fn set_extra_keywords(&self, keywords: Vec<String>) {
+        let clean = sanitize_keywords(keywords);
+        match self.shared.extra.write() {
+            Ok(mut extra) => *extra = clean,
+            Err(poisoned) => *poisoned.into_inner() = clean,
+        }
+    }
+
+    /// Every command line received and reply line sent, oldest first (bounded; DATA content
+    /// appears as one `<N octets of DATA>` line, AUTH secrets as `<redacted>`).
+    pub fn transcript(&self) -> Vec<TranscriptLine> {
+        self.shared.transcript.snapshot()
+    }
+
+    /// Stops accepting, tells open sessions to close (`421 4.3.2`), and waits at most
+    /// 2 × [`SHUTDOWN_GRACE`].
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, task).await;
+        }
+    }
+}
+
+fn sanitize_keywords(keywords: Vec<String>) -> Vec<String> {
+    keywords
+        .into_iter()
+        .filter(|k| !k.trim().is_empty() && !k.contains(['\r', '\n']))
+        .collect()
+}
