@@ -153,7 +153,8 @@ impl Session {
                 break;
             }
         }
-        self.conn.close().await;
+        // A client that stops reading cannot hold the task past the idle timeout.
+        let _ = tokio::time::timeout(self.shared.config.idle_timeout, self.conn.close()).await;
     }
 
     fn idle_timeout(&mut self) -> Flow {
@@ -555,7 +556,8 @@ impl Session {
             tokio::io::sink(),
         )));
         let plain = std::mem::replace(&mut self.conn, placeholder);
-        let Ok(stream) = plain.into_stream().await else {
+        let idle = self.shared.config.idle_timeout;
+        let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
         let Some(tls) = handshake(config, stream, self.shared.config.idle_timeout).await else {
