@@ -346,7 +346,7 @@ impl SmtpClient {
     /// QUIT, and closes.
     pub async fn quit(mut self) -> Result<(), ClientError> {
         let reply = self.command("QUIT").await;
-        self.conn.close().await;
+        let _ = tokio::time::timeout(self.timeout, self.conn.close()).await;
         reply.map(|_| ())
     }
 
@@ -405,9 +405,10 @@ impl SmtpClient {
             tokio::io::empty(),
             tokio::io::sink(),
         )));
-        let plain = std::mem::replace(&mut self.conn, placeholder)
-            .into_stream()
-            .await?;
+        let plain = std::mem::replace(&mut self.conn, placeholder).into_stream();
+        let plain = tokio::time::timeout(self.timeout, plain)
+            .await
+            .map_err(|_| ClientError::Timeout)??;
         let stream = tls_connect(config, name, plain, self.timeout).await?;
         self.conn = Conn::new(stream);
         self.tls = true;

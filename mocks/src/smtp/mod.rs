@@ -3,7 +3,9 @@
 //!
 //! ```text
 //!   server.rs   accept loop, connection limit, shutdown
-//!   session.rs  the per-connection state machine (RFC 5321, 2033, 3207, 4954, 6531, 1870, 2920)
+//!   session/    the per-connection state machine (RFC 5321, 2033, 3207, 6531, 1870, 2920):
+//!               mod.rs (loop, HELO/EHLO/LHLO, STARTTLS), transaction.rs (MAIL, RCPT, DATA),
+//!               authenticate.rs (AUTH, RFC 4954)
 //!   command.rs  parsing command lines, paths and MAIL parameters (pure)
 //!   data.rs     DATA: end-of-data detection, dot-unstuffing, bare CR/LF, limits (pure)
 //!   auth.rs     SASL PLAIN / LOGIN decoding (pure)

@@ -1,0 +1,115 @@
+//! AUTH (RFC 4954): when it is allowed, the PLAIN and LOGIN exchanges, and the result.
+
+use super::super::io::Line;
+use super::super::{Role, auth, command, reply};
+use super::{Flow, Read, Session, Stop};
+use crate::mail::Reply;
+
+impl Session {
+    pub(super) async fn auth(&mut self, mechanism: String, initial: Option<String>) -> Flow {
+        let cfg = &self.shared.config;
+        let Some(authenticator) = cfg.auth.clone().filter(|_| cfg.role == Role::Submission) else {
+            self.reply(Reply::new(502, (5, 5, 1), "AUTH not offered"));
+            return Flow::Continue;
+        };
+        let refusal = if !matches!(self.helo, Some((_, true))) {
+            Some(Reply::new(503, (5, 5, 1), "send EHLO first"))
+        } else if self.auth_user.is_some() {
+            // RFC 4954 §4: after a successful AUTH, further AUTH commands get 503.
+            Some(Reply::new(503, (5, 5, 1), "already authenticated"))
+        } else if self.txn.is_some() {
+            Some(Reply::new(
+                503,
+                (5, 5, 1),
+                "AUTH not allowed in a mail transaction",
+            ))
+        } else if !self.auth_offered() {
+            // RFC 4954 §6: 538 5.7.11 encryption required for requested authentication.
+            Some(Reply::new(538, (5, 7, 11), "encryption required for AUTH"))
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            self.reply(r);
+            return Flow::Continue;
+        }
+        let credentials = match mechanism.as_str() {
+            "PLAIN" => self.auth_plain(initial).await,
+            "LOGIN" => self.auth_login(initial).await,
+            _ => Err(Stop::Reply(Reply::new(
+                504,
+                (5, 5, 4),
+                "mechanism not supported",
+            ))),
+        };
+        let (user, pass) = match credentials {
+            Ok(c) => c,
+            Err(Stop::Reply(r)) => {
+                self.reply(r);
+                return Flow::Continue;
+            }
+            Err(Stop::Close) => return Flow::Close,
+        };
+        match authenticator.authenticate(&user, &pass) {
+            Some(canonical) => {
+                tracing::debug!(conn = self.conn_id, user = %canonical, "authenticated");
+                self.auth_user = Some(canonical);
+                self.reply(Reply::new(235, (2, 7, 0), "Authentication successful"));
+            }
+            None => self.reply(auth::failed()),
+        }
+        Flow::Continue
+    }
+
+    async fn auth_plain(&mut self, initial: Option<String>) -> Result<(String, String), Stop> {
+        let response = match initial {
+            Some(text) => auth::decode(&text).map_err(Stop::Reply)?,
+            None => self.challenge("").await?,
+        };
+        match response {
+            auth::Response::Cancel => Err(Stop::Reply(auth::cancelled())),
+            auth::Response::Bytes(b) => auth::plain(&b).map_err(Stop::Reply),
+        }
+    }
+
+    async fn auth_login(&mut self, initial: Option<String>) -> Result<(String, String), Stop> {
+        let user = match initial {
+            Some(text) => auth::decode(&text).map_err(Stop::Reply)?,
+            None => self.challenge(auth::LOGIN_USER_PROMPT).await?,
+        };
+        let auth::Response::Bytes(user) = user else {
+            return Err(Stop::Reply(auth::cancelled()));
+        };
+        let auth::Response::Bytes(pass) = self.challenge(auth::LOGIN_PASS_PROMPT).await? else {
+            return Err(Stop::Reply(auth::cancelled()));
+        };
+        let user = auth::login_field(user).map_err(Stop::Reply)?;
+        let pass = auth::login_field(pass).map_err(Stop::Reply)?;
+        Ok((user, pass))
+    }
+
+    /// Sends `334 prompt` and reads the client's base64 answer (logged as `<redacted>`).
+    async fn challenge(&mut self, prompt: &str) -> Result<auth::Response, Stop> {
+        self.reply(reply::plain(334, prompt));
+        match self.read(command::AUTH_LINE_MAX).await {
+            Read::Line(Line::Full(bytes)) => {
+                self.record_in("<redacted>");
+                let text = command::strip_line(&bytes).map_err(Stop::Reply)?;
+                auth::decode(text).map_err(Stop::Reply)
+            }
+            Read::Line(Line::TooLong { .. }) => {
+                self.record_in("<redacted>");
+                Err(Stop::Reply(Reply::new(500, (5, 5, 6), "line too long")))
+            }
+            Read::Gone => Err(Stop::Close),
+            Read::Timeout => {
+                self.idle_timeout();
+                Err(Stop::Close)
+            }
+            Read::Shutdown => {
+                self.shutting_down();
+                Err(Stop::Close)
+            }
+        }
+    }
+}
