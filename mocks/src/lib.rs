@@ -19,7 +19,9 @@
 //! - [`mangle`]: what relays do to messages in transit, and which DKIM canonicalizations survive;
 //! - [`smtp`]: one SMTP engine in four roles (MX, Submission, relay front end, LMTP) and an
 //!   SMTP/LMTP client, over the [`mail`] hooks;
-//! - [`seed`], [`clock`]: the world's randomness and time, both replayable.
+//! - [`seed`], [`clock`]: the world's randomness and time, both replayable;
+//! - [`relay`]: store-and-forward hops with DKIM signing and checking, mangling and faults;
+//! - [`world`]: everything started together, with the management API.
 //!
 //! Still to come with their issues: `imap` and `pop3`.
 #![forbid(unsafe_code)]
@@ -40,6 +42,7 @@ pub mod https;
 pub mod mail;
 pub mod mailstore;
 pub mod mangle;
+pub mod relay;
 pub mod seed;
 pub mod smtp;
 pub mod world;

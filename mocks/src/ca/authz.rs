@@ -50,6 +50,32 @@ pub fn authz(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Reply
     let body = store
         .authz_json(id, &ca.urls, now)
         .ok_or_else(|| not_found("authorization"))?;
+    let email_challenges: Vec<String> = store
+        .authzs
+        .get(id)
+        .map(|a| {
+            a.challenges
+                .iter()
+                .filter(|c| {
+                    store
+                        .challenges
+                        .get(*c)
+                        .is_some_and(|c| c.kind == ChallengeKind::EmailReply00)
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    drop(store);
+    // RFC 8823 §3 step 4: the CA sends the challenge mail; by default when the client first
+    // looks at the authorization (knob email_send_on).
+    if ca.knobs().email_send_on == super::knobs::EmailSendOn::AuthzFetch
+        && body.get("status").and_then(|s| s.as_str()) == Some("pending")
+    {
+        for challenge in &email_challenges {
+            super::email::send_once(ca, challenge);
+        }
+    }
     let pending = body.get("status").and_then(|s| s.as_str()) == Some("pending");
     let mut reply = Reply::json(StatusCode::OK, &body);
     if let (true, Some(secs)) = (pending, ca.knobs().retry_after_secs) {
@@ -67,6 +93,7 @@ pub async fn challenge(
     let account = auth.account()?;
     let now = ca.clock.now();
     let knobs = ca.knobs();
+    let mut email_posted = false;
     let start = {
         let mut store = ca.store();
         let challenge = store
@@ -93,8 +120,11 @@ pub async fn challenge(
                     "strict mode: the challenge response must be {}",
                 ));
             }
-            // RFC 8823 §3: email-reply-00 completes through the reply mail, which comes with the
-            // mail plane; the POST is accepted and the challenge stays pending until then.
+            // RFC 8823 §3: email-reply-00 completes through the reply mail; the POST says the
+            // client is ready, and the verdict on the reply (now or later) decides.
+            email_posted = challenge.kind == ChallengeKind::EmailReply00
+                && challenge.status == ChallengeStatus::Pending
+                && authz.status == AuthzStatus::Pending;
             let startable = challenge.status == ChallengeStatus::Pending
                 && authz.status == AuthzStatus::Pending
                 && challenge.kind != ChallengeKind::EmailReply00;
@@ -104,6 +134,9 @@ pub async fn challenge(
             startable
         }
     };
+    if email_posted {
+        super::email::posted(ca, id);
+    }
     if start {
         if knobs.validation_inline {
             super::validate::run(Arc::clone(ca), id.to_owned()).await;

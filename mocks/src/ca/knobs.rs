@@ -56,6 +56,51 @@ pub struct Knobs {
     pub cert_validity_secs: u64,
     /// The TCP port http-01 validation connects to (RFC 8555 §8.3 says 80; tests move it).
     pub http01_port: u16,
+    /// When the email-reply-00 challenge mail is sent (RFC 8823 §3 leaves it to the CA).
+    pub email_send_on: EmailSendOn,
+    /// Which token joins make a correct RFC 8823 digest (digest §1.6: the text is ambiguous).
+    pub email_join: JoinPolicy,
+    /// How long after the challenge mail a reply is accepted (RFC 8823 §3: the CA decides;
+    /// 24 hours by default), on the world clock.
+    pub email_reply_window_secs: u64,
+    /// The media type of the challenge mail body (RFC 8823 §3.1 allows any).
+    pub email_challenge_body: acmeproof_protocol::smime::ChallengeBody,
+}
+
+/// When the CA sends the challenge mail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmailSendOn {
+    /// When the client first fetches the authorization.
+    #[default]
+    AuthzFetch,
+    /// When the client POSTs the challenge.
+    ChallengePost,
+}
+
+/// Which ways of joining token-part1 and token-part2 the CA accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JoinPolicy {
+    /// The base64url strings are concatenated.
+    String,
+    /// The decoded octets are concatenated.
+    Binary,
+    /// Either join is accepted.
+    #[default]
+    Either,
+}
+
+impl JoinPolicy {
+    /// The joins that count.
+    pub fn accepted(self) -> Vec<acmeproof_protocol::token::Join> {
+        use acmeproof_protocol::token::Join;
+        match self {
+            JoinPolicy::String => vec![Join::String],
+            JoinPolicy::Binary => vec![Join::Binary],
+            JoinPolicy::Either => vec![Join::String, Join::Binary],
+        }
+    }
 }
 
 impl Default for Knobs {
@@ -74,6 +119,10 @@ impl Default for Knobs {
             authz_lifetime_secs: 7 * 24 * 3600,
             cert_validity_secs: 90 * 24 * 3600,
             http01_port: 80,
+            email_send_on: EmailSendOn::AuthzFetch,
+            email_join: JoinPolicy::Either,
+            email_reply_window_secs: 24 * 3600,
+            email_challenge_body: Default::default(),
         }
     }
 }
@@ -126,6 +175,7 @@ impl Knobs {
             ("order_lifetime_secs", self.order_lifetime_secs),
             ("authz_lifetime_secs", self.authz_lifetime_secs),
             ("cert_validity_secs", self.cert_validity_secs),
+            ("email_reply_window_secs", self.email_reply_window_secs),
         ] {
             if value == 0 {
                 return Err(KnobError::Zero(name));

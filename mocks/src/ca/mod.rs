@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod authz;
 pub mod config;
+pub mod email;
 pub mod identifiers;
 pub mod jws;
 pub mod knobs;
@@ -114,6 +115,7 @@ impl Ca {
             history: Mutex::new(VecDeque::new()),
             next_seq: std::sync::atomic::AtomicU64::new(0),
             validations,
+            mail: std::sync::OnceLock::new(),
         });
         let served = https::serve(listener, Some(tls), server::router(Arc::clone(&shared)))?;
         tracing::info!(%addr, "ACME CA listening");
@@ -135,28 +137,22 @@ impl Ca {
         &self.shared
     }
 
-    /// Waits until the validation of challenge `url_or_id` finishes, or `timeout` passes.
-    /// Returns whether it finished.
-    pub async fn wait_for_validation(&self, challenge_id: &str, timeout: Duration) -> bool {
+    /// Waits until `check` holds for the CA's store, or `timeout` passes; re-checked whenever a
+    /// validation finishes or a reply is judged. Returns whether it held.
+    pub async fn wait_until(
+        &self,
+        check: impl Fn(&state::Store) -> bool,
+        timeout: Duration,
+    ) -> bool {
         let mut events = self.shared.validations.subscribe();
-        let finished = |ca: &CaShared| {
-            ca.store().challenges.get(challenge_id).is_some_and(|c| {
-                matches!(
-                    c.status,
-                    model::ChallengeStatus::Valid | model::ChallengeStatus::Invalid
-                )
-            })
-        };
-        if finished(&self.shared) {
+        if check(&self.shared.store()) {
             return true;
         }
         let wait = async {
             loop {
                 match events.recv().await {
-                    Ok(id) if id == challenge_id => return true,
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        if finished(&self.shared) {
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        if check(&self.shared.store()) {
                             return true;
                         }
                     }
@@ -165,6 +161,38 @@ impl Ca {
             }
         };
         tokio::time::timeout(timeout, wait).await.unwrap_or(false)
+    }
+
+    /// Waits until the validation of challenge `challenge` (its URL or id) finishes.
+    pub async fn wait_for_validation(&self, challenge: &str, timeout: Duration) -> bool {
+        let id = challenge.rsplit('/').next().unwrap_or(challenge);
+        self.wait_until(
+            |store| {
+                store.challenges.get(id).is_some_and(|c| {
+                    matches!(
+                        c.status,
+                        model::ChallengeStatus::Valid | model::ChallengeStatus::Invalid
+                    )
+                })
+            },
+            timeout,
+        )
+        .await
+    }
+
+    /// Waits until a reply to challenge `challenge` (URL or id) was ignored (send-once).
+    pub async fn wait_for_ignored_reply(&self, challenge: &str, timeout: Duration) -> bool {
+        let id = challenge.rsplit('/').next().unwrap_or(challenge);
+        self.wait_until(
+            |store| store.email.get(id).is_some_and(|e| e.ignored_replies > 0),
+            timeout,
+        )
+        .await
+    }
+
+    /// Connects the CA to the world's mail plane (once): challenge mails can go out.
+    pub fn set_mail(&self, mail: email::CaMail) {
+        let _ = self.shared.mail.set(mail);
     }
 
     /// Stops serving.

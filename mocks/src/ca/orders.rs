@@ -111,6 +111,9 @@ fn new_authz(
                 from,
             },
         );
+        if *kind == ChallengeKind::EmailReply00 {
+            super::email::register(ca, store, &id);
+        }
         challenges.push(id);
     }
     store.authzs.insert(

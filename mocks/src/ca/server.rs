@@ -62,6 +62,8 @@ pub struct CaShared {
     pub next_seq: std::sync::atomic::AtomicU64,
     /// Wakes waiters when a validation finishes.
     pub validations: tokio::sync::broadcast::Sender<String>,
+    /// The mail plane, once the world has one (RFC 8823 challenges stay pending without it).
+    pub mail: std::sync::OnceLock<super::email::CaMail>,
 }
 
 /// One request as the management API shows it.

@@ -32,6 +32,10 @@ pub struct Store {
     pub certs: HashMap<String, CertRecord>,
     /// Certificate id by serial (lower-case hex).
     pub certs_by_serial: HashMap<String, String>,
+    /// RFC 8823 exchanges by challenge id.
+    pub email: HashMap<String, super::email::EmailState>,
+    /// Challenge id by token-part1 (how a reply finds its challenge).
+    pub email_by_token_part1: HashMap<String, String>,
 }
 
 impl Store {

@@ -13,6 +13,7 @@ use crate::dns::{DnsConfig, DnsServer, WorldResolver};
 use crate::https::Served;
 use crate::seed::Seed;
 
+pub mod mail;
 pub mod management;
 
 /// The world `acmeproof serve` starts without a config: one zone with a host, a mail exchanger and a CAA
@@ -27,6 +28,12 @@ records = [
   { name = "example.test", type = "MX", value = "10 mail.example.test." },
   { name = "example.test", type = "CAA", value = "0 issue \"acmeproof.test\"" },
   { name = "example.test", type = "CAA", value = "0 issuemail \"acmeproof.test\"" },
+]
+
+[mail]
+users = [
+  { address = "alice@example.test", password = "alice-password" },
+  { address = "δοκιμή@παράδειγμα.δοκιμή", password = "eai-password" },
 ]
 "#;
 
@@ -50,6 +57,8 @@ pub struct WorldConfig {
     pub dns: DnsConfig,
     /// The CA.
     pub ca: CaConfig,
+    /// Users, relays and DKIM.
+    pub mail: mail::MailConfig,
 }
 
 impl Default for WorldConfig {
@@ -59,6 +68,7 @@ impl Default for WorldConfig {
             clock: None,
             dns: DnsConfig::default(),
             ca: CaConfig::default(),
+            mail: mail::MailConfig::default(),
         }
     }
 }
@@ -99,6 +109,9 @@ pub enum WorldError {
     /// The CA failed to start.
     #[error(transparent)]
     Ca(#[from] crate::ca::CaError),
+    /// The mail plane failed to start.
+    #[error("mail: {0}")]
+    Mail(String),
     /// A socket or file failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -115,6 +128,8 @@ pub struct World {
     pub ca: Ca,
     /// The world clock.
     pub clock: Clock,
+    /// The mail plane (when `[mail] enabled`).
+    pub mail: Option<mail::MailPlane>,
     management: Served,
 }
 
@@ -133,6 +148,41 @@ pub struct Endpoints {
     pub management_url: String,
     /// The seed.
     pub seed: u64,
+    /// The mail plane's endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailEndpoints>,
+}
+
+/// Where the mail servers listen, and who may use them.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailEndpoints {
+    /// The users' MX (SMTP, STARTTLS).
+    pub mx: SocketAddr,
+    /// Submission with STARTTLS and AUTH.
+    pub submission: SocketAddr,
+    /// Submission with implicit TLS.
+    pub submissions: SocketAddr,
+    /// LMTP into the mail store.
+    pub lmtp: SocketAddr,
+    /// The CA's MX, where replies go.
+    pub ca_mx: SocketAddr,
+    /// The relays, in chain order.
+    pub relays: Vec<(String, SocketAddr)>,
+    /// Mailbox owners and their passwords.
+    pub users: Vec<mail::UserSpec>,
+    /// DKIM keys: domain, selector, the TXT name.
+    pub dkim: Vec<DkimEndpoint>,
+}
+
+/// One DKIM key of the world.
+#[derive(Debug, Clone, Serialize)]
+pub struct DkimEndpoint {
+    /// The signing domain.
+    pub domain: String,
+    /// The selector.
+    pub selector: String,
+    /// Where the key is published.
+    pub txt_name: String,
 }
 
 /// A TSIG key as scripts need it (`nsupdate -y ALG:NAME:SECRET`).
@@ -177,6 +227,15 @@ impl World {
             },
         )
         .await?;
+        let mail = if config.mail.enabled {
+            Some(
+                mail::MailPlane::start(&config.mail, seed, &clock, &dns, &pki, &ca)
+                    .await
+                    .map_err(|e| WorldError::Mail(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         let management = management::start(management::Management {
             dns: Arc::clone(&dns),
             pki: Arc::clone(&pki),
@@ -189,6 +248,7 @@ impl World {
             pki,
             ca,
             clock,
+            mail,
             management,
         })
     }
@@ -217,12 +277,38 @@ impl World {
             }),
             management_url: self.management_url(),
             seed: self.ca.shared().seed.0,
+            mail: self.mail.as_ref().map(|m| MailEndpoints {
+                mx: m.mx.addr(),
+                submission: m.submission.addr(),
+                submissions: m.submissions.addr(),
+                lmtp: m.lmtp.addr(),
+                ca_mx: m.ca_mx.addr(),
+                relays: m
+                    .relays
+                    .iter()
+                    .map(|(host, server, _)| (host.clone(), server.addr()))
+                    .collect(),
+                users: m.users.clone(),
+                dkim: m
+                    .keys
+                    .all()
+                    .iter()
+                    .map(|k| DkimEndpoint {
+                        domain: k.domain().to_owned(),
+                        selector: k.selector().to_owned(),
+                        txt_name: k.dns_name(),
+                    })
+                    .collect(),
+            }),
         }
     }
 
     /// Stops every server.
     pub async fn shutdown(self) {
         self.management.shutdown().await;
+        if let Some(mail) = &self.mail {
+            mail.shutdown().await;
+        }
         self.ca.shutdown().await;
         if let Ok(dns) = Arc::try_unwrap(self.dns) {
             dns.shutdown().await;

@@ -1,0 +1,481 @@
+//! RFC 8823 `email-reply-00` on the CA side: the challenge mail out, the reply in.
+//!
+//! ```text
+//!  authz fetch (or challenge POST) ─► send_challenge: token-part1, ChallengeEmail, DKIM
+//!                                       └─► smarthost relay ─► … ─► the identifier's MX
+//!  reply ─► CA's inbound MX ─► CaInbox::deliver ─► judge: DKIM (d= From domain), From,
+//!           List-*, digest under the join policy, send-once, validity window ─► challenge
+//! ```
+//!
+//! Every mail rule is `acmeproof_protocol::smime`'s; this module only wires it to the CA.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::model::{ChallengeKind, ChallengeStatus};
+use super::pki::{Identifier, IdentifierKind};
+use super::problem::{Problem, ProblemType};
+use super::server::CaShared;
+use crate::dkim::{DkimKey, DkimVerifier, passes_for_domain};
+use crate::dns::WorldResolver;
+use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
+use crate::protocol::finding::Level;
+use crate::protocol::smime::{self, ChallengeEmail, ExpectedDigest, ResponseContext};
+use crate::relay::{MailRoutes, RetryPolicy, Target, send};
+
+/// The CA's mail plumbing, set once the world's mail plane is up.
+#[derive(Debug, Clone)]
+pub struct CaMail {
+    /// The From of challenge mails (the challenge object's `from`).
+    pub from: String,
+    /// Where challenge mails are handed: the world's first relay, or `None` to use the
+    /// identifier's MX directly.
+    pub smarthost: Option<(String, SocketAddr)>,
+    /// The CA domain's DKIM key (d= equals the From domain, RFC 8823 §3.1).
+    pub key: Arc<DkimKey>,
+    /// Host names to ports.
+    pub routes: MailRoutes,
+    /// The world's DNS (MX, DKIM keys).
+    pub resolver: WorldResolver,
+    /// Retries when sending.
+    pub retry: RetryPolicy,
+    /// The EHLO name.
+    pub hostname: String,
+}
+
+/// One exchange, as the CA remembers it.
+#[derive(Debug, Clone)]
+pub struct EmailState {
+    /// token-part1 (RFC 8823 §3: sent only in the mail's Subject).
+    pub token_part1: String,
+    /// The challenge mail's Message-ID.
+    pub message_id: String,
+    /// When the challenge mail was handed to the relay.
+    pub sent_at: Option<OffsetDateTime>,
+    /// Why sending failed, if it did.
+    pub send_error: Option<String>,
+    /// The verdict on the first reply (send-once: later replies are ignored).
+    pub verdict: Option<Result<(), String>>,
+    /// The problem document of a failed verdict.
+    pub problem: Option<Problem>,
+    /// Replies that came after the first, ignored.
+    pub ignored_replies: u32,
+    /// Whether the client has POSTed the challenge.
+    pub posted: bool,
+}
+
+/// Registers the exchange of a new email-reply-00 challenge (token-part1 drawn from the seed,
+/// ≥128 bits: RFC 8823 §3 step 3).
+pub fn register(ca: &CaShared, store: &mut super::state::Store, challenge_id: &str) {
+    // 16 octets (128 bits). Not a multiple of three, so the string and binary joins of
+    // digest §1.6 give different digests: a client's join choice is visible to the CA.
+    let token_part1 = ca.tokens.token(16);
+    let message_id = format!(
+        "{}@{}",
+        ca.ids.token(12),
+        domain_of(&ca.config.challenge_from)
+    );
+    store
+        .email_by_token_part1
+        .insert(token_part1.clone(), challenge_id.to_owned());
+    store.email.insert(
+        challenge_id.to_owned(),
+        EmailState {
+            token_part1,
+            message_id,
+            sent_at: None,
+            send_error: None,
+            verdict: None,
+            problem: None,
+            ignored_replies: 0,
+            posted: false,
+        },
+    );
+}
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address)
+}
+
+/// Sends the challenge mail of `challenge_id` unless it was sent already (RFC 8823 §3: one
+/// challenge mail per challenge). Returns at once; the mail goes out in the background.
+pub fn send_once(ca: &Arc<CaShared>, challenge_id: &str) {
+    let Some(mail) = ca.mail.get().cloned() else {
+        // No mail plane in this world: the authorization stays pending.
+        return;
+    };
+    let now = ca.clock.now();
+    let job = {
+        let mut store = ca.store();
+        let Some(challenge) = store.challenges.get(challenge_id).cloned() else {
+            return;
+        };
+        let Some(authz) = store.authzs.get(&challenge.authz).cloned() else {
+            return;
+        };
+        let Some(state) = store.email.get_mut(challenge_id) else {
+            return;
+        };
+        if state.sent_at.is_some() || state.send_error.is_some() {
+            return;
+        }
+        state.sent_at = Some(now);
+        (
+            authz.identifier.value.clone(),
+            state.token_part1.clone(),
+            state.message_id.clone(),
+        )
+    };
+    let ca = Arc::clone(ca);
+    let challenge_id = challenge_id.to_owned();
+    tokio::spawn(async move {
+        let (to, token_part1, message_id) = job;
+        if let Err(error) = send_challenge(&ca, &mail, &to, &token_part1, &message_id, now).await {
+            tracing::warn!(%error, %to, "challenge mail not delivered");
+            let mut store = ca.store();
+            if let Some(state) = store.email.get_mut(&challenge_id) {
+                state.send_error = Some(error.clone());
+            }
+            drop(store);
+            finish(
+                &ca,
+                &challenge_id,
+                Err(Problem::new(
+                    ProblemType::Connection,
+                    format!("the challenge mail to {to} could not be delivered: {error}"),
+                )),
+            );
+        }
+    });
+}
+
+async fn send_challenge(
+    ca: &CaShared,
+    mail: &CaMail,
+    to: &str,
+    token_part1: &str,
+    message_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    let mut email = ChallengeEmail::new(
+        &mail.from,
+        to,
+        token_part1,
+        message_id,
+        now.unix_timestamp(),
+    );
+    email.body = ca.knobs().email_challenge_body;
+    let raw = email.build();
+    // RFC 8823 §3.1 item 5 / §6: DKIM with d= the From domain, covering the listed fields.
+    let signed = mail
+        .key
+        .sign(&raw, &crate::relay::signed_fields())
+        .map_err(|e| format!("DKIM signing failed: {e}"))?;
+    let envelope = Envelope {
+        mail_from: mail.from.clone(),
+        rcpt_to: vec![to.to_owned()],
+        smtputf8: !to.is_ascii(),
+        body_8bit: false,
+    };
+    let target = match &mail.smarthost {
+        Some((host, addr)) => Target::Host(host.clone(), *addr),
+        None => Target::Mx(domain_of(to).to_owned()),
+    };
+    send::send(
+        &mail.routes,
+        &mail.resolver,
+        &target,
+        &mail.hostname,
+        &envelope,
+        &signed,
+        mail.retry,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+/// The client POSTed the challenge: RFC 8555 §7.5.1 asks the CA to start validating. For
+/// email-reply-00 that means waiting for the reply; a verdict already reached applies now.
+pub fn posted(ca: &Arc<CaShared>, challenge_id: &str) {
+    let verdict = {
+        let mut store = ca.store();
+        let Some(state) = store.email.get_mut(challenge_id) else {
+            return;
+        };
+        state.posted = true;
+        let verdict = state
+            .verdict
+            .clone()
+            .map(|v| v.map_err(|_| state.problem.clone()));
+        if verdict.is_none()
+            && let Some(c) = store.challenges.get_mut(challenge_id)
+            && c.status == ChallengeStatus::Pending
+        {
+            c.status = ChallengeStatus::Processing;
+        }
+        verdict
+    };
+    if ca.knobs().email_send_on == super::knobs::EmailSendOn::ChallengePost {
+        send_once(ca, challenge_id);
+    }
+    if let Some(verdict) = verdict {
+        finish(
+            ca,
+            challenge_id,
+            verdict.map_err(|p| p.unwrap_or_else(|| Problem::unauthorized("the reply failed"))),
+        );
+    }
+}
+
+fn finish(ca: &CaShared, challenge_id: &str, outcome: Result<(), Problem>) {
+    let lifetime = time::Duration::seconds(
+        i64::try_from(ca.knobs().authz_lifetime_secs).unwrap_or(i64::MAX / 4),
+    );
+    let now = ca.clock.now();
+    ca.store()
+        .finish_validation(challenge_id, outcome, now, lifetime);
+    let _ = ca.validations.send(challenge_id.to_owned());
+}
+
+/// The CA's inbound mailbox: the [`MailSink`] of the CA's MX.
+#[derive(Debug, Clone)]
+pub struct CaInbox(pub Arc<CaShared>);
+
+#[async_trait::async_trait]
+impl MailSink for CaInbox {
+    async fn check_recipient(&self, rcpt: &str, _session: &Session) -> Result<(), Reply> {
+        if rcpt.eq_ignore_ascii_case(&self.0.config.challenge_from) {
+            Ok(())
+        } else {
+            Err(Reply::no_such_user(rcpt))
+        }
+    }
+
+    async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
+        let n = message.envelope.rcpt_to.len();
+        if message.envelope.mail_from.is_empty() {
+            bounced(&self.0, &message.data);
+        } else {
+            judge_reply(&self.0, &message.data).await;
+        }
+        vec![Ok(()); n]
+    }
+}
+
+/// A non-delivery report for a challenge mail: the challenge cannot succeed.
+fn bounced(ca: &Arc<CaShared>, raw: &[u8]) {
+    let text = crate::relay::bounce::readable_text(raw);
+    let found = {
+        let store = ca.store();
+        store
+            .email_by_token_part1
+            .iter()
+            .find(|(token, _)| text.contains(token.as_str()))
+            .map(|(_, id)| id.clone())
+    };
+    if let Some(id) = found {
+        let diagnostic = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("Diagnostic-Code:"))
+            .unwrap_or("Diagnostic-Code: (none)")
+            .to_owned();
+        finish(
+            ca,
+            &id,
+            Err(Problem::new(
+                ProblemType::Connection,
+                format!("the challenge mail bounced: {diagnostic}"),
+            )),
+        );
+    }
+}
+
+/// Judges a reply (RFC 8823 §3.2, digest §1.7) and records the verdict.
+async fn judge_reply(ca: &Arc<CaShared>, raw: &[u8]) {
+    // Which challenge? The reply's Subject repeats token-part1 (§3.2 item 1).
+    let Ok(first_look) = smime::check_response(raw, &ResponseContext::default()) else {
+        tracing::info!("the CA inbox got something that is not a mail");
+        return;
+    };
+    let Some(token_part1) = first_look.token_part1.clone() else {
+        tracing::info!("the CA inbox got a mail without an ACME subject");
+        return;
+    };
+    let lookup = {
+        let mut store = ca.store();
+        let Some(id) = store.email_by_token_part1.get(&token_part1).cloned() else {
+            return;
+        };
+        let Some(state) = store.email.get_mut(&id) else {
+            return;
+        };
+        if state.verdict.is_some() {
+            // Send-once (digest §1.7): only the first reply counts.
+            state.ignored_replies += 1;
+            tracing::info!(challenge = %id, "a second reply was ignored");
+            drop(store);
+            let _ = ca.validations.send(id);
+            return;
+        }
+        let sent_at = state.sent_at;
+        let message_id = state.message_id.clone();
+        let Some(challenge) = store.challenges.get(&id).cloned() else {
+            return;
+        };
+        let Some(authz) = store.authzs.get(&challenge.authz).cloned() else {
+            return;
+        };
+        let Some(account) = store.accounts.get(&authz.account).cloned() else {
+            return;
+        };
+        (
+            id,
+            sent_at,
+            message_id,
+            challenge,
+            authz.identifier,
+            account.thumbprint,
+        )
+    };
+    let (id, sent_at, message_id, challenge, identifier, thumbprint) = lookup;
+    let outcome = verdict(
+        ca,
+        raw,
+        &Verdict {
+            token_part1: &token_part1,
+            token_part2: &challenge.token,
+            thumbprint: &thumbprint,
+            identifier: &identifier,
+            message_id: &message_id,
+            sent_at,
+        },
+    )
+    .await;
+    let outcome = match outcome {
+        Ok(()) => {
+            // RFC 9495: issuemail CAA at the address's domain.
+            super::validate::check_caa(&ca.resolver, &ca.config.caa_identities, &identifier, false)
+                .await
+        }
+        Err(p) => Err(p),
+    };
+    let posted = {
+        let mut store = ca.store();
+        let Some(state) = store.email.get_mut(&id) else {
+            return;
+        };
+        state.verdict = Some(outcome.as_ref().map(|_| ()).map_err(|p| p.detail.clone()));
+        state.problem = outcome.as_ref().err().cloned();
+        state.posted
+    };
+    if posted {
+        finish(ca, &id, outcome);
+    }
+    debug_assert_eq!(challenge.kind, ChallengeKind::EmailReply00);
+}
+
+struct Verdict<'a> {
+    token_part1: &'a str,
+    token_part2: &'a str,
+    thumbprint: &'a str,
+    identifier: &'a Identifier,
+    message_id: &'a str,
+    sent_at: Option<OffsetDateTime>,
+}
+
+async fn verdict(ca: &CaShared, raw: &[u8], v: &Verdict<'_>) -> Result<(), Problem> {
+    let now = ca.clock.now();
+    let window = time::Duration::seconds(
+        i64::try_from(ca.knobs().email_reply_window_secs).unwrap_or(i64::MAX / 4),
+    );
+    if let Some(sent) = v.sent_at
+        && now - sent > window
+    {
+        return Err(Problem::unauthorized(format!(
+            "the reply came {} s after the challenge mail; the token is valid for {} s",
+            (now - sent).whole_seconds(),
+            window.whole_seconds()
+        )));
+    }
+    debug_assert_eq!(v.identifier.kind, IdentifierKind::Email);
+    let context = ResponseContext {
+        identifier: Some(v.identifier.value.clone()),
+        challenge: Some(smime::ChallengeInfo {
+            from: Some(ca.config.challenge_from.clone()),
+            to: Some(v.identifier.value.clone()),
+            reply_to: None,
+            message_id: Some(v.message_id.to_owned()),
+            subject: None,
+            token_part1: Some(v.token_part1.to_owned()),
+        }),
+        expected: ExpectedDigest::Tokens {
+            part1: Some(v.token_part1.to_owned()),
+            part2: v.token_part2.to_owned(),
+            thumbprint: v.thumbprint.to_owned(),
+            accept: ca.knobs().email_join.accepted(),
+        },
+        case: Default::default(),
+    };
+    let report = smime::check_response(raw, &context)
+        .map_err(|e| Problem::new(ProblemType::IncorrectResponse, format!("the reply: {e}")))?;
+    let mut reasons = Vec::new();
+    // RFC 8823 §3.2 / §6: the reply must carry a DKIM signature of the From domain that the
+    // CA verifies (the key from the world's DNS).
+    let from_domain = report
+        .from
+        .as_deref()
+        .map(domain_of)
+        .unwrap_or_default()
+        .to_owned();
+    let outcomes = DkimVerifier::new(&ca.resolver).verify(raw).await;
+    if !passes_for_domain(&outcomes, &from_domain) {
+        reasons.push(format!(
+            "no DKIM signature with d={from_domain} verifies ({})",
+            outcomes
+                .iter()
+                .map(|o| format!("d={}: {:?}", o.domain, o.result))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    // MUST-level findings of the protocol checker: From (SMIME-40), To (SMIME-41), List-*
+    // (SMIME-44), the block (SMIME-46/48), the signed fields (SMIME-52/54)…
+    use crate::protocol::requirements as req;
+    for finding in report
+        .findings
+        .as_slice()
+        .iter()
+        .filter(|f| f.level == Level::Must)
+    {
+        // SMIME-51 (a DKIM-Signature field exists) is superseded by the cryptographic check
+        // above; SMIME-10 (the digest) is judged below with its own error type.
+        if finding.req == req::SMIME_51 || finding.req == req::SMIME_10 {
+            continue;
+        }
+        reasons.push(format!("{} ({})", finding.req, finding.observed));
+    }
+    let digest_ok = report.digest_matches == Some(true);
+    if reasons.is_empty() && digest_ok {
+        return Ok(());
+    }
+    let kind = if reasons.is_empty() {
+        ProblemType::IncorrectResponse
+    } else {
+        ProblemType::Unauthorized
+    };
+    if !digest_ok {
+        reasons.push(format!(
+            "the digest {} is not base64url(SHA-256(key authorization)) under the {:?} join policy",
+            report
+                .block
+                .as_ref()
+                .map(|b| b.digest.as_str())
+                .unwrap_or("(no ACME RESPONSE block)"),
+            ca.knobs().email_join
+        ));
+    }
+    Err(Problem::new(kind, reasons.join("; ")).with_status(403))
+}

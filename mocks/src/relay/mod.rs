@@ -1,0 +1,426 @@
+//! Relays: store-and-forward SMTP hops with the behaviours real relays have, switched by knobs.
+//!
+//! A relay accepts mail (SMTP, role `Relay`), then in the background adds its `Received:` field,
+//! optionally verifies DKIM and adds `Authentication-Results:`, mangles the message the way
+//! mailing lists and security gateways do, DKIM-signs for the sender's domain, and hands the
+//! message to the next relay of the chain or to the recipient domain's MX. Faults (delay,
+//! greylisting, drop, duplicate, reorder, no SMTPUTF8) model what breaks delivery in the field.
+//!
+//! - [`routes`]: host names to loopback ports, after an MX lookup in the world's DNS;
+//! - [`send`]: handing a message on, with retries;
+//! - [`bounce`]: the non-delivery report a relay sends back.
+
+pub mod bounce;
+pub mod routes;
+pub mod send;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::dkim::{DkimKey, DkimVerifier, authentication_results};
+use crate::dns::WorldResolver;
+use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
+use crate::mangle::{self, Mangle};
+use crate::seed::SeededRng;
+pub use routes::MailRoutes;
+pub use send::{RetryPolicy, SendError, Target};
+
+/// What one relay does to the mail it passes on. Everything is off by default except
+/// SMTPUTF8, so a default relay is a well-behaved hop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayBehaviour {
+    /// DKIM-sign for the From domain when the world holds that domain's key and the message
+    /// has no valid-looking signature of that domain yet.
+    pub dkim_sign: bool,
+    /// Verify DKIM on arrival and add `Authentication-Results:` (RFC 8601).
+    pub dkim_verify: bool,
+    /// Advertise SMTPUTF8 (RFC 6531). Off: EAI mail is refused at MAIL FROM, and the sender
+    /// must bounce it (RFC 6531 §3.5).
+    pub smtputf8: bool,
+    /// Hold each message this long before passing it on.
+    pub delay_ms: u64,
+    /// Answer the first delivery attempt of each (sender, recipient) with 451 4.7.1.
+    pub greylist: bool,
+    /// Percentage of messages accepted and then silently dropped.
+    pub drop_percent: u8,
+    /// Pass every message on twice.
+    pub duplicate: bool,
+    /// Hold every other message for `reorder_hold_ms`, so later mail overtakes it.
+    pub reorder: bool,
+    /// How long `reorder` holds a message.
+    pub reorder_hold_ms: u64,
+    /// What the relay does to the message, in order (each may break DKIM, see `mangle`).
+    pub mangle: Vec<Mangle>,
+}
+
+impl Default for RelayBehaviour {
+    fn default() -> Self {
+        RelayBehaviour {
+            dkim_sign: false,
+            dkim_verify: false,
+            smtputf8: true,
+            delay_ms: 0,
+            greylist: false,
+            drop_percent: 0,
+            duplicate: false,
+            reorder: false,
+            reorder_hold_ms: 500,
+            mangle: Vec::new(),
+        }
+    }
+}
+
+/// Where a relay passes mail on.
+#[derive(Debug, Clone)]
+pub enum NextHop {
+    /// The next relay of the chain.
+    Relay(String),
+    /// The recipient domain's MX.
+    Mx,
+}
+
+/// The DKIM keys a world holds, by domain (A-label, lower case).
+#[derive(Debug, Clone, Default)]
+pub struct DkimKeys {
+    keys: Arc<HashMap<String, Arc<DkimKey>>>,
+}
+
+impl DkimKeys {
+    /// Keys for these domains.
+    pub fn new(keys: Vec<DkimKey>) -> Self {
+        DkimKeys {
+            keys: Arc::new(
+                keys.into_iter()
+                    .map(|k| (k.domain().to_ascii_lowercase(), Arc::new(k)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The key of `domain`, if the world holds one.
+    pub fn get(&self, domain: &str) -> Option<Arc<DkimKey>> {
+        let domain = crate::protocol::address::domain_to_a_labels(domain)
+            .unwrap_or_else(|_| domain.to_ascii_lowercase());
+        self.keys.get(&domain).cloned()
+    }
+
+    /// All keys.
+    pub fn all(&self) -> Vec<Arc<DkimKey>> {
+        let mut all: Vec<_> = self.keys.values().cloned().collect();
+        all.sort_by(|a, b| a.domain().cmp(b.domain()));
+        all
+    }
+}
+
+/// What a relay needs from its world.
+#[derive(Debug, Clone)]
+pub struct RelayContext {
+    /// Host names to ports.
+    pub routes: MailRoutes,
+    /// The world's DNS.
+    pub resolver: WorldResolver,
+    /// DKIM keys for signing.
+    pub keys: DkimKeys,
+    /// The world clock (Received dates).
+    pub clock: Clock,
+    /// Retries towards the next hop.
+    pub retry: RetryPolicy,
+}
+
+/// The [`MailSink`] of a relay.
+pub struct RelaySink {
+    hostname: String,
+    behaviour: RelayBehaviour,
+    next: NextHop,
+    ctx: RelayContext,
+    dice: SeededRng,
+    greylisted: Mutex<HashSet<(String, String)>>,
+    sequence: AtomicU64,
+    /// Messages handed on (after mangling), for tests and transcripts.
+    log: Arc<Mutex<Vec<Forwarded>>>,
+}
+
+impl std::fmt::Debug for RelaySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelaySink")
+            .field("hostname", &self.hostname)
+            .field("behaviour", &self.behaviour)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One message a relay passed on (or failed to).
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// Envelope.
+    pub envelope: Envelope,
+    /// The bytes sent on.
+    pub data: Vec<u8>,
+    /// What happened.
+    pub outcome: Result<(), String>,
+}
+
+impl RelaySink {
+    /// A relay sink called `hostname`.
+    pub fn new(
+        hostname: impl Into<String>,
+        behaviour: RelayBehaviour,
+        next: NextHop,
+        ctx: RelayContext,
+        dice: SeededRng,
+    ) -> Self {
+        RelaySink {
+            hostname: hostname.into(),
+            behaviour,
+            next,
+            ctx,
+            dice,
+            greylisted: Mutex::new(HashSet::new()),
+            sequence: AtomicU64::new(0),
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The messages passed on so far.
+    pub fn forwarded(&self) -> Vec<Forwarded> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The relay's behaviour.
+    pub fn behaviour(&self) -> &RelayBehaviour {
+        &self.behaviour
+    }
+
+    /// RFC 5321 §4.4: the trace field a relay prepends.
+    fn received_field(&self, message: &Incoming, id: u64) -> String {
+        let date = mail_builder::headers::date::Date::new(message.received_at.unix_timestamp())
+            .to_rfc822();
+        let rcpt = message
+            .envelope
+            .rcpt_to
+            .first()
+            .map(|r| format!("\r\n\tfor <{r}>"))
+            .unwrap_or_default();
+        format!(
+            "Received: from {helo} ([{ip}])\r\n\tby {me} with {proto} id {id:08X}{rcpt};\r\n\t{date}\r\n",
+            helo = message.session.helo,
+            ip = message.session.peer.ip(),
+            me = self.hostname,
+            proto = message.session.protocol,
+        )
+    }
+
+    async fn process(&self, message: &Incoming, id: u64) -> Vec<u8> {
+        let mut data = self.received_field(message, id).into_bytes();
+        if self.behaviour.dkim_verify {
+            let outcomes = DkimVerifier::new(&self.ctx.resolver)
+                .verify(&message.data)
+                .await;
+            let field = authentication_results(&self.hostname, &outcomes);
+            data.extend_from_slice(format!("Authentication-Results: {field}\r\n").as_bytes());
+        }
+        data.extend_from_slice(&message.data);
+        for m in &self.behaviour.mangle {
+            match mangle::apply(&data, m) {
+                Ok(mangled) => data = mangled,
+                Err(e) => tracing::warn!(relay = %self.hostname, error = %e, "mangle skipped"),
+            }
+        }
+        if self.behaviour.dkim_sign
+            && let Some(domain) = from_domain(&data)
+            && let Some(key) = self.ctx.keys.get(&domain)
+        {
+            match key.sign(&data, &signed_fields()) {
+                Ok(signed) => data = signed,
+                Err(e) => tracing::warn!(relay = %self.hostname, error = %e, "DKIM signing failed"),
+            }
+        }
+        data
+    }
+
+    async fn forward(self: Arc<Self>, message: Incoming, id: u64) {
+        let data = self.process(&message, id).await;
+        let mut hold = self.behaviour.delay_ms;
+        if self.behaviour.reorder && id % 2 == 1 {
+            hold += self.behaviour.reorder_hold_ms;
+        }
+        if hold > 0 {
+            // The relay's own queue delay (a behaviour knob), not a wait for an event.
+            tokio::time::sleep(Duration::from_millis(hold)).await;
+        }
+        let copies = if self.behaviour.duplicate { 2 } else { 1 };
+        for _ in 0..copies {
+            self.hand_on(&message.envelope, &data).await;
+        }
+    }
+
+    async fn hand_on(&self, envelope: &Envelope, data: &[u8]) {
+        // One transaction per recipient domain (the next hop differs per domain).
+        let mut by_domain: Vec<(String, Vec<String>)> = Vec::new();
+        for rcpt in &envelope.rcpt_to {
+            let domain = rcpt
+                .rsplit_once('@')
+                .map(|(_, d)| d)
+                .unwrap_or("")
+                .to_owned();
+            match by_domain
+                .iter_mut()
+                .find(|(d, _)| d.eq_ignore_ascii_case(&domain))
+            {
+                Some((_, list)) => list.push(rcpt.clone()),
+                None => by_domain.push((domain, vec![rcpt.clone()])),
+            }
+        }
+        for (domain, rcpts) in by_domain {
+            let part = Envelope {
+                rcpt_to: rcpts,
+                ..envelope.clone()
+            };
+            let target = match &self.next {
+                NextHop::Relay(host) => match self.ctx.routes.get(host) {
+                    Some(addr) => Target::Host(host.clone(), addr),
+                    None => Target::Mx(domain.clone()),
+                },
+                NextHop::Mx => Target::Mx(domain.clone()),
+            };
+            let result = send::send(
+                &self.ctx.routes,
+                &self.ctx.resolver,
+                &target,
+                &self.hostname,
+                &part,
+                data,
+                self.ctx.retry,
+            )
+            .await;
+            let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
+            if let Err(error) = &result {
+                tracing::info!(relay = %self.hostname, %error, "delivery failed; bouncing");
+                self.bounce(&part, data, error).await;
+            }
+            self.log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Forwarded {
+                    envelope: part,
+                    data: data.to_vec(),
+                    outcome,
+                });
+        }
+    }
+
+    /// RFC 5321 §6.1 / §4.5.5: a relay that accepted a message and cannot deliver it sends a
+    /// non-delivery report to the reverse-path, from the null reverse-path. Never for a bounce.
+    async fn bounce(&self, envelope: &Envelope, data: &[u8], error: &SendError) {
+        if envelope.mail_from.is_empty() {
+            return;
+        }
+        let report = bounce::build(
+            &self.hostname,
+            envelope,
+            data,
+            &error.reply(),
+            self.ctx.clock.now().unix_timestamp(),
+        );
+        let sender_domain = envelope
+            .mail_from
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default();
+        let dsn_envelope = Envelope {
+            mail_from: String::new(),
+            rcpt_to: vec![envelope.mail_from.clone()],
+            smtputf8: envelope.smtputf8,
+            body_8bit: false,
+        };
+        if let Err(e) = send::send(
+            &self.ctx.routes,
+            &self.ctx.resolver,
+            &Target::Mx(sender_domain),
+            &self.hostname,
+            &dsn_envelope,
+            &report,
+            self.ctx.retry,
+        )
+        .await
+        {
+            tracing::warn!(relay = %self.hostname, error = %e, "the bounce could not be delivered");
+        }
+    }
+}
+
+/// The header fields the world's signers cover: everything RFC 8823 §3.1 item 6 and §3.2
+/// item 9 require, plus what they recommend (SMIME-29/30/52/53).
+pub fn signed_fields() -> Vec<&'static str> {
+    use crate::protocol::smime::{CHALLENGE_DKIM_MUST_SIGN, DKIM_SHOULD_SIGN};
+    CHALLENGE_DKIM_MUST_SIGN
+        .iter()
+        .chain(DKIM_SHOULD_SIGN)
+        .copied()
+        .collect()
+}
+
+/// The domain of the single From address (RFC 5322), for choosing the DKIM key.
+pub fn from_domain(raw: &[u8]) -> Option<String> {
+    let message = mail_parser::MessageParser::default().parse_headers(raw)?;
+    let from = message.from()?.first()?.address()?.to_owned();
+    from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase())
+}
+
+/// The shared relay sink type the SMTP server holds.
+#[derive(Debug, Clone)]
+pub struct SharedRelay(pub Arc<RelaySink>);
+
+#[async_trait::async_trait]
+impl MailSink for SharedRelay {
+    async fn check_recipient(&self, _rcpt: &str, _session: &Session) -> Result<(), Reply> {
+        // A relay of this world relays for anyone on loopback: it sits inside the world.
+        Ok(())
+    }
+
+    async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
+        let relay = &self.0;
+        let n = message.envelope.rcpt_to.len();
+        if relay.behaviour.greylist {
+            // Greylisting (RFC 6647): the first attempt of each (sender, recipient) is
+            // deferred; a retry is accepted.
+            let mut seen = relay.greylisted.lock().unwrap_or_else(|p| p.into_inner());
+            let fresh: Vec<(String, String)> = message
+                .envelope
+                .rcpt_to
+                .iter()
+                .map(|r| {
+                    (
+                        message.envelope.mail_from.to_ascii_lowercase(),
+                        r.to_ascii_lowercase(),
+                    )
+                })
+                .filter(|pair| !seen.contains(pair))
+                .collect();
+            if !fresh.is_empty() {
+                seen.extend(fresh);
+                return vec![
+                    Err(Reply::new(
+                        451,
+                        (4, 7, 1),
+                        "greylisted, please try again later"
+                    ));
+                    n
+                ];
+            }
+        }
+        let id = relay.sequence.fetch_add(1, Ordering::Relaxed);
+        if relay.dice.chance(relay.behaviour.drop_percent) {
+            tracing::info!(relay = %relay.hostname, id, "dropping a message (knob drop_percent)");
+            return vec![Ok(()); n];
+        }
+        tokio::spawn(Arc::clone(relay).forward(message, id));
+        vec![Ok(()); n]
+    }
+}

@@ -1,0 +1,420 @@
+//! The world's mail plane: users and their mail store, LMTP, the users' MX, Submission (with
+//! STARTTLS and implicit TLS), the relay chain, and the CA's own MX, with the DNS records that
+//! tie them together (MX, A, DKIM keys, SPF, DMARC).
+//!
+//! ```text
+//!  CA ─► relay 1 ─► … ─► relay n ─► MX lookup ─► users' MX ─► LMTP ─► mail store
+//!  user ─► Submission (DKIM-signs) ─► relay 1 ─► … ─► MX lookup ─► CA's MX ─► CA inbox
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ca::Ca;
+use crate::ca::email::{CaInbox, CaMail};
+use crate::clock::Clock;
+use crate::dkim::{DkimAlgorithm, DkimKey};
+use crate::dns::{DnsServer, RecordSpec, WorldResolver};
+use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
+use crate::mailstore::{MailStore, StoreSink};
+use crate::relay::{
+    DkimKeys, MailRoutes, NextHop, RelayBehaviour, RelayContext, RelaySink, RetryPolicy,
+    SharedRelay, send,
+};
+use crate::seed::Seed;
+use crate::smtp::{Role, SmtpConfig, SmtpServer};
+
+/// A mailbox owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// The address (an EAI address is fine: `δοκιμή@παράδειγμα.δοκιμή`).
+    pub address: String,
+    /// The password for Submission (and IMAP/POP3 later).
+    pub password: String,
+}
+
+/// One relay of the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySpec {
+    /// Its name; the host name is `<name>.relay.acmeproof.test`.
+    pub name: String,
+    /// What it does to mail.
+    #[serde(default)]
+    pub behaviour: RelayBehaviour,
+}
+
+/// The `[mail]` table of a world config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// Start the mail plane.
+    pub enabled: bool,
+    /// Mailbox owners; their domains get zones, MX records and DKIM keys.
+    pub users: Vec<UserSpec>,
+    /// The DKIM algorithm of the world's keys.
+    pub dkim_algorithm: DkimAlgorithm,
+    /// The DKIM selector of every domain.
+    pub dkim_selector: String,
+    /// The relay chain between senders and MX; the CA and Submission hand mail to the first.
+    pub relays: Vec<RelaySpec>,
+    /// Delivery attempts of every sender in the world (RFC 5321 §4.5.4 retries).
+    pub retry_attempts: u32,
+    /// Milliseconds between attempts.
+    pub retry_delay_ms: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            enabled: true,
+            users: Vec::new(),
+            dkim_algorithm: DkimAlgorithm::Ed25519Sha256,
+            dkim_selector: "acmeproof".into(),
+            relays: vec![RelaySpec {
+                name: "relay1".into(),
+                behaviour: RelayBehaviour {
+                    dkim_verify: true,
+                    ..RelayBehaviour::default()
+                },
+            }],
+            retry_attempts: 5,
+            retry_delay_ms: 200,
+        }
+    }
+}
+
+/// Why the mail plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MailPlaneError {
+    /// A user is malformed or repeated.
+    #[error("mail user {0}: {1}")]
+    User(String, String),
+    /// A server failed to start.
+    #[error("{0}: {1}")]
+    Server(&'static str, String),
+    /// DNS records could not be added.
+    #[error("DNS for {0}: {1}")]
+    Dns(String, String),
+    /// A DKIM key could not be made.
+    #[error("DKIM key for {0}: {1}")]
+    Dkim(String, String),
+}
+
+/// The running mail plane.
+#[derive(Debug)]
+pub struct MailPlane {
+    /// The mailboxes.
+    pub store: MailStore,
+    /// Host names to ports.
+    pub routes: MailRoutes,
+    /// The world's DKIM keys.
+    pub keys: DkimKeys,
+    /// LMTP into the store.
+    pub lmtp: SmtpServer,
+    /// The users' MX.
+    pub mx: SmtpServer,
+    /// Submission with STARTTLS (port 587 style).
+    pub submission: SmtpServer,
+    /// Submission with implicit TLS (port 465 style, RFC 8314).
+    pub submissions: SmtpServer,
+    /// The relay chain, in order, with their sinks (what each passed on).
+    pub relays: Vec<(String, SmtpServer, Arc<RelaySink>)>,
+    /// The CA's own MX.
+    pub ca_mx: SmtpServer,
+    /// The users.
+    pub users: Vec<UserSpec>,
+}
+
+/// The users' MX hands each message to LMTP (RFC 2033 final delivery).
+struct MxSink {
+    store: MailStore,
+    lmtp: SocketAddr,
+    hostname: String,
+}
+
+#[async_trait::async_trait]
+impl MailSink for MxSink {
+    async fn check_recipient(&self, rcpt: &str, _session: &Session) -> Result<(), Reply> {
+        if self.store.user_exists(rcpt) {
+            Ok(())
+        } else {
+            Err(Reply::no_such_user(rcpt))
+        }
+    }
+
+    async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
+        let n = message.envelope.rcpt_to.len();
+        match send::send_once(
+            "lmtp",
+            self.lmtp,
+            &self.hostname,
+            true,
+            &message.envelope,
+            &message.data,
+        )
+        .await
+        {
+            Ok(replies) if replies.len() == n => replies
+                .into_iter()
+                .map(|r| if r.is_positive() { Ok(()) } else { Err(r) })
+                .collect(),
+            Ok(replies) => vec![
+                Err(Reply::try_later(format!(
+                    "LMTP answered {} replies for {n} recipients",
+                    replies.len()
+                )));
+                n
+            ],
+            Err(e) => vec![Err(e.reply()); n],
+        }
+    }
+}
+
+fn domain_of(address: &str) -> String {
+    let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address);
+    crate::protocol::address::domain_to_a_labels(domain).unwrap_or_else(|_| domain.to_lowercase())
+}
+
+fn record(name: &str, rtype: &str, value: &str) -> RecordSpec {
+    RecordSpec::new(name, rtype, value)
+}
+
+impl MailPlane {
+    /// Starts the mail plane for `ca` in a world whose DNS is `dns`.
+    pub async fn start(
+        config: &MailConfig,
+        seed: Seed,
+        clock: &Clock,
+        dns: &DnsServer,
+        pki: &crate::ca::pki::Pki,
+        ca: &Ca,
+    ) -> Result<MailPlane, MailPlaneError> {
+        let resolver = WorldResolver::new(dns.addr())
+            .map_err(|e| MailPlaneError::Dns("resolver".into(), e.to_string()))?;
+        let store = MailStore::with_seed(&seed.stream("mail.store"));
+        for user in &config.users {
+            store
+                .add_user(&user.address, &user.password)
+                .map_err(|e| MailPlaneError::User(user.address.clone(), e.to_string()))?;
+        }
+        let ca_domain = domain_of(&ca.shared().config.challenge_from);
+        let mut domains: Vec<String> = config.users.iter().map(|u| domain_of(&u.address)).collect();
+        domains.push(ca_domain.clone());
+        domains.sort();
+        domains.dedup();
+
+        // DKIM keys, published in the world's DNS, and the domains' mail records.
+        let key_rng = seed.stream("mail.dkim");
+        let mut keys = Vec::new();
+        let zones = dns.zones().await;
+        for domain in &domains {
+            let in_zone = zones
+                .iter()
+                .any(|z| domain == z || domain.ends_with(&format!(".{z}")));
+            if !in_zone {
+                dns.add_zone(domain)
+                    .await
+                    .map_err(|e| MailPlaneError::Dns(domain.clone(), e.to_string()))?;
+            }
+            let key = DkimKey::generate(
+                domain,
+                &config.dkim_selector,
+                config.dkim_algorithm,
+                &key_rng,
+            )
+            .map_err(|e| MailPlaneError::Dkim(domain.clone(), e.to_string()))?;
+            key.publish(dns)
+                .await
+                .map_err(|e| MailPlaneError::Dkim(domain.clone(), e.to_string()))?;
+            let mx_host = format!("mx.{domain}");
+            for spec in [
+                record(domain, "MX", &format!("10 {mx_host}.")),
+                record(&mx_host, "A", "127.0.0.1"),
+                // RFC 7208 and RFC 7489: the world's senders are all on loopback.
+                record(domain, "TXT", "v=spf1 ip4:127.0.0.1 -all"),
+                record(
+                    &format!("_dmarc.{domain}"),
+                    "TXT",
+                    "v=DMARC1; p=reject; adkim=s",
+                ),
+            ] {
+                dns.add(spec)
+                    .await
+                    .map_err(|e| MailPlaneError::Dns(domain.clone(), e.to_string()))?;
+            }
+            keys.push(key);
+        }
+        let keys = DkimKeys::new(keys);
+        let routes = MailRoutes::default();
+        let retry = RetryPolicy {
+            attempts: config.retry_attempts.max(1),
+            delay: std::time::Duration::from_millis(config.retry_delay_ms),
+        };
+        let relay_ctx = RelayContext {
+            routes: routes.clone(),
+            resolver: resolver.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
+            retry,
+        };
+        let tls = pki
+            .tls_server_config_with_alpn(&["localhost", "127.0.0.1", "mail.acmeproof.test"], &[])
+            .map_err(|e| MailPlaneError::Server("TLS", e.to_string()))?;
+        let start = |name: &'static str, config: SmtpConfig| async move {
+            SmtpServer::start(config)
+                .await
+                .map_err(|e| MailPlaneError::Server(name, e.to_string()))
+        };
+
+        let lmtp = start(
+            "LMTP",
+            SmtpConfig::new(
+                Role::Lmtp,
+                "lmtp.acmeproof.test",
+                Arc::new(StoreSink::new(store.clone())),
+                clock.clone(),
+            ),
+        )
+        .await?;
+        let mx_name = "mx.acmeproof.test";
+        let mut mx_config = SmtpConfig::new(
+            Role::Mx,
+            mx_name,
+            Arc::new(MxSink {
+                store: store.clone(),
+                lmtp: lmtp.addr(),
+                hostname: mx_name.into(),
+            }),
+            clock.clone(),
+        );
+        mx_config.tls = Some(Arc::clone(&tls));
+        let mx = start("MX", mx_config).await?;
+        for domain in &domains {
+            if *domain != ca_domain {
+                routes.insert(&format!("mx.{domain}"), mx.addr());
+            }
+        }
+
+        // The relay chain, last first, so each knows the next.
+        let relay_host = |name: &str| format!("{name}.relay.acmeproof.test");
+        let mut relays = Vec::new();
+        let mut next = NextHop::Mx;
+        for (i, spec) in config.relays.iter().enumerate().rev() {
+            let host = relay_host(&spec.name);
+            let sink = Arc::new(RelaySink::new(
+                host.clone(),
+                spec.behaviour.clone(),
+                next.clone(),
+                relay_ctx.clone(),
+                seed.stream(&format!("mail.relay.{i}")),
+            ));
+            let mut relay_config = SmtpConfig::new(
+                Role::Relay,
+                host.clone(),
+                Arc::new(SharedRelay(Arc::clone(&sink))),
+                clock.clone(),
+            );
+            relay_config.smtputf8 = spec.behaviour.smtputf8;
+            relay_config.tls = Some(Arc::clone(&tls));
+            let server = start("relay", relay_config).await?;
+            routes.insert(&host, server.addr());
+            next = NextHop::Relay(host.clone());
+            relays.push((host, server, sink));
+        }
+        relays.reverse();
+        let first_relay = relays.first().map(|(h, s, _)| (h.clone(), s.addr()));
+
+        // Submission: the MSA signs with the sender's domain key (RFC 6376 §2.1 signers) and
+        // hands the mail to the first relay.
+        let msa_host = "submission.acmeproof.test";
+        let msa = Arc::new(RelaySink::new(
+            msa_host,
+            RelayBehaviour {
+                dkim_sign: true,
+                ..RelayBehaviour::default()
+            },
+            match &first_relay {
+                Some((host, _)) => NextHop::Relay(host.clone()),
+                None => NextHop::Mx,
+            },
+            relay_ctx.clone(),
+            seed.stream("mail.submission"),
+        ));
+        let submission_config = |implicit: bool| {
+            let mut c = SmtpConfig::new(
+                Role::Submission,
+                msa_host,
+                Arc::new(SharedRelay(Arc::clone(&msa))),
+                clock.clone(),
+            );
+            c.tls = Some(Arc::clone(&tls));
+            c.implicit_tls = implicit;
+            c.auth = Some(Arc::new(store.clone()));
+            c
+        };
+        let submission = start("Submission", submission_config(false)).await?;
+        let submissions = start("Submissions", submission_config(true)).await?;
+
+        // The CA's MX and the CA's sender.
+        let ca_mx_host = format!("mx.{ca_domain}");
+        let mut ca_mx_config = SmtpConfig::new(
+            Role::Mx,
+            ca_mx_host.clone(),
+            Arc::new(CaInbox(Arc::clone(ca.shared()))),
+            clock.clone(),
+        );
+        ca_mx_config.tls = Some(Arc::clone(&tls));
+        let ca_mx = start("CA MX", ca_mx_config).await?;
+        routes.insert(&ca_mx_host, ca_mx.addr());
+        let ca_key = keys
+            .get(&ca_domain)
+            .ok_or_else(|| MailPlaneError::Dkim(ca_domain.clone(), "no key".into()))?;
+        ca.set_mail(CaMail {
+            from: ca.shared().config.challenge_from.clone(),
+            smarthost: first_relay,
+            key: ca_key,
+            routes: routes.clone(),
+            resolver,
+            retry,
+            hostname: ca_domain.clone(),
+        });
+        Ok(MailPlane {
+            store,
+            routes,
+            keys,
+            lmtp,
+            mx,
+            submission,
+            submissions,
+            relays,
+            ca_mx,
+            users: config.users.clone(),
+        })
+    }
+
+    /// Stops every mail server.
+    pub async fn shutdown(&self) {
+        self.submission.shutdown().await;
+        self.submissions.shutdown().await;
+        for (_, server, _) in &self.relays {
+            server.shutdown().await;
+        }
+        self.ca_mx.shutdown().await;
+        self.mx.shutdown().await;
+        self.lmtp.shutdown().await;
+    }
+}
+
+/// Submits `data` as `user` through a Submission server (the test clients' path).
+pub fn envelope_for(from: &str, to: &str) -> Envelope {
+    Envelope {
+        mail_from: from.to_owned(),
+        rcpt_to: vec![to.to_owned()],
+        smtputf8: !from.is_ascii() || !to.is_ascii(),
+        body_8bit: false,
+    }
+}
