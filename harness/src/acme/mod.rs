@@ -3,13 +3,15 @@
 //!
 //! - [`client`]: the transport: directory, nonces (with the RFC 8555 §6.5 badNonce retry),
 //!   signed POSTs, polling;
-//! - [`flow`]: whole issuances (dns-01 today; email-reply-00 arrives with the mail plane).
+//! - [`flow`]: whole dns-01 issuances;
+//! - [`email`]: RFC 8823 issuance over the mail plane, step by step.
 
 // `AcmeError::Problem` carries the whole problem document; it is built once per failed request,
 // so its size costs nothing measurable.
 #![allow(clippy::result_large_err)]
 
 pub mod client;
+pub mod email;
 pub mod flow;
 
 pub use client::{AcmeClient, AcmeError, Directory, Response};

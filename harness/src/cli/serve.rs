@@ -108,6 +108,43 @@ fn print_endpoints(e: &Endpoints, json: bool, out: &mut dyn Write) -> Result<(),
         )?,
     }
     writeln!(out, "  management API   {}", e.management_url)?;
+    if let Some(mail) = &e.mail {
+        writeln!(out, "mail:")?;
+        writeln!(out, "  MX (users)       {}   (SMTP, STARTTLS)", mail.mx)?;
+        writeln!(
+            out,
+            "  Submission       {}   (STARTTLS, AUTH PLAIN/LOGIN)",
+            mail.submission
+        )?;
+        writeln!(
+            out,
+            "  Submissions      {}   (implicit TLS, AUTH)",
+            mail.submissions
+        )?;
+        writeln!(out, "  LMTP             {}", mail.lmtp)?;
+        writeln!(
+            out,
+            "  CA's MX          {}   (replies to challenges)",
+            mail.ca_mx
+        )?;
+        for (host, addr) in &mail.relays {
+            writeln!(out, "  relay            {addr}   {host}")?;
+        }
+        for user in &mail.users {
+            writeln!(
+                out,
+                "  user             {}   password {}",
+                user.address, user.password
+            )?;
+        }
+        for key in &mail.dkim {
+            writeln!(
+                out,
+                "  DKIM             d={} s={}   TXT {}",
+                key.domain, key.selector, key.txt_name
+            )?;
+        }
+    }
     writeln!(out, "Ctrl-C stops it.")?;
     Ok(())
 }

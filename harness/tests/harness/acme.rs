@@ -598,7 +598,7 @@ async fn advancing_the_clock_expires_a_pending_order() {
 }
 
 #[tokio::test]
-async fn email_identifiers_are_ordered_and_stay_pending_until_the_mail_plane() {
+async fn email_identifiers_get_an_email_reply_challenge_that_waits_for_the_reply() {
     let world = world().await;
     let client = client(&world, "email").await;
     let (_, order) = client
@@ -618,7 +618,9 @@ async fn email_identifiers_are_ordered_and_stay_pending_until_the_mail_plane() {
         .respond(challenge["url"].as_str().unwrap())
         .await
         .unwrap();
-    assert_eq!(after["status"], "pending");
+    // RFC 8555 §7.5.1: the POST starts validation, which for RFC 8823 means waiting for the
+    // reply mail.
+    assert_eq!(after["status"], "processing");
     let (_, kind) = problem(
         client
             .new_order(&[

@@ -3,12 +3,15 @@
 //! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
 //! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
 //!   and the JWS negative matrix over HTTPS;
+//! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
+//!   replies the CA must refuse;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `serve`: `acmeproof serve` and its management API;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed).
 
 mod acme;
 mod cli;
+mod email;
 mod knobs;
 mod peers;
 mod serve;

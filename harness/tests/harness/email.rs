@@ -1,0 +1,354 @@
+//! RFC 8823 end to end over the mail plane, without IMAP: the CA's challenge mail goes
+//! CA → relay → MX → LMTP → store; the test client reads it from the store, checks it (DKIM
+//! included) and replies through Submission → relay → the CA's MX. Then the negative cases,
+//! each of which must leave the challenge not valid with a clear error.
+
+use acmeproof::acme::email::{self, CsrKeyUsage, Exchange};
+use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+use acmeproof_mocks::mangle::Mangle;
+use acmeproof_mocks::relay::RelayBehaviour;
+use acmeproof_mocks::world::World;
+use acmeproof_mocks::world::mail::RelaySpec;
+use acmeproof_protocol::token::Join;
+use serde_json::Value;
+
+use crate::support::*;
+
+const ALICE: &str = "alice@example.test";
+const ALICE_PASSWORD: &str = "alice-password";
+const EAI: &str = "δοκιμή@παράδειγμα.δοκιμή";
+const EAI_PASSWORD: &str = "eai-password";
+
+async fn issue(world: &World, address: &str, password: &str, usage: CsrKeyUsage) -> CertSummary {
+    let client = client(world, &format!("smime-{address}")).await;
+    let (exchange, issued) =
+        email::issue_email(&client, world, address, password, Join::String, usage, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{address}: {e}"));
+    assert!(
+        exchange.challenge_dkim_pass,
+        "the client verified the CA's DKIM"
+    );
+    let chain = pem_chain(&issued.chain_pem);
+    verify_chain(&chain[0], &chain[1], world.pki.root_der()).expect("chain");
+    CertSummary::from_der(&chain[0]).unwrap()
+}
+
+#[tokio::test]
+async fn smime_certificate_for_alice_through_relay_mx_lmtp_and_submission() {
+    let world = world().await;
+    let leaf = issue(&world, ALICE, ALICE_PASSWORD, CsrKeyUsage::Signing).await;
+    assert!(leaf.has_san("email:alice@example.test"), "{leaf:?}");
+    let eku = leaf.extended_key_usage.as_ref().expect("EKU");
+    assert!(
+        eku.value
+            .iter()
+            .any(|e| e.contains("1.3.6.1.5.5.7.3.4") || e.contains("emailProtection")),
+        "{eku:?}"
+    );
+    let ku = leaf.key_usage.as_ref().expect("KU");
+    assert!(ku.critical, "RFC 8550 §4.4.2: KU critical");
+    // The path: the relay passed the challenge on (to alice) and the reply (to the CA).
+    let mail = world.mail.as_ref().unwrap();
+    let forwarded = mail.relays[0].2.forwarded();
+    let rcpts: Vec<&str> = forwarded
+        .iter()
+        .flat_map(|f| f.envelope.rcpt_to.iter().map(String::as_str))
+        .collect();
+    assert!(rcpts.contains(&ALICE), "{rcpts:?}");
+    assert!(
+        rcpts.iter().any(|r| r.starts_with("acme-challenge@")),
+        "{rcpts:?}"
+    );
+    assert!(forwarded.iter().all(|f| f.outcome.is_ok()), "{forwarded:?}");
+    // The relay verified DKIM on both and said so.
+    assert!(
+        forwarded
+            .iter()
+            .all(|f| String::from_utf8_lossy(&f.data).contains("dkim=pass")),
+        "Authentication-Results with dkim=pass on both directions"
+    );
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn smime_certificate_for_an_internationalized_address() {
+    let world = world().await;
+    let leaf = issue(&world, EAI, EAI_PASSWORD, CsrKeyUsage::Absent).await;
+    assert!(leaf.has_san(&format!("smtputf8:{EAI}")), "{leaf:?}");
+    world.shutdown().await;
+}
+
+/// Starts an exchange for alice and returns it with its client.
+async fn begin(world: &World, label: &str) -> (acmeproof::acme::AcmeClient, Exchange) {
+    let client = client(world, label).await;
+    let exchange = email::start(&client, world, ALICE, WAIT)
+        .await
+        .expect("challenge mail");
+    (client, exchange)
+}
+
+/// POSTs the challenge and returns the final authorization and the challenge's error.
+async fn verdict(client: &acmeproof::acme::AcmeClient, exchange: &Exchange) -> (Value, Value) {
+    let authz = email::answer_and_wait(client, exchange, WAIT)
+        .await
+        .unwrap();
+    let challenge = authz["challenges"][0].clone();
+    (authz, challenge)
+}
+
+fn assert_refused(authz: &Value, challenge: &Value, kind: &str, detail_has: &str) {
+    assert_eq!(authz["status"], "invalid", "{authz}");
+    assert_eq!(challenge["status"], "invalid", "{challenge}");
+    assert_eq!(
+        challenge["error"]["type"],
+        format!("urn:ietf:params:acme:error:{kind}"),
+        "{challenge}"
+    );
+    let detail = challenge["error"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(detail_has),
+        "{detail:?} should mention {detail_has:?}"
+    );
+}
+
+fn to_ca(exchange: &Exchange) -> String {
+    exchange.info.reply_address().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_wrong_digest_is_an_incorrect_response() {
+    let world = world().await;
+    let (client, exchange) = begin(&world, "wrong-digest").await;
+    let mut reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let text = String::from_utf8(reply.clone()).unwrap();
+    let start = text.find("-----BEGIN ACME RESPONSE-----\r\n").unwrap() + 31;
+    reply[start] = if reply[start] == b'A' { b'B' } else { b'A' };
+    email::submit(
+        &world,
+        ALICE,
+        ALICE_PASSWORD,
+        &email::envelope(ALICE, &to_ca(&exchange)),
+        &reply,
+    )
+    .await
+    .unwrap();
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "incorrectResponse", "digest");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_other_join_fails_under_a_strict_join_setting_and_passes_under_either() {
+    for (policy, expect_valid) in [("string", false), ("either", true)] {
+        let world = world_with(|c| {
+            c.ca.knobs.email_join = serde_json::from_value(Value::String(policy.into())).unwrap();
+        })
+        .await;
+        let (client, exchange) = begin(&world, &format!("join-{policy}")).await;
+        let reply = email::response(&client, &exchange, ALICE, Join::Binary, 0).unwrap();
+        email::submit(
+            &world,
+            ALICE,
+            ALICE_PASSWORD,
+            &email::envelope(ALICE, &to_ca(&exchange)),
+            &reply,
+        )
+        .await
+        .unwrap();
+        let (authz, challenge) = verdict(&client, &exchange).await;
+        if expect_valid {
+            assert_eq!(authz["status"], "valid", "{policy}: {authz}");
+        } else {
+            assert_refused(&authz, &challenge, "incorrectResponse", "String");
+        }
+        world.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reply_from_another_address_is_refused() {
+    let world = world_with(|c| {
+        c.mail.users.push(acmeproof_mocks::world::mail::UserSpec {
+            address: "bob@example.test".into(),
+            password: "bob-password".into(),
+        });
+    })
+    .await;
+    let (client, exchange) = begin(&world, "other-from").await;
+    let reply = email::response(&client, &exchange, "bob@example.test", Join::String, 0).unwrap();
+    email::submit(
+        &world,
+        "bob@example.test",
+        "bob-password",
+        &email::envelope("bob@example.test", &to_ca(&exchange)),
+        &reply,
+    )
+    .await
+    .unwrap();
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "unauthorized", "SMIME-40");
+    world.shutdown().await;
+}
+
+/// Sends `data` straight to the CA's MX, bypassing Submission (and so its DKIM signing).
+async fn inject_to_ca(world: &World, exchange: &Exchange, data: &[u8]) {
+    let mail = world.mail.as_ref().unwrap();
+    acmeproof_mocks::relay::send::send_once(
+        "ca-mx",
+        mail.ca_mx.addr(),
+        "intruder.example.test",
+        false,
+        &email::envelope(ALICE, &to_ca(exchange)),
+        data,
+    )
+    .await
+    .expect("the CA's MX accepts the reply");
+}
+
+#[tokio::test]
+async fn a_reply_without_dkim_is_refused() {
+    let world = world().await;
+    let (client, exchange) = begin(&world, "no-dkim").await;
+    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    inject_to_ca(&world, &exchange, &reply).await;
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "unauthorized", "DKIM");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reply_signed_by_another_domain_is_refused() {
+    let world = world().await;
+    let (client, exchange) = begin(&world, "other-d").await;
+    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let other = world
+        .mail
+        .as_ref()
+        .unwrap()
+        .keys
+        .get("παράδειγμα.δοκιμή")
+        .expect("the EAI domain's key");
+    let signed = other
+        .sign(&reply, acmeproof_protocol::smime::RESPONSE_DKIM_MUST_SIGN)
+        .unwrap();
+    inject_to_ca(&world, &exchange, &signed).await;
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "unauthorized", "d=example.test");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_relay_that_adds_a_footer_breaks_dkim_and_the_reply_is_refused() {
+    let world = world_with(|c| {
+        c.mail.relays = vec![RelaySpec {
+            name: "listserv".into(),
+            behaviour: RelayBehaviour {
+                mangle: vec![Mangle::Footer("-- \r\nsent through listserv\r\n".into())],
+                ..RelayBehaviour::default()
+            },
+        }];
+    })
+    .await;
+    let (client, exchange) = begin(&world, "mangled").await;
+    // The same relay mangled the challenge: the client sees its DKIM fail, and goes on anyway
+    // to show what the CA does with the reply.
+    assert!(
+        !exchange.challenge_dkim_pass,
+        "the footer broke the challenge's DKIM too"
+    );
+    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    email::submit(
+        &world,
+        ALICE,
+        ALICE_PASSWORD,
+        &email::envelope(ALICE, &to_ca(&exchange)),
+        &reply,
+    )
+    .await
+    .unwrap();
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "unauthorized", "DKIM");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reply_carrying_list_id_is_refused() {
+    let world = world().await;
+    let (client, exchange) = begin(&world, "list-id").await;
+    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let mut with_list = b"List-Id: <acme.lists.example.test>\r\n".to_vec();
+    with_list.extend_from_slice(&reply);
+    email::submit(
+        &world,
+        ALICE,
+        ALICE_PASSWORD,
+        &email::envelope(ALICE, &to_ca(&exchange)),
+        &with_list,
+    )
+    .await
+    .unwrap();
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "unauthorized", "SMIME-44");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_first_reply_counts() {
+    let world = world().await;
+    let (client, exchange) = begin(&world, "send-once").await;
+    let good = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let bad = email::response(&client, &exchange, ALICE, Join::Binary, 0).unwrap();
+    let envelope = email::envelope(ALICE, &to_ca(&exchange));
+    // Strict string join: the binary reply is wrong, and it arrives first.
+    let mut knobs = world.ca.shared().knobs();
+    knobs.email_join = serde_json::from_value(Value::String("string".into())).unwrap();
+    world.ca.shared().set_knobs(knobs);
+    email::submit(&world, ALICE, ALICE_PASSWORD, &envelope, &bad)
+        .await
+        .unwrap();
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "incorrectResponse", "digest");
+    email::submit(&world, ALICE, ALICE_PASSWORD, &envelope, &good)
+        .await
+        .unwrap();
+    let ignored = world
+        .ca
+        .wait_for_ignored_reply(exchange.challenge_url(), WAIT)
+        .await;
+    assert!(ignored, "the second reply reached the CA and was ignored");
+    let authz = client.get(&exchange.authz_url).await.unwrap();
+    assert_eq!(authz["status"], "invalid", "{authz}");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_eai_challenge_through_a_hop_without_smtputf8_bounces() {
+    let world = world_with(|c| {
+        c.mail.relays.push(RelaySpec {
+            name: "legacy".into(),
+            behaviour: RelayBehaviour {
+                smtputf8: false,
+                ..RelayBehaviour::default()
+            },
+        });
+    })
+    .await;
+    let client = client(&world, "no-smtputf8").await;
+    let (_, order) = client
+        .new_order(&[serde_json::json!({"type": "email", "value": EAI})])
+        .await
+        .unwrap();
+    let authz_url = order["authorizations"][0].as_str().unwrap();
+    let authz = client.get(authz_url).await.unwrap();
+    let challenge_url = authz["challenges"][0]["url"].as_str().unwrap();
+    client.respond(challenge_url).await.unwrap();
+    let authz = client.poll(authz_url, &["pending"], WAIT).await.unwrap();
+    assert_refused(&authz, &authz["challenges"][0], "connection", "");
+    let detail = authz["challenges"][0]["error"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("5.6.7") || detail.contains("SMTPUTF8"),
+        "{detail}"
+    );
+    world.shutdown().await;
+}
