@@ -13,6 +13,9 @@
 //! | GET, DELETE | `/dns/history` | DNS queries seen |
 //! | PUT, DELETE | `/dns/faults` | PUT `{"name", "fault"}`; DELETE `?name=` |
 //! | POST | `/clock/advance` | `{"seconds": n}` moves the world clock |
+//! | GET | `/mail/messages?address=` | a user's INBOX: uid, size, date, flags, From, Subject |
+//! | GET | `/mail/message?address=&uid=` | one message, raw (`message/rfc822`) |
+//! | GET | `/mail/relays` | what each relay passed on: envelope, size, outcome |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +46,17 @@ pub struct Management {
     pub ca: Arc<CaShared>,
     /// The world clock.
     pub clock: Clock,
+    /// The mail plane, when the world has one.
+    pub mail: Option<MailView>,
+}
+
+/// What the API reads of the mail plane.
+#[derive(Debug, Clone)]
+pub struct MailView {
+    /// The mailboxes.
+    pub store: crate::mailstore::MailStore,
+    /// The relays, in chain order.
+    pub relays: Vec<(String, Arc<crate::relay::RelaySink>)>,
 }
 
 /// Starts the API on 127.0.0.1 (a port chosen by the system).
@@ -70,6 +84,9 @@ pub fn router(state: Management) -> Router {
             axum::routing::put(dns_fault).delete(dns_clear_fault),
         )
         .route("/clock/advance", post(advance_clock))
+        .route("/mail/messages", get(mail_messages))
+        .route("/mail/message", get(mail_message))
+        .route("/mail/relays", get(mail_relays))
         .with_state(state)
 }
 
@@ -85,7 +102,8 @@ async fn index(State(m): State<Management>) -> Json<Value> {
         "routes": [
             "GET /roots", "GET /roots/0", "GET /certs/{serial}", "GET|PATCH /knobs",
             "GET|DELETE /history", "GET|POST|DELETE /dns/records", "GET|DELETE /dns/history",
-            "PUT|DELETE /dns/faults", "POST /clock/advance"
+            "PUT|DELETE /dns/faults", "POST /clock/advance", "GET /mail/messages",
+            "GET /mail/message", "GET /mail/relays"
         ],
     }))
 }
@@ -245,4 +263,95 @@ async fn advance_clock(State(m): State<Management>, body: axum::body::Bytes) -> 
             format!("expected {{\"seconds\": n}}: {e}"),
         ),
     }
+}
+
+fn mail_view(m: &Management) -> Result<&MailView, Response> {
+    m.mail
+        .as_ref()
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "this world has no mail plane"))
+}
+
+async fn mail_messages(
+    State(m): State<Management>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let view = match mail_view(&m) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(address) = q.get("address") else {
+        return error(StatusCode::BAD_REQUEST, "?address= is required");
+    };
+    match view.store.messages(address, crate::mailstore::INBOX) {
+        Ok(messages) => {
+            let list: Vec<Value> = messages
+                .iter()
+                .map(|msg| {
+                    let parsed = mail_parser::MessageParser::default().parse_headers(&msg.raw);
+                    json!({
+                        "uid": msg.uid,
+                        "size": msg.size,
+                        "internal_date": rfc3339(msg.internal_date),
+                        "flags": msg.flags,
+                        "from": parsed.as_ref().and_then(|p| p.from()).and_then(|f| f.first()).and_then(|a| a.address()).map(str::to_owned),
+                        "subject": parsed.as_ref().and_then(|p| p.subject()).map(str::to_owned),
+                    })
+                })
+                .collect();
+            Json(Value::Array(list)).into_response()
+        }
+        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+async fn mail_message(
+    State(m): State<Management>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let view = match mail_view(&m) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (Some(address), Some(uid)) = (q.get("address"), q.get("uid").and_then(|u| u.parse().ok()))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "?address= and a numeric ?uid= are required",
+        );
+    };
+    match view.store.message(address, crate::mailstore::INBOX, uid) {
+        Some(msg) => (
+            [(axum::http::header::CONTENT_TYPE, "message/rfc822")],
+            msg.raw.to_vec(),
+        )
+            .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no message {uid} for {address}"),
+        ),
+    }
+}
+
+async fn mail_relays(State(m): State<Management>) -> Response {
+    let view = match mail_view(&m) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let relays: Vec<Value> = view
+        .relays
+        .iter()
+        .map(|(host, sink)| {
+            json!({
+                "host": host,
+                "behaviour": sink.behaviour(),
+                "forwarded": sink.forwarded().iter().map(|f| json!({
+                    "mail_from": f.envelope.mail_from,
+                    "rcpt_to": f.envelope.rcpt_to,
+                    "size": f.data.len(),
+                    "outcome": match &f.outcome { Ok(()) => "delivered".to_owned(), Err(e) => e.clone() },
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(Value::Array(relays)).into_response()
 }

@@ -241,6 +241,14 @@ impl World {
             pki: Arc::clone(&pki),
             ca: Arc::clone(ca.shared()),
             clock: clock.clone(),
+            mail: mail.as_ref().map(|m| management::MailView {
+                store: m.store.clone(),
+                relays: m
+                    .relays
+                    .iter()
+                    .map(|(host, _, sink)| (host.clone(), Arc::clone(sink)))
+                    .collect(),
+            }),
         })
         .await?;
         Ok(World {
