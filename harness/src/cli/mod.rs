@@ -51,8 +51,9 @@ enum Command {
     Example(example::ExampleArgs),
     /// Start a world (authoritative DNS, ACME CA over HTTPS, management API) and print where.
     Serve(serve::ServeArgs),
-    /// Measure complete dns-01 issuances per second against an in-process world.
-    Bench(bench::BenchArgs),
+    /// Measure the world's servers: dns-01 issuances per second, SMTP messages per second.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// An error the user can act on: one line on stderr, exit code 2.

@@ -352,3 +352,85 @@ async fn an_eai_challenge_through_a_hop_without_smtputf8_bounces() {
     );
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_reply_after_the_validity_window_is_refused() {
+    let world = world().await;
+    let (client, exchange) = begin(&world, "late-reply").await;
+    let window = world.ca.shared().knobs().email_reply_window_secs;
+    world
+        .clock
+        .advance(time::Duration::seconds(window as i64 + 60));
+    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    email::submit(
+        &world,
+        ALICE,
+        ALICE_PASSWORD,
+        &email::envelope(ALICE, &to_ca(&exchange)),
+        &reply,
+    )
+    .await
+    .unwrap();
+    let (authz, challenge) = verdict(&client, &exchange).await;
+    assert_refused(&authz, &challenge, "unauthorized", "valid for");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_send_on_challenge_post_the_mail_waits_for_the_post_and_a_reply_before_it_counts() {
+    let world = world_with(|c| {
+        c.ca.knobs.email_send_on =
+            serde_json::from_value(Value::String("challenge-post".into())).unwrap();
+    })
+    .await;
+    let client = client(&world, "send-on-post").await;
+    let (_, order) = client
+        .new_order(&[serde_json::json!({"type": "email", "value": ALICE})])
+        .await
+        .unwrap();
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    client.get(&authz_url).await.unwrap();
+    let store = world.mail.as_ref().unwrap().store.clone();
+    // A bounded wait for a mail that must not come before the POST.
+    let early = store
+        .wait_for_message(ALICE, |_| true, std::time::Duration::from_millis(500))
+        .await;
+    assert!(
+        early.is_none(),
+        "no challenge mail before the challenge POST"
+    );
+    // `start` POSTs nothing itself; the POST comes from answer_and_wait below, so POST first
+    // by hand, then read the mail and reply; the verdict applies on arrival.
+    let authz = client.get(&authz_url).await.unwrap();
+    let challenge_url = authz["challenges"][0]["url"].as_str().unwrap().to_owned();
+    let posted = client.respond(&challenge_url).await.unwrap();
+    assert_eq!(posted["status"], "processing");
+    let mail = store
+        .wait_for_message(ALICE, |_| true, WAIT)
+        .await
+        .expect("the challenge mail after the POST");
+    let report =
+        acmeproof_protocol::smime::check_challenge(&mail.raw, &Default::default()).unwrap();
+    let exchange = Exchange {
+        order_url: String::new(),
+        order: Value::Null,
+        authz_url: authz_url.clone(),
+        challenge: authz["challenges"][0].clone(),
+        challenge_mail: mail.raw.to_vec(),
+        info: report.info,
+        challenge_dkim_pass: true,
+    };
+    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    email::submit(
+        &world,
+        ALICE,
+        ALICE_PASSWORD,
+        &email::envelope(ALICE, &to_ca(&exchange)),
+        &reply,
+    )
+    .await
+    .unwrap();
+    let authz = client.poll(&authz_url, &["pending"], WAIT).await.unwrap();
+    assert_eq!(authz["status"], "valid", "{authz}");
+    world.shutdown().await;
+}

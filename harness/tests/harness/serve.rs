@@ -138,6 +138,26 @@ async fn serve_prints_endpoints_answers_and_exits_cleanly_on_sigterm() {
             serve.endpoints
         );
     }
+    let mail = &serve.endpoints["mail"];
+    for field in [
+        "mx",
+        "submission",
+        "submissions",
+        "lmtp",
+        "ca_mx",
+        "relays",
+        "users",
+        "dkim",
+    ] {
+        assert!(!mail[field].is_null(), "mail.{field} in {mail}");
+    }
+    assert_eq!(mail["users"][0]["address"], "alice@example.test");
+    assert!(
+        mail["dkim"][0]["txt_name"]
+            .as_str()
+            .unwrap()
+            .contains("._domainkey.")
+    );
     let root = root_der(&serve.bundle());
     let pem = std::fs::read_to_string(serve.bundle()).unwrap();
     // The directory is served over HTTPS under the root in the bundle.

@@ -101,6 +101,15 @@ pub async fn send_once(
     let result = client.send(envelope, data).await;
     let _ = client.quit().await;
     match result {
+        // SMTP: one outcome for the whole transaction; a refusal of some recipients or of the
+        // data is this attempt's failure (LMTP callers judge each recipient themselves).
+        Ok(replies) if !lmtp => match replies.iter().find(|r| !r.is_positive()) {
+            Some(refusal) => Err(SendError::Rejected {
+                host: host.to_owned(),
+                reply: refusal.clone(),
+            }),
+            None => Ok(replies),
+        },
         Ok(replies) => Ok(replies),
         Err(e) => match e.reply() {
             Some(reply) => Err(SendError::Rejected {

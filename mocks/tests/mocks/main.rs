@@ -7,4 +7,5 @@ mod jws;
 mod mailstore;
 mod mangle;
 mod pki;
+mod relay;
 mod smtp;

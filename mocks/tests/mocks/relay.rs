@@ -1,0 +1,229 @@
+//! Relays in a running world: faults (greylisting, drop, duplicate, reorder) and mangling, as
+//! seen from the mailbox at the end of the chain.
+
+use std::time::Duration;
+
+use acmeproof_mocks::mail::Envelope;
+use acmeproof_mocks::mangle::Mangle;
+use acmeproof_mocks::relay::RelayBehaviour;
+use acmeproof_mocks::smtp::client::{ClientTls, SmtpClient};
+use acmeproof_mocks::world::mail::RelaySpec;
+use acmeproof_mocks::world::{World, WorldConfig};
+
+const ALICE: &str = "alice@example.test";
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn world_with_relay(behaviour: RelayBehaviour) -> World {
+    let mut config = WorldConfig::example();
+    config.mail.relays = vec![RelaySpec {
+        name: "faulty".into(),
+        behaviour,
+    }];
+    config.mail.retry_delay_ms = 50;
+    World::start(config).await.expect("world")
+}
+
+fn message(subject: &str) -> Vec<u8> {
+    format!(
+        "From: <{ALICE}>\r\nTo: <{ALICE}>\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.test>\r\n\
+         Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n\r\nhello\r\n"
+    )
+    .into_bytes()
+}
+
+/// Hands a message to the world's first relay, as a sender on loopback would.
+async fn send_to_relay(world: &World, subject: &str) {
+    let relay = world.mail.as_ref().unwrap().relays[0].1.addr();
+    let mut client = SmtpClient::connect(relay, "sender.example.test", ClientTls::None, false)
+        .await
+        .unwrap();
+    let envelope = Envelope {
+        mail_from: ALICE.into(),
+        rcpt_to: vec![ALICE.into()],
+        smtputf8: false,
+        body_8bit: false,
+    };
+    let result = client.send(&envelope, &message(subject)).await;
+    let _ = client.quit().await;
+    result.expect("the relay accepts");
+}
+
+async fn arrived(world: &World, subject: &str, timeout: Duration) -> Option<Vec<u8>> {
+    let store = &world.mail.as_ref().unwrap().store;
+    store
+        .wait_for_message(
+            ALICE,
+            |m| String::from_utf8_lossy(&m.raw).contains(&format!("{subject}@example.test")),
+            timeout,
+        )
+        .await
+        .map(|m| m.raw.to_vec())
+}
+
+fn count(world: &World, subject: &str) -> usize {
+    world
+        .mail
+        .as_ref()
+        .unwrap()
+        .store
+        .messages(ALICE, "INBOX")
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(&m.raw).contains(&format!("{subject}@example.test")))
+        .count()
+}
+
+#[tokio::test]
+async fn a_clean_relay_adds_received_and_delivers() {
+    let world = world_with_relay(RelayBehaviour::default()).await;
+    send_to_relay(&world, "clean").await;
+    let raw = arrived(&world, "clean", WAIT).await.expect("delivered");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("by faulty.relay.acmeproof.test"), "{text}");
+    assert!(
+        text.starts_with("Return-Path:"),
+        "final delivery adds Return-Path: {text}"
+    );
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn greylisting_defers_the_first_attempt_and_the_sender_retries() {
+    let world = world_with_relay(RelayBehaviour {
+        greylist: true,
+        ..RelayBehaviour::default()
+    })
+    .await;
+    // Submission hands the mail to the greylisting relay and retries after the 451.
+    let mail = world.mail.as_ref().unwrap();
+    let mut client = SmtpClient::connect(
+        mail.submission.addr(),
+        "client.example.test",
+        ClientTls::StartTls(
+            world.pki.client_config(),
+            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+        ),
+        false,
+    )
+    .await
+    .unwrap();
+    client.auth_plain(ALICE, "alice-password").await.unwrap();
+    let envelope = Envelope {
+        mail_from: ALICE.into(),
+        rcpt_to: vec![ALICE.into()],
+        smtputf8: false,
+        body_8bit: false,
+    };
+    client.send(&envelope, &message("grey")).await.unwrap();
+    let _ = client.quit().await;
+    arrived(&world, "grey", WAIT)
+        .await
+        .expect("delivered after the retry");
+    let transcript = mail.relays[0].1.transcript();
+    let deferred = transcript
+        .iter()
+        .filter(|l| l.line.starts_with("451 4.7.1"))
+        .count();
+    assert_eq!(deferred, 1, "one deferral, then acceptance: {transcript:?}");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropping_relay_accepts_and_loses_the_message() {
+    let world = world_with_relay(RelayBehaviour {
+        drop_percent: 100,
+        ..RelayBehaviour::default()
+    })
+    .await;
+    send_to_relay(&world, "dropped").await;
+    // A bounded wait for something that must not happen.
+    assert!(
+        arrived(&world, "dropped", Duration::from_millis(800))
+            .await
+            .is_none()
+    );
+    assert!(
+        world.mail.as_ref().unwrap().relays[0]
+            .2
+            .forwarded()
+            .is_empty()
+    );
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_duplicating_relay_delivers_twice() {
+    let world = world_with_relay(RelayBehaviour {
+        duplicate: true,
+        ..RelayBehaviour::default()
+    })
+    .await;
+    send_to_relay(&world, "twice").await;
+    let store = world.mail.as_ref().unwrap().store.clone();
+    let mut events = store.subscribe();
+    while count(&world, "twice") < 2 {
+        tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("a second copy")
+            .expect("store events");
+    }
+    assert_eq!(count(&world, "twice"), 2);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
+    let world = world_with_relay(RelayBehaviour {
+        reorder: true,
+        reorder_hold_ms: 400,
+        ..RelayBehaviour::default()
+    })
+    .await;
+    // The relay holds every other message (the first is number 0: not held; number 1 is).
+    send_to_relay(&world, "zeroth").await;
+    arrived(&world, "zeroth", WAIT).await.unwrap();
+    send_to_relay(&world, "held").await;
+    send_to_relay(&world, "overtaking").await;
+    arrived(&world, "held", WAIT).await.unwrap();
+    let uids: Vec<(u32, bool)> = world
+        .mail
+        .as_ref()
+        .unwrap()
+        .store
+        .messages(ALICE, "INBOX")
+        .unwrap()
+        .iter()
+        .filter(|m| !String::from_utf8_lossy(&m.raw).contains("zeroth@"))
+        .map(|m| (m.uid, String::from_utf8_lossy(&m.raw).contains("held@")))
+        .collect();
+    assert_eq!(uids.len(), 2, "{uids:?}");
+    assert!(
+        !uids[0].1 && uids[1].1,
+        "the held message arrived last: {uids:?}"
+    );
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_relay_tags_subjects_and_verifies_dkim() {
+    let world = world_with_relay(RelayBehaviour {
+        dkim_verify: true,
+        mangle: vec![Mangle::SubjectTag("[EXT] ".into())],
+        ..RelayBehaviour::default()
+    })
+    .await;
+    send_to_relay(&world, "tagged").await;
+    let raw = arrived(&world, "tagged", WAIT).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("Subject: [EXT] tagged"), "{text}");
+    assert!(
+        text.contains("Authentication-Results: faulty.relay.acmeproof.test"),
+        "{text}"
+    );
+    // RFC 8601 §2.2: no authentication was possible on unsigned mail.
+    assert!(
+        text.contains("acmeproof.test; none"),
+        "unsigned mail: {text}"
+    );
+    world.shutdown().await;
+}
