@@ -7,12 +7,15 @@
 //!   replies the CA must refuse;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `serve`: `acmeproof serve` and its management API;
-//! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed).
+//! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
+//! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
+//!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API.
 
 mod acme;
 mod cli;
 mod email;
 mod knobs;
 mod peers;
+mod peers_mail;
 mod serve;
 mod support;

@@ -29,7 +29,7 @@ secret = "{TSIG_SECRET}"
 }
 
 /// Runs a tool with a deadline; the output is returned whatever the exit code.
-fn run(mut command: Command, limit: Duration) -> Output {
+pub(crate) fn run(mut command: Command, limit: Duration) -> Output {
     let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -51,7 +51,8 @@ fn run(mut command: Command, limit: Duration) -> Output {
     }
 }
 
-fn show(output: &Output) -> String {
+/// A tool's exit code, stdout and stderr, for an assertion message.
+pub(crate) fn show(output: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
         output.status.code(),
