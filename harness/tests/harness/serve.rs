@@ -101,6 +101,7 @@ impl Drop for ServeProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
