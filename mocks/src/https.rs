@@ -25,6 +25,9 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Connections served at once; more are closed on accept, so a flood cannot exhaust the
+/// process.
+pub const MAX_CONNECTIONS: usize = 1024;
 
 /// A running server; dropping it does not stop it, [`Served::shutdown`] does.
 #[derive(Debug)]
@@ -64,6 +67,7 @@ pub fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_TIMEOUT);
         let builder = Arc::new(builder);
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
             let (tcp, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -76,12 +80,17 @@ pub fn serve(
                 },
                 _ = stopped.changed() => break,
             };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                tracing::warn!(%peer, "too many connections; closing this one");
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let service = TowerToHyperService::new(router.clone());
             let builder = Arc::clone(&builder);
             let watcher = graceful.watcher();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 match acceptor {
                     Some(acceptor) => {
                         let tls =

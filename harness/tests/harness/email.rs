@@ -116,6 +116,19 @@ fn to_ca(exchange: &Exchange) -> String {
     exchange.info.reply_address().unwrap().to_owned()
 }
 
+/// Sends `data` as alice through Submission, to the challenge's reply address.
+async fn reply_as_alice(world: &World, exchange: &Exchange, data: &[u8]) {
+    email::submit(
+        world,
+        ALICE,
+        ALICE_PASSWORD,
+        &email::envelope(ALICE, &to_ca(exchange)),
+        data,
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_wrong_digest_is_an_incorrect_response() {
     let world = world().await;
@@ -124,15 +137,7 @@ async fn a_wrong_digest_is_an_incorrect_response() {
     let text = String::from_utf8(reply.clone()).unwrap();
     let start = text.find("-----BEGIN ACME RESPONSE-----\r\n").unwrap() + 31;
     reply[start] = if reply[start] == b'A' { b'B' } else { b'A' };
-    email::submit(
-        &world,
-        ALICE,
-        ALICE_PASSWORD,
-        &email::envelope(ALICE, &to_ca(&exchange)),
-        &reply,
-    )
-    .await
-    .unwrap();
+    reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "incorrectResponse", "digest");
     world.shutdown().await;
@@ -147,15 +152,7 @@ async fn the_other_join_fails_under_a_strict_join_setting_and_passes_under_eithe
         .await;
         let (client, exchange) = begin(&world, &format!("join-{policy}")).await;
         let reply = email::response(&client, &exchange, ALICE, Join::Binary, 0).unwrap();
-        email::submit(
-            &world,
-            ALICE,
-            ALICE_PASSWORD,
-            &email::envelope(ALICE, &to_ca(&exchange)),
-            &reply,
-        )
-        .await
-        .unwrap();
+        reply_as_alice(&world, &exchange, &reply).await;
         let (authz, challenge) = verdict(&client, &exchange).await;
         if expect_valid {
             assert_eq!(authz["status"], "valid", "{policy}: {authz}");
@@ -258,15 +255,7 @@ async fn a_relay_that_adds_a_footer_breaks_dkim_and_the_reply_is_refused() {
         "the footer broke the challenge's DKIM too"
     );
     let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
-    email::submit(
-        &world,
-        ALICE,
-        ALICE_PASSWORD,
-        &email::envelope(ALICE, &to_ca(&exchange)),
-        &reply,
-    )
-    .await
-    .unwrap();
+    reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "DKIM");
     world.shutdown().await;
@@ -279,15 +268,7 @@ async fn a_reply_carrying_list_id_is_refused() {
     let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
     let mut with_list = b"List-Id: <acme.lists.example.test>\r\n".to_vec();
     with_list.extend_from_slice(&reply);
-    email::submit(
-        &world,
-        ALICE,
-        ALICE_PASSWORD,
-        &email::envelope(ALICE, &to_ca(&exchange)),
-        &with_list,
-    )
-    .await
-    .unwrap();
+    reply_as_alice(&world, &exchange, &with_list).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "SMIME-44");
     world.shutdown().await;
@@ -362,15 +343,7 @@ async fn a_reply_after_the_validity_window_is_refused() {
         .clock
         .advance(time::Duration::seconds(window as i64 + 60));
     let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
-    email::submit(
-        &world,
-        ALICE,
-        ALICE_PASSWORD,
-        &email::envelope(ALICE, &to_ca(&exchange)),
-        &reply,
-    )
-    .await
-    .unwrap();
+    reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "valid for");
     world.shutdown().await;
@@ -421,15 +394,7 @@ async fn with_send_on_challenge_post_the_mail_waits_for_the_post_and_a_reply_bef
         challenge_dkim_pass: true,
     };
     let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
-    email::submit(
-        &world,
-        ALICE,
-        ALICE_PASSWORD,
-        &email::envelope(ALICE, &to_ca(&exchange)),
-        &reply,
-    )
-    .await
-    .unwrap();
+    reply_as_alice(&world, &exchange, &reply).await;
     let authz = client.poll(&authz_url, &["pending"], WAIT).await.unwrap();
     assert_eq!(authz["status"], "valid", "{authz}");
     world.shutdown().await;

@@ -131,19 +131,16 @@ pub struct MailPlane {
 
 /// The users' MX hands each message to LMTP (RFC 2033 final delivery).
 struct MxSink {
-    store: MailStore,
+    /// Recipients are the store's users: the MX asks the same question LMTP will.
+    store: StoreSink,
     lmtp: SocketAddr,
     hostname: String,
 }
 
 #[async_trait::async_trait]
 impl MailSink for MxSink {
-    async fn check_recipient(&self, rcpt: &str, _session: &Session) -> Result<(), Reply> {
-        if self.store.user_exists(rcpt) {
-            Ok(())
-        } else {
-            Err(Reply::no_such_user(rcpt))
-        }
+    async fn check_recipient(&self, rcpt: &str, session: &Session) -> Result<(), Reply> {
+        self.store.check_recipient(rcpt, session).await
     }
 
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
@@ -285,7 +282,7 @@ impl MailPlane {
             Role::Mx,
             mx_name,
             Arc::new(MxSink {
-                store: store.clone(),
+                store: StoreSink::new(store.clone()),
                 lmtp: lmtp.addr(),
                 hostname: mx_name.into(),
             }),
