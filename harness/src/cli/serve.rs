@@ -61,6 +61,15 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         source,
     })?;
     let bundle = dir.join("ca.pem");
+    // Logs go to stderr, filtered by RUST_LOG (default: warnings), so stdout stays the
+    // endpoints only (scripts read `--json` from it).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
