@@ -15,6 +15,8 @@
 //! - DELE only marks a message in the session; `QUIT` in TRANSACTION state flags the marked
 //!   messages `\Deleted` and expunges the INBOX (RFC 1939 §6 UPDATE state). A connection that
 //!   ends any other way (drop, idle timeout, shutdown) removes nothing (RFC 1939 §6).
+//!   The store has no per-message expunge, so that QUIT also removes INBOX messages another
+//!   protocol (IMAP) had flagged `\Deleted` without expunging.
 //! - The maildrop is locked for one session at a time on this server (RFC 1939 §8); a second
 //!   login gets `-ERR [IN-USE]` (RFC 2449 §8.1.2).
 //! - Ten bad commands in a row → `-ERR` and close; the idle timeout closes silently

@@ -286,6 +286,26 @@ async fn every_command() {
 }
 
 #[tokio::test]
+async fn pipelined_commands_are_answered_in_order() {
+    let store = store();
+    let server = start(&store).await;
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    // RFC 2449 §6.6 PIPELINING: several commands in one write.
+    raw.send(
+        format!("USER {USER}\r\nPASS {PASS}\r\nSTAT\r\nLIST 2\r\nUIDL 1\r\nQUIT\r\n").as_bytes(),
+    )
+    .await;
+    let mut replies = Vec::new();
+    for _ in 0..6 {
+        replies.push(raw.line().await);
+    }
+    assert!(replies.iter().all(|r| r.starts_with("+OK")), "{replies:?}");
+    assert_eq!(replies[3], format!("+OK 2 {}", MSG2.len()));
+    assert!(raw.at_eof().await);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn dele_quit_expunges_and_dele_rset_quit_keeps() {
     let store = store();
     let server = start(&store).await;
