@@ -42,6 +42,7 @@ pub mod https;
 pub mod mail;
 pub mod mailstore;
 pub mod mangle;
+pub mod pop3;
 pub mod relay;
 pub mod seed;
 pub mod smtp;

@@ -44,11 +44,11 @@ pub mod bench;
 pub mod client;
 mod command;
 mod data;
-mod io;
+pub(crate) mod io;
 mod reply;
 mod server;
 mod session;
-mod transcript;
+pub(crate) mod transcript;
 
 pub use transcript::{Direction, TranscriptLine};
 

@@ -7,5 +7,6 @@ mod jws;
 mod mailstore;
 mod mangle;
 mod pki;
+mod pop3;
 mod relay;
 mod smtp;

@@ -1,0 +1,276 @@
+//! The POP3 server (RFC 1939) with CAPA (RFC 2449), STLS (RFC 2595), response codes (RFC 2449
+//! §8, RFC 3206), the UTF8 command (RFC 6856) and implicit TLS (POP3S, RFC 8314), over the
+//! world's [`MailStore`]: a user's maildrop is their `INBOX`.
+//!
+//! ```text
+//!   mod.rs      config, start/addr/shutdown, the accept loop
+//!   session.rs  the per-connection state machine: AUTHORIZATION → TRANSACTION → UPDATE
+//!   command.rs  parsing command lines (pure)
+//! ```
+//!
+//! The line reader and the transcript are the SMTP engine's (`smtp::io`, `smtp::transcript`).
+//!
+//! Policies (each cited at the code that implements it):
+//! - A command line over 255 octets (RFC 2449 §4) gets `-ERR` and the session goes on.
+//! - DELE only marks a message in the session; `QUIT` in TRANSACTION state flags the marked
+//!   messages `\Deleted` and expunges the INBOX (RFC 1939 §6 UPDATE state). A connection that
+//!   ends any other way (drop, idle timeout, shutdown) removes nothing (RFC 1939 §6).
+//!   The store has no per-message expunge, so that QUIT also removes INBOX messages another
+//!   protocol (IMAP) had flagged `\Deleted` without expunging.
+//! - The maildrop is locked for one session at a time on this server (RFC 1939 §8); a second
+//!   login gets `-ERR [IN-USE]` (RFC 2449 §8.1.2).
+//! - Ten bad commands in a row → `-ERR` and close; the idle timeout closes silently
+//!   (RFC 1939 §3: "without removing any messages or sending any response").
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::clock::Clock;
+use crate::mailstore::MailStore;
+use crate::smtp::transcript::Transcript;
+
+mod command;
+mod session;
+
+pub use crate::smtp::{Direction, TranscriptLine};
+
+/// Default idle timeout: RFC 1939 §3 allows an autologout timer of at least 10 minutes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Default limit on simultaneous connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default transcript size (lines, across connections; oldest dropped first).
+pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
+/// How long open connections get after shutdown starts before they are aborted.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Configuration of one POP3 server.
+#[derive(Clone)]
+pub struct Pop3Config {
+    /// Our name, in the QUIT reply.
+    pub hostname: String,
+    /// TLS for STLS (or implicit TLS); `None` offers no TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Handshake first (POP3S, RFC 8314 §3.3 port 995 style). Needs `tls`.
+    pub implicit_tls: bool,
+    /// The maildrops: each user's `INBOX`.
+    pub store: MailStore,
+    /// The world clock, for transcript times.
+    pub clock: Clock,
+    /// How long the server waits for each command line before it closes the connection.
+    pub idle_timeout: Duration,
+    /// Simultaneous connections; more are answered `-ERR [SYS/TEMP]` and closed.
+    pub max_connections: usize,
+    /// Extra CAPA lines (e.g. `ACME <digest>`); changeable at runtime with
+    /// [`Pop3Server::set_capa_extra`].
+    pub capa_extra: Vec<String>,
+    /// Transcript capacity in lines (0 keeps none).
+    pub transcript_lines: usize,
+}
+
+impl std::fmt::Debug for Pop3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pop3Config")
+            .field("hostname", &self.hostname)
+            .field("tls", &self.tls.is_some())
+            .field("implicit_tls", &self.implicit_tls)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("capa_extra", &self.capa_extra)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pop3Config {
+    /// A configuration with the defaults: no TLS, 10-minute idle timeout, no extra CAPA lines.
+    pub fn new(hostname: impl Into<String>, store: MailStore, clock: Clock) -> Self {
+        Pop3Config {
+            hostname: hostname.into(),
+            tls: None,
+            implicit_tls: false,
+            store,
+            clock,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            capa_extra: Vec::new(),
+            transcript_lines: DEFAULT_TRANSCRIPT_LINES,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Pop3Error {
+    /// Binding 127.0.0.1:0 failed.
+    #[error("cannot bind: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The configuration is inconsistent.
+    #[error("invalid POP3 configuration: {0}")]
+    Config(String),
+}
+
+/// What the accept loop and the sessions share.
+pub(crate) struct Shared {
+    pub(crate) config: Pop3Config,
+    pub(crate) capa_extra: RwLock<Vec<String>>,
+    pub(crate) transcript: Transcript,
+    /// Canonical users whose maildrop a session holds (RFC 1939 §8 exclusive access).
+    pub(crate) locked: Mutex<HashSet<String>>,
+    next_conn: AtomicU64,
+}
+
+/// A running POP3 server. Dropping the handle stops it too; [`Pop3Server::shutdown`] stops it
+/// and waits, bounded.
+pub struct Pop3Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Pop3Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pop3Server")
+            .field("addr", &self.addr)
+            .field("implicit_tls", &self.shared.config.implicit_tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pop3Server {
+    /// Binds 127.0.0.1:0 and serves.
+    pub async fn start(config: Pop3Config) -> Result<Pop3Server, Pop3Error> {
+        if config.implicit_tls && config.tls.is_none() {
+            return Err(Pop3Error::Config("implicit_tls needs a TLS config".into()));
+        }
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(Pop3Error::Bind)?;
+        let addr = listener.local_addr().map_err(Pop3Error::Bind)?;
+        let shared = Arc::new(Shared {
+            capa_extra: RwLock::new(sanitize_lines(config.capa_extra.clone())),
+            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
+            locked: Mutex::new(HashSet::new()),
+            next_conn: AtomicU64::new(1),
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
+        Ok(Pop3Server {
+            addr,
+            shared,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the extra CAPA lines (seen by every CAPA from now on). CR, LF, empty entries
+    /// and a lone `.` are dropped so a line cannot inject or end the response.
+    pub fn set_capa_extra(&self, lines: Vec<String>) {
+        let clean = sanitize_lines(lines);
+        match self.shared.capa_extra.write() {
+            Ok(mut extra) => *extra = clean,
+            Err(poisoned) => *poisoned.into_inner() = clean,
+        }
+    }
+
+    /// Every command line received and response line sent, oldest first (bounded; message
+    /// contents appear as one `<N octets>` line, PASS arguments as `<redacted>`).
+    pub fn transcript(&self) -> Vec<TranscriptLine> {
+        self.shared.transcript.snapshot()
+    }
+
+    /// Stops accepting, tells open sessions to close (`-ERR`, no UPDATE), and waits at most
+    /// 2 × [`SHUTDOWN_GRACE`].
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, task).await;
+        }
+    }
+}
+
+/// CAPA lines are `capa-tag *(SP param)` (RFC 2449 §5); anything that could break the
+/// multi-line framing is dropped.
+fn sanitize_lines(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter(|l| !l.trim().is_empty() && !l.contains(['\r', '\n']) && !l.starts_with('.'))
+        .collect()
+}
+
+/// One task per connection, a connection limit, and shutdown that stops accepting, tells
+/// sessions to close, and aborts what is left after a grace period.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut sessions = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // EMFILE and friends: log and keep serving rather than die.
+                        tracing::warn!(%error, "POP3 accept failed");
+                        continue;
+                    }
+                };
+                if sessions.len() >= shared.config.max_connections {
+                    // RFC 2449 §8.1.2 (SYS/TEMP): a transient failure; try later.
+                    let _ = tcp.try_write(b"-ERR [SYS/TEMP] too many connections, try later\r\n");
+                    continue;
+                }
+                let _ = tcp.set_nodelay(true);
+                let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+                let shared = Arc::clone(&shared);
+                let stop = stop.clone();
+                sessions.spawn(session::run(shared, Box::new(tcp), peer, conn_id, stop));
+            }
+            // Reap finished sessions so the set stays as small as the open connections.
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            // A send of `true`, or the handle dropped.
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        sessions.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capa_extra_cannot_break_framing() {
+        let got = sanitize_lines(vec![
+            "ACME abc".into(),
+            "X\r\n+OK".into(),
+            ".".into(),
+            "  ".into(),
+            "SASL PLAIN".into(),
+        ]);
+        assert_eq!(got, vec!["ACME abc".to_owned(), "SASL PLAIN".to_owned()]);
+    }
+}
