@@ -39,16 +39,16 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use crate::mail::{Authenticator, MailSink};
 
-mod auth;
+pub(crate) mod auth;
 pub mod bench;
 pub mod client;
 mod command;
 mod data;
-mod io;
+pub(crate) mod io;
 mod reply;
-mod server;
+pub(crate) mod server;
 mod session;
-mod transcript;
+pub(crate) mod transcript;
 
 pub use transcript::{Direction, TranscriptLine};
 
