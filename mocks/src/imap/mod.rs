@@ -209,8 +209,9 @@ impl ImapServer {
         self.addr
     }
 
-    /// Every command line received and response line sent, oldest first (bounded; literal
-    /// contents appear as `<n octets>`, passwords and SASL data as `<redacted>`).
+    /// Every command received and response sent, oldest first (bounded). A command is one
+    /// entry with its literals inlined (CRLF shown as `⏎`, cut at 1000 characters); literals in
+    /// responses appear as `{n}<n octets>`; LOGIN arguments and SASL data as `<redacted>`.
     pub fn transcript(&self) -> Vec<TranscriptLine> {
         self.shared.transcript.snapshot()
     }
