@@ -23,7 +23,9 @@
 //! - [`relay`]: store-and-forward hops with DKIM signing and checking, mangling and faults;
 //! - [`world`]: everything started together, with the management API.
 //!
-//! Still to come with their issues: `imap` and `pop3`.
+//! - [`imap`]: an IMAP4rev1 server over the mailstore (IDLE, LITERAL+, UTF8=ACCEPT, TLS).
+//!
+//! Still to come with its issue: `pop3`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 // `ca::Problem` (a problem document with its headers) is the error of every request path. It is
@@ -39,6 +41,7 @@ pub mod clock;
 pub mod dkim;
 pub mod dns;
 pub mod https;
+pub mod imap;
 pub mod mail;
 pub mod mailstore;
 pub mod mangle;

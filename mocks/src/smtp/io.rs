@@ -134,6 +134,51 @@ impl Conn {
             }
         }
     }
+
+    /// Reads exactly `n` octets (an IMAP literal) into `out`, or drops them when `out` is
+    /// `None`. Memory stays bounded by `READ_CHUNK` when dropping. `Ok(false)` when the peer
+    /// closed before `n` octets arrived.
+    pub(crate) async fn read_exact(
+        &mut self,
+        n: usize,
+        mut out: Option<&mut Vec<u8>>,
+    ) -> std::io::Result<bool> {
+        let mut left = n;
+        loop {
+            let avail = &self.buf[self.start..];
+            let take = avail.len().min(left);
+            if let Some(out) = out.as_deref_mut() {
+                out.extend_from_slice(&avail[..take]);
+            }
+            self.start += take;
+            left -= take;
+            if left == 0 {
+                return Ok(true);
+            }
+            self.buf.clear();
+            self.start = 0;
+            if !self.out.is_empty() {
+                self.flush().await?;
+            }
+            self.buf.reserve(READ_CHUNK);
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// The server side of a TLS handshake (implicit TLS, or after STARTTLS), bounded by `limit`.
+pub(crate) async fn accept_tls(
+    config: std::sync::Arc<rustls::ServerConfig>,
+    stream: BoxStream,
+    limit: std::time::Duration,
+) -> Option<BoxStream> {
+    let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    match tokio::time::timeout(limit, accept).await {
+        Ok(Ok(tls)) => Some(Box::new(tls)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +212,24 @@ mod tests {
             Some(Line::Full(b"x\r\n".to_vec()))
         );
         assert_eq!(c.read_line(10).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn exact_reads_and_drops() {
+        let mut c = conn_with(b"{5}\r\nhello world\r\nrest").await;
+        assert_eq!(
+            c.read_line(64).await.unwrap(),
+            Some(Line::Full(b"{5}\r\n".to_vec()))
+        );
+        let mut out = Vec::new();
+        assert!(c.read_exact(5, Some(&mut out)).await.unwrap());
+        assert_eq!(out, b"hello");
+        assert!(c.read_exact(6, None).await.unwrap());
+        assert_eq!(
+            c.read_line(64).await.unwrap(),
+            Some(Line::Full(b"\r\n".to_vec()))
+        );
+        assert!(!c.read_exact(10, None).await.unwrap(), "EOF mid-literal");
     }
 
     #[tokio::test]

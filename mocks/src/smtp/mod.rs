@@ -39,14 +39,14 @@ use tokio::task::JoinHandle;
 use crate::clock::Clock;
 use crate::mail::{Authenticator, MailSink};
 
-mod auth;
+pub(crate) mod auth;
 pub mod bench;
 pub mod client;
 mod command;
 mod data;
 pub(crate) mod io;
 mod reply;
-mod server;
+pub(crate) mod server;
 mod session;
 pub(crate) mod transcript;
 

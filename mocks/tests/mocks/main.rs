@@ -3,6 +3,7 @@
 
 mod dkim;
 mod dns;
+mod imap;
 mod jws;
 mod mailstore;
 mod mangle;

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 use super::command::{self, Command};
-use super::io::{BoxStream, Conn, Line};
+use super::io::{self, BoxStream, Conn, Line};
 use super::reply;
 use super::{Direction, Role, Shared};
 use crate::mail::{Reply, Session as SessionInfo};
@@ -111,11 +110,7 @@ async fn handshake(
     stream: BoxStream,
     idle: Duration,
 ) -> Option<BoxStream> {
-    let accept = TlsAcceptor::from(config).accept(stream);
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT.min(idle), accept).await {
-        Ok(Ok(tls)) => Some(Box::new(tls)),
-        _ => None,
-    }
+    io::accept_tls(config, stream, HANDSHAKE_TIMEOUT.min(idle)).await
 }
 
 impl Session {

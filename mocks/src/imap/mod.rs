@@ -1,0 +1,228 @@
+//! An IMAP4rev1 server (RFC 3501) over the world's [`MailStore`]: the subset real clients (curl,
+//! Python imaplib, s-nail, fetchmail) use to read challenge mail, with LITERAL+ (RFC 7888),
+//! IDLE (RFC 2177), ENABLE (RFC 5161), UTF8=ACCEPT (RFC 6855), UNSELECT (RFC 3691), SASL-IR
+//! (RFC 4959), STARTTLS and implicit TLS.
+//!
+//! ```text
+//!   mod.rs       ImapConfig, ImapServer (start, addr, transcript, shutdown)
+//!   session.rs   per-connection state machine: NotAuthenticated → Authenticated → Selected →
+//!                Logout; command assembly with literals and limits; IDLE
+//!   parse.rs     commands, astrings, literals, sequence sets, fetch items, search keys (pure)
+//!   fetch.rs     FETCH items: sections, ENVELOPE, BODYSTRUCTURE via mail-parser
+//!   search.rs    SEARCH evaluation via mail-parser
+//!   response.rs  quoting, literals out, flag lists
+//! ```
+//!
+//! The accept loop, the bounded line reader and the transcript are the SMTP engine's
+//! (`smtp::server`, `smtp::io`, `smtp::transcript`).
+//!
+//! Policies:
+//! - A command line (all its lines, literals excluded) over `max_command_octets` → `tag BAD`
+//!   (or `* BAD` without a tag); the session goes on.
+//! - A literal whose announced size would take the command's literals over
+//!   `max_literal_octets` → `tag BAD [TOOBIG]` (RFC 7889) without reading it: a synchronising
+//!   literal gets no `+`; a non-synchronising one (LITERAL+) is read and dropped when it is at
+//!   most [`MAX_DISCARD_OCTETS`], else the answer is followed by `* BYE` and close.
+//! - Ten BAD answers in a row → `* BYE` and close; no command for `idle_timeout` (also in IDLE)
+//!   → `* BYE Autologout` and close (RFC 3501 §5.4).
+//! - Unknown command or syntax error → `tag BAD`; a command in the wrong state → `tag BAD`;
+//!   bad credentials → `tag NO [AUTHENTICATIONFAILED]`; an unparseable line without a tag →
+//!   `* BAD`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::mailstore::MailStore;
+use crate::smtp::server::serve_connections;
+use crate::smtp::transcript::Transcript;
+pub use crate::smtp::{Direction, TranscriptLine};
+
+mod fetch;
+mod parse;
+mod response;
+mod search;
+mod session;
+
+/// Default bound on one command (its lines, literals excluded): 64 KiB.
+pub const DEFAULT_MAX_COMMAND_OCTETS: usize = 64 * 1024;
+/// Default bound on the literals of one command: 64 KiB (we have no APPEND).
+pub const DEFAULT_MAX_LITERAL_OCTETS: usize = 64 * 1024;
+/// Default autologout timer. RFC 3501 §5.4 asks for at least 30 minutes; a test world does not
+/// need idle clients to linger that long.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default limit on simultaneous connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default transcript size (lines, across connections; oldest dropped first).
+pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
+/// A non-synchronising literal over the limit is read and dropped up to this size; a larger
+/// one closes the connection.
+pub const MAX_DISCARD_OCTETS: u64 = 1024 * 1024;
+
+/// Configuration of one IMAP server.
+#[derive(Clone)]
+pub struct ImapConfig {
+    /// Our name (greeting, BYE).
+    pub hostname: String,
+    /// TLS for STARTTLS, or for implicit TLS; `None` offers no TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Handshake first (IMAPS, RFC 8314). Needs `tls`.
+    pub implicit_tls: bool,
+    /// Refuse LOGIN and AUTHENTICATE before TLS (advertises LOGINDISABLED, RFC 3501 §6.2.3).
+    /// Default false, so plain LOGIN works on localhost.
+    pub require_tls_for_login: bool,
+    /// The mailboxes served.
+    pub store: MailStore,
+    /// The world clock (transcript times).
+    pub clock: Clock,
+    /// Bound on one command's lines.
+    pub max_command_octets: usize,
+    /// Bound on one command's literals.
+    pub max_literal_octets: usize,
+    /// Autologout timer.
+    pub idle_timeout: Duration,
+    /// Simultaneous connections; more get `* BYE` and are closed.
+    pub max_connections: usize,
+    /// Transcript capacity in lines (0 keeps none).
+    pub transcript_lines: usize,
+}
+
+impl std::fmt::Debug for ImapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapConfig")
+            .field("hostname", &self.hostname)
+            .field("tls", &self.tls.is_some())
+            .field("implicit_tls", &self.implicit_tls)
+            .field("require_tls_for_login", &self.require_tls_for_login)
+            .field("max_command_octets", &self.max_command_octets)
+            .field("max_literal_octets", &self.max_literal_octets)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapConfig {
+    /// The defaults: no TLS, plain LOGIN allowed, 64 KiB commands and literals, 5 min
+    /// autologout, 256 connections.
+    pub fn new(hostname: impl Into<String>, store: MailStore, clock: Clock) -> Self {
+        ImapConfig {
+            hostname: hostname.into(),
+            tls: None,
+            implicit_tls: false,
+            require_tls_for_login: false,
+            store,
+            clock,
+            max_command_octets: DEFAULT_MAX_COMMAND_OCTETS,
+            max_literal_octets: DEFAULT_MAX_LITERAL_OCTETS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            transcript_lines: DEFAULT_TRANSCRIPT_LINES,
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImapError {
+    /// Binding 127.0.0.1:0 failed.
+    #[error("cannot bind: {0}")]
+    Bind(#[source] std::io::Error),
+    /// The configuration is inconsistent.
+    #[error("invalid IMAP configuration: {0}")]
+    Config(String),
+}
+
+/// What the accept loop and the sessions share.
+pub(crate) struct Shared {
+    pub(crate) config: ImapConfig,
+    pub(crate) transcript: Transcript,
+    pub(crate) next_conn: AtomicU64,
+}
+
+/// A running server. Dropping the handle stops it too; [`ImapServer::shutdown`] stops it and
+/// waits, bounded.
+pub struct ImapServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ImapServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapServer {
+    /// Binds 127.0.0.1:0 and serves.
+    pub async fn start(config: ImapConfig) -> Result<ImapServer, ImapError> {
+        if config.implicit_tls && config.tls.is_none() {
+            return Err(ImapError::Config("implicit_tls needs a TLS config".into()));
+        }
+        if config.hostname.contains(['\r', '\n']) {
+            return Err(ImapError::Config("hostname holds CR or LF".into()));
+        }
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(ImapError::Bind)?;
+        let addr = listener.local_addr().map_err(ImapError::Bind)?;
+        let shared = Arc::new(Shared {
+            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
+            next_conn: AtomicU64::new(1),
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let max = shared.config.max_connections;
+        let serve_shared = Arc::clone(&shared);
+        let task = tokio::spawn(serve_connections(
+            listener,
+            max,
+            b"* BYE too many connections, try later\r\n",
+            "IMAP",
+            stopped,
+            move |tcp, _peer, stop| {
+                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
+                session::run(Arc::clone(&serve_shared), Box::new(tcp), conn_id, stop)
+            },
+        ));
+        Ok(ImapServer {
+            addr,
+            shared,
+            stop,
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every command received and response sent, oldest first (bounded). A command is one
+    /// entry with its literals inlined (CRLF shown as `⏎`, cut at 1000 characters); literals in
+    /// responses appear as `{n}<n octets>`; LOGIN arguments and SASL data as `<redacted>`.
+    pub fn transcript(&self) -> Vec<TranscriptLine> {
+        self.shared.transcript.snapshot()
+    }
+
+    /// Stops accepting, tells open sessions to close (`* BYE`), and waits at most
+    /// 2 × [`crate::smtp::SHUTDOWN_GRACE`].
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(crate::smtp::SHUTDOWN_GRACE * 2, task).await;
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! SEARCH evaluation (RFC 3501 §6.4.4): case-insensitive substring matches on header values as
+//! mail-parser decodes them (RFC 2047 encoded words, address lists), flags, sizes, sets.
+
+use mail_parser::{Address, HeaderValue, Message};
+
+use super::fetch::parse_message;
+use super::parse::SearchKey;
+use crate::mailstore::StoredMessage;
+
+/// One message as a search sees it.
+pub(crate) struct Candidate<'a> {
+    pub(crate) seq: u32,
+    pub(crate) msg: &'a StoredMessage,
+    pub(crate) recent: bool,
+    /// What `*` means in a sequence set / UID set.
+    pub(crate) max_seq: u32,
+    pub(crate) max_uid: u32,
+}
+
+/// Whether the candidate matches the key.
+pub(crate) fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
+    let mut parsed: Option<Option<Message<'_>>> = None;
+    eval(key, c, &mut parsed)
+}
+
+fn eval<'a>(key: &SearchKey, c: &Candidate<'a>, parsed: &mut Option<Option<Message<'a>>>) -> bool {
+    match key {
+        SearchKey::All => true,
+        SearchKey::Flag(f, has) => c.msg.has_flag(f) == *has,
+        SearchKey::New => c.recent && !c.msg.has_flag("\\Seen"),
+        SearchKey::Old => !c.recent,
+        SearchKey::Recent => c.recent,
+        SearchKey::Larger(n) => c.msg.size > *n as usize,
+        SearchKey::Smaller(n) => c.msg.size < *n as usize,
+        SearchKey::Uid(set) => set.contains(c.msg.uid, c.max_uid),
+        SearchKey::Seq(set) => set.contains(c.seq, c.max_seq),
+        SearchKey::Not(k) => !eval(k, c, parsed),
+        SearchKey::Or(a, b) => eval(a, c, parsed) || eval(b, c, parsed),
+        SearchKey::And(keys) => keys.iter().all(|k| eval(k, c, parsed)),
+        SearchKey::Header(name, needle) => {
+            let m = parsed.get_or_insert_with(|| parse_message(&c.msg.raw));
+            m.as_ref().is_some_and(|m| header_contains(m, name, needle))
+        }
+        SearchKey::Body(needle) => {
+            let m = parsed.get_or_insert_with(|| parse_message(&c.msg.raw));
+            m.as_ref().is_some_and(|m| body_contains(m, needle))
+        }
+        SearchKey::Text(needle) => {
+            let m = parsed.get_or_insert_with(|| parse_message(&c.msg.raw));
+            m.as_ref().is_some_and(|m| {
+                body_contains(m, needle)
+                    || m.headers()
+                        .iter()
+                        .any(|h| contains(&value_text(&h.value), needle))
+            })
+        }
+    }
+}
+
+/// Unicode case-insensitive substring match.
+fn contains(hay: &str, needle: &str) -> bool {
+    hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
+fn header_contains(m: &Message<'_>, name: &str, needle: &str) -> bool {
+    m.headers().iter().any(|h| {
+        // RFC 3501 §6.4.4 HEADER: an empty string matches every message with the field.
+        h.name.as_str().eq_ignore_ascii_case(name)
+            && (needle.is_empty() || contains(&value_text(&h.value), needle))
+    })
+}
+
+fn body_contains(m: &Message<'_>, needle: &str) -> bool {
+    (0..m.text_body_count()).any(|i| m.body_text(i).is_some_and(|t| contains(&t, needle)))
+}
+
+/// A decoded header value as text: addresses as `name <address>`.
+fn value_text(v: &HeaderValue<'_>) -> String {
+    match v {
+        HeaderValue::Text(t) => t.to_string(),
+        HeaderValue::TextList(l) => l.join(" "),
+        HeaderValue::Address(a) => address_text(a),
+        HeaderValue::DateTime(d) => d.to_rfc822(),
+        HeaderValue::ContentType(ct) => {
+            let mut s = ct.ctype().to_owned();
+            if let Some(sub) = ct.subtype() {
+                s.push('/');
+                s.push_str(sub);
+            }
+            s
+        }
+        _ => String::new(),
+    }
+}
+
+fn address_text(a: &Address<'_>) -> String {
+    a.iter()
+        .map(|addr| match (&addr.name, &addr.address) {
+            (Some(n), Some(a)) => format!("{n} <{a}>"),
+            (None, Some(a)) => a.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::imap::parse::{Kind, parse};
+
+    fn msg(uid: u32, raw: &str, flags: &[&str]) -> StoredMessage {
+        StoredMessage {
+            uid,
+            flags: flags
+                .iter()
+                .map(|f| (*f).to_owned())
+                .collect::<BTreeSet<_>>(),
+            recent: false,
+            internal_date: time::OffsetDateTime::UNIX_EPOCH,
+            size: raw.len(),
+            raw: Arc::from(raw.as_bytes()),
+        }
+    }
+
+    fn hits(query: &str, msgs: &[StoredMessage]) -> Vec<u32> {
+        let Kind::Search { key, .. } = parse(format!("t SEARCH {query}").as_bytes()).unwrap().kind
+        else {
+            panic!()
+        };
+        msgs.iter()
+            .enumerate()
+            .filter(|(i, m)| {
+                matches(
+                    &key,
+                    &Candidate {
+                        seq: *i as u32 + 1,
+                        msg: m,
+                        recent: false,
+                        max_seq: msgs.len() as u32,
+                        max_uid: msgs.last().map_or(0, |m| m.uid),
+                    },
+                )
+            })
+            .map(|(_, m)| m.uid)
+            .collect()
+    }
+
+    #[test]
+    fn combinations() {
+        let msgs = [
+            msg(
+                3,
+                "From: CA <ca@ca.test>\r\nSubject: ACME: abc\r\nAuto-Submitted: auto-generated; type=acme\r\n\r\nx\r\n",
+                &[],
+            ),
+            msg(
+                5,
+                "From: bob@b.test\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nHello body\r\n",
+                &["\\Seen"],
+            ),
+            msg(
+                9,
+                "From: Carol <carol@c.test>\r\nSubject: acme later\r\n\r\n\r\n",
+                &[],
+            ),
+        ];
+        assert_eq!(hits("UNSEEN SUBJECT \"ACME\"", &msgs), vec![3, 9]);
+        assert_eq!(hits("OR FROM bob FROM carol", &msgs), vec![5, 9]);
+        assert_eq!(hits("NOT SEEN", &msgs), vec![3, 9]);
+        assert_eq!(hits("HEADER Auto-Submitted acme", &msgs), vec![3]);
+        assert_eq!(hits("SUBJECT \"grüsse\"", &msgs), Vec::<u32>::new());
+        assert_eq!(hits("CHARSET UTF-8 SUBJECT \"GRÜßE\"", &msgs), vec![5]);
+        assert_eq!(hits("BODY hello", &msgs), vec![5]);
+        assert_eq!(hits("UID 5:*", &msgs), vec![5, 9]);
+        assert_eq!(hits("2,3 (NOT UID 9)", &msgs), vec![5]);
+        assert_eq!(hits("HEADER Auto-Submitted \"\"", &msgs), vec![3]);
+    }
+}
