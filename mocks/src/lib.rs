@@ -21,11 +21,12 @@
 //!   SMTP/LMTP client, over the [`mail`] hooks;
 //! - [`seed`], [`clock`]: the world's randomness and time, both replayable;
 //! - [`relay`]: store-and-forward hops with DKIM signing and checking, mangling and faults;
-//! - [`world`]: everything started together, with the management API.
+//! - [`world`]: everything started together, with the management API;
+//! - [`imap`]: an IMAP4rev1 server over the mailstore (IDLE, LITERAL+, UTF8=ACCEPT, TLS);
+//! - [`pop3`]: a POP3 server over the mailstore (CAPA, STLS, UIDL, TOP, POP3S).
 //!
-//! - [`imap`]: an IMAP4rev1 server over the mailstore (IDLE, LITERAL+, UTF8=ACCEPT, TLS).
-//!
-//! Still to come with its issue: `pop3`.
+//! Still to come with their issue: IMAP and POP3 in the world (and in `serve`), and the
+//! reference MUA.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 // `ca::Problem` (a problem document with its headers) is the error of every request path. It is
