@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
@@ -20,8 +19,6 @@ use crate::smtp::io::{self, BoxStream, Conn, Line};
 
 /// Consecutive BAD answers before `* BYE` and close.
 const MAX_BAD_COMMANDS: u32 = 10;
-/// Cap on a TLS handshake, also bounded by the idle timeout.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The system flags (RFC 3501 §2.3.2).
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
@@ -73,21 +70,17 @@ pub(crate) async fn run(
     conn_id: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let mut stream = stream;
-    let tls = shared.config.implicit_tls;
-    if tls {
-        let Some(config) = shared.config.tls.clone() else {
-            return;
-        };
-        let limit = HANDSHAKE_TIMEOUT.min(shared.config.idle_timeout);
-        match io::accept_tls(config, stream, limit).await {
-            Some(s) => stream = s,
-            None => {
-                tracing::debug!(conn_id, "IMAP implicit TLS handshake failed");
-                return;
-            }
-        }
-    }
+    let opened = io::opening_stream(
+        shared.config.tls.as_ref(),
+        shared.config.implicit_tls,
+        stream,
+        shared.config.idle_timeout,
+    )
+    .await;
+    let Some((stream, tls)) = opened else {
+        tracing::debug!(conn_id, "IMAP implicit TLS handshake failed");
+        return;
+    };
     let mut session = Session {
         shared,
         conn: Conn::new(stream),
@@ -436,7 +429,7 @@ impl Session {
         let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
-        let Some(tls) = io::accept_tls(config, stream, HANDSHAKE_TIMEOUT.min(idle)).await else {
+        let Some(tls) = io::handshake(config, stream, idle).await else {
             tracing::debug!(conn_id = self.conn_id, "IMAP STARTTLS handshake failed");
             return false;
         };

@@ -30,10 +30,11 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::mailstore::MailStore;
+use crate::smtp::server::serve_connections;
 use crate::smtp::transcript::Transcript;
 
 mod command;
@@ -162,7 +163,26 @@ impl Pop3Server {
             config,
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
+        let serve_shared = Arc::clone(&shared);
+        // The accept loop, connection limit and bounded shutdown are the SMTP engine's.
+        let task = tokio::spawn(serve_connections(
+            listener,
+            shared.config.max_connections,
+            // RFC 2449 §8.1.2 (SYS/TEMP): a transient failure; try later.
+            b"-ERR [SYS/TEMP] too many connections, try later\r\n",
+            "POP3",
+            stopped,
+            move |tcp, peer, stop| {
+                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
+                session::run(
+                    Arc::clone(&serve_shared),
+                    Box::new(tcp),
+                    peer,
+                    conn_id,
+                    stop,
+                )
+            },
+        ));
         Ok(Pop3Server {
             addr,
             shared,
@@ -210,52 +230,6 @@ fn sanitize_lines(lines: Vec<String>) -> Vec<String> {
         .into_iter()
         .filter(|l| !l.trim().is_empty() && !l.contains(['\r', '\n']) && !l.starts_with('.'))
         .collect()
-}
-
-/// One task per connection, a connection limit, and shutdown that stops accepting, tells
-/// sessions to close, and aborts what is left after a grace period.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut sessions = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        // EMFILE and friends: log and keep serving rather than die.
-                        tracing::warn!(%error, "POP3 accept failed");
-                        continue;
-                    }
-                };
-                if sessions.len() >= shared.config.max_connections {
-                    // RFC 2449 §8.1.2 (SYS/TEMP): a transient failure; try later.
-                    let _ = tcp.try_write(b"-ERR [SYS/TEMP] too many connections, try later\r\n");
-                    continue;
-                }
-                let _ = tcp.set_nodelay(true);
-                let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-                let shared = Arc::clone(&shared);
-                let stop = stop.clone();
-                sessions.spawn(session::run(shared, Box::new(tcp), peer, conn_id, stop));
-            }
-            // Reap finished sessions so the set stays as small as the open connections.
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            // A send of `true`, or the handle dropped.
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-            }
-        }
-    }
-    drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while sessions.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        sessions.shutdown().await;
-    }
 }
 
 #[cfg(test)]

@@ -5,21 +5,17 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio_rustls::TlsAcceptor;
 
 use super::command::{self, Command};
 use super::{Direction, Shared};
 use crate::mailstore::{INBOX, StoreError, StoredMessage};
-use crate::smtp::io::{BoxStream, Conn, Line};
+use crate::smtp::io::{self, BoxStream, Conn, Line};
 
 /// Consecutive bad commands before `-ERR` and close (the SMTP engine's limit; RFC 1939 leaves
 /// abuse handling to the server).
 const MAX_BAD_COMMANDS: u32 = 10;
-/// Cap on the TLS handshake, also bounded by the idle timeout.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the main loop does after a command.
 enum Flow {
@@ -99,21 +95,17 @@ pub(crate) async fn run(
     conn_id: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let mut stream = stream;
-    let mut tls = false;
-    if shared.config.implicit_tls {
-        let Some(config) = shared.config.tls.clone() else {
-            return;
-        };
-        match handshake(config, stream, shared.config.idle_timeout).await {
-            Some(s) => stream = s,
-            None => {
-                tracing::debug!(%peer, "POP3S handshake failed");
-                return;
-            }
-        }
-        tls = true;
-    }
+    let opened = io::opening_stream(
+        shared.config.tls.as_ref(),
+        shared.config.implicit_tls,
+        stream,
+        shared.config.idle_timeout,
+    )
+    .await;
+    let Some((stream, tls)) = opened else {
+        tracing::debug!(%peer, "POP3S handshake failed");
+        return;
+    };
     let mut session = Session {
         shared,
         conn: Conn::new(stream),
@@ -125,18 +117,6 @@ pub(crate) async fn run(
         state: State::Authorization { user: None },
     };
     session.serve().await;
-}
-
-async fn handshake(
-    config: Arc<rustls::ServerConfig>,
-    stream: BoxStream,
-    idle: Duration,
-) -> Option<BoxStream> {
-    let accept = TlsAcceptor::from(config).accept(stream);
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT.min(idle), accept).await {
-        Ok(Ok(tls)) => Some(Box::new(tls)),
-        _ => None,
-    }
 }
 
 impl Session {
@@ -530,7 +510,7 @@ impl Session {
         let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
-        let Some(tls) = handshake(config, stream, idle).await else {
+        let Some(tls) = io::handshake(config, stream, idle).await else {
             tracing::debug!(peer = %self.peer, "STLS handshake failed");
             return false;
         };

@@ -169,6 +169,34 @@ impl Conn {
 }
 
 /// The server side of a TLS handshake (implicit TLS, or after STARTTLS), bounded by `limit`.
+/// Cap on a TLS handshake; a session's idle timeout lowers it further.
+pub(crate) const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A STARTTLS/STLS upgrade or an implicit-TLS opening, bounded by [`HANDSHAKE_TIMEOUT`] and
+/// the session's idle timeout.
+pub(crate) async fn handshake(
+    config: std::sync::Arc<rustls::ServerConfig>,
+    stream: BoxStream,
+    idle: std::time::Duration,
+) -> Option<BoxStream> {
+    accept_tls(config, stream, HANDSHAKE_TIMEOUT.min(idle)).await
+}
+
+/// The stream a session starts on and whether it is under TLS: TLS from the first byte on
+/// implicit-TLS ports (RFC 8314), plain otherwise. `None` when that handshake fails.
+pub(crate) async fn opening_stream(
+    tls: Option<&std::sync::Arc<rustls::ServerConfig>>,
+    implicit: bool,
+    stream: BoxStream,
+    idle: std::time::Duration,
+) -> Option<(BoxStream, bool)> {
+    if !implicit {
+        return Some((stream, false));
+    }
+    let config = std::sync::Arc::clone(tls?);
+    handshake(config, stream, idle).await.map(|s| (s, true))
+}
+
 pub(crate) async fn accept_tls(
     config: std::sync::Arc<rustls::ServerConfig>,
     stream: BoxStream,

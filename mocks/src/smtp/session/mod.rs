@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -20,8 +19,6 @@ mod transaction;
 /// Consecutive bad commands before `421 4.7.0` and close (RFC 5321 §4.3.2 lets a server close
 /// on abuse; Postfix `smtpd_hard_error_limit` is the same idea).
 pub(crate) const MAX_BAD_COMMANDS: u32 = 10;
-/// Cap on the TLS handshake, also bounded by the idle timeout.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the main loop does after a command.
 enum Flow {
@@ -75,21 +72,17 @@ pub(crate) async fn run(
     conn_id: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let mut stream = stream;
-    let mut tls = false;
-    if shared.config.implicit_tls {
-        let Some(config) = shared.config.tls.clone() else {
-            return;
-        };
-        match handshake(config, stream, shared.config.idle_timeout).await {
-            Some(s) => stream = s,
-            None => {
-                tracing::debug!(%peer, "implicit TLS handshake failed");
-                return;
-            }
-        }
-        tls = true;
-    }
+    let opened = io::opening_stream(
+        shared.config.tls.as_ref(),
+        shared.config.implicit_tls,
+        stream,
+        shared.config.idle_timeout,
+    )
+    .await;
+    let Some((stream, tls)) = opened else {
+        tracing::debug!(%peer, "implicit TLS handshake failed");
+        return;
+    };
     let mut session = Session {
         shared,
         conn: Conn::new(stream),
@@ -103,14 +96,6 @@ pub(crate) async fn run(
         bad: 0,
     };
     session.serve().await;
-}
-
-async fn handshake(
-    config: Arc<rustls::ServerConfig>,
-    stream: BoxStream,
-    idle: Duration,
-) -> Option<BoxStream> {
-    io::accept_tls(config, stream, HANDSHAKE_TIMEOUT.min(idle)).await
 }
 
 impl Session {
@@ -362,7 +347,7 @@ impl Session {
         let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
-        let Some(tls) = handshake(config, stream, self.shared.config.idle_timeout).await else {
+        let Some(tls) = io::handshake(config, stream, self.shared.config.idle_timeout).await else {
             tracing::debug!(peer = %self.peer, "STARTTLS handshake failed");
             return false;
         };
