@@ -231,10 +231,10 @@ impl SmtpClient {
     /// RCPT's own reply, else the reply after the final dot (LMTP: that recipient's reply,
     /// RFC 2033 §4.2; SMTP: the one reply). Errors when MAIL, every RCPT, or DATA is refused.
     ///
-    /// MAIL carries `SMTPUTF8` when an address is non-ASCII or `envelope.smtputf8` is set —
-    /// even when the server did not advertise it, so that the server's own answer (a hop
-    /// without SMTPUTF8 says 555, RFC 6531 §3.5) is what the caller gets back, e.g. for a
-    /// bounce. `BODY=8BITMIME` when the data has 8-bit octets (or `body_8bit`) and the server
+    /// MAIL carries `SMTPUTF8` when an address is non-ASCII or `envelope.smtputf8` is set. A
+    /// server that does not advertise SMTPUTF8 is not sent such a transaction (RFC 6531 §3.2:
+    /// the client MUST NOT): the attempt fails here with a local `553 5.6.7`, which a relay
+    /// turns into a bounce (RFC 6531 §3.7.4). `BODY=8BITMIME` when the data has 8-bit octets (or `body_8bit`) and the server
     /// offers it; `SIZE=` when offered. The data is dot-stuffed, its line endings made CRLF
     /// (RFC 5321 §2.3.8: a client MUST NOT send bare CR or LF), and ended with CRLF.CRLF.
     pub async fn send(
@@ -245,6 +245,16 @@ impl SmtpClient {
         let needs_utf8 = envelope.smtputf8
             || !envelope.mail_from.is_ascii()
             || envelope.rcpt_to.iter().any(|r| !r.is_ascii());
+        if needs_utf8 && !self.has_extension("SMTPUTF8") {
+            return Err(ClientError::Rejected {
+                stage: Stage::Mail,
+                reply: Reply::new(
+                    553,
+                    (5, 6, 7),
+                    "the next hop does not offer SMTPUTF8; internationalized mail not sent",
+                ),
+            });
+        }
         let eight_bit = envelope.body_8bit || data.iter().any(|&b| b >= 0x80);
         let body = stuff(data);
         let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);

@@ -568,8 +568,11 @@ async fn smtputf8_declared_undeclared_and_hop_without_it() {
         .await
         .unwrap();
     assert!(!c.has_extension("SMTPUTF8"));
+    // RFC 6531 §3.2: our client does not send SMTPUTF8 to a hop that does not offer it; it
+    // fails locally with 553 5.6.7, and the hop sees no transaction.
+    let before = hop.transcript().len();
     let e = c.send(&env(EAI_FROM, &[EAI_RCPT]), body).await.unwrap_err();
-    let reply = e.reply().expect("the hop's reply").clone();
+    let reply = e.reply().expect("a local reply").clone();
     assert!(matches!(
         e,
         ClientError::Rejected {
@@ -577,7 +580,12 @@ async fn smtputf8_declared_undeclared_and_hop_without_it() {
             ..
         }
     ));
-    assert_eq!((reply.code, reply.enhanced), (555, Some((5, 5, 4))));
+    assert_eq!((reply.code, reply.enhanced), (553, Some((5, 6, 7))));
+    assert_eq!(
+        hop.transcript().len(),
+        before,
+        "nothing was sent to the hop"
+    );
     // The client is still usable for ASCII mail.
     assert_eq!(
         c.send(&env("a@example.test", &["known@example.test"]), MSG)
