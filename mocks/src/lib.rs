@@ -25,8 +25,7 @@
 //! - [`imap`]: an IMAP4rev1 server over the mailstore (IDLE, LITERAL+, UTF8=ACCEPT, TLS);
 //! - [`pop3`]: a POP3 server over the mailstore (CAPA, STLS, UIDL, TOP, POP3S).
 //!
-//! Still to come with their issue: IMAP and POP3 in the world (and in `serve`), and the
-//! reference MUA.
+//! Still to come with its issue: the reference MUA over IMAP.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 // `ca::Problem` (a problem document with its headers) is the error of every request path. It is

@@ -136,6 +136,10 @@ fn print_endpoints(e: &Endpoints, json: bool, out: &mut dyn Write) -> Result<(),
             "  CA's MX          {}   (replies to challenges)",
             mail.ca_mx
         )?;
+        writeln!(out, "  IMAP             {}   (STARTTLS)", mail.imap)?;
+        writeln!(out, "  IMAPS            {}   (implicit TLS)", mail.imaps)?;
+        writeln!(out, "  POP3             {}   (STLS)", mail.pop3)?;
+        writeln!(out, "  POP3S            {}   (implicit TLS)", mail.pop3s)?;
         for (host, addr) in &mail.relays {
             writeln!(out, "  relay            {addr}   {host}")?;
         }

@@ -392,3 +392,60 @@ async fn curl_implicit_tls_submission_arrives() {
     );
     assert!(raw.contains("over implicit TLS"), "{raw}");
 }
+
+#[tokio::test]
+async fn curl_reads_the_delivered_mail_over_imaps_and_pop3s() {
+    let Some(curl) = acmeproof_testkit::require_tool("curl") else {
+        return;
+    };
+    let world = MailWorld::start("curl-imaps");
+    let subject = "read back over imaps";
+    let message = world.write(
+        "imaps.eml",
+        &format!("From: {ALICE}\r\nTo: {ALICE}\r\nSubject: {subject}\r\n\r\nread me back\r\n"),
+    );
+    let mut send = Command::new(&curl);
+    send.args(["-sS", "--max-time", "20", "--ssl-reqd"])
+        .arg(format!("smtps://{}/client.test", world.mail("submissions")))
+        .args(["--cacert", &world.bundle()])
+        .arg("--user")
+        .arg(format!("{ALICE}:{}", world.password(ALICE)))
+        .args(["--mail-from", ALICE, "--mail-rcpt", ALICE])
+        .args(["--upload-file", &message]);
+    let out = run(send, TOOL_LIMIT);
+    assert!(out.status.success(), "{}", show(&out));
+    world.wait_for(ALICE, subject).await;
+    let user = format!("{ALICE}:{}", world.password(ALICE));
+    // IMAPS: SEARCH finds it, FETCH by UID returns it (certificate checked against the bundle;
+    // `--resolve` makes the name `localhost`, which the certificate carries).
+    let imaps_port = world.mail("imaps").rsplit(':').next().unwrap().to_owned();
+    let resolve = format!("localhost:{imaps_port}:127.0.0.1");
+    let mut search = Command::new(&curl);
+    search
+        .args(["-sS", "--max-time", "20", "--resolve", &resolve])
+        .arg(format!("imaps://localhost:{imaps_port}/INBOX"))
+        .args(["--cacert", &world.bundle(), "--user", &user])
+        .args(["-X", "SEARCH SUBJECT \"read back\""]);
+    let out = run(search, TOOL_LIMIT);
+    assert!(out.status.success(), "{}", show(&out));
+    let found = String::from_utf8_lossy(&out.stdout);
+    assert!(found.contains("SEARCH 1"), "{found}");
+    let mut fetch = Command::new(&curl);
+    fetch
+        .args(["-sS", "--max-time", "20", "--resolve", &resolve])
+        .arg(format!("imaps://localhost:{imaps_port}/INBOX;UID=1"))
+        .args(["--cacert", &world.bundle(), "--user", &user]);
+    let out = run(fetch, TOOL_LIMIT);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read me back"));
+    // POP3S: the same message by number.
+    let pop3s_port = world.mail("pop3s").rsplit(':').next().unwrap().to_owned();
+    let resolve = format!("localhost:{pop3s_port}:127.0.0.1");
+    let mut retr = Command::new(&curl);
+    retr.args(["-sS", "--max-time", "20", "--resolve", &resolve])
+        .arg(format!("pop3s://localhost:{pop3s_port}/1"))
+        .args(["--cacert", &world.bundle(), "--user", &user]);
+    let out = run(retr, TOOL_LIMIT);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read me back"));
+}

@@ -1,5 +1,6 @@
 //! The world's mail plane: users and their mail store, LMTP, the users' MX, Submission (with
-//! STARTTLS and implicit TLS), the relay chain, and the CA's own MX, with the DNS records that
+//! STARTTLS and implicit TLS), IMAP and POP3 (each with STARTTLS/STLS and implicit TLS), the
+//! relay chain, and the CA's own MX, with the DNS records that
 //! tie them together (MX, A, DKIM keys, SPF, DMARC).
 //!
 //! ```text
@@ -17,8 +18,10 @@ use crate::ca::email::{CaInbox, CaMail};
 use crate::clock::Clock;
 use crate::dkim::{DkimAlgorithm, DkimKey};
 use crate::dns::{DnsServer, RecordSpec, WorldResolver};
+use crate::imap::{ImapConfig, ImapServer};
 use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
 use crate::mailstore::{MailStore, StoreSink};
+use crate::pop3::{Pop3Config, Pop3Server};
 use crate::relay::{
     DkimKeys, MailRoutes, NextHop, RelayBehaviour, RelayContext, RelaySink, RetryPolicy,
     SharedRelay, send,
@@ -125,6 +128,14 @@ pub struct MailPlane {
     pub relays: Vec<(String, SmtpServer, Arc<RelaySink>)>,
     /// The CA's own MX.
     pub ca_mx: SmtpServer,
+    /// IMAP with STARTTLS (port 143 style).
+    pub imap: ImapServer,
+    /// IMAP with implicit TLS (port 993 style).
+    pub imaps: ImapServer,
+    /// POP3 with STLS (port 110 style).
+    pub pop3: Pop3Server,
+    /// POP3 with implicit TLS (port 995 style).
+    pub pop3s: Pop3Server,
     /// The users.
     pub users: Vec<UserSpec>,
 }
@@ -356,6 +367,32 @@ impl MailPlane {
         let submission = start("Submission", submission_config(false)).await?;
         let submissions = start("Submissions", submission_config(true)).await?;
 
+        // Mailbox access for MUAs and real mail clients.
+        let imap_config = |implicit: bool| {
+            let mut c = ImapConfig::new("imap.acmeproof.test", store.clone(), clock.clone());
+            c.tls = Some(Arc::clone(&tls));
+            c.implicit_tls = implicit;
+            c
+        };
+        let imap = ImapServer::start(imap_config(false))
+            .await
+            .map_err(|e| MailPlaneError::Server("IMAP", e.to_string()))?;
+        let imaps = ImapServer::start(imap_config(true))
+            .await
+            .map_err(|e| MailPlaneError::Server("IMAPS", e.to_string()))?;
+        let pop3_config = |implicit: bool| {
+            let mut c = Pop3Config::new("pop3.acmeproof.test", store.clone(), clock.clone());
+            c.tls = Some(Arc::clone(&tls));
+            c.implicit_tls = implicit;
+            c
+        };
+        let pop3 = Pop3Server::start(pop3_config(false))
+            .await
+            .map_err(|e| MailPlaneError::Server("POP3", e.to_string()))?;
+        let pop3s = Pop3Server::start(pop3_config(true))
+            .await
+            .map_err(|e| MailPlaneError::Server("POP3S", e.to_string()))?;
+
         // The CA's MX and the CA's sender.
         let ca_mx_host = format!("mx.{ca_domain}");
         let mut ca_mx_config = SmtpConfig::new(
@@ -389,6 +426,10 @@ impl MailPlane {
             submissions,
             relays,
             ca_mx,
+            imap,
+            imaps,
+            pop3,
+            pop3s,
             users: config.users.clone(),
         })
     }
@@ -401,6 +442,10 @@ impl MailPlane {
             server.shutdown().await;
         }
         self.ca_mx.shutdown().await;
+        self.imap.shutdown().await;
+        self.imaps.shutdown().await;
+        self.pop3.shutdown().await;
+        self.pop3s.shutdown().await;
         self.mx.shutdown().await;
         self.lmtp.shutdown().await;
     }

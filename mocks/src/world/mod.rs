@@ -166,6 +166,14 @@ pub struct MailEndpoints {
     pub lmtp: SocketAddr,
     /// The CA's MX, where replies go.
     pub ca_mx: SocketAddr,
+    /// IMAP with STARTTLS.
+    pub imap: SocketAddr,
+    /// IMAP with implicit TLS.
+    pub imaps: SocketAddr,
+    /// POP3 with STLS.
+    pub pop3: SocketAddr,
+    /// POP3 with implicit TLS.
+    pub pop3s: SocketAddr,
     /// The relays, in chain order.
     pub relays: Vec<(String, SocketAddr)>,
     /// Mailbox owners and their passwords.
@@ -291,6 +299,10 @@ impl World {
                 submissions: m.submissions.addr(),
                 lmtp: m.lmtp.addr(),
                 ca_mx: m.ca_mx.addr(),
+                imap: m.imap.addr(),
+                imaps: m.imaps.addr(),
+                pop3: m.pop3.addr(),
+                pop3s: m.pop3s.addr(),
                 relays: m
                     .relays
                     .iter()
