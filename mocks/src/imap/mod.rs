@@ -30,13 +30,12 @@
 //!   `* BAD`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::mailstore::MailStore;
@@ -150,16 +149,14 @@ pub(crate) struct Shared {
 /// A running server. Dropping the handle stops it too; [`ImapServer::shutdown`] stops it and
 /// waits, bounded.
 pub struct ImapServer {
-    addr: SocketAddr,
+    listening: crate::smtp::server::Listening,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for ImapServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImapServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.listening.addr())
             .finish_non_exhaustive()
     }
 }
@@ -197,16 +194,14 @@ impl ImapServer {
             },
         ));
         Ok(ImapServer {
-            addr,
+            listening: crate::smtp::server::Listening::new(addr, stop, task),
             shared,
-            stop,
-            task: Mutex::new(Some(task)),
         })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     /// Every command received and response sent, oldest first (bounded). A command is one
@@ -219,10 +214,6 @@ impl ImapServer {
     /// Stops accepting, tells open sessions to close (`* BYE`), and waits at most
     /// 2 × [`crate::smtp::SHUTDOWN_GRACE`].
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(crate::smtp::SHUTDOWN_GRACE * 2, task).await;
-        }
+        self.listening.shutdown().await;
     }
 }

@@ -30,7 +30,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::mailstore::MailStore;
@@ -48,8 +47,9 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default transcript size (lines, across connections; oldest dropped first).
 pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
-/// How long open connections get after shutdown starts before they are aborted.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long open connections get after shutdown starts before they are aborted (the same
+/// accept loop as SMTP's).
+pub use crate::smtp::SHUTDOWN_GRACE;
 
 /// Configuration of one POP3 server.
 #[derive(Clone)]
@@ -130,16 +130,14 @@ pub(crate) struct Shared {
 /// A running POP3 server. Dropping the handle stops it too; [`Pop3Server::shutdown`] stops it
 /// and waits, bounded.
 pub struct Pop3Server {
-    addr: SocketAddr,
+    listening: crate::smtp::server::Listening,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Pop3Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pop3Server")
-            .field("addr", &self.addr)
+            .field("addr", &self.listening.addr())
             .field("implicit_tls", &self.shared.config.implicit_tls)
             .finish_non_exhaustive()
     }
@@ -184,16 +182,14 @@ impl Pop3Server {
             },
         ));
         Ok(Pop3Server {
-            addr,
+            listening: crate::smtp::server::Listening::new(addr, stop, task),
             shared,
-            stop,
-            task: Mutex::new(Some(task)),
         })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     /// Replaces the extra CAPA lines (seen by every CAPA from now on). CR, LF, empty entries
@@ -215,11 +211,7 @@ impl Pop3Server {
     /// Stops accepting, tells open sessions to close (`-ERR`, no UPDATE), and waits at most
     /// 2 × [`SHUTDOWN_GRACE`].
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, task).await;
-        }
+        self.listening.shutdown().await;
     }
 }
 

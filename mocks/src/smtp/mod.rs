@@ -29,12 +29,11 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::mail::{Authenticator, MailSink};
@@ -184,16 +183,14 @@ pub(crate) struct Shared {
 /// A running server. Dropping the handle stops it too (the accept loop sees the stop channel
 /// close); [`SmtpServer::shutdown`] stops it and waits, bounded.
 pub struct SmtpServer {
-    addr: SocketAddr,
+    listening: crate::smtp::server::Listening,
     shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
-    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SmtpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmtpServer")
-            .field("addr", &self.addr)
+            .field("addr", &self.listening.addr())
             .field("role", &self.shared.config.role)
             .finish_non_exhaustive()
     }
@@ -223,16 +220,14 @@ impl SmtpServer {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared), stopped));
         Ok(SmtpServer {
-            addr,
+            listening: crate::smtp::server::Listening::new(addr, stop, task),
             shared,
-            stop,
-            task: Mutex::new(Some(task)),
         })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr()
     }
 
     /// Replaces the extra EHLO keywords (seen by every EHLO/LHLO from now on). CR, LF and
@@ -254,11 +249,7 @@ impl SmtpServer {
     /// Stops accepting, tells open sessions to close (`421 4.3.2`), and waits at most
     /// 2 × [`SHUTDOWN_GRACE`].
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, task).await;
-        }
+        self.listening.shutdown().await;
     }
 }
 

@@ -81,3 +81,41 @@ pub(crate) async fn serve_connections<F, Fut>(
         sessions.shutdown().await;
     }
 }
+
+/// A line server's running accept loop: where it listens, how to stop it, and its task. The
+/// SMTP, IMAP and POP3 handles all hold one.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    addr: std::net::SocketAddr,
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Listening {
+    /// Wraps an accept loop spawned on `addr` that watches `stop`.
+    pub(crate) fn new(
+        addr: std::net::SocketAddr,
+        stop: watch::Sender<bool>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Listening {
+            addr,
+            stop,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// The bound address.
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, tells sessions to close, and waits at most 2 × [`SHUTDOWN_GRACE`].
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, task).await;
+        }
+    }
+}
