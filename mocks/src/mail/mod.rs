@@ -106,6 +106,34 @@ pub struct Incoming {
     pub received_at: OffsetDateTime,
 }
 
+impl Incoming {
+    /// RFC 5321 §4.4: the trace field a server prepends when it accepts a message for relay or
+    /// delivery ("it MUST insert trace ... information at the beginning of the message
+    /// content"), with the RFC 3848 `with` keyword of the session, the queue id when known, and
+    /// a `for` clause when the message goes to one recipient (§4.4: never more than one).
+    pub fn received_field(&self, by: &str, id: Option<u64>) -> String {
+        match self.envelope.rcpt_to.as_slice() {
+            [one] => self.received_field_for(by, id, Some(one)),
+            _ => self.received_field_for(by, id, None),
+        }
+    }
+
+    /// [`Incoming::received_field`] with the `for` clause naming `rcpt` (final delivery writes
+    /// one copy per recipient).
+    pub fn received_field_for(&self, by: &str, id: Option<u64>, rcpt: Option<&str>) -> String {
+        let date =
+            mail_builder::headers::date::Date::new(self.received_at.unix_timestamp()).to_rfc822();
+        let rcpt = rcpt.map(|r| format!("\r\n\tfor <{r}>")).unwrap_or_default();
+        let id = id.map(|id| format!(" id {id:08X}")).unwrap_or_default();
+        format!(
+            "Received: from {helo} ([{ip}])\r\n\tby {by} with {proto}{id}{rcpt};\r\n\t{date}\r\n",
+            helo = self.session.helo,
+            ip = self.session.peer.ip(),
+            proto = self.session.protocol,
+        )
+    }
+}
+
 /// Where a server's accepted mail goes, and who may receive it.
 ///
 /// MX: the mail store (through LMTP) or the CA's inbox; relay: the next hop; LMTP: a mailbox.

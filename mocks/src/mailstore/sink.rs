@@ -68,12 +68,18 @@ impl MailSink for StoreSink {
 
     /// One reply per recipient, in envelope order (RFC 2033 §4.2).
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
-        let data = with_return_path(&message.envelope.mail_from, &message.data);
         message
             .envelope
             .rcpt_to
             .iter()
             .map(|rcpt| {
+                // LMTP is final delivery (RFC 2033 §4.2): each copy gets its own trace field
+                // naming its recipient, then the Return-Path (RFC 5321 §4.4).
+                let mut traced = message
+                    .received_field_for(&message.session.server_name, None, Some(rcpt))
+                    .into_bytes();
+                traced.extend_from_slice(&message.data);
+                let data = with_return_path(&message.envelope.mail_from, &traced);
                 self.store
                     .deliver(rcpt, &data, message.received_at)
                     .map(|_uid| ())

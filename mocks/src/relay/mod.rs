@@ -197,27 +197,10 @@ impl RelaySink {
         &self.behaviour
     }
 
-    /// RFC 5321 §4.4: the trace field a relay prepends.
-    fn received_field(&self, message: &Incoming, id: u64) -> String {
-        let date = mail_builder::headers::date::Date::new(message.received_at.unix_timestamp())
-            .to_rfc822();
-        let rcpt = message
-            .envelope
-            .rcpt_to
-            .first()
-            .map(|r| format!("\r\n\tfor <{r}>"))
-            .unwrap_or_default();
-        format!(
-            "Received: from {helo} ([{ip}])\r\n\tby {me} with {proto} id {id:08X}{rcpt};\r\n\t{date}\r\n",
-            helo = message.session.helo,
-            ip = message.session.peer.ip(),
-            me = self.hostname,
-            proto = message.session.protocol,
-        )
-    }
-
     async fn process(&self, message: &Incoming, id: u64) -> Vec<u8> {
-        let mut data = self.received_field(message, id).into_bytes();
+        let mut data = message
+            .received_field(&self.hostname, Some(id))
+            .into_bytes();
         if self.behaviour.dkim_verify {
             let outcomes = DkimVerifier::new(&self.ctx.resolver)
                 .verify(&message.data)

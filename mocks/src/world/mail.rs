@@ -156,13 +156,16 @@ impl MailSink for MxSink {
 
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
         let n = message.envelope.rcpt_to.len();
+        // RFC 5321 §4.4: the MX adds its trace field before handing the message on.
+        let mut data = message.received_field(&self.hostname, None).into_bytes();
+        data.extend_from_slice(&message.data);
         match send::send_once(
             "lmtp",
             self.lmtp,
             &self.hostname,
             true,
             &message.envelope,
-            &message.data,
+            &data,
         )
         .await
         {

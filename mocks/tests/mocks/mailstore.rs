@@ -386,10 +386,15 @@ async fn store_sink_answers_per_recipient_and_prepends_return_path() {
     assert_eq!(ghost.code, 550);
     assert!(results[2].is_ok());
     let m = s.message("bob@example.test", INBOX, 1).expect("delivered");
+    // RFC 5321 §4.4: final delivery adds Return-Path above the LMTP server's trace field.
+    let text = String::from_utf8_lossy(&m.raw);
     assert!(
-        m.raw
-            .starts_with(b"Return-Path: <sender@example.net>\r\nFrom: a@example.test")
+        text.starts_with(
+            "Return-Path: <sender@example.net>\r\nReceived: from mx.example.test ([127.0.0.1])\r\n\tby lmtp.example.test with LMTP\r\n\tfor <bob@example.test>;\r\n\t"
+        ),
+        "{text}"
     );
+    assert!(text.contains("\r\nFrom: a@example.test"), "{text}");
     assert!(s.message("Alice@example.test", INBOX, 1).is_some());
 
     // Null reverse-path, and CR/LF in the envelope cannot inject fields.
@@ -399,7 +404,10 @@ async fn store_sink_answers_per_recipient_and_prepends_return_path() {
     sink.deliver(incoming(&["bob@example.test"], "x@y\r\nBcc: evil"))
         .await;
     let m = s.message("bob@example.test", INBOX, 3).expect("cleaned");
-    assert!(m.raw.starts_with(b"Return-Path: <x@yBcc: evil>\r\nFrom:"));
+    assert!(
+        m.raw
+            .starts_with(b"Return-Path: <x@yBcc: evil>\r\nReceived: ")
+    );
 
     // A full mailbox is a transient 452 for that recipient only.
     for _ in 3..MAX_MESSAGES_PER_MAILBOX {
