@@ -11,9 +11,11 @@
 //! - [`cli`]: the command line (the only module that knows clap) and its exit codes.
 //! - [`keys`]: account keys from JWK or PEM files.
 //! - [`acme`]: the built-in RFC 8555 client (issuance flows, the `bench` driver).
+//! - [`mua`]: the reference RFC 8823 client and MUA (IMAP, Submission, DKIM).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod acme;
 pub mod cli;
 pub mod keys;
+pub mod mua;

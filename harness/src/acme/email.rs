@@ -1,17 +1,17 @@
-//! RFC 8823 from the client side, over the world's mail plane, without IMAP: the challenge is
-//! read from the mail store, checked with the protocol rules (DKIM included), answered through
-//! Submission. The reference MUA of the next issue reads the same mail over IMAP instead.
-//!
-//! The exchange is split into steps so tests can tamper with any of them.
+//! RFC 8823 from the client side, step by step, so tests can tamper with any step: the order,
+//! the challenge mail read straight from the mail store ([`start`]), the response, Submission,
+//! the challenge POST, finalize. The reference MUA ([`crate::mua`]) composes the same steps but
+//! reads the mail over IMAP.
 
 use std::time::Duration;
 
 use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::mail::Envelope;
-use acmeproof_mocks::smtp::client::{ClientTls, SmtpClient};
 use acmeproof_mocks::world::World;
-use acmeproof_protocol::smime::{ChallengeContext, ChallengeInfo, ResponseEmail, check_challenge};
+use acmeproof_protocol::smime::{
+    ChallengeContext, ChallengeInfo, ResponseBody, ResponseEmail, check_challenge,
+};
 use acmeproof_protocol::token::{Join, reply_digest};
 use serde_json::{Value, json};
 
@@ -53,18 +53,47 @@ fn unexpected(what: impl Into<String>) -> FlowError {
     FlowError::Unexpected(what.into())
 }
 
-/// Orders `address`, fetches the authorization (which makes the CA send the challenge mail),
-/// and waits for the mail in the address's INBOX.
-pub async fn start(
-    client: &AcmeClient,
-    world: &World,
-    address: &str,
-    timeout: Duration,
-) -> Result<Exchange, FlowError> {
-    let mail = world
-        .mail
-        .as_ref()
-        .ok_or_else(|| unexpected("the world has no mail plane"))?;
+/// An `email` order whose authorization has been fetched (which is what makes a CA send the
+/// challenge mail, RFC 8823 §3 step 3), before any mail is read.
+#[derive(Debug, Clone)]
+pub struct Ordered {
+    /// The order URL.
+    pub order_url: String,
+    /// The order as created.
+    pub order: Value,
+    /// The authorization URL.
+    pub authz_url: String,
+    /// The email-reply-00 challenge object.
+    pub challenge: Value,
+}
+
+impl Ordered {
+    /// The challenge URL.
+    pub fn challenge_url(&self) -> &str {
+        self.challenge["url"].as_str().unwrap_or_default()
+    }
+
+    /// The challenge object's `from`: who the challenge mail comes from (RFC 8823 §3.1).
+    pub fn challenge_from(&self) -> &str {
+        self.challenge["from"].as_str().unwrap_or_default()
+    }
+
+    /// The exchange once the challenge mail is read.
+    pub fn with_mail(self, mail: Vec<u8>, info: ChallengeInfo, dkim_pass: bool) -> Exchange {
+        Exchange {
+            order_url: self.order_url,
+            order: self.order,
+            authz_url: self.authz_url,
+            challenge: self.challenge,
+            challenge_mail: mail,
+            info,
+            challenge_dkim_pass: dkim_pass,
+        }
+    }
+}
+
+/// Orders `address` and fetches the authorization and its email-reply-00 challenge.
+pub async fn order(client: &AcmeClient, address: &str) -> Result<Ordered, FlowError> {
     let (order_url, order) = client
         .new_order(&[json!({ "type": "email", "value": address })])
         .await?;
@@ -78,7 +107,28 @@ pub async fn start(
         .and_then(|c| c.iter().find(|c| c["type"] == "email-reply-00"))
         .cloned()
         .ok_or_else(|| unexpected(format!("no email-reply-00 challenge: {authz}")))?;
-    let from = challenge["from"].as_str().unwrap_or_default().to_owned();
+    Ok(Ordered {
+        order_url,
+        order,
+        authz_url,
+        challenge,
+    })
+}
+
+/// Orders `address`, fetches the authorization (which makes the CA send the challenge mail),
+/// and waits for the mail in the address's INBOX, read straight from the store.
+pub async fn start(
+    client: &AcmeClient,
+    world: &World,
+    address: &str,
+    timeout: Duration,
+) -> Result<Exchange, FlowError> {
+    let mail = world
+        .mail
+        .as_ref()
+        .ok_or_else(|| unexpected("the world has no mail plane"))?;
+    let ordered = order(client, address).await?;
+    let from = ordered.challenge_from().to_owned();
     let stored = mail
         .store
         .wait_for_message(
@@ -112,23 +162,38 @@ pub async fn start(
         WorldResolver::new(world.dns.addr()).map_err(|e| FlowError::Dns(e.to_string()))?;
     let outcomes = DkimVerifier::new(&resolver).verify(&raw).await;
     let from_domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    Ok(Exchange {
-        order_url,
-        order,
-        authz_url,
-        challenge,
-        challenge_mail: raw,
-        info: report.info,
-        challenge_dkim_pass: passes_for_domain(&outcomes, from_domain),
-    })
+    let dkim_pass = passes_for_domain(&outcomes, from_domain);
+    Ok(ordered.with_mail(raw, report.info, dkim_pass))
 }
 
-/// The response mail for `exchange`, as `address` with `join`, unsigned (the MSA signs).
+/// How a response is written: the open-issue join, the media type, the digest's wrapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyStyle {
+    /// How the token parts are joined before hashing.
+    pub join: Join,
+    /// The body's media type.
+    pub body: ResponseBody,
+    /// Wrap the digest after this many characters.
+    pub wrap: Option<usize>,
+}
+
+impl ReplyStyle {
+    /// One line of text/plain with `join`.
+    pub fn plain(join: Join) -> Self {
+        ReplyStyle {
+            join,
+            body: ResponseBody::TextPlain,
+            wrap: None,
+        }
+    }
+}
+
+/// The response mail for `exchange`, as `address` in `style`, unsigned (the MSA signs).
 pub fn response(
     client: &AcmeClient,
     exchange: &Exchange,
     address: &str,
-    join: Join,
+    style: &ReplyStyle,
     now: i64,
 ) -> Result<Vec<u8>, FlowError> {
     let part1 = exchange
@@ -140,7 +205,7 @@ pub fn response(
         part1,
         exchange.token_part2(),
         &client.key().thumbprint(),
-        join,
+        style.join,
     )
     .map_err(|e| unexpected(e.to_string()))?;
     let domain = address
@@ -148,12 +213,15 @@ pub fn response(
         .map(|(_, d)| d)
         .unwrap_or("example.test");
     let message_id = format!("reply-{}@{domain}", &digest.digest[..12]);
-    let email = ResponseEmail::reply_to(&exchange.info, address, digest.digest, message_id, now)
-        .ok_or_else(|| unexpected("the challenge has nothing to reply to"))?;
+    let mut email =
+        ResponseEmail::reply_to(&exchange.info, address, digest.digest, message_id, now)
+            .ok_or_else(|| unexpected("the challenge has nothing to reply to"))?;
+    email.body = style.body;
+    email.wrap = style.wrap;
     Ok(email.build())
 }
 
-/// Sends `data` from `address` through the world's Submission server (STARTTLS, AUTH PLAIN).
+/// Sends `data` as `user` through the world's Submission server (STARTTLS, AUTH PLAIN).
 pub async fn submit(
     world: &World,
     user: &str,
@@ -161,24 +229,9 @@ pub async fn submit(
     envelope: &Envelope,
     data: &[u8],
 ) -> Result<(), FlowError> {
-    let mail = world
-        .mail
-        .as_ref()
-        .ok_or_else(|| unexpected("the world has no mail plane"))?;
-    let name = rustls::pki_types::ServerName::try_from("localhost")
-        .map_err(|e| unexpected(e.to_string()))?;
-    let tls = ClientTls::StartTls(world.pki.client_config(), name);
-    let smtp = |e: &dyn std::fmt::Display| unexpected(format!("Submission: {e}"));
-    let mut client = SmtpClient::connect(mail.submission.addr(), "client.example.test", tls, false)
+    crate::mua::MailAccount::in_world(world, user, password)?
+        .submit(envelope, data)
         .await
-        .map_err(|e| smtp(&e))?;
-    client
-        .auth_plain(user, password)
-        .await
-        .map_err(|e| smtp(&e))?;
-    let result = client.send(envelope, data).await;
-    let _ = client.quit().await;
-    result.map(|_| ()).map_err(|e| smtp(&e))
 }
 
 /// POSTs the challenge and waits until the authorization leaves `pending`.
@@ -194,14 +247,25 @@ pub async fn answer_and_wait(
 }
 
 /// The S/MIME key usage a CSR asks for (RFC 8823 §3.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CsrKeyUsage {
     /// No key usage extension: signing and encryption.
+    #[default]
     Absent,
     /// digitalSignature only.
     Signing,
     /// keyEncipherment only.
     Encryption,
+}
+
+impl std::fmt::Display for CsrKeyUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CsrKeyUsage::Absent => "signing and encryption (no keyUsage in the CSR)",
+            CsrKeyUsage::Signing => "signing only (digitalSignature)",
+            CsrKeyUsage::Encryption => "encryption only (keyEncipherment)",
+        })
+    }
 }
 
 /// A CSR for an S/MIME certificate of `address` (rfc822Name, or SmtpUTF8Mailbox for a
@@ -233,31 +297,15 @@ pub fn smime_csr(address: &str, usage: CsrKeyUsage) -> Result<(Vec<u8>, String),
     Ok((csr.der().to_vec(), key.serialize_pem()))
 }
 
-/// The whole RFC 8823 issuance for `address`: order, challenge mail from the store, reply
-/// through Submission with `join`, challenge POST, finalize with `usage`, download.
-pub async fn issue_email(
+/// Waits for the order to be ready, finalizes it with an S/MIME CSR for `address` asking for
+/// `usage`, and downloads the chain.
+pub async fn finalize_smime(
     client: &AcmeClient,
-    world: &World,
+    exchange: &Exchange,
     address: &str,
-    password: &str,
-    join: Join,
     usage: CsrKeyUsage,
     timeout: Duration,
-) -> Result<(Exchange, super::flow::Issued), FlowError> {
-    let exchange = start(client, world, address, timeout).await?;
-    if !exchange.challenge_dkim_pass {
-        return Err(unexpected(
-            "the challenge mail carries no verifying DKIM signature of its From domain",
-        ));
-    }
-    let now = world.clock.now().unix_timestamp();
-    let reply = response(client, &exchange, address, join, now)?;
-    let to = exchange.info.reply_address().unwrap_or_default().to_owned();
-    submit(world, address, password, &envelope(address, &to), &reply).await?;
-    let authz = answer_and_wait(client, &exchange, timeout).await?;
-    if authz["status"] != "valid" {
-        return Err(unexpected(format!("the authorization ended {authz}")));
-    }
+) -> Result<super::flow::Issued, FlowError> {
     let order = client
         .poll(&exchange.order_url, &["pending"], timeout)
         .await?;
@@ -270,14 +318,11 @@ pub async fn issue_email(
         .as_str()
         .ok_or_else(|| unexpected(format!("finalized order without certificate: {order}")))?;
     let chain_pem = client.download(cert).await?;
-    Ok((
-        exchange.clone(),
-        super::flow::Issued {
-            order_url: exchange.order_url,
-            chain_pem,
-            key_pem,
-        },
-    ))
+    Ok(super::flow::Issued {
+        order_url: exchange.order_url.clone(),
+        chain_pem,
+        key_pem,
+    })
 }
 
 /// The envelope of a message from `from` to `to`.

@@ -33,6 +33,18 @@ pub enum FlowError {
     /// The CSR could not be made.
     #[error("CSR: {0}")]
     Csr(String),
+    /// The mailbox could not be read over IMAP.
+    #[error("IMAP: {0}")]
+    Imap(String),
+    /// Mail could not be sent.
+    #[error("{0}")]
+    Smtp(String),
+    /// Something awaited did not happen in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The issued certificate is not what was asked for.
+    #[error("certificate: {0}")]
+    Certificate(String),
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Result<&'a str, FlowError> {

@@ -1,10 +1,10 @@
-//! RFC 8823 end to end over the mail plane, without IMAP: the CA's challenge mail goes
+//! RFC 8823 step by step over the mail plane: the CA's challenge mail goes
 //! CA → relay → MX → LMTP → store; the test client reads it from the store, checks it (DKIM
-//! included) and replies through Submission → relay → the CA's MX. Then the negative cases,
-//! each of which must leave the challenge not valid with a clear error.
+//! included) and replies through Submission → relay → the CA's MX, tampering on the way. Each
+//! negative case must leave the challenge not valid with a clear error. (The whole issuance
+//! over IMAP by the reference MUA is in `mua.rs`.)
 
-use acmeproof::acme::email::{self, CsrKeyUsage, Exchange};
-use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+use acmeproof::acme::email::{self, Exchange, ReplyStyle};
 use acmeproof_mocks::mangle::Mangle;
 use acmeproof_mocks::relay::RelayBehaviour;
 use acmeproof_mocks::world::World;
@@ -17,67 +17,6 @@ use crate::support::*;
 const ALICE: &str = "alice@example.test";
 const ALICE_PASSWORD: &str = "alice-password";
 const EAI: &str = "δοκιμή@παράδειγμα.δοκιμή";
-const EAI_PASSWORD: &str = "eai-password";
-
-async fn issue(world: &World, address: &str, password: &str, usage: CsrKeyUsage) -> CertSummary {
-    let client = client(world, &format!("smime-{address}")).await;
-    let (exchange, issued) =
-        email::issue_email(&client, world, address, password, Join::String, usage, WAIT)
-            .await
-            .unwrap_or_else(|e| panic!("{address}: {e}"));
-    assert!(
-        exchange.challenge_dkim_pass,
-        "the client verified the CA's DKIM"
-    );
-    let chain = pem_chain(&issued.chain_pem);
-    verify_chain(&chain[0], &chain[1], world.pki.root_der()).expect("chain");
-    CertSummary::from_der(&chain[0]).unwrap()
-}
-
-#[tokio::test]
-async fn smime_certificate_for_alice_through_relay_mx_lmtp_and_submission() {
-    let world = world().await;
-    let leaf = issue(&world, ALICE, ALICE_PASSWORD, CsrKeyUsage::Signing).await;
-    assert!(leaf.has_san("email:alice@example.test"), "{leaf:?}");
-    let eku = leaf.extended_key_usage.as_ref().expect("EKU");
-    assert!(
-        eku.value
-            .iter()
-            .any(|e| e.contains("1.3.6.1.5.5.7.3.4") || e.contains("emailProtection")),
-        "{eku:?}"
-    );
-    let ku = leaf.key_usage.as_ref().expect("KU");
-    assert!(ku.critical, "RFC 8550 §4.4.2: KU critical");
-    // The path: the relay passed the challenge on (to alice) and the reply (to the CA).
-    let mail = world.mail.as_ref().unwrap();
-    let forwarded = mail.relays[0].2.forwarded();
-    let rcpts: Vec<&str> = forwarded
-        .iter()
-        .flat_map(|f| f.envelope.rcpt_to.iter().map(String::as_str))
-        .collect();
-    assert!(rcpts.contains(&ALICE), "{rcpts:?}");
-    assert!(
-        rcpts.iter().any(|r| r.starts_with("acme-challenge@")),
-        "{rcpts:?}"
-    );
-    assert!(forwarded.iter().all(|f| f.outcome.is_ok()), "{forwarded:?}");
-    // The relay verified DKIM on both and said so.
-    assert!(
-        forwarded
-            .iter()
-            .all(|f| String::from_utf8_lossy(&f.data).contains("dkim=pass")),
-        "Authentication-Results with dkim=pass on both directions"
-    );
-    world.shutdown().await;
-}
-
-#[tokio::test]
-async fn smime_certificate_for_an_internationalized_address() {
-    let world = world().await;
-    let leaf = issue(&world, EAI, EAI_PASSWORD, CsrKeyUsage::Absent).await;
-    assert!(leaf.has_san(&format!("smtputf8:{EAI}")), "{leaf:?}");
-    world.shutdown().await;
-}
 
 /// Starts an exchange for alice and returns it with its client.
 async fn begin(world: &World, label: &str) -> (acmeproof::acme::AcmeClient, Exchange) {
@@ -133,7 +72,14 @@ async fn reply_as_alice(world: &World, exchange: &Exchange, data: &[u8]) {
 async fn a_wrong_digest_is_an_incorrect_response() {
     let world = world().await;
     let (client, exchange) = begin(&world, "wrong-digest").await;
-    let mut reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let mut reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     let text = String::from_utf8(reply.clone()).unwrap();
     let start = text.find("-----BEGIN ACME RESPONSE-----\r\n").unwrap() + 31;
     reply[start] = if reply[start] == b'A' { b'B' } else { b'A' };
@@ -151,7 +97,14 @@ async fn the_other_join_fails_under_a_strict_join_setting_and_passes_under_eithe
         })
         .await;
         let (client, exchange) = begin(&world, &format!("join-{policy}")).await;
-        let reply = email::response(&client, &exchange, ALICE, Join::Binary, 0).unwrap();
+        let reply = email::response(
+            &client,
+            &exchange,
+            ALICE,
+            &ReplyStyle::plain(Join::Binary),
+            0,
+        )
+        .unwrap();
         reply_as_alice(&world, &exchange, &reply).await;
         let (authz, challenge) = verdict(&client, &exchange).await;
         if expect_valid {
@@ -173,7 +126,14 @@ async fn a_reply_from_another_address_is_refused() {
     })
     .await;
     let (client, exchange) = begin(&world, "other-from").await;
-    let reply = email::response(&client, &exchange, "bob@example.test", Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        "bob@example.test",
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     email::submit(
         &world,
         "bob@example.test",
@@ -207,7 +167,14 @@ async fn inject_to_ca(world: &World, exchange: &Exchange, data: &[u8]) {
 async fn a_reply_without_dkim_is_refused() {
     let world = world().await;
     let (client, exchange) = begin(&world, "no-dkim").await;
-    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     inject_to_ca(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "DKIM");
@@ -218,7 +185,14 @@ async fn a_reply_without_dkim_is_refused() {
 async fn a_reply_signed_by_another_domain_is_refused() {
     let world = world().await;
     let (client, exchange) = begin(&world, "other-d").await;
-    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     let other = world
         .mail
         .as_ref()
@@ -254,7 +228,14 @@ async fn a_relay_that_adds_a_footer_breaks_dkim_and_the_reply_is_refused() {
         !exchange.challenge_dkim_pass,
         "the footer broke the challenge's DKIM too"
     );
-    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "DKIM");
@@ -265,7 +246,14 @@ async fn a_relay_that_adds_a_footer_breaks_dkim_and_the_reply_is_refused() {
 async fn a_reply_carrying_list_id_is_refused() {
     let world = world().await;
     let (client, exchange) = begin(&world, "list-id").await;
-    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     let mut with_list = b"List-Id: <acme.lists.example.test>\r\n".to_vec();
     with_list.extend_from_slice(&reply);
     reply_as_alice(&world, &exchange, &with_list).await;
@@ -278,8 +266,22 @@ async fn a_reply_carrying_list_id_is_refused() {
 async fn only_the_first_reply_counts() {
     let world = world().await;
     let (client, exchange) = begin(&world, "send-once").await;
-    let good = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
-    let bad = email::response(&client, &exchange, ALICE, Join::Binary, 0).unwrap();
+    let good = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
+    let bad = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::Binary),
+        0,
+    )
+    .unwrap();
     let envelope = email::envelope(ALICE, &to_ca(&exchange));
     // Strict string join: the binary reply is wrong, and it arrives first.
     let mut knobs = world.ca.shared().knobs();
@@ -342,7 +344,14 @@ async fn a_reply_after_the_validity_window_is_refused() {
     world
         .clock
         .advance(time::Duration::seconds(window as i64 + 60));
-    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "valid for");
@@ -393,7 +402,14 @@ async fn with_send_on_challenge_post_the_mail_waits_for_the_post_and_a_reply_bef
         info: report.info,
         challenge_dkim_pass: true,
     };
-    let reply = email::response(&client, &exchange, ALICE, Join::String, 0).unwrap();
+    let reply = email::response(
+        &client,
+        &exchange,
+        ALICE,
+        &ReplyStyle::plain(Join::String),
+        0,
+    )
+    .unwrap();
     reply_as_alice(&world, &exchange, &reply).await;
     let authz = client.poll(&authz_url, &["pending"], WAIT).await.unwrap();
     assert_eq!(authz["status"], "valid", "{authz}");

@@ -5,6 +5,7 @@
 //!   and the JWS negative matrix over HTTPS;
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
 //!   replies the CA must refuse;
+//! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `serve`: `acmeproof serve` and its management API;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
@@ -15,6 +16,7 @@ mod acme;
 mod cli;
 mod email;
 mod knobs;
+mod mua;
 mod peers;
 mod peers_mail;
 mod serve;

@@ -1,0 +1,83 @@
+//! What the MUA checks on the certificate it gets: the chain up to the trust anchor, and the
+//! S/MIME profile for its address (RFC 8823 §3.3, RFC 8550 §4.4, RFC 8398 §3).
+
+use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+
+use crate::acme::email::CsrKeyUsage;
+
+/// The certificates of a PEM chain, DER, leaf first.
+pub fn pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .map(|block| {
+            block
+                .map(|b| b.contents)
+                .map_err(|e| format!("bad PEM: {e}"))
+        })
+        .collect()
+}
+
+/// The SAN an S/MIME certificate for `address` carries: rfc822Name for an ASCII local part
+/// (the domain in A-labels), SmtpUTF8Mailbox otherwise (RFC 8398 §3).
+pub fn expected_san(address: &str) -> String {
+    let local = address.rsplit_once('@').map(|(l, _)| l).unwrap_or(address);
+    if local.is_ascii() {
+        let a_label = acmeproof_protocol::address::parse_address(address)
+            .and_then(|a| a.with_a_label_domain())
+            .map(|a| format!("{}@{}", a.local(), a.domain()))
+            .unwrap_or_else(|_| address.to_owned());
+        format!("email:{a_label}")
+    } else {
+        format!("smtputf8:{address}")
+    }
+}
+
+/// Checks `chain_pem` (leaf, intermediate) against `root_der` and the S/MIME profile for
+/// `address` with the key usage `usage` asked for. Returns the leaf's summary.
+pub fn check_smime(
+    chain_pem: &str,
+    address: &str,
+    usage: CsrKeyUsage,
+    root_der: &[u8],
+) -> Result<CertSummary, String> {
+    let chain = pem_chain(chain_pem)?;
+    let [leaf, intermediate, ..] = chain.as_slice() else {
+        return Err(format!(
+            "the chain has {} certificate(s); leaf and intermediate expected",
+            chain.len()
+        ));
+    };
+    verify_chain(leaf, intermediate, root_der).map_err(|e| format!("chain: {e}"))?;
+    let summary = CertSummary::from_der(leaf).map_err(|e| format!("leaf: {e}"))?;
+    let san = expected_san(address);
+    if !summary.has_san(&san) {
+        return Err(format!("no SAN {san}: {:?}", summary.sans));
+    }
+    let eku = summary
+        .extended_key_usage
+        .as_ref()
+        .map(|e| e.value.clone())
+        .unwrap_or_default();
+    if !eku.iter().any(|p| p == "emailProtection") {
+        return Err(format!("EKU lacks emailProtection: {eku:?}"));
+    }
+    let bits = summary
+        .key_usage
+        .as_ref()
+        .map(|k| k.value.names())
+        .unwrap_or_default();
+    let has = |name: &str| bits.iter().any(|b| b == name);
+    let signs = has("digitalSignature") || has("nonRepudiation");
+    // RFC 8823 §3.3: encryption is keyEncipherment for RSA keys, keyAgreement for EC keys.
+    let encrypts = has("keyEncipherment") || has("keyAgreement");
+    let fits = match usage {
+        CsrKeyUsage::Signing => signs && !encrypts,
+        CsrKeyUsage::Encryption => encrypts && !signs,
+        CsrKeyUsage::Absent => signs && encrypts,
+    };
+    if !fits {
+        return Err(format!(
+            "key usage {bits:?} does not match the {usage:?} the CSR asked for"
+        ));
+    }
+    Ok(summary)
+}

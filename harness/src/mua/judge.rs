@@ -1,0 +1,90 @@
+//! Which mail in the INBOX the MUA answers. RFC 8823 §3.1 makes an MUA ignore a challenge that
+//! breaks a MUST; on top of that it answers only what it is waiting for (the CA's `from`, its
+//! own address), only once per token-part1, and only with a DKIM signature of the sender's
+//! domain when DKIM is required (RFC 8823 §3.2 requires it of replies; §7 of challenges).
+
+use std::collections::BTreeSet;
+
+use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
+use acmeproof_protocol::smime::{ChallengeContext, ChallengeInfo, check_challenge};
+
+/// What the MUA is waiting for.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The challenge object's `from` (RFC 8823 §3.1: the sender of the challenge mail).
+    pub from: String,
+    /// The address being validated.
+    pub to: String,
+    /// Whether a DKIM pass for the sender's domain is required.
+    pub require_dkim: bool,
+}
+
+/// The verdict on one message.
+#[derive(Debug, Clone)]
+pub enum Judgement {
+    /// The challenge to answer.
+    Answer {
+        /// What the mail says.
+        info: ChallengeInfo,
+        /// Whether DKIM of the From domain verified.
+        dkim_pass: bool,
+    },
+    /// Not answered, and why.
+    Ignore(String),
+}
+
+/// Judges `raw` against `expected`; `answered` holds the token-part1 values replied to
+/// already.
+pub async fn judge(
+    raw: &[u8],
+    expected: &Expected,
+    answered: &BTreeSet<String>,
+    verifier: &DkimVerifier,
+) -> Judgement {
+    let context = ChallengeContext {
+        expected_from: Some(expected.from.clone()),
+        expected_to: Some(expected.to.clone()),
+        case: Default::default(),
+    };
+    let report = match check_challenge(raw, &context) {
+        Ok(report) => report,
+        Err(e) => return Judgement::Ignore(format!("not a message: {e}")),
+    };
+    let subject = report.info.subject.clone().unwrap_or_default();
+    if report.ignored {
+        let broken: Vec<String> = report
+            .findings
+            .as_slice()
+            .iter()
+            .filter(|f| f.level == acmeproof_protocol::finding::Level::Must)
+            .map(|f| format!("{} ({})", f.req, f.observed))
+            .collect();
+        return Judgement::Ignore(format!(
+            "subject {subject:?}: RFC 8823 §3.1 says ignore it: {}",
+            broken.join("; ")
+        ));
+    }
+    let Some(part1) = report.info.token_part1.clone() else {
+        return Judgement::Ignore(format!("subject {subject:?}: no token-part1"));
+    };
+    if answered.contains(&part1) {
+        return Judgement::Ignore(format!(
+            "subject {subject:?}: token-part1 already answered (one reply per challenge)"
+        ));
+    }
+    let from_domain = expected
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    let dkim_pass = passes_for_domain(&verifier.verify(raw).await, from_domain);
+    if expected.require_dkim && !dkim_pass {
+        return Judgement::Ignore(format!(
+            "subject {subject:?}: no DKIM signature of {from_domain} verifies"
+        ));
+    }
+    Judgement::Answer {
+        info: report.info,
+        dkim_pass,
+    }
+}

@@ -1,0 +1,236 @@
+//! The reference RFC 8823 client and MUA: what a real mail user agent with ACME support does.
+//!
+//! 1. orders an `email` identifier and fetches the authorization (which makes the CA send the
+//!    challenge mail);
+//! 2. waits for the challenge in its INBOX over IMAP (IDLE, or a bounded poll);
+//! 3. checks it with the `protocol/` rules, DKIM included, and ignores anything unexpected
+//!    (another sender, a `Re:` subject, a token-part1 already answered);
+//! 4. replies once through Submission and marks the mail `\Answered`;
+//! 5. POSTs the challenge (after the reply as RFC 8823 §3 step 7 says, or before: a variant);
+//! 6. finalizes with a CSR for the chosen key usage, downloads the chain and checks it.
+//!
+//! - [`account`]: where the mailbox owner reads and sends;
+//! - [`mailbox`]: the INBOX over IMAP;
+//! - [`judge`]: which mail is answered;
+//! - [`certificate`]: what the issued certificate must carry.
+
+// `FlowError::Acme` carries the whole problem document (see `acme`).
+#![allow(clippy::result_large_err)]
+
+pub mod account;
+pub mod certificate;
+pub mod judge;
+pub mod mailbox;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use acmeproof_mocks::dkim::DkimVerifier;
+use acmeproof_mocks::dns::WorldResolver;
+use acmeproof_protocol::smime::ResponseBody;
+use acmeproof_protocol::token::Join;
+use serde_json::Value;
+use tokio::time::Instant;
+
+pub use account::{ImapTls, MailAccount};
+pub use mailbox::MailboxWait;
+
+use crate::acme::AcmeClient;
+use crate::acme::email::{self, CsrKeyUsage, ReplyStyle};
+use crate::acme::flow::{FlowError, Issued};
+
+/// When the MUA POSTs the challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PostTiming {
+    /// After the reply is sent (RFC 8823 §3 step 7).
+    #[default]
+    AfterReply,
+    /// Right after fetching the authorization, before the mail arrives (needed by a CA that
+    /// sends the challenge mail only on the POST).
+    BeforeReply,
+}
+
+/// How the reference MUA behaves: the variants a scenario can switch.
+#[derive(Debug, Clone)]
+pub struct MuaOptions {
+    /// How token-part1 and token-part2 are joined before hashing (the open issue of §3.2).
+    pub join: Join,
+    /// The reply's media type.
+    pub body: ResponseBody,
+    /// Wrap the digest after this many characters.
+    pub wrap: Option<usize>,
+    /// When the challenge is POSTed.
+    pub post: PostTiming,
+    /// The key usage the CSR asks for (RFC 8823 §3.3).
+    pub usage: CsrKeyUsage,
+    /// How new mail is awaited.
+    pub wait: MailboxWait,
+    /// Whether the challenge must carry a verifying DKIM signature of its sender's domain.
+    pub require_dkim: bool,
+    /// The bound on each wait: for the mail, for the authorization, for the order.
+    pub timeout: Duration,
+}
+
+impl Default for MuaOptions {
+    fn default() -> Self {
+        MuaOptions {
+            join: Join::String,
+            body: ResponseBody::TextPlain,
+            wrap: None,
+            post: PostTiming::AfterReply,
+            usage: CsrKeyUsage::Absent,
+            wait: MailboxWait::Idle,
+            require_dkim: true,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A message the MUA saw and did not answer.
+#[derive(Debug, Clone)]
+pub struct IgnoredMail {
+    /// Its IMAP UID.
+    pub uid: u32,
+    /// Why it was not answered.
+    pub reason: String,
+}
+
+/// What a whole issuance did.
+#[derive(Debug, Clone)]
+pub struct MuaOutcome {
+    /// The exchange: order, authorization, challenge, the challenge mail as fetched over IMAP.
+    pub exchange: email::Exchange,
+    /// The challenge mail's UID.
+    pub challenge_uid: u32,
+    /// Messages seen and not answered.
+    pub ignored: Vec<IgnoredMail>,
+    /// The reply as submitted.
+    pub reply: Vec<u8>,
+    /// The authorization when it left `pending`.
+    pub authorization: Value,
+    /// The certificate and its key.
+    pub issued: Issued,
+    /// What the leaf certificate carries.
+    pub certificate: acmeproof_mocks::ca::pki::CertSummary,
+}
+
+/// The whole RFC 8823 issuance for `account`, as the reference MUA does it. `root_der` is the
+/// trust anchor the certificate chain is checked against.
+pub async fn issue(
+    client: &AcmeClient,
+    account: &MailAccount,
+    options: &MuaOptions,
+    root_der: &[u8],
+) -> Result<MuaOutcome, FlowError> {
+    // The mailbox is opened first, so a challenge is always a message newer than the order.
+    let mut mailbox = mailbox::Mailbox::open(account, options.timeout).await?;
+    let result = issue_in(&mut mailbox, client, account, options, root_der).await;
+    mailbox.close().await;
+    result
+}
+
+/// [`issue`] with a mailbox the caller opened (for tests that put mail in it first).
+pub async fn issue_in(
+    mailbox: &mut mailbox::Mailbox,
+    client: &AcmeClient,
+    account: &MailAccount,
+    options: &MuaOptions,
+    root_der: &[u8],
+) -> Result<MuaOutcome, FlowError> {
+    let ordered = email::order(client, &account.address).await?;
+    if options.post == PostTiming::BeforeReply {
+        client.respond(ordered.challenge_url()).await?;
+    }
+    let expected = judge::Expected {
+        from: ordered.challenge_from().to_owned(),
+        to: account.address.clone(),
+        require_dkim: options.require_dkim,
+    };
+    let resolver = WorldResolver::new(account.dns).map_err(|e| FlowError::Dns(e.to_string()))?;
+    let verifier = DkimVerifier::new(&resolver);
+    let answered = BTreeSet::new();
+    let deadline = Instant::now() + options.timeout;
+    let mut ignored = Vec::new();
+    let (uid, raw, info, dkim_pass) = 'found: loop {
+        for fetched in mailbox.new_messages().await? {
+            match judge::judge(&fetched.raw, &expected, &answered, &verifier).await {
+                judge::Judgement::Answer { info, dkim_pass } => {
+                    break 'found (fetched.uid, fetched.raw, info, dkim_pass);
+                }
+                judge::Judgement::Ignore(reason) => {
+                    tracing::info!(uid = fetched.uid, %reason, "mail not answered");
+                    ignored.push(IgnoredMail {
+                        uid: fetched.uid,
+                        reason,
+                    });
+                }
+            }
+        }
+        if !mailbox.wait(options.wait, deadline).await? {
+            let seen = ignored
+                .iter()
+                .map(|i| format!("UID {}: {}", i.uid, i.reason))
+                .collect::<Vec<_>>();
+            return Err(FlowError::Timeout(format!(
+                "no challenge mail from {} reached {} over IMAP in {:?}{}",
+                expected.from,
+                account.address,
+                options.timeout,
+                if seen.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (not answered: {})", seen.join("; "))
+                }
+            )));
+        }
+    };
+    let exchange = ordered.with_mail(raw, info, dkim_pass);
+    let style = ReplyStyle {
+        join: options.join,
+        body: options.body,
+        wrap: options.wrap,
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let reply = email::response(client, &exchange, &account.address, &style, now)?;
+    let to = exchange.info.reply_address().unwrap_or_default().to_owned();
+    account
+        .submit(&email::envelope(&account.address, &to), &reply)
+        .await?;
+    mailbox.mark_answered(uid).await?;
+    if options.post == PostTiming::AfterReply {
+        client.respond(exchange.challenge_url()).await?;
+    }
+    let authorization = client
+        .poll(
+            &exchange.authz_url,
+            &["pending", "processing"],
+            options.timeout,
+        )
+        .await?;
+    if authorization["status"] != "valid" {
+        return Err(FlowError::Unexpected(format!(
+            "the authorization ended {}: {}",
+            authorization["status"], authorization["challenges"][0]["error"]
+        )));
+    }
+    let issued = email::finalize_smime(
+        client,
+        &exchange,
+        &account.address,
+        options.usage,
+        options.timeout,
+    )
+    .await?;
+    let certificate =
+        certificate::check_smime(&issued.chain_pem, &account.address, options.usage, root_der)
+            .map_err(FlowError::Certificate)?;
+    Ok(MuaOutcome {
+        exchange,
+        challenge_uid: uid,
+        ignored,
+        reply,
+        authorization,
+        issued,
+        certificate,
+    })
+}

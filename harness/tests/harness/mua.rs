@@ -1,0 +1,383 @@
+//! The reference MUA end to end over real protocols: the CA's challenge mail goes
+//! CA → relay → MX → LMTP → store → IMAP → MUA, the reply goes MUA → Submission → relay → the
+//! CA's MX. DKIM is checked both ways (the MUA on the challenge, the CA on the reply), and the
+//! certificate is checked with x509-parser. Then the MUA's own rules: what it ignores, how it
+//! waits, and its variants.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use acmeproof::acme::email::CsrKeyUsage;
+use acmeproof::mua::judge::{Expected, Judgement, judge};
+use acmeproof::mua::mailbox::Mailbox;
+use acmeproof::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming};
+use acmeproof_mocks::dkim::{DkimAlgorithm, DkimKey, DkimVerifier};
+use acmeproof_mocks::dns::WorldResolver;
+use acmeproof_mocks::imap::Direction;
+use acmeproof_mocks::relay::signed_fields;
+use acmeproof_mocks::seed::Seed;
+use acmeproof_mocks::world::World;
+use acmeproof_protocol::smime::{ChallengeEmail, ResponseBody};
+use acmeproof_protocol::token::Join;
+use serde_json::Value;
+
+use crate::support::*;
+
+const ALICE: &str = "alice@example.test";
+const ALICE_PASSWORD: &str = "alice-password";
+const EAI: &str = "δοκιμή@παράδειγμα.δοκιμή";
+const EAI_PASSWORD: &str = "eai-password";
+
+fn options(usage: CsrKeyUsage) -> MuaOptions {
+    MuaOptions {
+        usage,
+        timeout: WAIT,
+        ..MuaOptions::default()
+    }
+}
+
+fn account(world: &World, address: &str, password: &str) -> MailAccount {
+    MailAccount::in_world(world, address, password).expect("mail plane")
+}
+
+/// The IMAP lines the client sent, lossy, in order.
+fn imap_commands(world: &World, implicit: bool) -> Vec<String> {
+    let mail = world.mail.as_ref().unwrap();
+    let server = if implicit { &mail.imaps } else { &mail.imap };
+    server
+        .transcript()
+        .into_iter()
+        .filter(|l| l.direction == Direction::ClientToServer)
+        .map(|l| l.line)
+        .collect()
+}
+
+/// The trace fields of a message, top down.
+fn received_by(raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    head.split("\r\nReceived: ")
+        .skip(1)
+        .map(|field| {
+            let by = field.split("by ").nth(1).unwrap_or_default();
+            by.split_whitespace().next().unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn alice_gets_a_signing_certificate_through_imap_and_submission() {
+    let world = world().await;
+    let client = client(&world, "mua-alice").await;
+    let outcome = mua::issue(
+        &client,
+        &account(&world, ALICE, ALICE_PASSWORD),
+        &options(CsrKeyUsage::Signing),
+        world.pki.root_der(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The certificate: rfc822Name, emailProtection, signing only (checked again here so the
+    // test does not rest on the MUA's own check alone).
+    let leaf = &outcome.certificate;
+    assert!(leaf.has_san("email:alice@example.test"), "{leaf:?}");
+    let ku = leaf.key_usage.as_ref().expect("KU");
+    assert!(ku.critical, "RFC 8550 §4.4.2");
+    assert_eq!(ku.value.names(), ["digitalSignature"], "{ku:?}");
+    let eku = &leaf.extended_key_usage.as_ref().expect("EKU").value;
+    assert!(eku.iter().any(|e| e == "emailProtection"), "{eku:?}");
+
+    // The way in: the challenge as fetched over IMAP carries the trace of LMTP, the MX and the
+    // relay (RFC 5321 §4.4), top down, and the MUA verified the CA's DKIM signature.
+    let mail = world.mail.as_ref().unwrap();
+    let hops = received_by(&outcome.exchange.challenge_mail);
+    assert_eq!(hops.len(), 3, "{hops:?}");
+    assert_eq!(hops[2], mail.relays[0].0, "{hops:?}");
+    assert!(outcome.exchange.challenge_dkim_pass);
+    assert!(
+        outcome
+            .exchange
+            .challenge_mail
+            .starts_with(b"Return-Path: <"),
+        "final delivery"
+    );
+    let commands = imap_commands(&world, false);
+    for want in ["STARTTLS", "AUTHENTICATE PLAIN", "UID FETCH", "UID STORE"] {
+        assert!(
+            commands.iter().any(|c| c.contains(want)),
+            "{want} in {commands:?}"
+        );
+    }
+    let stored = mail
+        .store
+        .message(ALICE, "INBOX", outcome.challenge_uid)
+        .expect("challenge in the store");
+    assert!(stored.flags.contains("\\Answered"), "{:?}", stored.flags);
+
+    // The way out: one reply, through the relay, DKIM-signed by the MSA and verified there;
+    // the CA validated it (it refuses replies without DKIM: see email.rs).
+    let forwarded = mail.relays[0].2.forwarded();
+    let replies: Vec<_> = forwarded
+        .iter()
+        .filter(|f| {
+            f.envelope
+                .rcpt_to
+                .iter()
+                .any(|r| r.starts_with("acme-challenge@"))
+        })
+        .collect();
+    assert_eq!(replies.len(), 1, "one reply");
+    assert!(String::from_utf8_lossy(&replies[0].data).contains("dkim=pass"));
+    assert_eq!(outcome.authorization["status"], "valid");
+    assert!(outcome.ignored.is_empty(), "{:?}", outcome.ignored);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_eai_address_gets_an_encryption_certificate_over_imaps() {
+    let world = world().await;
+    let client = client(&world, "mua-eai").await;
+    let imaps = world.mail.as_ref().unwrap().imaps.addr();
+    let outcome = mua::issue(
+        &client,
+        &account(&world, EAI, EAI_PASSWORD).with_imaps(imaps),
+        &options(CsrKeyUsage::Encryption),
+        world.pki.root_der(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let leaf = &outcome.certificate;
+    assert!(leaf.has_san(&format!("smtputf8:{EAI}")), "{leaf:?}");
+    assert!(
+        !leaf.sans.iter().any(|s| s.starts_with("email:")),
+        "{leaf:?}"
+    );
+    // An EC key: encryption is keyAgreement (RFC 8823 §3.3).
+    assert_eq!(
+        leaf.key_usage.as_ref().expect("KU").value.names(),
+        ["keyAgreement"]
+    );
+    assert!(outcome.exchange.challenge_dkim_pass);
+    let commands = imap_commands(&world, true);
+    assert!(
+        commands.iter().any(|c| c.contains("ENABLE UTF8=ACCEPT")),
+        "{commands:?}"
+    );
+    assert!(!commands.iter().any(|c| c.contains("STARTTLS")));
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn unexpected_challenges_are_ignored_and_only_the_real_one_is_answered() {
+    let world = world().await;
+    let client = client(&world, "mua-ignores").await;
+    let account = account(&world, ALICE, ALICE_PASSWORD);
+    let mut mailbox = Mailbox::open(&account, WAIT).await.expect("mailbox");
+    // Three lookalikes arrive first: from another sender, a `Re:` of a challenge, and one
+    // from the CA's address signed with a key its DNS does not publish.
+    let ca_from = format!("acme-challenge@{}", world_ca_domain(&world));
+    let fake = |from: &str, part1: &str| {
+        ChallengeEmail::new(from, ALICE, part1, format!("{part1}@fake.test"), 0).build()
+    };
+    let store = &world.mail.as_ref().unwrap().store;
+    let now = world.clock.now();
+    let other = fake("acme-challenge@evil.test", "AAAAAAAAAAAAAAAAAAAAAA");
+    let re = String::from_utf8(fake(&ca_from, "BBBBBBBBBBBBBBBBBBBBBA"))
+        .unwrap()
+        .replacen("Subject: ACME:", "Subject: Re: ACME:", 1);
+    assert!(re.contains("Subject: Re: ACME:"));
+    let forger = DkimKey::generate(
+        &world_ca_domain(&world),
+        "unpublished",
+        DkimAlgorithm::Ed25519Sha256,
+        &Seed(9).stream("forger"),
+    )
+    .unwrap();
+    let forged = forger
+        .sign(&fake(&ca_from, "CCCCCCCCCCCCCCCCCCCCCA"), &signed_fields())
+        .unwrap();
+    for raw in [other.as_slice(), re.as_bytes(), forged.as_slice()] {
+        store.deliver(ALICE, raw, now).expect("deliver");
+    }
+    let outcome = mua::issue_in(
+        &mut mailbox,
+        &client,
+        &account,
+        &options(CsrKeyUsage::Absent),
+        world.pki.root_der(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    mailbox.close().await;
+    let reasons: Vec<&str> = outcome.ignored.iter().map(|i| i.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].contains("SMIME-22"),
+        "another sender: {reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("Re: ACME") && reasons[1].contains("SMIME-17"),
+        "a reply: {reasons:?}"
+    );
+    assert!(reasons[2].contains("no DKIM signature"), "{reasons:?}");
+    let forwarded = world.mail.as_ref().unwrap().relays[0].2.forwarded();
+    let replies = forwarded
+        .iter()
+        .filter(|f| f.envelope.mail_from == ALICE)
+        .count();
+    assert_eq!(replies, 1, "only the real challenge is answered");
+    world.shutdown().await;
+}
+
+fn world_ca_domain(world: &World) -> String {
+    world
+        .endpoints(None)
+        .mail
+        .expect("mail")
+        .dkim
+        .iter()
+        .find(|k| k.domain != "example.test" && k.domain.is_ascii() && !k.domain.contains("xn--"))
+        .map(|k| k.domain.clone())
+        .expect("the CA's DKIM domain")
+}
+
+#[tokio::test]
+async fn idle_reports_mail_delivered_before_or_while_idling() {
+    let world = world().await;
+    let account = account(&world, ALICE, ALICE_PASSWORD);
+    let store = world.mail.as_ref().unwrap().store.clone();
+    let mut mailbox = Mailbox::open(&account, WAIT).await.expect("mailbox");
+    assert!(mailbox.new_messages().await.unwrap().is_empty());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    // Delivered between SELECT and IDLE: the server reports it when IDLE starts.
+    store
+        .deliver(ALICE, b"Subject: one\r\n\r\nbody\r\n", world.clock.now())
+        .unwrap();
+    assert!(mailbox.wait(MailboxWait::Idle, deadline).await.unwrap());
+    let got = mailbox.new_messages().await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].raw.starts_with(b"Subject: one"));
+    // Delivered while idling: the store's event wakes the IDLE.
+    let clock = world.clock.clone();
+    let later = tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        store
+            .deliver(ALICE, b"Subject: two\r\n\r\nbody\r\n", clock.now())
+            .unwrap()
+    });
+    assert!(mailbox.wait(MailboxWait::Idle, deadline).await.unwrap());
+    later.await.unwrap();
+    let got = mailbox.new_messages().await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].raw.starts_with(b"Subject: two"));
+    // Nothing more: the wait ends at its deadline, not before.
+    let soon = tokio::time::Instant::now() + Duration::from_millis(300);
+    assert!(!mailbox.wait(MailboxWait::Idle, soon).await.unwrap());
+    mailbox.close().await;
+    let commands = imap_commands(&world, false);
+    assert!(
+        commands.iter().filter(|c| c.ends_with(" IDLE")).count() == 3,
+        "{commands:?}"
+    );
+    assert!(commands.iter().any(|c| c == "DONE"), "{commands:?}");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ca_that_mails_on_post_needs_the_post_before_the_reply() {
+    let world = world_with(|c| {
+        c.ca.knobs.email_send_on =
+            serde_json::from_value(Value::String("challenge-post".into())).unwrap();
+    })
+    .await;
+    let account = account(&world, ALICE, ALICE_PASSWORD);
+    // POST after the reply (RFC 8823 §3 step 7): the mail never comes; a clear timeout.
+    let after = client(&world, "mua-post-after").await;
+    let short = MuaOptions {
+        timeout: Duration::from_secs(2),
+        ..MuaOptions::default()
+    };
+    let err = mua::issue(&after, &account, &short, world.pki.root_der())
+        .await
+        .expect_err("no mail without the POST");
+    let text = err.to_string();
+    assert!(
+        text.contains("no challenge mail from acme-challenge@"),
+        "{text}"
+    );
+    // POST first: the mail comes and the certificate is issued.
+    let client = client(&world, "mua-post-before").await;
+    let before = MuaOptions {
+        post: PostTiming::BeforeReply,
+        ..options(CsrKeyUsage::Absent)
+    };
+    let outcome = mua::issue(&client, &account, &before, world.pki.root_der())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.authorization["status"], "valid");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn variants_binary_join_multipart_wrapped_digest_and_polling() {
+    let world = world().await;
+    let client = client(&world, "mua-variants").await;
+    let variant = MuaOptions {
+        join: Join::Binary,
+        body: ResponseBody::MultipartAlternative,
+        wrap: Some(16),
+        wait: MailboxWait::Poll(Duration::from_millis(50)),
+        ..options(CsrKeyUsage::Signing)
+    };
+    let outcome = mua::issue(
+        &client,
+        &account(&world, ALICE, ALICE_PASSWORD),
+        &variant,
+        world.pki.root_der(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let reply = String::from_utf8_lossy(&outcome.reply);
+    assert!(reply.contains("multipart/alternative"), "{reply}");
+    let commands = imap_commands(&world, false);
+    assert!(!commands.iter().any(|c| c.contains("IDLE")), "polled");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_judge_answers_a_token_once_and_wants_dkim() {
+    let world = world().await;
+    let client = client(&world, "mua-judge").await;
+    // A real challenge, read from the store.
+    let exchange = acmeproof::acme::email::start(&client, &world, ALICE, WAIT)
+        .await
+        .expect("challenge");
+    let resolver = WorldResolver::new(world.dns.addr()).unwrap();
+    let verifier = DkimVerifier::new(&resolver);
+    let expected = Expected {
+        from: exchange.challenge["from"].as_str().unwrap().to_owned(),
+        to: ALICE.into(),
+        require_dkim: true,
+    };
+    let raw = &exchange.challenge_mail;
+    let mut answered = BTreeSet::new();
+    let part1 = match judge(raw, &expected, &answered, &verifier).await {
+        Judgement::Answer { info, dkim_pass } => {
+            assert!(dkim_pass);
+            info.token_part1.unwrap()
+        }
+        Judgement::Ignore(why) => panic!("{why}"),
+    };
+    answered.insert(part1);
+    match judge(raw, &expected, &answered, &verifier).await {
+        Judgement::Ignore(why) => assert!(why.contains("already answered"), "{why}"),
+        other => panic!("answered twice: {other:?}"),
+    }
+    // One changed octet in the signed body: DKIM fails and the mail is ignored.
+    let text = String::from_utf8_lossy(raw).replacen("\r\n\r\n", "\r\n\r\nX", 1);
+    match judge(text.as_bytes(), &expected, &BTreeSet::new(), &verifier).await {
+        Judgement::Ignore(why) => assert!(why.contains("no DKIM signature"), "{why}"),
+        other => panic!("tampered mail answered: {other:?}"),
+    }
+    world.shutdown().await;
+}
