@@ -8,6 +8,7 @@
 //! | 2 | usage error, or an input that cannot be read |
 
 mod bench;
+mod demo;
 mod digest;
 mod example;
 mod key_args;
@@ -49,6 +50,8 @@ enum Command {
     Lint(lint::LintCommand),
     /// Play one RFC 8823 exchange in memory (DKIM-signed challenge and response) and lint both.
     Example(example::ExampleArgs),
+    /// Get an S/MIME certificate with the reference MUA in a fresh world, and show how.
+    Demo(demo::DemoArgs),
     /// Start a world (authoritative DNS, ACME CA over HTTPS, management API) and print where.
     Serve(serve::ServeArgs),
     /// Measure the world's servers: dns-01 issuances per second, SMTP messages per second.
@@ -106,6 +109,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
         Command::Digest(args) => digest::run(&args, out),
         Command::Lint(cmd) => lint::run(&cmd, out),
         Command::Example(args) => example::run(&args, out),
+        Command::Demo(args) => demo::run(&args, out),
         Command::Serve(args) => serve::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
     }

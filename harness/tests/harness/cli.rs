@@ -381,3 +381,54 @@ fn example_exchange_passes_and_its_mails_lint_clean() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn demo_gets_a_certificate_for_the_eai_user_and_writes_what_it_got() {
+    let dir = std::env::temp_dir().join(format!("acmeproof-demo-{}", std::process::id()));
+    let out = acmeproof(&[
+        "demo",
+        "--user",
+        "eai",
+        "--usage",
+        "signing",
+        "--imaps",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "an S/MIME certificate for δοκιμή@παράδειγμα.δοκιμή",
+        "challenge mail found over IMAP (implicit TLS)",
+        "by lmtp.acmeproof.test with UTF8LMTP",
+        "by submission.acmeproof.test with UTF8SMTPSA",
+        "DKIM d=ca.acmeproof.test s=acmeproof: Pass",
+        "SAN             smtputf8:δοκιμή@παράδειγμα.δοκιμή",
+        "key usage       digitalSignature (critical)",
+        "authorization valid",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+    let cert = std::fs::read_to_string(dir.join("cert.pem")).expect("cert.pem");
+    assert_eq!(
+        cert.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf and intermediate"
+    );
+    let reply = std::fs::read(dir.join("reply.eml")).expect("reply.eml");
+    assert!(String::from_utf8_lossy(&reply).contains("-----BEGIN ACME RESPONSE-----"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn demo_refuses_an_unknown_user_with_one_line_and_exit_2() {
+    let out = acmeproof(&["demo", "--user", "mallory"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mallory"), "{err}");
+}
