@@ -10,8 +10,8 @@
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
 //!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
-//! - `peers_mailbox`: Python's imaplib and poplib reading mailboxes from `acmeproof serve` over
-//!   IMAP and POP3 with STARTTLS/STLS and certificate checks.
+//! - `peers_mailbox`: Python's imaplib and poplib, fetchmail and s-nail reading mailboxes from
+//!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
 mod acme;
 mod cli;

@@ -1,6 +1,6 @@
 //! Real mail readers against `acmeproof serve`'s IMAP and POP3: Python's imaplib (STARTTLS,
 //! SEARCH, FETCH, IDLE woken by a delivery, ENABLE UTF8=ACCEPT with the EAI user), Python's
-//! poplib (STLS, UIDL, RETR, TOP, DELE, then POP3S).
+//! poplib (STLS, UIDL, RETR, TOP, DELE, then POP3S), fetchmail and s-nail (IMAP with STARTTLS).
 //! Every TLS client checks the certificate against the served `ca.pem`, and each test also shows
 //! that the same client without that root refuses the server, so the check is real. Skipped
 //! with "skipped: X not installed" when a tool is missing, unless ACMEPROOF_REQUIRE_TOOLS=1.
@@ -210,4 +210,170 @@ async fn python_poplib_stls_uidl_retr_dele_then_pop3s_against_serve() {
     let inbox = world.inbox(ALICE).await;
     assert_eq!(inbox.len(), 1, "DELE 2 then QUIT: {inbox:?}");
     assert_eq!(inbox[0]["subject"], "poplib dots", "{inbox:?}");
+}
+
+/// A message for alice over LMTP, for the readers below.
+async fn deliver_for_readers(world: &MailWorld, subject: &str, body: &str) {
+    world
+        .lmtp(
+            ALICE,
+            &format!(
+                "From: sender@example.test\r\nTo: {ALICE}\r\nSubject: {subject}\r\n\r\n{body}\r\n"
+            ),
+        )
+        .await;
+}
+
+/// fetchmail's rc file for one IMAP poll of alice's INBOX with STARTTLS and `sslcertck`;
+/// `bundle` is the file of trusted roots, or `None` for the system's. fetchmail checks the name
+/// against DNS names only, so `sslcommonname` says which one the certificate must carry.
+fn fetchmail_rc(world: &MailWorld, bundle: Option<&str>, mbox: &str) -> String {
+    let certfile = bundle
+        .map(|b| format!(" sslcertfile \"{b}\""))
+        .unwrap_or_default();
+    format!(
+        "set no syslog\n\
+         poll 127.0.0.1 service {port} protocol IMAP\n\
+         \x20 user \"{ALICE}\" there with password \"{password}\" is \"local\" here\n\
+         \x20 sslcertck{certfile} sslcommonname \"localhost\"\n\
+         \x20 mda \"cat >> {mbox}\"\n\
+         \x20 keep\n",
+        port = world.port("imap"),
+        password = world.password(ALICE),
+    )
+}
+
+fn fetchmail(tool: &std::path::Path, world: &MailWorld, rc: &str, name: &str) -> (bool, String) {
+    let rc = world.write(name, rc);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // fetchmail refuses an rc file that others can read (it holds a password).
+        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let home = world.serve.dir.join(format!("{name}-home"));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut command = Command::new(tool);
+    command
+        .env("HOME", &home)
+        .env("FETCHMAILHOME", &home)
+        .args(["--nodetach", "--verbose", "--fetchmailrc", &rc])
+        .arg("--idfile")
+        .arg(home.join("ids"));
+    let out = run(command, TOOL_LIMIT);
+    (out.status.success(), show(&out))
+}
+
+#[tokio::test]
+async fn fetchmail_reads_the_inbox_over_imap_starttls_only_with_the_served_root() {
+    let Some(tool) = acmeproof_testkit::require_tool("fetchmail") else {
+        return;
+    };
+    let world = MailWorld::start("fetchmail");
+    let subject = "fetchmail reads this";
+    deliver_for_readers(&world, subject, "fetched over STARTTLS").await;
+    let mbox = world.serve.dir.join("fetched.mbox").display().to_string();
+
+    // The system's roots do not include the served one: the handshake fails, nothing is
+    // fetched, and the password is never sent.
+    let rc = fetchmail_rc(&world, None, &mbox);
+    let (ok, text) = fetchmail(&tool, &world, &rc, "unverified.rc");
+    assert!(!ok, "{text}");
+    assert!(text.contains("IMAP> A0001 STARTTLS"), "{text}");
+    assert!(text.contains("certificate verify failed"), "{text}");
+    assert!(!text.contains("LOGIN"), "{text}");
+    assert!(!std::path::Path::new(&mbox).exists(), "{text}");
+
+    let rc = fetchmail_rc(&world, Some(&world.bundle()), &mbox);
+    let (ok, text) = fetchmail(&tool, &world, &rc, "verified.rc");
+    assert!(ok, "{text}");
+    assert!(text.contains("IMAP> A0001 STARTTLS"), "{text}");
+    assert!(text.contains("1 message for alice@example.test"), "{text}");
+    let fetched = std::fs::read_to_string(&mbox).unwrap();
+    assert!(
+        fetched.contains(&format!("\nSubject: {subject}\n")),
+        "{fetched}"
+    );
+    assert!(fetched.contains("\nfetched over STARTTLS\n"), "{fetched}");
+    // `keep`: still on the server, now \Seen.
+    let inbox = world.inbox(ALICE).await;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(
+        inbox[0]["flags"].to_string().contains("\\\\Seen"),
+        "{inbox:?}"
+    );
+}
+
+/// s-nail in batch mode on alice's INBOX over IMAP with STARTTLS: `extra` are its `-S`
+/// settings for trust, `commands` its `-Y` commands. No resource file is read (`-:/`) and HOME
+/// is a scratch folder, so no user configuration interferes.
+fn s_nail(
+    tool: &std::path::Path,
+    world: &MailWorld,
+    extra: &[&str],
+    commands: &[&str],
+) -> (bool, String) {
+    let home = world.serve.dir.join("s-nail-home");
+    std::fs::create_dir_all(&home).unwrap();
+    // s-nail matches the certificate against DNS names only: connect as `localhost`, which
+    // the served certificate carries. The password goes in the URL (v15-compat).
+    let password = world.password(ALICE);
+    let url = format!(
+        "imap://alice%40example.test:{password}@localhost:{}/INBOX",
+        world.port("imap")
+    );
+    let mut command = Command::new(tool);
+    command
+        .env("HOME", &home)
+        .env_remove("MAILRC")
+        .args(["-:/", "-#"])
+        .args([
+            "-S",
+            "v15-compat",
+            "-S",
+            "imap-use-starttls",
+            "-S",
+            "verbose",
+        ]);
+    for setting in extra {
+        command.args(["-S", setting]);
+    }
+    for c in commands {
+        command.args(["-Y", c]);
+    }
+    command
+        .arg("-f")
+        .arg(url)
+        .stdin(std::process::Stdio::null());
+    let out = run(command, TOOL_LIMIT);
+    (out.status.success(), show(&out))
+}
+
+#[tokio::test]
+async fn s_nail_reads_the_inbox_over_imap_starttls_only_with_the_served_root() {
+    let Some(tool) = acmeproof_testkit::require_tool("s-nail") else {
+        return;
+    };
+    let world = MailWorld::start("s-nail");
+    let subject = "s-nail reads this";
+    deliver_for_readers(&world, subject, "read over STARTTLS").await;
+    let commands = ["headers", "type 1", "xit"];
+
+    // The system's roots only: the handshake fails and no header is shown.
+    let (ok, text) = s_nail(&tool, &world, &[], &commands);
+    assert!(!ok, "{text}");
+    assert!(text.contains("certificate verify failed"), "{text}");
+    assert!(!text.contains(subject), "{text}");
+
+    // The served root, and only it.
+    let ca_file = format!("tls-ca-file={}", world.bundle());
+    let (ok, text) = s_nail(&tool, &world, &[&ca_file, "tls-ca-no-defaults"], &commands);
+    assert!(ok, "{text}");
+    assert!(text.contains("TLS certificate ok"), "{text}");
+    let summary = text
+        .lines()
+        .find(|l| l.contains(subject))
+        .unwrap_or_else(|| panic!("a header line for {subject:?}: {text}"));
+    assert!(summary.contains("sender@example.tes"), "{summary}");
+    assert!(text.contains(&format!("\nSubject: {subject}\n")), "{text}");
+    assert!(text.contains("\nread over STARTTLS\n"), "{text}");
 }
