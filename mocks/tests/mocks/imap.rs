@@ -671,6 +671,50 @@ async fn bad_input_is_answered_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn literals_of_doomed_commands_are_refused_before_the_continuation() {
+    let (server, _store) = start().await;
+    let (mut c, _) = Client::connect(server.addr()).await;
+    // RFC 9051 §7.5: BAD instead of "+", so the client sends no more of the command, and
+    // the next line is a command again (not the literal of the refused one).
+    for (line, want) in [
+        ("{5}", "* BAD no tag or unreadable command"),
+        ("\u{7f} {5}", "* BAD no tag or unreadable command"),
+        ("n1 APPEND INBOX {5}", "n1 BAD unknown command APPEND"),
+        ("n2 UID COPY 1 {5}", "n2 BAD UID COPY is not supported"),
+        ("n3 SELECT {5}", "n3 BAD please log in first"),
+        ("n4 SEARCH SUBJECT {5}", "n4 BAD please log in first"),
+    ] {
+        c.send(format!("{line}\r\n").as_bytes()).await;
+        assert_eq!(c.response().await.unwrap(), want, "{line}");
+        let r = c.cmd("NOOP").await;
+        assert_eq!(r.len(), 1, "{line}: the next line is a command: {r:?}");
+        assert!(tagged(&r).contains(" OK "), "{line}: {r:?}");
+    }
+    // Malformed announcements: BAD, nothing read as a literal.
+    for bad in ["{18446744073709551616}", "{-1}", "{}", "{1", "{2}x", "{ 1}"] {
+        let r = c.cmd(&format!("LOGIN {bad}")).await;
+        assert_eq!(r.len(), 1, "{bad}: {r:?}");
+        assert!(tagged(&r).contains(" BAD "), "{bad}: {r:?}");
+    }
+    // After login, the same SEARCH gets its "+" and works.
+    c.login().await;
+    c.cmd("SELECT INBOX").await;
+    c.send(b"n5 SEARCH SUBJECT {4}\r\n").await;
+    assert!(c.response().await.unwrap().starts_with("+ "));
+    c.send(b"tok1\r\n").await;
+    let r = c.until_tagged("n5").await;
+    assert_eq!(r[0], "* SEARCH 1", "{r:?}");
+    // Binary garbage without a line ending, then a hang-up.
+    let (mut g, _) = Client::connect(server.addr()).await;
+    g.send(&[0u8, 0xff, 0x80, 0x1b, b'{'].repeat(2000)).await;
+    drop(g);
+    still_serves(&server).await;
+    let r = c.cmd("NOOP").await;
+    assert!(tagged(&r).contains(" OK "), "{r:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn idle_timeout_autologout_and_connection_limit() {
     let s = store();
     let mut cfg = config(&s);
