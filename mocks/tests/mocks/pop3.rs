@@ -616,6 +616,47 @@ async fn bad_input_gets_err_and_the_session_goes_on() {
 }
 
 #[tokio::test]
+async fn endless_lines_and_hang_ups_mid_command() {
+    let store = store();
+    let server = start(&store).await;
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    // 100 kB before the CRLF: one -ERR (RFC 2449 §4 limit), the rest dropped unread as a
+    // command, and the next line is served.
+    let mut long = vec![b'X'; 100_000];
+    long.extend_from_slice(b"\r\nNOOP\r\n");
+    raw.send(&long).await;
+    assert_eq!(raw.line().await, "-ERR line too long (limit 255 octets)");
+    assert_eq!(
+        raw.line().await,
+        "-ERR not authenticated: use USER and PASS first"
+    );
+    // RFC 1939 §7: PASS has exactly one argument, spaces included; this one is wrong.
+    assert!(raw.cmd(&format!("USER {USER}")).await.starts_with("+OK"));
+    assert_eq!(
+        raw.cmd(&format!("PASS {PASS} extra words")).await,
+        "-ERR [AUTH] invalid user name or password"
+    );
+    // A hang-up in the middle of a command, before authentication.
+    raw.send(b"USER ali").await;
+    drop(raw);
+    // And in the TRANSACTION state, with a DELE pending: no UPDATE (RFC 1939 §6), and the
+    // maildrop lock goes with the connection.
+    let mut raw = login_when_free(server.addr()).await;
+    raw.send(b"DELE 1\r\nRET").await;
+    assert!(raw.line().await.starts_with("+OK"));
+    drop(raw);
+    let mut raw = login_when_free(server.addr()).await;
+    assert_eq!(
+        raw.cmd("STAT").await,
+        format!("+OK 2 {}", MSG1.len() + MSG2.len())
+    );
+    raw.cmd("QUIT").await;
+    assert_eq!(inbox(&store), vec![1, 2]);
+    still_serves(&server).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn too_many_errors_close_the_connection() {
     let store = store();
     let server = start(&store).await;
