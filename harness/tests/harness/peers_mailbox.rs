@@ -10,6 +10,20 @@ use std::process::Command;
 use crate::peers::{run, show};
 use crate::peers_mail::{ALICE, EAI, MailWorld, TOOL_LIMIT};
 
+/// Runs one of the scripts below: it must print that the unverified handshake was refused,
+/// then end with `ok` (every assertion in it held).
+fn run_python_script(command: Command) {
+    let out = run(command, TOOL_LIMIT);
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("unverified refused: unable to get local issuer certificate"),
+        "{text}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.trim_end().ends_with("\nok"), "{text}");
+}
+
 /// Python's imaplib over the plain IMAP port with STARTTLS. It delivers with smtplib's LMTP
 /// client itself, so the delivery that wakes IDLE happens while the IMAP session is idling.
 const PY_IMAP: &str = r#"
@@ -115,15 +129,7 @@ async fn python_imaplib_starttls_search_fetch_idle_and_utf8_against_serve() {
         .args(["127.0.0.1", &world.port("imap"), &world.port("lmtp")])
         .args([&world.bundle(), ALICE, &world.password(ALICE)])
         .args([EAI, &world.password(EAI)]);
-    let out = run(command, TOOL_LIMIT);
-    let text = show(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("unverified refused: unable to get local issuer certificate"),
-        "{text}"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.trim_end().ends_with("\nok"), "{text}");
+    run_python_script(command);
     // The server side agrees: three messages for alice, the PEEKed one still unseen.
     let inbox = world.inbox(ALICE).await;
     assert_eq!(inbox.len(), 3, "{inbox:?}");
@@ -198,15 +204,7 @@ async fn python_poplib_stls_uidl_retr_dele_then_pop3s_against_serve() {
         .arg(&script)
         .args(["127.0.0.1", &world.port("pop3"), &world.port("pop3s")])
         .args([&world.bundle(), ALICE, &world.password(ALICE)]);
-    let out = run(command, TOOL_LIMIT);
-    let text = show(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains("unverified refused: unable to get local issuer certificate"),
-        "{text}"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.trim_end().ends_with("\nok"), "{text}");
+    run_python_script(command);
     let inbox = world.inbox(ALICE).await;
     assert_eq!(inbox.len(), 1, "DELE 2 then QUIT: {inbox:?}");
     assert_eq!(inbox[0]["subject"], "poplib dots", "{inbox:?}");
