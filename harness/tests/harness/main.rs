@@ -10,7 +10,9 @@
 //! - `serve`: `acmeproof serve` and its management API;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
-//!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API.
+//!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
+//! - `peers_mailbox`: Python's imaplib and poplib, fetchmail and s-nail reading mailboxes from
+//!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
 mod acme;
 mod cli;
@@ -19,5 +21,6 @@ mod knobs;
 mod mua;
 mod peers;
 mod peers_mail;
+mod peers_mailbox;
 mod serve;
 mod support;

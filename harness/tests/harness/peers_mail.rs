@@ -8,28 +8,31 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use acmeproof_mocks::mail::Envelope;
+use acmeproof_mocks::relay::send::send_once;
 use serde_json::Value;
 
 use crate::peers::{run, show};
 use crate::serve::ServeProcess;
 use crate::support::WAIT;
 
-const ALICE: &str = "alice@example.test";
+pub(crate) const ALICE: &str = "alice@example.test";
 /// The example world's EAI user, U-labels.
-const EAI: &str = "δοκιμή@παράδειγμα.δοκιμή";
+pub(crate) const EAI: &str = "δοκιμή@παράδειγμα.δοκιμή";
 /// The same address with the domain as A-labels, as curl sends it.
 const EAI_A_LABELS: &str = "δοκιμή@xn--hxajbheg2az3al.xn--jxalpdlp";
 /// A bound for one tool run.
-const TOOL_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const TOOL_LIMIT: Duration = Duration::from_secs(30);
 
-/// A `serve` with a mail plane, and a client for its management API.
-struct MailWorld {
-    serve: ServeProcess,
+/// A `serve` with a mail plane, and a client for its management API. Shared with
+/// `peers_mailbox`.
+pub(crate) struct MailWorld {
+    pub(crate) serve: ServeProcess,
     http: reqwest::Client,
 }
 
 impl MailWorld {
-    fn start(name: &str) -> MailWorld {
+    pub(crate) fn start(name: &str) -> MailWorld {
         let serve = ServeProcess::start(name, None);
         assert!(
             serve.endpoints["mail"].is_object(),
@@ -48,7 +51,7 @@ impl MailWorld {
     }
 
     /// A mail endpoint (`mx`, `submission`, `submissions`, `lmtp`): `127.0.0.1:PORT`.
-    fn mail(&self, field: &str) -> String {
+    pub(crate) fn mail(&self, field: &str) -> String {
         self.serve.endpoints["mail"][field]
             .as_str()
             .unwrap_or_else(|| panic!("mail.{field} in {}", self.serve.endpoints))
@@ -56,13 +59,13 @@ impl MailWorld {
     }
 
     /// The port of a mail endpoint.
-    fn port(&self, field: &str) -> String {
+    pub(crate) fn port(&self, field: &str) -> String {
         let addr = self.mail(field);
         addr.rsplit_once(':').expect("host:port").1.to_owned()
     }
 
     /// A user's password as `serve` printed it (which also checks the user is there).
-    fn password(&self, address: &str) -> String {
+    pub(crate) fn password(&self, address: &str) -> String {
         self.serve.endpoints["mail"]["users"]
             .as_array()
             .expect("mail.users")
@@ -73,12 +76,12 @@ impl MailWorld {
             .to_owned()
     }
 
-    fn bundle(&self) -> String {
+    pub(crate) fn bundle(&self) -> String {
         self.serve.bundle().display().to_string()
     }
 
     /// A file in the scratch folder, written with `contents`.
-    fn write(&self, name: &str, contents: &str) -> String {
+    pub(crate) fn write(&self, name: &str, contents: &str) -> String {
         let path = self.serve.dir.join(name);
         std::fs::write(&path, contents).unwrap();
         path.display().to_string()
@@ -90,7 +93,7 @@ impl MailWorld {
     }
 
     /// `address`'s INBOX summary (uid, size, from, subject, flags).
-    async fn inbox(&self, address: &str) -> Vec<Value> {
+    pub(crate) async fn inbox(&self, address: &str) -> Vec<Value> {
         let response = self
             .http
             .get(self.url("/mail/messages", &[("address", address)]))
@@ -105,7 +108,7 @@ impl MailWorld {
     }
 
     /// One message, raw.
-    async fn raw(&self, address: &str, uid: u64) -> String {
+    pub(crate) async fn raw(&self, address: &str, uid: u64) -> String {
         let uid = uid.to_string();
         let response = self
             .http
@@ -122,7 +125,7 @@ impl MailWorld {
     /// Delivery through Submission is store-and-forward (relay, then MX, then LMTP), so arrival
     /// is asynchronous. The store lives in another process and the management API is the only
     /// window onto it, so polling with a bounded deadline is the observer we have here.
-    async fn wait_for(&self, address: &str, subject: &str) -> (Value, String) {
+    pub(crate) async fn wait_for(&self, address: &str, subject: &str) -> (Value, String) {
         let deadline = Instant::now() + WAIT;
         let mut pause = Duration::from_millis(20);
         loop {
@@ -140,6 +143,25 @@ impl MailWorld {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(200));
         }
+    }
+
+    /// Delivers `raw` to `rcpt` over the world's LMTP from `sender@example.test`. LMTP puts it
+    /// in the store before it answers (RFC 2033 §4.2), so it is there when this returns.
+    pub(crate) async fn lmtp(&self, rcpt: &str, raw: &str) {
+        let addr = self.mail("lmtp").parse().expect("LMTP address");
+        let envelope = Envelope {
+            mail_from: "sender@example.test".into(),
+            rcpt_to: vec![rcpt.into()],
+            smtputf8: false,
+            body_8bit: false,
+        };
+        let replies = send_once("lmtp", addr, "client.test", true, &envelope, raw.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("LMTP to {rcpt}: {e}"));
+        assert!(
+            replies.iter().all(|r| r.is_positive()),
+            "LMTP to {rcpt}: {replies:?}"
+        );
     }
 
     /// What the relays passed on, for a failure message.

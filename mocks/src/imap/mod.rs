@@ -23,6 +23,8 @@
 //!   `max_literal_octets` → `tag BAD [TOOBIG]` (RFC 7889) without reading it: a synchronising
 //!   literal gets no `+`; a non-synchronising one (LITERAL+) is read and dropped when it is at
 //!   most [`MAX_DISCARD_OCTETS`], else the answer is followed by `* BYE` and close.
+//! - A synchronising literal after no tag, an unknown command, or (before login) a command
+//!   that needs login → `BAD` instead of `+` (RFC 9051 §7.5), so the next line is a command.
 //! - Ten BAD answers in a row → `* BYE` and close; no command for `idle_timeout` (also in IDLE)
 //!   → `* BYE Autologout` and close (RFC 3501 §5.4).
 //! - Unknown command or syntax error → `tag BAD`; a command in the wrong state → `tag BAD`;

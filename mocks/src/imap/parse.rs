@@ -189,6 +189,62 @@ pub(crate) fn parse(input: &[u8]) -> Result<Command, ParseError> {
     Ok(Command { tag, kind })
 }
 
+/// The commands [`parse`] knows, `UID` aside (see [`UID_COMMANDS`]).
+const COMMANDS: &[&str] = &[
+    "CAPABILITY",
+    "NOOP",
+    "CHECK",
+    "LOGOUT",
+    "STARTTLS",
+    "EXPUNGE",
+    "CLOSE",
+    "UNSELECT",
+    "IDLE",
+    "LOGIN",
+    "AUTHENTICATE",
+    "ENABLE",
+    "SELECT",
+    "EXAMINE",
+    "LIST",
+    "LSUB",
+    "STATUS",
+    "SEARCH",
+    "FETCH",
+    "STORE",
+    "UID",
+];
+
+/// The commands that have a `UID` form (RFC 3501 §6.4.8).
+const UID_COMMANDS: &[&str] = &["SEARCH", "FETCH", "STORE"];
+
+/// Checks the start of a command whose line ends in a synchronising literal, before the server
+/// invites the literal: no tag, no command, or an unknown command is refused now (RFC 9051
+/// §7.5: the server sends BAD "to reject the command and prevent the client from sending any
+/// more of the command"). Returns the tag and the upper-cased command name otherwise.
+pub(crate) fn command_head(prefix: &[u8]) -> Result<(String, String), ParseError> {
+    let mut p = P { b: prefix, i: 0 };
+    let tag = p.tag().ok_or(ParseError::NoTag)?;
+    let bad = |text: String| ParseError::Bad {
+        tag: tag.clone(),
+        text,
+    };
+    if !p.eat(b' ') {
+        return Err(bad("missing command".into()));
+    }
+    let verb = p.atom().map_err(&bad)?.to_ascii_uppercase();
+    if !COMMANDS.contains(&verb.as_str()) {
+        return Err(bad(format!("unknown command {verb}")));
+    }
+    if verb == "UID" {
+        p.sp().map_err(&bad)?;
+        let sub = p.atom().map_err(&bad)?.to_ascii_uppercase();
+        if !UID_COMMANDS.contains(&sub.as_str()) {
+            return Err(bad(format!("UID {sub} is not supported")));
+        }
+    }
+    Ok((tag, verb))
+}
+
 type R<T> = Result<T, String>;
 
 struct P<'a> {
@@ -928,6 +984,41 @@ mod tests {
         assert!(parse(b"t LOGIN {10}\r\nabc").is_err(), "short literal");
         assert!(parse(b"t LOGIN \"a\xff\" p").is_err(), "not UTF-8");
         assert!(parse(b"t NOOP extra").is_err());
+    }
+
+    #[test]
+    fn command_heads_before_a_literal() {
+        assert_eq!(
+            command_head(b"a LOGIN {5}"),
+            Ok(("a".into(), "LOGIN".into()))
+        );
+        assert_eq!(
+            command_head(b"a uid search SUBJECT {5}"),
+            Ok(("a".into(), "UID".into()))
+        );
+        assert_eq!(command_head(b"{5}"), Err(ParseError::NoTag));
+        assert_eq!(command_head(b"\xff {5}"), Err(ParseError::NoTag));
+        let bad = |text: &str| {
+            Err(ParseError::Bad {
+                tag: "a".into(),
+                text: text.into(),
+            })
+        };
+        assert_eq!(
+            command_head(b"a APPEND INBOX {5}"),
+            bad("unknown command APPEND")
+        );
+        assert_eq!(
+            command_head(b"a UID COPY 1 {5}"),
+            bad("UID COPY is not supported")
+        );
+        // Every name on the list is one the parser takes (here: it does not call it unknown).
+        for verb in COMMANDS {
+            let line = format!("a {verb}");
+            if let Err(ParseError::Bad { text, .. }) = parse(line.as_bytes()) {
+                assert!(!text.starts_with("unknown command"), "{verb}: {text}");
+            }
+        }
     }
 
     #[test]

@@ -268,6 +268,11 @@ impl Session {
                 return self.refuse_literal(&buf, n, sync).await;
             }
             if sync {
+                if let Some(refusal) = self.refuse_before_literal(&buf) {
+                    self.record_in(&shown(&buf));
+                    self.bad_line(&refusal);
+                    return Read::Answered(false);
+                }
                 self.line("+ Ready for literal data");
             }
             buf.extend_from_slice(b"\r\n");
@@ -279,6 +284,32 @@ impl Session {
                 Err(_) => return Read::Timeout,
             }
             literal_octets += n;
+        }
+    }
+
+    /// The answer to a command that is bad whatever its literal holds (no tag, an unknown
+    /// command, any command but the greeting-state ones before login), sent instead of the
+    /// continuation request: RFC 9051 §7.5 and RFC 3501 §7.5, the server sends BAD "to reject the
+    /// command and prevent the client from sending any more of the command". Without this, the
+    /// client's next line was taken as the literal of a command that could only fail.
+    fn refuse_before_literal(&self, buf: &[u8]) -> Option<String> {
+        match parse::command_head(buf) {
+            Err(ParseError::NoTag) => Some("* BAD no tag or unreadable command".into()),
+            Err(ParseError::Bad { tag, text }) => Some(format!("{tag} BAD {text}")),
+            Ok((tag, verb)) => {
+                let before_login = matches!(
+                    verb.as_str(),
+                    "CAPABILITY"
+                        | "NOOP"
+                        | "CHECK"
+                        | "LOGOUT"
+                        | "STARTTLS"
+                        | "LOGIN"
+                        | "AUTHENTICATE"
+                );
+                (self.user.is_none() && !before_login)
+                    .then(|| format!("{tag} BAD please log in first"))
+            }
         }
     }
 
