@@ -2,7 +2,8 @@
 //! tests: they print figures and assert nothing.
 //!
 //! - `bench dns01`: complete dns-01 issuances per second by the Rust client over HTTPS;
-//! - `bench smtp`: messages per second accepted by the MX over loopback.
+//! - `bench smtp`: messages per second accepted by the MX over loopback;
+//! - `bench email`: complete RFC 8823 issuances per second by the reference MUA.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use clap::Args;
 
 use super::{CliError, EXIT_OK};
 use crate::acme::{AcmeClient, flow};
+use crate::mua::mailbox::Mailbox;
+use crate::mua::{self, MailAccount, MuaOptions};
+use acmeproof_mocks::world::mail::UserSpec;
 
 /// What `acmeproof bench` measures.
 #[derive(Debug, clap::Subcommand)]
@@ -23,6 +27,23 @@ pub enum BenchCommand {
     Dns01(BenchArgs),
     /// Messages per second accepted by the MX over loopback (4 KiB, 16 connections).
     Smtp(SmtpBenchArgs),
+    /// Complete email-reply-00 issuances per second by the reference MUA (IMAP in,
+    /// Submission out, DKIM both ways) against an in-process world.
+    Email(EmailBenchArgs),
+}
+
+/// Arguments of `acmeproof bench email`.
+#[derive(Debug, Args)]
+pub struct EmailBenchArgs {
+    /// Issuances to complete (after the warm-up).
+    #[arg(long, default_value_t = 1000)]
+    issuances: usize,
+    /// MUAs working at once, each with its own mailbox, account and IMAP connection.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seed of the world.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Arguments of `acmeproof bench smtp`.
@@ -62,6 +83,7 @@ pub fn run(command: &BenchCommand, out: &mut dyn Write) -> Result<u8, CliError> 
     match command {
         BenchCommand::Dns01(args) => run_dns01(args, out),
         BenchCommand::Smtp(args) => run_smtp(args, out),
+        BenchCommand::Email(args) => run_email(args, out),
     }
 }
 
@@ -139,29 +161,49 @@ async fn bench(args: &BenchArgs) -> Result<String, CliError> {
     let latencies = run_batch(&world, &clients, args.issuances, clients.len()).await?;
     let elapsed = started.elapsed();
     let rate = args.issuances as f64 / elapsed.as_secs_f64();
-    let mut sorted = latencies;
-    sorted.sort();
-    let pct = |p: f64| {
-        sorted
-            .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    let latency = Percentiles::of(latencies);
     let world = Arc::try_unwrap(world).map_err(|_| CliError::Input("world still shared".into()))?;
     world.shutdown().await;
     Ok(format!(
         "dns-01 issuances: {} in {:.2} s = {:.1} per second (concurrency {}, validation {}, release: {})\n\
-         latency per issuance: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+         latency per issuance: {}",
         args.issuances,
         elapsed.as_secs_f64(),
         rate,
         args.concurrency,
         if args.inline { "inline" } else { "background" },
         !cfg!(debug_assertions),
-        ms(pct(0.5)),
-        ms(pct(0.95)),
-        ms(sorted.last().copied().unwrap_or_default()),
+        latency,
     ))
+}
+
+/// p50, p95 and max of a set of latencies.
+struct Percentiles(Vec<Duration>);
+
+impl Percentiles {
+    fn of(mut latencies: Vec<Duration>) -> Self {
+        latencies.sort();
+        Percentiles(latencies)
+    }
+
+    fn at(&self, p: f64) -> Duration {
+        self.0
+            .get(((self.0.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for Percentiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            ms(self.at(0.5)),
+            ms(self.at(0.95)),
+            ms(self.0.last().copied().unwrap_or_default())
+        )
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -204,4 +246,126 @@ async fn run_batch(
         all.extend(latencies);
     }
     Ok(all)
+}
+
+fn run_email(args: &EmailBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    if args.concurrency == 0 || args.issuances == 0 {
+        return Err(CliError::Input(
+            "--issuances and --concurrency must be at least 1".into(),
+        ));
+    }
+    let report = runtime()?.block_on(bench_email(args))?;
+    writeln!(out, "{report}")?;
+    Ok(EXIT_OK)
+}
+
+/// One MUA of the email bench: its ACME account, its mailbox owner, its open INBOX.
+struct EmailWorker {
+    client: AcmeClient,
+    account: MailAccount,
+    mailbox: Mailbox,
+}
+
+async fn bench_email(args: &EmailBenchArgs) -> Result<String, CliError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| CliError::Input(format!("{what}: {e}"));
+    let mut config = WorldConfig::example();
+    config.seed = args.seed;
+    // One mailbox per MUA: a mailbox owner has one pending challenge at a time.
+    let users: Vec<UserSpec> = (0..args.concurrency)
+        .map(|i| UserSpec {
+            address: format!("bench-{i}@example.test"),
+            password: format!("bench-{i}-password"),
+        })
+        .collect();
+    config.mail.users.extend(users.iter().cloned());
+    let world = World::start(config).await.map_err(|e| fail("world", &e))?;
+    let root = world.pki.root_pem();
+    let rng = Seed(args.seed).stream("bench.email.keys");
+    let options = MuaOptions::default();
+    let mut workers = Vec::with_capacity(args.concurrency);
+    for user in &users {
+        let key = AccountKey::generate(KeyAlg::Es256, &rng).map_err(|e| fail("key", &e))?;
+        let client = AcmeClient::connect(&world.ca.directory_url(), root, key)
+            .await
+            .map_err(|e| fail("connect", &e))?;
+        client
+            .new_account(&[])
+            .await
+            .map_err(|e| fail("newAccount", &e))?;
+        let account = MailAccount::in_world(&world, &user.address, &user.password)
+            .map_err(|e| fail("account", &e))?;
+        let mailbox = Mailbox::open(&account, options.timeout)
+            .await
+            .map_err(|e| fail("IMAP", &e))?;
+        workers.push(EmailWorker {
+            client,
+            account,
+            mailbox,
+        });
+    }
+    let root_der = world.pki.root_der().to_vec();
+    // Warm-up: one issuance per MUA opens its connections.
+    let (workers, _) = run_email_batch(workers, args.concurrency, &options, &root_der).await?;
+    let started = Instant::now();
+    let (workers, latencies) =
+        run_email_batch(workers, args.issuances, &options, &root_der).await?;
+    let elapsed = started.elapsed();
+    for worker in workers {
+        worker.mailbox.close().await;
+    }
+    world.shutdown().await;
+    Ok(format!(
+        "email-reply-00 issuances by the reference MUA: {} in {:.2} s = {:.1} per second \
+         (concurrency {}, IMAP IDLE in, Submission out, DKIM both ways, release: {})\n\
+         latency per issuance: {}",
+        args.issuances,
+        elapsed.as_secs_f64(),
+        args.issuances as f64 / elapsed.as_secs_f64(),
+        args.concurrency,
+        !cfg!(debug_assertions),
+        Percentiles::of(latencies),
+    ))
+}
+
+/// Runs `count` issuances over `workers`, each taking the next one when it is done.
+async fn run_email_batch(
+    workers: Vec<EmailWorker>,
+    count: usize,
+    options: &MuaOptions,
+    root_der: &[u8],
+) -> Result<(Vec<EmailWorker>, Vec<Duration>), CliError> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut worker in workers {
+        let next = Arc::clone(&next);
+        let options = options.clone();
+        let root_der = root_der.to_vec();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                let started = Instant::now();
+                mua::issue_in(
+                    &mut worker.mailbox,
+                    &worker.client,
+                    &worker.account,
+                    &options,
+                    &root_der,
+                )
+                .await
+                .map_err(|e| format!("{}: {e}", worker.account.address))?;
+                latencies.push(started.elapsed());
+            }
+            Ok::<_, String>((worker, latencies))
+        });
+    }
+    let mut workers = Vec::new();
+    let mut all = Vec::with_capacity(count);
+    while let Some(joined) = tasks.join_next().await {
+        let (worker, latencies) = joined
+            .map_err(|e| CliError::Input(format!("bench task: {e}")))?
+            .map_err(|e| CliError::Input(format!("issuance failed: {e}")))?;
+        workers.push(worker);
+        all.extend(latencies);
+    }
+    Ok((workers, all))
 }

@@ -93,6 +93,9 @@ impl Mailbox {
         let tcp = TcpStream::connect(account.imap)
             .await
             .map_err(|e| imap_error(&format!("connect {}", account.imap), e))?;
+        // IMAP is request/response in small writes (a command, then DONE after IDLE): without
+        // this, Nagle's algorithm meets the peer's delayed ACK and each exchange waits ~40 ms.
+        let _ = tcp.set_nodelay(true);
         let connector = TlsConnector::from(std::sync::Arc::clone(&account.tls));
         let tls = match account.imap_tls {
             ImapTls::Implicit => connector
