@@ -4,6 +4,7 @@
 //! - `bench dns01`: complete dns-01 issuances per second by the Rust client over HTTPS;
 //! - `bench smtp`: messages per second accepted by the MX over loopback;
 //! - `bench email`: complete RFC 8823 issuances per second by the reference MUA.
+//! - `bench imap`: SEARCH+FETCH round trips per second against the IMAP server over loopback.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub enum BenchCommand {
     /// Complete email-reply-00 issuances per second by the reference MUA (IMAP in,
     /// Submission out, DKIM both ways) against an in-process world.
     Email(EmailBenchArgs),
+    /// IMAP SEARCH+FETCH round trips per second over loopback (8 clients, 200 messages).
+    Imap(ImapBenchArgs),
 }
 
 /// Arguments of `acmeproof bench email`.
@@ -44,6 +47,20 @@ pub struct EmailBenchArgs {
     /// Seed of the world.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+/// Arguments of `acmeproof bench imap`.
+#[derive(Debug, Args)]
+pub struct ImapBenchArgs {
+    /// Concurrent clients, each logged in with INBOX selected.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// SEARCH+FETCH pairs in all (after the warm-up).
+    #[arg(long, default_value_t = 20_000)]
+    round_trips: usize,
+    /// Messages in the mailbox (about 4 KiB each).
+    #[arg(long, default_value_t = 200)]
+    messages: usize,
 }
 
 /// Arguments of `acmeproof bench smtp`.
@@ -84,6 +101,7 @@ pub fn run(command: &BenchCommand, out: &mut dyn Write) -> Result<u8, CliError> 
         BenchCommand::Dns01(args) => run_dns01(args, out),
         BenchCommand::Smtp(args) => run_smtp(args, out),
         BenchCommand::Email(args) => run_email(args, out),
+        BenchCommand::Imap(args) => run_imap(args, out),
     }
 }
 
@@ -116,6 +134,42 @@ fn run_smtp(args: &SmtpBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         result.elapsed.as_secs_f64(),
         result.messages_per_second,
         result.connections,
+        !cfg!(debug_assertions),
+    )?;
+    Ok(EXIT_OK)
+}
+
+fn run_imap(args: &ImapBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let max = acmeproof_mocks::mailstore::MAX_MESSAGES_PER_MAILBOX;
+    if args.clients == 0 || args.round_trips == 0 || args.messages == 0 {
+        return Err(CliError::Input(
+            "--clients, --round-trips and --messages must be at least 1".into(),
+        ));
+    }
+    if args.messages > max {
+        return Err(CliError::Input(format!(
+            "--messages must be at most {max} (one mailbox's limit)"
+        )));
+    }
+    let r = runtime()?
+        .block_on(acmeproof_mocks::imap::bench::bench_search_fetch(
+            args.clients,
+            args.round_trips,
+            args.messages,
+        ))
+        .map_err(|e| CliError::Input(format!("bench: {e}")))?;
+    writeln!(
+        out,
+        "IMAP SEARCH+FETCH round trips: {} in {:.2} s = {:.0} per second ({} clients, {} \
+         messages; p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms; release: {})",
+        r.round_trips,
+        r.elapsed.as_secs_f64(),
+        r.round_trips_per_second,
+        r.clients,
+        r.messages,
+        ms(r.p50),
+        ms(r.p95),
+        ms(r.max),
         !cfg!(debug_assertions),
     )?;
     Ok(EXIT_OK)

@@ -186,6 +186,10 @@ fn usage_errors_exit_2() {
             "--thumbprint",
             "y",
         ],
+        vec!["bench", "imap", "--clients", "0"],
+        vec!["bench", "imap", "--round-trips", "0"],
+        vec!["bench", "imap", "--messages", "0"],
+        vec!["bench", "imap", "--messages", "10001"],
     ] {
         assert!(!assert_exit_2(&args).trim().is_empty(), "{args:?}");
     }

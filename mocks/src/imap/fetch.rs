@@ -41,16 +41,29 @@ pub(crate) fn parse_message(raw: &[u8]) -> Option<Message<'_>> {
 /// commands, implicit `\Seen`).
 pub(crate) fn render(v: &View<'_>, items: &[FetchAtt], uid: bool, flags: bool) -> Resp {
     let raw: &[u8] = &v.msg.raw;
-    let parsed = items
-        .iter()
-        .any(|a| {
-            !matches!(
-                a,
-                FetchAtt::Flags | FetchAtt::Uid | FetchAtt::InternalDate | FetchAtt::Rfc822Size
-            )
-        })
-        .then(|| parse_message(raw))
-        .flatten();
+    let plain = |a: &FetchAtt| {
+        matches!(
+            a,
+            FetchAtt::Flags | FetchAtt::Uid | FetchAtt::InternalDate | FetchAtt::Rfc822Size
+        )
+    };
+    // HEADER.FIELDS needs the header fields and their offsets only: the body is not decoded.
+    let fields_only = |a: &FetchAtt| {
+        matches!(
+            a,
+            FetchAtt::Body {
+                section: Section::HeaderFields { .. },
+                ..
+            }
+        )
+    };
+    let parsed = if items.iter().all(plain) {
+        None
+    } else if items.iter().all(|a| plain(a) || fields_only(a)) {
+        MessageParser::default().parse_headers(raw)
+    } else {
+        parse_message(raw)
+    };
     let mut r = Resp::new(&format!("* {} FETCH (", v.seq));
     let mut first = true;
     let mut sep = |r: &mut Resp| {
@@ -396,7 +409,7 @@ fn params(r: &mut Resp, part: &MessagePart<'_>, cs: Charset) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MSG: &[u8] = b"From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: ACME:\r\n tok\r\nX-A: 1\r\n\r\nbody line\r\n";
@@ -432,6 +445,38 @@ mod tests {
             },
         );
         assert_eq!(f, b"From: Alice <alice@example.test>\r\n\r\n");
+    }
+
+    /// Messages whose header is unusual: the header-only parse must give what the full parse
+    /// gives wherever it is used (HEADER.FIELDS, SEARCH header keys).
+    pub(crate) const ODD: [&[u8]; 7] = [
+        MSG,
+        b"Subject: no blank line and no body",
+        b"\r\nbody only, no header\r\n",
+        b"",
+        b"From: a@b.test\nSubject: bare LF\n\nbody\n",
+        b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nSubject: inner\r\n\r\npart\r\n--x--\r\n",
+        b"Subject: caf\xc3\xa9 8-bit\r\nX-A: 1\r\n\r\nbody\r\n",
+    ];
+
+    #[test]
+    fn header_fields_from_the_header_alone_match_the_full_parse() {
+        for raw in ODD {
+            let full = parse_message(raw);
+            let head = MessageParser::default().parse_headers(raw);
+            for not in [false, true] {
+                let s = Section::HeaderFields {
+                    not,
+                    names: vec!["subject".into(), "from".into()],
+                };
+                assert_eq!(
+                    section_bytes(raw, full.as_ref(), &s),
+                    section_bytes(raw, head.as_ref(), &s),
+                    "{}",
+                    String::from_utf8_lossy(raw)
+                );
+            }
+        }
     }
 
     #[test]

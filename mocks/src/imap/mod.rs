@@ -11,6 +11,7 @@
 //!   fetch.rs     FETCH items: sections, ENVELOPE, BODYSTRUCTURE via mail-parser
 //!   search.rs    SEARCH evaluation via mail-parser
 //!   response.rs  quoting, literals out, flag lists
+//!   bench.rs     bench_search_fetch (`acmeproof bench imap`)
 //! ```
 //!
 //! The accept loop, the bounded line reader and the transcript are the SMTP engine's
@@ -45,6 +46,7 @@ use crate::smtp::server::serve_connections;
 use crate::smtp::transcript::Transcript;
 pub use crate::smtp::{Direction, TranscriptLine};
 
+pub mod bench;
 mod fetch;
 mod parse;
 mod response;

@@ -1,7 +1,7 @@
 //! SEARCH evaluation (RFC 3501 §6.4.4): case-insensitive substring matches on header values as
 //! mail-parser decodes them (RFC 2047 encoded words, address lists), flags, sizes, sets.
 
-use mail_parser::{Address, HeaderValue, Message};
+use mail_parser::{Address, HeaderValue, Message, MessageParser};
 
 use super::fetch::parse_message;
 use super::parse::SearchKey;
@@ -19,11 +19,50 @@ pub(crate) struct Candidate<'a> {
 
 /// Whether the candidate matches the key.
 pub(crate) fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
-    let mut parsed: Option<Option<Message<'_>>> = None;
+    let mut parsed = Parsed {
+        raw: &c.msg.raw,
+        body: needs_body(key),
+        message: None,
+    };
     eval(key, c, &mut parsed)
 }
 
-fn eval<'a>(key: &SearchKey, c: &Candidate<'a>, parsed: &mut Option<Option<Message<'a>>>) -> bool {
+/// Whether any part of the key looks at the body (BODY, TEXT). Without one, a search parses
+/// only the header: the same header fields, without decoding the body.
+fn needs_body(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::Not(k) => needs_body(k),
+        SearchKey::Or(a, b) => needs_body(a) || needs_body(b),
+        SearchKey::And(keys) => keys.iter().any(needs_body),
+        _ => false,
+    }
+}
+
+/// The candidate parsed at most once, on first need: the whole message when the key needs the
+/// body, else the header alone.
+struct Parsed<'a> {
+    raw: &'a [u8],
+    body: bool,
+    message: Option<Option<Message<'a>>>,
+}
+
+impl<'a> Parsed<'a> {
+    fn get(&mut self) -> Option<&Message<'a>> {
+        let (raw, body) = (self.raw, self.body);
+        self.message
+            .get_or_insert_with(|| {
+                if body {
+                    parse_message(raw)
+                } else {
+                    MessageParser::default().parse_headers(raw)
+                }
+            })
+            .as_ref()
+    }
+}
+
+fn eval(key: &SearchKey, c: &Candidate<'_>, parsed: &mut Parsed<'_>) -> bool {
     match key {
         SearchKey::All => true,
         SearchKey::Flag(f, has) => c.msg.has_flag(f) == *has,
@@ -37,23 +76,16 @@ fn eval<'a>(key: &SearchKey, c: &Candidate<'a>, parsed: &mut Option<Option<Messa
         SearchKey::Not(k) => !eval(k, c, parsed),
         SearchKey::Or(a, b) => eval(a, c, parsed) || eval(b, c, parsed),
         SearchKey::And(keys) => keys.iter().all(|k| eval(k, c, parsed)),
-        SearchKey::Header(name, needle) => {
-            let m = parsed.get_or_insert_with(|| parse_message(&c.msg.raw));
-            m.as_ref().is_some_and(|m| header_contains(m, name, needle))
-        }
-        SearchKey::Body(needle) => {
-            let m = parsed.get_or_insert_with(|| parse_message(&c.msg.raw));
-            m.as_ref().is_some_and(|m| body_contains(m, needle))
-        }
-        SearchKey::Text(needle) => {
-            let m = parsed.get_or_insert_with(|| parse_message(&c.msg.raw));
-            m.as_ref().is_some_and(|m| {
-                body_contains(m, needle)
-                    || m.headers()
-                        .iter()
-                        .any(|h| contains(&value_text(&h.value), needle))
-            })
-        }
+        SearchKey::Header(name, needle) => parsed
+            .get()
+            .is_some_and(|m| header_contains(m, name, needle)),
+        SearchKey::Body(needle) => parsed.get().is_some_and(|m| body_contains(m, needle)),
+        SearchKey::Text(needle) => parsed.get().is_some_and(|m| {
+            body_contains(m, needle)
+                || m.headers()
+                    .iter()
+                    .any(|h| contains(&value_text(&h.value), needle))
+        }),
     }
 }
 
@@ -148,6 +180,59 @@ mod tests {
             })
             .map(|(_, m)| m.uid)
             .collect()
+    }
+
+    #[test]
+    fn header_keys_give_the_same_answer_from_the_header_alone() {
+        let keys = [
+            "SUBJECT \"ACME\"",
+            "SUBJECT \"\"",
+            "FROM alice",
+            "FROM \"a@b\"",
+            "HEADER X-A 1",
+            "HEADER Content-Type multipart",
+            "OR SUBJECT inner NOT SUBJECT bare",
+            "CHARSET UTF-8 SUBJECT \"GRÜßE\"",
+            "CHARSET UTF-8 SUBJECT \"café\"",
+        ];
+        let mut matched = 0;
+        for (i, raw) in crate::imap::fetch::tests::ODD.iter().enumerate() {
+            let m = StoredMessage {
+                uid: 1,
+                flags: BTreeSet::new(),
+                recent: false,
+                internal_date: time::OffsetDateTime::UNIX_EPOCH,
+                size: raw.len(),
+                raw: Arc::from(*raw),
+            };
+            let c = Candidate {
+                seq: 1,
+                msg: &m,
+                recent: false,
+                max_seq: 1,
+                max_uid: 1,
+            };
+            for query in keys {
+                let Kind::Search { key, .. } =
+                    parse(format!("t SEARCH {query}").as_bytes()).unwrap().kind
+                else {
+                    panic!()
+                };
+                assert!(!needs_body(&key), "{query}");
+                let eval_with = |body| {
+                    let mut parsed = Parsed {
+                        raw: &m.raw,
+                        body,
+                        message: None,
+                    };
+                    eval(&key, &c, &mut parsed)
+                };
+                assert_eq!(eval_with(true), eval_with(false), "message {i}, {query}");
+                matched += usize::from(eval_with(false));
+            }
+        }
+        // Not vacuous: most keys match some message.
+        assert!(matched >= keys.len(), "{matched}");
     }
 
     #[test]

@@ -850,3 +850,18 @@ async fn curl_imap_search_fetch_and_imaps() {
     let _ = std::fs::remove_dir_all(dir);
     server.shutdown().await;
 }
+
+/// The driver behind `acmeproof bench imap` checks every answer and counts every round trip: a
+/// small run, no timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_driver_checks_and_counts_every_round_trip() {
+    use acmeproof_mocks::imap::bench::{BenchError, bench_search_fetch};
+    let r = bench_search_fetch(3, 50, 20).await.unwrap();
+    assert_eq!((r.round_trips, r.clients, r.messages), (50, 3, 20));
+    assert!(r.p50 <= r.p95 && r.p95 <= r.max, "{r:?}");
+    assert!(r.round_trips_per_second > 0.0);
+    assert!(matches!(
+        bench_search_fetch(0, 10, 10).await,
+        Err(BenchError::Params(_))
+    ));
+}
