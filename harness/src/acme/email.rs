@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
 use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::mail::Envelope;
+use acmeproof_mocks::seed::{Seed, SeededRng};
 use acmeproof_mocks::world::World;
 use acmeproof_protocol::smime::{
     ChallengeContext, ChallengeInfo, ResponseBody, ResponseEmail, check_challenge,
@@ -269,10 +271,19 @@ impl std::fmt::Display for CsrKeyUsage {
 }
 
 /// A CSR for an S/MIME certificate of `address` (rfc822Name, or SmtpUTF8Mailbox for a
-/// non-ASCII local part, RFC 8398), with its key in PKCS#8 PEM.
-pub fn smime_csr(address: &str, usage: CsrKeyUsage) -> Result<(Vec<u8>, String), FlowError> {
+/// non-ASCII local part, RFC 8398), with its key in PKCS#8 PEM. The P-256 key comes from `rng`,
+/// so a seeded run asks for the same key every time.
+pub fn smime_csr(
+    address: &str,
+    usage: CsrKeyUsage,
+    rng: &SeededRng,
+) -> Result<(Vec<u8>, String), FlowError> {
     let csr_error = |e: rcgen::Error| FlowError::Csr(e.to_string());
-    let key = rcgen::KeyPair::generate().map_err(csr_error)?;
+    let seeded = AccountKey::generate(KeyAlg::Es256, rng)
+        .map_err(|e| FlowError::Csr(format!("key: {e}")))?;
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from(seeded.pkcs8_der());
+    let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(csr_error)?;
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
     let local = address.rsplit_once('@').map(|(l, _)| l).unwrap_or(address);
@@ -298,18 +309,22 @@ pub fn smime_csr(address: &str, usage: CsrKeyUsage) -> Result<(Vec<u8>, String),
 }
 
 /// Waits for the order to be ready, finalizes it with an S/MIME CSR for `address` asking for
-/// `usage`, and downloads the chain.
+/// `usage` (its key drawn from `seed` and the order URL), and downloads the chain.
 pub async fn finalize_smime(
     client: &AcmeClient,
     exchange: &Exchange,
     address: &str,
     usage: CsrKeyUsage,
+    seed: Seed,
     timeout: Duration,
 ) -> Result<super::flow::Issued, FlowError> {
     let order = client
         .poll(&exchange.order_url, &["pending"], timeout)
         .await?;
-    let (csr, key_pem) = smime_csr(address, usage)?;
+    // The order's own id (the URL's last segment), not its host:port, which changes per run.
+    let order_id = exchange.order_url.rsplit('/').next().unwrap_or_default();
+    let rng = seed.stream(&format!("csr-key {order_id}"));
+    let (csr, key_pem) = smime_csr(address, usage, &rng)?;
     let finalize = order["finalize"]
         .as_str()
         .ok_or_else(|| unexpected(format!("order without finalize: {order}")))?;

@@ -118,6 +118,7 @@ async fn run_in(world: &World, args: &DemoArgs) -> Result<String, CliError> {
             PostTiming::AfterReply
         },
         timeout: Duration::from_secs(30),
+        seed: Seed(args.seed),
         ..MuaOptions::default()
     };
     let outcome = mua::issue(&client, &account, &options, world.pki.root_der())

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use acmeproof_mocks::dkim::DkimVerifier;
 use acmeproof_mocks::dns::WorldResolver;
+use acmeproof_mocks::seed::Seed;
 use acmeproof_protocol::smime::ResponseBody;
 use acmeproof_protocol::token::Join;
 use serde_json::Value;
@@ -69,6 +70,8 @@ pub struct MuaOptions {
     pub require_dkim: bool,
     /// The bound on each wait: for the mail, for the authorization, for the order.
     pub timeout: Duration,
+    /// Where the certificate keys come from (one stream per order).
+    pub seed: Seed,
 }
 
 impl Default for MuaOptions {
@@ -82,6 +85,7 @@ impl Default for MuaOptions {
             wait: MailboxWait::Idle,
             require_dkim: true,
             timeout: Duration::from_secs(30),
+            seed: Seed(1),
         }
     }
 }
@@ -218,6 +222,7 @@ pub async fn issue_in(
         &exchange,
         &account.address,
         options.usage,
+        options.seed,
         options.timeout,
     )
     .await?;

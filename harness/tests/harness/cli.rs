@@ -426,6 +426,29 @@ fn demo_gets_a_certificate_for_the_eai_user_and_writes_what_it_got() {
     );
     let reply = std::fs::read(dir.join("reply.eml")).expect("reply.eml");
     assert!(String::from_utf8_lossy(&reply).contains("-----BEGIN ACME RESPONSE-----"));
+    // The same seed asks for the same certificate key; another seed for another.
+    let again = dir.join("again");
+    let other = dir.join("other");
+    for (seed, out) in [("1", &again), ("2", &other)] {
+        let run = acmeproof(&[
+            "demo",
+            "--user",
+            "eai",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let key = |d: &std::path::Path| std::fs::read(d.join("key.pem")).expect("key.pem");
+    assert_eq!(key(&dir), key(&again), "seeded CSR key");
+    assert_ne!(key(&dir), key(&other));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
