@@ -47,6 +47,9 @@ pub struct Mailbox {
     /// UIDs already handed out.
     seen: BTreeSet<Uid>,
     idle_supported: bool,
+    /// The bound on each command's answer: a server that stops answering is an error, not a
+    /// hang.
+    command_timeout: Duration,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -60,6 +63,17 @@ impl std::fmt::Debug for Mailbox {
 
 fn imap_error(what: &str, e: impl std::fmt::Display) -> FlowError {
     FlowError::Imap(format!("{what}: {e}"))
+}
+
+/// `fut`, or an error naming `what` once `limit` has passed.
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, FlowError>>,
+) -> Result<T, FlowError> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| imap_error(what, format!("no answer in {limit:?}")))?
 }
 
 fn lost() -> FlowError {
@@ -84,12 +98,15 @@ impl Mailbox {
     /// Connects, authenticates as `account` and selects INBOX. Mail already in it is not
     /// reported by [`Mailbox::next_new`]: a challenge is always newer than the MUA's order.
     pub async fn open(account: &MailAccount, timeout: Duration) -> Result<Mailbox, FlowError> {
-        tokio::time::timeout(timeout, Self::open_inner(account))
-            .await
-            .map_err(|_| imap_error("opening the mailbox", format!("no answer in {timeout:?}")))?
+        bounded(
+            timeout,
+            "opening the mailbox",
+            Self::open_inner(account, timeout),
+        )
+        .await
     }
 
-    async fn open_inner(account: &MailAccount) -> Result<Mailbox, FlowError> {
+    async fn open_inner(account: &MailAccount, timeout: Duration) -> Result<Mailbox, FlowError> {
         let tcp = TcpStream::connect(account.imap)
             .await
             .map_err(|e| imap_error(&format!("connect {}", account.imap), e))?;
@@ -159,21 +176,30 @@ impl Mailbox {
             first_new_uid: inbox.uid_next.unwrap_or(1),
             seen: BTreeSet::new(),
             idle_supported,
+            command_timeout: timeout,
         })
     }
 
     /// Messages that arrived since [`Mailbox::open`] and were not returned before, oldest first.
     pub async fn new_messages(&mut self) -> Result<Vec<Fetched>, FlowError> {
-        let query = format!("UID {}:*", self.first_new_uid);
-        let found = self
-            .session()?
-            .uid_search(&query)
-            .await
-            .map_err(|e| imap_error("UID SEARCH", e))?;
+        // Only UIDs above the last one seen: the answer stays small however long the MUA runs.
+        let from = self.seen.last().map_or(self.first_new_uid, |last| {
+            last.saturating_add(1).max(self.first_new_uid)
+        });
+        let query = format!("UID {from}:*");
+        let limit = self.command_timeout;
+        let session = self.session()?;
+        let found = bounded(limit, "UID SEARCH", async {
+            session
+                .uid_search(&query)
+                .await
+                .map_err(|e| imap_error("UID SEARCH", e))
+        })
+        .await?;
         // RFC 3501 §6.4.8: `n:*` always matches the highest UID, even when it is below n.
         let mut fresh: Vec<Uid> = found
             .into_iter()
-            .filter(|uid| *uid >= self.first_new_uid && !self.seen.contains(uid))
+            .filter(|uid| *uid >= from && !self.seen.contains(uid))
             .collect();
         fresh.sort_unstable();
         let mut out = Vec::with_capacity(fresh.len());
@@ -186,14 +212,18 @@ impl Mailbox {
     }
 
     async fn fetch(&mut self, uid: Uid) -> Result<Vec<u8>, FlowError> {
-        let fetches: Vec<_> = self
-            .session()?
-            .uid_fetch(uid.to_string(), "BODY.PEEK[]")
-            .await
-            .map_err(|e| imap_error("UID FETCH", e))?
-            .try_collect()
-            .await
-            .map_err(|e| imap_error("UID FETCH", e))?;
+        let limit = self.command_timeout;
+        let session = self.session()?;
+        let fetches: Vec<_> = bounded(limit, "UID FETCH", async {
+            session
+                .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                .await
+                .map_err(|e| imap_error("UID FETCH", e))?
+                .try_collect()
+                .await
+                .map_err(|e| imap_error("UID FETCH", e))
+        })
+        .await?;
         fetches
             .iter()
             .find(|f| f.uid == Some(uid))
@@ -225,26 +255,38 @@ impl Mailbox {
     async fn idle(&mut self, left: Duration) -> Result<bool, FlowError> {
         // async-imap's IDLE consumes the session and gives it back at DONE.
         let session = self.session.take().ok_or_else(lost)?;
+        let limit = self.command_timeout;
         let mut handle = session.idle();
-        handle.init().await.map_err(|e| imap_error("IDLE", e))?;
+        bounded(limit, "IDLE", async {
+            handle.init().await.map_err(|e| imap_error("IDLE", e))
+        })
+        .await?;
+        // The wait itself is bounded by `left`; async-imap answers Timeout then.
         let (wait, _stop) = handle.wait_with_timeout(left);
         let response = wait.await.map_err(|e| imap_error("IDLE", e))?;
-        self.session = Some(handle.done().await.map_err(|e| imap_error("DONE", e))?);
+        let session = bounded(limit, "DONE", async {
+            handle.done().await.map_err(|e| imap_error("DONE", e))
+        })
+        .await?;
+        self.session = Some(session);
         Ok(matches!(response, IdleResponse::NewData(_)))
     }
 
     /// Sets `\Answered` and `\Seen` on `uid` (RFC 3501 §2.3.2), as an MUA does after replying.
     pub async fn mark_answered(&mut self, uid: Uid) -> Result<(), FlowError> {
-        let updates: Vec<_> = self
-            .session()?
-            .uid_store(uid.to_string(), "+FLAGS (\\Answered \\Seen)")
-            .await
-            .map_err(|e| imap_error("UID STORE", e))?
-            .try_collect()
-            .await
-            .map_err(|e| imap_error("UID STORE", e))?;
-        drop(updates);
-        Ok(())
+        let limit = self.command_timeout;
+        let session = self.session()?;
+        bounded(limit, "UID STORE", async {
+            let _updates: Vec<_> = session
+                .uid_store(uid.to_string(), "+FLAGS (\\Answered \\Seen)")
+                .await
+                .map_err(|e| imap_error("UID STORE", e))?
+                .try_collect()
+                .await
+                .map_err(|e| imap_error("UID STORE", e))?;
+            Ok(())
+        })
+        .await
     }
 
     fn session(&mut self) -> Result<&mut Session, FlowError> {
@@ -253,8 +295,9 @@ impl Mailbox {
 
     /// LOGOUT.
     pub async fn close(mut self) {
+        let limit = self.command_timeout;
         if let Some(session) = self.session.as_mut() {
-            let _ = session.logout().await;
+            let _ = tokio::time::timeout(limit, session.logout()).await;
         }
     }
 }

@@ -381,3 +381,34 @@ async fn the_judge_answers_a_token_once_and_wants_dkim() {
     }
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_that_stops_answering_is_an_error_not_a_hang() {
+    let world = world().await;
+    // Greets, then says nothing more (holding the connection open).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = listener.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt as _;
+        let (mut socket, _) = listener.accept().await.unwrap();
+        socket
+            .write_all(b"* OK silent server ready\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        use tokio::io::AsyncReadExt as _;
+        while socket.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    let mut account = account(&world, ALICE, ALICE_PASSWORD);
+    account.imap = silent;
+    let err = Mailbox::open(&account, Duration::from_millis(500))
+        .await
+        .expect_err("no STARTTLS answer");
+    let text = err.to_string();
+    assert!(
+        text.contains("opening the mailbox: no answer in 500ms"),
+        "{text}"
+    );
+    holder.abort();
+    world.shutdown().await;
+}
