@@ -176,12 +176,22 @@ fn run_imap(args: &ImapBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
 }
 
 fn run_dns01(args: &BenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
-    if args.concurrency == 0 || args.issuances == 0 {
+    run_issuances(args.issuances, args.concurrency, bench(args), out)
+}
+
+/// Checks the counts, runs an issuance bench and prints its report.
+fn run_issuances(
+    issuances: usize,
+    concurrency: usize,
+    report: impl std::future::Future<Output = Result<String, CliError>>,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    if concurrency == 0 || issuances == 0 {
         return Err(CliError::Input(
             "--issuances and --concurrency must be at least 1".into(),
         ));
     }
-    let report = runtime()?.block_on(bench(args))?;
+    let report = runtime()?.block_on(report)?;
     writeln!(out, "{report}")?;
     Ok(EXIT_OK)
 }
@@ -303,14 +313,7 @@ async fn run_batch(
 }
 
 fn run_email(args: &EmailBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
-    if args.concurrency == 0 || args.issuances == 0 {
-        return Err(CliError::Input(
-            "--issuances and --concurrency must be at least 1".into(),
-        ));
-    }
-    let report = runtime()?.block_on(bench_email(args))?;
-    writeln!(out, "{report}")?;
-    Ok(EXIT_OK)
+    run_issuances(args.issuances, args.concurrency, bench_email(args), out)
 }
 
 /// One MUA of the email bench: its ACME account, its mailbox owner, its open INBOX.

@@ -190,6 +190,9 @@ fn usage_errors_exit_2() {
         vec!["bench", "imap", "--round-trips", "0"],
         vec!["bench", "imap", "--messages", "0"],
         vec!["bench", "imap", "--messages", "10001"],
+        vec!["bench", "email", "--issuances", "0"],
+        vec!["bench", "email", "--concurrency", "0"],
+        vec!["bench", "dns01", "--concurrency", "0"],
     ] {
         assert!(!assert_exit_2(&args).trim().is_empty(), "{args:?}");
     }

@@ -27,6 +27,11 @@ async fn begin(world: &World, label: &str) -> (acmeproof::acme::AcmeClient, Exch
     (client, exchange)
 }
 
+/// Alice's conformant reply (string join), unsigned.
+fn alice_reply(client: &acmeproof::acme::AcmeClient, exchange: &Exchange) -> Vec<u8> {
+    email::response(client, exchange, ALICE, &ReplyStyle::plain(Join::String), 0).unwrap()
+}
+
 /// POSTs the challenge and returns the final authorization and the challenge's error.
 async fn verdict(client: &acmeproof::acme::AcmeClient, exchange: &Exchange) -> (Value, Value) {
     let authz = email::answer_and_wait(client, exchange, WAIT)
@@ -72,14 +77,7 @@ async fn reply_as_alice(world: &World, exchange: &Exchange, data: &[u8]) {
 async fn a_wrong_digest_is_an_incorrect_response() {
     let world = world().await;
     let (client, exchange) = begin(&world, "wrong-digest").await;
-    let mut reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let mut reply = alice_reply(&client, &exchange);
     let text = String::from_utf8(reply.clone()).unwrap();
     let start = text.find("-----BEGIN ACME RESPONSE-----\r\n").unwrap() + 31;
     reply[start] = if reply[start] == b'A' { b'B' } else { b'A' };
@@ -167,14 +165,7 @@ async fn inject_to_ca(world: &World, exchange: &Exchange, data: &[u8]) {
 async fn a_reply_without_dkim_is_refused() {
     let world = world().await;
     let (client, exchange) = begin(&world, "no-dkim").await;
-    let reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let reply = alice_reply(&client, &exchange);
     inject_to_ca(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "DKIM");
@@ -185,14 +176,7 @@ async fn a_reply_without_dkim_is_refused() {
 async fn a_reply_signed_by_another_domain_is_refused() {
     let world = world().await;
     let (client, exchange) = begin(&world, "other-d").await;
-    let reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let reply = alice_reply(&client, &exchange);
     let other = world
         .mail
         .as_ref()
@@ -228,14 +212,7 @@ async fn a_relay_that_adds_a_footer_breaks_dkim_and_the_reply_is_refused() {
         !exchange.challenge_dkim_pass,
         "the footer broke the challenge's DKIM too"
     );
-    let reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let reply = alice_reply(&client, &exchange);
     reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "DKIM");
@@ -246,14 +223,7 @@ async fn a_relay_that_adds_a_footer_breaks_dkim_and_the_reply_is_refused() {
 async fn a_reply_carrying_list_id_is_refused() {
     let world = world().await;
     let (client, exchange) = begin(&world, "list-id").await;
-    let reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let reply = alice_reply(&client, &exchange);
     let mut with_list = b"List-Id: <acme.lists.example.test>\r\n".to_vec();
     with_list.extend_from_slice(&reply);
     reply_as_alice(&world, &exchange, &with_list).await;
@@ -266,14 +236,7 @@ async fn a_reply_carrying_list_id_is_refused() {
 async fn only_the_first_reply_counts() {
     let world = world().await;
     let (client, exchange) = begin(&world, "send-once").await;
-    let good = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let good = alice_reply(&client, &exchange);
     let bad = email::response(
         &client,
         &exchange,
@@ -344,14 +307,7 @@ async fn a_reply_after_the_validity_window_is_refused() {
     world
         .clock
         .advance(time::Duration::seconds(window as i64 + 60));
-    let reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let reply = alice_reply(&client, &exchange);
     reply_as_alice(&world, &exchange, &reply).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
     assert_refused(&authz, &challenge, "unauthorized", "valid for");
@@ -402,14 +358,7 @@ async fn with_send_on_challenge_post_the_mail_waits_for_the_post_and_a_reply_bef
         info: report.info,
         challenge_dkim_pass: true,
     };
-    let reply = email::response(
-        &client,
-        &exchange,
-        ALICE,
-        &ReplyStyle::plain(Join::String),
-        0,
-    )
-    .unwrap();
+    let reply = alice_reply(&client, &exchange);
     reply_as_alice(&world, &exchange, &reply).await;
     let authz = client.poll(&authz_url, &["pending"], WAIT).await.unwrap();
     assert_eq!(authz["status"], "valid", "{authz}");
