@@ -44,8 +44,13 @@ pub struct Mailbox {
     session: Option<Session>,
     /// Messages with a UID below this were there before the MUA started looking.
     first_new_uid: Uid,
-    /// UIDs already handed out.
+    /// UIDs already fetched.
     seen: BTreeSet<Uid>,
+    /// Fetched messages handed back unprocessed, returned first next time.
+    pending: Vec<Fetched>,
+    /// The token-part1 values replied to from this mailbox: one reply per challenge, however
+    /// many copies of it arrive (a relay that duplicates, a CA that resends).
+    answered: BTreeSet<String>,
     idle_supported: bool,
     /// The bound on each command's answer: a server that stops answering is an error, not a
     /// hang.
@@ -175,13 +180,17 @@ impl Mailbox {
             session: Some(session),
             first_new_uid: inbox.uid_next.unwrap_or(1),
             seen: BTreeSet::new(),
+            pending: Vec::new(),
+            answered: BTreeSet::new(),
             idle_supported,
             command_timeout: timeout,
         })
     }
 
-    /// Messages that arrived since [`Mailbox::open`] and were not returned before, oldest first.
+    /// Messages that arrived since [`Mailbox::open`] and were not returned before (or were
+    /// [put back](Mailbox::put_back)), oldest first.
     pub async fn new_messages(&mut self) -> Result<Vec<Fetched>, FlowError> {
+        let mut out = std::mem::take(&mut self.pending);
         // Only UIDs above the last one seen: the answer stays small however long the MUA runs.
         let from = self.seen.last().map_or(self.first_new_uid, |last| {
             last.saturating_add(1).max(self.first_new_uid)
@@ -202,13 +211,21 @@ impl Mailbox {
             .filter(|uid| *uid >= from && !self.seen.contains(uid))
             .collect();
         fresh.sort_unstable();
-        let mut out = Vec::with_capacity(fresh.len());
         for uid in fresh {
             let raw = self.fetch(uid).await?;
             self.seen.insert(uid);
             out.push(Fetched { uid, raw });
         }
         Ok(out)
+    }
+
+    /// Hands back messages returned by [`Mailbox::new_messages`] but not looked at, so the next
+    /// call returns them again (the MUA stops at the challenge it answers; a copy of it behind
+    /// must still be judged, and ignored, next time).
+    pub fn put_back(&mut self, unprocessed: Vec<Fetched>) {
+        let mut rest = std::mem::take(&mut self.pending);
+        self.pending = unprocessed;
+        self.pending.append(&mut rest);
     }
 
     async fn fetch(&mut self, uid: Uid) -> Result<Vec<u8>, FlowError> {
@@ -272,8 +289,15 @@ impl Mailbox {
         Ok(matches!(response, IdleResponse::NewData(_)))
     }
 
-    /// Sets `\Answered` and `\Seen` on `uid` (RFC 3501 §2.3.2), as an MUA does after replying.
-    pub async fn mark_answered(&mut self, uid: Uid) -> Result<(), FlowError> {
+    /// The token-part1 values replied to from this mailbox.
+    pub fn answered(&self) -> &BTreeSet<String> {
+        &self.answered
+    }
+
+    /// Records that the challenge `uid` carrying `token_part1` was replied to, and sets
+    /// `\Answered` and `\Seen` on it (RFC 3501 §2.3.2), as an MUA does after replying.
+    pub async fn mark_answered(&mut self, uid: Uid, token_part1: &str) -> Result<(), FlowError> {
+        self.answered.insert(token_part1.to_owned());
         let limit = self.command_timeout;
         let session = self.session()?;
         bounded(limit, "UID STORE", async {

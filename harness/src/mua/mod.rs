@@ -22,7 +22,6 @@ pub mod certificate;
 pub mod judge;
 pub mod mailbox;
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use acmeproof_mocks::dkim::DkimVerifier;
@@ -152,13 +151,14 @@ pub async fn issue_in(
     };
     let resolver = WorldResolver::new(account.dns).map_err(|e| FlowError::Dns(e.to_string()))?;
     let verifier = DkimVerifier::new(&resolver);
-    let answered = BTreeSet::new();
     let deadline = Instant::now() + options.timeout;
     let mut ignored = Vec::new();
     let (uid, raw, info, dkim_pass) = 'found: loop {
-        for fetched in mailbox.new_messages().await? {
-            match judge::judge(&fetched.raw, &expected, &answered, &verifier).await {
+        let mut batch = mailbox.new_messages().await?.into_iter();
+        while let Some(fetched) = batch.next() {
+            match judge::judge(&fetched.raw, &expected, mailbox.answered(), &verifier).await {
                 judge::Judgement::Answer { info, dkim_pass } => {
+                    mailbox.put_back(batch.collect());
                     break 'found (fetched.uid, fetched.raw, info, dkim_pass);
                 }
                 judge::Judgement::Ignore(reason) => {
@@ -200,7 +200,8 @@ pub async fn issue_in(
     account
         .submit(&email::envelope(&account.address, &to), &reply)
         .await?;
-    mailbox.mark_answered(uid).await?;
+    let part1 = exchange.info.token_part1.clone().unwrap_or_default();
+    mailbox.mark_answered(uid, &part1).await?;
     if options.post == PostTiming::AfterReply {
         client.respond(exchange.challenge_url()).await?;
     }

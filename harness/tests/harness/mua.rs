@@ -14,9 +14,10 @@ use acmeproof::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming};
 use acmeproof_mocks::dkim::{DkimAlgorithm, DkimKey, DkimVerifier};
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::imap::Direction;
-use acmeproof_mocks::relay::signed_fields;
+use acmeproof_mocks::relay::{RelayBehaviour, signed_fields};
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::World;
+use acmeproof_mocks::world::mail::RelaySpec;
 use acmeproof_protocol::smime::{ChallengeEmail, ResponseBody};
 use acmeproof_protocol::token::Join;
 use serde_json::Value;
@@ -410,5 +411,110 @@ async fn a_server_that_stops_answering_is_an_error_not_a_hang() {
         "{text}"
     );
     holder.abort();
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_duplicated_challenge_gets_one_reply() {
+    // A relay that delivers every message twice.
+    let world = world_with(|c| {
+        c.mail.relays = vec![RelaySpec {
+            name: "doubler".into(),
+            behaviour: RelayBehaviour {
+                duplicate: true,
+                ..RelayBehaviour::default()
+            },
+        }];
+    })
+    .await;
+    let client = client(&world, "mua-duplicates").await;
+    let account = account(&world, ALICE, ALICE_PASSWORD);
+    let store = world.mail.as_ref().unwrap().store.clone();
+    let mut mailbox = Mailbox::open(&account, WAIT).await.expect("mailbox");
+    let first = mua::issue_in(
+        &mut mailbox,
+        &client,
+        &account,
+        &options(CsrKeyUsage::Absent),
+        world.pki.root_der(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    // The second copy of the first challenge arrives...
+    let part1 = first.exchange.info.token_part1.clone().unwrap();
+    let copy = store
+        .wait_for_message(
+            ALICE,
+            |m| m.uid > first.challenge_uid && String::from_utf8_lossy(&m.raw).contains(&part1),
+            WAIT,
+        )
+        .await
+        .expect("the duplicate");
+    // ...and the next issuance from the same mailbox sees it, and does not answer it again.
+    let second = mua::issue_in(
+        &mut mailbox,
+        &client,
+        &account,
+        &options(CsrKeyUsage::Absent),
+        world.pki.root_der(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    mailbox.close().await;
+    let ignored: Vec<_> = second
+        .ignored
+        .iter()
+        .filter(|i| i.uid == copy.uid)
+        .collect();
+    assert_eq!(ignored.len(), 1, "{:?}", second.ignored);
+    assert!(
+        ignored[0].reason.contains("already answered"),
+        "{ignored:?}"
+    );
+    assert_ne!(
+        second.exchange.info.token_part1,
+        first.exchange.info.token_part1
+    );
+    // Two issuances, two replies through Submission.
+    let submissions = world
+        .mail
+        .as_ref()
+        .unwrap()
+        .submission
+        .transcript()
+        .into_iter()
+        .filter(|l| l.direction == Direction::ClientToServer && l.line.starts_with("MAIL FROM"))
+        .count();
+    assert_eq!(submissions, 2);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn messages_put_back_come_first_next_time() {
+    let world = world().await;
+    let account = account(&world, ALICE, ALICE_PASSWORD);
+    let store = world.mail.as_ref().unwrap().store.clone();
+    let mut mailbox = Mailbox::open(&account, WAIT).await.expect("mailbox");
+    for subject in ["one", "two", "three"] {
+        let raw = format!("Subject: {subject}\r\n\r\nbody\r\n");
+        store
+            .deliver(ALICE, raw.as_bytes(), world.clock.now())
+            .unwrap();
+    }
+    let mut got = mailbox.new_messages().await.unwrap().into_iter();
+    let one = got.next().unwrap();
+    assert!(one.raw.starts_with(b"Subject: one"));
+    mailbox.put_back(got.collect());
+    store
+        .deliver(ALICE, b"Subject: four\r\n\r\nbody\r\n", world.clock.now())
+        .unwrap();
+    let again: Vec<_> = mailbox.new_messages().await.unwrap();
+    let subjects: Vec<String> = again
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.raw[9..14]).trim().to_owned())
+        .collect();
+    assert_eq!(subjects, ["two", "three", "four"]);
+    assert!(mailbox.new_messages().await.unwrap().is_empty());
+    mailbox.close().await;
     world.shutdown().await;
 }
