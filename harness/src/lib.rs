@@ -12,6 +12,7 @@
 //! - [`keys`]: account keys from JWK or PEM files.
 //! - [`acme`]: the built-in RFC 8555 client (issuance flows, the `bench` driver).
 //! - [`mua`]: the reference RFC 8823 client and MUA (IMAP, Submission, DKIM).
+//! - [`scenario`]: scenario files, their loader and runner.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
@@ -19,3 +20,4 @@ pub mod acme;
 pub mod cli;
 pub mod keys;
 pub mod mua;
+pub mod scenario;

@@ -125,11 +125,22 @@ pub async fn start(
     address: &str,
     timeout: Duration,
 ) -> Result<Exchange, FlowError> {
+    let ordered = order(client, address).await?;
+    read_challenge(world, ordered, address, timeout).await
+}
+
+/// Waits for `ordered`'s challenge mail in `address`'s INBOX (read straight from the store),
+/// and checks it: one an MUA would ignore (a MUST broken) is an error; DKIM is verified.
+pub async fn read_challenge(
+    world: &World,
+    ordered: Ordered,
+    address: &str,
+    timeout: Duration,
+) -> Result<Exchange, FlowError> {
     let mail = world
         .mail
         .as_ref()
         .ok_or_else(|| unexpected("the world has no mail plane"))?;
-    let ordered = order(client, address).await?;
     let from = ordered.challenge_from().to_owned();
     let stored = mail
         .store
@@ -338,6 +349,30 @@ pub async fn finalize_smime(
         chain_pem,
         key_pem,
     })
+}
+
+/// Sends `data` straight to the world's CA MX, bypassing Submission and so its DKIM signing
+/// (the way a forger, or a mis-configured MTA, would).
+pub async fn inject_to_ca(
+    world: &World,
+    envelope: &Envelope,
+    data: &[u8],
+) -> Result<(), FlowError> {
+    let mail = world
+        .mail
+        .as_ref()
+        .ok_or_else(|| unexpected("the world has no mail plane"))?;
+    acmeproof_mocks::relay::send::send_once(
+        "ca-mx",
+        mail.ca_mx.addr(),
+        "intruder.example.test",
+        false,
+        envelope,
+        data,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| FlowError::Smtp(format!("the CA's MX: {e}")))
 }
 
 /// The envelope of a message from `from` to `to`.

@@ -42,6 +42,9 @@ pub enum FlowError {
     /// Something awaited did not happen in time.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The authorization ended `invalid`; the authorization object says why.
+    #[error("the authorization ended invalid: {}", .0["challenges"][0]["error"])]
+    Invalid(serde_json::Value),
     /// The issued certificate is not what was asked for.
     #[error("certificate: {0}")]
     Certificate(String),

@@ -212,10 +212,13 @@ pub async fn issue_in(
             options.timeout,
         )
         .await?;
+    if authorization["status"] == "invalid" {
+        return Err(FlowError::Invalid(authorization));
+    }
     if authorization["status"] != "valid" {
         return Err(FlowError::Unexpected(format!(
-            "the authorization ended {}: {}",
-            authorization["status"], authorization["challenges"][0]["error"]
+            "the authorization ended {}",
+            authorization["status"]
         )));
     }
     let issued = email::finalize_smime(

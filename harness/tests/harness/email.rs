@@ -148,17 +148,10 @@ async fn a_reply_from_another_address_is_refused() {
 
 /// Sends `data` straight to the CA's MX, bypassing Submission (and so its DKIM signing).
 async fn inject_to_ca(world: &World, exchange: &Exchange, data: &[u8]) {
-    let mail = world.mail.as_ref().unwrap();
-    acmeproof_mocks::relay::send::send_once(
-        "ca-mx",
-        mail.ca_mx.addr(),
-        "intruder.example.test",
-        false,
-        &email::envelope(ALICE, &to_ca(exchange)),
-        data,
-    )
-    .await
-    .expect("the CA's MX accepts the reply");
+    let envelope = email::envelope(ALICE, &to_ca(exchange));
+    email::inject_to_ca(world, &envelope, data)
+        .await
+        .expect("the CA's MX accepts the reply");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //!   replies the CA must refuse;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
+//! - `scenario_engine`: scenario load errors and expectations that fire;
 //! - `serve`: `acmeproof serve` and its management API;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
@@ -22,5 +23,6 @@ mod mua;
 mod peers;
 mod peers_mail;
 mod peers_mailbox;
+mod scenario_engine;
 mod serve;
 mod support;

@@ -78,11 +78,32 @@ impl WorldConfig {
     pub fn from_toml(text: &str) -> Result<WorldConfig, WorldError> {
         toml::from_str(text).map_err(|e| WorldError::Config(one_line(text, &e)))
     }
+
+    /// [`EXAMPLE_WORLD`] with `overrides` merged in: tables merge key by key, anything else
+    /// (arrays included) replaces. A scenario's `[world]` is such an override.
+    pub fn example_with(overrides: &toml::Table) -> Result<WorldConfig, WorldError> {
+        let mut base: toml::Table = toml::from_str(EXAMPLE_WORLD)
+            .map_err(|e| WorldError::Config(one_line(EXAMPLE_WORLD, &e)))?;
+        merge_tables(&mut base, overrides);
+        WorldConfig::deserialize(toml::Value::Table(base))
+            .map_err(|e| WorldError::Config(e.message().trim().replace('\n', " ")))
+    }
+}
+
+fn merge_tables(base: &mut toml::Table, overrides: &toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 /// A TOML error on one line: `line N (the line's text): message`. toml's own Display is a
 /// multi-line snippet with carets, which does not fit the CLI's one-line errors.
-fn one_line(text: &str, error: &toml::de::Error) -> String {
+pub fn one_line(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().replace('\n', " ");
     match error.span() {
         Some(span) => {

@@ -1,0 +1,253 @@
+//! What a scenario file says (TOML; `scenarios/README.md` documents every field).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Which side of the protocol a scenario judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The ACME client and MUA.
+    Client,
+    /// The ACME server (CA).
+    Server,
+    /// Both.
+    Both,
+}
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Spec-clause id: `rfc8823/3.2/digest-split-lines`.
+    pub id: String,
+    /// One line for humans.
+    pub title: String,
+    /// What the scenario checks and why, for `acmeproof explain`.
+    #[serde(default)]
+    pub description: String,
+    /// The requirement ids it exercises (each must exist in the catalogue).
+    pub requirements: Vec<String>,
+    /// The side judged.
+    pub role: Role,
+    /// The outcome the reference implementations get.
+    #[serde(default = "default_expect")]
+    pub expect: String,
+    /// The seed; by default one derived from the id.
+    pub seed: Option<u64>,
+    /// Overrides merged into the example world (same keys as `acmeproof serve --config`).
+    #[serde(default)]
+    pub world: toml::Table,
+    /// The steps, in order.
+    #[serde(rename = "step", default)]
+    pub steps: Vec<Step>,
+}
+
+fn default_expect() -> String {
+    "pass".into()
+}
+
+/// The reference MUA's variants a step can set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuaVariant {
+    /// `string` or `binary`.
+    pub join: Option<String>,
+    /// `text-plain` or `multipart-alternative`.
+    pub body: Option<String>,
+    /// Wrap the digest after this many characters.
+    pub wrap: Option<usize>,
+    /// `after-reply` (default) or `before-reply`.
+    pub post: Option<String>,
+    /// `both` (default), `signing` or `encryption`.
+    pub usage: Option<String>,
+    /// `idle` (default) or `poll`.
+    pub wait: Option<String>,
+    /// `starttls` (default) or `implicit`.
+    pub imap_tls: Option<String>,
+}
+
+/// What happens to a reply before it is sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyChanges {
+    /// Send it as this address (Submission authenticates as this user).
+    pub from: Option<String>,
+    /// Put this From header in, whoever sends it.
+    pub from_header: Option<String>,
+    /// Header fields added at the top (`"Name: value"`).
+    #[serde(default)]
+    pub add_headers: Vec<String>,
+    /// Replace the digest with this text.
+    pub digest: Option<String>,
+    /// Replace the Subject with this text.
+    pub subject: Option<String>,
+    /// How it leaves: `submission` (signed by the MSA, default), `unsigned` (straight to the
+    /// CA's MX, no DKIM), `other-domain` (signed by a key of another domain).
+    pub send: Option<String>,
+    /// Quote the digest block as a reply would (`> ` before each line).
+    #[serde(default)]
+    pub quote: bool,
+}
+
+/// One step: an action, or an expectation that turns into findings when it does not hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Step {
+    /// The reference MUA's whole issuance for `user`.
+    Issue(IssueStep),
+    /// Order an `email` identifier and fetch the authorization (the CA sends its mail).
+    Order(UserStep),
+    /// Read the challenge mail from the user's mailbox and check it.
+    ReadChallenge(UserStep),
+    /// Build and send the reply to the challenge read.
+    Reply(ReplyStep),
+    /// POST the challenge.
+    Post(EmptyStep),
+    /// Wait until the authorization leaves `pending` and compare.
+    ExpectAuthorization(ExpectAuthorizationStep),
+    /// Finalize the order with a CSR and check the certificate.
+    Finalize(FinalizeStep),
+    /// Move the world clock.
+    AdvanceClock(AdvanceClockStep),
+    /// Change CA knobs (same keys as `[world.ca.knobs]`).
+    SetKnobs(SetKnobsStep),
+}
+
+impl Step {
+    /// The `action` name.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::Issue(_) => "issue",
+            Step::Order(_) => "order",
+            Step::ReadChallenge(_) => "read-challenge",
+            Step::Reply(_) => "reply",
+            Step::Post(_) => "post",
+            Step::ExpectAuthorization(_) => "expect-authorization",
+            Step::Finalize(_) => "finalize",
+            Step::AdvanceClock(_) => "advance-clock",
+            Step::SetKnobs(_) => "set-knobs",
+        }
+    }
+
+    /// The requirement ids the step names.
+    pub fn requirements(&self) -> Vec<&str> {
+        match self {
+            Step::Issue(s) => s.req.as_deref().into_iter().collect(),
+            Step::Order(s) | Step::ReadChallenge(s) => s.req.as_deref().into_iter().collect(),
+            Step::ExpectAuthorization(s) => vec![s.req.as_str()],
+            Step::Finalize(s) => vec![s.req.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Fields every step may carry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyStep {}
+
+/// A step about one user.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserStep {
+    /// `alice` or `eai`, or a full address of a world user.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The requirement a failure of this step is filed under.
+    pub req: Option<String>,
+}
+
+fn default_user() -> String {
+    "alice".into()
+}
+
+/// [`Step::Issue`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueStep {
+    /// Whose certificate.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The MUA's variant.
+    #[serde(default)]
+    pub mua: MuaVariant,
+    /// `issued` (default) or `refused`.
+    #[serde(default = "default_issued")]
+    pub expect: String,
+    /// For `refused`: the ACME error type (`unauthorized`, `incorrectResponse`, …).
+    pub error: Option<String>,
+    /// Lookalike challenges put in the mailbox once the MUA has it open and before it
+    /// orders: `other-sender`, `re-subject`, `forged-dkim`.
+    #[serde(default)]
+    pub inject: Vec<String>,
+    /// How many mails the MUA must have ignored.
+    pub ignored: Option<usize>,
+    /// The requirement a mismatch is filed under.
+    pub req: Option<String>,
+}
+
+fn default_issued() -> String {
+    "issued".into()
+}
+
+/// [`Step::Reply`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyStep {
+    /// Whose reply.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The MUA's variant (join, body, wrap).
+    #[serde(default)]
+    pub mua: MuaVariant,
+    /// What is changed on the way.
+    #[serde(default)]
+    pub change: ReplyChanges,
+}
+
+/// [`Step::ExpectAuthorization`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectAuthorizationStep {
+    /// `valid` or `invalid`.
+    pub status: String,
+    /// For `invalid`: the error type (without the `urn:ietf:params:acme:error:` prefix).
+    pub error: Option<String>,
+    /// Text the error detail must contain.
+    pub detail: Option<String>,
+    /// The requirement a mismatch is filed under.
+    pub req: String,
+}
+
+/// [`Step::Finalize`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalizeStep {
+    /// `both`, `signing` or `encryption`.
+    #[serde(default = "default_usage")]
+    pub usage: String,
+    /// The requirement a bad certificate is filed under.
+    pub req: String,
+}
+
+fn default_usage() -> String {
+    "both".into()
+}
+
+/// [`Step::AdvanceClock`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClockStep {
+    /// Seconds forward.
+    pub seconds: i64,
+}
+
+/// [`Step::SetKnobs`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetKnobsStep {
+    /// Knob names and values.
+    pub knobs: BTreeMap<String, toml::Value>,
+}

@@ -1,0 +1,640 @@
+//! Runs one scenario against the reference implementations: a fresh world, the steps in order,
+//! findings from the protocol checkers (on the CA's challenge mail) and from every expectation
+//! that does not hold.
+
+use std::time::{Duration, Instant};
+
+use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
+use acmeproof_mocks::dkim::{DkimAlgorithm, DkimKey};
+use acmeproof_mocks::relay::signed_fields;
+use acmeproof_mocks::seed::Seed;
+use acmeproof_mocks::world::{World, WorldConfig};
+use acmeproof_protocol::requirements;
+use acmeproof_protocol::smime::{ChallengeContext, ChallengeEmail, ResponseBody, check_challenge};
+use acmeproof_protocol::token::Join;
+use acmeproof_protocol::{Finding, Findings, Level};
+use serde_json::Value;
+
+use super::model::*;
+use super::{LoadedScenario, StepLog, StepStatus};
+use crate::acme::AcmeClient;
+use crate::acme::email::{self, CsrKeyUsage, Exchange, Ordered, ReplyStyle};
+use crate::acme::flow::FlowError;
+use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox::Mailbox};
+
+/// The bound on anything a step awaits.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// What one run of a scenario produced.
+#[derive(Debug, Default)]
+pub struct ScenarioRun {
+    /// Every finding, in order.
+    pub findings: Findings,
+    /// What each step did.
+    pub steps: Vec<StepLog>,
+    /// Set when the harness itself broke (the world did not start, a step could not run).
+    pub error: Option<String>,
+    /// The wire, in order.
+    pub transcript: Vec<super::transcript::Line>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Runs `scenario` with `seed`.
+pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
+    let started = Instant::now();
+    let mut out = ScenarioRun::default();
+    let mut config: WorldConfig = scenario.world.clone();
+    config.seed = seed;
+    let world = match World::start(config).await {
+        Ok(world) => world,
+        Err(e) => {
+            out.error = Some(format!("the world did not start: {e}"));
+            out.duration = started.elapsed();
+            return out;
+        }
+    };
+    let mut ctx = Context {
+        world: &world,
+        seed: Seed(seed),
+        client: None,
+        ordered: None,
+        exchange: None,
+        user: None,
+        findings: Findings::new(),
+    };
+    for (index, step) in scenario.file.steps.iter().enumerate() {
+        let step_started = Instant::now();
+        let result = ctx.step(step).await;
+        let (status, detail) = match result {
+            Ok(()) => (StepStatus::Ok, None),
+            Err(StepError::Expectation(detail)) => (StepStatus::Failed, Some(detail)),
+            Err(StepError::Harness(detail)) => {
+                out.error = Some(format!("step {} ({}): {detail}", index + 1, step.action()));
+                (StepStatus::Failed, Some(detail))
+            }
+        };
+        out.steps.push(StepLog {
+            index,
+            action: step.action().to_owned(),
+            status,
+            detail,
+            duration: step_started.elapsed(),
+        });
+        if out.error.is_some() {
+            for (later, step) in scenario.file.steps.iter().enumerate().skip(index + 1) {
+                out.steps.push(StepLog {
+                    index: later,
+                    action: step.action().to_owned(),
+                    status: StepStatus::NotRun,
+                    detail: None,
+                    duration: Duration::ZERO,
+                });
+            }
+            break;
+        }
+    }
+    out.findings = std::mem::take(&mut ctx.findings);
+    out.transcript = super::transcript::collect(&world);
+    world.shutdown().await;
+    out.duration = started.elapsed();
+    out
+}
+
+/// Why a step stopped.
+enum StepError {
+    /// The system under test did not do what the scenario expects (already a finding).
+    Expectation(String),
+    /// The harness could not go on.
+    Harness(String),
+}
+
+impl From<FlowError> for StepError {
+    fn from(e: FlowError) -> Self {
+        StepError::Harness(e.to_string())
+    }
+}
+
+impl From<crate::acme::AcmeError> for StepError {
+    fn from(e: crate::acme::AcmeError) -> Self {
+        StepError::Harness(e.to_string())
+    }
+}
+
+struct Context<'w> {
+    world: &'w World,
+    seed: Seed,
+    client: Option<AcmeClient>,
+    ordered: Option<Ordered>,
+    exchange: Option<Exchange>,
+    user: Option<(String, String)>,
+    findings: Findings,
+}
+
+/// A finding for an expectation of the scenario. A requirement the catalogue calls descriptive
+/// (no keyword) is what the scenario derives a MUST from, so it counts as one.
+fn expectation(req: &str, expected: impl Into<String>, observed: impl Into<String>) -> Finding {
+    let (id, level) = match requirements::lookup(req) {
+        Some(r) if r.level == Level::Info => (r.id, Level::Must),
+        Some(r) => (r.id, r.level),
+        None => ("SMIME-16", Level::Must),
+    };
+    Finding {
+        req: id,
+        level,
+        expected: expected.into(),
+        observed: observed.into(),
+    }
+}
+
+impl Context<'_> {
+    async fn step(&mut self, step: &Step) -> Result<(), StepError> {
+        match step {
+            Step::Issue(s) => self.issue(s).await,
+            Step::Order(s) => self.order(s).await,
+            Step::ReadChallenge(s) => self.read_challenge(s).await,
+            Step::Reply(s) => self.reply(s).await,
+            Step::Post(_) => {
+                let (client, exchange) = (self.client()?, self.exchange()?);
+                client.respond(exchange.challenge_url()).await?;
+                Ok(())
+            }
+            Step::ExpectAuthorization(s) => self.expect_authorization(s).await,
+            Step::Finalize(s) => self.finalize(s).await,
+            Step::AdvanceClock(s) => {
+                self.world.clock.advance(time::Duration::seconds(s.seconds));
+                Ok(())
+            }
+            Step::SetKnobs(s) => {
+                let patch = serde_json::to_value(&s.knobs)
+                    .map_err(|e| StepError::Harness(format!("knobs: {e}")))?;
+                let shared = self.world.ca.shared();
+                let knobs = shared
+                    .knobs()
+                    .merged(&patch)
+                    .map_err(|e| StepError::Harness(format!("knobs: {e}")))?;
+                shared.set_knobs(knobs);
+                Ok(())
+            }
+        }
+    }
+
+    fn client(&self) -> Result<&AcmeClient, StepError> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| StepError::Harness("no account yet: order first".into()))
+    }
+
+    fn exchange(&self) -> Result<&Exchange, StepError> {
+        self.exchange
+            .as_ref()
+            .ok_or_else(|| StepError::Harness("no challenge read yet: read-challenge first".into()))
+    }
+
+    /// `alice`, `eai`, or a full address: the world user and their password.
+    fn user(&self, name: &str) -> Result<(String, String), StepError> {
+        let users = &self
+            .world
+            .mail
+            .as_ref()
+            .ok_or_else(|| StepError::Harness("the world has no mail plane".into()))?
+            .users;
+        let found = users.iter().find(|u| match name {
+            "alice" => u.address.starts_with("alice@"),
+            "eai" => !u.address.is_ascii(),
+            other => u.address == other,
+        });
+        found
+            .map(|u| (u.address.clone(), u.password.clone()))
+            .ok_or_else(|| StepError::Harness(format!("no user {name} in the world")))
+    }
+
+    async fn account(&mut self, label: &str) -> Result<&AcmeClient, StepError> {
+        if self.client.is_none() {
+            let key = AccountKey::generate(KeyAlg::Es256, &self.seed.stream(label))
+                .map_err(|e| StepError::Harness(format!("key: {e}")))?;
+            let client = AcmeClient::connect(
+                &self.world.ca.directory_url(),
+                self.world.pki.root_pem(),
+                key,
+            )
+            .await?;
+            client.new_account(&[]).await?;
+            self.client = Some(client);
+        }
+        self.client()
+    }
+
+    fn mua_options(&self, v: &MuaVariant) -> Result<MuaOptions, StepError> {
+        let bad = |field: &str, value: &str| {
+            StepError::Harness(format!("mua.{field} = {value:?} is not a known value"))
+        };
+        let mut o = MuaOptions {
+            timeout: WAIT,
+            seed: self.seed,
+            ..MuaOptions::default()
+        };
+        if let Some(join) = &v.join {
+            o.join = join.parse::<Join>().map_err(|_| bad("join", join))?;
+        }
+        if let Some(body) = &v.body {
+            o.body = match body.as_str() {
+                "text-plain" => ResponseBody::TextPlain,
+                "multipart-alternative" => ResponseBody::MultipartAlternative,
+                other => return Err(bad("body", other)),
+            };
+        }
+        o.wrap = v.wrap;
+        if let Some(post) = &v.post {
+            o.post = match post.as_str() {
+                "after-reply" => PostTiming::AfterReply,
+                "before-reply" => PostTiming::BeforeReply,
+                other => return Err(bad("post", other)),
+            };
+        }
+        if let Some(usage) = &v.usage {
+            o.usage = usage_of(usage).ok_or_else(|| bad("usage", usage))?;
+        }
+        if let Some(wait) = &v.wait {
+            o.wait = match wait.as_str() {
+                "idle" => MailboxWait::Idle,
+                "poll" => MailboxWait::Poll(Duration::from_millis(50)),
+                other => return Err(bad("wait", other)),
+            };
+        }
+        Ok(o)
+    }
+
+    async fn issue(&mut self, s: &IssueStep) -> Result<(), StepError> {
+        let (address, password) = self.user(&s.user)?;
+        let options = self.mua_options(&s.mua)?;
+        let mut account = MailAccount::in_world(self.world, &address, &password)?;
+        match (s.mua.imap_tls.as_deref(), &self.world.mail) {
+            (None | Some("starttls"), _) => {}
+            (Some("implicit"), Some(mail)) => account = account.with_imaps(mail.imaps.addr()),
+            (Some(other), _) => {
+                return Err(StepError::Harness(format!(
+                    "mua.imap_tls = {other:?}: starttls or implicit"
+                )));
+            }
+        }
+        self.account("account").await?;
+        let mut mailbox = Mailbox::open(&account, WAIT).await?;
+        for kind in &s.inject {
+            self.inject(kind, &address)?;
+        }
+        let client = self.client()?;
+        let result = mua::issue_in(
+            &mut mailbox,
+            client,
+            &account,
+            &options,
+            self.world.pki.root_der(),
+        )
+        .await;
+        mailbox.close().await;
+        let req = s.req.as_deref().unwrap_or("SMIME-10");
+        match (s.expect.as_str(), result) {
+            ("issued", Ok(outcome)) => {
+                self.observe_challenge(&outcome.exchange);
+                if let Some(want) = s.ignored
+                    && outcome.ignored.len() != want
+                {
+                    let seen: Vec<&str> =
+                        outcome.ignored.iter().map(|i| i.reason.as_str()).collect();
+                    return self.fail(expectation(
+                        req,
+                        format!("{want} lookalike mail(s) ignored"),
+                        format!("{} ignored: {seen:?}", outcome.ignored.len()),
+                    ));
+                }
+                Ok(())
+            }
+            ("issued", Err(e)) => self.fail(expectation(
+                req,
+                "a certificate",
+                format!("no certificate: {e}"),
+            )),
+            ("refused", Ok(_)) => self.fail(expectation(
+                req,
+                format!(
+                    "the CA refuses ({})",
+                    s.error.as_deref().unwrap_or("any error")
+                ),
+                "a certificate was issued",
+            )),
+            ("refused", Err(FlowError::Invalid(authz))) => {
+                let got = error_type(&authz);
+                match &s.error {
+                    Some(want) if *want != got => self.fail(expectation(
+                        req,
+                        format!("error {want}"),
+                        format!("error {got}: {}", authz["challenges"][0]["error"]),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            ("refused", Err(e)) => Err(StepError::Harness(e.to_string())),
+            (other, _) => Err(StepError::Harness(format!(
+                "expect = {other:?}: issued or refused"
+            ))),
+        }
+    }
+
+    fn fail(&mut self, finding: Finding) -> Result<(), StepError> {
+        let detail = format!(
+            "{}: expected {}; observed {}",
+            finding.req, finding.expected, finding.observed
+        );
+        self.findings.push(finding);
+        Err(StepError::Expectation(detail))
+    }
+
+    /// The CA's challenge mail, checked by the protocol rules: its findings are the CA's.
+    fn observe_challenge(&mut self, exchange: &Exchange) {
+        let context = ChallengeContext {
+            expected_from: exchange.challenge["from"].as_str().map(str::to_owned),
+            expected_to: exchange.info.to.clone(),
+            case: Default::default(),
+        };
+        match check_challenge(&exchange.challenge_mail, &context) {
+            Ok(report) => self.findings.extend(report.findings),
+            Err(e) => self.findings.push(expectation(
+                "SMIME-16",
+                "a challenge mail that parses",
+                e.to_string(),
+            )),
+        }
+    }
+
+    fn inject(&self, kind: &str, to: &str) -> Result<(), StepError> {
+        let mail = self
+            .world
+            .mail
+            .as_ref()
+            .ok_or_else(|| StepError::Harness("no mail plane".into()))?;
+        let ca_from = self.world.ca.shared().config.challenge_from.clone();
+        let ca_domain = ca_from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let fake = |from: &str, part1: &str| {
+            ChallengeEmail::new(from, to, part1, format!("{part1}@lookalike.test"), 0).build()
+        };
+        let raw = match kind {
+            "other-sender" => fake("acme-challenge@evil.test", "AAAAAAAAAAAAAAAAAAAAAA"),
+            "re-subject" => String::from_utf8_lossy(&fake(&ca_from, "BBBBBBBBBBBBBBBBBBBBBA"))
+                .replacen("Subject: ACME:", "Subject: Re: ACME:", 1)
+                .into_bytes(),
+            "forged-dkim" => {
+                let forger = DkimKey::generate(
+                    ca_domain,
+                    "unpublished",
+                    DkimAlgorithm::Ed25519Sha256,
+                    &self.seed.stream("forger"),
+                )
+                .map_err(|e| StepError::Harness(e.to_string()))?;
+                forger
+                    .sign(&fake(&ca_from, "CCCCCCCCCCCCCCCCCCCCCA"), &signed_fields())
+                    .map_err(|e| StepError::Harness(e.to_string()))?
+            }
+            other => {
+                return Err(StepError::Harness(format!(
+                    "inject = {other:?}: other-sender, re-subject or forged-dkim"
+                )));
+            }
+        };
+        mail.store
+            .deliver(to, &raw, self.world.clock.now())
+            .map(|_| ())
+            .map_err(|e| StepError::Harness(format!("inject: {e}")))
+    }
+
+    async fn order(&mut self, s: &UserStep) -> Result<(), StepError> {
+        let (address, password) = self.user(&s.user)?;
+        let client = self.account("account").await?;
+        let ordered = email::order(client, &address).await?;
+        self.ordered = Some(ordered);
+        self.user = Some((address, password));
+        Ok(())
+    }
+
+    async fn read_challenge(&mut self, s: &UserStep) -> Result<(), StepError> {
+        let (address, _) = self.user(&s.user)?;
+        let ordered = self
+            .ordered
+            .clone()
+            .ok_or_else(|| StepError::Harness("no order yet: order first".into()))?;
+        let exchange = email::read_challenge(self.world, ordered, &address, WAIT).await;
+        match exchange {
+            Ok(exchange) => {
+                self.observe_challenge(&exchange);
+                self.exchange = Some(exchange);
+                Ok(())
+            }
+            Err(e) => self.fail(expectation(
+                s.req.as_deref().unwrap_or("SMIME-7"),
+                "a challenge mail in the mailbox",
+                e.to_string(),
+            )),
+        }
+    }
+
+    async fn reply(&mut self, s: &ReplyStep) -> Result<(), StepError> {
+        let (address, password) = self.user(&s.user)?;
+        let options = self.mua_options(&s.mua)?;
+        let exchange = self.exchange()?.clone();
+        let client = self.client()?;
+        let style = ReplyStyle {
+            join: options.join,
+            body: options.body,
+            wrap: options.wrap,
+        };
+        let now = self.world.clock.now().unix_timestamp();
+        let c = &s.change;
+        let from = c.from.clone().unwrap_or(address.clone());
+        let mut reply = email::response(client, &exchange, &from, &style, now)?;
+        reply = change_reply(reply, c);
+        let to = exchange.info.reply_address().unwrap_or_default().to_owned();
+        let envelope = email::envelope(&from, &to);
+        match c.send.as_deref().unwrap_or("submission") {
+            "submission" => {
+                let password = if from == address {
+                    password
+                } else {
+                    self.user(&from)?.1
+                };
+                MailAccount::in_world(self.world, &from, &password)?
+                    .submit(&envelope, &reply)
+                    .await?;
+            }
+            "unsigned" => email::inject_to_ca(self.world, &envelope, &reply).await?,
+            "other-domain" => {
+                let keys = &self
+                    .world
+                    .mail
+                    .as_ref()
+                    .ok_or_else(|| StepError::Harness("no mail plane".into()))?
+                    .keys;
+                let from_domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+                let other = ["παράδειγμα.δοκιμή", "example.test"]
+                    .into_iter()
+                    .find(|d| *d != from_domain)
+                    .and_then(|d| keys.get(d))
+                    .ok_or_else(|| StepError::Harness("no key of another domain".into()))?;
+                let signed = other
+                    .sign(&reply, acmeproof_protocol::smime::RESPONSE_DKIM_MUST_SIGN)
+                    .map_err(|e| StepError::Harness(e.to_string()))?;
+                email::inject_to_ca(self.world, &envelope, &signed).await?;
+            }
+            other => {
+                return Err(StepError::Harness(format!(
+                    "change.send = {other:?}: submission, unsigned or other-domain"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn expect_authorization(&mut self, s: &ExpectAuthorizationStep) -> Result<(), StepError> {
+        let client = self.client()?;
+        let exchange = self.exchange()?;
+        let authz = client
+            .poll(&exchange.authz_url, &["pending", "processing"], WAIT)
+            .await?;
+        let status = authz["status"].as_str().unwrap_or_default().to_owned();
+        if status != s.status {
+            return self.fail(expectation(
+                &s.req,
+                format!("authorization {}", s.status),
+                format!("authorization {status} {}", authz["challenges"][0]["error"]),
+            ));
+        }
+        let got = error_type(&authz);
+        if let Some(want) = &s.error
+            && *want != got
+        {
+            return self.fail(expectation(
+                &s.req,
+                format!("error {want}"),
+                format!("error {got}"),
+            ));
+        }
+        if let Some(want) = &s.detail {
+            let detail = authz["challenges"][0]["error"]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !detail.contains(want.as_str()) {
+                return self.fail(expectation(
+                    &s.req,
+                    format!("an error detail mentioning {want:?}"),
+                    detail,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn finalize(&mut self, s: &FinalizeStep) -> Result<(), StepError> {
+        let usage = usage_of(&s.usage)
+            .ok_or_else(|| StepError::Harness(format!("usage = {:?}", s.usage)))?;
+        let (address, _) = self
+            .user
+            .clone()
+            .ok_or_else(|| StepError::Harness("no order yet".into()))?;
+        let client = self.client()?;
+        let exchange = self.exchange()?;
+        let issued =
+            email::finalize_smime(client, exchange, &address, usage, self.seed, WAIT).await;
+        let checked = issued.map_err(|e| e.to_string()).and_then(|issued| {
+            mua::certificate::check_smime(
+                &issued.chain_pem,
+                &address,
+                usage,
+                self.world.pki.root_der(),
+            )
+        });
+        match checked {
+            Ok(_) => Ok(()),
+            Err(e) => self.fail(expectation(&s.req, "a conformant certificate", e)),
+        }
+    }
+}
+
+/// The problem type of the authorization's failed challenge, without the URN prefix.
+fn error_type(authz: &Value) -> String {
+    authz["challenges"][0]["error"]["type"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches("urn:ietf:params:acme:error:")
+        .to_owned()
+}
+
+fn usage_of(name: &str) -> Option<CsrKeyUsage> {
+    match name {
+        "both" => Some(CsrKeyUsage::Absent),
+        "signing" => Some(CsrKeyUsage::Signing),
+        "encryption" => Some(CsrKeyUsage::Encryption),
+        _ => None,
+    }
+}
+
+/// Applies the scenario's changes to a built reply (header edits on the raw text: the reply is
+/// ours, CRLF, ASCII headers first).
+fn change_reply(reply: Vec<u8>, c: &ReplyChanges) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut head: Vec<String> = head.split("\r\n").map(str::to_owned).collect();
+    let mut replace = |name: &str, value: &str| {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        if let Some(line) = head
+            .iter_mut()
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        {
+            *line = format!("{name}: {value}");
+        }
+    };
+    if let Some(from) = &c.from_header {
+        replace("From", from);
+    }
+    if let Some(subject) = &c.subject {
+        replace("Subject", subject);
+    }
+    let mut body = body.to_owned();
+    if let Some(digest) = &c.digest {
+        body = replace_digest(&body, digest);
+    }
+    if c.quote {
+        body = body
+            .split("\r\n")
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("> {l}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n");
+    }
+    let mut out: Vec<String> = c.add_headers.clone();
+    out.extend(head);
+    format!("{}\r\n\r\n{body}", out.join("\r\n")).into_bytes()
+}
+
+/// The body with the lines between the BEGIN and END lines replaced by `digest`.
+fn replace_digest(body: &str, digest: &str) -> String {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in body.split("\r\n") {
+        if line == acmeproof_protocol::smime::BEGIN_LINE {
+            inside = true;
+            out.push(line.to_owned());
+            out.push(digest.to_owned());
+        } else if line == acmeproof_protocol::smime::END_LINE {
+            inside = false;
+            out.push(line.to_owned());
+        } else if !inside {
+            out.push(line.to_owned());
+        }
+    }
+    out.join("\r\n")
+}

@@ -1,0 +1,155 @@
+//! The scenario engine itself: load errors that name the file, the line and the field, and
+//! expectations that turn into findings when the system under test does something else (the
+//! checks fire, not only pass).
+
+use std::path::Path;
+
+use acmeproof::scenario::{self, load::parse};
+
+fn load(text: &str) -> Result<scenario::LoadedScenario, String> {
+    parse(Path::new("scenarios/test.toml"), text).map_err(|e| e.to_string())
+}
+
+const HEAD: &str = r#"
+id = "rfc8823/3.2/test"
+title = "t"
+requirements = ["SMIME-10"]
+role = "server"
+"#;
+
+#[test]
+fn load_errors_name_the_file_the_line_and_the_field() {
+    let unknown_step_field = format!("{HEAD}\n[[step]]\naction = \"issue\"\nusr = \"alice\"\n");
+    let e = load(&unknown_step_field).unwrap_err();
+    assert!(e.starts_with("scenarios/test.toml: line "), "{e}");
+    assert!(e.contains("usr"), "{e}");
+
+    let unknown_action = format!("{HEAD}\n[[step]]\naction = \"teleport\"\n");
+    let e = load(&unknown_action).unwrap_err();
+    assert!(e.contains("teleport") && e.contains("line 8"), "{e}");
+
+    let e =
+        load(&format!("{HEAD}\n[[step]]\naction = \"post\"\n").replace("SMIME-10", "SMIME-999"))
+            .unwrap_err();
+    assert!(e.contains("SMIME-999 is not in the catalogue"), "{e}");
+
+    let e = load(
+        &format!("{HEAD}\n[[step]]\naction = \"post\"\n").replace("rfc8823/3.2/test", "Bad Id"),
+    )
+    .unwrap_err();
+    assert!(e.contains("id \"Bad Id\""), "{e}");
+
+    let bad_world = format!(
+        "{HEAD}\n[world.ca.knobs]\nemail_jion = \"string\"\n\n[[step]]\naction = \"post\"\n"
+    );
+    let e = load(&bad_world).unwrap_err();
+    assert!(e.contains("[world]") && e.contains("email_jion"), "{e}");
+
+    let no_steps = HEAD.to_owned();
+    assert!(load(&no_steps).unwrap_err().contains("step"));
+
+    let bad_expect = format!("{HEAD}expect = \"great\"\n[[step]]\naction = \"post\"\n");
+    assert!(
+        load(&bad_expect)
+            .unwrap_err()
+            .contains("expect = \"great\"")
+    );
+
+    let fine = format!("{HEAD}\n[[step]]\naction = \"issue\"\n");
+    let loaded = load(&fine).unwrap();
+    assert_eq!(loaded.spec(), "rfc8823");
+    assert_eq!(
+        loaded.seed(),
+        load(&fine).unwrap().seed(),
+        "seed from the id, stable"
+    );
+}
+
+async fn outcome(text: &str) -> (String, Vec<String>) {
+    let scenario = load(text).unwrap();
+    let run = scenario::run::run(&scenario, scenario.seed()).await;
+    let findings = run
+        .findings
+        .as_slice()
+        .iter()
+        .map(|f| format!("{} {}", f.req, f.observed))
+        .collect();
+    (scenario::outcome_of(&run, false).to_owned(), findings)
+}
+
+#[tokio::test]
+async fn an_expectation_that_does_not_hold_is_a_finding_and_a_fail() {
+    // A wrong digest expected to validate: the CA (rightly) refuses, so the scenario fails
+    // with the step's requirement.
+    let text = format!(
+        "{HEAD}
+[[step]]
+action = \"order\"
+[[step]]
+action = \"read-challenge\"
+[[step]]
+action = \"reply\"
+change = {{ digest = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" }}
+[[step]]
+action = \"post\"
+[[step]]
+action = \"expect-authorization\"
+status = \"valid\"
+req = \"SMIME-46\"
+"
+    );
+    let (verdict, findings) = outcome(&text).await;
+    assert_eq!(verdict, "fail");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].starts_with("SMIME-46 authorization invalid"),
+        "{findings:?}"
+    );
+
+    // The MUA is told to expect no lookalike, but one is injected and ignored.
+    let text = format!(
+        "{HEAD}
+[[step]]
+action = \"issue\"
+inject = [\"re-subject\"]
+ignored = 0
+req = \"SMIME-9\"
+"
+    );
+    let (verdict, findings) = outcome(&text).await;
+    assert_eq!(verdict, "fail");
+    assert!(findings[0].starts_with("SMIME-9 1 ignored"), "{findings:?}");
+
+    // The wrong expected error type.
+    let text = format!(
+        "{HEAD}
+[world.ca.knobs]
+email_join = \"string\"
+[[step]]
+action = \"issue\"
+mua = {{ join = \"binary\" }}
+expect = \"refused\"
+error = \"unauthorized\"
+"
+    );
+    let (verdict, findings) = outcome(&text).await;
+    assert_eq!(verdict, "fail");
+    assert!(
+        findings[0].contains("error incorrectResponse"),
+        "{findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_step_that_cannot_run_is_a_harness_error_and_later_steps_do_not_run() {
+    let text = format!("{HEAD}\n[[step]]\naction = \"post\"\n[[step]]\naction = \"order\"\n");
+    let scenario = load(&text).unwrap();
+    let run = scenario::run::run(&scenario, 1).await;
+    assert_eq!(scenario::outcome_of(&run, false), "error");
+    assert!(
+        run.error.as_deref().unwrap().contains("step 1 (post)"),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(run.steps[1].status, scenario::StepStatus::NotRun);
+}
