@@ -14,6 +14,7 @@ mod example;
 mod key_args;
 mod lint;
 mod render;
+mod run;
 mod serve;
 
 use std::io::Write;
@@ -50,6 +51,12 @@ enum Command {
     Lint(lint::LintCommand),
     /// Play one RFC 8823 exchange in memory (DKIM-signed challenge and response) and lint both.
     Example(example::ExampleArgs),
+    /// Run the scenario library (or the scenarios the globs select) and report.
+    Run(run::RunArgs),
+    /// List the scenarios (id, the side judged, title).
+    List(run::Selection),
+    /// Show a scenario: its requirements with their text, its steps, its world.
+    Explain(run::ExplainArgs),
     /// Get an S/MIME certificate with the reference MUA in a fresh world, and show how.
     Demo(demo::DemoArgs),
     /// Start a world (authoritative DNS, ACME CA over HTTPS, management API) and print where.
@@ -110,6 +117,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
         Command::Lint(cmd) => lint::run(&cmd, out),
         Command::Example(args) => example::run(&args, out),
         Command::Demo(args) => demo::run(&args, out),
+        Command::Run(args) => run::run(&args, out),
+        Command::List(args) => run::list(&args, out),
+        Command::Explain(args) => run::explain(&args, out),
         Command::Serve(args) => serve::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
     }

@@ -91,6 +91,39 @@ pub struct ReplyChanges {
     pub quote: bool,
 }
 
+impl ReplyChanges {
+    /// The changes in words (`nothing` when there are none).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(from) = &self.from {
+            parts.push(format!("sent as {from}"));
+        }
+        if let Some(from) = &self.from_header {
+            parts.push(format!("From: {from}"));
+        }
+        for header in &self.add_headers {
+            parts.push(format!("with {header}"));
+        }
+        if let Some(digest) = &self.digest {
+            parts.push(format!("digest {digest}"));
+        }
+        if let Some(subject) = &self.subject {
+            parts.push(format!("Subject: {subject}"));
+        }
+        if let Some(send) = &self.send {
+            parts.push(format!("sent {send}"));
+        }
+        if self.quote {
+            parts.push("quoted".into());
+        }
+        if parts.is_empty() {
+            "as the reference MUA writes it".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 /// One step: an action, or an expectation that turns into findings when it does not hold.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]

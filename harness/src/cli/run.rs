@@ -1,0 +1,341 @@
+//! `acmeproof run`, `list` and `explain`: the scenario library from the command line.
+
+use std::io::{IsTerminal as _, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{CliError, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE};
+use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
+
+/// Where the scenarios are, and which.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Globs over scenario ids (`rfc8823/3.2/*`, `*dkim*`); none selects every scenario.
+    filters: Vec<String>,
+    /// The scenario folder (default: `scenarios/` here, else the one this binary was built
+    /// from).
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+}
+
+/// Arguments of `acmeproof run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    selection: Selection,
+    /// Replay with this seed instead of each scenario's own.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// SHOULD-level findings fail too.
+    #[arg(long)]
+    strict: bool,
+    /// Scenarios at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Arguments of `acmeproof explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The scenario id.
+    id: String,
+    /// The scenario folder.
+    #[arg(long, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+}
+
+fn scenario_dir(given: Option<&Path>) -> PathBuf {
+    if let Some(dir) = given {
+        return dir.to_owned();
+    }
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    }
+}
+
+/// The scenarios `selection` names, in id order; a filter that matches nothing is an error
+/// (a typo must not pass as an empty, green run).
+fn select(selection: &Selection) -> Result<Vec<LoadedScenario>, CliError> {
+    let dir = scenario_dir(selection.scenarios.as_deref());
+    let all = scenario::load_dir(&dir).map_err(|e| CliError::Input(e.to_string()))?;
+    if selection.filters.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    let mut globs = Vec::new();
+    for filter in &selection.filters {
+        let glob = globset::GlobBuilder::new(filter)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| CliError::Input(format!("filter {filter:?}: {e}")))?
+            .compile_matcher();
+        if !all.iter().any(|s| glob.is_match(&s.file.id)) {
+            return Err(CliError::Input(format!(
+                "filter {filter:?} matches no scenario in {}",
+                dir.display()
+            )));
+        }
+        globs.push(glob);
+    }
+    for s in all {
+        if globs.iter().any(|g| g.is_match(&s.file.id)) {
+            chosen.push(s);
+        }
+    }
+    Ok(chosen)
+}
+
+/// Runs `acmeproof list`.
+pub fn list(selection: &Selection, out: &mut dyn Write) -> Result<u8, CliError> {
+    for s in select(selection)? {
+        writeln!(
+            out,
+            "{:<58} {:<6} {}",
+            s.file.id,
+            format!("{:?}", s.file.role).to_lowercase(),
+            s.file.title
+        )?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// Runs `acmeproof explain ID`.
+pub fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let dir = scenario_dir(args.scenarios.as_deref());
+    let all = scenario::load_dir(&dir).map_err(|e| CliError::Input(e.to_string()))?;
+    let s = all
+        .iter()
+        .find(|s| s.file.id == args.id)
+        .ok_or_else(|| CliError::Input(format!("no scenario {} in {}", args.id, dir.display())))?;
+    writeln!(out, "{}\n  {}", s.file.id, s.file.title)?;
+    writeln!(out, "  file: {}", s.path.display())?;
+    writeln!(
+        out,
+        "  judges: the {}; expected outcome with the reference implementations: {}; seed {}",
+        match s.file.role {
+            scenario::Role::Client => "client (ACME client and MUA)",
+            scenario::Role::Server => "server (the CA)",
+            scenario::Role::Both => "client and the server",
+        },
+        s.file.expect,
+        s.seed()
+    )?;
+    if !s.file.description.is_empty() {
+        writeln!(out)?;
+        for line in s.file.description.lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    writeln!(out, "\nRequirements")?;
+    for id in &s.file.requirements {
+        if let Some(r) = acmeproof_protocol::requirements::lookup(id) {
+            writeln!(out, "  {id} {} ({}): {}", r.keyword(), r.source, r.summary)?;
+        }
+    }
+    writeln!(out, "\nSteps")?;
+    for (i, step) in s.file.steps.iter().enumerate() {
+        writeln!(out, "  {}. {}", i + 1, describe(step))?;
+    }
+    if !s.file.world.is_empty() {
+        writeln!(out, "\nWorld (merged over the example world)")?;
+        let world = toml::to_string(&s.file.world).unwrap_or_default();
+        for line in world.lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// A step in one line, as the file says it.
+fn describe(step: &scenario::Step) -> String {
+    use scenario::Step;
+    match step {
+        Step::Issue(s) => {
+            let mut text = format!("issue: the reference MUA gets a certificate for {}", s.user);
+            if !s.inject.is_empty() {
+                text.push_str(&format!(" after lookalikes {:?}", s.inject));
+            }
+            if s.expect == "refused" {
+                text.push_str(&format!(
+                    "; the CA must refuse ({})",
+                    s.error.as_deref().unwrap_or("any error")
+                ));
+            }
+            if let Some(n) = s.ignored {
+                text.push_str(&format!("; {n} mail(s) must be ignored"));
+            }
+            text
+        }
+        Step::Order(s) => format!("order: {} orders an email identifier", s.user),
+        Step::ReadChallenge(s) => format!("read-challenge: {}'s challenge mail, checked", s.user),
+        Step::Reply(s) => format!("reply: {} replies, {}", s.user, s.change.describe()),
+        Step::Post(_) => "post: the challenge is POSTed".into(),
+        Step::ExpectAuthorization(s) => format!(
+            "expect-authorization: {}{} ({})",
+            s.status,
+            s.error
+                .as_deref()
+                .map(|e| format!(" with {e}"))
+                .unwrap_or_default(),
+            s.req
+        ),
+        Step::Finalize(s) => format!("finalize: a CSR for {} ({})", s.usage, s.req),
+        Step::AdvanceClock(s) => format!("advance-clock: {} s", s.seconds),
+        Step::SetKnobs(s) => format!("set-knobs: {:?}", s.knobs),
+    }
+}
+
+/// One scenario's result.
+pub struct Ran {
+    /// The scenario.
+    pub scenario: LoadedScenario,
+    /// The seed used.
+    pub seed: u64,
+    /// What happened.
+    pub run: ScenarioRun,
+    /// The outcome name.
+    pub outcome: &'static str,
+}
+
+/// Runs the selected scenarios, `jobs` at a time, with a progress bar when `progress`.
+pub async fn run_all(
+    scenarios: Vec<LoadedScenario>,
+    seed: Option<u64>,
+    strict: bool,
+    jobs: usize,
+    progress: bool,
+) -> Vec<Ran> {
+    let bar = if progress {
+        let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, scenario) in scenarios.into_iter().enumerate() {
+        let permits = Arc::clone(&permits);
+        let bar = bar.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let seed = seed.unwrap_or_else(|| scenario.seed());
+            let run = scenario::run::run(&scenario, seed).await;
+            let outcome = scenario::outcome_of(&run, strict);
+            bar.set_message(scenario.file.id.clone());
+            bar.inc(1);
+            (
+                index,
+                Ran {
+                    scenario,
+                    seed,
+                    run,
+                    outcome,
+                },
+            )
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(ran) = joined {
+            done.push(ran);
+        }
+    }
+    bar.finish_and_clear();
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, ran)| ran).collect()
+}
+
+/// Runs `acmeproof run`.
+pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let scenarios = select(&args.selection)?;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    if jobs == 0 {
+        return Err(CliError::Input("--jobs must be at least 1".into()));
+    }
+    let progress =
+        !args.quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Input(format!("cannot start the runtime: {e}")))?;
+    let started = Instant::now();
+    let ran = runtime.block_on(run_all(scenarios, args.seed, args.strict, jobs, progress));
+    let elapsed = started.elapsed();
+    human(&ran, elapsed, out)?;
+    Ok(exit_code(&ran))
+}
+
+/// 0 when every outcome is acceptable, 2 when the harness broke, else 1.
+pub fn exit_code(ran: &[Ran]) -> u8 {
+    if ran.iter().any(|r| r.outcome == "error") {
+        EXIT_USAGE
+    } else if ran.iter().any(|r| r.outcome != r.scenario.file.expect) {
+        EXIT_NONCONFORMANT
+    } else {
+        EXIT_OK
+    }
+}
+
+fn human(ran: &[Ran], elapsed: std::time::Duration, out: &mut dyn Write) -> std::io::Result<()> {
+    for r in ran {
+        let mark = if r.outcome == r.scenario.file.expect {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        writeln!(
+            out,
+            "{mark} {:<16} {} ({:.2} s)",
+            r.outcome,
+            r.scenario.file.id,
+            r.run.duration.as_secs_f64()
+        )?;
+        if r.outcome != r.scenario.file.expect {
+            if let Some(e) = &r.run.error {
+                writeln!(out, "       harness error: {e}")?;
+            }
+            for f in r.run.findings.as_slice() {
+                writeln!(
+                    out,
+                    "       {} {}: expected {}; observed {}",
+                    f.req,
+                    f.level.as_str(),
+                    f.expected,
+                    f.observed
+                )?;
+            }
+            writeln!(
+                out,
+                "       replay: acmeproof run '{}' --seed {}",
+                r.scenario.file.id, r.seed
+            )?;
+        }
+    }
+    let as_expected = ran
+        .iter()
+        .filter(|r| r.outcome == r.scenario.file.expect)
+        .count();
+    writeln!(
+        out,
+        "{as_expected} of {} scenarios as expected in {:.2} s",
+        ran.len(),
+        elapsed.as_secs_f64()
+    )
+}
