@@ -462,3 +462,85 @@ fn demo_refuses_an_unknown_user_with_one_line_and_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mallory"), "{err}");
 }
+
+#[test]
+fn run_list_and_explain_the_scenario_library() {
+    let out = acmeproof(&["list", "rfc8823/3.1/*"]);
+    assert_eq!(out.status.code(), Some(0));
+    let listed = stdout(&out);
+    assert!(
+        listed.contains("rfc8823/3.1/re-subject-ignored"),
+        "{listed}"
+    );
+    assert!(!listed.contains("rfc8823/3.2/"), "{listed}");
+
+    let out = acmeproof(&["explain", "rfc8823/3.2/reply-without-dkim-refused"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.contains("SMIME-51 MUST (RFC 8823 §3.2"), "{text}");
+    assert!(
+        text.contains("5. expect-authorization: invalid with unauthorized"),
+        "{text}"
+    );
+
+    let out = acmeproof(&["run", "--quiet", "rfc8823/3.2/reply-w*"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("ok   pass             rfc8823/3.2/reply-without-dkim-refused"),
+        "{text}"
+    );
+    assert!(text.contains("of 3 scenarios as expected"), "{text}");
+
+    // A typo is not an empty green run.
+    let out = acmeproof(&["run", "rfc9999/*"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("matches no scenario"));
+    let out = acmeproof(&["explain", "rfc8823/nope/x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_exits_1_when_a_scenario_does_not_get_its_expected_outcome() {
+    let dir = std::env::temp_dir().join(format!("acmeproof-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The CA rightly refuses a wrong digest; this file claims it validates.
+    std::fs::write(
+        dir.join("wrong.toml"),
+        r#"
+id = "rfc8823/3.2/claims-a-wrong-digest-validates"
+title = "wrong on purpose"
+requirements = ["SMIME-10"]
+role = "server"
+[[step]]
+action = "order"
+[[step]]
+action = "read-challenge"
+[[step]]
+action = "reply"
+change = { digest = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }
+[[step]]
+action = "post"
+[[step]]
+action = "expect-authorization"
+status = "valid"
+req = "SMIME-10"
+"#,
+    )
+    .unwrap();
+    let out = acmeproof(&["run", "--scenarios", dir.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL fail"), "{text}");
+    assert!(
+        text.contains("SMIME-10 MUST: expected authorization valid"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "replay: acmeproof run 'rfc8823/3.2/claims-a-wrong-digest-validates' --seed "
+        ),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
