@@ -4,7 +4,8 @@
 //! - [`client`]: the transport: directory, nonces (with the RFC 8555 §6.5 badNonce retry),
 //!   signed POSTs, polling;
 //! - [`flow`]: whole dns-01 issuances;
-//! - [`email`]: RFC 8823 issuance over the mail plane, step by step.
+//! - [`email`]: RFC 8823 issuance over the mail plane, step by step;
+//! - [`probe`]: deliberately broken requests (the JWS and transport rules of RFC 8555 §6).
 
 // `AcmeError::Problem` carries the whole problem document; it is built once per failed request,
 // so its size costs nothing measurable.
@@ -13,5 +14,6 @@
 pub mod client;
 pub mod email;
 pub mod flow;
+pub mod probe;
 
 pub use client::{AcmeClient, AcmeError, Directory, Response};

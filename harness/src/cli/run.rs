@@ -191,6 +191,16 @@ fn describe(step: &scenario::Step) -> String {
         Step::Finalize(s) => format!("finalize: a CSR for {} ({})", s.usage, s.req),
         Step::AdvanceClock(s) => format!("advance-clock: {} s", s.seconds),
         Step::SetKnobs(s) => format!("set-knobs: {:?}", s.knobs),
+        Step::Probe(s) => format!(
+            "probe: a request with fault {} must get {}{} ({})",
+            s.fault,
+            s.status,
+            s.error
+                .as_deref()
+                .map(|e| format!(" {e}"))
+                .unwrap_or_default(),
+            s.req
+        ),
     }
 }
 

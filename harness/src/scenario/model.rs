@@ -146,6 +146,8 @@ pub enum Step {
     AdvanceClock(AdvanceClockStep),
     /// Change CA knobs (same keys as `[world.ca.knobs]`).
     SetKnobs(SetKnobsStep),
+    /// Send a deliberately broken request and compare the answer (RFC 8555 §6).
+    Probe(ProbeStep),
 }
 
 impl Step {
@@ -161,6 +163,7 @@ impl Step {
             Step::Finalize(_) => "finalize",
             Step::AdvanceClock(_) => "advance-clock",
             Step::SetKnobs(_) => "set-knobs",
+            Step::Probe(_) => "probe",
         }
     }
 
@@ -171,6 +174,7 @@ impl Step {
             Step::Order(s) | Step::ReadChallenge(s) => s.req.as_deref().into_iter().collect(),
             Step::ExpectAuthorization(s) => vec![s.req.as_str()],
             Step::Finalize(s) => vec![s.req.as_str()],
+            Step::Probe(s) => vec![s.req.as_str()],
             _ => Vec::new(),
         }
     }
@@ -283,4 +287,18 @@ pub struct AdvanceClockStep {
 pub struct SetKnobsStep {
     /// Knob names and values.
     pub knobs: BTreeMap<String, toml::Value>,
+}
+
+/// [`Step::Probe`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeStep {
+    /// The fault (`alg-none`, `reused-nonce`, …; see `acme::probe::Fault`).
+    pub fault: String,
+    /// The HTTP status the server must answer.
+    pub status: u16,
+    /// The problem type it must answer (without the URN prefix); none for a success.
+    pub error: Option<String>,
+    /// The requirement a wrong answer is filed under.
+    pub req: String,
 }

@@ -20,6 +20,7 @@ use super::{LoadedScenario, StepLog, StepStatus};
 use crate::acme::AcmeClient;
 use crate::acme::email::{self, CsrKeyUsage, Exchange, Ordered, ReplyStyle};
 use crate::acme::flow::FlowError;
+use crate::acme::probe::{Fault, probe};
 use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox::Mailbox};
 
 /// The bound on anything a step awaits.
@@ -165,6 +166,7 @@ impl Context<'_> {
                 self.world.clock.advance(time::Duration::seconds(s.seconds));
                 Ok(())
             }
+            Step::Probe(s) => self.probe(s).await,
             Step::SetKnobs(s) => {
                 let patch = serde_json::to_value(&s.knobs)
                     .map_err(|e| StepError::Harness(format!("knobs: {e}")))?;
@@ -531,6 +533,48 @@ impl Context<'_> {
             }
         }
         Ok(())
+    }
+
+    async fn probe(&mut self, s: &ProbeStep) -> Result<(), StepError> {
+        let fault: Fault = s.fault.parse().map_err(StepError::Harness)?;
+        let client = self.account("account").await?;
+        let answer = probe(client, fault).await?;
+        let want_error = s.error.clone().unwrap_or_default();
+        let mut failed = None;
+        if (answer.status, answer.problem.as_str()) != (s.status, want_error.as_str()) {
+            failed = Some(expectation(
+                &s.req,
+                format!("{} {want_error}", s.status),
+                format!("{} {}", answer.status, answer.problem),
+            ));
+        }
+        // RFC 8555 §6.5: a fresh nonce on every answer (MUST on success and on badNonce).
+        if !answer.nonce {
+            let req = if answer.problem == "badNonce" {
+                "ACME-4"
+            } else {
+                "ACME-3"
+            };
+            self.findings.push(expectation(
+                req,
+                "a Replay-Nonce header",
+                format!("none on the {} answer", answer.status),
+            ));
+        }
+        // RFC 8555 §6.7: errors are problem documents.
+        if answer.status >= 400
+            && answer.content_type.as_deref() != Some("application/problem+json")
+        {
+            self.findings.push(expectation(
+                "ACME-30",
+                "Content-Type application/problem+json",
+                format!("{:?}", answer.content_type),
+            ));
+        }
+        match failed {
+            Some(finding) => self.fail(finding),
+            None => Ok(()),
+        }
     }
 
     async fn finalize(&mut self, s: &FinalizeStep) -> Result<(), StepError> {

@@ -1,6 +1,7 @@
 //! The built-in client against a world's CA over HTTPS: issuance by dns-01 and http-01, CAA,
 //! accounts, key rollover, revocation, knobs, bad input, and the JWS negative matrix.
 
+use acmeproof::acme::probe::{Fault, probe};
 use acmeproof::acme::{AcmeError, flow};
 use acmeproof_mocks::account_key::{KeyAlg, SignWith};
 use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
@@ -635,195 +636,43 @@ async fn email_identifiers_get_an_email_reply_challenge_that_waits_for_the_reply
 
 // --- The JWS negative matrix over HTTPS (issue acceptance: status, error URN, fresh nonce) ---
 
-struct Raw {
-    status: u16,
-    kind: String,
-    nonce: bool,
-}
-
-async fn send(
-    client: &acmeproof::acme::AcmeClient,
-    method: reqwest::Method,
-    url: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> Raw {
-    let answer = client
-        .http()
-        .request(method, url)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = answer.status().as_u16();
-    let nonce = answer.headers().contains_key("replay-nonce");
-    let content_type = answer
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let doc: Value = answer.json().await.unwrap_or(Value::Null);
+/// Probes with `fault` and checks the answer: status, problem type, a fresh nonce, and a
+/// problem document's media type (RFC 7807) on every error.
+async fn expect_probe(client: &acmeproof::acme::AcmeClient, fault: Fault, status: u16, kind: &str) {
+    let r = probe(client, fault).await.unwrap();
+    assert_eq!((r.status, r.problem.as_str()), (status, kind), "{fault:?}");
+    assert!(r.nonce, "{fault:?}: every answer carries a fresh nonce");
     if status >= 400 {
         assert_eq!(
-            content_type.as_deref(),
+            r.content_type.as_deref(),
             Some("application/problem+json"),
-            "{doc}"
+            "{fault:?}"
         );
     }
-    Raw {
-        status,
-        kind: doc["type"]
-            .as_str()
-            .unwrap_or("")
-            .trim_start_matches("urn:ietf:params:acme:error:")
-            .to_owned(),
-        nonce,
-    }
-}
-
-/// A signed POST-as-GET to the account URL, then `mutate` on the JSON.
-async fn mutated(
-    client: &acmeproof::acme::AcmeClient,
-    url: &str,
-    mutate: impl FnOnce(&mut Value),
-) -> Vec<u8> {
-    let nonce = client.nonce().await.unwrap();
-    let mut jws = client
-        .key()
-        .sign_request(
-            SignWith::Kid(client.account_url().unwrap()),
-            &nonce,
-            url,
-            None,
-        )
-        .unwrap();
-    mutate(&mut jws);
-    jws.to_string().into_bytes()
-}
-
-/// A mutation that sets one protected-header member.
-fn header(name: &'static str, value: Value) -> Box<dyn FnOnce(&mut Value)> {
-    Box::new(move |j| {
-        set_protected(j, |h| {
-            h.insert(name.into(), value);
-        })
-    })
-}
-
-fn set_protected(jws: &mut Value, change: impl FnOnce(&mut serde_json::Map<String, Value>)) {
-    let raw = b64url::decode_strict(jws["protected"].as_str().unwrap()).unwrap();
-    let mut header: Value = serde_json::from_slice(&raw).unwrap();
-    change(header.as_object_mut().unwrap());
-    jws["protected"] = Value::String(b64url::encode(header.to_string()));
 }
 
 #[tokio::test]
 async fn jws_negative_matrix() {
     let world = world().await;
     let client = client(&world, "matrix").await;
-    let account = client.account_url().unwrap();
-    let jose = "application/jose+json";
-    let post = reqwest::Method::POST;
-
-    let good = mutated(&client, &account, |_| {}).await;
-    let r = send(&client, post.clone(), &account, jose, good.clone()).await;
-    assert_eq!(r.status, 200, "the unmutated request is accepted");
-    // A reused nonce.
-    let r = send(&client, post.clone(), &account, jose, good).await;
-    assert_eq!(
-        (r.status, r.kind.as_str(), r.nonce),
-        (400, "badNonce", true),
-        "reused nonce"
-    );
-
-    type Mutation = Box<dyn FnOnce(&mut Value)>;
-    let thumb_jwk = client.key().public_jwk();
-    let cases: Vec<(&str, Mutation, u16, &str)> = vec![
-        (
-            "alg none",
-            Box::new(|j| {
-                set_protected(j, |h| {
-                    h.insert("alg".into(), json!("none"));
-                });
-                j["signature"] = json!("");
-            }),
-            400,
-            "badSignatureAlgorithm",
-        ),
-        (
-            "HS256",
-            header("alg", json!("HS256")),
-            400,
-            "badSignatureAlgorithm",
-        ),
-        (
-            "both jwk and kid",
-            header("jwk", thumb_jwk),
-            400,
-            "malformed",
-        ),
-        (
-            "url mismatch",
-            header("url", json!("https://127.0.0.1:1/acme/acct/x")),
-            403,
-            "unauthorized",
-        ),
-        (
-            "unknown nonce",
-            header("nonce", json!("bm90LWlzc3VlZA")),
-            400,
-            "badNonce",
-        ),
-        (
-            "padded base64url",
-            Box::new(|j| {
-                let p = j["protected"].as_str().unwrap().to_owned();
-                j["protected"] = json!(format!("{p}="));
-            }),
-            400,
-            "malformed",
-        ),
-        (
-            "bad signature",
-            Box::new(|j| {
-                let mut sig = b64url::decode_strict(j["signature"].as_str().unwrap()).unwrap();
-                sig[5] ^= 0x01;
-                j["signature"] = json!(b64url::encode(sig));
-            }),
-            400,
-            "malformed",
-        ),
-        (
-            "unknown crit",
-            Box::new(|j| {
-                set_protected(j, |h| {
-                    h.insert("crit".into(), json!(["acmeproof-unknown"]));
-                    h.insert("acmeproof-unknown".into(), json!(true));
-                })
-            }),
-            400,
-            "malformed",
-        ),
-    ];
-    for (name, mutation, status, kind) in cases {
-        let body = mutated(&client, &account, mutation).await;
-        let r = send(&client, post.clone(), &account, jose, body).await;
-        assert_eq!((r.status, r.kind.as_str()), (status, kind), "{name}");
-        assert!(r.nonce, "{name}: every answer carries a fresh nonce");
+    expect_probe(&client, Fault::None, 200, "").await;
+    for (fault, status, kind) in [
+        (Fault::ReusedNonce, 400, "badNonce"),
+        (Fault::AlgNone, 400, "badSignatureAlgorithm"),
+        (Fault::Hs256, 400, "badSignatureAlgorithm"),
+        (Fault::JwkAndKid, 400, "malformed"),
+        (Fault::UrlMismatch, 403, "unauthorized"),
+        (Fault::UnknownNonce, 400, "badNonce"),
+        (Fault::PaddedBase64, 400, "malformed"),
+        (Fault::BadSignature, 400, "malformed"),
+        // josekit alone accepts an unknown crit (see mocks' jws tests); the CA does not.
+        (Fault::UnknownCrit, 400, "malformed"),
+        // ACME-6 and ACME-14.
+        (Fault::WrongContentType, 415, "malformed"),
+        (Fault::GetOnPostResource, 405, "malformed"),
+    ] {
+        expect_probe(&client, fault, status, kind).await;
     }
-    // A wrong Content-Type (ACME-6).
-    let body = mutated(&client, &account, |_| {}).await;
-    let r = send(&client, post.clone(), &account, "application/json", body).await;
-    assert_eq!(
-        (r.status, r.kind.as_str(), r.nonce),
-        (415, "malformed", true)
-    );
-    // A GET on a POST resource (ACME-14).
-    let r = send(&client, reqwest::Method::GET, &account, jose, Vec::new()).await;
-    assert_eq!(
-        (r.status, r.kind.as_str(), r.nonce),
-        (405, "malformed", true)
-    );
     world.shutdown().await;
 }
 
@@ -831,21 +680,15 @@ async fn jws_negative_matrix() {
 async fn garbage_huge_and_truncated_bodies_get_problem_documents_and_the_ca_keeps_serving() {
     let world = world().await;
     let client = client(&world, "garbage").await;
-    let account = client.account_url().unwrap();
-    let jose = "application/jose+json";
-    let good = mutated(&client, &account, |_| {}).await;
-    let truncated = good[..good.len() / 2].to_vec();
-    let bodies: Vec<(&str, Vec<u8>, u16)> = vec![
-        ("garbage", b"\x00\xff not json at all".to_vec(), 400),
-        ("empty", Vec::new(), 400),
-        ("json array", b"[1,2,3]".to_vec(), 400),
-        ("truncated JWS", truncated, 400),
-        ("1 MiB", vec![b'{'; 1 << 20], 413),
-    ];
-    for (name, body, status) in bodies {
-        let r = send(&client, reqwest::Method::POST, &account, jose, body).await;
-        assert_eq!((r.status, r.kind.as_str()), (status, "malformed"), "{name}");
+    for (fault, status) in [
+        (Fault::Garbage, 400),
+        (Fault::Empty, 400),
+        (Fault::Truncated, 400),
+        (Fault::Huge, 413),
+    ] {
+        expect_probe(&client, fault, status, "malformed").await;
     }
+    let jose = "application/jose+json";
     for url in [
         client.directory().new_order.clone(),
         format!(
@@ -853,8 +696,20 @@ async fn garbage_huge_and_truncated_bodies_get_problem_documents_and_the_ca_keep
             world.ca.directory_url().trim_end_matches("/directory")
         ),
     ] {
-        let r = send(&client, reqwest::Method::POST, &url, jose, b"{".to_vec()).await;
-        assert!(r.status >= 400 && !r.kind.is_empty(), "{url}");
+        let answer = client
+            .http()
+            .post(&url)
+            .header("content-type", jose)
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        let doc: Value = answer.json().await.unwrap_or(Value::Null);
+        assert!(
+            status >= 400 && doc["type"].is_string(),
+            "{url}: {status} {doc}"
+        );
     }
     // Still serving: a full issuance works.
     flow::issue_dns01(&client, &world.dns, &["www.example.test"], WAIT)
