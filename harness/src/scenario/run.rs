@@ -10,7 +10,10 @@ use acmeproof_mocks::relay::signed_fields;
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
 use acmeproof_protocol::requirements;
-use acmeproof_protocol::smime::{ChallengeContext, ChallengeEmail, ResponseBody, check_challenge};
+use acmeproof_protocol::smime::{
+    ChallengeContext, ChallengeEmail, ExpectedDigest, ResponseBody, ResponseContext,
+    check_challenge, check_response,
+};
 use acmeproof_protocol::token::Join;
 use acmeproof_protocol::{Finding, Findings, Level};
 use serde_json::Value;
@@ -299,6 +302,7 @@ impl Context<'_> {
         match (s.expect.as_str(), result) {
             ("issued", Ok(outcome)) => {
                 self.observe_challenge(&outcome.exchange);
+                self.observe_reply(&outcome.exchange, &address);
                 if let Some(want) = s.ignored
                     && outcome.ignored.len() != want
                 {
@@ -364,6 +368,46 @@ impl Context<'_> {
             Err(e) => self.findings.push(expectation(
                 "SMIME-16",
                 "a challenge mail that parses",
+                e.to_string(),
+            )),
+        }
+    }
+
+    /// The reply as the CA's MX got it (the last relay's copy: DKIM-signed by the MSA,
+    /// changed by any relay on the way), checked by the protocol rules: its findings are the
+    /// client's.
+    fn observe_reply(&mut self, exchange: &Exchange, address: &str) {
+        let Some(mail) = &self.world.mail else {
+            return;
+        };
+        let Some(last) = mail.relays.last() else {
+            return;
+        };
+        let Some(copy) = last
+            .2
+            .forwarded()
+            .into_iter()
+            .rev()
+            .find(|f| f.envelope.mail_from == address)
+        else {
+            self.findings.push(expectation(
+                "SMIME-37",
+                "a reply reaching the CA's MX",
+                "none passed the last relay",
+            ));
+            return;
+        };
+        let context = ResponseContext {
+            identifier: Some(address.to_owned()),
+            challenge: Some(exchange.info.clone()),
+            expected: ExpectedDigest::Unknown,
+            case: Default::default(),
+        };
+        match check_response(&copy.data, &context) {
+            Ok(report) => self.findings.extend(report.findings),
+            Err(e) => self.findings.push(expectation(
+                "SMIME-37",
+                "a reply that parses",
                 e.to_string(),
             )),
         }
