@@ -188,7 +188,36 @@ fn describe(step: &scenario::Step) -> String {
                 .unwrap_or_default(),
             s.req
         ),
-        Step::Finalize(s) => format!("finalize: a CSR for {} ({})", s.usage, s.req),
+        Step::Finalize(s) => format!(
+            "finalize{}: a CSR for {}{}{} ({})",
+            if s.early { " at once" } else { "" },
+            s.usage,
+            s.csr_for
+                .as_deref()
+                .map(|a| format!(" naming {a}"))
+                .unwrap_or_default(),
+            s.error
+                .as_deref()
+                .map(|e| format!("; the CA must answer {e}"))
+                .unwrap_or_default(),
+            s.req
+        ),
+        Step::NewOrder(s) => format!(
+            "new-order: {} {}{} ({})",
+            s.kind,
+            s.value,
+            s.error
+                .as_deref()
+                .map(|e| format!("; the CA must answer {e}"))
+                .unwrap_or_default(),
+            s.req
+        ),
+        Step::IssueDns(s) => format!(
+            "issue-dns: a dns-01 certificate for {:?} ({})",
+            s.names, s.req
+        ),
+        Step::DeactivateAccount(_) => "deactivate-account".into(),
+        Step::Directory(s) => format!("directory: the directory and newNonce ({})", s.req),
         Step::AdvanceClock(s) => format!("advance-clock: {} s", s.seconds),
         Step::SetKnobs(s) => format!("set-knobs: {:?}", s.knobs),
         Step::Probe(s) => format!(

@@ -148,6 +148,14 @@ pub enum Step {
     SetKnobs(SetKnobsStep),
     /// Send a deliberately broken request and compare the answer (RFC 8555 §6).
     Probe(ProbeStep),
+    /// newOrder for any identifier, expecting it accepted or refused with an error.
+    NewOrder(NewOrderStep),
+    /// A whole dns-01 issuance by the built-in client.
+    IssueDns(IssueDnsStep),
+    /// Deactivate the account (RFC 8555 §7.3.6).
+    DeactivateAccount(EmptyStep),
+    /// The directory and newNonce as RFC 8555 §7.1.1 and §7.2 say.
+    Directory(ReqStep),
 }
 
 impl Step {
@@ -164,6 +172,10 @@ impl Step {
             Step::AdvanceClock(_) => "advance-clock",
             Step::SetKnobs(_) => "set-knobs",
             Step::Probe(_) => "probe",
+            Step::NewOrder(_) => "new-order",
+            Step::IssueDns(_) => "issue-dns",
+            Step::DeactivateAccount(_) => "deactivate-account",
+            Step::Directory(_) => "directory",
         }
     }
 
@@ -173,8 +185,11 @@ impl Step {
             Step::Issue(s) => s.req.as_deref().into_iter().collect(),
             Step::Order(s) | Step::ReadChallenge(s) => s.req.as_deref().into_iter().collect(),
             Step::ExpectAuthorization(s) => vec![s.req.as_str()],
-            Step::Finalize(s) => vec![s.req.as_str()],
             Step::Probe(s) => vec![s.req.as_str()],
+            Step::NewOrder(s) => vec![s.req.as_str()],
+            Step::IssueDns(s) => vec![s.req.as_str()],
+            Step::Directory(s) => vec![s.req.as_str()],
+            Step::Finalize(s) => vec![s.req.as_str()],
             _ => Vec::new(),
         }
     }
@@ -267,6 +282,13 @@ pub struct FinalizeStep {
     pub usage: String,
     /// The requirement a bad certificate is filed under.
     pub req: String,
+    /// Ask for this address in the CSR instead of the order's.
+    pub csr_for: Option<String>,
+    /// Finalize at once, without waiting for the order to be ready.
+    #[serde(default)]
+    pub early: bool,
+    /// The error the CA must answer instead of a certificate (`badCSR`, `orderNotReady`).
+    pub error: Option<String>,
 }
 
 fn default_usage() -> String {
@@ -300,5 +322,38 @@ pub struct ProbeStep {
     /// The problem type it must answer (without the URN prefix); none for a success.
     pub error: Option<String>,
     /// The requirement a wrong answer is filed under.
+    pub req: String,
+}
+
+/// A step that only names its requirement.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReqStep {
+    /// The requirement a failure is filed under.
+    pub req: String,
+}
+
+/// [`Step::NewOrder`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderStep {
+    /// The identifier type (`email`, `dns`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its value.
+    pub value: String,
+    /// The problem type the CA must answer; none when the order must be created.
+    pub error: Option<String>,
+    /// The requirement a wrong answer is filed under.
+    pub req: String,
+}
+
+/// [`Step::IssueDns`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueDnsStep {
+    /// The names.
+    pub names: Vec<String>,
+    /// The requirement a failure is filed under.
     pub req: String,
 }

@@ -159,10 +159,31 @@ impl Context<'_> {
             Step::ReadChallenge(s) => self.read_challenge(s).await,
             Step::Reply(s) => self.reply(s).await,
             Step::Post(_) => {
-                let (client, exchange) = (self.client()?, self.exchange()?);
-                client.respond(exchange.challenge_url()).await?;
+                let url = self.challenge_url()?;
+                self.client()?.respond(&url).await?;
                 Ok(())
             }
+            Step::NewOrder(s) => self.new_order(s).await,
+            Step::IssueDns(s) => {
+                let world = self.world;
+                let client = self.account("account").await?;
+                let names: Vec<&str> = s.names.iter().map(String::as_str).collect();
+                match crate::acme::flow::issue_dns01(client, &world.dns, &names, WAIT).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.fail(expectation(&s.req, "a certificate", e.to_string())),
+                }
+            }
+            Step::DeactivateAccount(_) => {
+                let client = self.account("account").await?;
+                let url = client
+                    .account_url()
+                    .ok_or_else(|| StepError::Harness("no account URL".into()))?;
+                client
+                    .post(&url, Some(&serde_json::json!({"status": "deactivated"})))
+                    .await?;
+                Ok(())
+            }
+            Step::Directory(s) => self.directory(s).await,
             Step::ExpectAuthorization(s) => self.expect_authorization(s).await,
             Step::Finalize(s) => self.finalize(s).await,
             Step::AdvanceClock(s) => {
@@ -188,6 +209,24 @@ impl Context<'_> {
         self.client
             .as_ref()
             .ok_or_else(|| StepError::Harness("no account yet: order first".into()))
+    }
+
+    /// The authorization URL: of the challenge read, else of the order.
+    fn authz_url(&self) -> Result<String, StepError> {
+        match (&self.exchange, &self.ordered) {
+            (Some(e), _) => Ok(e.authz_url.clone()),
+            (None, Some(o)) => Ok(o.authz_url.clone()),
+            _ => Err(StepError::Harness("no order yet: order first".into())),
+        }
+    }
+
+    /// The challenge URL: of the challenge read, else of the order.
+    fn challenge_url(&self) -> Result<String, StepError> {
+        match (&self.exchange, &self.ordered) {
+            (Some(e), _) => Ok(e.challenge_url().to_owned()),
+            (None, Some(o)) => Ok(o.challenge_url().to_owned()),
+            _ => Err(StepError::Harness("no order yet: order first".into())),
+        }
     }
 
     fn exchange(&self) -> Result<&Exchange, StepError> {
@@ -540,10 +579,10 @@ impl Context<'_> {
     }
 
     async fn expect_authorization(&mut self, s: &ExpectAuthorizationStep) -> Result<(), StepError> {
-        let client = self.client()?;
-        let exchange = self.exchange()?;
-        let authz = client
-            .poll(&exchange.authz_url, &["pending", "processing"], WAIT)
+        let url = self.authz_url()?;
+        let authz = self
+            .client()?
+            .poll(&url, &["pending", "processing"], WAIT)
             .await?;
         let status = authz["status"].as_str().unwrap_or_default().to_owned();
         if status != s.status {
@@ -628,21 +667,140 @@ impl Context<'_> {
             .user
             .clone()
             .ok_or_else(|| StepError::Harness("no order yet".into()))?;
+        let ordered = self
+            .ordered
+            .clone()
+            .ok_or_else(|| StepError::Harness("no order yet".into()))?;
         let client = self.client()?;
-        let exchange = self.exchange()?;
-        let issued =
-            email::finalize_smime(client, exchange, &address, usage, self.seed, WAIT).await;
-        let checked = issued.map_err(|e| e.to_string()).and_then(|issued| {
-            mua::certificate::check_smime(
-                &issued.chain_pem,
-                &address,
-                usage,
-                self.world.pki.root_der(),
-            )
-        });
-        match checked {
-            Ok(_) => Ok(()),
-            Err(e) => self.fail(expectation(&s.req, "a conformant certificate", e)),
+        let order = if s.early {
+            ordered.order.clone()
+        } else {
+            client.poll(&ordered.order_url, &["pending"], WAIT).await?
+        };
+        let csr_address = s.csr_for.clone().unwrap_or(address.clone());
+        let rng = self.seed.stream("scenario csr");
+        let (csr, _) = email::smime_csr(&csr_address, usage, &rng)?;
+        let finalize = order["finalize"].as_str().unwrap_or_default().to_owned();
+        let answer = client.finalize(&finalize, &csr).await;
+        match (&s.error, answer) {
+            (Some(want), Err(e)) => {
+                let got = e.problem_kind().unwrap_or_default().to_owned();
+                if got == *want {
+                    Ok(())
+                } else {
+                    self.fail(expectation(&s.req, format!("error {want}"), e.to_string()))
+                }
+            }
+            (Some(want), Ok(order)) => self.fail(expectation(
+                &s.req,
+                format!("error {want}"),
+                format!("order {}", order["status"]),
+            )),
+            (None, Err(e)) => self.fail(expectation(&s.req, "a certificate", e.to_string())),
+            (None, Ok(_)) => {
+                let order = client
+                    .poll(&ordered.order_url, &["processing"], WAIT)
+                    .await?;
+                let cert = order["certificate"].as_str().unwrap_or_default().to_owned();
+                let chain = client.download(&cert).await?;
+                match mua::certificate::check_smime(
+                    &chain,
+                    &address,
+                    usage,
+                    self.world.pki.root_der(),
+                ) {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.fail(expectation(&s.req, "a conformant certificate", e)),
+                }
+            }
+        }
+    }
+
+    async fn new_order(&mut self, s: &NewOrderStep) -> Result<(), StepError> {
+        let client = self.account("account").await?;
+        let answer = client
+            .new_order(&[serde_json::json!({"type": s.kind, "value": s.value})])
+            .await;
+        match (&s.error, answer) {
+            (None, Ok(_)) => Ok(()),
+            (Some(want), Err(e)) if e.problem_kind() == Some(want.as_str()) => Ok(()),
+            (want, answer) => self.fail(expectation(
+                &s.req,
+                match want {
+                    Some(want) => format!("error {want}"),
+                    None => "an order".into(),
+                },
+                match answer {
+                    Ok((url, _)) => format!("order {url}"),
+                    Err(e) => e.to_string(),
+                },
+            )),
+        }
+    }
+
+    async fn directory(&mut self, s: &ReqStep) -> Result<(), StepError> {
+        let client = self.account("account").await?;
+        let http = client.http().clone();
+        let dir_url = self.world.ca.directory_url();
+        let dir: Value = http
+            .get(&dir_url)
+            .send()
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        let mut problems = Vec::new();
+        for field in [
+            "newNonce",
+            "newAccount",
+            "newOrder",
+            "revokeCert",
+            "keyChange",
+        ] {
+            if !dir[field].is_string() {
+                problems.push(format!("no {field}"));
+            }
+        }
+        let nonce_url = dir["newNonce"].as_str().unwrap_or_default().to_owned();
+        let head = http
+            .head(&nonce_url)
+            .send()
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        let get = http
+            .get(&nonce_url)
+            .send()
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        if head.status().as_u16() != 200 || get.status().as_u16() != 204 {
+            problems.push(format!(
+                "newNonce HEAD {} GET {} (200 and 204 expected)",
+                head.status(),
+                get.status()
+            ));
+        }
+        for answer in [&head, &get] {
+            if !answer.headers().contains_key("replay-nonce") {
+                problems.push("newNonce without Replay-Nonce".into());
+            }
+            if answer
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok())
+                != Some("no-store")
+            {
+                problems.push("newNonce without Cache-Control: no-store".into());
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            self.fail(expectation(
+                &s.req,
+                "a directory and newNonce as RFC 8555 §7.1.1 and §7.2 say",
+                problems.join("; "),
+            ))
         }
     }
 }
