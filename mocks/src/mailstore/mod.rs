@@ -15,6 +15,7 @@
 //! one UIDVALIDITY (§2.3.1.1), UIDVALIDITY is non-zero, `INBOX` is case-insensitive (§5.1).
 //! The lock is a std `Mutex`, never held across an await.
 
+mod headers;
 mod sink;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
+pub(crate) use headers::{HeaderCache, ParsedHeaders, value_text};
 pub use sink::StoreSink;
 
 use crate::mail::Authenticator;
@@ -125,12 +127,19 @@ pub struct StoredMessage {
     pub size: usize,
     /// The message as delivered.
     pub raw: Arc<[u8]>,
+    /// Its header, parsed on first need and shared by every clone (the octets never change).
+    pub(crate) headers: HeaderCache,
 }
 
 impl StoredMessage {
     /// Whether `flag` is set (system flags compared case-insensitively, RFC 9051 §2.3.2).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+
+    /// Its header fields (parsed once, on the first call on this message or any clone of it).
+    pub(crate) fn headers(&self) -> &ParsedHeaders {
+        self.headers.get(&self.raw)
     }
 }
 
@@ -437,6 +446,7 @@ impl MailStore {
                     internal_date: at,
                     size: raw.len(),
                     raw: Arc::from(raw),
+                    headers: HeaderCache::default(),
                 },
             );
             mb.uidnext = next;
