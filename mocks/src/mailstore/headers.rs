@@ -139,8 +139,13 @@ mod tests {
             &raw[parsed.fields[1].range.clone()],
             &raw[34..raw.len() - 8]
         );
-        // A later snapshot, after a flag change, shares the same parse.
+        // A later snapshot, after a flag change, shares the same parse; a snapshot taken
+        // before the change does not see it (the store copied the record, not the octets).
+        let before = store.snapshot(A, INBOX).unwrap();
         store.add_flags(A, INBOX, uid, &["\\Seen"]).unwrap();
+        assert!(!before[0].has_flag("\\Seen"));
+        assert!(Arc::ptr_eq(&before[0].raw, &first.raw));
+        assert!(std::ptr::eq(parsed, before[0].headers()));
         let again = store.message(A, INBOX, uid).unwrap();
         assert!(again.has_flag("\\Seen"));
         assert!(std::ptr::eq(parsed, again.headers()));

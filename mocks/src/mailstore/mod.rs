@@ -201,7 +201,9 @@ pub enum StoreEvent {
 struct Mailbox {
     uidvalidity: u32,
     uidnext: u32,
-    messages: BTreeMap<u32, StoredMessage>,
+    /// Shared with [`MailStore::snapshot`]s; a flag change copies the record (not its octets)
+    /// when a snapshot still holds it.
+    messages: BTreeMap<u32, Arc<StoredMessage>>,
 }
 
 #[derive(Debug)]
@@ -439,7 +441,7 @@ impl MailStore {
             let next = uid.checked_add(1).ok_or(StoreError::UidsExhausted)?;
             mb.messages.insert(
                 uid,
-                StoredMessage {
+                Arc::new(StoredMessage {
                     uid,
                     flags: BTreeSet::new(),
                     recent: true,
@@ -447,7 +449,7 @@ impl MailStore {
                     size: raw.len(),
                     raw: Arc::from(raw),
                     headers: HeaderCache::default(),
-                },
+                }),
             );
             mb.uidnext = next;
             uid
@@ -470,6 +472,24 @@ impl MailStore {
             .mailbox(&key, &name)?
             .messages
             .values()
+            .map(|m| StoredMessage::clone(m))
+            .collect())
+    }
+
+    /// [`MailStore::messages`] without copying the records: each is shared with the store until
+    /// its flags change (the store then copies it), so later changes do not show in it either.
+    pub(crate) fn snapshot(
+        &self,
+        address: &str,
+        mailbox: &str,
+    ) -> Result<Vec<Arc<StoredMessage>>, StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let inner = self.lock();
+        Ok(inner
+            .mailbox(&key, &name)?
+            .messages
+            .values()
             .cloned()
             .collect())
     }
@@ -479,7 +499,12 @@ impl MailStore {
         let key = canonical_address(address).ok()?;
         let name = mailbox_key(mailbox).ok()?;
         let inner = self.lock();
-        inner.mailbox(&key, &name).ok()?.messages.get(&uid).cloned()
+        inner
+            .mailbox(&key, &name)
+            .ok()?
+            .messages
+            .get(&uid)
+            .map(|m| StoredMessage::clone(m))
     }
 
     /// Replaces a message's flags (IMAP `STORE FLAGS`); returns the new set.
@@ -542,10 +567,11 @@ impl MailStore {
         let result = {
             let mut inner = self.lock();
             let mb = inner.mailbox_mut(&key, &name)?;
-            let msg = mb
-                .messages
-                .get_mut(&uid)
-                .ok_or(StoreError::NoSuchMessage(uid))?;
+            let msg = Arc::make_mut(
+                mb.messages
+                    .get_mut(&uid)
+                    .ok_or(StoreError::NoSuchMessage(uid))?,
+            );
             let mut next = msg.flags.clone();
             edit(&mut next, flags);
             if next.len() > MAX_FLAGS_PER_MESSAGE {
@@ -568,7 +594,9 @@ impl MailStore {
         let name = mailbox_key(mailbox)?;
         let mut inner = self.lock();
         for m in inner.mailbox_mut(&key, &name)?.messages.values_mut() {
-            m.recent = false;
+            if m.recent {
+                Arc::make_mut(m).recent = false;
+            }
         }
         Ok(())
     }
