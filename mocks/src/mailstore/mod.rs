@@ -2,7 +2,8 @@
 //! (LMTP final delivery through [`StoreSink`]) and the access protocols (IMAP, POP3).
 //!
 //! ```text
-//!   LMTP ─► StoreSink ─► MailStore::deliver ─► user ─► INBOX ─► messages (uid, flags, raw)
+//!   LMTP ─► StoreSink ─► MailStore::deliver ─► user ─► INBOX ─► messages (uid, flags, raw,
+//!                                                                  header parsed once)
 //!                                       │
 //!                                       └─► broadcast StoreEvent ─► IMAP IDLE, wait_for_message
 //! ```
