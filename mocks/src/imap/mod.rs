@@ -9,7 +9,8 @@
 //!                Logout; command assembly with literals and limits; IDLE
 //!   parse.rs     commands, astrings, literals, sequence sets, fetch items, search keys (pure)
 //!   fetch.rs     FETCH items: sections, ENVELOPE, BODYSTRUCTURE via mail-parser
-//!   search.rs    SEARCH evaluation via mail-parser
+//!   search.rs    SEARCH evaluation: header keys on the stored header cache, BODY/TEXT via
+//!                mail-parser
 //!   response.rs  quoting, literals out, flag lists
 //!   bench.rs     bench_search_fetch (`acmeproof bench imap`)
 //! ```

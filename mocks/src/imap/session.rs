@@ -1,7 +1,7 @@
 //! One connection: NotAuthenticated → Authenticated → Selected → Logout (RFC 3501 §3), command
 //! assembly with literals and limits, and the commands themselves.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
@@ -697,7 +697,7 @@ impl Session {
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let Ok(msgs) = store.messages(&user, &sel.name) else {
+        let Ok(msgs) = store.snapshot(&user, &sel.name) else {
             return;
         };
         let mut lines = Vec::new();
@@ -712,7 +712,7 @@ impl Session {
             }
         }
         let last = sel.uids.last().copied().unwrap_or(0);
-        let new: Vec<&StoredMessage> = msgs.iter().filter(|m| m.uid > last).collect();
+        let new: Vec<&StoredMessage> = msgs.iter().filter(|m| m.uid > last).map(|m| &**m).collect();
         if !new.is_empty() {
             for m in &new {
                 sel.uids.push(m.uid);
@@ -762,23 +762,21 @@ impl Session {
             .collect())
     }
 
-    fn messages_by_uid(&self) -> HashMap<u32, StoredMessage> {
+    /// The selected mailbox's messages now, by ascending UID (find one with [`by_uid`]).
+    fn snapshot(&self) -> Vec<Arc<StoredMessage>> {
         let Some(sel) = &self.selected else {
-            return HashMap::new();
+            return Vec::new();
         };
         self.shared
             .config
             .store
-            .messages(&self.user(), &sel.name)
+            .snapshot(&self.user(), &sel.name)
             .unwrap_or_default()
-            .into_iter()
-            .map(|m| (m.uid, m))
-            .collect()
     }
 
     fn search(&mut self, tag: &str, uid: bool, key: &parse::SearchKey) {
         self.sync(false);
-        let msgs = self.messages_by_uid();
+        let msgs = self.snapshot();
         let Some(sel) = &self.selected else {
             return;
         };
@@ -786,7 +784,9 @@ impl Session {
         let max_uid = sel.uids.last().copied().unwrap_or(0);
         let mut hits = Vec::new();
         for (i, u) in sel.uids.iter().enumerate() {
-            let Some(msg) = msgs.get(u) else { continue };
+            let Some(msg) = by_uid(&msgs, *u) else {
+                continue;
+            };
             let c = Candidate {
                 seq: i as u32 + 1,
                 msg,
@@ -815,7 +815,7 @@ impl Session {
                 return;
             }
         };
-        let msgs = self.messages_by_uid();
+        let msgs = self.snapshot();
         let store = self.shared.config.store.clone();
         let user = self.user();
         let cs = self.charset();
@@ -824,7 +824,9 @@ impl Session {
         let recent = sel.recent.clone();
         let mut out = Vec::new();
         for (seq, u) in targets {
-            let Some(msg) = msgs.get(&u) else { continue };
+            let Some(msg) = by_uid(&msgs, u) else {
+                continue;
+            };
             let mut flags = msg.flags.clone();
             let mut changed = false;
             if fetch::sets_seen(items)
@@ -1008,6 +1010,12 @@ impl Session {
             }
         }
     }
+}
+
+/// The message with this UID in a snapshot (ascending UIDs).
+fn by_uid(msgs: &[Arc<StoredMessage>], uid: u32) -> Option<&StoredMessage> {
+    let i = msgs.binary_search_by_key(&uid, |m| m.uid).ok()?;
+    Some(&msgs[i])
 }
 
 /// The transcript form of a command: LOGIN and AUTHENTICATE secrets redacted, literals shown as

@@ -2,7 +2,8 @@
 //! (LMTP final delivery through [`StoreSink`]) and the access protocols (IMAP, POP3).
 //!
 //! ```text
-//!   LMTP ─► StoreSink ─► MailStore::deliver ─► user ─► INBOX ─► messages (uid, flags, raw)
+//!   LMTP ─► StoreSink ─► MailStore::deliver ─► user ─► INBOX ─► messages (uid, flags, raw,
+//!                                                                  header parsed once)
 //!                                       │
 //!                                       └─► broadcast StoreEvent ─► IMAP IDLE, wait_for_message
 //! ```
@@ -15,6 +16,7 @@
 //! one UIDVALIDITY (§2.3.1.1), UIDVALIDITY is non-zero, `INBOX` is case-insensitive (§5.1).
 //! The lock is a std `Mutex`, never held across an await.
 
+mod headers;
 mod sink;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,6 +28,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
+pub(crate) use headers::{HeaderCache, ParsedHeaders, value_text};
 pub use sink::StoreSink;
 
 use crate::mail::Authenticator;
@@ -125,12 +128,19 @@ pub struct StoredMessage {
     pub size: usize,
     /// The message as delivered.
     pub raw: Arc<[u8]>,
+    /// Its header, parsed on first need and shared by every clone (the octets never change).
+    pub(crate) headers: HeaderCache,
 }
 
 impl StoredMessage {
     /// Whether `flag` is set (system flags compared case-insensitively, RFC 9051 §2.3.2).
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+    }
+
+    /// Its header fields (parsed once, on the first call on this message or any clone of it).
+    pub(crate) fn headers(&self) -> &ParsedHeaders {
+        self.headers.get(&self.raw)
     }
 }
 
@@ -192,7 +202,9 @@ pub enum StoreEvent {
 struct Mailbox {
     uidvalidity: u32,
     uidnext: u32,
-    messages: BTreeMap<u32, StoredMessage>,
+    /// Shared with [`MailStore::snapshot`]s; a flag change copies the record (not its octets)
+    /// when a snapshot still holds it.
+    messages: BTreeMap<u32, Arc<StoredMessage>>,
 }
 
 #[derive(Debug)]
@@ -430,14 +442,15 @@ impl MailStore {
             let next = uid.checked_add(1).ok_or(StoreError::UidsExhausted)?;
             mb.messages.insert(
                 uid,
-                StoredMessage {
+                Arc::new(StoredMessage {
                     uid,
                     flags: BTreeSet::new(),
                     recent: true,
                     internal_date: at,
                     size: raw.len(),
                     raw: Arc::from(raw),
-                },
+                    headers: HeaderCache::default(),
+                }),
             );
             mb.uidnext = next;
             uid
@@ -460,6 +473,24 @@ impl MailStore {
             .mailbox(&key, &name)?
             .messages
             .values()
+            .map(|m| StoredMessage::clone(m))
+            .collect())
+    }
+
+    /// [`MailStore::messages`] without copying the records: each is shared with the store until
+    /// its flags change (the store then copies it), so later changes do not show in it either.
+    pub(crate) fn snapshot(
+        &self,
+        address: &str,
+        mailbox: &str,
+    ) -> Result<Vec<Arc<StoredMessage>>, StoreError> {
+        let key = canonical_address(address)?;
+        let name = mailbox_key(mailbox)?;
+        let inner = self.lock();
+        Ok(inner
+            .mailbox(&key, &name)?
+            .messages
+            .values()
             .cloned()
             .collect())
     }
@@ -469,7 +500,12 @@ impl MailStore {
         let key = canonical_address(address).ok()?;
         let name = mailbox_key(mailbox).ok()?;
         let inner = self.lock();
-        inner.mailbox(&key, &name).ok()?.messages.get(&uid).cloned()
+        inner
+            .mailbox(&key, &name)
+            .ok()?
+            .messages
+            .get(&uid)
+            .map(|m| StoredMessage::clone(m))
     }
 
     /// Replaces a message's flags (IMAP `STORE FLAGS`); returns the new set.
@@ -532,10 +568,11 @@ impl MailStore {
         let result = {
             let mut inner = self.lock();
             let mb = inner.mailbox_mut(&key, &name)?;
-            let msg = mb
-                .messages
-                .get_mut(&uid)
-                .ok_or(StoreError::NoSuchMessage(uid))?;
+            let msg = Arc::make_mut(
+                mb.messages
+                    .get_mut(&uid)
+                    .ok_or(StoreError::NoSuchMessage(uid))?,
+            );
             let mut next = msg.flags.clone();
             edit(&mut next, flags);
             if next.len() > MAX_FLAGS_PER_MESSAGE {
@@ -558,7 +595,9 @@ impl MailStore {
         let name = mailbox_key(mailbox)?;
         let mut inner = self.lock();
         for m in inner.mailbox_mut(&key, &name)?.messages.values_mut() {
-            m.recent = false;
+            if m.recent {
+                Arc::make_mut(m).recent = false;
+            }
         }
         Ok(())
     }

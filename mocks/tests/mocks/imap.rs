@@ -398,6 +398,67 @@ async fn search_combinations() {
     server.shutdown().await;
 }
 
+/// Each message's header is parsed once and kept with it (only flags ever change): answers
+/// that depend on flags, on which messages remain, and on new arrivals stay right after the
+/// headers are cached.
+#[tokio::test]
+async fn header_cache_answers_stay_right_after_flags_expunge_and_deliveries() {
+    let (server, store) = start().await;
+    let (mut c, _) = Client::connect(server.addr()).await;
+    c.login().await;
+    c.cmd("SELECT INBOX").await;
+    let fields = "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)]";
+    // Fill the caches of all three.
+    let r = c.cmd("UID SEARCH SUBJECT acme").await;
+    assert_eq!(r[0], "* SEARCH 1 3", "{r:?}");
+    let r = c.cmd(&format!("UID FETCH 1:* ({fields})")).await;
+    assert!(r[0].contains("Subject: ACME: tok1"), "{r:?}");
+    // Flags change: header keys still match, flag keys see the new flags.
+    c.cmd("STORE 1 +FLAGS.SILENT (\\Seen)").await;
+    let r = c.cmd("UID SEARCH UNSEEN SUBJECT acme").await;
+    assert_eq!(r[0], "* SEARCH 3", "{r:?}");
+    let r = c.cmd("UID SEARCH SEEN FROM \"ACME CA\"").await;
+    assert_eq!(r[0], "* SEARCH 1", "{r:?}");
+    // Expunge: the gone message is not found, sequence numbers shift.
+    c.cmd("UID STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    let r = c.cmd("EXPUNGE").await;
+    assert_eq!(r[0], "* 1 EXPUNGE", "{r:?}");
+    let r = c.cmd("UID SEARCH SUBJECT acme").await;
+    assert_eq!(r[0], "* SEARCH 3", "{r:?}");
+    let r = c.cmd("SEARCH SUBJECT acme").await;
+    assert_eq!(r[0], "* SEARCH 2", "{r:?}");
+    // New deliveries: the same bytes again (UID 4) and new ones (UID 5), each with its own
+    // header; UIDs are never reused, so no answer comes from an expunged message's cache.
+    let at = OffsetDateTime::UNIX_EPOCH;
+    store.deliver(ALICE, MSG1.as_bytes(), at).unwrap();
+    let dave = "From: Dave <dave@d.example.test>\r\nSubject: ACME: tok5\r\n\r\nx\r\n";
+    store.deliver(ALICE, dave.as_bytes(), at).unwrap();
+    let r = c.cmd("UID SEARCH SUBJECT acme").await;
+    assert!(has(&r, "* 4 EXISTS"), "{r:?}");
+    assert!(has(&r, "* SEARCH 3 4 5"), "{r:?}");
+    let r = c.cmd("UID SEARCH UNSEEN FROM dave").await;
+    assert_eq!(r[0], "* SEARCH 5", "{r:?}");
+    let r = c.cmd("UID SEARCH SUBJECT tok1").await;
+    assert_eq!(r[0], "* SEARCH 4", "{r:?}");
+    let r = c.cmd(&format!("UID FETCH 5 ({fields} RFC822.SIZE)")).await;
+    assert!(
+        r[0].contains("From: Dave <dave@d.example.test>\r\nSubject: ACME: tok5\r\n\r\n"),
+        "{r:?}"
+    );
+    assert!(
+        r[0].contains(&format!("RFC822.SIZE {}", dave.len())),
+        "{r:?}"
+    );
+    // Flags cleared again: the cached header is unaffected.
+    c.cmd("UID STORE 5 +FLAGS.SILENT (\\Seen)").await;
+    let r = c.cmd("UID SEARCH UNSEEN SUBJECT acme").await;
+    assert_eq!(r[0], "* SEARCH 3 4", "{r:?}");
+    c.cmd("UID STORE 5 -FLAGS.SILENT (\\Seen)").await;
+    let r = c.cmd("UID SEARCH UNSEEN SUBJECT acme").await;
+    assert_eq!(r[0], "* SEARCH 3 4 5", "{r:?}");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn store_expunge_close_unselect() {
     let (server, store) = start().await;
