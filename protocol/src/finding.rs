@@ -120,6 +120,11 @@ impl Findings {
         self.0.iter().map(|f| f.req).collect()
     }
 
+    /// The last finding, to adjust (a caller that lowers what it just added).
+    pub fn last_mut(&mut self) -> Option<&mut Finding> {
+        self.0.last_mut()
+    }
+
     /// The findings as a slice.
     pub fn as_slice(&self) -> &[Finding] {
         &self.0

@@ -84,11 +84,16 @@ pub struct ReplyChanges {
     /// Replace the Subject with this text.
     pub subject: Option<String>,
     /// How it leaves: `submission` (signed by the MSA, default), `unsigned` (straight to the
-    /// CA's MX, no DKIM), `other-domain` (signed by a key of another domain).
+    /// CA's MX, no DKIM), `other-domain` (signed by a key of another domain than From's),
+    /// `sender-domain` (signed for the envelope sender's domain, whatever From says: a
+    /// permissive MSA elsewhere).
     pub send: Option<String>,
     /// Quote the digest block as a reply would (`> ` before each line).
     #[serde(default)]
     pub quote: bool,
+    /// Rewrite the digest lines: `padded` (a `=` added), `spaced` (a space every 8
+    /// characters), `indented` (leading spaces).
+    pub digest_style: Option<String>,
 }
 
 impl ReplyChanges {
@@ -115,6 +120,9 @@ impl ReplyChanges {
         }
         if self.quote {
             parts.push("quoted".into());
+        }
+        if let Some(style) = &self.digest_style {
+            parts.push(format!("digest {style}"));
         }
         if parts.is_empty() {
             "as the reference MUA writes it".into()
@@ -271,6 +279,9 @@ pub struct ExpectAuthorizationStep {
     pub detail: Option<String>,
     /// The requirement a mismatch is filed under.
     pub req: String,
+    /// Lower the finding a mismatch gives: `should`, `may` or `info`. For what the texts leave
+    /// open: the reference CA's reading is one choice, and another CA's is not a MUST failure.
+    pub level: Option<String>,
 }
 
 /// [`Step::Finalize`].

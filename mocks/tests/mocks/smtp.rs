@@ -171,6 +171,10 @@ fn env(from: &str, to: &[&str]) -> Envelope {
 const MSG: &[u8] =
     b"From: a@example.test\r\nTo: known@example.test\r\nSubject: hi\r\n\r\nhello\r\n.dot line\r\n";
 
+/// A message alice may submit (she is its author).
+const ALICE_MSG: &[u8] =
+    b"From: Alice <alice@example.test>\r\nTo: known@example.test\r\nSubject: hi\r\n\r\nhello\r\n";
+
 /// Raw bytes on a socket, reading reply lines with a timeout.
 struct Raw {
     r: BufReader<TcpStream>,
@@ -388,13 +392,25 @@ async fn submission_requires_tls_auth_and_send_as() {
         matches!(e, ClientError::Rejected { stage: Stage::Mail, ref reply }
         if reply.code == 553 && reply.enhanced == Some((5, 7, 1)))
     );
+    // The envelope is alice's but the author (From: a@example.test) is not: the MSA will not
+    // sign for someone else.
     let r = c
         .send(&env("alice@example.test", &["known@example.test"]), MSG)
+        .await
+        .unwrap();
+    assert_eq!((r[0].code, r[0].enhanced), (550, Some((5, 7, 1))), "{r:?}");
+    assert!(r[0].text.contains("From: <a@example.test>"), "{r:?}");
+    let r = c
+        .send(
+            &env("alice@example.test", &["known@example.test"]),
+            ALICE_MSG,
+        )
         .await
         .unwrap();
     assert_eq!(r[0].code, 250);
     c.quit().await.unwrap();
     let got = sink.wait_for(1).await;
+    assert_eq!(got.len(), 1, "the forged author was not delivered");
     assert_eq!(got[0].session.authenticated_as.as_deref(), Some("alice"));
     assert!(got[0].session.tls);
     assert_eq!(got[0].session.protocol, "ESMTPSA");
@@ -461,9 +477,12 @@ async fn submissions_implicit_tls() {
         .unwrap();
     assert!(!c.has_extension("STARTTLS"));
     c.auth_plain("alice", "secret").await.unwrap();
-    c.send(&env("alice@example.test", &["known@example.test"]), MSG)
-        .await
-        .unwrap();
+    c.send(
+        &env("alice@example.test", &["known@example.test"]),
+        ALICE_MSG,
+    )
+    .await
+    .unwrap();
     c.quit().await.unwrap();
     assert!(sink.wait_for(1).await[0].session.tls);
     server.shutdown().await;

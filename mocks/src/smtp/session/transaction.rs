@@ -81,6 +81,22 @@ impl Session {
         self.reply(Reply::new(250, (2, 1, 0), "Ok"));
     }
 
+    /// On Submission, the first From address the authenticated user may not send as. The MSA
+    /// DKIM-signs for the author's domain, so letting a user write another user's address in
+    /// From would have it vouch for a forgery (RFC 6409 §4.3: the MSA enforces its policy on
+    /// submitted messages; RFC 8823 §3.2 relies on the signature meaning the From is genuine).
+    fn foreign_author(&self, data: &[u8]) -> Option<String> {
+        let (Some(user), Some(auth)) = (&self.auth_user, &self.shared.config.auth) else {
+            return None;
+        };
+        let message = mail_parser::MessageParser::default().parse_headers(data)?;
+        let from = message.from()?;
+        from.iter()
+            .filter_map(|a| a.address())
+            .find(|a| !auth.may_send_as(user, a))
+            .map(str::to_owned)
+    }
+
     pub(super) async fn rcpt(&mut self, path: String, params: Vec<Param>) {
         let Some(txn) = &self.txn else {
             return self.reply(Reply::new(503, (5, 5, 1), "need MAIL before RCPT"));
@@ -150,9 +166,19 @@ impl Session {
             return Flow::Continue;
         };
         let n = txn.rcpts.len();
-        let replies: Vec<Reply> = match parser.finish() {
-            Err(r) => vec![r; n],
-            Ok(data) => {
+        let finished = parser.finish();
+        let forged = finished
+            .as_ref()
+            .ok()
+            .and_then(|data| self.foreign_author(data));
+        let replies: Vec<Reply> = match (finished, forged) {
+            (Err(r), _) => vec![r; n],
+            (Ok(_), Some(author)) => {
+                let user = self.auth_user.clone().unwrap_or_default();
+                let text = format!("{user} may not send as From: <{author}>");
+                vec![Reply::new(550, (5, 7, 1), text); n]
+            }
+            (Ok(data), None) => {
                 let session = self.info(txn.smtputf8);
                 let rcpts = txn.rcpts.clone();
                 let incoming = Incoming {
