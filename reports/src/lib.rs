@@ -15,13 +15,16 @@
 //! - [`waivers`]: the waiver file (scenario-id glob → reason).
 //! - [`verdict`]: the verdict of a single check's findings (used by `acmeproof lint`/`example`);
 //!   it maps onto [`Outcome`] with `From`.
-//! - [`json`]: the JSON form and [`json::parse`] back.
-//!
-//! Planned: `junit`, `markdown`, `html` renderers of that model.
+//! - Renderers, each a pure function from the model to text: [`json`] (with [`json::parse`]
+//!   back), [`junit`] (via quick-junit), [`markdown`] (a PR-comment summary) and [`html`] (one
+//!   self-contained file for several runs: matrix, requirement coverage, drill-down).
 #![forbid(unsafe_code)]
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod model;
 pub mod verdict;
 pub mod waivers;
@@ -49,4 +52,7 @@ pub enum RenderError {
         /// The version this crate reads and writes.
         supported: u32,
     },
+    /// JUnit serialization failed.
+    #[error("cannot write JUnit XML: {0}")]
+    Junit(#[from] quick_junit::SerializeError),
 }
