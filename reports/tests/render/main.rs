@@ -1,0 +1,301 @@
+//! Snapshot and shape tests of the four renderers on one small hand-built run.
+
+use std::collections::BTreeMap;
+
+use acmeproof_protocol::Level;
+use acmeproof_protocol::requirements::{self, Requirement};
+use acmeproof_reports::{
+    Channel, Direction, FindingRecord, Outcome, Role, RunReport, ScenarioResult, StepResult,
+    StepStatus, SutKind, ToolInfo, TranscriptEntry, Waivers, html, json, junit, markdown,
+};
+
+fn finding(req: &str, level: Level, expected: &str, observed: &str) -> FindingRecord {
+    FindingRecord {
+        req: req.into(),
+        level,
+        expected: expected.into(),
+        observed: observed.into(),
+        step: None,
+        transcript: None,
+    }
+}
+
+fn step(index: usize, action: &str, summary: &str, status: StepStatus) -> StepResult {
+    StepResult {
+        index,
+        action: action.into(),
+        summary: summary.into(),
+        status,
+        detail: None,
+    }
+}
+
+fn line(seq: u64, channel: Channel, direction: Direction, text: &str) -> TranscriptEntry {
+    TranscriptEntry {
+        seq,
+        at_ms: seq * 3,
+        channel,
+        direction,
+        conn: Some(1),
+        endpoint: "127.0.0.1:2525".into(),
+        text: text.into(),
+    }
+}
+
+/// Five scenarios: pass, fail with findings (and a hostile transcript), xfail under a waiver,
+/// unimplemented, error.
+fn sample(implementation: &str) -> RunReport {
+    let mut r = RunReport::new(
+        ToolInfo::new("acmeproof", "0.1.0"),
+        "2025-03-01T10:00:00Z",
+        implementation,
+        SutKind::Client,
+        false,
+    );
+    r.duration_ms = 1234;
+    r.waiver_file = Some("waivers.toml".into());
+
+    let mut pass = ScenarioResult::new(
+        "rfc8555/7.3/new-account",
+        "Creates an account with a fresh key",
+        Role::Client,
+    );
+    pass.requirements = vec!["ACME-1".into()];
+    pass.seed = 1;
+    pass.duration_ms = 40;
+    pass.steps = vec![step(
+        0,
+        "new-account",
+        "POST /acme/new-account",
+        StepStatus::Ok,
+    )];
+    r.scenarios.push(pass);
+
+    let mut fail = ScenarioResult::new(
+        "rfc8823/3.2/digest-split-lines",
+        "Replies with the digest split over lines",
+        Role::Client,
+    );
+    fail.requirements = vec!["SMIME-46".into(), "SMIME-48".into()];
+    fail.seed = 42;
+    fail.duration_ms = 310;
+    fail.variants = BTreeMap::from([
+        ("token_join".to_owned(), "either".to_owned()),
+        ("challenge_body".to_owned(), "text-plain".to_owned()),
+    ]);
+    fail.findings = vec![
+        finding(
+            "SMIME-46",
+            Level::Must,
+            "BEGIN ACME RESPONSE, digest lines, END ACME RESPONSE",
+            "body was \"<script>alert(1)</script>\" | not a digest",
+        )
+        .at_step(1)
+        .at_transcript(2),
+        finding(
+            "SMIME-21",
+            Level::Should,
+            "a US-ASCII Subject",
+            "Subject: Antwort: Bestätigung ✓",
+        )
+        .at_step(1),
+    ];
+    fail.outcome = Outcome::from_findings(&fail.findings, false);
+    fail.steps = vec![
+        step(0, "order", "order for alice@example.test", StepStatus::Ok),
+        StepResult {
+            detail: Some("2 findings".into()),
+            ..step(1, "reply", "alice's MUA replies", StepStatus::Failed)
+        },
+        step(
+            2,
+            "expect-challenge-state",
+            "challenge is valid",
+            StepStatus::NotRun,
+        ),
+    ];
+    fail.transcript = vec![
+        line(
+            0,
+            Channel::Smtp,
+            Direction::ServerToClient,
+            "220 mx.example.test ESMTP",
+        ),
+        line(
+            1,
+            Channel::Smtp,
+            Direction::ClientToServer,
+            "EHLO client.example.test",
+        ),
+        line(
+            2,
+            Channel::Smtp,
+            Direction::ClientToServer,
+            "<script>alert(\"pwned\")</script> & Grüße, 日本語",
+        ),
+        TranscriptEntry {
+            conn: None,
+            endpoint: "127.0.0.1:5353".into(),
+            ..line(
+                3,
+                Channel::Dns,
+                Direction::ClientToServer,
+                "Q TXT _acme-challenge.example.test",
+            )
+        },
+    ];
+    r.scenarios.push(fail);
+
+    let mut xfail = ScenarioResult::new(
+        "email-tls-05/3.4/capability-smtp",
+        "Advertises the ACME capability in EHLO",
+        Role::Client,
+    );
+    xfail.requirements = vec!["TLS-9".into(), "TLS-1".into()];
+    xfail.seed = 7;
+    xfail.duration_ms = 90;
+    xfail.findings = vec![finding(
+        "TLS-1",
+        Level::Must,
+        "`service` in the JSON payload",
+        "no `service` member",
+    )];
+    xfail.outcome = Outcome::from_findings(&xfail.findings, false);
+    r.scenarios.push(xfail);
+
+    let mut unimpl = ScenarioResult::new(
+        "email-tls-05/3.6/capability-pop",
+        "Proves control of a POP3 server",
+        Role::Client,
+    );
+    unimpl.requirements = vec!["TLS-11".into()];
+    unimpl.outcome = Outcome::Unimplemented;
+    unimpl.error = Some("client says: POP3 not supported".into());
+    r.scenarios.push(unimpl);
+
+    let mut error = ScenarioResult::new(
+        "rfc8555/6.5/bad-nonce-retry",
+        "Retries after badNonce",
+        Role::Both,
+    );
+    error.requirements = vec!["ACME-5".into()];
+    error.outcome = Outcome::Error;
+    error.error = Some("world: cannot bind 127.0.0.1:0 (address in use)".into());
+    error.duration_ms = 5;
+    r.scenarios.push(error);
+
+    let waivers = Waivers::parse(
+        "[[waiver]]\nid = \"email-tls-05/*/capability-smtp\"\nreason = \"EHLO capability lands in 2.1\"\n",
+    )
+    .unwrap();
+    for s in &mut r.scenarios {
+        waivers.apply(s);
+    }
+    r.summarize();
+    r
+}
+
+#[test]
+fn sample_outcomes() {
+    let r = sample("client: my-client");
+    let outcomes: Vec<Outcome> = r.scenarios.iter().map(|s| s.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Pass,
+            Outcome::Fail,
+            Outcome::Xfail,
+            Outcome::Unimplemented,
+            Outcome::Error
+        ]
+    );
+    assert_eq!(r.summary.total, 5);
+    assert!(!r.is_success());
+}
+
+#[test]
+fn json_round_trips() {
+    let r = sample("client: my-client");
+    let text = json::render(&r);
+    assert_eq!(json::parse(&text).unwrap(), r);
+    insta::assert_snapshot!("json", text);
+}
+
+#[test]
+fn junit_is_well_formed() {
+    let r = sample("client: my-client");
+    let xml = junit::render(&r).unwrap();
+    let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(back.tests, 5);
+    assert_eq!(back.failures, 1);
+    assert_eq!(back.errors, 1);
+    assert_eq!(back.skipped, 1);
+    let names: Vec<&str> = back.test_suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["rfc8555", "rfc8823", "email-tls-05"]);
+    let cases: usize = back.test_suites.iter().map(|s| s.test_cases.len()).sum();
+    assert_eq!(cases, 5);
+    assert!(!xml.contains("<script>"), "{xml}");
+    insta::assert_snapshot!("junit", xml);
+}
+
+#[test]
+fn junit_xpass_is_a_failure() {
+    let mut r = sample("client: my-client");
+    r.scenarios.truncate(1);
+    r.scenarios[0].waiver = Some("stale".into());
+    r.scenarios[0].outcome = Outcome::Xpass;
+    let xml = junit::render(&r).unwrap();
+    let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    assert_eq!(back.failures, 1);
+    assert!(
+        xml.contains("waived but passed: remove the waiver"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn markdown_summary() {
+    let text = markdown::render(&sample("client: my-client"));
+    assert!(!text.contains("<script>"), "{text}");
+    insta::assert_snapshot!("markdown", text);
+}
+
+#[test]
+fn html_page() {
+    let a = sample("client: my-client");
+    let mut b = sample("reference");
+    b.sut = SutKind::Reference;
+    b.waiver_file = None;
+    b.scenarios.truncate(2);
+    b.scenarios[1].outcome = Outcome::Pass;
+    b.scenarios[1].findings.clear();
+    b.summarize();
+    let full = html::render(&[a.clone(), b.clone()]);
+    for req in requirements::CATALOGUE {
+        assert!(
+            full.contains(&format!("id=\"req-{}\"", req.id)),
+            "{}",
+            req.id
+        );
+    }
+    // The snapshot covers a fixed slice of the catalogue so that catalogue edits elsewhere do
+    // not churn it; the slice includes uncovered ids.
+    let slice: Vec<Requirement> = [
+        "ACME-1", "ACME-4", "ACME-5", "SMIME-21", "SMIME-46", "SMIME-48", "TLS-1", "TLS-9",
+        "TLS-11", "TLS-12",
+    ]
+    .iter()
+    .filter_map(|id| requirements::lookup(id).copied())
+    .collect();
+    let page = html::render_with_catalogue(&[a, b], &slice);
+    // The hostile transcript line comes out escaped, never as markup.
+    assert!(!page.contains("<script>alert"), "raw script tag in page");
+    assert!(
+        page.contains("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; Grüße, 日本語")
+    );
+    // Self-contained: nothing fetched from elsewhere.
+    for needle in ["http://", "https://", "src=", "<link", "@import"] {
+        assert!(!page.contains(needle), "page refers outside: {needle}");
+    }
+    insta::assert_snapshot!("html", page);
+}
