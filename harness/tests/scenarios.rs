@@ -41,7 +41,7 @@ fn check(scenario: &LoadedScenario) -> Result<(), Failed> {
     let mut text = format!(
         "{}: expected {}, got {outcome}",
         scenario.path.display(),
-        scenario.file.expect
+        scenario.file.expect.as_str()
     );
     if let Some(e) = &run.error {
         text.push_str(&format!("\n  harness error: {e}"));

@@ -14,6 +14,7 @@ mod example;
 mod key_args;
 mod lint;
 mod render;
+mod report;
 mod run;
 mod serve;
 

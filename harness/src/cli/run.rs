@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use clap::Args;
 
+use acmeproof_reports::{Outcome, RunReport, SutKind, ToolInfo, Waivers};
+
 use super::{CliError, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE};
 use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
 
@@ -38,6 +40,43 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     quiet: bool,
+    /// Report formats: human (stdout), json, junit, md, html (files in --out). Several allowed,
+    /// comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', default_values_t = [Format::Human, Format::Json, Format::Junit, Format::Md, Format::Html])]
+    format: Vec<Format>,
+    /// Where the report files go.
+    #[arg(long, value_name = "DIR", default_value = "acmeproof-report")]
+    out: PathBuf,
+    /// A waiver file: `[[waiver]] id = "glob" reason = "…"`; a waived failure is an xfail.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
+}
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per scenario on stdout, findings under failures.
+    Human,
+    /// `report.json` (versioned schema).
+    Json,
+    /// `junit.xml`.
+    Junit,
+    /// `summary.md`, for PR comments.
+    Md,
+    /// `report.html`, one self-contained file.
+    Html,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::Human => "human",
+            Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Md => "md",
+            Format::Html => "html",
+        })
+    }
 }
 
 /// Arguments of `acmeproof explain`.
@@ -126,7 +165,7 @@ pub fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8, CliError> 
             scenario::Role::Server => "server (the CA)",
             scenario::Role::Both => "client and the server",
         },
-        s.file.expect,
+        s.file.expect.as_str(),
         s.seed()
     )?;
     if !s.file.description.is_empty() {
@@ -156,7 +195,7 @@ pub fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8, CliError> 
 }
 
 /// A step in one line, as the file says it.
-fn describe(step: &scenario::Step) -> String {
+pub fn describe(step: &scenario::Step) -> String {
     use scenario::Step;
     match step {
         Step::Issue(s) => {
@@ -241,8 +280,8 @@ pub struct Ran {
     pub seed: u64,
     /// What happened.
     pub run: ScenarioRun,
-    /// The outcome name.
-    pub outcome: &'static str,
+    /// The outcome.
+    pub outcome: Outcome,
 }
 
 /// Runs the selected scenarios, `jobs` at a time, with a progress bar when `progress`.
@@ -299,6 +338,12 @@ pub async fn run_all(
 
 /// Runs `acmeproof run`.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let waivers = args
+        .waivers
+        .as_deref()
+        .map(Waivers::load)
+        .transpose()
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let scenarios = select(&args.selection)?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -314,27 +359,51 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Input(format!("cannot start the runtime: {e}")))?;
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     let started = Instant::now();
     let ran = runtime.block_on(run_all(scenarios, args.seed, args.strict, jobs, progress));
-    let elapsed = started.elapsed();
-    human(&ran, elapsed, out)?;
-    Ok(exit_code(&ran))
+    let mut report = RunReport::new(
+        ToolInfo::new("acmeproof", env!("CARGO_PKG_VERSION")),
+        started_at,
+        "reference",
+        SutKind::Reference,
+        args.strict,
+    );
+    report.waiver_file = args.waivers.as_ref().map(|p| p.display().to_string());
+    report.scenarios = ran.iter().map(super::report::scenario_result).collect();
+    if let Some(waivers) = &waivers {
+        for result in &mut report.scenarios {
+            waivers.apply(result);
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.summarize();
+    if args.format.contains(&Format::Human) {
+        human(&report, out)?;
+    }
+    let written = super::report::write_files(&report, &args.format, &args.out)?;
+    if !written.is_empty() && args.format.contains(&Format::Human) {
+        writeln!(out, "reports: {}", written.join(", "))?;
+    }
+    Ok(exit_code(&report))
 }
 
-/// 0 when every outcome is acceptable, 2 when the harness broke, else 1.
-pub fn exit_code(ran: &[Ran]) -> u8 {
-    if ran.iter().any(|r| r.outcome == "error") {
+/// 0 when a CI gate accepts every outcome, 2 when the harness broke, else 1.
+pub fn exit_code(report: &RunReport) -> u8 {
+    if report.scenarios.iter().any(|r| r.outcome == Outcome::Error) {
         EXIT_USAGE
-    } else if ran.iter().any(|r| r.outcome != r.scenario.file.expect) {
-        EXIT_NONCONFORMANT
-    } else {
+    } else if report.is_success() {
         EXIT_OK
+    } else {
+        EXIT_NONCONFORMANT
     }
 }
 
-fn human(ran: &[Ran], elapsed: std::time::Duration, out: &mut dyn Write) -> std::io::Result<()> {
-    for r in ran {
-        let mark = if r.outcome == r.scenario.file.expect {
+fn human(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for r in &report.scenarios {
+        let mark = if r.outcome.is_success() {
             "ok  "
         } else {
             "FAIL"
@@ -342,15 +411,18 @@ fn human(ran: &[Ran], elapsed: std::time::Duration, out: &mut dyn Write) -> std:
         writeln!(
             out,
             "{mark} {:<16} {} ({:.2} s)",
-            r.outcome,
-            r.scenario.file.id,
-            r.run.duration.as_secs_f64()
+            r.outcome.as_str(),
+            r.id,
+            r.duration_ms as f64 / 1000.0
         )?;
-        if r.outcome != r.scenario.file.expect {
-            if let Some(e) = &r.run.error {
+        if let Some(reason) = &r.waiver {
+            writeln!(out, "       waived: {reason}")?;
+        }
+        if !r.outcome.is_success() {
+            if let Some(e) = &r.error {
                 writeln!(out, "       harness error: {e}")?;
             }
-            for f in r.run.findings.as_slice() {
+            for f in &r.findings {
                 writeln!(
                     out,
                     "       {} {}: expected {}; observed {}",
@@ -363,18 +435,20 @@ fn human(ran: &[Ran], elapsed: std::time::Duration, out: &mut dyn Write) -> std:
             writeln!(
                 out,
                 "       replay: acmeproof run '{}' --seed {}",
-                r.scenario.file.id, r.seed
+                r.id, r.seed
             )?;
         }
     }
-    let as_expected = ran
+    let ok = report
+        .scenarios
         .iter()
-        .filter(|r| r.outcome == r.scenario.file.expect)
+        .filter(|r| r.outcome.is_success())
         .count();
     writeln!(
         out,
-        "{as_expected} of {} scenarios as expected in {:.2} s",
-        ran.len(),
-        elapsed.as_secs_f64()
+        "{ok} of {} scenarios accepted ({}) in {:.2} s",
+        report.scenarios.len(),
+        report.summary.line(),
+        report.duration_ms as f64 / 1000.0
     )
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use acmeproof_mocks::world::WorldConfig;
 
 pub use load::{LoadError, load_dir, load_file};
-pub use model::{Role, ScenarioFile, Step};
+pub use model::{Outcome, Role, ScenarioFile, Step};
 
 /// A scenario read from its file, with its world built.
 #[derive(Debug, Clone)]
@@ -46,40 +46,17 @@ impl LoadedScenario {
     }
 }
 
-/// The outcome name of a run (`pass`, `pass-non-strict`, `informational`, `fail`, `error`):
-/// `error` when the harness broke, else from the findings' levels; `strict` makes SHOULD
-/// findings fail.
-pub fn outcome_of(run: &run::ScenarioRun, strict: bool) -> &'static str {
-    use acmeproof_protocol::Level;
+/// The outcome of a run: `error` when the harness broke, else from the findings' levels
+/// (`strict` makes SHOULD-level findings fail).
+pub fn outcome_of(run: &run::ScenarioRun, strict: bool) -> Outcome {
     if run.error.is_some() {
-        return "error";
-    }
-    let levels: Vec<Level> = run.findings.as_slice().iter().map(|f| f.level).collect();
-    if levels.contains(&Level::Must) || (strict && levels.contains(&Level::Should)) {
-        "fail"
-    } else if levels
-        .iter()
-        .any(|l| matches!(l, Level::Should | Level::May))
-    {
-        "pass-non-strict"
-    } else if levels.is_empty() {
-        "pass"
+        Outcome::Error
     } else {
-        "informational"
+        Outcome::from_checked(&run.findings, strict)
     }
 }
 
-/// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StepStatus {
-    /// Done, and its expectation held.
-    Ok,
-    /// Its expectation did not hold, or it could not run.
-    Failed,
-    /// Not reached (an earlier step broke the run).
-    NotRun,
-}
+pub use acmeproof_reports::StepStatus;
 
 /// What a step did.
 #[derive(Debug, Clone)]

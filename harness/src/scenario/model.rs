@@ -4,17 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// Which side of the protocol a scenario judges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// The ACME client and MUA.
-    Client,
-    /// The ACME server (CA).
-    Server,
-    /// Both.
-    Both,
-}
+pub use acmeproof_reports::{Outcome, Role};
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,7 +23,7 @@ pub struct ScenarioFile {
     pub role: Role,
     /// The outcome the reference implementations get.
     #[serde(default = "default_expect")]
-    pub expect: String,
+    pub expect: Outcome,
     /// The seed; by default one derived from the id.
     pub seed: Option<u64>,
     /// Overrides merged into the example world (same keys as `acmeproof serve --config`).
@@ -44,8 +34,8 @@ pub struct ScenarioFile {
     pub steps: Vec<Step>,
 }
 
-fn default_expect() -> String {
-    "pass".into()
+fn default_expect() -> Outcome {
+    Outcome::Pass
 }
 
 /// The reference MUA's variants a step can set.

@@ -483,11 +483,14 @@ fn run_list_and_explain_the_scenario_library() {
         "{text}"
     );
 
+    let reports = std::env::temp_dir().join(format!("acmeproof-run-{}", std::process::id()));
     let out = acmeproof(&[
         "run",
         "--quiet",
         "rfc8823/3.2/reply-witho*",
         "rfc8823/3.2/reply-wrong-*",
+        "--out",
+        reports.to_str().unwrap(),
     ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
@@ -495,7 +498,32 @@ fn run_list_and_explain_the_scenario_library() {
         text.contains("ok   pass             rfc8823/3.2/reply-without-dkim-refused"),
         "{text}"
     );
-    assert!(text.contains("2 of 2 scenarios as expected"), "{text}");
+    assert!(
+        text.contains("2 of 2 scenarios accepted (2 pass)"),
+        "{text}"
+    );
+    // The four report files, each readable back or well-formed.
+    let json = std::fs::read_to_string(reports.join("report.json")).unwrap();
+    let report = acmeproof_reports::json::parse(&json).unwrap();
+    assert_eq!(report.scenarios.len(), 2);
+    assert_eq!(
+        report.scenarios[0].id,
+        "rfc8823/3.2/reply-without-dkim-refused"
+    );
+    assert!(
+        !report.scenarios[0].transcript.is_empty(),
+        "the wire is recorded"
+    );
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), 2, "{junit}");
+    assert!(
+        std::fs::read_to_string(reports.join("summary.md"))
+            .unwrap()
+            .contains("2 pass")
+    );
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(html.contains("rfc8823/3.2/reply-wrong-digest-refused"));
+    let _ = std::fs::remove_dir_all(&reports);
 
     // A typo is not an empty green run.
     let out = acmeproof(&["run", "rfc9999/*"]);
@@ -533,7 +561,13 @@ req = "SMIME-10"
 "#,
     )
     .unwrap();
-    let out = acmeproof(&["run", "--scenarios", dir.to_str().unwrap()]);
+    let out = acmeproof(&[
+        "run",
+        "--scenarios",
+        dir.to_str().unwrap(),
+        "--format",
+        "human",
+    ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL fail"), "{text}");
@@ -547,5 +581,38 @@ req = "SMIME-10"
         ),
         "{text}"
     );
+    // Under a waiver with its reason, the known failure is an xfail and the run passes.
+    let waivers = dir.with_extension("waivers.toml");
+    std::fs::write(
+        &waivers,
+        "[[waiver]]\nid = \"rfc8823/3.2/claims-*\"\nreason = \"the file is wrong on purpose\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--scenarios",
+            dir.to_str().unwrap(),
+            "--format",
+            "human",
+        ];
+        args.extend_from_slice(extra);
+        acmeproof(&args)
+    };
+    let out = run(&["--waivers", waivers.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok   xfail"), "{text}");
+    assert!(
+        text.contains("waived: the file is wrong on purpose"),
+        "{text}"
+    );
+    // A waiver without a reason is refused.
+    std::fs::write(&waivers, "[[waiver]]\nid = \"x\"\nreason = \" \"\n").unwrap();
+    let out = run(&["--waivers", waivers.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reason"));
+    let _ = std::fs::remove_file(&waivers);
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&waivers);
 }

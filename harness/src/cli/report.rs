@@ -1,0 +1,112 @@
+//! From a run of the scenarios to the reports model (`acmeproof-reports`), and the report
+//! files.
+
+use std::path::Path;
+
+use acmeproof_reports::{
+    Channel, Direction, FindingRecord, RunReport, ScenarioResult, StepResult, TranscriptEntry,
+};
+
+use super::CliError;
+use super::run::{Format, Ran};
+
+/// One scenario's result in the reports model.
+pub fn scenario_result(ran: &Ran) -> ScenarioResult {
+    let file = &ran.scenario.file;
+    let mut result = ScenarioResult::new(file.id.clone(), file.title.clone(), file.role);
+    result.requirements = file.requirements.clone();
+    result.outcome = ran.outcome;
+    result.expected = file.expect;
+    result.seed = ran.seed;
+    result.duration_ms = ran.run.duration.as_millis() as u64;
+    result.error = ran.run.error.clone();
+    result.findings = ran
+        .run
+        .findings
+        .as_slice()
+        .iter()
+        .map(FindingRecord::from)
+        .collect();
+    result.steps = ran
+        .run
+        .steps
+        .iter()
+        .map(|s| StepResult {
+            index: s.index,
+            action: s.action.clone(),
+            summary: super::run::describe(&file.steps[s.index]),
+            status: s.status,
+            detail: s.detail.clone(),
+        })
+        .collect();
+    let first = ran.run.transcript.first().map(|l| l.at);
+    result.transcript = ran
+        .run
+        .transcript
+        .iter()
+        .enumerate()
+        .map(|(seq, l)| TranscriptEntry {
+            seq: seq as u64,
+            at_ms: first
+                .map(|t0| (l.at - t0).whole_milliseconds().max(0) as u64)
+                .unwrap_or_default(),
+            channel: match l.channel {
+                "http" => Channel::Http,
+                "dns" => Channel::Dns,
+                "lmtp" => Channel::Lmtp,
+                "imap" => Channel::Imap,
+                "pop3" => Channel::Pop3,
+                _ => Channel::Smtp,
+            },
+            direction: if l.to_server {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            },
+            conn: l.conn,
+            endpoint: l.endpoint.clone(),
+            text: l.text.clone(),
+        })
+        .collect();
+    result
+}
+
+/// Writes the file formats of `formats` into `dir`; returns the paths written.
+pub fn write_files(
+    report: &RunReport,
+    formats: &[Format],
+    dir: &Path,
+) -> Result<Vec<String>, CliError> {
+    let mut files: Vec<(&str, String)> = Vec::new();
+    for format in formats {
+        match format {
+            Format::Human => {}
+            Format::Json => files.push(("report.json", acmeproof_reports::json::render(report))),
+            Format::Junit => files.push((
+                "junit.xml",
+                acmeproof_reports::junit::render(report)
+                    .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?,
+            )),
+            Format::Md => files.push(("summary.md", acmeproof_reports::markdown::render(report))),
+            Format::Html => files.push((
+                "report.html",
+                acmeproof_reports::html::render(std::slice::from_ref(report)),
+            )),
+        }
+    }
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Read {
+        path: dir.into(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
