@@ -3,11 +3,13 @@
 //!
 //! - [`model`]: what a file says;
 //! - [`load`]: reading files, with errors that name the file, the line and the field;
+//! - [`rewrite`]: the changes a scenario makes to a reply;
 //! - [`run`]: one scenario against the reference implementations, producing findings;
 //! - [`transcript`]: the wire of a run, from every server of the world.
 
 pub mod load;
 pub mod model;
+pub mod rewrite;
 pub mod run;
 pub mod transcript;
 

@@ -536,7 +536,7 @@ impl Context<'_> {
         let c = &s.change;
         let from = c.from.clone().unwrap_or(address.clone());
         let mut reply = email::response(client, &exchange, &from, &style, now)?;
-        reply = change_reply(reply, c);
+        reply = super::rewrite::change_reply(reply, c);
         let to = exchange.info.reply_address().unwrap_or_default().to_owned();
         let envelope = email::envelope(&from, &to);
         match c.send.as_deref().unwrap_or("submission") {
@@ -863,92 +863,4 @@ fn usage_of(name: &str) -> Option<CsrKeyUsage> {
         "encryption" => Some(CsrKeyUsage::Encryption),
         _ => None,
     }
-}
-
-/// Applies the scenario's changes to a built reply (header edits on the raw text: the reply is
-/// ours, CRLF, ASCII headers first).
-fn change_reply(reply: Vec<u8>, c: &ReplyChanges) -> Vec<u8> {
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut head: Vec<String> = head.split("\r\n").map(str::to_owned).collect();
-    let mut replace = |name: &str, value: &str| {
-        let prefix = format!("{}:", name.to_ascii_lowercase());
-        if let Some(line) = head
-            .iter_mut()
-            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
-        {
-            *line = format!("{name}: {value}");
-        }
-    };
-    if let Some(from) = &c.from_header {
-        replace("From", from);
-    }
-    if let Some(subject) = &c.subject {
-        replace("Subject", subject);
-    }
-    let mut body = body.to_owned();
-    if let Some(digest) = &c.digest {
-        body = replace_digest(&body, |_| digest.clone());
-    }
-    match c.digest_style.as_deref() {
-        Some("padded") => body = replace_digest(&body, |d| format!("{d}=")),
-        Some("spaced") => {
-            body = replace_digest(&body, |d| {
-                d.as_bytes()
-                    .chunks(8)
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-        }
-        Some("indented") => body = replace_digest(&body, |d| format!("   {d}")),
-        _ => {}
-    }
-    if c.quote {
-        body = body
-            .split("\r\n")
-            .map(|l| {
-                if l.is_empty() {
-                    String::new()
-                } else {
-                    format!("> {l}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\r\n");
-    }
-    let mut out: Vec<String> = c.add_headers.clone();
-    out.extend(head);
-    format!("{}\r\n\r\n{body}", out.join("\r\n")).into_bytes()
-}
-
-/// The body with the lines between the BEGIN and END lines replaced by `rewrite` of the digest
-/// they hold (joined).
-fn replace_digest(body: &str, rewrite: impl Fn(&str) -> String) -> String {
-    let lines: Vec<&str> = body.split("\r\n").collect();
-    let begin = lines
-        .iter()
-        .position(|l| *l == acmeproof_protocol::smime::BEGIN_LINE);
-    let end = lines
-        .iter()
-        .position(|l| *l == acmeproof_protocol::smime::END_LINE);
-    let digest = match (begin, end) {
-        (Some(b), Some(e)) if b < e => lines[b + 1..e].concat(),
-        _ => String::new(),
-    };
-    let mut out = Vec::new();
-    let mut inside = false;
-    for line in lines {
-        if line == acmeproof_protocol::smime::BEGIN_LINE {
-            inside = true;
-            out.push(line.to_owned());
-            out.push(rewrite(&digest));
-        } else if line == acmeproof_protocol::smime::END_LINE {
-            inside = false;
-            out.push(line.to_owned());
-        } else if !inside {
-            out.push(line.to_owned());
-        }
-    }
-    out.join("\r\n")
 }
