@@ -616,3 +616,67 @@ req = "SMIME-10"
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&waivers);
 }
+
+#[test]
+fn chromium_renders_the_html_report_with_its_matrix() {
+    let Some(chromium) = acmeproof_testkit::require_tool("chromium") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("acmeproof-html-{}", std::process::id()));
+    let out = acmeproof(&[
+        "run",
+        "--quiet",
+        "rfc8555/6.5/*",
+        "rfc8823/3.2/reply-witho*",
+        "--format",
+        "html",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let page = format!("file://{}", dir.join("report.html").display());
+    let profile = dir.join("profile");
+    // The flags a sandboxed, offline machine needs (see /work/.library/env).
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let run = |extra: &[String]| {
+        let mut cmd = Command::new(&chromium);
+        cmd.args(common)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(&page);
+        cmd.output().expect("chromium runs")
+    };
+    // The DOM after the page's script ran: the matrix with one row per scenario.
+    let dom = run(&["--dump-dom".into()]);
+    let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    assert!(dom.contains("Implementations × scenarios"), "{dom}");
+    for id in [
+        "rfc8555/6.5/reused-nonce",
+        "rfc8555/6.5/unknown-nonce",
+        "rfc8823/3.2/reply-without-dkim-refused",
+    ] {
+        assert!(dom.contains(id), "{id} in the rendered page");
+    }
+    // And a screenshot of it: a PNG.
+    let shot = dir.join("report.png");
+    run(&[
+        "--window-size=1400,1000".into(),
+        format!("--screenshot={}", shot.display()),
+    ]);
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,
+        "{}",
+        png.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
