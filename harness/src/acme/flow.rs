@@ -71,7 +71,7 @@ pub async fn issue_dns01(
     let (order_url, order) = client.new_order(&identifiers).await?;
     let thumbprint = client.key().thumbprint();
     let mut to_answer = Vec::new();
-    let mut published = Vec::new();
+    let mut published: Vec<(String, Vec<String>)> = Vec::new();
     for authz_url in order
         .get("authorizations")
         .and_then(|a| a.as_array())
@@ -100,11 +100,17 @@ pub async fn issue_dns01(
         let token = str_at(challenge, "token")?;
         let name = format!("_acme-challenge.{domain}");
         let value = acmeproof_protocol::keyauth::dns01_txt_value(token, &thumbprint);
-        dns.set_txt(&name, vec![value])
+        // A name and its wildcard share one TXT name (RFC 8555 §8.4): every value goes in.
+        match published.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => published.push((name, vec![value])),
+        }
+        to_answer.push((authz_url.to_owned(), str_at(challenge, "url")?.to_owned()));
+    }
+    for (name, values) in &published {
+        dns.set_txt(name, values.clone())
             .await
             .map_err(|e| FlowError::Dns(e.to_string()))?;
-        published.push(name);
-        to_answer.push((authz_url.to_owned(), str_at(challenge, "url")?.to_owned()));
     }
     for (_, challenge_url) in &to_answer {
         client.respond(challenge_url).await?;
@@ -118,7 +124,7 @@ pub async fn issue_dns01(
             )));
         }
     }
-    for name in &published {
+    for (name, _) in &published {
         let _ = dns
             .remove(name, Some(hickory_proto::rr::RecordType::TXT))
             .await;

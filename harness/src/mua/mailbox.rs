@@ -191,6 +191,17 @@ impl Mailbox {
     /// [put back](Mailbox::put_back)), oldest first.
     pub async fn new_messages(&mut self) -> Result<Vec<Fetched>, FlowError> {
         let mut out = std::mem::take(&mut self.pending);
+        let fresh = self.unseen_uids().await?;
+        for uid in fresh {
+            let raw = self.fetch(uid).await?;
+            self.seen.insert(uid);
+            out.push(Fetched { uid, raw });
+        }
+        Ok(out)
+    }
+
+    /// UIDs above the last one seen, not seen yet, in order (one `UID SEARCH`).
+    async fn unseen_uids(&mut self) -> Result<Vec<Uid>, FlowError> {
         // Only UIDs above the last one seen: the answer stays small however long the MUA runs.
         let from = self.seen.last().map_or(self.first_new_uid, |last| {
             last.saturating_add(1).max(self.first_new_uid)
@@ -211,12 +222,7 @@ impl Mailbox {
             .filter(|uid| *uid >= from && !self.seen.contains(uid))
             .collect();
         fresh.sort_unstable();
-        for uid in fresh {
-            let raw = self.fetch(uid).await?;
-            self.seen.insert(uid);
-            out.push(Fetched { uid, raw });
-        }
-        Ok(out)
+        Ok(fresh)
     }
 
     /// Hands back messages returned by [`Mailbox::new_messages`] but not looked at, so the next
@@ -270,6 +276,15 @@ impl Mailbox {
     }
 
     async fn idle(&mut self, left: Duration) -> Result<bool, FlowError> {
+        // A delivery the server reported during an earlier command (an untagged `* n EXISTS`
+        // riding on a SEARCH or FETCH answer, RFC 3501 §7) is not reported again when IDLE
+        // starts: async-imap parks such updates in its unsolicited channel, and IDLE would wait
+        // for news already received. So: forget the parked updates, look once more, and idle
+        // only when nothing is new (our server reports anything later at IDLE's start).
+        while self.session()?.unsolicited_responses.try_recv().is_ok() {}
+        if !self.unseen_uids().await?.is_empty() {
+            return Ok(true);
+        }
         // async-imap's IDLE consumes the session and gives it back at DONE.
         let session = self.session.take().ok_or_else(lost)?;
         let limit = self.command_timeout;
@@ -287,6 +302,16 @@ impl Mailbox {
         .await?;
         self.session = Some(session);
         Ok(matches!(response, IdleResponse::NewData(_)))
+    }
+
+    /// NOOP (RFC 3501 §6.1.2): keeps the session alive and lets the server report changes.
+    pub async fn noop(&mut self) -> Result<(), FlowError> {
+        let limit = self.command_timeout;
+        let session = self.session()?;
+        bounded(limit, "NOOP", async {
+            session.noop().await.map_err(|e| imap_error("NOOP", e))
+        })
+        .await
     }
 
     /// The token-part1 values replied to from this mailbox.

@@ -341,7 +341,7 @@ impl Context<'_> {
         match (s.expect.as_str(), result) {
             ("issued", Ok(outcome)) => {
                 self.observe_challenge(&outcome.exchange);
-                self.observe_reply(&outcome.exchange, &address);
+                self.observe_reply(&outcome.exchange, &address).await;
                 if let Some(want) = s.ignored
                     && outcome.ignored.len() != want
                 {
@@ -415,19 +415,25 @@ impl Context<'_> {
     /// The reply as the CA's MX got it (the last relay's copy: DKIM-signed by the MSA,
     /// changed by any relay on the way), checked by the protocol rules: its findings are the
     /// client's.
-    fn observe_reply(&mut self, exchange: &Exchange, address: &str) {
+    async fn observe_reply(&mut self, exchange: &Exchange, address: &str) {
         let Some(mail) = &self.world.mail else {
             return;
         };
+        let part1 = exchange.info.token_part1.clone().unwrap_or_default();
         let Some(last) = mail.relays.last() else {
             return;
         };
         let Some(copy) = last
             .2
-            .forwarded()
-            .into_iter()
-            .rev()
-            .find(|f| f.envelope.mail_from == address)
+            .wait_for_forwarded(
+                |f| {
+                    // This exchange's reply: from the address, carrying its token-part1.
+                    f.envelope.mail_from == address
+                        && String::from_utf8_lossy(&f.data).contains(part1.as_str())
+                },
+                WAIT,
+            )
+            .await
         else {
             self.findings.push(expectation(
                 "SMIME-37",

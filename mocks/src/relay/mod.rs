@@ -144,6 +144,8 @@ pub struct RelaySink {
     sequence: AtomicU64,
     /// Messages handed on (after mangling), for tests and transcripts.
     log: Arc<Mutex<Vec<Forwarded>>>,
+    /// How many messages the log holds: wakes [`RelaySink::wait_for_forwarded`].
+    logged: tokio::sync::watch::Sender<usize>,
 }
 
 impl std::fmt::Debug for RelaySink {
@@ -184,12 +186,34 @@ impl RelaySink {
             greylisted: Mutex::new(HashSet::new()),
             sequence: AtomicU64::new(0),
             log: Arc::new(Mutex::new(Vec::new())),
+            logged: tokio::sync::watch::Sender::new(0),
         }
     }
 
     /// The messages passed on so far.
     pub fn forwarded(&self) -> Vec<Forwarded> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The last message passed on that matches `pred`, waiting for one up to `timeout` (the
+    /// relay logs a message once the next hop has answered, which can be after the next hop
+    /// acted on it).
+    pub async fn wait_for_forwarded(
+        &self,
+        pred: impl Fn(&Forwarded) -> bool,
+        timeout: Duration,
+    ) -> Option<Forwarded> {
+        let mut changes = self.logged.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.forwarded().into_iter().rev().find(|f| pred(f)) {
+                return Some(found);
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return None,
+            }
+        }
     }
 
     /// The relay's behaviour.
@@ -287,14 +311,16 @@ impl RelaySink {
                 tracing::info!(relay = %self.hostname, %error, "delivery failed; bouncing");
                 self.bounce(&part, data, error).await;
             }
-            self.log
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Forwarded {
+            let count = {
+                let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+                log.push(Forwarded {
                     envelope: part,
                     data: data.to_vec(),
                     outcome,
                 });
+                log.len()
+            };
+            self.logged.send_replace(count);
         }
     }
 
