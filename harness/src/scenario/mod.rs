@@ -1,6 +1,7 @@
 //! Scenarios: the conformance suite as data (`scenarios/**/*.toml`, documented in
 //! `scenarios/README.md`).
 //!
+//! - [`lookalike`]: mail that looks like a challenge and must be ignored;
 //! - [`model`]: what a file says;
 //! - [`load`]: reading files, with errors that name the file, the line and the field;
 //! - [`rewrite`]: the changes a scenario makes to a reply;
@@ -8,6 +9,7 @@
 //! - [`transcript`]: the wire of a run, from every server of the world.
 
 pub mod load;
+pub mod lookalike;
 pub mod model;
 pub mod rewrite;
 pub mod run;

@@ -5,14 +5,12 @@
 use std::time::{Duration, Instant};
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
-use acmeproof_mocks::dkim::{DkimAlgorithm, DkimKey};
-use acmeproof_mocks::relay::signed_fields;
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
 use acmeproof_protocol::requirements;
 use acmeproof_protocol::smime::{
-    ChallengeContext, ChallengeEmail, ExpectedDigest, ResponseBody, ResponseContext,
-    check_challenge, check_response,
+    ChallengeContext, ExpectedDigest, ResponseBody, ResponseContext, check_challenge,
+    check_response,
 };
 use acmeproof_protocol::token::Join;
 use acmeproof_protocol::{Finding, Findings, Level};
@@ -464,34 +462,9 @@ impl Context<'_> {
             .mail
             .as_ref()
             .ok_or_else(|| StepError::Harness("no mail plane".into()))?;
-        let ca_from = self.world.ca.shared().config.challenge_from.clone();
-        let ca_domain = ca_from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let fake = |from: &str, part1: &str| {
-            ChallengeEmail::new(from, to, part1, format!("{part1}@lookalike.test"), 0).build()
-        };
-        let raw = match kind {
-            "other-sender" => fake("acme-challenge@evil.test", "AAAAAAAAAAAAAAAAAAAAAA"),
-            "re-subject" => String::from_utf8_lossy(&fake(&ca_from, "BBBBBBBBBBBBBBBBBBBBBA"))
-                .replacen("Subject: ACME:", "Subject: Re: ACME:", 1)
-                .into_bytes(),
-            "forged-dkim" => {
-                let forger = DkimKey::generate(
-                    ca_domain,
-                    "unpublished",
-                    DkimAlgorithm::Ed25519Sha256,
-                    &self.seed.stream("forger"),
-                )
-                .map_err(|e| StepError::Harness(e.to_string()))?;
-                forger
-                    .sign(&fake(&ca_from, "CCCCCCCCCCCCCCCCCCCCCA"), &signed_fields())
-                    .map_err(|e| StepError::Harness(e.to_string()))?
-            }
-            other => {
-                return Err(StepError::Harness(format!(
-                    "inject = {other:?}: other-sender, re-subject or forged-dkim"
-                )));
-            }
-        };
+        let ca_from = &self.world.ca.shared().config.challenge_from;
+        let raw = super::lookalike::build(kind, ca_from, to, &self.seed.stream("forger"))
+            .map_err(StepError::Harness)?;
         mail.store
             .deliver(to, &raw, self.world.clock.now())
             .map(|_| ())
@@ -557,38 +530,31 @@ impl Context<'_> {
                     .await?;
             }
             "unsigned" => email::inject_to_ca(self.world, &envelope, &reply).await?,
-            "sender-domain" => {
-                // A permissive MSA elsewhere: it signs for the envelope sender's domain,
-                // whatever the From says.
+            // Signed elsewhere and handed straight to the CA's MX: `sender-domain` is a
+            // permissive MSA that signs for the envelope sender's domain whatever the From
+            // says; `other-domain` a key of a domain that is not the From's.
+            mode @ ("sender-domain" | "other-domain") => {
                 let keys = &self
                     .world
                     .mail
                     .as_ref()
                     .ok_or_else(|| StepError::Harness("no mail plane".into()))?
                     .keys;
-                let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                let key = keys
-                    .get(domain)
-                    .ok_or_else(|| StepError::Harness(format!("no DKIM key of {domain}")))?;
-                let signed = key
-                    .sign(&reply, acmeproof_protocol::smime::RESPONSE_DKIM_MUST_SIGN)
-                    .map_err(|e| StepError::Harness(e.to_string()))?;
-                email::inject_to_ca(self.world, &envelope, &signed).await?;
-            }
-            "other-domain" => {
-                let keys = &self
-                    .world
-                    .mail
-                    .as_ref()
-                    .ok_or_else(|| StepError::Harness("no mail plane".into()))?
-                    .keys;
-                let from_domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                let other = ["παράδειγμα.δοκιμή", "example.test"]
-                    .into_iter()
-                    .find(|d| *d != from_domain)
+                let domain_of = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_owned());
+                let domain = if mode == "sender-domain" {
+                    domain_of(&from)
+                } else {
+                    let from_domain = domain_of(&from).unwrap_or_default();
+                    ["παράδειγμα.δοκιμή", "example.test"]
+                        .into_iter()
+                        .find(|d| *d != from_domain)
+                        .map(str::to_owned)
+                };
+                let key = domain
+                    .as_deref()
                     .and_then(|d| keys.get(d))
-                    .ok_or_else(|| StepError::Harness("no key of another domain".into()))?;
-                let signed = other
+                    .ok_or_else(|| StepError::Harness(format!("no DKIM key for {mode}")))?;
+                let signed = key
                     .sign(&reply, acmeproof_protocol::smime::RESPONSE_DKIM_MUST_SIGN)
                     .map_err(|e| StepError::Harness(e.to_string()))?;
                 email::inject_to_ca(self.world, &envelope, &signed).await?;

@@ -11,14 +11,14 @@ use acmeproof::acme::email::CsrKeyUsage;
 use acmeproof::mua::judge::{Expected, Judgement, judge};
 use acmeproof::mua::mailbox::Mailbox;
 use acmeproof::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming};
-use acmeproof_mocks::dkim::{DkimAlgorithm, DkimKey, DkimVerifier};
+use acmeproof_mocks::dkim::DkimVerifier;
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::imap::Direction;
-use acmeproof_mocks::relay::{RelayBehaviour, signed_fields};
+use acmeproof_mocks::relay::RelayBehaviour;
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::World;
 use acmeproof_mocks::world::mail::RelaySpec;
-use acmeproof_protocol::smime::{ChallengeEmail, ResponseBody};
+use acmeproof_protocol::smime::ResponseBody;
 use acmeproof_protocol::token::Join;
 use serde_json::Value;
 
@@ -176,29 +176,14 @@ async fn unexpected_challenges_are_ignored_and_only_the_real_one_is_answered() {
     let mut mailbox = Mailbox::open(&account, WAIT).await.expect("mailbox");
     // Three lookalikes arrive first: from another sender, a `Re:` of a challenge, and one
     // from the CA's address signed with a key its DNS does not publish.
-    let ca_from = format!("acme-challenge@{}", world_ca_domain(&world));
-    let fake = |from: &str, part1: &str| {
-        ChallengeEmail::new(from, ALICE, part1, format!("{part1}@fake.test"), 0).build()
-    };
+    let ca_from = world.ca.shared().config.challenge_from.clone();
     let store = &world.mail.as_ref().unwrap().store;
     let now = world.clock.now();
-    let other = fake("acme-challenge@evil.test", "AAAAAAAAAAAAAAAAAAAAAA");
-    let re = String::from_utf8(fake(&ca_from, "BBBBBBBBBBBBBBBBBBBBBA"))
-        .unwrap()
-        .replacen("Subject: ACME:", "Subject: Re: ACME:", 1);
-    assert!(re.contains("Subject: Re: ACME:"));
-    let forger = DkimKey::generate(
-        &world_ca_domain(&world),
-        "unpublished",
-        DkimAlgorithm::Ed25519Sha256,
-        &Seed(9).stream("forger"),
-    )
-    .unwrap();
-    let forged = forger
-        .sign(&fake(&ca_from, "CCCCCCCCCCCCCCCCCCCCCA"), &signed_fields())
-        .unwrap();
-    for raw in [other.as_slice(), re.as_bytes(), forged.as_slice()] {
-        store.deliver(ALICE, raw, now).expect("deliver");
+    for kind in acmeproof::scenario::lookalike::KINDS {
+        let raw =
+            acmeproof::scenario::lookalike::build(kind, &ca_from, ALICE, &Seed(9).stream("forger"))
+                .unwrap();
+        store.deliver(ALICE, &raw, now).expect("deliver");
     }
     let outcome = mua::issue_in(
         &mut mailbox,
@@ -228,18 +213,6 @@ async fn unexpected_challenges_are_ignored_and_only_the_real_one_is_answered() {
         .count();
     assert_eq!(replies, 1, "only the real challenge is answered");
     world.shutdown().await;
-}
-
-fn world_ca_domain(world: &World) -> String {
-    world
-        .endpoints(None)
-        .mail
-        .expect("mail")
-        .dkim
-        .iter()
-        .find(|k| k.domain != "example.test" && k.domain.is_ascii() && !k.domain.contains("xn--"))
-        .map(|k| k.domain.clone())
-        .expect("the CA's DKIM domain")
 }
 
 #[tokio::test]
