@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// SHOULD-level findings fail too.
     #[arg(long)]
     strict: bool,
-    /// Scenarios at once (default: the number of cores).
+    /// Scenarios (worlds) at once (default: four per core; CPU work runs on one thread per
+    /// core whatever this is).
     #[arg(long)]
     jobs: Option<usize>,
     /// No progress bar, even on a terminal.
@@ -345,8 +346,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .transpose()
         .map_err(|e| CliError::Input(e.to_string()))?;
     let scenarios = select(&args.selection)?;
+    // CPU work is bounded by the runtime: one worker thread per core. A world mostly waits
+    // (relay delays, greylisting, Retry-After), so four are open per core by default.
     let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        4 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
     });
