@@ -376,15 +376,26 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     );
     report.waiver_file = args.waivers.as_ref().map(|p| p.display().to_string());
     report.scenarios = ran.iter().map(super::report::scenario_result).collect();
+    let mut stale = Vec::new();
     if let Some(waivers) = &waivers {
         for result in &mut report.scenarios {
             waivers.apply(result);
         }
+        // A waiver that matches nothing run is a typo or a fixed bug: say so (BoGo does).
+        let ids: Vec<&str> = report.scenarios.iter().map(|r| r.id.as_str()).collect();
+        stale = waivers
+            .unused(&ids)
+            .into_iter()
+            .map(|w| format!("waiver {:?} matches no scenario run", w.id))
+            .collect();
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.summarize();
     if args.format.contains(&Format::Human) {
         human(&report, out)?;
+        for line in &stale {
+            writeln!(out, "note: {line}")?;
+        }
     }
     let written = super::report::write_files(&report, &args.format, &args.out)?;
     if !written.is_empty() && args.format.contains(&Format::Human) {

@@ -607,6 +607,17 @@ req = "SMIME-10"
         text.contains("waived: the file is wrong on purpose"),
         "{text}"
     );
+    // A waiver for something not run is pointed out.
+    std::fs::write(
+        &waivers,
+        "[[waiver]]\nid = \"rfc8823/3.2/claims-*\"\nreason = \"wrong on purpose\"\n[[waiver]]\nid = \"rfc9999/*\"\nreason = \"old\"\n",
+    )
+    .unwrap();
+    let text = stdout(&run(&["--waivers", waivers.to_str().unwrap()]));
+    assert!(
+        text.contains("note: waiver \"rfc9999/*\" matches no scenario run"),
+        "{text}"
+    );
     // A waiver without a reason is refused.
     std::fs::write(&waivers, "[[waiver]]\nid = \"x\"\nreason = \" \"\n").unwrap();
     let out = run(&["--waivers", waivers.to_str().unwrap()]);
