@@ -2,9 +2,8 @@
 //! Python's imaplib runs against `acmeproof serve` instead (harness `peers_mailbox`), where it
 //! also checks the served certificate and sees a real delivery wake IDLE.
 
+use crate::tools::{run, temp_dir};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -803,38 +802,6 @@ async fn idle_timeout_autologout_and_connection_limit() {
 
 // ---------------------------------------------------------------- real tools
 
-static TMP: AtomicUsize = AtomicUsize::new(0);
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "acmeproof-imap-{}-{}",
-        std::process::id(),
-        TMP.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs a tool with a deadline; returns (success, stdout+stderr).
-async fn run(program: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(program)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("tool finished in time")
-    .expect("tool ran");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[tokio::test]
 async fn curl_imap_search_fetch_and_imaps() {
     let Some(curl) = acmeproof_testkit::require_tool("curl") else {
@@ -884,7 +851,7 @@ async fn curl_imap_search_fetch_and_imaps() {
     cfg.tls = Some(server_tls());
     cfg.implicit_tls = true;
     let server = ImapServer::start(cfg).await.unwrap();
-    let dir = temp_dir();
+    let dir = temp_dir("imap");
     let root = dir.join("root.pem");
     std::fs::write(&root, pki().root_pem()).unwrap();
     let root_s = root.display().to_string();

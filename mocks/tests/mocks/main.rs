@@ -11,3 +11,4 @@ mod pki;
 mod pop3;
 mod relay;
 mod smtp;
+mod tools;

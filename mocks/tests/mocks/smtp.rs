@@ -1,9 +1,8 @@
 //! `mocks::smtp` end to end: each role against our own client and raw bytes, bad input, the
 //! smuggling variants, STARTTLS injection, and real tools (swaks, curl, Python smtplib).
 
+use crate::tools::{run, temp_dir};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -1035,45 +1034,13 @@ async fn starttls_with_pipelined_plaintext_is_refused() {
 
 // ---------------------------------------------------------------- real tools
 
-static TMP: AtomicUsize = AtomicUsize::new(0);
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "acmeproof-smtp-{}-{}",
-        std::process::id(),
-        TMP.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs a tool with a timeout; returns (success, stdout+stderr).
-async fn run(program: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(program)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("tool finished in time")
-    .expect("tool ran");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[tokio::test]
 async fn swaks_submission_starttls_auth() {
     let Some(swaks) = acmeproof_testkit::require_tool("swaks") else {
         return;
     };
     let (server, sink) = start(Role::Submission).await;
-    let dir = temp_dir();
+    let dir = temp_dir("smtp");
     let root = dir.join("root.pem");
     pki().write_bundle(&root).unwrap();
     let addr = server.addr().to_string();
@@ -1173,7 +1140,7 @@ async fn curl_smtputf8_address() {
         return;
     };
     let (server, sink) = start(Role::Mx).await;
-    let dir = temp_dir();
+    let dir = temp_dir("smtp");
     let mail = dir.join("mail.eml");
     std::fs::write(
         &mail,
@@ -1250,7 +1217,7 @@ async fn python_smtplib_starttls_utf8_and_lmtp() {
     let Some(python) = acmeproof_testkit::require_tool("python3") else {
         return;
     };
-    let dir = temp_dir();
+    let dir = temp_dir("smtp");
     let root = dir.join("root.pem");
     pki().write_bundle(&root).unwrap();
     let script = dir.join("send.py");
