@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-use acmeproof_reports::{
-    Channel, Direction, FindingRecord, RunReport, ScenarioResult, StepResult, TranscriptEntry,
-};
+use acmeproof_reports::{FindingRecord, RunReport, ScenarioResult, StepResult};
 
 use super::CliError;
 use super::run::{Format, Ran};
@@ -39,35 +37,7 @@ pub fn scenario_result(ran: &Ran) -> ScenarioResult {
             detail: s.detail.clone(),
         })
         .collect();
-    let first = ran.run.transcript.first().map(|l| l.at);
-    result.transcript = ran
-        .run
-        .transcript
-        .iter()
-        .enumerate()
-        .map(|(seq, l)| TranscriptEntry {
-            seq: seq as u64,
-            at_ms: first
-                .map(|t0| (l.at - t0).whole_milliseconds().max(0) as u64)
-                .unwrap_or_default(),
-            channel: match l.channel {
-                "http" => Channel::Http,
-                "dns" => Channel::Dns,
-                "lmtp" => Channel::Lmtp,
-                "imap" => Channel::Imap,
-                "pop3" => Channel::Pop3,
-                _ => Channel::Smtp,
-            },
-            direction: if l.to_server {
-                Direction::ClientToServer
-            } else {
-                Direction::ServerToClient
-            },
-            conn: l.conn,
-            endpoint: l.endpoint.clone(),
-            text: l.text.clone(),
-        })
-        .collect();
+    result.transcript = ran.run.transcript.clone();
     result
 }
 

@@ -37,7 +37,7 @@ pub struct ScenarioRun {
     /// Set when the harness itself broke (the world did not start, a step could not run).
     pub error: Option<String>,
     /// The wire, in order.
-    pub transcript: Vec<super::transcript::Line>,
+    pub transcript: Vec<acmeproof_reports::TranscriptEntry>,
     /// How long it took.
     pub duration: Duration,
 }

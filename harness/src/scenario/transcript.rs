@@ -1,30 +1,25 @@
 //! The wire of a run, gathered from every server of the world after the run: HTTP requests to
-//! the CA, DNS queries, and the SMTP, LMTP, IMAP and POP3 lines of each server.
+//! the CA, DNS queries, and the SMTP, LMTP, IMAP and POP3 lines of each server, as the
+//! reports' [`TranscriptEntry`]s in time order.
 
-use acmeproof_mocks::imap::{Direction, TranscriptLine};
+use acmeproof_mocks::imap::TranscriptLine;
 use acmeproof_mocks::world::World;
+use acmeproof_reports::{Channel, Direction, TranscriptEntry};
 use time::OffsetDateTime;
 
-/// One line of the wire.
-#[derive(Debug, Clone)]
-pub struct Line {
-    /// World time.
-    pub at: OffsetDateTime,
-    /// `http`, `dns`, `smtp`, `lmtp`, `imap` or `pop3`.
-    pub channel: &'static str,
-    /// Which server (`ca`, `mx`, `submission`, `relay1`, `imap`, …).
-    pub endpoint: String,
-    /// Towards the server (`true`) or from it.
-    pub to_server: bool,
-    /// The connection, when the server numbers them.
-    pub conn: Option<u64>,
-    /// The text.
-    pub text: String,
+/// One line before it is numbered and timed relative to the first.
+struct Line {
+    at: OffsetDateTime,
+    channel: Channel,
+    endpoint: String,
+    direction: Direction,
+    conn: Option<u64>,
+    text: String,
 }
 
-fn lines(
+fn server_lines(
     out: &mut Vec<Line>,
-    channel: &'static str,
+    channel: Channel,
     endpoint: &str,
     transcript: Vec<TranscriptLine>,
 ) {
@@ -32,44 +27,48 @@ fn lines(
         at: l.at,
         channel,
         endpoint: endpoint.to_owned(),
-        to_server: l.direction == Direction::ClientToServer,
+        direction: match l.direction {
+            acmeproof_mocks::imap::Direction::ClientToServer => Direction::ClientToServer,
+            acmeproof_mocks::imap::Direction::ServerToClient => Direction::ServerToClient,
+        },
         conn: Some(l.conn_id),
         text: l.line,
     }));
 }
 
-/// Everything that crossed the wire in `world`, in time order (stable within a server).
-pub fn collect(world: &World) -> Vec<Line> {
+/// Everything that crossed the wire in `world`, in time order (stable within a server), with
+/// milliseconds counted from the first line.
+pub fn collect(world: &World) -> Vec<TranscriptEntry> {
     let mut out = Vec::new();
     for r in world.ca.shared().history() {
         let at = OffsetDateTime::parse(&r.at, &time::format_description::well_known::Rfc3339)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        out.push(Line {
+        let line = |direction, text| Line {
             at,
-            channel: "http",
+            channel: Channel::Http,
             endpoint: "ca".into(),
-            to_server: true,
+            direction,
             conn: None,
-            text: format!("{} {}", r.method, r.path),
-        });
-        out.push(Line {
-            at,
-            channel: "http",
-            endpoint: "ca".into(),
-            to_server: false,
-            conn: None,
-            text: match r.problem {
+            text,
+        };
+        out.push(line(
+            Direction::ClientToServer,
+            format!("{} {}", r.method, r.path),
+        ));
+        out.push(line(
+            Direction::ServerToClient,
+            match r.problem {
                 Some(problem) => format!("{} {problem}", r.status),
                 None => r.status.to_string(),
             },
-        });
+        ));
     }
     for q in world.dns.history() {
         out.push(Line {
             at: q.time,
-            channel: "dns",
+            channel: Channel::Dns,
             endpoint: "dns".into(),
-            to_server: true,
+            direction: Direction::ClientToServer,
             conn: None,
             text: format!(
                 "{} {} {} → {} ({} answers)",
@@ -82,24 +81,43 @@ pub fn collect(world: &World) -> Vec<Line> {
         });
     }
     if let Some(mail) = &world.mail {
-        lines(&mut out, "smtp", "mx", mail.mx.transcript());
-        lines(&mut out, "smtp", "submission", mail.submission.transcript());
-        lines(
+        server_lines(&mut out, Channel::Smtp, "mx", mail.mx.transcript());
+        server_lines(
             &mut out,
-            "smtp",
+            Channel::Smtp,
+            "submission",
+            mail.submission.transcript(),
+        );
+        server_lines(
+            &mut out,
+            Channel::Smtp,
             "submissions",
             mail.submissions.transcript(),
         );
-        lines(&mut out, "lmtp", "lmtp", mail.lmtp.transcript());
-        lines(&mut out, "smtp", "ca-mx", mail.ca_mx.transcript());
+        server_lines(&mut out, Channel::Lmtp, "lmtp", mail.lmtp.transcript());
+        server_lines(&mut out, Channel::Smtp, "ca-mx", mail.ca_mx.transcript());
         for (name, server, _) in &mail.relays {
-            lines(&mut out, "smtp", name, server.transcript());
+            server_lines(&mut out, Channel::Smtp, name, server.transcript());
         }
-        lines(&mut out, "imap", "imap", mail.imap.transcript());
-        lines(&mut out, "imap", "imaps", mail.imaps.transcript());
-        lines(&mut out, "pop3", "pop3", mail.pop3.transcript());
-        lines(&mut out, "pop3", "pop3s", mail.pop3s.transcript());
+        server_lines(&mut out, Channel::Imap, "imap", mail.imap.transcript());
+        server_lines(&mut out, Channel::Imap, "imaps", mail.imaps.transcript());
+        server_lines(&mut out, Channel::Pop3, "pop3", mail.pop3.transcript());
+        server_lines(&mut out, Channel::Pop3, "pop3s", mail.pop3s.transcript());
     }
     out.sort_by_key(|l| l.at);
-    out
+    let first = out.first().map(|l| l.at);
+    out.into_iter()
+        .enumerate()
+        .map(|(seq, l)| TranscriptEntry {
+            seq: seq as u64,
+            at_ms: first
+                .map(|t0| (l.at - t0).whole_milliseconds().max(0) as u64)
+                .unwrap_or_default(),
+            channel: l.channel,
+            direction: l.direction,
+            conn: l.conn,
+            endpoint: l.endpoint,
+            text: l.text,
+        })
+        .collect()
 }
