@@ -13,7 +13,6 @@ use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
 use acmeproof_protocol::token::Join;
 use clap::Args;
-use mail_parser::{HeaderValue, MessageParser};
 
 use super::{CliError, EXIT_OK};
 use crate::acme::AcmeClient;
@@ -288,35 +287,15 @@ fn steps(text: &mut String, outcome: &MuaOutcome, account: &MailAccount, options
 
 /// The trace fields of `raw`, oldest hop first (RFC 5321 §4.4 prepends them).
 fn path(text: &mut String, raw: &[u8]) {
-    let Some(message) = MessageParser::default().parse(raw) else {
+    let Some(hops) = mua::trace::hops(raw) else {
         text.push_str("  (the mail does not parse)\n");
         return;
     };
-    let mut hops: Vec<String> = message
-        .header_values("Received")
-        .filter_map(|v| match v {
-            HeaderValue::Received(r) => Some(format!(
-                "  from {} by {} with {}",
-                r.from
-                    .as_ref()
-                    .or(r.helo.as_ref())
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "?".into()),
-                r.by.as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "?".into()),
-                r.with
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "?".into()),
-            )),
-            _ => None,
-        })
-        .collect();
-    hops.reverse();
     for hop in hops {
-        text.push_str(&hop);
-        text.push('\n');
+        text.push_str(&format!(
+            "  from {} by {} with {}\n",
+            hop.from, hop.by, hop.with
+        ));
     }
 }
 

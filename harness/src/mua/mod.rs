@@ -12,7 +12,8 @@
 //! - [`account`]: where the mailbox owner reads and sends;
 //! - [`mailbox`]: the INBOX over IMAP;
 //! - [`judge`]: which mail is answered;
-//! - [`certificate`]: what the issued certificate must carry.
+//! - [`certificate`]: what the issued certificate must carry;
+//! - [`trace`]: the path a mail took, from its trace fields.
 
 // `FlowError::Acme` carries the whole problem document (see `acme`).
 #![allow(clippy::result_large_err)]
@@ -21,6 +22,7 @@ pub mod account;
 pub mod certificate;
 pub mod judge;
 pub mod mailbox;
+pub mod trace;
 
 use std::time::Duration;
 
