@@ -11,6 +11,7 @@ use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::mail::Envelope;
 use acmeproof_mocks::seed::{Seed, SeededRng};
 use acmeproof_mocks::world::World;
+use acmeproof_protocol::address::SanForm;
 use acmeproof_protocol::smime::{
     ChallengeContext, ChallengeInfo, ResponseBody, ResponseEmail, check_challenge,
 };
@@ -297,18 +298,18 @@ pub fn smime_csr(
         .map_err(csr_error)?;
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    let local = address.rsplit_once('@').map(|(l, _)| l).unwrap_or(address);
-    params.subject_alt_names = vec![if local.is_ascii() {
-        let addr = acmeproof_protocol::address::parse_address(address)
-            .and_then(|a| a.with_a_label_domain())
-            .map(|a| format!("{}@{}", a.local(), a.domain()))
-            .unwrap_or_else(|_| address.to_owned());
-        rcgen::SanType::Rfc822Name(addr.try_into().map_err(csr_error)?)
-    } else {
-        rcgen::SanType::OtherName((
+    // RFC 8398 §3: the SAN form the CA will issue (rfc822Name or SmtpUTF8Mailbox).
+    let san = acmeproof_protocol::address::parse_address(address)
+        .and_then(|a| acmeproof_protocol::address::san_form(&a))
+        .map_err(|e| FlowError::Csr(format!("{address}: {e}")))?;
+    params.subject_alt_names = vec![match san {
+        SanForm::Rfc822Name(addr) => {
+            rcgen::SanType::Rfc822Name(addr.try_into().map_err(csr_error)?)
+        }
+        SanForm::SmtpUtf8Mailbox(addr) => rcgen::SanType::OtherName((
             vec![1, 3, 6, 1, 5, 5, 7, 8, 9],
-            rcgen::OtherNameValue::Utf8String(address.to_owned()),
-        ))
+            rcgen::OtherNameValue::Utf8String(addr),
+        )),
     }];
     params.key_usages = match usage {
         CsrKeyUsage::Absent => Vec::new(),

@@ -2,6 +2,7 @@
 //! S/MIME profile for its address (RFC 8823 §3.3, RFC 8550 §4.4, RFC 8398 §3).
 
 use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+use acmeproof_protocol::address::{SanForm, parse_address, san_form};
 
 use crate::acme::email::CsrKeyUsage;
 
@@ -16,19 +17,16 @@ pub fn pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, String> {
         .collect()
 }
 
-/// The SAN an S/MIME certificate for `address` carries: rfc822Name for an ASCII local part
-/// (the domain in A-labels), SmtpUTF8Mailbox otherwise (RFC 8398 §3).
-pub fn expected_san(address: &str) -> String {
-    let local = address.rsplit_once('@').map(|(l, _)| l).unwrap_or(address);
-    if local.is_ascii() {
-        let a_label = acmeproof_protocol::address::parse_address(address)
-            .and_then(|a| a.with_a_label_domain())
-            .map(|a| format!("{}@{}", a.local(), a.domain()))
-            .unwrap_or_else(|_| address.to_owned());
-        format!("email:{a_label}")
-    } else {
-        format!("smtputf8:{address}")
-    }
+/// The SAN an S/MIME certificate for `address` carries, as [`CertSummary::sans`] writes it
+/// (RFC 8398 §3, by the protocol's [`san_form`]).
+pub fn expected_san(address: &str) -> Result<String, String> {
+    let san = parse_address(address)
+        .and_then(|a| san_form(&a))
+        .map_err(|e| format!("{address}: {e}"))?;
+    Ok(match san {
+        SanForm::Rfc822Name(a) => format!("email:{a}"),
+        SanForm::SmtpUtf8Mailbox(a) => format!("smtputf8:{a}"),
+    })
 }
 
 /// Checks `chain_pem` (leaf, intermediate) against `root_der` and the S/MIME profile for
@@ -48,7 +46,7 @@ pub fn check_smime(
     };
     verify_chain(leaf, intermediate, root_der).map_err(|e| format!("chain: {e}"))?;
     let summary = CertSummary::from_der(leaf).map_err(|e| format!("leaf: {e}"))?;
-    let san = expected_san(address);
+    let san = expected_san(address)?;
     if !summary.has_san(&san) {
         return Err(format!("no SAN {san}: {:?}", summary.sans));
     }

@@ -74,6 +74,23 @@ async fn alice_gets_a_signing_certificate_through_imap_and_submission() {
     assert_eq!(ku.value.names(), ["digitalSignature"], "{ku:?}");
     let eku = &leaf.extended_key_usage.as_ref().expect("EKU").value;
     assert!(eku.iter().any(|e| e == "emailProtection"), "{eku:?}");
+    // The MUA's certificate check fires on what does not fit: another address, another key
+    // usage, another trust anchor.
+    let chain = &outcome.issued.chain_pem;
+    let root = world.pki.root_der();
+    let check = |address, usage, root| mua::certificate::check_smime(chain, address, usage, root);
+    assert!(check(ALICE, CsrKeyUsage::Signing, root).is_ok());
+    let e = check(EAI, CsrKeyUsage::Signing, root).unwrap_err();
+    assert!(e.contains("no SAN smtputf8:"), "{e}");
+    let e = check(ALICE, CsrKeyUsage::Encryption, root).unwrap_err();
+    assert!(e.contains("does not match"), "{e}");
+    let e = check(
+        ALICE,
+        CsrKeyUsage::Signing,
+        &outcome.exchange.challenge_mail,
+    )
+    .unwrap_err();
+    assert!(e.starts_with("chain:"), "{e}");
 
     // The way in: the challenge as fetched over IMAP carries the trace of LMTP, the MX and the
     // relay (RFC 5321 §4.4), and the MUA verified the CA's DKIM signature.
