@@ -6,15 +6,13 @@
 use std::time::Duration;
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
-use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
+use acmeproof_mocks::dkim::DkimVerifier;
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::mail::Envelope;
 use acmeproof_mocks::seed::{Seed, SeededRng};
 use acmeproof_mocks::world::World;
 use acmeproof_protocol::address::SanForm;
-use acmeproof_protocol::smime::{
-    ChallengeContext, ChallengeInfo, ResponseBody, ResponseEmail, check_challenge,
-};
+use acmeproof_protocol::smime::{ChallengeInfo, ResponseBody, ResponseEmail};
 use acmeproof_protocol::token::{Join, reply_digest};
 use serde_json::{Value, json};
 
@@ -157,27 +155,24 @@ pub async fn read_challenge(
             ))
         })?;
     let raw = stored.raw.to_vec();
-    let report = check_challenge(
-        &raw,
-        &ChallengeContext {
-            expected_from: Some(from.clone()),
-            expected_to: Some(address.to_owned()),
-            case: Default::default(),
-        },
-    )
-    .map_err(|e| unexpected(format!("the challenge mail does not parse: {e}")))?;
-    if report.ignored {
-        return Err(unexpected(format!(
-            "an RFC 8823 MUA ignores this challenge: {:?}",
-            report.findings
-        )));
-    }
+    // The MUA's own judgement, without requiring DKIM: callers here tamper on purpose and
+    // read `challenge_dkim_pass` themselves.
+    let expected = crate::mua::judge::Expected {
+        from,
+        to: address.to_owned(),
+        require_dkim: false,
+    };
     let resolver =
         WorldResolver::new(world.dns.addr()).map_err(|e| FlowError::Dns(e.to_string()))?;
-    let outcomes = DkimVerifier::new(&resolver).verify(&raw).await;
-    let from_domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-    let dkim_pass = passes_for_domain(&outcomes, from_domain);
-    Ok(ordered.with_mail(raw, report.info, dkim_pass))
+    let verifier = DkimVerifier::new(&resolver);
+    match crate::mua::judge::judge(&raw, &expected, &Default::default(), &verifier).await {
+        crate::mua::judge::Judgement::Answer { info, dkim_pass } => {
+            Ok(ordered.with_mail(raw, info, dkim_pass))
+        }
+        crate::mua::judge::Judgement::Ignore(reason) => Err(unexpected(format!(
+            "an RFC 8823 MUA ignores this challenge: {reason}"
+        ))),
+    }
 }
 
 /// How a response is written: the open-issue join, the media type, the digest's wrapping.
