@@ -128,6 +128,8 @@ pub fn send_once(ca: &Arc<CaShared>, challenge_id: &str) {
             state.message_id.clone(),
         )
     };
+    // Waiters on the store (`Ca::wait_until`) learn that the challenge mail is on its way.
+    let _ = ca.validations.send(challenge_id.to_owned());
     let ca = Arc::clone(ca);
     let challenge_id = challenge_id.to_owned();
     tokio::spawn(async move {
@@ -256,6 +258,7 @@ impl MailSink for CaInbox {
 
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
         let n = message.envelope.rcpt_to.len();
+        self.0.keep_mail(&message.data);
         if message.envelope.mail_from.is_empty() {
             bounced(&self.0, &message.data);
         } else {

@@ -116,6 +116,7 @@ impl Ca {
             next_seq: std::sync::atomic::AtomicU64::new(0),
             validations,
             mail: std::sync::OnceLock::new(),
+            inbox: Mutex::new(VecDeque::new()),
         });
         let served = https::serve(listener, Some(tls), server::router(Arc::clone(&shared)))?;
         tracing::info!(%addr, "ACME CA listening");
@@ -138,7 +139,8 @@ impl Ca {
     }
 
     /// Waits until `check` holds for the CA's store, or `timeout` passes; re-checked whenever a
-    /// validation finishes or a reply is judged. Returns whether it held.
+    /// validation finishes, a reply is judged or a challenge mail goes out. Returns whether it
+    /// held.
     pub async fn wait_until(
         &self,
         check: impl Fn(&state::Store) -> bool,

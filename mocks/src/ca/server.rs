@@ -28,6 +28,8 @@ use crate::seed::{Seed, SeededRng};
 pub const MAX_BODY_OCTETS: usize = 64 * 1024;
 /// How many requests the history keeps.
 pub const HISTORY_LIMIT: usize = 10_000;
+/// How many received mails the CA's inbox keeps.
+pub const INBOX_LIMIT: usize = 1_000;
 
 /// Everything a request handler can reach.
 #[derive(Debug)]
@@ -64,6 +66,9 @@ pub struct CaShared {
     pub validations: tokio::sync::broadcast::Sender<String>,
     /// The mail plane, once the world has one (RFC 8823 challenges stay pending without it).
     pub mail: std::sync::OnceLock<super::email::CaMail>,
+    /// Every mail the CA's MX accepted, oldest first (at most [`INBOX_LIMIT`]): what a judge
+    /// of an external client reads its replies from, whatever way they came.
+    pub inbox: Mutex<VecDeque<Arc<[u8]>>>,
 }
 
 /// One request as the management API shows it.
@@ -122,6 +127,25 @@ impl CaShared {
             .iter()
             .cloned()
             .collect()
+    }
+
+    /// A copy of the mails the CA's MX accepted, oldest first.
+    pub fn inbox(&self) -> Vec<Arc<[u8]>> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Keeps a mail the CA's MX accepted.
+    pub fn keep_mail(&self, raw: &[u8]) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(|p| p.into_inner());
+        if inbox.len() >= INBOX_LIMIT {
+            inbox.pop_front();
+        }
+        inbox.push_back(Arc::from(raw));
     }
 
     /// Forgets the request history.
