@@ -313,6 +313,9 @@ pub enum Channel {
     Pop3,
     /// DNS.
     Dns,
+    /// An external program the harness ran (a client under test): its command line and
+    /// output.
+    Process,
 }
 
 impl Channel {
@@ -325,6 +328,7 @@ impl Channel {
             Channel::Imap => "imap",
             Channel::Pop3 => "pop3",
             Channel::Dns => "dns",
+            Channel::Process => "process",
         }
     }
 }
