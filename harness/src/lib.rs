@@ -21,3 +21,4 @@ pub mod cli;
 pub mod keys;
 pub mod mua;
 pub mod scenario;
+pub mod sut;

@@ -61,6 +61,30 @@ pub fn require_tools(names: &[&str]) -> Option<Vec<PathBuf>> {
     Some(found)
 }
 
+/// Returns the `python3` on `PATH` when it imports every module of `modules`, or `None` after
+/// printing "skipped: python3 with MODULES not installed" (a panic when [`tools_required`]).
+pub fn require_python(modules: &[&str]) -> Option<PathBuf> {
+    let python = find_tool("python3");
+    let imports = modules.join(", ");
+    let ok = python.as_ref().is_some_and(|p| {
+        std::process::Command::new(p)
+            .args(["-c", &format!("import {imports}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if ok {
+        return python;
+    }
+    let what = format!("python3 with {imports}");
+    if tools_required() {
+        panic!("{what} not installed, and {REQUIRE_TOOLS_ENV} is set: install it (see .ci/run)");
+    }
+    eprintln!("skipped: {what} not installed");
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +95,14 @@ mod tests {
         assert!(find_tool("acmeproof-no-such-tool-xyz").is_none());
         assert!(find_tool("/bin/sh").is_some());
         assert!(find_tool("/nonexistent/sh").is_none());
+    }
+
+    #[test]
+    fn python_without_a_module_is_a_skip() {
+        if tools_required() || find_tool("python3").is_none() {
+            return; // the skip path would panic, or there is no python to ask
+        }
+        assert!(require_python(&["acmeproof_no_such_module_xyz"]).is_none());
+        assert!(require_python(&["json"]).is_some());
     }
 }

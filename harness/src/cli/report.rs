@@ -17,7 +17,10 @@ pub fn scenario_result(ran: &Ran) -> ScenarioResult {
     result.expected = file.expect;
     result.seed = ran.seed;
     result.duration_ms = ran.run.duration.as_millis() as u64;
-    result.error = ran.run.error.clone();
+    result.error = match &ran.run.verdict {
+        Some((_, why)) => Some(why.clone()),
+        None => ran.run.error.clone(),
+    };
     result.findings = ran
         .run
         .findings

@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use clap::Args;
 
-use acmeproof_reports::{Outcome, RunReport, SutKind, ToolInfo, Waivers};
+use acmeproof_reports::{Outcome, RunReport, ToolInfo, Waivers};
 
 use super::{CliError, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE};
 use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
+use crate::sut::{ClientCommand, Sut};
 
 /// Where the scenarios are, and which.
 #[derive(Debug, Args)]
@@ -51,6 +52,18 @@ pub struct RunArgs {
     /// A waiver file: `[[waiver]] id = "glob" reason = "…"`; a waived failure is an xfail.
     #[arg(long, value_name = "FILE")]
     waivers: Option<PathBuf>,
+    /// Test an external ACME client: this command runs once per client scenario, with
+    /// placeholders filled in ({directory_url} {ca_bundle} {email} {domain} {imap_url}
+    /// {smtp_url} {submission_url} {lmtp_url} {dns_addr} {user} {password} {workdir}; see
+    /// `acmeproof run --help-placeholders`). Exit 89 means "unimplemented".
+    #[arg(long, value_name = "TEMPLATE")]
+    client_cmd: Option<String>,
+    /// Seconds one run of --client-cmd may take before it is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    client_timeout: u64,
+    /// Print what each --client-cmd placeholder stands for, and exit.
+    #[arg(long)]
+    help_placeholders: bool,
 }
 
 /// A report format.
@@ -285,9 +298,11 @@ pub struct Ran {
     pub outcome: Outcome,
 }
 
-/// Runs the selected scenarios, `jobs` at a time, with a progress bar when `progress`.
+/// Runs the selected scenarios against `sut`, `jobs` at a time, with a progress bar when
+/// `progress`.
 pub async fn run_all(
     scenarios: Vec<LoadedScenario>,
+    sut: &Sut,
     seed: Option<u64>,
     strict: bool,
     jobs: usize,
@@ -308,10 +323,11 @@ pub async fn run_all(
     for (index, scenario) in scenarios.into_iter().enumerate() {
         let permits = Arc::clone(&permits);
         let bar = bar.clone();
+        let sut = sut.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let seed = seed.unwrap_or_else(|| scenario.seed());
-            let run = scenario::run::run(&scenario, seed).await;
+            let run = scenario::run::run_with(&scenario, seed, &sut).await;
             let outcome = scenario::outcome_of(&run, strict);
             bar.set_message(scenario.file.id.clone());
             bar.inc(1);
@@ -339,6 +355,23 @@ pub async fn run_all(
 
 /// Runs `acmeproof run`.
 pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    if args.help_placeholders {
+        for (name, meaning) in crate::sut::client_cmd::PLACEHOLDERS {
+            writeln!(out, "{{{name}}}\t{meaning}")?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let sut = match &args.client_cmd {
+        None => Sut::Reference,
+        Some(template) => Sut::Client(Arc::new(
+            ClientCommand::parse(
+                template,
+                std::time::Duration::from_secs(args.client_timeout.max(1)),
+                args.out.join("work"),
+            )
+            .map_err(CliError::Input)?,
+        )),
+    };
     let waivers = args
         .waivers
         .as_deref()
@@ -366,12 +399,19 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let started = Instant::now();
-    let ran = runtime.block_on(run_all(scenarios, args.seed, args.strict, jobs, progress));
+    let ran = runtime.block_on(run_all(
+        scenarios,
+        &sut,
+        args.seed,
+        args.strict,
+        jobs,
+        progress,
+    ));
     let mut report = RunReport::new(
         ToolInfo::new("acmeproof", env!("CARGO_PKG_VERSION")),
         started_at,
-        "reference",
-        SutKind::Reference,
+        sut.name(),
+        sut.kind(),
         args.strict,
     );
     report.waiver_file = args.waivers.as_ref().map(|p| p.display().to_string());
@@ -416,7 +456,14 @@ pub fn exit_code(report: &RunReport) -> u8 {
 }
 
 fn human(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut skipped = 0;
     for r in &report.scenarios {
+        // Skipped scenarios cannot run against this system (a server scenario when a client
+        // is tested): one count below, the reasons in the report files.
+        if r.outcome == Outcome::Skipped && r.waiver.is_none() {
+            skipped += 1;
+            continue;
+        }
         let mark = if r.outcome.is_success() {
             "ok  "
         } else {
@@ -432,10 +479,14 @@ fn human(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(reason) = &r.waiver {
             writeln!(out, "       waived: {reason}")?;
         }
-        if !r.outcome.is_success() {
-            if let Some(e) = &r.error {
-                writeln!(out, "       harness error: {e}")?;
-            }
+        if let Some(e) = &r.error {
+            let label = match r.outcome {
+                Outcome::Error => "harness error",
+                _ => "why",
+            };
+            writeln!(out, "       {label}: {e}")?;
+        }
+        if r.outcome != Outcome::Pass {
             for f in &r.findings {
                 writeln!(
                     out,
@@ -446,12 +497,21 @@ fn human(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
                     f.observed
                 )?;
             }
+        }
+        if !r.outcome.is_success() {
             writeln!(
                 out,
                 "       replay: acmeproof run '{}' --seed {}",
                 r.id, r.seed
             )?;
         }
+    }
+    if skipped > 0 {
+        writeln!(
+            out,
+            "{skipped} scenarios skipped: they cannot run against {} (reasons in the reports)",
+            report.implementation
+        )?;
     }
     let ok = report
         .scenarios

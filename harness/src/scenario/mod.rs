@@ -53,7 +53,9 @@ impl LoadedScenario {
 /// The outcome of a run: `error` when the harness broke, else from the findings' levels
 /// (`strict` makes SHOULD-level findings fail).
 pub fn outcome_of(run: &run::ScenarioRun, strict: bool) -> Outcome {
-    if run.error.is_some() {
+    if let Some((outcome, _)) = &run.verdict {
+        *outcome
+    } else if run.error.is_some() {
         Outcome::Error
     } else {
         Outcome::from_checked(&run.findings, strict)

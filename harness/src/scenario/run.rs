@@ -23,6 +23,9 @@ use crate::acme::email::{self, CsrKeyUsage, Exchange, Ordered, ReplyStyle};
 use crate::acme::flow::FlowError;
 use crate::acme::probe::{Fault, probe};
 use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox::Mailbox};
+use crate::sut::Sut;
+
+mod external;
 
 /// The bound on anything a step awaits.
 const WAIT: Duration = Duration::from_secs(20);
@@ -40,12 +43,44 @@ pub struct ScenarioRun {
     pub transcript: Vec<acmeproof_reports::TranscriptEntry>,
     /// How long it took.
     pub duration: Duration,
+    /// An outcome decided without judging, with its reason: `skipped` (the scenario cannot run
+    /// against this system) or `unimplemented` (the system says it lacks the feature).
+    pub verdict: Option<(acmeproof_reports::Outcome, String)>,
 }
 
-/// Runs `scenario` with `seed`.
+/// Runs `scenario` with `seed` against the reference implementations.
 pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
+    run_with(scenario, seed, &Sut::Reference).await
+}
+
+/// Why `scenario` cannot run against `sut`, if it cannot.
+pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
+    match sut {
+        Sut::Reference => None,
+        Sut::Client(_) => {
+            if scenario.file.role == Role::Server {
+                return Some("it judges the CA only".into());
+            }
+            scenario.file.steps.iter().find_map(|step| match step {
+                Step::Issue(s) if s.expect == "issued" => None,
+                Step::SetKnobs(_) | Step::AdvanceClock(_) => None,
+                other => Some(format!(
+                    "its step {:?} drives the reference client by hand",
+                    other.action()
+                )),
+            })
+        }
+    }
+}
+
+/// Runs `scenario` with `seed` against `sut`.
+pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> ScenarioRun {
     let started = Instant::now();
     let mut out = ScenarioRun::default();
+    if let Some(why) = unsuitable(scenario, sut) {
+        out.verdict = Some((acmeproof_reports::Outcome::Skipped, why));
+        return out;
+    }
     let mut config: WorldConfig = scenario.world.clone();
     config.seed = seed;
     let world = match World::start(config).await {
@@ -64,6 +99,9 @@ pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
         exchange: None,
         user: None,
         findings: Findings::new(),
+        sut,
+        scenario_id: &scenario.file.id,
+        process: Vec::new(),
     };
     for (index, step) in scenario.file.steps.iter().enumerate() {
         let step_started = Instant::now();
@@ -71,6 +109,10 @@ pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
         let (status, detail) = match result {
             Ok(()) => (StepStatus::Ok, None),
             Err(StepError::Expectation(detail)) => (StepStatus::Failed, Some(detail)),
+            Err(StepError::Unimplemented(detail)) => {
+                out.verdict = Some((acmeproof_reports::Outcome::Unimplemented, detail.clone()));
+                (StepStatus::Failed, Some(detail))
+            }
             Err(StepError::Harness(detail)) => {
                 out.error = Some(format!("step {} ({}): {detail}", index + 1, step.action()));
                 (StepStatus::Failed, Some(detail))
@@ -83,7 +125,7 @@ pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
             detail,
             duration: step_started.elapsed(),
         });
-        if out.error.is_some() {
+        if out.error.is_some() || out.verdict.is_some() {
             for (later, step) in scenario.file.steps.iter().enumerate().skip(index + 1) {
                 out.steps.push(StepLog {
                     index: later,
@@ -98,6 +140,12 @@ pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
     }
     out.findings = std::mem::take(&mut ctx.findings);
     out.transcript = super::transcript::collect(&world);
+    let last_ms = out.transcript.last().map(|e| e.at_ms).unwrap_or_default();
+    for mut entry in std::mem::take(&mut ctx.process) {
+        entry.seq = out.transcript.len() as u64;
+        entry.at_ms = last_ms;
+        out.transcript.push(entry);
+    }
     world.shutdown().await;
     out.duration = started.elapsed();
     out
@@ -109,6 +157,8 @@ enum StepError {
     Expectation(String),
     /// The harness could not go on.
     Harness(String),
+    /// The system under test says it does not implement what the step needs.
+    Unimplemented(String),
 }
 
 impl From<FlowError> for StepError {
@@ -131,6 +181,10 @@ struct Context<'w> {
     exchange: Option<Exchange>,
     user: Option<(String, String)>,
     findings: Findings,
+    sut: &'w Sut,
+    scenario_id: &'w str,
+    /// What external programs printed, for the transcript.
+    process: Vec<acmeproof_reports::TranscriptEntry>,
 }
 
 /// A finding for an expectation of the scenario. A requirement the catalogue calls descriptive
@@ -308,6 +362,9 @@ impl Context<'_> {
     }
 
     async fn issue(&mut self, s: &IssueStep) -> Result<(), StepError> {
+        if let Sut::Client(cmd) = self.sut {
+            return self.issue_external(s, cmd).await;
+        }
         let (address, password) = self.user(&s.user)?;
         let options = self.mua_options(&s.mua)?;
         let mut account = MailAccount::in_world(self.world, &address, &password)?;

@@ -1,5 +1,7 @@
 //! The harness crate's one integration-test binary.
 //!
+//! - `client_cmd`: `acmeproof run --client-cmd` with a Python client (certbot's `acme` library,
+//!   imaplib, smtplib, dkimpy), conformant and deliberately broken, judged from the wire;
 //! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
 //! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
 //!   and the JWS negative matrix over HTTPS;
@@ -17,6 +19,7 @@
 
 mod acme;
 mod cli;
+mod client_cmd;
 mod email;
 mod knobs;
 mod mua;

@@ -1,0 +1,199 @@
+//! The `issue` step with an external client (`--client-cmd`): the world is ready, lookalikes
+//! are in the mailbox, the client runs once, and the harness judges what reached the CA.
+
+use acmeproof_reports::{Channel, Direction, TranscriptEntry};
+
+use super::{Context, IssueStep, StepError, expectation};
+use crate::sut::ClientCommand;
+use crate::sut::client_cmd::{EXIT_UNIMPLEMENTED, Exit, Values};
+use crate::sut::client_judge;
+
+impl Context<'_> {
+    pub(super) async fn issue_external(
+        &mut self,
+        s: &IssueStep,
+        cmd: &ClientCommand,
+    ) -> Result<(), StepError> {
+        let (address, password) = self.user(&s.user)?;
+        let workdir = cmd.work_root.join(folder_name(self.scenario_id));
+        let _ = std::fs::remove_dir_all(&workdir);
+        std::fs::create_dir_all(&workdir)
+            .map_err(|e| StepError::Harness(format!("cannot make {}: {e}", workdir.display())))?;
+        let bundle = workdir.join("ca.pem");
+        self.world
+            .write_bundle(&bundle)
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        let values = self.placeholder_values(&address, &password, &bundle, &workdir)?;
+        // Lookalikes go in once the CA has sent its challenge mail: newer than the order, so
+        // a client cannot pass by ignoring what was there before, and older than the real
+        // challenge, which still has the relays to cross.
+        let run = {
+            let client = cmd.run(&values, &workdir);
+            let lookalikes = async {
+                if s.inject.is_empty() {
+                    return Ok(());
+                }
+                let sent = self
+                    .world
+                    .ca
+                    .wait_until(
+                        |store| {
+                            store.email.iter().any(|(id, state)| {
+                                state.sent_at.is_some()
+                                    && store
+                                        .challenges
+                                        .get(id)
+                                        .and_then(|c| store.authzs.get(&c.authz))
+                                        .is_some_and(|a| a.identifier.value == address)
+                            })
+                        },
+                        cmd.timeout,
+                    )
+                    .await;
+                if sent {
+                    for kind in &s.inject {
+                        self.inject(kind, &address)?;
+                    }
+                }
+                Ok::<(), StepError>(())
+            };
+            tokio::pin!(client);
+            let run = tokio::select! {
+                run = &mut client => run,
+                injected = lookalikes => {
+                    injected?;
+                    client.await
+                }
+            };
+            run.map_err(|e| StepError::Harness(e.to_string()))?
+        };
+        self.record_process(&run);
+        if run.exit == Exit::Code(EXIT_UNIMPLEMENTED) {
+            return Err(StepError::Unimplemented(format!(
+                "the client exited {EXIT_UNIMPLEMENTED} (unimplemented): {}",
+                run.last_words()
+            )));
+        }
+        let ca = self.world.ca.shared();
+        for f in client_judge::judge_requests(ca) {
+            self.findings.push(f);
+        }
+        for f in client_judge::judge_csrs(ca, &address) {
+            self.findings.push(f);
+        }
+        for f in client_judge::judge_replies(ca, &address).await {
+            self.findings.push(f);
+        }
+        let req = s.req.as_deref().unwrap_or("SMIME-12");
+        let said = match &run.exit {
+            Exit::Code(0) => None,
+            Exit::Code(n) => Some(format!("it exited {n}: {}", run.last_words())),
+            Exit::Signal => Some("a signal ended it".to_owned()),
+            Exit::TimedOut => Some(format!(
+                "it was still running after {} s and was killed",
+                cmd.timeout.as_secs()
+            )),
+        };
+        match (client_judge::issued(ca, &address), said) {
+            (true, None) => Ok(()),
+            (true, Some(why)) => self.fail(expectation(
+                req,
+                "the client reports the certificate it got",
+                format!("the CA issued one, but {why}"),
+            )),
+            (false, why) => self.fail(expectation(
+                req,
+                format!("a certificate for {address}"),
+                format!(
+                    "no valid order ({}); {}",
+                    client_judge::exchange_summary(ca, &address),
+                    why.unwrap_or_else(|| "yet the client exited 0".into())
+                ),
+            )),
+        }
+    }
+
+    fn placeholder_values(
+        &self,
+        address: &str,
+        password: &str,
+        bundle: &std::path::Path,
+        workdir: &std::path::Path,
+    ) -> Result<Values, StepError> {
+        let mail = self
+            .world
+            .mail
+            .as_ref()
+            .ok_or_else(|| StepError::Harness("the world has no mail plane".into()))?;
+        let relay = mail
+            .relays
+            .first()
+            .map(|(_, server, _)| server.addr())
+            .unwrap_or_else(|| mail.mx.addr());
+        let mut v = Values::new();
+        v.insert("directory_url", self.world.ca.directory_url());
+        v.insert("ca_bundle", bundle.display().to_string());
+        v.insert("email", address.to_owned());
+        v.insert(
+            "domain",
+            address
+                .rsplit_once('@')
+                .map(|(_, d)| d)
+                .unwrap_or("")
+                .into(),
+        );
+        v.insert("imap_url", format!("imap://{}", mail.imap.addr()));
+        v.insert("smtp_url", format!("smtp://{relay}"));
+        v.insert(
+            "submission_url",
+            format!("smtp://{}", mail.submission.addr()),
+        );
+        v.insert("lmtp_url", format!("lmtp://{}", mail.lmtp.addr()));
+        v.insert("dns_addr", self.world.dns.addr().to_string());
+        v.insert("user", address.to_owned());
+        v.insert("password", password.to_owned());
+        v.insert("workdir", workdir.display().to_string());
+        Ok(v)
+    }
+
+    /// The command line and what the client printed, as transcript entries.
+    fn record_process(&mut self, run: &crate::sut::client_cmd::ClientRun) {
+        // seq and at_ms are set when the world's transcript is gathered: these go last.
+        let mut push = |endpoint: &str, direction: Direction, text: String| {
+            if text.trim().is_empty() {
+                return;
+            }
+            self.process.push(TranscriptEntry {
+                seq: 0,
+                at_ms: 0,
+                channel: Channel::Process,
+                direction,
+                conn: None,
+                endpoint: endpoint.to_owned(),
+                text,
+            });
+        };
+        push(
+            "argv",
+            Direction::ServerToClient,
+            shlex::try_join(run.argv.iter().map(String::as_str))
+                .unwrap_or_else(|_| run.argv.join(" ")),
+        );
+        push("stdout", Direction::ClientToServer, run.stdout.clone());
+        push("stderr", Direction::ClientToServer, run.stderr.clone());
+        push("exit", Direction::ClientToServer, format!("{:?}", run.exit));
+    }
+}
+
+/// A folder name for a scenario id (`rfc8823/3.2/x` → `rfc8823_3.2_x`).
+fn folder_name(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,364 @@
+//! Judging an external ACME client by what it did on the wire: the requests the CA saw (their
+//! JWS, as the CA's history keeps them), the CSRs it finalized with, and the replies that reached
+//! the CA's MX, whatever way they came. The client's own account of itself (its exit code, its
+//! output) only says whether it thinks it succeeded.
+
+use acmeproof_mocks::ca::CaShared;
+use acmeproof_mocks::ca::model::{ChallengeKind, OrderStatus};
+use acmeproof_mocks::ca::pki::csr::parse_csr;
+use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
+use acmeproof_mocks::ca::pki::profile::SmimeUsage;
+use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
+use acmeproof_protocol::requirements as req;
+use acmeproof_protocol::smime::{ChallengeInfo, ExpectedDigest, ResponseContext, check_response};
+use acmeproof_protocol::{Finding, Level};
+use base64::Engine as _;
+
+/// A finding of this judge.
+fn finding(
+    id: &'static str,
+    level: Level,
+    expected: impl Into<String>,
+    observed: impl Into<String>,
+) -> Finding {
+    Finding {
+        req: id,
+        level,
+        expected: expected.into(),
+        observed: observed.into(),
+    }
+}
+
+/// RFC 8555 rules a refused request broke, by the problem type the CA answered with. A
+/// `badNonce` is not here: RFC 8555 §6.5 lets a CA refuse any nonce, and the client's duty
+/// is the retry (ACME-5), which the next request shows.
+fn rule_for_problem(problem: &str) -> Option<&'static str> {
+    // The history keeps the short name (`malformed`); accept the URN form too.
+    let short = problem
+        .strip_prefix("urn:ietf:params:acme:error:")
+        .unwrap_or(problem);
+    Some(match short {
+        "badNonce" => return None,
+        "badSignatureAlgorithm" => req::ACME_10,
+        "badPublicKey" => req::ACME_11,
+        "unauthorized" => req::ACME_12,
+        "orderNotReady" => req::ACME_20,
+        "badCSR" => req::ACME_21,
+        "accountDoesNotExist" => req::ACME_15,
+        _ => req::ACME_7,
+    })
+}
+
+/// What the CA's request history says of the client: each refused request (ACME-7…21), a
+/// missing User-Agent (ACME-34), a challenge POST whose payload is not `{}` (ACME-24).
+pub fn judge_requests(ca: &CaShared) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let history = ca.history();
+    let mut without_agent = 0;
+    for r in &history {
+        if r.user_agent.as_deref().unwrap_or_default().is_empty() {
+            without_agent += 1;
+        }
+        if r.status == 415 {
+            out.push(finding(
+                req::ACME_6,
+                Level::Must,
+                "Content-Type: application/jose+json",
+                format!("{} {} was answered 415", r.method, r.path),
+            ));
+        } else if let Some(problem) = &r.problem
+            && let Some(rule) = rule_for_problem(problem)
+        {
+            out.push(finding(
+                rule,
+                Level::Must,
+                "requests the CA accepts",
+                format!(
+                    "{} {} was answered {} {problem}",
+                    r.method, r.path, r.status
+                ),
+            ));
+        }
+        let is_challenge = r.path.contains("/chall/") || r.path.contains("/challenge/");
+        if is_challenge
+            && r.method == "POST"
+            && let Some(payload) = &r.payload
+            && *payload != serde_json::json!({})
+            && *payload != serde_json::json!("")
+        {
+            out.push(finding(
+                req::ACME_24,
+                Level::Must,
+                "the challenge POSTed with the payload {}",
+                format!("{} with {payload}", r.path),
+            ));
+        }
+    }
+    if without_agent > 0 {
+        out.push(finding(
+            req::ACME_34,
+            Level::Must,
+            "a User-Agent on every request (RFC 8555 §6.1)",
+            format!("{without_agent} of {} requests had none", history.len()),
+        ));
+    }
+    out
+}
+
+/// The CSRs the client finalized with: they name exactly the address (SMIME-13/14) and ask
+/// for a key usage RFC 8823 §3.3 allows (SMIME-55/56).
+pub fn judge_csrs(ca: &CaShared, address: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in ca.history() {
+        let Some(csr) = r.payload.as_ref().and_then(|p| p["csr"].as_str()) else {
+            continue;
+        };
+        let Ok(der) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(csr) else {
+            continue; // the CA refused it as malformed: judged with the requests
+        };
+        let info = match parse_csr(&der) {
+            Ok(info) => info,
+            Err(e) => {
+                out.push(finding(
+                    req::SMIME_14,
+                    Level::Must,
+                    "a CSR that parses",
+                    e.to_string(),
+                ));
+                continue;
+            }
+        };
+        let wanted = vec![acmeproof_mocks::ca::pki::identifier::Identifier {
+            kind: IdentifierKind::Email,
+            value: address.to_owned(),
+        }];
+        if let Err(why) = same_identifier_set(&wanted, &identifiers_of(&info)) {
+            out.push(finding(
+                req::SMIME_13,
+                Level::Must,
+                format!("a CSR for exactly {address}"),
+                why,
+            ));
+        }
+        if let Err(e) = SmimeUsage::from_csr_key_usage(info.key_usage) {
+            out.push(finding(
+                req::SMIME_55,
+                Level::Must,
+                "keyUsage for signing, encryption or both (RFC 8823 §3.3)",
+                e.to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// The RFC 8823 exchanges for `address`: the replies that reached the CA's MX, checked like the
+/// CA checks them, plus the MUA's duties the CA cannot see one by one: one reply per challenge
+/// (SMIME-11), none to a mail that is not a challenge (SMIME-35), a DKIM signature that
+/// verifies (SMIME-51).
+pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
+    struct Exchange {
+        token_part1: String,
+        token_part2: String,
+        message_id: String,
+        thumbprint: String,
+    }
+    let (exchanges, known_tokens) = {
+        let store = ca.store();
+        let exchanges: Vec<Exchange> = store
+            .challenges
+            .values()
+            .filter(|c| c.kind == ChallengeKind::EmailReply00)
+            .filter_map(|c| {
+                let authz = store.authzs.get(&c.authz)?;
+                if authz.identifier.value != address {
+                    return None;
+                }
+                let state = store.email.get(&c.id)?;
+                state.sent_at?;
+                Some(Exchange {
+                    token_part1: state.token_part1.clone(),
+                    token_part2: c.token.clone(),
+                    message_id: state.message_id.clone(),
+                    thumbprint: store.accounts.get(&authz.account)?.thumbprint.clone(),
+                })
+            })
+            .collect();
+        let known: Vec<String> = store.email_by_token_part1.keys().cloned().collect();
+        (exchanges, known)
+    };
+    let accept = ca.knobs().email_join.accepted();
+    let from_user = |raw: &[u8]| {
+        check_response(raw, &ResponseContext::default())
+            .ok()
+            .filter(|r| r.from.as_deref() == Some(address) || r.token_part1.is_some())
+    };
+    let inbox = ca.inbox();
+    let mut out = Vec::new();
+    for raw in &inbox {
+        let Some(first_look) = from_user(raw) else {
+            continue;
+        };
+        if let Some(tp1) = &first_look.token_part1
+            && !known_tokens.contains(tp1)
+        {
+            out.push(finding(
+                req::SMIME_35,
+                Level::Must,
+                "no reply to a mail that is not a valid challenge",
+                format!("a reply for token-part1 {tp1}, which the CA never sent"),
+            ));
+        }
+    }
+    for ex in &exchanges {
+        // One reply a relay delivered twice is still one reply: count Message-IDs.
+        let mut replies: Vec<&[u8]> = Vec::new();
+        let mut ids: Vec<Option<String>> = Vec::new();
+        for raw in inbox.iter().map(|r| &r[..]) {
+            if from_user(raw).and_then(|r| r.token_part1).as_deref()
+                != Some(ex.token_part1.as_str())
+            {
+                continue;
+            }
+            let id = message_id(raw);
+            if id.is_none() || !ids.contains(&id) {
+                ids.push(id);
+                replies.push(raw);
+            }
+        }
+        let Some(first) = replies.first() else {
+            out.push(finding(
+                req::SMIME_37,
+                Level::Must,
+                "a reply reaching the CA's MX",
+                format!("none for the challenge mail <{}>", ex.message_id),
+            ));
+            continue;
+        };
+        if replies.len() > 1 {
+            out.push(finding(
+                req::SMIME_11,
+                Level::Must,
+                "one reply per challenge",
+                format!(
+                    "{} replies to the challenge mail <{}>",
+                    replies.len(),
+                    ex.message_id
+                ),
+            ));
+        }
+        let context = ResponseContext {
+            identifier: Some(address.to_owned()),
+            challenge: Some(ChallengeInfo {
+                from: Some(ca.config.challenge_from.clone()),
+                to: Some(address.to_owned()),
+                reply_to: None,
+                message_id: Some(ex.message_id.clone()),
+                subject: None,
+                token_part1: Some(ex.token_part1.clone()),
+            }),
+            expected: ExpectedDigest::Tokens {
+                part1: Some(ex.token_part1.clone()),
+                part2: ex.token_part2.clone(),
+                thumbprint: ex.thumbprint.clone(),
+                accept: accept.clone(),
+            },
+            case: Default::default(),
+        };
+        let report = match check_response(first, &context) {
+            Ok(report) => report,
+            Err(e) => {
+                out.push(finding(
+                    req::SMIME_37,
+                    Level::Must,
+                    "a reply that parses",
+                    e.to_string(),
+                ));
+                continue;
+            }
+        };
+        let unsigned = report
+            .findings
+            .as_slice()
+            .iter()
+            .any(|f| f.req == req::SMIME_51);
+        out.extend(report.findings.as_slice().iter().cloned());
+        if !unsigned {
+            // The field is there; does it verify, for the From's domain (RFC 8823 §3.2)?
+            let domain = report
+                .from
+                .as_deref()
+                .and_then(|a| a.rsplit_once('@'))
+                .map(|(_, d)| d.to_owned())
+                .unwrap_or_default();
+            let outcomes = DkimVerifier::new(&ca.resolver).verify(first).await;
+            if !passes_for_domain(&outcomes, &domain) {
+                out.push(finding(
+                    req::SMIME_51,
+                    Level::Must,
+                    format!("a DKIM signature of {domain} that verifies"),
+                    outcomes
+                        .iter()
+                        .map(|o| format!("d={}: {:?}", o.domain, o.result))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A mail's Message-ID, as mail-parser reads it.
+fn message_id(raw: &[u8]) -> Option<String> {
+    mail_parser::MessageParser::default()
+        .parse_headers(raw)
+        .and_then(|m| m.message_id().map(str::to_owned))
+}
+
+/// Whether an order for exactly `address` is valid, with a certificate.
+pub fn issued(ca: &CaShared, address: &str) -> bool {
+    ca.store().orders.values().any(|o| {
+        o.status == OrderStatus::Valid
+            && o.certificate.is_some()
+            && o.identifiers.iter().any(|i| i.value == address)
+    })
+}
+
+/// What the CA knows of the exchanges for `address`, in one line: for the finding that says
+/// no certificate came of them.
+pub fn exchange_summary(ca: &CaShared, address: &str) -> String {
+    let store = ca.store();
+    let mut parts = Vec::new();
+    for c in store.challenges.values() {
+        let Some(authz) = store.authzs.get(&c.authz) else {
+            continue;
+        };
+        if authz.identifier.value != address {
+            continue;
+        }
+        let mut part = format!("challenge {:?} {:?}", c.kind, c.status);
+        if let Some(state) = store.email.get(&c.id) {
+            part.push_str(&format!(
+                ", mail {}, POSTed {}, reply {}",
+                if state.sent_at.is_some() {
+                    "sent"
+                } else {
+                    "not sent"
+                },
+                state.posted,
+                match &state.verdict {
+                    None => "none yet".to_owned(),
+                    Some(Ok(())) => "accepted".to_owned(),
+                    Some(Err(why)) => format!("refused ({why})"),
+                }
+            ));
+        }
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        "the CA has no authorization for it".into()
+    } else {
+        parts.join("; ")
+    }
+}

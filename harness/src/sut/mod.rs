@@ -1,0 +1,41 @@
+//! Systems under test (DESIGN.md § Systems under test): what a scenario runs against.
+//!
+//! - the reference implementations (the default): the built-in client and MUA against the
+//!   built-in CA, in a fresh world per scenario;
+//! - an external ACME client ([`client_cmd`]), run once per scenario against the world's CA
+//!   and mailbox, and judged from the wire ([`client_judge`]).
+
+pub mod client_cmd;
+pub mod client_judge;
+
+use std::sync::Arc;
+
+pub use client_cmd::ClientCommand;
+
+/// What a run of the scenarios tests.
+#[derive(Debug, Clone, Default)]
+pub enum Sut {
+    /// The built-in client and MUA against the built-in CA.
+    #[default]
+    Reference,
+    /// An external ACME client and MUA against the built-in CA.
+    Client(Arc<ClientCommand>),
+}
+
+impl Sut {
+    /// The system's name in reports.
+    pub fn name(&self) -> String {
+        match self {
+            Sut::Reference => "reference".into(),
+            Sut::Client(cmd) => format!("client: {}", cmd.name()),
+        }
+    }
+
+    /// The kind, for reports.
+    pub fn kind(&self) -> acmeproof_reports::SutKind {
+        match self {
+            Sut::Reference => acmeproof_reports::SutKind::Reference,
+            Sut::Client(_) => acmeproof_reports::SutKind::Client,
+        }
+    }
+}

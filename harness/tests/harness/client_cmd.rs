@@ -1,0 +1,311 @@
+//! `acmeproof run --client-cmd`: a third-party ACME client (a small Python one, written with
+//! certbot's `acme` library, imaplib, smtplib and dkimpy: `tests/clients/rfc8823_client.py`)
+//! run against the scenario library and judged from the wire. The conformant client gets a
+//! clean report; each deliberately broken variant gets exactly the findings its fault implies.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::peers::{run, show};
+
+/// The Python modules the client imports.
+const MODULES: &[&str] = &[
+    "acme",
+    "josepy",
+    "dkim",
+    "nacl",
+    "dns.resolver",
+    "cryptography",
+];
+
+fn client_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/rfc8823_client.py")
+}
+
+fn template(python: &Path, extra: &str) -> String {
+    format!(
+        "{} {} --directory {{directory_url}} --ca-bundle {{ca_bundle}} --email {{email}} \
+         --imap-url {{imap_url}} --smtp-url {{smtp_url}} --submission-url {{submission_url}} \
+         --dns {{dns_addr}} --user {{user}} --password {{password}} --workdir {{workdir}} {extra}",
+        python.display(),
+        client_script().display()
+    )
+}
+
+/// Runs `acmeproof run --client-cmd` over `filters`, in `scenarios` (default: the library);
+/// returns the exit code and the JSON report.
+fn run_client(
+    python: &Path,
+    extra: &str,
+    scenarios: Option<&Path>,
+    filters: &[&str],
+) -> (i32, Value) {
+    let out = acmeproof_mocks_tempdir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_acmeproof"));
+    cmd.args(["run", "--quiet", "--format", "json", "--out"])
+        .arg(&out)
+        .args(["--client-cmd", &template(python, extra)])
+        .args(["--client-timeout", "90"]);
+    if let Some(dir) = scenarios {
+        cmd.arg("--scenarios").arg(dir);
+    } else {
+        cmd.arg("--scenarios")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"));
+    }
+    cmd.args(filters);
+    let output = run(cmd, Duration::from_secs(300));
+    let text = std::fs::read_to_string(out.join("report.json"))
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", show(&output)));
+    let report: Value = serde_json::from_str(&text).expect("report.json parses");
+    (output.status.code().unwrap_or(-1), report)
+}
+
+fn acmeproof_mocks_tempdir() -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "acmeproof-client-cmd-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn scenario<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in the report"))
+}
+
+fn finding_ids(result: &Value) -> BTreeSet<String> {
+    result["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["req"].as_str().expect("req").to_owned())
+        .collect()
+}
+
+fn ids(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const ASCII: &str = "rfc8823/3/issuance-ascii-address";
+
+#[test]
+fn the_conformant_python_client_gets_a_clean_report() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let (code, report) = run_client(
+        &python,
+        "",
+        None,
+        &[
+            ASCII,
+            "rfc8823/3.1/all-lookalikes-ignored-one-reply",
+            "rfc8823/3.1/lookalikes-with-duplicating-relay",
+            "rfc8823/3.1/lookalikes-with-mail-on-post",
+            "rfc8823/3/issuance-eai-address",
+            "rfc8555/6.2/alg-none",
+        ],
+    );
+    assert_eq!(report["sut"], "client");
+    assert!(
+        report["implementation"]
+            .as_str()
+            .is_some_and(|n| n.contains("rfc8823_client.py")),
+        "{}",
+        report["implementation"]
+    );
+    for id in [
+        ASCII,
+        "rfc8823/3.1/all-lookalikes-ignored-one-reply",
+        "rfc8823/3.1/lookalikes-with-duplicating-relay",
+        "rfc8823/3.1/lookalikes-with-mail-on-post",
+    ] {
+        let r = scenario(&report, id);
+        assert_eq!(r["outcome"], "pass", "{id}: {r:#}");
+        assert!(finding_ids(r).is_empty(), "{id}: {r:#}");
+        // The client's run is in the transcript: its command line and what it printed.
+        let process: Vec<&Value> = r["transcript"]
+            .as_array()
+            .expect("transcript")
+            .iter()
+            .filter(|t| t["channel"] == "process")
+            .collect();
+        assert!(
+            process.iter().any(|t| t["endpoint"] == "argv"
+                && t["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("--directory https://127.0.0.1:")),
+            "{id}: {process:#?}"
+        );
+    }
+    // The lookalikes were there to be ignored: the client says it ignored them.
+    let stderr: String =
+        scenario(&report, "rfc8823/3.1/all-lookalikes-ignored-one-reply")["transcript"]
+            .as_array()
+            .expect("transcript")
+            .iter()
+            .filter(|t| t["channel"] == "process" && t["endpoint"] == "stderr")
+            .map(|t| t["text"].as_str().unwrap_or_default().to_owned())
+            .collect();
+    assert!(stderr.contains("ignored: Subject 'Re: ACME:"), "{stderr}");
+    assert!(
+        stderr.contains("ignored: its DKIM signature does not verify"),
+        "{stderr}"
+    );
+    // Exit 89 (the client has no EAI support) is "unimplemented", with its words.
+    let eai = scenario(&report, "rfc8823/3/issuance-eai-address");
+    assert_eq!(eai["outcome"], "unimplemented", "{eai:#}");
+    assert!(
+        eai["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("EAI addresses"),
+        "{eai:#}"
+    );
+    // A scenario that drives the CA by hand is skipped, with the reason.
+    let server = scenario(&report, "rfc8555/6.2/alg-none");
+    assert_eq!(server["outcome"], "skipped", "{server:#}");
+    assert!(server["error"].as_str().is_some_and(|e| !e.is_empty()));
+    // Unimplemented is not accepted: the run is not green.
+    assert_eq!(code, 1);
+}
+
+/// Runs the ASCII issuance with `--break fault` and returns its result.
+fn broken(python: &Path, fault: &str, scenarios: Option<&Path>, id: &str) -> (i32, Value) {
+    let (code, report) = run_client(python, &format!("--break {fault}"), scenarios, &[id]);
+    (code, scenario(&report, id).clone())
+}
+
+#[test]
+fn a_reply_without_in_reply_to_is_a_should_finding() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let (code, r) = broken(&python, "no-in-reply-to", None, ASCII);
+    assert_eq!(finding_ids(&r), ids(&["SMIME-43"]), "{r:#}");
+    assert_eq!(r["outcome"], "pass-non-strict", "{r:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn the_wrong_join_is_a_digest_finding_and_no_certificate() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let (code, r) = broken(&python, "wrong-join", None, ASCII);
+    assert_eq!(finding_ids(&r), ids(&["SMIME-10", "SMIME-12"]), "{r:#}");
+    assert_eq!(r["outcome"], "fail");
+    let text = r.to_string();
+    assert!(
+        text.contains("incorrectResponse") || text.contains("is not base64url"),
+        "{text}"
+    );
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_reply_without_dkim_is_found_and_refused() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let (code, r) = broken(&python, "no-dkim", None, ASCII);
+    assert_eq!(finding_ids(&r), ids(&["SMIME-51", "SMIME-12"]), "{r:#}");
+    assert_eq!(r["outcome"], "fail");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_reply_from_another_address_is_found_and_refused() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    // The same issuance in a world with a second mailbox owner, whose own Submission account
+    // sends the reply (so its DKIM signature is good: only the From is wrong).
+    let dir = acmeproof_mocks_tempdir();
+    std::fs::write(
+        dir.join("other-address.toml"),
+        format!(
+            r#"id = "{ASCII}"
+title = "The ASCII issuance, in a world with a second user"
+requirements = ["SMIME-40"]
+role = "both"
+
+[world.mail]
+users = [
+  {{ address = "alice@example.test", password = "alice-password" }},
+  {{ address = "bob@example.test", password = "bob-password" }},
+]
+
+[[step]]
+action = "issue"
+user = "alice"
+"#
+        ),
+    )
+    .expect("scenario written");
+    let (code, r) = broken(
+        &python,
+        "other-address --other-user bob@example.test --other-password bob-password",
+        Some(&dir),
+        ASCII,
+    );
+    assert_eq!(finding_ids(&r), ids(&["SMIME-40", "SMIME-12"]), "{r:#}");
+    assert_eq!(r["outcome"], "fail");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn requests_the_ca_refuses_are_findings_of_the_client() {
+    let Some(python) = acmeproof_testkit::require_python(&["requests"]) else {
+        return;
+    };
+    // A "client" that posts a body that is no JWS, once with the wrong Content-Type, once
+    // with the right one, then gives up.
+    let script = "import requests, sys\n\
+        url = sys.argv[1].replace('/directory', '/acme/new-account')\n\
+        for ct in ['application/json', 'application/jose+json']:\n\
+        \x20   requests.post(url, data='{}', headers={'Content-Type': ct}, verify=sys.argv[2])\n\
+        sys.exit(3)\n";
+    let dir = acmeproof_mocks_tempdir();
+    let path = dir.join("bad_client.py");
+    std::fs::write(&path, script).expect("script written");
+    let out = dir.join("out");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_acmeproof"));
+    cmd.args(["run", "--quiet", "--format", "json", "--out"])
+        .arg(&out)
+        .arg("--client-cmd")
+        .arg(format!(
+            "{} {} {{directory_url}} {{ca_bundle}}",
+            python.display(),
+            path.display()
+        ))
+        .arg("--scenarios")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+        .arg(ASCII);
+    let output = run(cmd, Duration::from_secs(120));
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
+            .expect("json");
+    let r = scenario(&report, ASCII);
+    assert_eq!(
+        finding_ids(r),
+        ids(&["ACME-6", "ACME-7", "SMIME-12"]),
+        "{r:#}"
+    );
+    assert!(r.to_string().contains("it exited 3"), "{r:#}");
+}
