@@ -11,6 +11,7 @@ use acmeproof_reports::{Outcome, RunReport, ToolInfo, Waivers};
 
 use super::{CliError, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE};
 use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
+use crate::sut::server::ServerTarget;
 use crate::sut::{ClientCommand, Sut};
 
 /// Where the scenarios are, and which.
@@ -64,6 +65,18 @@ pub struct RunArgs {
     /// Print what each --client-cmd placeholder stands for, and exit.
     #[arg(long)]
     help_placeholders: bool,
+    /// Test an external ACME server by its directory URL: acmeproof is its client and the
+    /// mailbox owner. It starts one world, prints (on stderr) what the server must use (DNS
+    /// resolver, SMTP smarthost), waits for the directory to answer, then runs the server
+    /// scenarios one at a time (unless --jobs says otherwise).
+    #[arg(long, value_name = "DIRECTORY", conflicts_with = "client_cmd")]
+    server_url: Option<String>,
+    /// PEM roots for the --server-url server's HTTPS certificate.
+    #[arg(long, value_name = "FILE", requires = "server_url")]
+    server_ca: Option<PathBuf>,
+    /// Seconds to wait for the --server-url directory to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    server_wait: u64,
 }
 
 /// A report format.
@@ -361,7 +374,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         }
         return Ok(EXIT_OK);
     }
-    let sut = match &args.client_cmd {
+    let mut sut = match &args.client_cmd {
         None => Sut::Reference,
         Some(template) => Sut::Client(Arc::new(
             ClientCommand::parse(
@@ -372,6 +385,23 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             .map_err(CliError::Input)?,
         )),
     };
+    let server_roots = match (&args.server_url, &args.server_ca) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(CliError::Input(
+                "--server-url needs --server-ca FILE (the PEM roots of its HTTPS certificate)"
+                    .into(),
+            ));
+        }
+        (Some(_), Some(path)) => {
+            Some(
+                std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        }
+    };
     let waivers = args
         .waivers
         .as_deref()
@@ -381,10 +411,16 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let scenarios = select(&args.selection)?;
     // CPU work is bounded by the runtime: one worker thread per core. A world mostly waits
     // (relay delays, greylisting, Retry-After), so four are open per core by default.
+    // A server under test shares one world across scenarios: one at a time by default, so
+    // two scenarios never publish the same DNS names at once.
     let jobs = args.jobs.unwrap_or_else(|| {
-        4 * std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
+        if args.server_url.is_some() {
+            1
+        } else {
+            4 * std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }
     });
     if jobs == 0 {
         return Err(CliError::Input("--jobs must be at least 1".into()));
@@ -399,6 +435,23 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let started = Instant::now();
+    if let (Some(url), Some(roots)) = (&args.server_url, server_roots) {
+        // On stderr, so stdout stays the report; a test or an operator reads it while acmeproof
+        // waits for the server.
+        let mut say = |line: String| {
+            let _ = writeln!(std::io::stderr(), "acmeproof: {line}");
+        };
+        let target = runtime
+            .block_on(ServerTarget::start(
+                url,
+                roots,
+                args.seed.unwrap_or(1),
+                std::time::Duration::from_secs(args.server_wait),
+                &mut say,
+            ))
+            .map_err(CliError::Input)?;
+        sut = Sut::Server(Arc::new(target));
+    }
     let ran = runtime.block_on(run_all(
         scenarios,
         &sut,
@@ -414,6 +467,9 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         sut.kind(),
         args.strict,
     );
+    if let Sut::Server(target) = std::mem::take(&mut sut) {
+        runtime.block_on(target.shutdown());
+    }
     report.waiver_file = args.waivers.as_ref().map(|p| p.display().to_string());
     report.scenarios = ran.iter().map(super::report::scenario_result).collect();
     let mut stale = Vec::new();

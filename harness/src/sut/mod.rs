@@ -3,10 +3,12 @@
 //! - the reference implementations (the default): the built-in client and MUA against the
 //!   built-in CA, in a fresh world per scenario;
 //! - an external ACME client ([`client_cmd`]), run once per scenario against the world's CA
-//!   and mailbox, and judged from the wire ([`client_judge`]).
+//!   and mailbox, and judged from the wire ([`client_judge`]);
+//! - an external ACME server ([`server`]), which the harness drives as client and MUA.
 
 pub mod client_cmd;
 pub mod client_judge;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -20,6 +22,8 @@ pub enum Sut {
     Reference,
     /// An external ACME client and MUA against the built-in CA.
     Client(Arc<ClientCommand>),
+    /// An external ACME server, with the harness as its client and MUA.
+    Server(Arc<server::ServerTarget>),
 }
 
 impl Sut {
@@ -28,6 +32,7 @@ impl Sut {
         match self {
             Sut::Reference => "reference".into(),
             Sut::Client(cmd) => format!("client: {}", cmd.name()),
+            Sut::Server(target) => format!("server: {}", target.directory_url),
         }
     }
 
@@ -36,6 +41,7 @@ impl Sut {
         match self {
             Sut::Reference => acmeproof_reports::SutKind::Reference,
             Sut::Client(_) => acmeproof_reports::SutKind::Client,
+            Sut::Server(_) => acmeproof_reports::SutKind::Server,
         }
     }
 }

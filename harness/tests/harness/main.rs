@@ -14,6 +14,7 @@
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
 //!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
+//! - `peers_pebble`: `acmeproof run --server-url` against Pebble (Debian `pebble`);
 //! - `peers_mailbox`: Python's imaplib and poplib, fetchmail and s-nail reading mailboxes from
 //!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
@@ -26,6 +27,7 @@ mod mua;
 mod peers;
 mod peers_mail;
 mod peers_mailbox;
+mod peers_pebble;
 mod scenario_engine;
 mod serve;
 mod support;

@@ -1,0 +1,155 @@
+//! `--server-url DIRECTORY`: an external ACME server. The harness is the ACME client and the
+//! mailbox owner; one world (DNS, relays, mailboxes) serves every scenario, because the server
+//! is configured once to use it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
+use acmeproof_mocks::seed::Seed;
+use acmeproof_mocks::world::{World, WorldConfig};
+use serde_json::json;
+
+use crate::acme::AcmeClient;
+
+/// An external ACME server and the world it was told to use.
+#[derive(Debug)]
+pub struct ServerTarget {
+    /// Its directory URL.
+    pub directory_url: String,
+    /// PEM roots for its HTTPS certificate.
+    pub root_pem: String,
+    /// The world it uses for DNS and mail.
+    pub world: World,
+    /// `Err(why)` when it does not do RFC 8823: email scenarios are then `unimplemented`.
+    pub email: Result<(), String>,
+}
+
+impl ServerTarget {
+    /// Starts the shared world, tells `say` how to configure the server, waits (at most
+    /// `wait`) until the directory answers, and asks once whether the server takes `email`
+    /// identifiers with an `email-reply-00` challenge.
+    pub async fn start(
+        directory_url: &str,
+        root_pem: String,
+        seed: u64,
+        wait: Duration,
+        say: &mut (dyn FnMut(String) + Send),
+    ) -> Result<ServerTarget, String> {
+        let config = WorldConfig {
+            seed,
+            ..WorldConfig::example()
+        };
+        let world = World::start(config)
+            .await
+            .map_err(|e| format!("the world did not start: {e}"))?;
+        for line in configuration(&world) {
+            say(line);
+        }
+        let key = |label: &str| {
+            AccountKey::generate(KeyAlg::Es256, &Seed(seed).stream(label))
+                .map_err(|e| format!("key: {e}"))
+        };
+        let started = Instant::now();
+        let client = loop {
+            match AcmeClient::connect(directory_url, &root_pem, key("email-support")?).await {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() >= wait => {
+                    world.shutdown().await;
+                    return Err(format!(
+                        "{directory_url} did not answer within {} s: {e}",
+                        wait.as_secs()
+                    ));
+                }
+                // An external server starting up: nothing in this process to await, so poll.
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        say(format!("{directory_url} answers"));
+        let email = email_support(&client, &world).await;
+        match &email {
+            Ok(()) => say("it offers email-reply-00 for email identifiers".into()),
+            Err(why) => say(format!(
+                "no RFC 8823 support ({why}): email scenarios will be unimplemented"
+            )),
+        }
+        Ok(ServerTarget {
+            directory_url: directory_url.to_owned(),
+            root_pem,
+            world,
+            email,
+        })
+    }
+
+    /// Stops the world.
+    pub async fn shutdown(self: Arc<Self>) {
+        if let Ok(target) = Arc::try_unwrap(self) {
+            target.world.shutdown().await;
+        }
+    }
+}
+
+/// What the server must be configured with, one line each.
+pub fn configuration(world: &World) -> Vec<String> {
+    let mut lines = vec![format!(
+        "configure the server under test with: DNS resolver {} (UDP and TCP; it serves every \
+         name the scenarios use)",
+        world.dns.addr()
+    )];
+    if let Some(mail) = &world.mail {
+        if let Some((name, server, _)) = mail.relays.first() {
+            lines.push(format!(
+                "  SMTP smarthost for challenge mail: {} ({name}, no AUTH; it routes by the \
+                 world's MX records)",
+                server.addr()
+            ));
+        }
+        lines.push(format!(
+            "  replies come back through the world's relays to the MX of the challenge's From \
+             domain; for a From in a world domain, read them over IMAP at imap://{} (STARTTLS) \
+             as a [mail] user of the world",
+            mail.imap.addr()
+        ));
+    }
+    lines
+}
+
+/// Whether the server takes an `email` identifier and offers `email-reply-00` for it.
+async fn email_support(client: &AcmeClient, world: &World) -> Result<(), String> {
+    client
+        .new_account(&[])
+        .await
+        .map_err(|e| format!("newAccount: {e}"))?;
+    let address = world
+        .mail
+        .as_ref()
+        .and_then(|m| m.users.first())
+        .map(|u| u.address.clone())
+        .unwrap_or_else(|| "alice@example.test".into());
+    let (_, order) = client
+        .new_order(&[json!({ "type": "email", "value": address })])
+        .await
+        .map_err(|e| format!("newOrder for an email identifier: {e}"))?;
+    let authz_url = order["authorizations"][0]
+        .as_str()
+        .ok_or("the order has no authorization")?;
+    let authz = client
+        .get(authz_url)
+        .await
+        .map_err(|e| format!("the authorization: {e}"))?;
+    let offered = authz["challenges"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == "email-reply-00"));
+    if offered {
+        // Deactivate it, so a challenge mail is not left pending (RFC 8555 §7.5.2).
+        let _ = client
+            .post(authz_url, Some(&json!({ "status": "deactivated" })))
+            .await;
+        Ok(())
+    } else {
+        Err(format!(
+            "the authorization offers {} but no email-reply-00",
+            authz["challenges"]
+        ))
+    }
+}
