@@ -114,7 +114,25 @@ pub async fn challenge(
             false
         } else {
             let payload = auth.object("")?;
-            if knobs.strict && !payload.is_empty() {
+            // draft-ietf-acme-email-tls-05 Figure 1 repeats `service`/`port` in the challenge
+            // POST (-00…-04: in its protected header); a repeat must name this authorization's.
+            let email_tls_target = challenge
+                .kind
+                .is_email_tls()
+                .then_some(challenge.mail)
+                .flatten();
+            if let Some(target) = email_tls_target {
+                super::email_tls::check_challenge_post(
+                    &knobs,
+                    auth.jws.protected(),
+                    payload,
+                    target,
+                )?;
+            }
+            let unexpected = payload
+                .keys()
+                .any(|k| email_tls_target.is_none() || !matches!(k.as_str(), "service" | "port"));
+            if knobs.strict && unexpected {
                 // RFC 8555 §7.5.1 (ACME-24): the response to http-01/dns-01 is the empty object.
                 return Err(Problem::malformed(
                     "strict mode: the challenge response must be {}",

@@ -65,6 +65,121 @@ pub struct Knobs {
     pub email_reply_window_secs: u64,
     /// The media type of the challenge mail body (RFC 8823 §3.1 allows any).
     pub email_challenge_body: acmeproof_protocol::smime::ChallengeBody,
+    /// draft-ietf-acme-email-tls: where the CA reads `service` and `port` (see [`ServiceField`]).
+    pub service_field: ServiceField,
+    /// draft-ietf-acme-email-tls: whether capability-smtp/imap/pop-00 look for the capability
+    /// before or after STARTTLS/STLS on the STARTTLS ports (see [`CapabilityPhase`]).
+    pub capability_phase: CapabilityPhase,
+    /// draft-ietf-acme-email-tls-03…-05 §3.2 (TLS-5): "ACME server MAY check that the TCP port
+    /// corresponds to the requested "service", for example that the port is the assigned
+    /// default IANA port for the service." On: a port other than the service's IANA default is
+    /// refused at newOrder (`rejectedIdentifier`). Off by default (the draft says MAY).
+    pub require_default_port: bool,
+    /// Open issue of draft-ietf-acme-email-tls-00…-04 (see [`ServicePortInHash`]).
+    pub service_port_in_hash: ServicePortInHash,
+    /// Open issue 1 of draft-ietf-acme-email-tls-01…-05 (see [`OneCertTlsAndStarttls`]).
+    pub one_cert_tls_and_starttls: OneCertTlsAndStarttls,
+    /// Open issue of draft-ietf-acme-email-tls-00…-05 "Add support for LMTP (RFC 2033)?"
+    /// (see [`Lmtp`]).
+    pub lmtp: Lmtp,
+}
+
+/// Where `service` and `port` are read from.
+///
+/// - draft-ietf-acme-email-tls-00…-04 §3: "In order to use these challenges JWS ... is extended
+///   ... "service" JWS header parameter MUST be included ... "port" JWS header parameter SHOULD
+///   be included" — [`ServiceField::JwsHeader`]. One request names one service, so the
+///   protected header of newOrder applies to every `dns` identifier of that order.
+/// - -05 §3.1/§3.2 are titled '"service" field in JSON payload' / '"port" field in JSON payload'
+///   and Figure 1 puts them in the payload (its §3 list still says "JWS header parameter", an
+///   inconsistency of the last draft) — [`ServiceField::Payload`]: here they are members of each
+///   `dns` identifier object of the newOrder payload (`{"type": "dns", "value": …, "service":
+///   "imaps", "port": 993}`), so one order can name several services (-05 §4 open issue 1).
+/// - [`ServiceField::Either`] (default, lenient): the payload's per-identifier members win,
+///   the newOrder protected header is the fallback.
+///
+/// The challenge POST may repeat them (where Figure 1 shows them); if it does they must equal
+/// the authorization's. A `service` in the place the knob does not read is refused (`malformed`)
+/// so a client that puts it elsewhere learns why, instead of getting a plain dns-01 order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceField {
+    /// The JWS protected header (-00…-04).
+    JwsHeader,
+    /// The newOrder payload, per identifier (-05).
+    Payload,
+    /// Both (payload first).
+    #[default]
+    Either,
+}
+
+/// When the capability is looked for on ports that upgrade with STARTTLS/STLS (25, 587, 143,
+/// 110, and LMTP). On the implicit-TLS ports (465, 993, 995) TLS always comes first.
+///
+/// No version of the draft says (digest §2.6). The default is [`CapabilityPhase::BeforeStarttls`]
+/// because every example of -05 §3.4 shows the capability in the same listing as `STARTTLS`
+/// (`250-STARTTLS` / `250-ACME …`; `* OK [CAPABILITY … STARTTLS ACME=…]`), which a server sends
+/// only before TLS, and because a server asking for its first certificate may not be able to
+/// offer STARTTLS yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapabilityPhase {
+    /// In the cleartext greeting/EHLO/CAPABILITY/CAPA.
+    #[default]
+    BeforeStarttls,
+    /// After STARTTLS/STLS, in the listing repeated under TLS.
+    AfterStarttls,
+}
+
+/// Whether the digest binds service and port.
+///
+/// draft-ietf-acme-email-tls-00…-02: "[[OPEN ISSUE: Should service name and port number be
+/// incorporated into the hash?]]"; -03/-04: "[[TODO: Make sure that both service name and port
+/// number are incorporated into the hash]]"; -05 removed the item. No formula was ever given;
+/// `yes` uses acmeproof's proposal, `acmeproof_protocol::email_tls::service_bound_digest`:
+/// base64url(SHA-256(keyAuthorization || "." || service || "." || port)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServicePortInHash {
+    /// -05: base64url(SHA-256(keyAuthorization)), as dns-01.
+    #[default]
+    No,
+    /// The -03/-04 intent with the proposed formula.
+    Yes,
+}
+
+/// May one order (one certificate) cover a STARTTLS service and its implicit-TLS twin (imap/143
+/// with imaps/993, pop3/110 with pop3s/995, submission/587 with submissions/465) on one name?
+///
+/// draft-ietf-acme-email-tls-01…-05 §4: "Should the same certificate be allowed to be used on
+/// both IMAP (143) and IMAPS (993) ports? ... The cleanest way is to change "service" to
+/// "services" ... and make both of them arrays." IETF 100 slides: "Probably not, as a single
+/// challenge can only include 1 service name". With `allow` (default: each service is proved on
+/// its own port, so nothing is weaker) every service gets its own authorization and the
+/// certificate an SRV-ID for each; `refuse` answers such an order with `rejectedIdentifier`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OneCertTlsAndStarttls {
+    /// Refuse the order.
+    Refuse,
+    /// One authorization per service; one certificate with all SRV-IDs.
+    #[default]
+    Allow,
+}
+
+/// Service `lmtp` (RFC 2033). draft-ietf-acme-email-tls-00…-05 §4: "Add support for LMTP (RFC
+/// 2033)?"; IETF 100 minutes: LMTP "doesn't have registered port number, and neither is the
+/// lmtp name registered", so with `on` a `port` is required; LHLO is validated as EHLO
+/// (capability-smtp-00, RFC 2033 §4.1). `off` (default) refuses `lmtp` with
+/// `unsupportedIdentifier`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lmtp {
+    /// Refuse service `lmtp`.
+    #[default]
+    Off,
+    /// Accept it (with an explicit port).
+    On,
 }
 
 /// When the CA sends the challenge mail.
@@ -123,6 +238,12 @@ impl Default for Knobs {
             email_join: JoinPolicy::Either,
             email_reply_window_secs: 24 * 3600,
             email_challenge_body: Default::default(),
+            service_field: ServiceField::Either,
+            capability_phase: CapabilityPhase::BeforeStarttls,
+            require_default_port: false,
+            service_port_in_hash: ServicePortInHash::No,
+            one_cert_tls_and_starttls: OneCertTlsAndStarttls::Allow,
+            lmtp: Lmtp::Off,
         }
     }
 }
