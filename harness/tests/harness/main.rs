@@ -18,6 +18,7 @@
 mod acme;
 mod cli;
 mod email;
+mod email_tls;
 mod knobs;
 mod mua;
 mod peers;
