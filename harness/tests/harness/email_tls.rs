@@ -641,3 +641,57 @@ async fn swaks_and_curl_see_the_capability_while_the_challenge_is_pending() {
     let _ = std::fs::remove_dir_all(&dir);
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_management_api_sets_and_clears_a_servers_capability() {
+    let world = world().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().build().expect("http");
+    let base = format!("{}/mail/acme", world.management_url());
+    let handle = world
+        .mail
+        .as_ref()
+        .expect("mail plane")
+        .acme_capability(Service::Imaps);
+    let put =
+        |body: &'static str, service: &str| http.put(format!("{base}/{service}")).body(body).send();
+    let r = put(r#"{"digest": "abc-_1", "phase": "after-tls"}"#, "imaps")
+        .await
+        .expect("PUT");
+    assert_eq!(r.status(), 200);
+    assert_eq!(handle.visible(true).as_deref(), Some("abc-_1"));
+    assert_eq!(handle.visible(false), None, "after-tls only");
+    let got: Value = http
+        .get(format!("{base}/imaps"))
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(got["digest"], "abc-_1");
+    // A value that would break the framing, and an unknown service, are refused.
+    assert_eq!(
+        put(r#"{"digest": "a\r\n250 X"}"#, "imaps")
+            .await
+            .expect("PUT")
+            .status(),
+        400
+    );
+    assert_eq!(handle.get().as_deref(), Some("abc-_1"), "unchanged");
+    assert_eq!(
+        put(r#"{"digest": "x"}"#, "http")
+            .await
+            .expect("PUT")
+            .status(),
+        404
+    );
+    let r = http
+        .delete(format!("{base}/imaps"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(r.status(), 204);
+    assert_eq!(handle.get(), None);
+    world.shutdown().await;
+}

@@ -82,6 +82,31 @@ pub struct Knobs {
     /// Open issue of draft-ietf-acme-email-tls-00…-05 "Add support for LMTP (RFC 2033)?"
     /// (see [`Lmtp`]).
     pub lmtp: Lmtp,
+    /// RFC 8823 / draft-ietf-acme-email-smime-01 open issue: is reading the challenge mail
+    /// enough, or must the user reply (see [`Proof`])?
+    pub proof: Proof,
+}
+
+/// What proves control of an `email` identifier (email-reply-00).
+///
+/// draft-ietf-acme-email-smime-01 open issues (IETF 100 slides): "The document assumes that we
+/// need to prove ability to send messages as an email address, not just read email"; "Is being
+/// able to just read email a sufficient proof of control?". RFC 8823 §3 settled on a reply.
+/// `read-only` is acmeproof's definition of the alternative: the client POSTs
+/// `{"tokenPart1": "<token-part1 from the challenge mail's Subject>"}` to the challenge URL
+/// over HTTPS (the JWS binds the account key, as the reply's digest does) instead of replying;
+/// the CA compares it in constant time with the token-part1 it sent, within
+/// `email_reply_window_secs`, then checks CAA `issuemail`. The first proof counts (a reply
+/// mail still counts as one: it too shows the mail was read). With `reply` (default) a
+/// `tokenPart1` in the challenge POST is refused (`malformed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proof {
+    /// RFC 8823 §3: the reply mail.
+    #[default]
+    Reply,
+    /// token-part1 POSTed back over HTTPS.
+    ReadOnly,
 }
 
 /// Where `service` and `port` are read from.
@@ -244,6 +269,7 @@ impl Default for Knobs {
             service_port_in_hash: ServicePortInHash::No,
             one_cert_tls_and_starttls: OneCertTlsAndStarttls::Allow,
             lmtp: Lmtp::Off,
+            proof: Proof::Reply,
         }
     }
 }
@@ -369,6 +395,37 @@ mod tests {
             ..Knobs::default()
         };
         assert_eq!(k.validate(), Err(KnobError::Attempts));
+    }
+
+    #[test]
+    fn email_tls_knobs_read_from_toml_and_json() {
+        let k: Knobs = toml::from_str(
+            "service_field = \"jws-header\"\ncapability_phase = \"after-starttls\"\nrequire_default_port = true\nservice_port_in_hash = \"yes\"\none_cert_tls_and_starttls = \"refuse\"\nlmtp = \"on\"\nproof = \"read-only\"\n",
+        )
+        .unwrap();
+        assert_eq!(k.service_field, ServiceField::JwsHeader);
+        assert_eq!(k.capability_phase, CapabilityPhase::AfterStarttls);
+        assert!(k.require_default_port);
+        assert_eq!(k.service_port_in_hash, ServicePortInHash::Yes);
+        assert_eq!(k.one_cert_tls_and_starttls, OneCertTlsAndStarttls::Refuse);
+        assert_eq!(k.lmtp, Lmtp::On);
+        assert_eq!(k.proof, Proof::ReadOnly);
+        // Defaults: the lenient/-05 choices.
+        let d = Knobs::default();
+        assert_eq!(
+            (d.service_field, d.capability_phase, d.lmtp, d.proof),
+            (
+                ServiceField::Either,
+                CapabilityPhase::BeforeStarttls,
+                Lmtp::Off,
+                Proof::Reply
+            )
+        );
+        let err = d
+            .merged(&serde_json::json!({"service_field": "header"}))
+            .unwrap_err();
+        assert!(err.contains("header"), "{err}");
+        assert!(toml::from_str::<Knobs>("lmtp = true").is_err());
     }
 
     #[test]
