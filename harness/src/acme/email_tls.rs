@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
+use acmeproof_mocks::ca::pki::{SanName, subject_alt_name_der};
 use acmeproof_mocks::dns::DnsServer;
 use acmeproof_mocks::mail::acme::AdvertPhase;
 use acmeproof_mocks::seed::Seed;
@@ -84,6 +85,10 @@ pub struct OperatorOptions {
     pub repeat_in_challenge: bool,
     /// When the world's server shows the capability.
     pub advert_phase: AdvertPhase,
+    /// Put the SRV-IDs of the services in the CSR next to the dNSName (RFC 7817 §5: CSR tools
+    /// "MUST include" an SRV-ID per service). Off by default: they are not ACME identifiers,
+    /// and a CA applying RFC 8555 §7.4 literally refuses them (this CA accepts validated ones).
+    pub csr_srv_ids: bool,
     /// The CSR key's algorithm; the key comes from `seed`.
     pub csr_key: KeyAlg,
     /// Where the CSR key is drawn from.
@@ -102,6 +107,7 @@ impl OperatorOptions {
             service_port_in_hash: false,
             repeat_in_challenge: false,
             advert_phase: AdvertPhase::Always,
+            csr_srv_ids: false,
             csr_key: KeyAlg::Es256,
             seed: Seed(1),
             timeout: Duration::from_secs(20),
@@ -152,6 +158,8 @@ pub struct EmailTlsIssued {
     pub authorizations: Vec<Value>,
     /// What was answered.
     pub challenges: Vec<PendingChallenge>,
+    /// The CSR sent, DER.
+    pub csr_der: Vec<u8>,
 }
 
 /// The operator: an ACME client, the world's DNS and mail servers.
@@ -351,9 +359,12 @@ impl Operator<'_> {
         Ok(authzs)
     }
 
-    /// A CSR for the name (dNSName only: RFC 8555 §7.4 wants exactly the order's identifiers;
-    /// the CA adds the SRV-IDs it validated), with a key drawn from the options' seed.
-    pub async fn finalize(&self, pending: &PendingOrder) -> Result<(Issued, Value), FlowError> {
+    /// A CSR for the name (dNSName; the SRV-IDs too with `csr_srv_ids`, otherwise the CA adds
+    /// those it validated), with a key drawn from the options' seed.
+    pub async fn finalize(
+        &self,
+        pending: &PendingOrder,
+    ) -> Result<(Issued, Value, Vec<u8>), FlowError> {
         let o = &self.options;
         let order = self
             .client
@@ -370,6 +381,25 @@ impl Operator<'_> {
             .map_err(|e| FlowError::Csr(e.to_string()))?;
         // rcgen's default subject is "CN=rcgen self signed cert" (crates.md pitfall 5).
         params.distinguished_name = rcgen::DistinguishedName::new();
+        if o.csr_srv_ids {
+            // rcgen cannot write an IA5String otherName (crates.md pitfall 6): the whole SAN
+            // is one custom extension, and rcgen's own list stays empty.
+            let mut names = vec![SanName::Dns(pending.domain.clone())];
+            for c in &pending.challenges {
+                let srv = format!("_{}.{}", c.service.name(), pending.domain);
+                if !names.contains(&SanName::SrvName(srv.clone())) {
+                    names.push(SanName::SrvName(srv));
+                }
+            }
+            let der = subject_alt_name_der(&names).map_err(|e| FlowError::Csr(e.to_string()))?;
+            params.subject_alt_names.clear();
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[2, 5, 29, 17],
+                    der,
+                ));
+        }
         let csr = params
             .serialize_request(&key_pair)
             .map_err(|e| FlowError::Csr(e.to_string()))?;
@@ -392,6 +422,7 @@ impl Operator<'_> {
                 key_pem: key_pair.serialize_pem(),
             },
             order,
+            csr.der().to_vec(),
         ))
     }
 
@@ -420,10 +451,11 @@ impl Operator<'_> {
         self.publish(&pending).await?;
         let result = async {
             let authorizations = self.respond(&pending).await?;
-            let (issued, order) = self.finalize(&pending).await?;
+            let (issued, order, csr_der) = self.finalize(&pending).await?;
             Ok(EmailTlsIssued {
                 issued,
                 order,
+                csr_der,
                 authorizations,
                 challenges: pending.challenges.clone(),
             })

@@ -215,6 +215,24 @@ async fn capability_imap_on_imaps_993_and_imap_143() {
     let l = leaf(&issued);
     assert_eq!(l.dns, [HOST]);
     assert_eq!(l.other, [srv("_imaps.mx.example.test")]);
+    // RFC 7817 §5: a CSR that carries the validated SRV-ID too gets the same certificate.
+    let mut o = opts(Service::Imaps, None, Proof::Capability);
+    o.csr_srv_ids = true;
+    let issued = issue(&world, "imaps-csr-srv", o).await;
+    let (_, csr) = X509CertificationRequest::from_der(&issued.csr_der).expect("CSR parses");
+    let csr_has_srv =
+        csr.requested_extensions().into_iter().flatten().any(|ext| {
+            match ext {
+            ParsedExtension::SubjectAlternativeName(san) => san.general_names.iter().any(|n| {
+                matches!(n, GeneralName::OtherName(oid, _) if oid.to_id_string() == OID_SRV_NAME)
+            }),
+            _ => false,
+        }
+        });
+    assert!(csr_has_srv, "the CSR carries the SRV-ID");
+    let l = leaf(&issued);
+    assert_eq!(l.dns, [HOST]);
+    assert_eq!(l.other, [srv("_imaps.mx.example.test")]);
     let issued = issue(
         &world,
         "imap",

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::knobs::{Knobs, Lmtp, OneCertTlsAndStarttls, ServiceField};
 use super::model::ChallengeKind;
+use super::pki::{CsrInfo, SanName};
 use super::problem::{Problem, ProblemType};
 use crate::protocol::email_tls::{self, EmailTlsError, Service};
 
@@ -243,6 +244,21 @@ pub fn check_order(knobs: &Knobs, requested: &[(String, MailTarget)]) -> Result<
     Ok(())
 }
 
+/// `csr` without the SRVName SANs that name a validated target of the order (RFC 7817 §5: CSR
+/// tools "MUST include" an SRV-ID per service), so the RFC 8555 §7.4 identifier check sees
+/// only ACME identifiers. SRV-IDs are compared case-insensitively (RFC 4985 §2); any other
+/// SRVName stays, and the check refuses it.
+pub fn without_validated_srv_ids(csr: &CsrInfo, targets: &[(String, MailTarget)]) -> CsrInfo {
+    let mut checked = csr.clone();
+    checked.sans.retain(|san| match san {
+        SanName::SrvName(v) => !targets
+            .iter()
+            .any(|(domain, t)| t.srv_id(domain).eq_ignore_ascii_case(v)),
+        _ => true,
+    });
+    checked
+}
+
 /// The challenge POST (-05 Figure 1 carries `service`/`port` there; -00…-04 in its protected
 /// header): if they are repeated they must name the authorization's target.
 pub fn check_challenge_post(
@@ -400,6 +416,48 @@ mod tests {
             ("a.example.test".to_owned(), t(Service::Smtp, 25)),
         ];
         assert!(check_order(&refuse, &other).is_ok());
+    }
+
+    #[test]
+    fn validated_srv_ids_may_be_in_the_csr() {
+        let csr = CsrInfo {
+            spki_der: Vec::new(),
+            key: super::super::pki::KeyAlgorithm::EcP256,
+            subject_cns: Vec::new(),
+            subject: String::new(),
+            sans: vec![
+                SanName::Dns("mx.example.test".into()),
+                SanName::SrvName("_IMAPS.mx.example.test".into()),
+                SanName::SrvName("_smtp.mx.example.test".into()),
+            ],
+            key_usage: None,
+        };
+        let targets = vec![(
+            "mx.example.test".to_owned(),
+            MailTarget {
+                service: Service::Imaps,
+                port: 993,
+            },
+        )];
+        let order = [super::super::pki::Identifier::dns("mx.example.test")];
+        let checked = without_validated_srv_ids(&csr, &targets);
+        // The validated one goes; the unvalidated _smtp stays and is refused.
+        assert_eq!(checked.sans.len(), 2);
+        let err = super::super::pki::check_csr_identifiers(&order, &checked).unwrap_err();
+        assert!(err.contains("_smtp.mx.example.test"), "{err}");
+        // Without it the CSR passes.
+        let mut good = csr.clone();
+        good.sans.pop();
+        let checked = without_validated_srv_ids(&good, &targets);
+        assert!(super::super::pki::check_csr_identifiers(&order, &checked).is_ok());
+        // With no targets nothing is removed (a plain dns order refuses SRVNames as before).
+        assert!(
+            super::super::pki::check_csr_identifiers(
+                &order,
+                &without_validated_srv_ids(&good, &[])
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -205,7 +205,10 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let der = acmeproof_protocol::b64url::decode_strict(csr_b64)
         .map_err(|e| bad_csr(format!("\"csr\" is not base64url: {e}")))?;
     let csr = pki::parse_csr(&der).map_err(|e| Problem::new(e.problem_type(), e.to_string()))?;
-    pki::check_csr_identifiers(&order.identifiers, &csr).map_err(bad_csr)?;
+    // RFC 7817 §5: a CSR tool "MUST include" the SRV-IDs; those the order validated are not
+    // ACME identifiers but are accepted, any other SRVName is still refused.
+    let checked = email_tls::without_validated_srv_ids(&csr, &order.mail_targets);
+    pki::check_csr_identifiers(&order.identifiers, &checked).map_err(bad_csr)?;
     let profile = match order.identifiers.as_slice() {
         [only] if only.kind == IdentifierKind::Email => Profile::Smime {
             email: only.value.clone(),

@@ -8,12 +8,15 @@
 //!   [`super::server::CaShared::connect_port`]);
 //! - on 465/993/995 (the implicit-TLS services, RFC 8314 §3.3) handshakes first; on the others
 //!   reads the listing before or after STARTTLS/STLS, per knob `capability_phase`;
-//! - does **not** verify the server's certificate: -05 §1/§3 — the point of the exercise is to
-//!   get the certificate for "SMTP ... IMAP and POP3 servers [that] use TLS", so the server may
-//!   have none that chains yet (self-signed, expired, another name); the removed
-//!   tls-sni-email-00 (-00 §3.x) even had the CA expect a self-signed one. TLS here only
-//!   reaches the listing that implicit-TLS ports and after-STARTTLS servers show; the proof is
-//!   the digest. The handshake signature is still checked against the presented key.
+//! - does **not** verify the server's certificate. The certificate is what the server is
+//!   asking for (-05 §3: the challenges are for "SMTP ... IMAP ... and POP3 ... servers [that]
+//!   use TLS", i.e. to obtain their TLS certificate), so it may have none that chains yet
+//!   (self-signed, expired, another name); the removed tls-sni-email-00 (melnikov-00 and
+//!   ietf-00, "very similar to "tls-sni-01""; digest §2.3) even had the server present a self-signed
+//!   certificate made for the challenge. No version asks the CA to check it (digest §2.6).
+//!   TLS here only reaches the listing that implicit-TLS ports and after-STARTTLS servers
+//!   show; the proof is the digest. The handshake signature is still checked against the
+//!   presented key.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -559,8 +562,10 @@ impl Dialog {
             let _ = conn.send("a3 LOGOUT").await;
             return Ok(("CAPABILITY response under TLS", lines));
         }
-        // -05 §3.4: "ACME=" in the greeting's CAPABILITY response code or in CAPABILITY.
-        if greeting.contains("[CAPABILITY ") {
+        // -05 §3.4: "ACME=" in the greeting's CAPABILITY response code or in CAPABILITY: a
+        // greeting code that mentions ACME decides; otherwise the CAPABILITY command is asked.
+        let greeting_atoms = email_tls::imap_capabilities_from_line(&greeting);
+        if email_tls::find_acme_in_imap_capabilities(&greeting_atoms) != AcmeCapability::Absent {
             let _ = conn.send("a1 LOGOUT").await;
             return Ok(("greeting's CAPABILITY response code", vec![greeting]));
         }
