@@ -156,11 +156,17 @@ async fn dns_email_smtp_25_gives_dns_id_and_srv_id() {
         issued.challenges[0].txt_name.as_deref(),
         Some("_25._smtp._acme-challenge.mx.example.test")
     );
-    let leaf = leaf(&issued);
-    assert_eq!(leaf.dns, [HOST]);
-    assert_eq!(leaf.other, [srv("_smtp.mx.example.test")]);
+    let ec = leaf(&issued);
+    assert_eq!(ec.dns, [HOST]);
+    assert_eq!(ec.other, [srv("_smtp.mx.example.test")]);
     // RFC 7817 §4 profile: serverAuth; an EC key only signs.
-    assert!(leaf.server_auth && leaf.digital_signature && !leaf.key_encipherment);
+    assert!(ec.server_auth && ec.digital_signature && !ec.key_encipherment);
+    // So does an Ed25519 key (RFC 8410 §5).
+    let mut o = opts(Service::Smtp, None, Proof::DnsEmail);
+    o.csr_key = KeyAlg::EdDsa;
+    let ed = leaf(&issue(&world, "dns-email-ed25519", o).await);
+    assert!(ed.server_auth && ed.digital_signature && !ed.key_encipherment);
+    assert_eq!(ed.other, [srv("_smtp.mx.example.test")]);
     world.shutdown().await;
 }
 
@@ -711,5 +717,69 @@ async fn the_management_api_sets_and_clears_a_servers_capability() {
         .expect("DELETE");
     assert_eq!(r.status(), 204);
     assert_eq!(handle.get(), None);
+    world.shutdown().await;
+}
+
+/// A loopback server that answers every connection with `script` and closes.
+async fn scripted_server(script: &'static [u8]) -> u16 {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(script).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_misbehaving_server_gets_a_problem_naming_what_it_did() {
+    let world = world().await;
+    let client = client(&world, "misbehaving").await;
+    for (service, script, kind, said) in [
+        (
+            Service::Smtp,
+            &b"554 5.3.2 not today\r\n"[..],
+            "incorrectResponse",
+            "SMTP greeting is not 220: 554 5.3.2 not today",
+        ),
+        (
+            Service::Imap,
+            &b"* BYE go away\r\n"[..],
+            "incorrectResponse",
+            "IMAP greeting is not * OK",
+        ),
+        (
+            Service::Pop3,
+            &b""[..],
+            "connection",
+            "closed the connection",
+        ),
+        // Implicit TLS (submissions) against a server that speaks cleartext.
+        (
+            Service::Submissions,
+            &b"220 cleartext only\r\n"[..],
+            "tls",
+            "TLS handshake failed",
+        ),
+    ] {
+        let port = scripted_server(script).await;
+        let op = operator(
+            &world,
+            &client,
+            opts(service, Some(port), Proof::Capability),
+        );
+        let (got, detail) = challenge_problem(op.issue(HOST).await);
+        assert_eq!(
+            got,
+            format!("urn:ietf:params:acme:error:{kind}"),
+            "{service}: {detail}"
+        );
+        assert!(detail.contains(said), "{service}: {detail}");
+    }
     world.shutdown().await;
 }
