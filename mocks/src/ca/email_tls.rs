@@ -88,7 +88,7 @@ fn parse_target(fields: Fields<'_>, where_: &str, knobs: &Knobs) -> Result<MailT
     let Some(service) = fields.service else {
         // -05 §3 item 1: ""service" ... MUST be included".
         return Err(Problem::malformed(format!(
-            "{where_} has \"port\" but no \"service\" (draft-ietf-acme-email-tls-05 §3: \"service\" MUST be included)"
+            "{where_} has \"port\" but no \"service\" (draft-ietf-acme-email-tls-05 §3: \"service\" MUST be included, TLS-1)"
         )));
     };
     let Some(name) = service.as_str() else {
@@ -137,7 +137,7 @@ fn parse_target(fields: Fields<'_>, where_: &str, knobs: &Knobs) -> Result<MailT
         return Err(Problem::new(
             ProblemType::RejectedIdentifier,
             format!(
-                "{where_}: port {port} is not the IANA port of service {service} ({}); this CA requires it (knob require_default_port, draft-ietf-acme-email-tls-05 §3.2)",
+                "{where_}: port {port} is not the IANA port of service {service} ({}); this CA requires it (knob require_default_port, draft-ietf-acme-email-tls-05 §3.2, TLS-5)",
                 service
                     .default_port()
                     .map_or_else(|| "none".to_owned(), |p| p.to_string())

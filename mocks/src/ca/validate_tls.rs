@@ -146,7 +146,7 @@ async fn dns_email(
                 .unwrap_or_default()
         ),
     };
-    Err(incorrect(format!("dns-email-00: {why}")))
+    Err(incorrect(format!("dns-email-00 (TLS-7, TLS-8): {why}")))
 }
 
 /// -05 §3.4: connect and find `ACME <digest>` / `ACME=<digest>`.
@@ -225,20 +225,32 @@ async fn capability(
     match &found.capability {
         AcmeCapability::Present(d) if email_tls::digest_matches(d, &expected.digest) => Ok(()),
         AcmeCapability::Present(d) => Err(incorrect(format!(
-            "{}: {place}: {}; listing: {listing}",
+            "{} ({}): {place}: {}; listing: {listing}",
             job.kind.name(),
+            requirement(job.kind),
             expected.mismatch(d)
         ))),
         AcmeCapability::Absent => Err(incorrect(format!(
-            "{}: {place}: no ACME capability in the {} (expected {}); listing: {listing}",
+            "{} ({}): {place}: no ACME capability in the {} (expected {}); listing: {listing}",
             job.kind.name(),
+            requirement(job.kind),
             found.source,
             found.expected_form(&expected.digest)
         ))),
         AcmeCapability::Malformed(why) => Err(incorrect(format!(
-            "{}: {place}: malformed ACME capability: {why}; listing: {listing}",
-            job.kind.name()
+            "{} ({}): {place}: malformed ACME capability: {why}; listing: {listing}",
+            job.kind.name(),
+            requirement(job.kind)
         ))),
+    }
+}
+
+/// The requirement id (digest §2.7) a capability challenge checks.
+fn requirement(kind: ChallengeKind) -> &'static str {
+    match kind {
+        ChallengeKind::CapabilityImap00 => "TLS-10",
+        ChallengeKind::CapabilityPop00 => "TLS-11",
+        _ => "TLS-9",
     }
 }
 
