@@ -783,3 +783,63 @@ async fn a_misbehaving_server_gets_a_problem_naming_what_it_did() {
     }
     world.shutdown().await;
 }
+
+/// The client variants × CA variants the later `matrix` command crosses: placement of
+/// `service`/`port` and the digest variant. They interoperate exactly when the CA reads the
+/// place the client writes and both hash the same way; otherwise the refusal names why.
+#[tokio::test]
+async fn client_variants_cross_ca_variants() {
+    let world = world().await;
+    let client = client(&world, "matrix").await;
+    let mut cells = 0;
+    for ca_field in [
+        CaServiceField::JwsHeader,
+        CaServiceField::Payload,
+        CaServiceField::Either,
+    ] {
+        for ca_hash in [ServicePortInHash::No, ServicePortInHash::Yes] {
+            set_knobs(&world, |k| {
+                k.service_field = ca_field;
+                k.service_port_in_hash = ca_hash;
+            });
+            for field in [ServiceField::JwsHeader, ServiceField::Payload] {
+                for binds in [false, true] {
+                    let mut o = opts(Service::Imaps, None, Proof::Capability);
+                    o.field = field;
+                    o.service_port_in_hash = binds;
+                    let reads = match ca_field {
+                        CaServiceField::Either => true,
+                        CaServiceField::JwsHeader => field == ServiceField::JwsHeader,
+                        CaServiceField::Payload => field == ServiceField::Payload,
+                    };
+                    let same_hash = binds == (ca_hash == ServicePortInHash::Yes);
+                    let result = operator(&world, &client, o).issue(HOST).await;
+                    let cell = format!("CA {ca_field:?}/{ca_hash:?} × client {field:?}/{binds}");
+                    match (reads, same_hash, result) {
+                        (true, true, Ok(issued)) => {
+                            assert_eq!(leaf(&issued).other, [srv("_imaps.mx.example.test")]);
+                        }
+                        (
+                            false,
+                            _,
+                            Err(FlowError::Acme(AcmeError::Problem { kind, detail, .. })),
+                        ) => {
+                            assert_eq!(kind, "malformed", "{cell}");
+                            assert!(detail.contains("service_field"), "{cell}: {detail}");
+                        }
+                        (true, false, Err(FlowError::Invalid(authz))) => {
+                            let (kind, detail) =
+                                challenge_problem::<()>(Err(FlowError::Invalid(authz)));
+                            assert!(kind.ends_with("incorrectResponse"), "{cell}");
+                            assert!(detail.contains("service_port_in_hash"), "{cell}: {detail}");
+                        }
+                        (_, _, other) => panic!("{cell}: unexpected {other:?}"),
+                    }
+                    cells += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cells, 24);
+    world.shutdown().await;
+}
