@@ -425,6 +425,38 @@ pub fn imap_capabilities_from_line(line: &str) -> Vec<&str> {
     strip_keyword(code, "CAPABILITY").map_or_else(Vec::new, split_atoms)
 }
 
+/// A **proposal** for the open issue of draft-ietf-acme-email-tls-00…-04 (digest §2.4):
+/// "[[OPEN ISSUE: Should service name and port number be incorporated into the hash?]]"
+/// (-00…-02), "[[TODO: Make sure that both service name and port number are incorporated into
+/// the hash]]" (-03/-04); -05 dropped the item and no version ever gave a formula. This one is
+/// acmeproof's, stated so that a client and a CA can agree on it:
+///
+/// ```text
+/// digest = base64url(SHA-256(keyAuthorization || "." || service || "." || port))
+/// ```
+///
+/// where `service` is the lowercase IANA service name ([`Service::name`]) and `port` the decimal
+/// port without leading zeros, all ASCII. The `.` separators cannot occur in a service name and
+/// follow RFC 8555 §8.1's own `token || '.' || thumbprint`, so the input is unambiguous.
+pub fn service_bound_digest(key_authorization: &str, service: Service, port: u16) -> String {
+    crate::keyauth::digest(&format!("{key_authorization}.{}.{port}", service.name()))
+}
+
+/// The digest a challenge publishes: the -05 digest (base64url SHA-256 of the key
+/// authorization, TLS-8/TLS-9) or, with `bind_service_port`, [`service_bound_digest`].
+pub fn challenge_digest(
+    key_authorization: &str,
+    service: Service,
+    port: u16,
+    bind_service_port: bool,
+) -> String {
+    if bind_service_port {
+        service_bound_digest(key_authorization, service, port)
+    } else {
+        crate::keyauth::digest(key_authorization)
+    }
+}
+
 /// Compares a digest found on the wire with the expected one in constant time. Unlike a mail
 /// body, a capability carries no padding: a trailing `=` never matches.
 pub fn digest_matches(found: &str, expected: &str) -> bool {
@@ -463,6 +495,38 @@ mod tests {
 
     fn refs(v: &[String]) -> Vec<&str> {
         v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn service_bound_digest_vectors() {
+        // RFC 8555 §8.4 token and the RFC 7638 §3.1 key's thumbprint (digest §2.7); values
+        // computed independently with Python's hashlib.
+        let ka = crate::keyauth::key_authorization(
+            "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+        );
+        assert_eq!(
+            challenge_digest(&ka, Service::Imaps, 993, false),
+            DIGEST,
+            "-05: the key authorization alone"
+        );
+        assert_eq!(
+            service_bound_digest(&ka, Service::Imaps, 993),
+            "Ro29Z8IjjxtZs3h938Hdkd6qflPGDm33pPU3bbaVurs"
+        );
+        assert_eq!(
+            challenge_digest(&ka, Service::Smtp, 25, true),
+            "dzPE7ySJF8c5xBmy8BGU-Rd8JummToSiCg9tMld_HQg"
+        );
+        // Service and port each change the value.
+        assert_ne!(
+            service_bound_digest(&ka, Service::Imap, 993),
+            service_bound_digest(&ka, Service::Imaps, 993)
+        );
+        assert_ne!(
+            service_bound_digest(&ka, Service::Imaps, 143),
+            service_bound_digest(&ka, Service::Imaps, 993)
+        );
     }
 
     #[test]

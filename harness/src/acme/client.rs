@@ -234,6 +234,37 @@ impl AcmeClient {
         }
     }
 
+    /// Like [`AcmeClient::post`] with `kid`, with `extra` members in the protected header (the
+    /// draft-ietf-acme-email-tls-00…-04 `service`/`port` JWS header parameters). A badNonce
+    /// answer is retried once.
+    pub async fn post_with_protected(
+        &self,
+        url: &str,
+        payload: Option<&Value>,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<Response, AcmeError> {
+        let kid = self
+            .account_url()
+            .ok_or_else(|| AcmeError::Protocol("no account yet: call new_account".into()))?;
+        let mut retried = false;
+        loop {
+            let nonce = self.nonce().await?;
+            let mut protected = extra.clone();
+            protected.insert("kid".into(), json!(kid));
+            protected.insert("nonce".into(), json!(nonce));
+            protected.insert("url".into(), json!(url));
+            let body = self
+                .key
+                .sign(protected, payload)
+                .map_err(|e| AcmeError::Key(e.to_string()))?;
+            let answer = self.send_raw(url, body.to_string().into_bytes()).await?;
+            match answer {
+                Err(e) if e.problem_kind() == Some("badNonce") && !retried => retried = true,
+                other => return other,
+            }
+        }
+    }
+
     /// POSTs raw bytes as `application/jose+json` and sorts the answer into success or problem.
     pub async fn send_raw(
         &self,
@@ -299,6 +330,20 @@ impl AcmeClient {
         let answer = self
             .post(&url, Some(&json!({ "identifiers": identifiers })))
             .await?;
+        let location = answer
+            .location()
+            .ok_or_else(|| AcmeError::Protocol("newOrder answered without Location".into()))?;
+        Ok((location, answer.json()?))
+    }
+
+    /// newOrder with `payload` as given and `extra` protected-header members.
+    pub async fn new_order_with(
+        &self,
+        payload: &Value,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<(String, Value), AcmeError> {
+        let url = self.directory.new_order.clone();
+        let answer = self.post_with_protected(&url, Some(payload), extra).await?;
         let location = answer
             .location()
             .ok_or_else(|| AcmeError::Protocol("newOrder answered without Location".into()))?;

@@ -5,6 +5,7 @@
 //!   signed POSTs, polling;
 //! - [`flow`]: whole dns-01 issuances;
 //! - [`email`]: RFC 8823 issuance over the mail plane, step by step;
+//! - [`email_tls`]: draft-ietf-acme-email-tls issuance for a mail server, step by step;
 //! - [`probe`]: deliberately broken requests (the JWS and transport rules of RFC 8555 §6).
 
 // `AcmeError::Problem` carries the whole problem document; it is built once per failed request,
@@ -13,6 +14,7 @@
 
 pub mod client;
 pub mod email;
+pub mod email_tls;
 pub mod flow;
 pub mod probe;
 

@@ -357,3 +357,75 @@ async fn with_send_on_challenge_post_the_mail_waits_for_the_post_and_a_reply_bef
     assert_eq!(authz["status"], "valid", "{authz}");
     world.shutdown().await;
 }
+
+/// POSTs `{"tokenPart1": value}` to the challenge (the read-only proof variant).
+async fn post_token_part1(
+    client: &acmeproof::acme::AcmeClient,
+    exchange: &Exchange,
+    value: &str,
+) -> Result<acmeproof::acme::Response, acmeproof::acme::AcmeError> {
+    client
+        .post(
+            exchange.challenge_url(),
+            Some(&serde_json::json!({ "tokenPart1": value })),
+        )
+        .await
+}
+
+/// A world with knob `proof` set, and alice's exchange in it (one per world: the exchange
+/// reads the first challenge mail in alice's INBOX).
+async fn read_only_world(
+    proof: acmeproof_mocks::ca::knobs::Proof,
+    label: &str,
+) -> (World, acmeproof::acme::AcmeClient, Exchange, String) {
+    let world = world_with(|c| c.ca.knobs.proof = proof).await;
+    let (client, exchange) = begin(&world, label).await;
+    let tp1 = exchange.info.token_part1.clone().expect("token-part1");
+    (world, client, exchange, tp1)
+}
+
+#[tokio::test]
+async fn the_read_only_proof_knob_takes_token_part1_over_https_instead_of_a_reply() {
+    use acmeproof_mocks::ca::knobs::Proof;
+    // proof = reply (default, RFC 8823 §3): a tokenPart1 in the POST is refused.
+    let (world, client, exchange, tp1) = read_only_world(Proof::Reply, "read-only-off").await;
+    match post_token_part1(&client, &exchange, &tp1).await {
+        Err(acmeproof::acme::AcmeError::Problem { kind, detail, .. }) => {
+            assert_eq!(kind, "malformed");
+            assert!(detail.contains("proof = reply"), "{detail}");
+        }
+        other => panic!("expected malformed, got {other:?}"),
+    }
+    world.shutdown().await;
+    // A token-part1 that is not the mail's: invalid, incorrectResponse.
+    let (world, client, exchange, tp1) = read_only_world(Proof::ReadOnly, "read-only-bad").await;
+    let wrong = match tp1.strip_prefix('A') {
+        Some(rest) => format!("B{rest}"),
+        None => format!("A{}", &tp1[1..]),
+    };
+    post_token_part1(&client, &exchange, &wrong)
+        .await
+        .expect("POST accepted");
+    let authz = client
+        .poll(&exchange.authz_url, &["pending"], WAIT)
+        .await
+        .unwrap();
+    assert_refused(
+        &authz,
+        &authz["challenges"][0],
+        "incorrectResponse",
+        "is not the token-part1",
+    );
+    world.shutdown().await;
+    // The mail's token-part1, read from the mailbox and POSTed back: valid, no reply sent.
+    let (world, client, exchange, tp1) = read_only_world(Proof::ReadOnly, "read-only").await;
+    post_token_part1(&client, &exchange, &tp1)
+        .await
+        .expect("POST accepted");
+    let authz = client
+        .poll(&exchange.authz_url, &["pending"], WAIT)
+        .await
+        .unwrap();
+    assert_eq!(authz["status"], "valid", "{authz}");
+    world.shutdown().await;
+}

@@ -22,6 +22,7 @@ mod acme;
 mod cli;
 mod client_cmd;
 mod email;
+mod email_tls;
 mod knobs;
 mod mua;
 mod peers;

@@ -94,6 +94,7 @@ pub async fn challenge(
     let now = ca.clock.now();
     let knobs = ca.knobs();
     let mut email_posted = false;
+    let mut read_only_proof: Option<String> = None;
     let start = {
         let mut store = ca.store();
         let challenge = store
@@ -114,7 +115,45 @@ pub async fn challenge(
             false
         } else {
             let payload = auth.object("")?;
-            if knobs.strict && !payload.is_empty() {
+            // draft-ietf-acme-email-tls-05 Figure 1 repeats `service`/`port` in the challenge
+            // POST (-00…-04: in its protected header); a repeat must name this authorization's.
+            let email_tls_target = challenge
+                .kind
+                .is_email_tls()
+                .then_some(challenge.mail)
+                .flatten();
+            if let Some(target) = email_tls_target {
+                super::email_tls::check_challenge_post(
+                    &knobs,
+                    auth.jws.protected(),
+                    payload,
+                    target,
+                )?;
+            }
+            // The read-only proof variant (knob proof): token-part1 POSTed back.
+            let read_only = challenge.kind == ChallengeKind::EmailReply00
+                && knobs.proof == super::knobs::Proof::ReadOnly;
+            if let Some(value) = payload.get("tokenPart1")
+                && challenge.kind == ChallengeKind::EmailReply00
+            {
+                if !read_only {
+                    return Err(Problem::malformed(
+                        "this CA wants the reply mail (RFC 8823 §3; knob proof = reply), not \"tokenPart1\" in the challenge POST",
+                    ));
+                }
+                read_only_proof = Some(
+                    value
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| Problem::malformed("\"tokenPart1\" must be a string"))?,
+                );
+            }
+            let unexpected = payload.keys().any(|k| match k.as_str() {
+                "service" | "port" => email_tls_target.is_none(),
+                "tokenPart1" => !read_only,
+                _ => true,
+            });
+            if knobs.strict && unexpected {
                 // RFC 8555 §7.5.1 (ACME-24): the response to http-01/dns-01 is the empty object.
                 return Err(Problem::malformed(
                     "strict mode: the challenge response must be {}",
@@ -135,6 +174,9 @@ pub async fn challenge(
         }
     };
     if email_posted {
+        if let Some(token_part1) = read_only_proof {
+            super::email::read_only_proof(ca, id, &token_part1).await;
+        }
         super::email::posted(ca, id);
     }
     if start {

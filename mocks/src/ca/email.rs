@@ -232,6 +232,71 @@ pub fn posted(ca: &Arc<CaShared>, challenge_id: &str) {
     }
 }
 
+/// The read-only proof (knob `proof = read-only`, see [`super::knobs::Proof`]): the client
+/// POSTed the token-part1 of the challenge mail. Records the verdict as a reply would (the
+/// first proof counts); [`posted`] then applies it.
+pub async fn read_only_proof(ca: &Arc<CaShared>, challenge_id: &str, token_part1: &str) {
+    let lookup = {
+        let store = ca.store();
+        let Some(state) = store.email.get(challenge_id) else {
+            return;
+        };
+        if state.verdict.is_some() {
+            return;
+        }
+        let identifier = store
+            .challenges
+            .get(challenge_id)
+            .and_then(|c| store.authzs.get(&c.authz))
+            .map(|a| a.identifier.clone());
+        (state.token_part1.clone(), state.sent_at, identifier)
+    };
+    let (expected, sent_at, Some(identifier)) = lookup else {
+        return;
+    };
+    let now = ca.clock.now();
+    let window = time::Duration::seconds(
+        i64::try_from(ca.knobs().email_reply_window_secs).unwrap_or(i64::MAX / 4),
+    );
+    // RFC 8823 §6: an attacker "has only one chance to guess": compared without a timing
+    // side channel; no base64 padding is tolerated here.
+    let matches = !token_part1.ends_with('=')
+        && crate::protocol::keyauth::digests_match(token_part1, &expected);
+    let outcome = match sent_at {
+        None => Err(Problem::new(
+            ProblemType::IncorrectResponse,
+            "no challenge mail has been sent for this challenge, so no token-part1 can match",
+        )),
+        Some(sent) if now - sent > window => Err(Problem::unauthorized(format!(
+            "token-part1 came {} s after the challenge mail; it is valid for {} s",
+            (now - sent).whole_seconds(),
+            window.whole_seconds()
+        ))),
+        Some(_) if matches => Ok(()),
+        Some(_) => Err(Problem::new(
+            ProblemType::IncorrectResponse,
+            format!(
+                "\"tokenPart1\" {token_part1:?} is not the token-part1 of the challenge mail (knob proof = read-only)"
+            ),
+        )
+        .with_status(403)),
+    };
+    let outcome = match outcome {
+        Ok(()) => {
+            super::validate::check_caa(&ca.resolver, &ca.config.caa_identities, &identifier, false)
+                .await
+        }
+        Err(p) => Err(p),
+    };
+    let mut store = ca.store();
+    if let Some(state) = store.email.get_mut(challenge_id)
+        && state.verdict.is_none()
+    {
+        state.verdict = Some(outcome.as_ref().map(|_| ()).map_err(|p| p.detail.clone()));
+        state.problem = outcome.err();
+    }
+}
+
 fn finish(ca: &CaShared, challenge_id: &str, outcome: Result<(), Problem>) {
     let lifetime = time::Duration::seconds(
         i64::try_from(ca.knobs().authz_lifetime_secs).unwrap_or(i64::MAX / 4),

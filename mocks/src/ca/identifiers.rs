@@ -1,5 +1,6 @@
 //! Which identifiers an order may hold (RFC 8555 §7.1.4, §7.4; RFC 8823 §3).
 
+use super::email_tls::MailTarget;
 use super::pki::{Identifier, IdentifierKind};
 use super::problem::{Problem, ProblemType, Subproblem};
 use crate::protocol::address::parse_address;
@@ -16,11 +17,23 @@ pub struct Requested {
     pub authz_identifier: Identifier,
     /// Whether it was a `*.` name.
     pub wildcard: bool,
+    /// draft-ietf-acme-email-tls: the mail service asked for (see [`super::email_tls::targets`]).
+    pub mail: Option<MailTarget>,
 }
 
 /// Checks a newOrder `identifiers` array. Every bad entry is reported, as a compound problem
 /// with one subproblem each when there are several (RFC 8555 §6.7.1).
 pub fn check(value: Option<&serde_json::Value>) -> Result<Vec<Requested>, Problem> {
+    check_with_targets(value, &[])
+}
+
+/// [`check`], with the mail target of each entry (by index; missing entries have none). One
+/// name may then appear once per distinct target (draft-ietf-acme-email-tls-05 §4 open issue 1:
+/// imap/143 and imaps/993 on one certificate), each with its own authorization.
+pub fn check_with_targets(
+    value: Option<&serde_json::Value>,
+    targets: &[Option<MailTarget>],
+) -> Result<Vec<Requested>, Problem> {
     let Some(list) = value.and_then(|v| v.as_array()) else {
         return Err(Problem::malformed(
             "newOrder needs an \"identifiers\" array (RFC 8555 §7.4)",
@@ -37,10 +50,27 @@ pub fn check(value: Option<&serde_json::Value>) -> Result<Vec<Requested>, Proble
     }
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for entry in list {
+    for (i, entry) in list.iter().enumerate() {
         match check_one(entry) {
-            Ok(r) => {
-                if ok.iter().any(|o: &Requested| o.identifier == r.identifier) {
+            Ok(mut r) => {
+                r.mail = targets.get(i).copied().flatten();
+                if r.mail.is_some() && r.wildcard {
+                    // RFC 4985 §2: an SRVName's Name is a domain name; `_imaps.*.example` is
+                    // no SRV-ID, and there is no host to connect to.
+                    bad.push((
+                        ProblemType::RejectedIdentifier,
+                        format!(
+                            "{}: a wildcard cannot be ordered for a mail service",
+                            r.identifier
+                        ),
+                        entry.clone(),
+                    ));
+                    continue;
+                }
+                if ok
+                    .iter()
+                    .any(|o: &Requested| o.identifier == r.identifier && o.mail == r.mail)
+                {
                     bad.push((
                         ProblemType::Malformed,
                         format!("{} is listed twice", r.identifier),
@@ -107,6 +137,7 @@ fn check_one(entry: &serde_json::Value) -> Result<Requested, (ProblemType, Strin
                 authz_identifier: identifier.clone(),
                 identifier,
                 wildcard: false,
+                mail: None,
             })
         }
         other => Err((
@@ -161,6 +192,7 @@ fn check_dns(value: &str) -> Result<Requested, (ProblemType, String)> {
         identifier: Identifier::dns(&lower),
         authz_identifier: Identifier::dns(base),
         wildcard,
+        mail: None,
     })
 }
 

@@ -65,6 +65,146 @@ pub struct Knobs {
     pub email_reply_window_secs: u64,
     /// The media type of the challenge mail body (RFC 8823 §3.1 allows any).
     pub email_challenge_body: acmeproof_protocol::smime::ChallengeBody,
+    /// draft-ietf-acme-email-tls: where the CA reads `service` and `port` (see [`ServiceField`]).
+    pub service_field: ServiceField,
+    /// draft-ietf-acme-email-tls: whether capability-smtp/imap/pop-00 look for the capability
+    /// before or after STARTTLS/STLS on the STARTTLS ports (see [`CapabilityPhase`]).
+    pub capability_phase: CapabilityPhase,
+    /// draft-ietf-acme-email-tls-03…-05 §3.2 (TLS-5): "ACME server MAY check that the TCP port
+    /// corresponds to the requested "service", for example that the port is the assigned
+    /// default IANA port for the service." On: a port other than the service's IANA default is
+    /// refused at newOrder (`rejectedIdentifier`). Off by default (the draft says MAY).
+    pub require_default_port: bool,
+    /// Open issue of draft-ietf-acme-email-tls-00…-04 (see [`ServicePortInHash`]).
+    pub service_port_in_hash: ServicePortInHash,
+    /// Open issue 1 of draft-ietf-acme-email-tls-01…-05 (see [`OneCertTlsAndStarttls`]).
+    pub one_cert_tls_and_starttls: OneCertTlsAndStarttls,
+    /// Open issue of draft-ietf-acme-email-tls-00…-05 "Add support for LMTP (RFC 2033)?"
+    /// (see [`Lmtp`]).
+    pub lmtp: Lmtp,
+    /// RFC 8823 / draft-ietf-acme-email-smime-01 open issue: is reading the challenge mail
+    /// enough, or must the user reply (see [`Proof`])?
+    pub proof: Proof,
+}
+
+/// What proves control of an `email` identifier (email-reply-00).
+///
+/// draft-ietf-acme-email-smime-01 open issues (IETF 100 slides): "The document assumes that we
+/// need to prove ability to send messages as an email address, not just read email"; "Is being
+/// able to just read email a sufficient proof of control?". RFC 8823 §3 settled on a reply.
+/// `read-only` is acmeproof's definition of the alternative: the client POSTs
+/// `{"tokenPart1": "<token-part1 from the challenge mail's Subject>"}` to the challenge URL
+/// over HTTPS (the JWS binds the account key, as the reply's digest does) instead of replying;
+/// the CA compares it in constant time with the token-part1 it sent, within
+/// `email_reply_window_secs`, then checks CAA `issuemail`. The first proof counts (a reply
+/// mail still counts as one: it too shows the mail was read). With `reply` (default) a
+/// `tokenPart1` in the challenge POST is refused (`malformed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Proof {
+    /// RFC 8823 §3: the reply mail.
+    #[default]
+    Reply,
+    /// token-part1 POSTed back over HTTPS.
+    ReadOnly,
+}
+
+/// Where `service` and `port` are read from.
+///
+/// - draft-ietf-acme-email-tls-00…-04 §3: "In order to use these challenges JWS ... is extended
+///   ... "service" JWS header parameter MUST be included ... "port" JWS header parameter SHOULD
+///   be included" — [`ServiceField::JwsHeader`]. One request names one service, so the
+///   protected header of newOrder applies to every `dns` identifier of that order.
+/// - -05 §3.1/§3.2 are titled '"service" field in JSON payload' / '"port" field in JSON payload'
+///   and Figure 1 puts them in the payload (its §3 list still says "JWS header parameter", an
+///   inconsistency of the last draft) — [`ServiceField::Payload`]: here they are members of each
+///   `dns` identifier object of the newOrder payload (`{"type": "dns", "value": …, "service":
+///   "imaps", "port": 993}`), so one order can name several services (-05 §4 open issue 1).
+/// - [`ServiceField::Either`] (default, lenient): the payload's per-identifier members win,
+///   the newOrder protected header is the fallback.
+///
+/// The challenge POST may repeat them (where Figure 1 shows them); if it does they must equal
+/// the authorization's. A `service` in the place the knob does not read is refused (`malformed`)
+/// so a client that puts it elsewhere learns why, instead of getting a plain dns-01 order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceField {
+    /// The JWS protected header (-00…-04).
+    JwsHeader,
+    /// The newOrder payload, per identifier (-05).
+    Payload,
+    /// Both (payload first).
+    #[default]
+    Either,
+}
+
+/// When the capability is looked for on ports that upgrade with STARTTLS/STLS (25, 587, 143,
+/// 110, and LMTP). On the implicit-TLS ports (465, 993, 995) TLS always comes first.
+///
+/// No version of the draft says (digest §2.6). The default is [`CapabilityPhase::BeforeStarttls`]
+/// because every example of -05 §3.4 shows the capability in the same listing as `STARTTLS`
+/// (`250-STARTTLS` / `250-ACME …`; `* OK [CAPABILITY … STARTTLS ACME=…]`), which a server sends
+/// only before TLS, and because a server asking for its first certificate may not be able to
+/// offer STARTTLS yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CapabilityPhase {
+    /// In the cleartext greeting/EHLO/CAPABILITY/CAPA.
+    #[default]
+    BeforeStarttls,
+    /// After STARTTLS/STLS, in the listing repeated under TLS.
+    AfterStarttls,
+}
+
+/// Whether the digest binds service and port.
+///
+/// draft-ietf-acme-email-tls-00…-02: "[[OPEN ISSUE: Should service name and port number be
+/// incorporated into the hash?]]"; -03/-04: "[[TODO: Make sure that both service name and port
+/// number are incorporated into the hash]]"; -05 removed the item. No formula was ever given;
+/// `yes` uses acmeproof's proposal, `acmeproof_protocol::email_tls::service_bound_digest`:
+/// base64url(SHA-256(keyAuthorization || "." || service || "." || port)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServicePortInHash {
+    /// -05: base64url(SHA-256(keyAuthorization)), as dns-01.
+    #[default]
+    No,
+    /// The -03/-04 intent with the proposed formula.
+    Yes,
+}
+
+/// May one order (one certificate) cover a STARTTLS service and its implicit-TLS twin (imap/143
+/// with imaps/993, pop3/110 with pop3s/995, submission/587 with submissions/465) on one name?
+///
+/// draft-ietf-acme-email-tls-01…-05 §4: "Should the same certificate be allowed to be used on
+/// both IMAP (143) and IMAPS (993) ports? ... The cleanest way is to change "service" to
+/// "services" ... and make both of them arrays." IETF 100 slides: "Probably not, as a single
+/// challenge can only include 1 service name". With `allow` (default: each service is proved on
+/// its own port, so nothing is weaker) every service gets its own authorization and the
+/// certificate an SRV-ID for each; `refuse` answers such an order with `rejectedIdentifier`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OneCertTlsAndStarttls {
+    /// Refuse the order.
+    Refuse,
+    /// One authorization per service; one certificate with all SRV-IDs.
+    #[default]
+    Allow,
+}
+
+/// Service `lmtp` (RFC 2033). draft-ietf-acme-email-tls-00…-05 §4: "Add support for LMTP (RFC
+/// 2033)?"; IETF 100 minutes: LMTP "doesn't have registered port number, and neither is the
+/// lmtp name registered", so with `on` a `port` is required; LHLO is validated as EHLO
+/// (capability-smtp-00, RFC 2033 §4.1). `off` (default) refuses `lmtp` with
+/// `unsupportedIdentifier`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lmtp {
+    /// Refuse service `lmtp`.
+    #[default]
+    Off,
+    /// Accept it (with an explicit port).
+    On,
 }
 
 /// When the CA sends the challenge mail.
@@ -123,6 +263,13 @@ impl Default for Knobs {
             email_join: JoinPolicy::Either,
             email_reply_window_secs: 24 * 3600,
             email_challenge_body: Default::default(),
+            service_field: ServiceField::Either,
+            capability_phase: CapabilityPhase::BeforeStarttls,
+            require_default_port: false,
+            service_port_in_hash: ServicePortInHash::No,
+            one_cert_tls_and_starttls: OneCertTlsAndStarttls::Allow,
+            lmtp: Lmtp::Off,
+            proof: Proof::Reply,
         }
     }
 }
@@ -248,6 +395,37 @@ mod tests {
             ..Knobs::default()
         };
         assert_eq!(k.validate(), Err(KnobError::Attempts));
+    }
+
+    #[test]
+    fn email_tls_knobs_read_from_toml_and_json() {
+        let k: Knobs = toml::from_str(
+            "service_field = \"jws-header\"\ncapability_phase = \"after-starttls\"\nrequire_default_port = true\nservice_port_in_hash = \"yes\"\none_cert_tls_and_starttls = \"refuse\"\nlmtp = \"on\"\nproof = \"read-only\"\n",
+        )
+        .unwrap();
+        assert_eq!(k.service_field, ServiceField::JwsHeader);
+        assert_eq!(k.capability_phase, CapabilityPhase::AfterStarttls);
+        assert!(k.require_default_port);
+        assert_eq!(k.service_port_in_hash, ServicePortInHash::Yes);
+        assert_eq!(k.one_cert_tls_and_starttls, OneCertTlsAndStarttls::Refuse);
+        assert_eq!(k.lmtp, Lmtp::On);
+        assert_eq!(k.proof, Proof::ReadOnly);
+        // Defaults: the lenient/-05 choices.
+        let d = Knobs::default();
+        assert_eq!(
+            (d.service_field, d.capability_phase, d.lmtp, d.proof),
+            (
+                ServiceField::Either,
+                CapabilityPhase::BeforeStarttls,
+                Lmtp::Off,
+                Proof::Reply
+            )
+        );
+        let err = d
+            .merged(&serde_json::json!({"service_field": "header"}))
+            .unwrap_err();
+        assert!(err.contains("header"), "{err}");
+        assert!(toml::from_str::<Knobs>("lmtp = true").is_err());
     }
 
     #[test]

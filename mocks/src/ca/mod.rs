@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod authz;
 pub mod config;
 pub mod email;
+pub mod email_tls;
 pub mod identifiers;
 pub mod jws;
 pub mod knobs;
@@ -31,6 +32,7 @@ pub mod server;
 pub mod state;
 pub mod urls;
 pub mod validate;
+pub mod validate_tls;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -117,6 +119,7 @@ impl Ca {
             validations,
             mail: std::sync::OnceLock::new(),
             inbox: Mutex::new(VecDeque::new()),
+            connect_ports: RwLock::new(Default::default()),
         });
         let served = https::serve(listener, Some(tls), server::router(Arc::clone(&shared)))?;
         tracing::info!(%addr, "ACME CA listening");

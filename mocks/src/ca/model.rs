@@ -69,6 +69,18 @@ pub enum ChallengeKind {
     /// RFC 8823 §3: the challenge mail arrives with the mail plane; until then it stays pending.
     #[serde(rename = "email-reply-00")]
     EmailReply00,
+    /// draft-ietf-acme-email-tls-05 §3.3: TXT at `_<port>._<service>._acme-challenge.<domain>`.
+    #[serde(rename = "dns-email-00")]
+    DnsEmail00,
+    /// draft-ietf-acme-email-tls-05 §3.4: EHLO keyword `ACME <digest>` (also LHLO).
+    #[serde(rename = "capability-smtp-00")]
+    CapabilitySmtp00,
+    /// draft-ietf-acme-email-tls-05 §3.4: IMAP capability `ACME=<digest>`.
+    #[serde(rename = "capability-imap-00")]
+    CapabilityImap00,
+    /// draft-ietf-acme-email-tls-04/-05 §3.4: CAPA line `ACME <digest>`.
+    #[serde(rename = "capability-pop-00")]
+    CapabilityPop00,
 }
 
 impl ChallengeKind {
@@ -78,7 +90,33 @@ impl ChallengeKind {
             ChallengeKind::Http01 => "http-01",
             ChallengeKind::Dns01 => "dns-01",
             ChallengeKind::EmailReply00 => "email-reply-00",
+            ChallengeKind::DnsEmail00 => "dns-email-00",
+            ChallengeKind::CapabilitySmtp00 => "capability-smtp-00",
+            ChallengeKind::CapabilityImap00 => "capability-imap-00",
+            ChallengeKind::CapabilityPop00 => "capability-pop-00",
         }
+    }
+
+    /// The capability challenge that validates `service` (-05 §3.4; LMTP's LHLO is EHLO,
+    /// RFC 2033 §4.1).
+    pub fn capability_for(service: acmeproof_protocol::email_tls::Service) -> ChallengeKind {
+        use acmeproof_protocol::email_tls::Service;
+        match service {
+            Service::Imap | Service::Imaps => ChallengeKind::CapabilityImap00,
+            Service::Pop3 | Service::Pop3s => ChallengeKind::CapabilityPop00,
+            _ => ChallengeKind::CapabilitySmtp00,
+        }
+    }
+
+    /// One of the draft-ietf-acme-email-tls challenges.
+    pub fn is_email_tls(self) -> bool {
+        matches!(
+            self,
+            ChallengeKind::DnsEmail00
+                | ChallengeKind::CapabilitySmtp00
+                | ChallengeKind::CapabilityImap00
+                | ChallengeKind::CapabilityPop00
+        )
     }
 }
 
@@ -139,6 +177,9 @@ pub struct Order {
     pub not_after: Option<String>,
     /// Authorization ids, one per identifier (immutable, ACME-19).
     pub authzs: Vec<String>,
+    /// draft-ietf-acme-email-tls: the mail services asked for, as (domain, target); each gives
+    /// the certificate an SRV-ID (RFC 7817 §4).
+    pub mail_targets: Vec<(String, super::email_tls::MailTarget)>,
     /// Why the order is invalid.
     pub error: Option<Value>,
     /// The certificate id once valid.
@@ -190,6 +231,8 @@ pub struct Authz {
     pub wildcard: bool,
     /// Challenge ids.
     pub challenges: Vec<String>,
+    /// draft-ietf-acme-email-tls: the mail service this authorization proves.
+    pub mail: Option<super::email_tls::MailTarget>,
 }
 
 /// A challenge.
@@ -211,6 +254,9 @@ pub struct Challenge {
     pub error: Option<Value>,
     /// RFC 8823 §3: the address the challenge mail comes from.
     pub from: Option<String>,
+    /// draft-ietf-acme-email-tls: the service and port, shown as `service`/`port` members so a
+    /// client can tell the authorizations of one name apart.
+    pub mail: Option<super::email_tls::MailTarget>,
 }
 
 impl Challenge {
@@ -231,6 +277,10 @@ impl Challenge {
             }
             if let Some(from) = &self.from {
                 map.insert("from".into(), json!(from));
+            }
+            if let Some(mail) = &self.mail {
+                map.insert("service".into(), json!(mail.service));
+                map.insert("port".into(), json!(mail.port));
             }
         }
         v

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
+use super::email_tls;
 use super::identifiers::{self, Requested};
 use super::model::*;
 use super::pki::{self, IdentifierKind, Profile, SmimeUsage};
@@ -17,7 +18,15 @@ use super::state::not_found;
 pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem> {
     let account = auth.account()?.clone();
     let payload = auth.object("newOrder takes a JSON object, not POST-as-GET")?;
-    let requested = identifiers::check(payload.get("identifiers"))?;
+    let knobs = ca.knobs();
+    // draft-ietf-acme-email-tls: `service`/`port` from the protected header or the payload.
+    let targets = email_tls::targets(&knobs, auth.jws.protected(), payload.get("identifiers"))?;
+    let requested = identifiers::check_with_targets(payload.get("identifiers"), &targets)?;
+    let mail_targets: Vec<(String, email_tls::MailTarget)> = requested
+        .iter()
+        .filter_map(|r| r.mail.map(|m| (r.authz_identifier.value.clone(), m)))
+        .collect();
+    email_tls::check_order(&knobs, &mail_targets)?;
     for field in ["notBefore", "notAfter"] {
         if payload.contains_key(field) {
             // RFC 8555 §7.4: a server that does not honour the requested validity refuses it
@@ -27,15 +36,14 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
             )));
         }
     }
-    let knobs = ca.knobs();
     let now = ca.clock.now();
     let order_lifetime = time::Duration::seconds(clamp_secs(knobs.order_lifetime_secs));
     let authz_lifetime = time::Duration::seconds(clamp_secs(knobs.authz_lifetime_secs));
     let mut store = ca.store();
     let mut authz_ids = Vec::with_capacity(requested.len());
     for r in &requested {
-        let reused = knobs
-            .reuse_authorizations
+        // A mail service's authorization is proved on its own port: never reused for another.
+        let reused = (knobs.reuse_authorizations && r.mail.is_none())
             .then(|| store.reusable_authz(&account.id, &r.authz_identifier, r.wildcard, now))
             .flatten();
         let id = match reused {
@@ -53,6 +61,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         not_before: None,
         not_after: None,
         authzs: authz_ids,
+        mail_targets,
         error: None,
         certificate: None,
     };
@@ -84,16 +93,18 @@ fn new_authz(
     expires: time::OffsetDateTime,
 ) -> String {
     let authz_id = ca.new_id();
-    let kinds: &[ChallengeKind] = match (r.identifier.kind, r.wildcard) {
+    let kinds: Vec<ChallengeKind> = match (r.identifier.kind, r.wildcard, r.mail) {
+        // draft-ietf-acme-email-tls-05 §3.3, §3.4, §5: a `dns` identifier with a mail service.
+        (IdentifierKind::Dns, wildcard, Some(target)) => target.challenge_kinds(wildcard),
         // RFC 8555 §7.1.3 / §8.4: a wildcard can only be proved through DNS.
-        (IdentifierKind::Dns, true) => &[ChallengeKind::Dns01],
-        (IdentifierKind::Dns, false) => &[ChallengeKind::Http01, ChallengeKind::Dns01],
-        (IdentifierKind::Email, _) => &[ChallengeKind::EmailReply00],
+        (IdentifierKind::Dns, true, None) => vec![ChallengeKind::Dns01],
+        (IdentifierKind::Dns, false, None) => vec![ChallengeKind::Http01, ChallengeKind::Dns01],
+        (IdentifierKind::Email, _, _) => vec![ChallengeKind::EmailReply00],
         // `identifiers::check` refuses IP identifiers (RFC 8738 is not offered).
-        (IdentifierKind::Ip, _) => &[],
+        (IdentifierKind::Ip, _, _) => Vec::new(),
     };
     let mut challenges = Vec::with_capacity(kinds.len());
-    for kind in kinds {
+    for kind in &kinds {
         let id = ca.new_id();
         // RFC 8555 §8.1 (ACME-28): ≥128 bits; RFC 8823 §3 asks the same of token-part2.
         let token = ca.tokens.token(32);
@@ -109,6 +120,7 @@ fn new_authz(
                 validated: None,
                 error: None,
                 from,
+                mail: r.mail,
             },
         );
         if *kind == ChallengeKind::EmailReply00 {
@@ -126,6 +138,7 @@ fn new_authz(
             expires,
             wildcard: r.wildcard,
             challenges,
+            mail: r.mail,
         },
     );
     authz_id
@@ -192,7 +205,10 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let der = acmeproof_protocol::b64url::decode_strict(csr_b64)
         .map_err(|e| bad_csr(format!("\"csr\" is not base64url: {e}")))?;
     let csr = pki::parse_csr(&der).map_err(|e| Problem::new(e.problem_type(), e.to_string()))?;
-    pki::check_csr_identifiers(&order.identifiers, &csr).map_err(bad_csr)?;
+    // RFC 7817 §5: a CSR tool "MUST include" the SRV-IDs; those the order validated are not
+    // ACME identifiers but are accepted, any other SRVName is still refused.
+    let checked = email_tls::without_validated_srv_ids(&csr, &order.mail_targets);
+    pki::check_csr_identifiers(&order.identifiers, &checked).map_err(bad_csr)?;
     let profile = match order.identifiers.as_slice() {
         [only] if only.kind == IdentifierKind::Email => Profile::Smime {
             email: only.value.clone(),
@@ -200,10 +216,28 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
             usage: SmimeUsage::from_csr_key_usage(csr.key_usage)
                 .map_err(|e| bad_csr(e.to_string()))?,
         },
-        ids => Profile::TlsServer {
-            dns_names: ids.iter().map(|i| i.value.clone()).collect(),
-            srv_names: Vec::new(),
-        },
+        ids => {
+            let mut dns_names: Vec<String> = Vec::new();
+            for id in ids {
+                // One name may be listed once per mail service; it is one DNS-ID.
+                if !dns_names.contains(&id.value) {
+                    dns_names.push(id.value.clone());
+                }
+            }
+            // RFC 7817 §4: "CAs MUST support ... SRV-ID ... for each type of email service";
+            // draft-ietf-acme-email-tls-02…-05 §3.1: ACME servers "MUST support [RFC7817]".
+            let mut srv_names: Vec<String> = Vec::new();
+            for (domain, target) in &order.mail_targets {
+                let srv = target.srv_id(domain);
+                if !srv_names.contains(&srv) {
+                    srv_names.push(srv);
+                }
+            }
+            Profile::TlsServer {
+                dns_names,
+                srv_names,
+            }
+        }
     };
     let validity = time::Duration::seconds(clamp_secs(ca.knobs().cert_validity_secs));
     let issued = ca

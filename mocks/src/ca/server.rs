@@ -69,6 +69,10 @@ pub struct CaShared {
     /// Every mail the CA's MX accepted, oldest first (at most [`INBOX_LIMIT`]): what a judge
     /// of an external client reads its replies from, whatever way they came.
     pub inbox: Mutex<VecDeque<Arc<[u8]>>>,
+    /// Where a capability-*-00 validation of port P really connects (the world's mail servers
+    /// listen on loopback ports chosen by the system, not on 25/993/…); unmapped ports are
+    /// used as they are. See [`CaShared::map_port`].
+    pub connect_ports: RwLock<std::collections::BTreeMap<u16, u16>>,
 }
 
 /// One request as the management API shows it.
@@ -107,6 +111,25 @@ impl CaShared {
     /// Replaces the knobs.
     pub fn set_knobs(&self, knobs: Knobs) {
         *self.knobs.write().unwrap_or_else(|p| p.into_inner()) = knobs;
+    }
+
+    /// Makes capability validations of `port` connect to `actual` instead (the in-process
+    /// equivalent of a port forward; http-01 has the `http01_port` knob for the same reason).
+    pub fn map_port(&self, port: u16, actual: u16) {
+        self.connect_ports
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(port, actual);
+    }
+
+    /// The port a capability validation of `port` connects to.
+    pub fn connect_port(&self, port: u16) -> u16 {
+        self.connect_ports
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&port)
+            .copied()
+            .unwrap_or(port)
     }
 
     /// Locks the store.

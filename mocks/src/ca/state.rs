@@ -127,6 +127,7 @@ impl Store {
             .values()
             .filter(|a| {
                 a.account == account
+                    && a.mail.is_none()
                     && a.identifier == *identifier
                     && a.wildcard == wildcard
                     && a.status == AuthzStatus::Valid

@@ -21,12 +21,14 @@ pub const HTTP01_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What one validation needs, copied out of the store.
 #[derive(Debug, Clone)]
-struct Job {
-    kind: ChallengeKind,
-    token: String,
-    identifier: Identifier,
-    wildcard: bool,
-    thumbprint: String,
+pub(crate) struct Job {
+    pub(crate) kind: ChallengeKind,
+    pub(crate) token: String,
+    pub(crate) identifier: Identifier,
+    pub(crate) wildcard: bool,
+    pub(crate) thumbprint: String,
+    /// draft-ietf-acme-email-tls: the service and port being proved.
+    pub(crate) mail: Option<super::email_tls::MailTarget>,
 }
 
 /// Validates challenge `id` (already `processing`) and records the outcome.
@@ -69,6 +71,7 @@ fn job(ca: &CaShared, id: &str) -> Option<Job> {
         identifier: authz.identifier.clone(),
         wildcard: authz.wildcard,
         thumbprint: account.thumbprint.clone(),
+        mail: challenge.mail,
     })
 }
 
@@ -101,6 +104,10 @@ async fn attempt_once(ca: &CaShared, job: &Job) -> Result<(), Problem> {
         ChallengeKind::EmailReply00 => Err(Problem::internal(
             "email-reply-00 is validated by the reply mail, not here",
         )),
+        ChallengeKind::DnsEmail00
+        | ChallengeKind::CapabilitySmtp00
+        | ChallengeKind::CapabilityImap00
+        | ChallengeKind::CapabilityPop00 => super::validate_tls::validate(ca, job).await,
     }
 }
 

@@ -95,6 +95,9 @@ pub struct ImapConfig {
     pub max_connections: usize,
     /// Transcript capacity in lines (0 keeps none).
     pub transcript_lines: usize,
+    /// The `ACME=<digest>` capability of capability-imap-00 (draft-ietf-acme-email-tls-05
+    /// §3.4), shown only while set; a shared handle, see [`ImapServer::acme_capability`].
+    pub acme: crate::mail::acme::AcmeAdvert,
 }
 
 impl std::fmt::Debug for ImapConfig {
@@ -128,6 +131,7 @@ impl ImapConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
+            acme: Default::default(),
         }
     }
 }
@@ -207,6 +211,12 @@ impl ImapServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.listening.addr()
+    }
+
+    /// The handle that sets and clears this server's `ACME=<digest>` capability at runtime
+    /// (capability-imap-00).
+    pub fn acme_capability(&self) -> crate::mail::acme::AcmeAdvert {
+        self.shared.config.acme.clone()
     }
 
     /// Every command received and response sent, oldest first (bounded). A command is one

@@ -133,7 +133,14 @@ impl Session {
         if cfg.tls.is_some() && !self.tls {
             caps.push("STARTTLS");
         }
-        caps.join(" ")
+        let mut caps = caps.join(" ");
+        // draft-ietf-acme-email-tls-05 §3.4: the digest "as a value of the "ACME" IMAP
+        // capability", in the greeting's CAPABILITY response code and in CAPABILITY.
+        if let Some(digest) = cfg.acme.visible(self.tls) {
+            caps.push(' ');
+            caps.push_str(&crate::protocol::email_tls::imap_capability(&digest));
+        }
+        caps
     }
 
     async fn serve(&mut self) {

@@ -3,6 +3,8 @@
 //! [`Authenticator`] for Submission). The SMTP/LMTP engine (`smtp`), the relays, the mail store
 //! and the CA's inbound mail all meet here.
 
+pub mod acme;
+
 use std::net::SocketAddr;
 
 use time::OffsetDateTime;

@@ -71,6 +71,9 @@ pub struct Pop3Config {
     /// Extra CAPA lines (e.g. `ACME <digest>`); changeable at runtime with
     /// [`Pop3Server::set_capa_extra`].
     pub capa_extra: Vec<String>,
+    /// The `ACME <digest>` CAPA line of capability-pop-00 (draft-ietf-acme-email-tls-04/-05
+    /// §3.4), shown only while set; a shared handle, see [`Pop3Server::acme_capability`].
+    pub acme: crate::mail::acme::AcmeAdvert,
     /// Transcript capacity in lines (0 keeps none).
     pub transcript_lines: usize,
 }
@@ -100,6 +103,7 @@ impl Pop3Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             capa_extra: Vec::new(),
+            acme: Default::default(),
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
         }
     }
@@ -190,6 +194,12 @@ impl Pop3Server {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.listening.addr()
+    }
+
+    /// The handle that sets and clears this server's `ACME <digest>` CAPA line at runtime
+    /// (capability-pop-00).
+    pub fn acme_capability(&self) -> crate::mail::acme::AcmeAdvert {
+        self.shared.config.acme.clone()
     }
 
     /// Replaces the extra CAPA lines (seen by every CAPA from now on). CR, LF, empty entries

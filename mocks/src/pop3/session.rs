@@ -265,6 +265,11 @@ impl Session {
         if let Ok(extra) = self.shared.capa_extra.read() {
             lines.extend(extra.iter().cloned());
         }
+        // draft-ietf-acme-email-tls-04 §3.4: "POP3 server than returns the base64url encoding
+        // of this digest as a value of the "ACME" capability in response to CAPA command".
+        if let Some(digest) = self.shared.config.acme.visible(self.tls) {
+            lines.push(crate::protocol::email_tls::pop3_capability(&digest));
+        }
         self.multi("Capability list follows", &lines);
     }
 

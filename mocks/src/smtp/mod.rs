@@ -101,6 +101,9 @@ pub struct SmtpConfig {
     /// Extra EHLO keywords (e.g. `ACME <digest>`); changeable at runtime with
     /// [`SmtpServer::set_extra_keywords`].
     pub advertise_extra: Vec<String>,
+    /// The `ACME <digest>` EHLO/LHLO keyword of capability-smtp-00 (draft-ietf-acme-email-tls-05
+    /// §3.4), shown only while set; a shared handle, see [`SmtpServer::acme_capability`].
+    pub acme: crate::mail::acme::AcmeAdvert,
     /// Recipient checks and delivery.
     pub sink: Arc<dyn MailSink>,
     /// AUTH (required for Submission).
@@ -151,6 +154,7 @@ impl SmtpConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             smtputf8: true,
             advertise_extra: Vec::new(),
+            acme: Default::default(),
             sink,
             auth: None,
             clock,
@@ -238,6 +242,12 @@ impl SmtpServer {
             Ok(mut extra) => *extra = clean,
             Err(poisoned) => *poisoned.into_inner() = clean,
         }
+    }
+
+    /// The handle that sets and clears this server's `ACME <digest>` EHLO keyword at runtime
+    /// (capability-smtp-00).
+    pub fn acme_capability(&self) -> crate::mail::acme::AcmeAdvert {
+        self.shared.config.acme.clone()
     }
 
     /// Every command line received and reply line sent, oldest first (bounded; DATA content

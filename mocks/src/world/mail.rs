@@ -19,9 +19,11 @@ use crate::clock::Clock;
 use crate::dkim::{DkimAlgorithm, DkimKey};
 use crate::dns::{DnsServer, RecordSpec, WorldResolver};
 use crate::imap::{ImapConfig, ImapServer};
+use crate::mail::acme::AcmeAdvert;
 use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
 use crate::mailstore::{MailStore, StoreSink};
 use crate::pop3::{Pop3Config, Pop3Server};
+use crate::protocol::email_tls::Service;
 use crate::relay::{
     DkimKeys, MailRoutes, NextHop, RelayBehaviour, RelayContext, RelaySink, RetryPolicy,
     SharedRelay, send,
@@ -419,7 +421,7 @@ impl MailPlane {
             retry,
             hostname: ca_domain.clone(),
         });
-        Ok(MailPlane {
+        let plane = MailPlane {
             store,
             routes,
             keys,
@@ -434,7 +436,48 @@ impl MailPlane {
             pop3,
             pop3s,
             users: config.users.clone(),
-        })
+        };
+        // draft-ietf-acme-email-tls capability validations of port 25, 587, … reach the
+        // world's servers, which listen on system-chosen loopback ports.
+        for service in Service::ALL {
+            if let Some(port) = service.default_port() {
+                ca.shared()
+                    .map_port(port, plane.service_addr(service).port());
+            }
+        }
+        Ok(plane)
+    }
+
+    /// The world's server for a draft-ietf-acme-email-tls service: smtp → the users' MX,
+    /// submission/submissions → Submission with STARTTLS / implicit TLS, imap/imaps, pop3/pop3s,
+    /// lmtp → LMTP. Its address (always 127.0.0.1 and a system-chosen port).
+    pub fn service_addr(&self, service: Service) -> SocketAddr {
+        match service {
+            Service::Smtp => self.mx.addr(),
+            Service::Submission => self.submission.addr(),
+            Service::Submissions => self.submissions.addr(),
+            Service::Imap => self.imap.addr(),
+            Service::Imaps => self.imaps.addr(),
+            Service::Pop3 => self.pop3.addr(),
+            Service::Pop3s => self.pop3s.addr(),
+            Service::Lmtp => self.lmtp.addr(),
+        }
+    }
+
+    /// The runtime handle of the `ACME` capability that `service`'s server advertises
+    /// (draft-ietf-acme-email-tls-05 §3.4): set it while a capability challenge is pending,
+    /// clear it after. Each listener has its own.
+    pub fn acme_capability(&self, service: Service) -> AcmeAdvert {
+        match service {
+            Service::Smtp => self.mx.acme_capability(),
+            Service::Submission => self.submission.acme_capability(),
+            Service::Submissions => self.submissions.acme_capability(),
+            Service::Imap => self.imap.acme_capability(),
+            Service::Imaps => self.imaps.acme_capability(),
+            Service::Pop3 => self.pop3.acme_capability(),
+            Service::Pop3s => self.pop3s.acme_capability(),
+            Service::Lmtp => self.lmtp.acme_capability(),
+        }
     }
 
     /// Stops every mail server.

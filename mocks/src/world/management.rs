@@ -16,6 +16,7 @@
 //! | GET | `/mail/messages?address=` | a user's INBOX: uid, size, date, flags, From, Subject |
 //! | GET | `/mail/message?address=&uid=` | one message, raw (`message/rfc822`) |
 //! | GET | `/mail/relays` | what each relay passed on: envelope, size, outcome |
+//! | GET, PUT, DELETE | `/mail/acme/{service}` | the `ACME` capability of a service's server (draft-ietf-acme-email-tls-05 §3.4): PUT `{"digest", "phase"?}`, phase `always` \| `before-tls` \| `after-tls` |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ use crate::ca::pki::Pki;
 use crate::clock::{Clock, rfc3339};
 use crate::dns::{DnsServer, Fault, RecordSpec};
 use crate::https::{self, Served};
+use crate::mail::acme::{AcmeAdvert, AdvertPhase};
+use crate::protocol::email_tls::Service;
 
 /// What the API reaches.
 #[derive(Debug, Clone)]
@@ -57,6 +60,8 @@ pub struct MailView {
     pub store: crate::mailstore::MailStore,
     /// The relays, in chain order.
     pub relays: Vec<(String, Arc<crate::relay::RelaySink>)>,
+    /// The `ACME` capability handle of each service's server.
+    pub acme: Vec<(Service, AcmeAdvert)>,
 }
 
 /// Starts the API on 127.0.0.1 (a port chosen by the system).
@@ -87,6 +92,10 @@ pub fn router(state: Management) -> Router {
         .route("/mail/messages", get(mail_messages))
         .route("/mail/message", get(mail_message))
         .route("/mail/relays", get(mail_relays))
+        .route(
+            "/mail/acme/{service}",
+            get(acme_get).put(acme_put).delete(acme_delete),
+        )
         .with_state(state)
 }
 
@@ -103,7 +112,7 @@ async fn index(State(m): State<Management>) -> Json<Value> {
             "GET /roots", "GET /roots/0", "GET /certs/{serial}", "GET|PATCH /knobs",
             "GET|DELETE /history", "GET|POST|DELETE /dns/records", "GET|DELETE /dns/history",
             "PUT|DELETE /dns/faults", "POST /clock/advance", "GET /mail/messages",
-            "GET /mail/message", "GET /mail/relays"
+            "GET /mail/message", "GET /mail/relays", "GET|PUT|DELETE /mail/acme/{service}"
         ],
     }))
 }
@@ -354,4 +363,70 @@ async fn mail_relays(State(m): State<Management>) -> Response {
         })
         .collect();
     Json(Value::Array(relays)).into_response()
+}
+
+fn acme_handle(m: &Management, service: &str) -> Result<(Service, AcmeAdvert), Response> {
+    let view = mail_view(m)?;
+    let service: Service =
+        service
+            .parse()
+            .map_err(|e: crate::protocol::email_tls::EmailTlsError| {
+                error(StatusCode::NOT_FOUND, e.to_string())
+            })?;
+    view.acme
+        .iter()
+        .find(|(s, _)| *s == service)
+        .cloned()
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no server for {service}")))
+}
+
+async fn acme_get(State(m): State<Management>, Path(service): Path<String>) -> Response {
+    match acme_handle(&m, &service) {
+        Ok((service, handle)) => {
+            Json(json!({ "service": service, "digest": handle.get() })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcmePut {
+    digest: String,
+    #[serde(default)]
+    phase: AdvertPhase,
+}
+
+async fn acme_put(
+    State(m): State<Management>,
+    Path(service): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let (service, handle) = match acme_handle(&m, &service) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let put: AcmePut = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"digest\": \"...\", \"phase\"?: \"always\"}}: {e}"),
+            );
+        }
+    };
+    match handle.set_in(&put.digest, put.phase) {
+        Ok(()) => Json(json!({ "service": service, "digest": put.digest })).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn acme_delete(State(m): State<Management>, Path(service): Path<String>) -> Response {
+    match acme_handle(&m, &service) {
+        Ok((_, handle)) => {
+            handle.clear();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(r) => r,
+    }
 }

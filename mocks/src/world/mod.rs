@@ -277,6 +277,10 @@ impl World {
                     .iter()
                     .map(|(host, _, sink)| (host.clone(), Arc::clone(sink)))
                     .collect(),
+                acme: crate::protocol::email_tls::Service::ALL
+                    .into_iter()
+                    .map(|s| (s, m.acme_capability(s)))
+                    .collect(),
             }),
         })
         .await?;

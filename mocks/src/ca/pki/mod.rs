@@ -41,6 +41,13 @@ pub use keys::SERIAL_OCTETS;
 pub use profile::{Profile, SmimeUsage};
 pub use usage::KeyUsageBits;
 
+/// DER of a subjectAltName extension value (`GeneralNames`) holding `names`, SRVNames included
+/// (rcgen cannot encode an IA5String otherName; see `san.rs`). Clients use it to put SRV-IDs in
+/// a CSR through `rcgen::CustomExtension` (RFC 7817 §5).
+pub fn subject_alt_name_der(names: &[SanName]) -> Result<Vec<u8>, PkiError> {
+    san::san_der(names)
+}
+
 /// Why the PKI could not generate, issue or configure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

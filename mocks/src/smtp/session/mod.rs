@@ -295,6 +295,12 @@ impl Session {
         if let Ok(extra) = self.shared.extra.read() {
             lines.extend(extra.iter().cloned());
         }
+        // draft-ietf-acme-email-tls-05 §3.4: "SMTP server than returns the base64url encoding
+        // of this digest as a value of the "ACME" EHLO capability."
+        // Listed right after the greeting line, so it is a `250-` line as in the -05 example.
+        if let Some(digest) = cfg.acme.visible(self.tls) {
+            lines.insert(1, crate::protocol::email_tls::ehlo_capability(&digest));
+        }
         for line in reply::multi(250, &lines) {
             self.send_line(&line);
         }
