@@ -465,3 +465,69 @@ impl Operator<'_> {
         result
     }
 }
+
+/// Checks a mail server's certificate as RFC 7817 §4 and draft-ietf-acme-email-tls-05 ask:
+/// the chain verifies to `root_der` (when given: a server under test's root is not known); the
+/// SANs are exactly the dNSName `domain` and an SRV-ID
+/// (`_service.domain`, RFC 4985) per service; EKU serverAuth; keyUsage digitalSignature, plus
+/// keyEncipherment for RSA keys and nothing else. Returns each problem found.
+pub fn check_server_certificate(
+    chain_pem: &str,
+    domain: &str,
+    services: &[Service],
+    root_der: Option<&[u8]>,
+) -> Vec<String> {
+    use acmeproof_mocks::ca::pki::{CertSummary, KeyAlgorithm, verify_chain};
+    let chain: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(chain_pem.as_bytes())
+        .filter_map(Result::ok)
+        .map(|p| p.contents)
+        .collect();
+    let [leaf, intermediate, ..] = chain.as_slice() else {
+        return vec![format!("a chain of {} certificate(s)", chain.len())];
+    };
+    let mut problems = Vec::new();
+    if let Some(root_der) = root_der
+        && let Err(e) = verify_chain(leaf, intermediate, root_der)
+    {
+        problems.push(format!("the chain does not verify: {e}"));
+    }
+    let summary = match CertSummary::from_der(leaf) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("the leaf does not parse: {e}")],
+    };
+    let mut want: Vec<String> = vec![format!("dns:{domain}")];
+    for service in services {
+        want.push(format!("srv:_{}.{domain}", service.name()));
+    }
+    want.sort();
+    want.dedup();
+    let mut got: Vec<String> = summary.sans.iter().map(|s| s.to_lowercase()).collect();
+    got.sort();
+    if got != want {
+        problems.push(format!("SANs {got:?}, expected {want:?}"));
+    }
+    let eku = summary
+        .extended_key_usage
+        .as_ref()
+        .map(|e| e.value.clone())
+        .unwrap_or_default();
+    if !eku.iter().any(|p| p == "serverAuth") {
+        problems.push(format!("EKU {eku:?} lacks serverAuth"));
+    }
+    let mut bits: Vec<String> = summary
+        .key_usage
+        .as_ref()
+        .map(|k| k.value.names())
+        .unwrap_or_default();
+    bits.sort_unstable();
+    let rsa = matches!(summary.key, Ok(KeyAlgorithm::Rsa { .. }));
+    let expected: &[&str] = if rsa {
+        &["digitalSignature", "keyEncipherment"]
+    } else {
+        &["digitalSignature"]
+    };
+    if bits != expected.iter().map(|b| b.to_string()).collect::<Vec<_>>() {
+        problems.push(format!("keyUsage {bits:?}, expected {expected:?}"));
+    }
+    problems
+}

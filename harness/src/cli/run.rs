@@ -284,6 +284,28 @@ pub fn describe(step: &scenario::Step) -> String {
         ),
         Step::DeactivateAccount(_) => "deactivate-account".into(),
         Step::Directory(s) => format!("directory: the directory and newNonce ({})", s.req),
+        Step::IssueTls(s) => format!(
+            "issue-tls: the mail-server operator gets a certificate for {} ({}) by {}, \
+             service/port in the {}{}{} ({})",
+            s.domain,
+            s.services.join(", "),
+            s.proof,
+            s.field,
+            if s.service_port_in_hash {
+                ", digest bound to service and port"
+            } else {
+                ""
+            },
+            if s.expect == "refused" {
+                format!(
+                    "; the CA must refuse ({})",
+                    s.error.as_deref().unwrap_or("any error")
+                )
+            } else {
+                String::new()
+            },
+            s.req
+        ),
         Step::AdvanceClock(s) => format!("advance-clock: {} s", s.seconds),
         Step::SetKnobs(s) => format!("set-knobs: {:?}", s.knobs),
         Step::Probe(s) => format!(

@@ -157,6 +157,8 @@ pub enum Step {
     DeactivateAccount(EmptyStep),
     /// The directory and newNonce as RFC 8555 §7.1.1 and §7.2 say.
     Directory(ReqStep),
+    /// A draft-ietf-acme-email-tls issuance by the reference mail-server operator.
+    IssueTls(IssueTlsStep),
 }
 
 impl Step {
@@ -177,6 +179,7 @@ impl Step {
             Step::IssueDns(_) => "issue-dns",
             Step::DeactivateAccount(_) => "deactivate-account",
             Step::Directory(_) => "directory",
+            Step::IssueTls(_) => "issue-tls",
         }
     }
 
@@ -191,6 +194,7 @@ impl Step {
             Step::IssueDns(s) => vec![s.req.as_str()],
             Step::Directory(s) => vec![s.req.as_str()],
             Step::Finalize(s) => vec![s.req.as_str()],
+            Step::IssueTls(s) => vec![s.req.as_str()],
             _ => Vec::new(),
         }
     }
@@ -360,4 +364,67 @@ pub struct IssueDnsStep {
     pub names: Vec<String>,
     /// The requirement a failure is filed under.
     pub req: String,
+}
+
+/// [`Step::IssueTls`]: the reference mail-server operator gets (or is refused) a certificate
+/// for a mail server (draft-ietf-acme-email-tls-05).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueTlsStep {
+    /// The `dns` identifier.
+    #[serde(default = "default_mail_domain")]
+    pub domain: String,
+    /// The services, `name` or `name:port` (`imaps`, `smtp:25`, `lmtp:2424`); the port is
+    /// left out of the request when not given (-05 §3 item 2: the IANA default is assumed).
+    pub services: Vec<String>,
+    /// `capability` (capability-*-00, the default) or `dns-email` (dns-email-00).
+    #[serde(default = "default_tls_proof")]
+    pub proof: String,
+    /// Where `service`/`port` go: `payload` (-05, the default) or `jws-header` (-00…-04).
+    #[serde(default = "default_service_field")]
+    pub field: String,
+    /// Publish the service-bound digest (the `service_port_in_hash` proposal).
+    #[serde(default)]
+    pub service_port_in_hash: bool,
+    /// Repeat `service`/`port` in the challenge POST (-05 Figure 1).
+    #[serde(default)]
+    pub repeat_in_challenge: bool,
+    /// When the world's server shows the capability: `always`, `before-tls`, `after-tls`.
+    #[serde(default = "default_advert")]
+    pub advert: String,
+    /// Put the SRV-IDs in the CSR (RFC 7817 §5).
+    #[serde(default)]
+    pub csr_srv_ids: bool,
+    /// The certificate key: `es256` (default), `ed25519`, `rs256`.
+    #[serde(default = "default_tls_key")]
+    pub key: String,
+    /// `issued` (default) or `refused`.
+    #[serde(default = "default_issued")]
+    pub expect: String,
+    /// For `refused`: the error type(s), `|`-separated.
+    pub error: Option<String>,
+    /// For `refused`: text the error detail must contain (e.g. a requirement id).
+    pub detail: Option<String>,
+    /// The requirement a mismatch is filed under.
+    pub req: String,
+}
+
+fn default_mail_domain() -> String {
+    "mail.example.test".into()
+}
+
+fn default_tls_proof() -> String {
+    "capability".into()
+}
+
+fn default_service_field() -> String {
+    "payload".into()
+}
+
+fn default_advert() -> String {
+    "always".into()
+}
+
+fn default_tls_key() -> String {
+    "es256".into()
 }

@@ -26,6 +26,7 @@ use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox
 use crate::sut::Sut;
 
 mod external;
+mod tls;
 
 /// The bound on anything a step awaits.
 const WAIT: Duration = Duration::from_secs(20);
@@ -288,6 +289,7 @@ impl Context<'_> {
                 Ok(())
             }
             Step::Directory(s) => self.directory(s).await,
+            Step::IssueTls(s) => self.issue_tls(s).await,
             Step::ExpectAuthorization(s) => self.expect_authorization(s).await,
             Step::Finalize(s) => self.finalize(s).await,
             Step::AdvanceClock(s) => {
@@ -317,6 +319,14 @@ impl Context<'_> {
                 self.world.ca.directory_url(),
                 self.world.pki.root_pem().to_owned(),
             ),
+        }
+    }
+
+    /// The root the CA issues under, when known (not for a server under test).
+    fn issuing_root(&self) -> Option<&[u8]> {
+        match self.sut {
+            Sut::Server(_) => None,
+            _ => Some(self.world.pki.root_der()),
         }
     }
 

@@ -1,0 +1,183 @@
+//! The `issue-tls` step: the reference mail-server operator (draft-ietf-acme-email-tls-05)
+//! against the CA, and the certificate checked as RFC 7817 §4 says.
+
+use acmeproof_mocks::account_key::KeyAlg;
+use acmeproof_mocks::mail::acme::AdvertPhase;
+use acmeproof_protocol::email_tls::Service;
+
+use super::{Context, IssueTlsStep, StepError, WAIT, error_type, expectation, one_of};
+use crate::acme::email_tls::{
+    Operator, OperatorOptions, Proof, ServiceField, ServiceRequest, check_server_certificate,
+};
+use crate::acme::flow::FlowError;
+
+/// `imaps` or `smtp:2525`.
+fn service_request(text: &str) -> Result<ServiceRequest, String> {
+    let (name, port) = match text.split_once(':') {
+        Some((name, port)) => (
+            name,
+            Some(
+                port.parse::<u16>()
+                    .map_err(|_| format!("services: {text:?}: the port is not a number"))?,
+            ),
+        ),
+        None => (text, None),
+    };
+    let service = name
+        .parse::<Service>()
+        .map_err(|_| format!("services: {name:?} is not a mail service"))?;
+    Ok(ServiceRequest::new(service, port))
+}
+
+/// The operator's options as the step says.
+pub(super) fn operator_options(
+    s: &IssueTlsStep,
+    seed: acmeproof_mocks::seed::Seed,
+) -> Result<OperatorOptions, String> {
+    let services = s
+        .services
+        .iter()
+        .map(|t| service_request(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = services
+        .first()
+        .ok_or("services: at least one")?
+        .to_owned();
+    let mut o = OperatorOptions::new(first.service, first.port);
+    o.services = services;
+    o.proof = match s.proof.as_str() {
+        "capability" => Proof::Capability,
+        "dns-email" => Proof::DnsEmail,
+        other => return Err(format!("proof = {other:?}: capability or dns-email")),
+    };
+    o.field = match s.field.as_str() {
+        "payload" => ServiceField::Payload,
+        "jws-header" => ServiceField::JwsHeader,
+        other => return Err(format!("field = {other:?}: payload or jws-header")),
+    };
+    o.advert_phase = match s.advert.as_str() {
+        "always" => AdvertPhase::Always,
+        "before-tls" => AdvertPhase::BeforeTls,
+        "after-tls" => AdvertPhase::AfterTls,
+        other => return Err(format!("advert = {other:?}: always, before-tls or after-tls")),
+    };
+    o.csr_key = match s.key.as_str() {
+        "es256" => KeyAlg::Es256,
+        "es384" => KeyAlg::Es384,
+        "ed25519" => KeyAlg::EdDsa,
+        "rs256" => KeyAlg::Rs256,
+        other => return Err(format!("key = {other:?}: es256, es384, ed25519 or rs256")),
+    };
+    o.service_port_in_hash = s.service_port_in_hash;
+    o.repeat_in_challenge = s.repeat_in_challenge;
+    o.csr_srv_ids = s.csr_srv_ids;
+    o.seed = seed;
+    o.timeout = WAIT;
+    Ok(o)
+}
+
+/// The problem type and detail of a failed issuance: of the invalid challenge, or of the
+/// refused request.
+fn problem_of(e: &FlowError) -> (String, String) {
+    match e {
+        FlowError::Invalid(authz) => {
+            let challenge = authz["challenges"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["status"] == "invalid"))
+                .cloned()
+                .unwrap_or_default();
+            let kind = challenge["error"]["type"]
+                .as_str()
+                .map(|t| t.rsplit(':').next().unwrap_or(t).to_owned())
+                .unwrap_or_else(|| error_type(authz));
+            (
+                kind,
+                challenge["error"]["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        }
+        FlowError::Acme(a) => (
+            a.problem_kind().unwrap_or("no problem document").to_owned(),
+            a.to_string(),
+        ),
+        other => ("no problem document".into(), other.to_string()),
+    }
+}
+
+impl Context<'_> {
+    pub(super) async fn issue_tls(&mut self, s: &IssueTlsStep) -> Result<(), StepError> {
+        let options =
+            operator_options(s, self.seed).map_err(StepError::Harness)?;
+        let services: Vec<Service> = options.services.iter().map(|r| r.service).collect();
+        let world = self.world;
+        let client = self.account("account").await?;
+        let operator = Operator {
+            client,
+            dns: &world.dns,
+            mail: world.mail.as_ref(),
+            options,
+        };
+        let result = operator.issue(&s.domain).await;
+        match (s.expect.as_str(), result) {
+            ("issued", Ok(issued)) => {
+                let problems = check_server_certificate(
+                    &issued.issued.chain_pem,
+                    &s.domain,
+                    &services,
+                    self.issuing_root(),
+                );
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    self.fail(expectation(
+                        "TLS-4",
+                        "a certificate as RFC 7817 §4 says",
+                        problems.join("; "),
+                    ))
+                }
+            }
+            ("issued", Err(e)) => {
+                let (kind, detail) = problem_of(&e);
+                self.fail(expectation(
+                    &s.req,
+                    "a certificate",
+                    format!("{kind}: {detail}"),
+                ))
+            }
+            ("refused", Ok(_)) => self.fail(expectation(
+                &s.req,
+                format!(
+                    "the CA refuses ({})",
+                    s.error.as_deref().unwrap_or("any error")
+                ),
+                "a certificate was issued",
+            )),
+            ("refused", Err(e)) => {
+                let (kind, detail) = problem_of(&e);
+                let type_ok = s.error.as_deref().is_none_or(|want| one_of(want, &kind));
+                let detail_ok = s.detail.as_deref().is_none_or(|want| detail.contains(want));
+                if type_ok && detail_ok {
+                    Ok(())
+                } else {
+                    self.fail(expectation(
+                        &s.req,
+                        format!(
+                            "error {}{}",
+                            s.error.as_deref().unwrap_or("any"),
+                            s.detail
+                                .as_deref()
+                                .map(|d| format!(" mentioning {d:?}"))
+                                .unwrap_or_default()
+                        ),
+                        format!("{kind}: {detail}"),
+                    ))
+                }
+            }
+            (other, _) => Err(StepError::Harness(format!(
+                "expect = {other:?}: issued or refused"
+            ))),
+        }
+    }
+}
