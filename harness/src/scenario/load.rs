@@ -87,6 +87,14 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
             )));
         }
     }
+    for name in &file.variants {
+        if super::variants::lookup(name).is_none() {
+            return Err(invalid(format!(
+                "variants: {name:?} is not a variant (known: {})",
+                super::variants::names()
+            )));
+        }
+    }
     if file.steps.is_empty() {
         return Err(invalid("no [[step]]: a scenario does something".into()));
     }

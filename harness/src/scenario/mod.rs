@@ -14,6 +14,7 @@ pub mod model;
 pub mod rewrite;
 pub mod run;
 pub mod transcript;
+pub mod variants;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -29,6 +29,10 @@ pub struct ScenarioFile {
     /// Overrides merged into the example world (same keys as `acmeproof serve --config`).
     #[serde(default)]
     pub world: toml::Table,
+    /// The open-issue variants `acmeproof matrix` runs this scenario over (see
+    /// [`super::variants::VARIANTS`]).
+    #[serde(default)]
+    pub variants: Vec<String>,
     /// Set when the scenario checks a choice the built-in CA made where the RFCs leave one
     /// (the reason): a server under test is not judged on it, and the scenario is skipped.
     pub policy: Option<String>,

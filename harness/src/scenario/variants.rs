@@ -1,0 +1,172 @@
+//! The open-issue variants (issue 7, DESIGN.md § Core ideas 5): named choices the texts leave
+//! open, each with the values a client can take and the values a CA can take. `acmeproof
+//! matrix` runs a scenario once per client value × CA value; a scenario lists the variants it
+//! is meant for in `variants = [...]`.
+
+use acmeproof_mocks::ca::Knobs;
+use serde_json::json;
+
+use super::LoadedScenario;
+use super::model::Step;
+
+/// One open issue.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    /// The name used in scenario files and on the command line.
+    pub name: &'static str,
+    /// The question it answers.
+    pub question: &'static str,
+    /// Where the texts leave it open.
+    pub source: &'static str,
+    /// The values a client (MUA, mail-server operator) can take; one value `as-written` when
+    /// only the CA varies.
+    pub client: &'static [&'static str],
+    /// The values a CA can take (the CA knob of the same meaning).
+    pub ca: &'static [&'static str],
+}
+
+/// Every variant, in documentation order.
+pub const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "token_join",
+        question: "Is token-part1 ∥ token-part2 a join of the base64url texts or of the decoded octets?",
+        source: "RFC 8823 §3 step 6 (\"concatenates\"); digest §1.6; acme4j issue #123",
+        client: &["string", "binary"],
+        ca: &["string", "binary", "either"],
+    },
+    Variant {
+        name: "service_port_in_hash",
+        question: "Are service and port under the digest, binding the proof to one service?",
+        source: "draft-ietf-acme-email-tls-00…-04 open issue; no formula was ever given (see docs/open-issues.md)",
+        client: &["no", "yes"],
+        ca: &["no", "yes"],
+    },
+    Variant {
+        name: "one_cert_tls_and_starttls",
+        question: "May one certificate cover a service on its STARTTLS and its implicit-TLS port (imap/143 and imaps/993)?",
+        source: "draft-ietf-acme-email-tls open issue; RFC 8314 §3 (implicit TLS ports)",
+        client: &["one-service", "tls-and-starttls"],
+        ca: &["refuse", "allow"],
+    },
+    Variant {
+        name: "service_field",
+        question: "Do service and port travel in the JWS protected header (-00…-04) or in the newOrder payload (-05)?",
+        source: "draft-ietf-acme-email-tls-04 §3 vs -05 §3.1",
+        client: &["jws-header", "payload"],
+        ca: &["jws-header", "payload", "either"],
+    },
+    Variant {
+        name: "lmtp",
+        question: "Can an LMTP server get a certificate, with service `lmtp` and an explicit port?",
+        source: "IETF 100 minutes on -02 (LMTP has no IANA port)",
+        client: &["as-written"],
+        ca: &["off", "on"],
+    },
+    Variant {
+        name: "challenge_body",
+        question: "Which body types of the challenge mail do MUAs cope with?",
+        source: "RFC 8823 §3.1 (the body is not specified); digest §1.4",
+        client: &["as-written"],
+        ca: &["text-plain", "multipart-alternative", "text-html"],
+    },
+    Variant {
+        name: "proof",
+        question: "Is reading the challenge mail enough (token-part1 POSTed back), or must the user reply?",
+        source: "draft-ietf-acme-smime-01 open issue; RFC 8823 §3 (reply)",
+        client: &["reply"],
+        ca: &["reply", "read-only"],
+    },
+];
+
+/// The variant named `name`.
+pub fn lookup(name: &str) -> Option<&'static Variant> {
+    VARIANTS.iter().find(|v| v.name == name)
+}
+
+/// The names, for error messages.
+pub fn names() -> String {
+    VARIANTS.iter().map(|v| v.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The twin of a service on the other kind of TLS (RFC 8314): imap ↔ imaps, pop3 ↔ pop3s,
+/// submission ↔ submissions.
+fn twin(service: &str) -> Option<&'static str> {
+    Some(match service {
+        "imap" => "imaps",
+        "imaps" => "imap",
+        "pop3" => "pop3s",
+        "pop3s" => "pop3",
+        "submission" => "submissions",
+        "submissions" => "submission",
+        _ => return None,
+    })
+}
+
+/// `scenario` with `variant` set to `client` on the client side and `ca` on the CA side.
+pub fn apply(
+    scenario: &LoadedScenario,
+    variant: &Variant,
+    client: &str,
+    ca: &str,
+) -> Result<LoadedScenario, String> {
+    let mut out = scenario.clone();
+    let knob = match variant.name {
+        "token_join" => json!({ "email_join": ca }),
+        "challenge_body" => json!({ "email_challenge_body": ca }),
+        other => json!({ other: ca }),
+    };
+    out.world.ca.knobs = out
+        .world
+        .ca
+        .knobs
+        .merged(&knob)
+        .map_err(|e| format!("{} = {ca}: {e}", variant.name))?;
+    for step in &mut out.file.steps {
+        match (variant.name, step) {
+            ("token_join", Step::Issue(s)) => s.mua.join = Some(client.to_owned()),
+            ("service_port_in_hash", Step::IssueTls(s)) => {
+                s.service_port_in_hash = client == "yes";
+            }
+            ("service_field", Step::IssueTls(s)) => s.field = client.to_owned(),
+            ("one_cert_tls_and_starttls", Step::IssueTls(s)) if client == "tls-and-starttls" => {
+                let mut all = s.services.clone();
+                for service in &s.services {
+                    let name = service.split(':').next().unwrap_or_default();
+                    if let Some(t) = twin(name)
+                        && !all.iter().any(|x| x.split(':').next() == Some(t))
+                    {
+                        all.push(t.to_owned());
+                    }
+                }
+                s.services = all;
+            }
+            _ => {}
+        }
+    }
+    // The knob values are part of the result (ScenarioResult::variants).
+    let _: &Knobs = &out.world.ca.knobs;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_ca_value_is_a_knob_value_the_ca_takes() {
+        for v in VARIANTS {
+            for ca in v.ca {
+                let knob = match v.name {
+                    "token_join" => json!({ "email_join": ca }),
+                    "challenge_body" => json!({ "email_challenge_body": ca }),
+                    other => json!({ other: ca }),
+                };
+                Knobs::default()
+                    .merged(&knob)
+                    .unwrap_or_else(|e| panic!("{} = {ca}: {e}", v.name));
+            }
+        }
+        assert!(lookup("token_join").is_some());
+        assert!(lookup("token-join").is_none());
+    }
+}
