@@ -25,6 +25,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod matrix;
 pub mod model;
 pub mod verdict;
 pub mod waivers;

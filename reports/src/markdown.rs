@@ -130,7 +130,7 @@ fn icon(o: Outcome) -> &'static str {
 
 /// Text for a table cell or list item: one line, HTML-escaped (GitHub renders inline HTML), and
 /// with Markdown's punctuation backslash-escaped.
-fn inline(text: &str) -> String {
+pub(crate) fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

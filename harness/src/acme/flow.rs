@@ -43,11 +43,30 @@ pub enum FlowError {
     #[error("timed out: {0}")]
     Timeout(String),
     /// The authorization ended `invalid`; the authorization object says why.
-    #[error("the authorization ended invalid: {}", .0["challenges"][0]["error"])]
+    #[error("the authorization ended invalid: {}", invalid_reason(.0))]
     Invalid(serde_json::Value),
     /// The issued certificate is not what was asked for.
     #[error("certificate: {0}")]
     Certificate(String),
+}
+
+/// `type: detail` of the challenge that failed (else of the first), for messages.
+fn invalid_reason(authz: &Value) -> String {
+    let challenges = authz["challenges"].as_array().cloned().unwrap_or_default();
+    let failed = challenges
+        .iter()
+        .find(|c| c["status"] == "invalid")
+        .or(challenges.first())
+        .map(|c| c["error"].clone())
+        .unwrap_or_default();
+    let kind = failed["type"].as_str().unwrap_or("no error type");
+    let kind = kind
+        .strip_prefix("urn:ietf:params:acme:error:")
+        .unwrap_or(kind);
+    match failed["detail"].as_str() {
+        Some(detail) => format!("{kind}: {detail}"),
+        None => format!("{kind} ({failed})"),
+    }
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Result<&'a str, FlowError> {

@@ -13,6 +13,7 @@ mod digest;
 mod example;
 mod key_args;
 mod lint;
+mod matrix;
 mod render;
 mod report;
 mod run;
@@ -58,6 +59,9 @@ enum Command {
     List(run::Selection),
     /// Show a scenario: its requirements with their text, its steps, its world.
     Explain(run::ExplainArgs),
+    /// Run scenarios over every client-variant × CA-variant combination of open issues and
+    /// render the interop matrix (Markdown, HTML, JSON).
+    Matrix(matrix::MatrixArgs),
     /// Get an S/MIME certificate with the reference MUA in a fresh world, and show how.
     Demo(demo::DemoArgs),
     /// Start a world (authoritative DNS, ACME CA over HTTPS, management API) and print where.
@@ -121,6 +125,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&args, out),
         Command::List(args) => run::list(&args, out),
         Command::Explain(args) => run::explain(&args, out),
+        Command::Matrix(args) => matrix::matrix(&args, out),
         Command::Serve(args) => serve::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
     }

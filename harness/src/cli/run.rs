@@ -18,7 +18,7 @@ use crate::sut::{ClientCommand, Sut};
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Globs over scenario ids (`rfc8823/3.2/*`, `*dkim*`); none selects every scenario.
-    filters: Vec<String>,
+    pub(super) filters: Vec<String>,
     /// The scenario folder (default: `scenarios/` here, else the one this binary was built
     /// from).
     #[arg(long, value_name = "DIR")]
@@ -130,7 +130,7 @@ fn scenario_dir(given: Option<&Path>) -> PathBuf {
 
 /// The scenarios `selection` names, in id order; a filter that matches nothing is an error
 /// (a typo must not pass as an empty, green run).
-fn select(selection: &Selection) -> Result<Vec<LoadedScenario>, CliError> {
+pub(super) fn select(selection: &Selection) -> Result<Vec<LoadedScenario>, CliError> {
     let dir = scenario_dir(selection.scenarios.as_deref());
     let all = scenario::load_dir(&dir).map_err(|e| CliError::Input(e.to_string()))?;
     if selection.filters.is_empty() {

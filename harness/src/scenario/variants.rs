@@ -85,7 +85,11 @@ pub fn lookup(name: &str) -> Option<&'static Variant> {
 
 /// The names, for error messages.
 pub fn names() -> String {
-    VARIANTS.iter().map(|v| v.name).collect::<Vec<_>>().join(", ")
+    VARIANTS
+        .iter()
+        .map(|v| v.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The twin of a service on the other kind of TLS (RFC 8314): imap ↔ imaps, pop3 ↔ pop3s,

@@ -39,10 +39,7 @@ pub(super) fn operator_options(
         .iter()
         .map(|t| service_request(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let first = services
-        .first()
-        .ok_or("services: at least one")?
-        .to_owned();
+    let first = services.first().ok_or("services: at least one")?.to_owned();
     let mut o = OperatorOptions::new(first.service, first.port);
     o.services = services;
     o.proof = match s.proof.as_str() {
@@ -59,7 +56,11 @@ pub(super) fn operator_options(
         "always" => AdvertPhase::Always,
         "before-tls" => AdvertPhase::BeforeTls,
         "after-tls" => AdvertPhase::AfterTls,
-        other => return Err(format!("advert = {other:?}: always, before-tls or after-tls")),
+        other => {
+            return Err(format!(
+                "advert = {other:?}: always, before-tls or after-tls"
+            ));
+        }
     };
     o.csr_key = match s.key.as_str() {
         "es256" => KeyAlg::Es256,
@@ -108,8 +109,7 @@ fn problem_of(e: &FlowError) -> (String, String) {
 
 impl Context<'_> {
     pub(super) async fn issue_tls(&mut self, s: &IssueTlsStep) -> Result<(), StepError> {
-        let options =
-            operator_options(s, self.seed).map_err(StepError::Harness)?;
+        let options = operator_options(s, self.seed).map_err(StepError::Harness)?;
         let services: Vec<Service> = options.services.iter().map(|r| r.service).collect();
         let world = self.world;
         let client = self.account("account").await?;
