@@ -495,6 +495,8 @@ pub fn check_server_certificate(
         Ok(s) => s,
         Err(e) => return vec![format!("the leaf does not parse: {e}")],
     };
+    // DNS names compare without regard to case (RFC 4343).
+    let domain = domain.to_ascii_lowercase();
     let mut want: Vec<String> = vec![format!("dns:{domain}")];
     for service in services {
         want.push(format!("srv:_{}.{domain}", service.name()));

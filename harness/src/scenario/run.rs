@@ -959,7 +959,13 @@ impl Context<'_> {
 /// Whether `got` is one of the `|`-separated error types of `want` (a scenario may accept
 /// several where the RFC allows several, e.g. `rejectedIdentifier|malformed`).
 fn one_of(want: &str, got: &str) -> bool {
-    want.split('|').any(|w| w.trim() == got)
+    let short = |t: &str| {
+        let t = t.trim();
+        t.strip_prefix("urn:ietf:params:acme:error:")
+            .unwrap_or(t)
+            .to_owned()
+    };
+    want.split('|').any(|w| short(w) == short(got))
 }
 
 fn error_type(authz: &Value) -> String {

@@ -8,6 +8,7 @@
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
 //!   replies the CA must refuse;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
+//! - `matrix`: `acmeproof matrix` over the open-issue variants, cells read back from JSON;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `scenario_engine`: scenario load errors and expectations that fire;
 //! - `serve`: `acmeproof serve` and its management API;
@@ -24,6 +25,7 @@ mod client_cmd;
 mod email;
 mod email_tls;
 mod knobs;
+mod matrix;
 mod mua;
 mod peers;
 mod peers_mail;

@@ -69,6 +69,14 @@ pub(super) fn operator_options(
         "rs256" => KeyAlg::Rs256,
         other => return Err(format!("key = {other:?}: es256, es384, ed25519 or rs256")),
     };
+    if o.field == ServiceField::JwsHeader && o.services.len() > 1 {
+        // -00…-04 §3: one "service" header parameter per request.
+        return Err(format!(
+            "field = \"jws-header\" carries one service (draft-ietf-acme-email-tls-04 §3); \
+             {} given: use field = \"payload\"",
+            o.services.len()
+        ));
+    }
     o.service_port_in_hash = s.service_port_in_hash;
     o.repeat_in_challenge = s.repeat_in_challenge;
     o.csr_srv_ids = s.csr_srv_ids;
