@@ -95,6 +95,14 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
     }
 }
 
+/// Whether `scenario` needs draft-ietf-acme-email-tls from the server.
+fn uses_email_tls(scenario: &LoadedScenario) -> bool {
+    scenario.file.steps.iter().any(|step| match step {
+        Step::IssueTls(_) => true,
+        _ => false,
+    })
+}
+
 /// Whether `scenario` needs RFC 8823 from the server.
 fn uses_email(scenario: &LoadedScenario) -> bool {
     scenario.file.steps.iter().any(|step| match step {
@@ -112,15 +120,20 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         out.verdict = Some((acmeproof_reports::Outcome::Skipped, why));
         return out;
     }
-    if let Sut::Server(target) = sut
-        && let Err(why) = &target.email
-        && uses_email(scenario)
-    {
-        out.verdict = Some((
-            acmeproof_reports::Outcome::Unimplemented,
-            format!("the server does not do RFC 8823: {why}"),
-        ));
-        return out;
+    if let Sut::Server(target) = sut {
+        let missing = if let (Err(why), true) = (&target.email, uses_email(scenario)) {
+            Some(format!("the server does not do RFC 8823: {why}"))
+        } else if let (Err(why), true) = (&target.email_tls, uses_email_tls(scenario)) {
+            Some(format!(
+                "the server does not do draft-ietf-acme-email-tls: {why}"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = missing {
+            out.verdict = Some((acmeproof_reports::Outcome::Unimplemented, why));
+            return out;
+        }
     }
     let mut owned = None;
     let world: &World = match sut {

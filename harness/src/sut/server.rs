@@ -23,6 +23,9 @@ pub struct ServerTarget {
     pub world: World,
     /// `Err(why)` when it does not do RFC 8823: email scenarios are then `unimplemented`.
     pub email: Result<(), String>,
+    /// `Err(why)` when it offers no draft-ietf-acme-email-tls challenge: email-tls scenarios
+    /// are then `unimplemented`.
+    pub email_tls: Result<(), String>,
 }
 
 impl ServerTarget {
@@ -73,11 +76,20 @@ impl ServerTarget {
                 "no RFC 8823 support ({why}): email scenarios will be unimplemented"
             )),
         }
+        let email_tls = email_tls_support(&client).await;
+        match &email_tls {
+            Ok(()) => say("it offers draft-ietf-acme-email-tls challenges".into()),
+            Err(why) => say(format!(
+                "no draft-ietf-acme-email-tls support ({why}): email-tls scenarios will be \
+                 unimplemented"
+            )),
+        }
         Ok(ServerTarget {
             directory_url: directory_url.to_owned(),
             root_pem,
             world,
             email,
+            email_tls,
         })
     }
 
@@ -150,6 +162,53 @@ async fn email_support(client: &AcmeClient, world: &World) -> Result<(), String>
         Err(format!(
             "the authorization offers {} but no email-reply-00",
             authz["challenges"]
+        ))
+    }
+}
+
+/// Whether the server offers a draft-ietf-acme-email-tls challenge for a `dns` identifier that
+/// names a mail service (-05 §3.1: `service`/`port` in the identifier object).
+async fn email_tls_support(client: &AcmeClient) -> Result<(), String> {
+    const TYPES: [&str; 4] = [
+        "dns-email-00",
+        "capability-smtp-00",
+        "capability-imap-00",
+        "capability-pop-00",
+    ];
+    let (_, order) = client
+        .new_order(&[json!({
+            "type": "dns",
+            "value": "mail.example.test",
+            "service": "imaps",
+            "port": 993
+        })])
+        .await
+        .map_err(|e| format!("newOrder with a mail service: {e}"))?;
+    let authz_url = order["authorizations"][0]
+        .as_str()
+        .ok_or("the order has no authorization")?;
+    let authz = client
+        .get(authz_url)
+        .await
+        .map_err(|e| format!("the authorization: {e}"))?;
+    let offered: Vec<String> = authz["challenges"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["type"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = client
+        .post(authz_url, Some(&json!({ "status": "deactivated" })))
+        .await;
+    if offered.iter().any(|t| TYPES.contains(&t.as_str())) {
+        Ok(())
+    } else {
+        Err(format!(
+            "for imaps on mail.example.test it offers {} but none of {}",
+            offered.join(", "),
+            TYPES.join(", ")
         ))
     }
 }

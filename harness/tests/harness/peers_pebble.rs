@@ -190,6 +190,27 @@ fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
                 .contains("malformed")
         );
     }
+    // So is every draft-ietf-acme-email-tls issuance: Pebble offers only its RFC 8555
+    // challenges for a dns identifier that names a mail service (a plain dns order passes).
+    assert!(
+        said.contains("no draft-ietf-acme-email-tls support"),
+        "{said}"
+    );
+    let tls: Vec<&Value> = results
+        .iter()
+        .filter(|s| {
+            s["spec"] == "email-tls"
+                && !["skipped", "pass"].contains(&s["outcome"].as_str().unwrap_or_default())
+        })
+        .collect();
+    assert!(tls.len() >= 20, "{}", tls.len());
+    for s in &tls {
+        assert_eq!(s["outcome"], "unimplemented", "{s:#}");
+        assert!(
+            s["error"].as_str().unwrap_or_default().contains("dns-01"),
+            "{s:#}"
+        );
+    }
     // Failures are RFC 8555 findings (Pebble's deviations), never harness errors.
     for s in results {
         assert_ne!(s["outcome"], "error", "{s:#}");
