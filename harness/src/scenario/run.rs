@@ -64,6 +64,13 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
             }
             scenario.file.steps.iter().find_map(|step| match step {
                 Step::Issue(s) if s.expect == "issued" => None,
+                Step::IssueTls(s) if s.expect == "issued" => {
+                    external::tls_variant_fields(s).map(|f| {
+                        format!(
+                            "it sets the reference operator's {f}: its own client is the variant"
+                        )
+                    })
+                }
                 Step::SetKnobs(_) | Step::AdvanceClock(_) => None,
                 other => Some(format!(
                     "its step {:?} drives the reference client by hand",
@@ -97,10 +104,11 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
 
 /// Whether `scenario` needs draft-ietf-acme-email-tls from the server.
 fn uses_email_tls(scenario: &LoadedScenario) -> bool {
-    scenario.file.steps.iter().any(|step| match step {
-        Step::IssueTls(_) => true,
-        _ => false,
-    })
+    scenario
+        .file
+        .steps
+        .iter()
+        .any(|step| matches!(step, Step::IssueTls(_)))
 }
 
 /// Whether `scenario` needs RFC 8823 from the server.

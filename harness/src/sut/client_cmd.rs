@@ -50,6 +50,19 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "workdir",
         "an empty folder for this scenario; the harness keeps it",
     ),
+    (
+        "services",
+        "email-tls: the services to certify, comma-separated, `name` or `name:port` (imaps, smtp:25)",
+    ),
+    (
+        "proof",
+        "email-tls: the challenge to answer, `capability` (capability-*-00) or `dns-email`",
+    ),
+    (
+        "management_url",
+        "http://127.0.0.1:PORT, the world's management API: an email-tls client publishes its \
+         TXT (POST /dns/records) or its ACME capability (PUT /mail/acme/{service}) there",
+    ),
 ];
 
 /// A parsed `--client-cmd` template.

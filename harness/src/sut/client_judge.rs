@@ -362,3 +362,54 @@ pub fn exchange_summary(ca: &CaShared, address: &str) -> String {
         parts.join("; ")
     }
 }
+
+/// draft-ietf-acme-email-tls-05 §3: each newOrder for `domain` names its service (TLS-1, in the
+/// identifier object or, -00…-04, the protected header) and should name its port (TLS-2).
+pub fn judge_service_fields(ca: &CaShared, domain: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in ca.history() {
+        if !r.path.ends_with("/new-order") || r.method != "POST" {
+            continue;
+        }
+        let Some(ids) = r.payload.as_ref().and_then(|p| p["identifiers"].as_array()) else {
+            continue;
+        };
+        let header = r.protected.clone().unwrap_or_default();
+        for id in ids.iter().filter(|i| i["value"] == domain) {
+            let service = id.get("service").or_else(|| header.get("service"));
+            let port = id.get("port").or_else(|| header.get("port"));
+            if service.is_none() {
+                out.push(finding(
+                    req::TLS_1,
+                    Level::Must,
+                    "a service for the dns identifier (payload or protected header)",
+                    format!("newOrder for {domain} without one: {id}"),
+                ));
+            } else if port.is_none() {
+                out.push(finding(
+                    req::TLS_2,
+                    Level::Should,
+                    "the port next to the service",
+                    format!(
+                        "newOrder for {domain} names {} without a port",
+                        service.cloned().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The chain of a valid order for `domain`, if the CA issued one.
+pub fn issued_chain(ca: &CaShared, domain: &str) -> Option<String> {
+    let store = ca.store();
+    let cert_id = store
+        .orders
+        .values()
+        .filter(|o| {
+            o.status == OrderStatus::Valid && o.identifiers.iter().any(|i| i.value == domain)
+        })
+        .find_map(|o| o.certificate.clone())?;
+    store.certs.get(&cert_id).map(|c| c.chain_pem.clone())
+}

@@ -1,6 +1,7 @@
 //! `acmeproof run --client-cmd`: a third-party ACME client (a small Python one, written with
 //! certbot's `acme` library, imaplib, smtplib and dkimpy: `tests/clients/rfc8823_client.py`)
-//! run against the scenario library and judged from the wire. The conformant client gets a
+//! run against the scenario library and judged from the wire, and a draft-ietf-acme-email-tls
+//! operator client (`tests/clients/email_tls_client.py`) likewise. The conformant clients get a
 //! clean report; each deliberately broken variant gets exactly the findings its fault implies.
 
 use std::collections::BTreeSet;
@@ -308,4 +309,81 @@ fn requests_the_ca_refuses_are_findings_of_the_client() {
         "{r:#}"
     );
     assert!(r.to_string().contains("it exited 3"), "{r:#}");
+}
+
+fn tls_template(python: &Path, extra: &str) -> String {
+    format!(
+        "{} {} --directory {{directory_url}} --ca-bundle {{ca_bundle}} --domain {{domain}} \
+         --services {{services}} --proof {{proof}} --management {{management_url}} \
+         --workdir {{workdir}} {extra}",
+        python.display(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/clients/email_tls_client.py")
+            .display()
+    )
+}
+
+fn run_tls_client(python: &Path, extra: &str, filters: &[&str]) -> Value {
+    let out = acmeproof_mocks_tempdir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_acmeproof"));
+    cmd.args(["run", "--quiet", "--format", "json", "--out"])
+        .arg(&out)
+        .args(["--client-cmd", &tls_template(python, extra)])
+        .arg("--scenarios")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+        .args(filters);
+    let output = run(cmd, Duration::from_secs(300));
+    let text = std::fs::read_to_string(out.join("report.json"))
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", show(&output)));
+    serde_json::from_str(&text).expect("report.json parses")
+}
+
+const IMAPS: &str = "email-tls/3.4/capability-imaps-993";
+
+#[test]
+fn the_conformant_email_tls_client_gets_certificates_through_each_challenge_type() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let ids = [
+        IMAPS,
+        "email-tls/3.3/dns-email-smtp-25",
+        "email-tls/3.4/capability-pop3-110",
+        "email-tls/3.4/capability-submission-587",
+        "email-tls/rfc7817-4/three-services-one-certificate",
+    ];
+    let mut filters = ids.to_vec();
+    filters.push("email-tls/3.1/lmtp-2424-knob-on-dns-email");
+    filters.push("email-tls/3.1/service-field-jws-header-ca-jws-header");
+    let report = run_tls_client(&python, "", &filters);
+    for id in ids {
+        let r = scenario(&report, id);
+        assert_eq!(r["outcome"], "pass", "{id}: {r:#}");
+        assert!(finding_ids(r).is_empty(), "{id}: {r:#}");
+    }
+    let lmtp = scenario(&report, "email-tls/3.1/lmtp-2424-knob-on-dns-email");
+    assert_eq!(lmtp["outcome"], "unimplemented", "{lmtp:#}");
+    // A scenario about a variant of the reference operator is not the external client's.
+    let variant = scenario(
+        &report,
+        "email-tls/3.1/service-field-jws-header-ca-jws-header",
+    );
+    assert_eq!(variant["outcome"], "skipped", "{variant:#}");
+}
+
+#[test]
+fn email_tls_client_faults_get_their_findings() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    for (fault, want, outcome) in [
+        ("no-service", &["TLS-1", "TLS-10"][..], "fail"),
+        ("no-port", &["TLS-2"][..], "pass-non-strict"),
+        ("wrong-digest", &["TLS-10"][..], "fail"),
+    ] {
+        let report = run_tls_client(&python, &format!("--break {fault}"), &[IMAPS]);
+        let r = scenario(&report, IMAPS);
+        assert_eq!(finding_ids(r), ids(want), "{fault}: {r:#}");
+        assert_eq!(r["outcome"], outcome, "{fault}: {r:#}");
+    }
 }

@@ -3,7 +3,7 @@
 
 use acmeproof_reports::{Channel, Direction, TranscriptEntry};
 
-use super::{Context, IssueStep, StepError, expectation};
+use super::{Context, IssueStep, IssueTlsStep, StepError, expectation};
 use crate::sut::ClientCommand;
 use crate::sut::client_cmd::{EXIT_UNIMPLEMENTED, Exit, Values};
 use crate::sut::client_judge;
@@ -113,6 +113,97 @@ impl Context<'_> {
         }
     }
 
+    /// `issue-tls` with an external mail-server operator client: it orders, publishes through
+    /// the management API (TXT or the server's ACME capability), POSTs and finalizes; the
+    /// harness judges its requests, its CSR and the certificate.
+    pub(super) async fn issue_tls_external(
+        &mut self,
+        s: &IssueTlsStep,
+        cmd: &ClientCommand,
+    ) -> Result<(), StepError> {
+        let workdir = self.fresh_workdir(cmd)?;
+        let bundle = workdir.join("ca.pem");
+        self.world
+            .write_bundle(&bundle)
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        let (address, password) = self.user("alice")?;
+        let mut values = self.placeholder_values(&address, &password, &bundle, &workdir)?;
+        values.insert("domain", s.domain.clone());
+        values.insert("services", s.services.join(","));
+        values.insert("proof", s.proof.clone());
+        values.insert("management_url", self.world.management_url());
+        let run = cmd
+            .run(&values, &workdir)
+            .await
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        self.record_process(&run);
+        if run.exit == Exit::Code(EXIT_UNIMPLEMENTED) {
+            return Err(StepError::Unimplemented(format!(
+                "the client exited {EXIT_UNIMPLEMENTED} (unimplemented): {}",
+                run.last_words()
+            )));
+        }
+        let ca = self.world.ca.shared();
+        for f in client_judge::judge_requests(ca) {
+            self.findings.push(f);
+        }
+        for f in client_judge::judge_service_fields(ca, &s.domain) {
+            self.findings.push(f);
+        }
+        let services: Vec<acmeproof_protocol::email_tls::Service> = s
+            .services
+            .iter()
+            .filter_map(|t| t.split(':').next()?.parse().ok())
+            .collect();
+        match client_judge::issued_chain(ca, &s.domain) {
+            Some(chain) => {
+                let problems = crate::acme::email_tls::check_server_certificate(
+                    &chain,
+                    &s.domain,
+                    &services,
+                    Some(self.world.pki.root_der()),
+                );
+                if !problems.is_empty() {
+                    return self.fail(expectation(
+                        "TLS-4",
+                        "a certificate as RFC 7817 §4 says",
+                        problems.join("; "),
+                    ));
+                }
+                if run.exit != Exit::Code(0) {
+                    return self.fail(expectation(
+                        &s.req,
+                        "the client reports the certificate it got",
+                        format!(
+                            "the CA issued one, but it ended {:?}: {}",
+                            run.exit,
+                            run.last_words()
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            None => self.fail(expectation(
+                &s.req,
+                format!("a certificate for {}", s.domain),
+                format!(
+                    "no valid order; the client ended {:?}: {}",
+                    run.exit,
+                    run.last_words()
+                ),
+            )),
+        }
+    }
+
+    /// A new, empty work folder for this scenario.
+    fn fresh_workdir(&self, cmd: &ClientCommand) -> Result<std::path::PathBuf, StepError> {
+        let workdir = cmd.work_root.join(folder_name(self.scenario_id));
+        let _ = std::fs::remove_dir_all(&workdir);
+        std::fs::create_dir_all(&workdir)
+            .map_err(|e| StepError::Harness(format!("cannot make {}: {e}", workdir.display())))?;
+        Ok(workdir)
+    }
+
     fn placeholder_values(
         &self,
         address: &str,
@@ -196,4 +287,20 @@ fn folder_name(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The reference operator's variant fields a step sets, if any: such a step is about that
+/// variant of the reference client, not about an external one.
+pub(super) fn tls_variant_fields(s: &IssueTlsStep) -> Option<&'static str> {
+    if s.field != "payload" {
+        Some("field")
+    } else if s.service_port_in_hash {
+        Some("service_port_in_hash")
+    } else if s.repeat_in_challenge {
+        Some("repeat_in_challenge")
+    } else if s.advert != "always" {
+        Some("advert")
+    } else {
+        None
+    }
 }

@@ -117,6 +117,9 @@ fn problem_of(e: &FlowError) -> (String, String) {
 
 impl Context<'_> {
     pub(super) async fn issue_tls(&mut self, s: &IssueTlsStep) -> Result<(), StepError> {
+        if let crate::sut::Sut::Client(cmd) = self.sut {
+            return self.issue_tls_external(s, cmd).await;
+        }
         let options = operator_options(s, self.seed).map_err(StepError::Harness)?;
         let services: Vec<Service> = options.services.iter().map(|r| r.service).collect();
         let world = self.world;
