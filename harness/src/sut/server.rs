@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::acme::AcmeClient;
 
@@ -126,6 +126,33 @@ pub fn configuration(world: &World) -> Vec<String> {
     lines
 }
 
+/// The challenge types the server offers for `identifier` (a newOrder and its first
+/// authorization, which is then deactivated so nothing is left pending: RFC 8555 §7.5.2).
+async fn offered_challenges(client: &AcmeClient, identifier: Value) -> Result<Vec<String>, String> {
+    let (_, order) = client
+        .new_order(&[identifier])
+        .await
+        .map_err(|e| format!("newOrder: {e}"))?;
+    let authz_url = order["authorizations"][0]
+        .as_str()
+        .ok_or("the order has no authorization")?;
+    let authz = client
+        .get(authz_url)
+        .await
+        .map_err(|e| format!("the authorization: {e}"))?;
+    let _ = client
+        .post(authz_url, Some(&json!({ "status": "deactivated" })))
+        .await;
+    Ok(authz["challenges"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["type"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 /// Whether the server takes an `email` identifier and offers `email-reply-00` for it.
 async fn email_support(client: &AcmeClient, world: &World) -> Result<(), String> {
     client
@@ -138,30 +165,15 @@ async fn email_support(client: &AcmeClient, world: &World) -> Result<(), String>
         .and_then(|m| m.users.first())
         .map(|u| u.address.clone())
         .unwrap_or_else(|| "alice@example.test".into());
-    let (_, order) = client
-        .new_order(&[json!({ "type": "email", "value": address })])
+    let offered = offered_challenges(client, json!({ "type": "email", "value": address }))
         .await
-        .map_err(|e| format!("newOrder for an email identifier: {e}"))?;
-    let authz_url = order["authorizations"][0]
-        .as_str()
-        .ok_or("the order has no authorization")?;
-    let authz = client
-        .get(authz_url)
-        .await
-        .map_err(|e| format!("the authorization: {e}"))?;
-    let offered = authz["challenges"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "email-reply-00"));
-    if offered {
-        // Deactivate it, so a challenge mail is not left pending (RFC 8555 §7.5.2).
-        let _ = client
-            .post(authz_url, Some(&json!({ "status": "deactivated" })))
-            .await;
+        .map_err(|e| e.replace("newOrder:", "newOrder for an email identifier:"))?;
+    if offered.iter().any(|t| t == "email-reply-00") {
         Ok(())
     } else {
         Err(format!(
-            "the authorization offers {} but no email-reply-00",
-            authz["challenges"]
+            "for an email identifier it offers {} but no email-reply-00",
+            offered.join(", ")
         ))
     }
 }
@@ -175,33 +187,15 @@ async fn email_tls_support(client: &AcmeClient) -> Result<(), String> {
         "capability-imap-00",
         "capability-pop-00",
     ];
-    let (_, order) = client
-        .new_order(&[json!({
-            "type": "dns",
-            "value": "mail.example.test",
-            "service": "imaps",
-            "port": 993
-        })])
+    let identifier = json!({
+        "type": "dns",
+        "value": "mail.example.test",
+        "service": "imaps",
+        "port": 993
+    });
+    let offered = offered_challenges(client, identifier)
         .await
-        .map_err(|e| format!("newOrder with a mail service: {e}"))?;
-    let authz_url = order["authorizations"][0]
-        .as_str()
-        .ok_or("the order has no authorization")?;
-    let authz = client
-        .get(authz_url)
-        .await
-        .map_err(|e| format!("the authorization: {e}"))?;
-    let offered: Vec<String> = authz["challenges"]
-        .as_array()
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c["type"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let _ = client
-        .post(authz_url, Some(&json!({ "status": "deactivated" })))
-        .await;
+        .map_err(|e| e.replace("newOrder:", "newOrder with a mail service:"))?;
     if offered.iter().any(|t| TYPES.contains(&t.as_str())) {
         Ok(())
     } else {

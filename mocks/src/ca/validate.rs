@@ -135,22 +135,31 @@ async fn dns01(resolver: &WorldResolver, job: &Job) -> Result<(), Problem> {
     .with_status(403))
 }
 
-/// RFC 8555 §8.3: GET `http://<domain>/.well-known/acme-challenge/<token>` must answer the key
-/// authorization (trailing whitespace ignored). The port is a knob (80 by default).
-async fn http01(ca: &CaShared, job: &Job) -> Result<(), Problem> {
-    let domain = &job.identifier.value;
+/// The first A/AAAA address of `domain` in the world's DNS; a lookup failure or no address is a
+/// `dns` problem (RFC 8555 §8.3, draft-ietf-acme-email-tls-05 §3.4: the CA connects to it).
+pub(super) async fn first_address(
+    ca: &CaShared,
+    domain: &str,
+) -> Result<std::net::IpAddr, Problem> {
     let ips = ca.resolver.ips(domain).await.map_err(|e| {
         Problem::new(
             ProblemType::Dns,
             format!("DNS problem looking up A/AAAA for {domain}: {e}"),
         )
     })?;
-    let Some(ip) = ips.first().copied() else {
-        return Err(Problem::new(
+    ips.first().copied().ok_or_else(|| {
+        Problem::new(
             ProblemType::Dns,
             format!("no A or AAAA record for {domain}"),
-        ));
-    };
+        )
+    })
+}
+
+/// RFC 8555 §8.3: GET `http://<domain>/.well-known/acme-challenge/<token>` must answer the key
+/// authorization (trailing whitespace ignored). The port is a knob (80 by default).
+async fn http01(ca: &CaShared, job: &Job) -> Result<(), Problem> {
+    let domain = &job.identifier.value;
+    let ip = first_address(ca, domain).await?;
     let port = ca.knobs().http01_port;
     let url = format!(
         "http://{domain}:{port}/.well-known/acme-challenge/{}",

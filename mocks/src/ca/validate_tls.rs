@@ -158,18 +158,7 @@ async fn capability(
     phase: CapabilityPhase,
 ) -> Result<(), Problem> {
     let domain = &job.identifier.value;
-    let ips = ca.resolver.ips(domain).await.map_err(|e| {
-        Problem::new(
-            ProblemType::Dns,
-            format!("DNS problem looking up A/AAAA for {domain}: {e}"),
-        )
-    })?;
-    let Some(ip) = ips.first().copied() else {
-        return Err(Problem::new(
-            ProblemType::Dns,
-            format!("no A or AAAA record for {domain}"),
-        ));
-    };
+    let ip = super::validate::first_address(ca, domain).await?;
     let actual = ca.connect_port(target.port);
     let addr = SocketAddr::new(ip, actual);
     let via = if actual == target.port {

@@ -15,14 +15,7 @@ impl Context<'_> {
         cmd: &ClientCommand,
     ) -> Result<(), StepError> {
         let (address, password) = self.user(&s.user)?;
-        let workdir = cmd.work_root.join(folder_name(self.scenario_id));
-        let _ = std::fs::remove_dir_all(&workdir);
-        std::fs::create_dir_all(&workdir)
-            .map_err(|e| StepError::Harness(format!("cannot make {}: {e}", workdir.display())))?;
-        let bundle = workdir.join("ca.pem");
-        self.world
-            .write_bundle(&bundle)
-            .map_err(|e| StepError::Harness(e.to_string()))?;
+        let (workdir, bundle) = self.fresh_workdir(cmd)?;
         let values = self.placeholder_values(&address, &password, &bundle, &workdir)?;
         // Lookalikes go in once the CA has sent its challenge mail: newer than the order, so
         // a client cannot pass by ignoring what was there before, and older than the real
@@ -67,17 +60,8 @@ impl Context<'_> {
             };
             run.map_err(|e| StepError::Harness(e.to_string()))?
         };
-        self.record_process(&run);
-        if run.exit == Exit::Code(EXIT_UNIMPLEMENTED) {
-            return Err(StepError::Unimplemented(format!(
-                "the client exited {EXIT_UNIMPLEMENTED} (unimplemented): {}",
-                run.last_words()
-            )));
-        }
+        self.after_client(&run)?;
         let ca = self.world.ca.shared();
-        for f in client_judge::judge_requests(ca) {
-            self.findings.push(f);
-        }
         for f in client_judge::judge_csrs(ca, &address) {
             self.findings.push(f);
         }
@@ -121,11 +105,7 @@ impl Context<'_> {
         s: &IssueTlsStep,
         cmd: &ClientCommand,
     ) -> Result<(), StepError> {
-        let workdir = self.fresh_workdir(cmd)?;
-        let bundle = workdir.join("ca.pem");
-        self.world
-            .write_bundle(&bundle)
-            .map_err(|e| StepError::Harness(e.to_string()))?;
+        let (workdir, bundle) = self.fresh_workdir(cmd)?;
         let (address, password) = self.user("alice")?;
         let mut values = self.placeholder_values(&address, &password, &bundle, &workdir)?;
         values.insert("domain", s.domain.clone());
@@ -136,17 +116,8 @@ impl Context<'_> {
             .run(&values, &workdir)
             .await
             .map_err(|e| StepError::Harness(e.to_string()))?;
-        self.record_process(&run);
-        if run.exit == Exit::Code(EXIT_UNIMPLEMENTED) {
-            return Err(StepError::Unimplemented(format!(
-                "the client exited {EXIT_UNIMPLEMENTED} (unimplemented): {}",
-                run.last_words()
-            )));
-        }
+        self.after_client(&run)?;
         let ca = self.world.ca.shared();
-        for f in client_judge::judge_requests(ca) {
-            self.findings.push(f);
-        }
         for f in client_judge::judge_service_fields(ca, &s.domain) {
             self.findings.push(f);
         }
@@ -195,13 +166,36 @@ impl Context<'_> {
         }
     }
 
-    /// A new, empty work folder for this scenario.
-    fn fresh_workdir(&self, cmd: &ClientCommand) -> Result<std::path::PathBuf, StepError> {
+    /// A new, empty work folder for this scenario, with the world's root in `ca.pem`.
+    fn fresh_workdir(
+        &self,
+        cmd: &ClientCommand,
+    ) -> Result<(std::path::PathBuf, std::path::PathBuf), StepError> {
         let workdir = cmd.work_root.join(folder_name(self.scenario_id));
         let _ = std::fs::remove_dir_all(&workdir);
         std::fs::create_dir_all(&workdir)
             .map_err(|e| StepError::Harness(format!("cannot make {}: {e}", workdir.display())))?;
-        Ok(workdir)
+        let bundle = workdir.join("ca.pem");
+        self.world
+            .write_bundle(&bundle)
+            .map_err(|e| StepError::Harness(e.to_string()))?;
+        Ok((workdir, bundle))
+    }
+
+    /// Records what the client printed; exit 89 ends the scenario as unimplemented; then
+    /// every request the CA refused is a finding.
+    fn after_client(&mut self, run: &crate::sut::client_cmd::ClientRun) -> Result<(), StepError> {
+        self.record_process(run);
+        if run.exit == Exit::Code(EXIT_UNIMPLEMENTED) {
+            return Err(StepError::Unimplemented(format!(
+                "the client exited {EXIT_UNIMPLEMENTED} (unimplemented): {}",
+                run.last_words()
+            )));
+        }
+        for f in client_judge::judge_requests(self.world.ca.shared()) {
+            self.findings.push(f);
+        }
+        Ok(())
     }
 
     fn placeholder_values(
