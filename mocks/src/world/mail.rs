@@ -31,6 +31,9 @@ use crate::relay::{
 use crate::seed::Seed;
 use crate::smtp::{Role, SmtpConfig, SmtpServer};
 
+/// The port a capability-smtp-00 validation of service `lmtp` reaches the world's LMTP on.
+pub const LMTP_PORT: u16 = 24;
+
 /// A mailbox owner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -445,6 +448,10 @@ impl MailPlane {
                     .map_port(port, plane.service_addr(service).port());
             }
         }
+        // LMTP has no IANA port (the `lmtp` open issue); the world's LMTP answers on 24, the
+        // "any private mail system" port deployments commonly use for it.
+        ca.shared()
+            .map_port(LMTP_PORT, plane.service_addr(Service::Lmtp).port());
         Ok(plane)
     }
 
