@@ -160,7 +160,7 @@ pub fn render_html(m: &Matrix) -> String {
          <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #999;padding:.4em .6em;vertical-align:top}}\
          td.ok{{background:#d9f2d9}}td.fail{{background:#f8d7d7}}th.row{{text-align:left}}\
-         details{{font-size:.85em}}code{{font-size:.9em}}</style></head><body>\n<h1>{}</h1>\n<ul>\n",
+         details,div.why{{font-size:.85em}}div.why{{max-width:28em}}code{{font-size:.9em}}</style></head><body>\n<h1>{}</h1>\n<ul>\n",
         esc(&title),
         esc(&title)
     );
@@ -191,16 +191,21 @@ pub fn render_html(m: &Matrix) -> String {
                 out.push_str("<td>—</td>");
                 continue;
             };
+            // Words, not emoji: a headless browser or a printer may have no emoji font.
             let (class, head) = if cell.ok() {
-                ("ok", format!("✅ {}/{}", cell.runs.len(), cell.runs.len()))
+                (
+                    "ok",
+                    format!("pass {}/{}", cell.runs.len(), cell.runs.len()),
+                )
             } else {
                 let failing = cell.runs.iter().filter(|r| !r.outcome.is_success()).count();
-                ("fail", format!("❌ {failing}/{} fail", cell.runs.len()))
+                ("fail", format!("fail {failing}/{}", cell.runs.len()))
             };
-            out.push_str(&format!(
-                "<td class=\"{class}\">{}<details><summary>runs</summary><ul>",
-                esc(&head)
-            ));
+            out.push_str(&format!("<td class=\"{class}\"><b>{}</b>", esc(&head)));
+            for line in failure_text(cell, 240) {
+                out.push_str(&format!("<div class=\"why\">{}</div>", esc(&line)));
+            }
+            out.push_str("<details><summary>runs</summary><ul>");
             for run in &cell.runs {
                 out.push_str(&format!(
                     "<li><code>{}</code> {}",

@@ -149,3 +149,45 @@ fn two_variants_cross_their_values_and_bad_names_are_refused() {
     let (code, _, _) = matrix("bad", &["--variants", "token-join"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn chromium_renders_the_matrix_page_with_its_failing_cells() {
+    let Some(chromium) = acmeproof_testkit::require_tool("chromium") else {
+        return;
+    };
+    let out = out_dir("chromium");
+    let (code, _, _) = {
+        let output = Command::new(env!("CARGO_BIN_EXE_acmeproof"))
+            .args(["matrix", "--variants", "token_join", "--out"])
+            .arg(&out)
+            .arg("--scenarios")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+            .output()
+            .expect("acmeproof runs");
+        (output.status.code().unwrap_or(-1), (), ())
+    };
+    assert_eq!(code, 0);
+    let dom = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", out.join("profile").display()))
+        .arg(format!("file://{}", out.join("matrix.html").display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<table id=\"matrix\">"), "{dom}");
+    // Two red cells (string × binary, binary × string), each saying why.
+    assert_eq!(dom.matches("class=\"fail\"").count(), 2, "{dom}");
+    assert_eq!(dom.matches("class=\"ok\"").count(), 4, "{dom}");
+    assert!(dom.contains("incorrectResponse"), "{dom}");
+    let _ = std::fs::remove_dir_all(&out);
+}
