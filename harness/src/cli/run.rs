@@ -355,7 +355,10 @@ pub async fn run_all(
     };
     let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, scenario) in scenarios.into_iter().enumerate() {
+    // The scenarios that wait longest start first (results still come in the given order).
+    let mut ordered: Vec<(usize, LoadedScenario)> = scenarios.into_iter().enumerate().collect();
+    ordered.sort_by_key(|(_, s)| std::cmp::Reverse(s.expected_wait_ms()));
+    for (index, scenario) in ordered {
         let permits = Arc::clone(&permits);
         let bar = bar.clone();
         let sut = sut.clone();

@@ -45,6 +45,29 @@ impl LoadedScenario {
         })
     }
 
+    /// A rough estimate of how long the scenario waits on purpose (relay delays and
+    /// greylisting, Retry-After, delayed validation): the runner starts the longest
+    /// first, so they do not make the tail of a run.
+    pub fn expected_wait_ms(&self) -> u64 {
+        let mail = &self.world.mail;
+        let relays: u64 = mail
+            .relays
+            .iter()
+            .map(|r| {
+                let b = &r.behaviour;
+                b.delay_ms
+                    + b.reorder_hold_ms
+                    + if b.greylist {
+                        mail.retry_delay_ms.max(500)
+                    } else {
+                        0
+                    }
+            })
+            .sum();
+        let knobs = &self.world.ca.knobs;
+        relays + knobs.validation_delay_ms + knobs.retry_after_secs.unwrap_or(0) * 1000
+    }
+
     /// The spec: the id's first segment (`rfc8823`).
     pub fn spec(&self) -> &str {
         self.file.id.split('/').next().unwrap_or_default()

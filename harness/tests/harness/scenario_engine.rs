@@ -160,3 +160,19 @@ async fn a_step_that_cannot_run_is_a_harness_error_and_later_steps_do_not_run() 
     );
     assert_eq!(run.steps[1].status, scenario::StepStatus::NotRun);
 }
+
+#[test]
+fn scenarios_that_wait_on_purpose_are_estimated_longer() {
+    let plain = load(&format!("{HEAD}\n[[step]]\naction = \"post\"\n")).unwrap();
+    let slow = load(&format!(
+        "{HEAD}\n[[world.mail.relays]]\nname = \"slow\"\nbehaviour = {{ greylist = true, delay_ms = 300 }}\n\n\
+         [world.ca.knobs]\nretry_after_secs = 1\n\n[[step]]\naction = \"post\"\n"
+    ))
+    .unwrap();
+    assert_eq!(plain.expected_wait_ms(), 0);
+    assert!(
+        slow.expected_wait_ms() >= 1300,
+        "{}",
+        slow.expected_wait_ms()
+    );
+}
