@@ -55,8 +55,9 @@ impl LoadedScenario {
             .iter()
             .map(|r| {
                 let b = &r.behaviour;
+                let reorder = if b.reorder { b.reorder_hold_ms } else { 0 };
                 b.delay_ms
-                    + b.reorder_hold_ms
+                    + reorder
                     + if b.greylist {
                         mail.retry_delay_ms.max(500)
                     } else {
