@@ -58,11 +58,20 @@ pub async fn run(scenario: &LoadedScenario, seed: u64) -> ScenarioRun {
 pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
     match sut {
         Sut::Reference => None,
-        Sut::Client(_) => {
+        Sut::Client(cmd) => {
             if scenario.file.role == Role::Server {
                 return Some("it judges the CA only".into());
             }
             scenario.file.steps.iter().find_map(|step| match step {
+                // The template says what kind of client it runs.
+                Step::Issue(_) if !cmd.uses("email") => {
+                    Some("it needs an RFC 8823 client, and the command takes no {email}".into())
+                }
+                Step::IssueTls(_) if !cmd.uses("services") => Some(
+                    "it needs a draft-ietf-acme-email-tls client, and the command takes no \
+                     {services}"
+                        .into(),
+                ),
                 Step::Issue(s) if s.expect == "issued" => None,
                 Step::IssueTls(s) if s.expect == "issued" => {
                     external::tls_variant_fields(s).map(|f| {

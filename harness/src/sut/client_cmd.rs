@@ -140,6 +140,14 @@ impl ClientCommand {
         })
     }
 
+    /// Whether the template uses `{name}`: it tells what kind of client this is (an RFC 8823
+    /// client takes `{email}`, a draft-ietf-acme-email-tls operator `{services}`).
+    pub fn uses(&self, name: &str) -> bool {
+        self.words
+            .iter()
+            .any(|w| placeholders_in(w).contains(&name))
+    }
+
     /// A short name for reports: the program and its first argument, without folders.
     pub fn name(&self) -> String {
         let base = |w: &str| {
@@ -289,6 +297,8 @@ mod tests {
         assert!(parse("client 'open").unwrap_err().contains("unbalanced"));
         assert!(parse("  ").is_err());
         assert!(parse("client {email} {dns_addr}").is_ok());
+        let both = parse("client --to={email} {workdir}/x").unwrap();
+        assert!(both.uses("email") && both.uses("workdir") && !both.uses("services"));
     }
 
     #[test]

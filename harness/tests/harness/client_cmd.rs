@@ -290,7 +290,8 @@ fn requests_the_ca_refuses_are_findings_of_the_client() {
         .arg(&out)
         .arg("--client-cmd")
         .arg(format!(
-            "{} {} {{directory_url}} {{ca_bundle}}",
+            // {email} marks it as an RFC 8823 client (it ignores the address).
+            "{} {} {{directory_url}} {{ca_bundle}} {{email}}",
             python.display(),
             path.display()
         ))
