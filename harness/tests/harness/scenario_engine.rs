@@ -176,3 +176,39 @@ fn scenarios_that_wait_on_purpose_are_estimated_longer() {
         slow.expected_wait_ms()
     );
 }
+
+#[tokio::test]
+async fn issue_tls_expectations_fire_both_ways() {
+    let head = HEAD.replace("SMIME-10", "TLS-10");
+    // A refusal expected where the CA issues (no require_default_port): a finding.
+    let refused_expected = format!(
+        "{head}\n[[step]]\naction = \"issue-tls\"\nservices = [\"imaps:993\"]\n\
+         expect = \"refused\"\nerror = \"malformed\"\nreq = \"TLS-10\"\n"
+    );
+    let (result, findings) = outcome(&refused_expected).await;
+    assert_eq!(result, "fail", "{findings:?}");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("TLS-10 a certificate was issued")),
+        "{findings:?}"
+    );
+    // An issuance expected where the client's digest cannot match: a finding too.
+    let issued_expected = format!(
+        "{head}\n[world.ca.knobs]\nservice_port_in_hash = \"yes\"\n\n[[step]]\n\
+         action = \"issue-tls\"\nservices = [\"imaps\"]\nreq = \"TLS-10\"\n"
+    );
+    let (result, findings) = outcome(&issued_expected).await;
+    assert_eq!(result, "fail", "{findings:?}");
+    assert!(
+        findings.iter().any(|f| f.contains("incorrectResponse")),
+        "{findings:?}"
+    );
+    // The same with the client's digest bound too: it passes.
+    let agreeing = issued_expected.replace(
+        "services = [\"imaps\"]",
+        "services = [\"imaps\"]\nservice_port_in_hash = true",
+    );
+    let (result, findings) = outcome(&agreeing).await;
+    assert_eq!(result, "pass", "{findings:?}");
+}
