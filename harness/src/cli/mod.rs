@@ -60,7 +60,8 @@ enum Command {
     /// Show a scenario: its requirements with their text, its steps, its world.
     Explain(run::ExplainArgs),
     /// Run scenarios over every client-variant × CA-variant combination of open issues and
-    /// render the interop matrix (Markdown, HTML, JSON).
+    /// render the interop matrix (Markdown, HTML, JSON). Without globs it runs the scenarios
+    /// whose `variants` name every variant given.
     Matrix(matrix::MatrixArgs),
     /// Get an S/MIME certificate with the reference MUA in a fresh world, and show how.
     Demo(demo::DemoArgs),

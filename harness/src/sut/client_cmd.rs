@@ -26,7 +26,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "a PEM file with the world's root: trust it for the CA, IMAP and SMTP",
     ),
     ("email", "the address to get a certificate for"),
-    ("domain", "the address's domain"),
+    (
+        "domain",
+        "the address's domain (RFC 8823); the dns identifier to certify (email-tls)",
+    ),
     (
         "imap_url",
         "imap://127.0.0.1:PORT, the user's mailbox (STARTTLS required)",
