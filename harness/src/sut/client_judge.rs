@@ -165,7 +165,7 @@ pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
     }
     let (exchanges, known_tokens) = {
         let store = ca.store();
-        let exchanges: Vec<Exchange> = store
+        let mut exchanges: Vec<Exchange> = store
             .challenges
             .values()
             .filter(|c| c.kind == ChallengeKind::EmailReply00)
@@ -184,6 +184,8 @@ pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
                 })
             })
             .collect();
+        // The store is a hash map: a fixed order keeps the findings' order reproducible.
+        exchanges.sort_by(|a, b| a.message_id.cmp(&b.message_id));
         let known: Vec<String> = store.email_by_token_part1.keys().cloned().collect();
         (exchanges, known)
     };
@@ -356,6 +358,7 @@ pub fn exchange_summary(ca: &CaShared, address: &str) -> String {
         }
         parts.push(part);
     }
+    parts.sort();
     if parts.is_empty() {
         "the CA has no authorization for it".into()
     } else {
