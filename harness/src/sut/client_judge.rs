@@ -4,13 +4,14 @@
 //! output) only says whether it thinks it succeeded.
 
 use acmeproof_mocks::ca::CaShared;
+use acmeproof_mocks::ca::email::ReplyExpectation;
 use acmeproof_mocks::ca::model::{ChallengeKind, OrderStatus};
 use acmeproof_mocks::ca::pki::csr::parse_csr;
 use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
 use acmeproof_mocks::ca::pki::profile::SmimeUsage;
 use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
 use acmeproof_protocol::requirements as req;
-use acmeproof_protocol::smime::{ChallengeInfo, ExpectedDigest, ResponseContext, check_response};
+use acmeproof_protocol::smime::{ResponseContext, check_response};
 use acmeproof_protocol::{Finding, Level};
 use base64::Engine as _;
 
@@ -157,39 +158,20 @@ pub fn judge_csrs(ca: &CaShared, address: &str) -> Vec<Finding> {
 /// (SMIME-11), none to a mail that is not a challenge (SMIME-35), a DKIM signature that
 /// verifies (SMIME-51).
 pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
-    struct Exchange {
-        token_part1: String,
-        token_part2: String,
-        message_id: String,
-        thumbprint: String,
-    }
     let (exchanges, known_tokens) = {
         let store = ca.store();
-        let mut exchanges: Vec<Exchange> = store
+        let mut exchanges: Vec<ReplyExpectation> = store
             .challenges
             .values()
             .filter(|c| c.kind == ChallengeKind::EmailReply00)
-            .filter_map(|c| {
-                let authz = store.authzs.get(&c.authz)?;
-                if authz.identifier.value != address {
-                    return None;
-                }
-                let state = store.email.get(&c.id)?;
-                state.sent_at?;
-                Some(Exchange {
-                    token_part1: state.token_part1.clone(),
-                    token_part2: c.token.clone(),
-                    message_id: state.message_id.clone(),
-                    thumbprint: store.accounts.get(&authz.account)?.thumbprint.clone(),
-                })
-            })
+            .filter_map(|c| ReplyExpectation::of(&store, &c.id))
+            .filter(|e| e.identifier.value == address && e.sent_at.is_some())
             .collect();
         // The store is a hash map: a fixed order keeps the findings' order reproducible.
         exchanges.sort_by(|a, b| a.message_id.cmp(&b.message_id));
         let known: Vec<String> = store.email_by_token_part1.keys().cloned().collect();
         (exchanges, known)
     };
-    let accept = ca.knobs().email_join.accepted();
     let from_user = |raw: &[u8]| {
         check_response(raw, &ResponseContext::default())
             .ok()
@@ -249,24 +231,7 @@ pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
                 ),
             ));
         }
-        let context = ResponseContext {
-            identifier: Some(address.to_owned()),
-            challenge: Some(ChallengeInfo {
-                from: Some(ca.config.challenge_from.clone()),
-                to: Some(address.to_owned()),
-                reply_to: None,
-                message_id: Some(ex.message_id.clone()),
-                subject: None,
-                token_part1: Some(ex.token_part1.clone()),
-            }),
-            expected: ExpectedDigest::Tokens {
-                part1: Some(ex.token_part1.clone()),
-                part2: ex.token_part2.clone(),
-                thumbprint: ex.thumbprint.clone(),
-                accept: accept.clone(),
-            },
-            case: Default::default(),
-        };
+        let context = ex.context(ca);
         let report = match check_response(first, &context) {
             Ok(report) => report,
             Err(e) => {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::model::{ChallengeKind, ChallengeStatus};
+use super::model::ChallengeStatus;
 use super::pki::{Identifier, IdentifierKind};
 use super::problem::{Problem, ProblemType};
 use super::server::CaShared;
@@ -388,45 +388,23 @@ async fn judge_reply(ca: &Arc<CaShared>, raw: &[u8]) {
             let _ = ca.validations.send(id);
             return;
         }
-        let sent_at = state.sent_at;
-        let message_id = state.message_id.clone();
-        let Some(challenge) = store.challenges.get(&id).cloned() else {
+        let Some(expect) = ReplyExpectation::of(&store, &id) else {
             return;
         };
-        let Some(authz) = store.authzs.get(&challenge.authz).cloned() else {
-            return;
-        };
-        let Some(account) = store.accounts.get(&authz.account).cloned() else {
-            return;
-        };
-        (
-            id,
-            sent_at,
-            message_id,
-            challenge,
-            authz.identifier,
-            account.thumbprint,
-        )
+        (id, expect)
     };
-    let (id, sent_at, message_id, challenge, identifier, thumbprint) = lookup;
-    let outcome = verdict(
-        ca,
-        raw,
-        &Verdict {
-            token_part1: &token_part1,
-            token_part2: &challenge.token,
-            thumbprint: &thumbprint,
-            identifier: &identifier,
-            message_id: &message_id,
-            sent_at,
-        },
-    )
-    .await;
+    let (id, expect) = lookup;
+    let outcome = verdict(ca, raw, &expect).await;
     let outcome = match outcome {
         Ok(()) => {
             // RFC 9495: issuemail CAA at the address's domain.
-            super::validate::check_caa(&ca.resolver, &ca.config.caa_identities, &identifier, false)
-                .await
+            super::validate::check_caa(
+                &ca.resolver,
+                &ca.config.caa_identities,
+                &expect.identifier,
+                false,
+            )
+            .await
         }
         Err(p) => Err(p),
     };
@@ -442,19 +420,68 @@ async fn judge_reply(ca: &Arc<CaShared>, raw: &[u8]) {
     if posted {
         finish(ca, &id, outcome);
     }
-    debug_assert_eq!(challenge.kind, ChallengeKind::EmailReply00);
 }
 
-struct Verdict<'a> {
-    token_part1: &'a str,
-    token_part2: &'a str,
-    thumbprint: &'a str,
-    identifier: &'a Identifier,
-    message_id: &'a str,
-    sent_at: Option<OffsetDateTime>,
+/// What a reply to one email-reply-00 challenge must match (RFC 8823 §3.2; digest §1.7): the
+/// CA judges replies with it, and so does a judge of an external client.
+#[derive(Debug, Clone)]
+pub struct ReplyExpectation {
+    /// The `email` identifier.
+    pub identifier: Identifier,
+    /// The challenge mail's Message-ID (In-Reply-To, SMIME-43).
+    pub message_id: String,
+    /// token-part1, from the challenge mail's Subject.
+    pub token_part1: String,
+    /// token-part2, from the challenge object.
+    pub token_part2: String,
+    /// The account key's RFC 7638 thumbprint.
+    pub thumbprint: String,
+    /// When the challenge mail went out (`None`: not yet).
+    pub sent_at: Option<OffsetDateTime>,
 }
 
-async fn verdict(ca: &CaShared, raw: &[u8], v: &Verdict<'_>) -> Result<(), Problem> {
+impl ReplyExpectation {
+    /// The expectation for the email-reply-00 challenge `challenge_id`, from the store.
+    pub fn of(store: &super::state::Store, challenge_id: &str) -> Option<ReplyExpectation> {
+        let state = store.email.get(challenge_id)?;
+        let challenge = store.challenges.get(challenge_id)?;
+        let authz = store.authzs.get(&challenge.authz)?;
+        let account = store.accounts.get(&authz.account)?;
+        Some(ReplyExpectation {
+            identifier: authz.identifier.clone(),
+            message_id: state.message_id.clone(),
+            token_part1: state.token_part1.clone(),
+            token_part2: challenge.token.clone(),
+            thumbprint: account.thumbprint.clone(),
+            sent_at: state.sent_at,
+        })
+    }
+
+    /// The context to check a reply with: the challenge mail this CA sent, and the digest of
+    /// the token parts under the joins the CA accepts (knob `email_join`).
+    pub fn context(&self, ca: &CaShared) -> ResponseContext {
+        ResponseContext {
+            identifier: Some(self.identifier.value.clone()),
+            challenge: Some(smime::ChallengeInfo {
+                from: Some(ca.config.challenge_from.clone()),
+                to: Some(self.identifier.value.clone()),
+                reply_to: None,
+                message_id: Some(self.message_id.clone()),
+                subject: None,
+                token_part1: Some(self.token_part1.clone()),
+            }),
+            expected: ExpectedDigest::Tokens {
+                part1: Some(self.token_part1.clone()),
+                part2: self.token_part2.clone(),
+                thumbprint: self.thumbprint.clone(),
+                accept: ca.knobs().email_join.accepted(),
+            },
+            case: Default::default(),
+        }
+    }
+}
+
+async fn verdict(ca: &CaShared, raw: &[u8], v: &ReplyExpectation) -> Result<(), Problem> {
     let now = ca.clock.now();
     let window = time::Duration::seconds(
         i64::try_from(ca.knobs().email_reply_window_secs).unwrap_or(i64::MAX / 4),
@@ -469,24 +496,7 @@ async fn verdict(ca: &CaShared, raw: &[u8], v: &Verdict<'_>) -> Result<(), Probl
         )));
     }
     debug_assert_eq!(v.identifier.kind, IdentifierKind::Email);
-    let context = ResponseContext {
-        identifier: Some(v.identifier.value.clone()),
-        challenge: Some(smime::ChallengeInfo {
-            from: Some(ca.config.challenge_from.clone()),
-            to: Some(v.identifier.value.clone()),
-            reply_to: None,
-            message_id: Some(v.message_id.to_owned()),
-            subject: None,
-            token_part1: Some(v.token_part1.to_owned()),
-        }),
-        expected: ExpectedDigest::Tokens {
-            part1: Some(v.token_part1.to_owned()),
-            part2: v.token_part2.to_owned(),
-            thumbprint: v.thumbprint.to_owned(),
-            accept: ca.knobs().email_join.accepted(),
-        },
-        case: Default::default(),
-    };
+    let context = v.context(ca);
     let report = smime::check_response(raw, &context)
         .map_err(|e| Problem::new(ProblemType::IncorrectResponse, format!("the reply: {e}")))?;
     let mut reasons = Vec::new();
