@@ -9,6 +9,7 @@ use acmeproof_mocks::ca::model::{ChallengeKind, OrderStatus};
 use acmeproof_mocks::ca::pki::csr::parse_csr;
 use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
 use acmeproof_mocks::ca::pki::profile::SmimeUsage;
+use acmeproof_mocks::ca::server::RequestRecord;
 use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
 use acmeproof_protocol::requirements as req;
 use acmeproof_protocol::smime::{ResponseContext, check_response};
@@ -52,11 +53,10 @@ fn rule_for_problem(problem: &str) -> Option<&'static str> {
 
 /// What the CA's request history says of the client: each refused request (ACME-7…21), a
 /// missing User-Agent (ACME-34), a challenge POST whose payload is not `{}` (ACME-24).
-pub fn judge_requests(ca: &CaShared) -> Vec<Finding> {
+pub fn judge_requests(history: &[RequestRecord]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let history = ca.history();
     let mut without_agent = 0;
-    for r in &history {
+    for r in history {
         if r.user_agent.as_deref().unwrap_or_default().is_empty() {
             without_agent += 1;
         }
@@ -108,9 +108,9 @@ pub fn judge_requests(ca: &CaShared) -> Vec<Finding> {
 
 /// The CSRs the client finalized with: they name exactly the address (SMIME-13/14) and ask
 /// for a key usage RFC 8823 §3.3 allows (SMIME-55/56).
-pub fn judge_csrs(ca: &CaShared, address: &str) -> Vec<Finding> {
+pub fn judge_csrs(history: &[RequestRecord], address: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    for r in ca.history() {
+    for r in history {
         let Some(csr) = r.payload.as_ref().and_then(|p| p["csr"].as_str()) else {
             continue;
         };
@@ -333,9 +333,9 @@ pub fn exchange_summary(ca: &CaShared, address: &str) -> String {
 
 /// draft-ietf-acme-email-tls-05 §3: each newOrder for `domain` names its service (TLS-1, in the
 /// identifier object or, -00…-04, the protected header) and should name its port (TLS-2).
-pub fn judge_service_fields(ca: &CaShared, domain: &str) -> Vec<Finding> {
+pub fn judge_service_fields(history: &[RequestRecord], domain: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    for r in ca.history() {
+    for r in history {
         if !r.path.ends_with("/new-order") || r.method != "POST" {
             continue;
         }
@@ -380,4 +380,136 @@ pub fn issued_chain(ca: &CaShared, domain: &str) -> Option<String> {
         })
         .find_map(|o| o.certificate.clone())?;
     store.certs.get(&cert_id).map(|c| c.chain_pem.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(method: &str, path: &str, status: u16, problem: Option<&str>) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            at: String::new(),
+            method: method.into(),
+            path: path.into(),
+            status,
+            problem: problem.map(str::to_owned),
+            protected: None,
+            payload: None,
+            user_agent: Some("client/1".into()),
+        }
+    }
+
+    fn ids(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.req).collect()
+    }
+
+    #[test]
+    fn requests_the_ca_accepted_are_no_finding_and_refusals_name_their_rule() {
+        let mut good = vec![
+            record("GET", "/directory", 200, None),
+            record("POST", "/acme/new-account", 201, None),
+            // A badNonce is the CA's right; the client's duty is the retry.
+            record("POST", "/acme/new-order", 400, Some("badNonce")),
+            record("POST", "/acme/new-order", 201, None),
+        ];
+        let mut challenge = record("POST", "/acme/chall/x", 200, None);
+        challenge.payload = Some(json!({}));
+        good.push(challenge);
+        assert!(judge_requests(&good).is_empty());
+
+        let mut bad = good.clone();
+        bad.push(record("POST", "/acme/new-order", 415, Some("malformed")));
+        bad.push(record(
+            "POST",
+            "/acme/new-order",
+            400,
+            Some("badSignatureAlgorithm"),
+        ));
+        bad.push(record(
+            "POST",
+            "/acme/new-order",
+            403,
+            Some("urn:ietf:params:acme:error:unauthorized"),
+        ));
+        bad.push(record(
+            "POST",
+            "/acme/order/x/finalize",
+            400,
+            Some("badCSR"),
+        ));
+        bad.push(record("POST", "/acme/new-order", 400, Some("malformed")));
+        let mut answered_wrong = record("POST", "/acme/chall/x", 200, None);
+        answered_wrong.payload = Some(json!({ "keyAuthorization": "x" }));
+        bad.push(answered_wrong);
+        bad[0].user_agent = None;
+        assert_eq!(
+            ids(&judge_requests(&bad)),
+            [
+                "ACME-6", "ACME-10", "ACME-12", "ACME-21", "ACME-7", "ACME-24", "ACME-34"
+            ]
+        );
+    }
+
+    fn csr_request(
+        sans: Vec<rcgen::SanType>,
+        usages: Vec<rcgen::KeyUsagePurpose>,
+    ) -> RequestRecord {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::default();
+        params.subject_alt_names = sans;
+        params.key_usages = usages;
+        let csr = params.serialize_request(&key).expect("csr");
+        let mut r = record("POST", "/acme/order/x/finalize", 200, None);
+        r.payload = Some(json!({
+            "csr": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(csr.der())
+        }));
+        r
+    }
+
+    #[test]
+    fn csrs_name_exactly_the_address_with_an_rfc_8823_key_usage() {
+        let email = |a: &str| rcgen::SanType::Rfc822Name(a.try_into().expect("ia5"));
+        let sign = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        let good = csr_request(vec![email("alice@example.test")], sign.clone());
+        assert!(judge_csrs(&[good], "alice@example.test").is_empty());
+
+        let other = csr_request(vec![email("bob@example.test")], sign);
+        assert_eq!(
+            ids(&judge_csrs(&[other], "alice@example.test")),
+            ["SMIME-13"]
+        );
+        let ca_bits = csr_request(
+            vec![email("alice@example.test")],
+            vec![rcgen::KeyUsagePurpose::KeyCertSign],
+        );
+        assert_eq!(
+            ids(&judge_csrs(&[ca_bits], "alice@example.test")),
+            ["SMIME-55"]
+        );
+    }
+
+    #[test]
+    fn new_orders_name_their_service_and_should_name_the_port() {
+        let order = |id: serde_json::Value| {
+            let mut r = record("POST", "/acme/new-order", 201, None);
+            r.payload = Some(json!({ "identifiers": [id] }));
+            r
+        };
+        let domain = "mail.example.test";
+        let full = order(json!({"type": "dns", "value": domain, "service": "imaps", "port": 993}));
+        assert!(judge_service_fields(&[full], domain).is_empty());
+        // -00…-04: in the protected header instead.
+        let mut header = order(json!({"type": "dns", "value": domain}));
+        header.protected = Some(json!({"service": "imaps", "port": 993}));
+        assert!(judge_service_fields(&[header], domain).is_empty());
+
+        let no_port = order(json!({"type": "dns", "value": domain, "service": "imaps"}));
+        let f = judge_service_fields(&[no_port], domain);
+        assert_eq!((ids(&f), f[0].level), (vec!["TLS-2"], Level::Should));
+        let none = order(json!({"type": "dns", "value": domain}));
+        let f = judge_service_fields(&[none], domain);
+        assert_eq!((ids(&f), f[0].level), (vec!["TLS-1"], Level::Must));
+    }
 }

@@ -62,7 +62,7 @@ impl Context<'_> {
         };
         self.after_client(&run)?;
         let ca = self.world.ca.shared();
-        for f in client_judge::judge_csrs(ca, &address) {
+        for f in client_judge::judge_csrs(&ca.history(), &address) {
             self.findings.push(f);
         }
         for f in client_judge::judge_replies(ca, &address).await {
@@ -118,7 +118,7 @@ impl Context<'_> {
             .map_err(|e| StepError::Harness(e.to_string()))?;
         self.after_client(&run)?;
         let ca = self.world.ca.shared();
-        for f in client_judge::judge_service_fields(ca, &s.domain) {
+        for f in client_judge::judge_service_fields(&ca.history(), &s.domain) {
             self.findings.push(f);
         }
         let services: Vec<acmeproof_protocol::email_tls::Service> = s
@@ -192,7 +192,7 @@ impl Context<'_> {
                 run.last_words()
             )));
         }
-        for f in client_judge::judge_requests(self.world.ca.shared()) {
+        for f in client_judge::judge_requests(&self.world.ca.shared().history()) {
             self.findings.push(f);
         }
         Ok(())
