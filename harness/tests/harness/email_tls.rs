@@ -6,6 +6,7 @@
 use acmeproof::acme::AcmeError;
 use acmeproof::acme::email_tls::{
     EmailTlsIssued, Operator, OperatorOptions, Proof, ServiceField, ServiceRequest,
+    check_server_certificate,
 };
 use acmeproof::acme::flow::FlowError;
 use acmeproof_mocks::account_key::KeyAlg;
@@ -167,6 +168,69 @@ async fn dns_email_smtp_25_gives_dns_id_and_srv_id() {
     let ed = leaf(&issue(&world, "dns-email-ed25519", o).await);
     assert!(ed.server_auth && ed.digital_signature && !ed.key_encipherment);
     assert_eq!(ed.other, [srv("_smtp.mx.example.test")]);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_rfc_7817_certificate_check_fires_on_each_wrong_part() {
+    let world = world().await;
+    let issued = issue(
+        &world,
+        "check",
+        opts(Service::Imaps, None, Proof::Capability),
+    )
+    .await;
+    let chain = &issued.issued.chain_pem;
+    let root = world.pki.root_der();
+    assert_eq!(
+        check_server_certificate(chain, HOST, &[Service::Imaps], Some(root)),
+        Vec::<String>::new()
+    );
+    // Names compare without case (RFC 4343).
+    assert!(
+        check_server_certificate(chain, &HOST.to_uppercase(), &[Service::Imaps], Some(root))
+            .is_empty()
+    );
+    let other_name =
+        check_server_certificate(chain, "www.example.test", &[Service::Imaps], Some(root));
+    assert!(
+        other_name.iter().any(|p| p.starts_with("SANs")),
+        "{other_name:?}"
+    );
+    let other_service = check_server_certificate(chain, HOST, &[Service::Imap], Some(root));
+    assert!(
+        other_service.iter().any(|p| p.contains("_imap.")),
+        "{other_service:?}"
+    );
+    // Another seed, so another root (the PKI comes from the seed).
+    let other_world = crate::support::world_with(|c| c.seed = c.seed.wrapping_add(1)).await;
+    let wrong_root = check_server_certificate(
+        chain,
+        HOST,
+        &[Service::Imaps],
+        Some(other_world.pki.root_der()),
+    );
+    assert!(
+        wrong_root.iter().any(|p| p.contains("does not verify")),
+        "{wrong_root:?}"
+    );
+    other_world.shutdown().await;
+    // A leaf for clients, able to sign certificates: EKU and keyUsage are both wrong.
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params = rcgen::CertificateParams::new(vec![HOST.to_owned()]).expect("params");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    let pem = params.self_signed(&key).expect("cert").pem();
+    let chain = format!("{pem}{pem}");
+    let problems = check_server_certificate(&chain, HOST, &[], None);
+    assert!(
+        problems.iter().any(|p| p.contains("lacks serverAuth")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with("keyUsage")),
+        "{problems:?}"
+    );
     world.shutdown().await;
 }
 
