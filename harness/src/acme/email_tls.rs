@@ -508,19 +508,11 @@ pub fn check_server_certificate(
     if got != want {
         problems.push(format!("SANs {got:?}, expected {want:?}"));
     }
-    let eku = summary
-        .extended_key_usage
-        .as_ref()
-        .map(|e| e.value.clone())
-        .unwrap_or_default();
+    let eku = summary.eku_names();
     if !eku.iter().any(|p| p == "serverAuth") {
         problems.push(format!("EKU {eku:?} lacks serverAuth"));
     }
-    let mut bits: Vec<String> = summary
-        .key_usage
-        .as_ref()
-        .map(|k| k.value.names())
-        .unwrap_or_default();
+    let mut bits = summary.key_usage_names();
     bits.sort_unstable();
     let rsa = matches!(summary.key, Ok(KeyAlgorithm::Rsa { .. }));
     let expected: &[&str] = if rsa {

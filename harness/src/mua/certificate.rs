@@ -50,19 +50,11 @@ pub fn check_smime(
     if !summary.has_san(&san) {
         return Err(format!("no SAN {san}: {:?}", summary.sans));
     }
-    let eku = summary
-        .extended_key_usage
-        .as_ref()
-        .map(|e| e.value.clone())
-        .unwrap_or_default();
+    let eku = summary.eku_names();
     if !eku.iter().any(|p| p == "emailProtection") {
         return Err(format!("EKU lacks emailProtection: {eku:?}"));
     }
-    let bits = summary
-        .key_usage
-        .as_ref()
-        .map(|k| k.value.names())
-        .unwrap_or_default();
+    let bits = summary.key_usage_names();
     let has = |name: &str| bits.iter().any(|b| b == name);
     let signs = has("digitalSignature") || has("nonRepudiation");
     // RFC 8823 §3.3: encryption is keyEncipherment for RSA keys, keyAgreement for EC keys.

@@ -198,6 +198,22 @@ impl CertSummary {
         Ok(summary)
     }
 
+    /// The EKU purposes (`serverAuth`, `emailProtection`, …); empty without the extension.
+    pub fn eku_names(&self) -> Vec<String> {
+        self.extended_key_usage
+            .as_ref()
+            .map(|e| e.value.clone())
+            .unwrap_or_default()
+    }
+
+    /// The keyUsage bits by name (`digitalSignature`, …); empty without the extension.
+    pub fn key_usage_names(&self) -> Vec<String> {
+        self.key_usage
+            .as_ref()
+            .map(|k| k.value.names())
+            .unwrap_or_default()
+    }
+
     /// True if `tagged` (e.g. `"dns:mail.example.test"`) is among the SANs.
     pub fn has_san(&self, tagged: &str) -> bool {
         self.sans.iter().any(|s| s == tagged)
