@@ -647,24 +647,12 @@ fn chromium_renders_the_html_report_with_its_matrix() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let page = format!("file://{}", dir.join("report.html").display());
     let profile = dir.join("profile");
-    // The flags a sandboxed, offline machine needs (see /work/.library/env).
-    let common = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ];
     let run = |extra: &[String]| {
-        let mut cmd = Command::new(&chromium);
-        cmd.args(common)
-            .arg(format!("--user-data-dir={}", profile.display()))
+        crate::support::chromium(&chromium, &profile)
             .args(extra)
-            .arg(&page);
-        cmd.output().expect("chromium runs")
+            .arg(&page)
+            .output()
+            .expect("chromium runs")
     };
     // The DOM after the page's script ran: the matrix with one row per scenario.
     let dom = run(&["--dump-dom".into()]);

@@ -167,19 +167,8 @@ fn chromium_renders_the_matrix_page_with_its_failing_cells() {
         (output.status.code().unwrap_or(-1), (), ())
     };
     assert_eq!(code, 0);
-    let dom = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", out.join("profile").display()))
+    let dom = crate::support::chromium(&chromium, &out.join("profile"))
+        .arg("--dump-dom")
         .arg(format!("file://{}", out.join("matrix.html").display()))
         .output()
         .expect("chromium runs");

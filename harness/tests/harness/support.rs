@@ -50,3 +50,21 @@ pub fn pem_chain(pem: &str) -> Vec<Vec<u8>> {
         .map(|block| block.expect("PEM block").contents)
         .collect()
 }
+
+/// Headless Chromium for `page`, with the flags a sandboxed, offline machine needs (see
+/// /work/.library/env) and its own profile folder; add `--dump-dom` or `--screenshot=…`.
+pub fn chromium(program: &std::path::Path, profile: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
