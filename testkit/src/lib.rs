@@ -65,24 +65,28 @@ pub fn require_tools(names: &[&str]) -> Option<Vec<PathBuf>> {
 /// printing "skipped: python3 with MODULES not installed" (a panic when [`tools_required`]).
 pub fn require_python(modules: &[&str]) -> Option<PathBuf> {
     let python = find_tool("python3");
-    let imports = modules.join(", ");
-    let ok = python.as_ref().is_some_and(|p| {
-        std::process::Command::new(p)
-            .args(["-c", &format!("import {imports}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if ok {
+    if python
+        .as_deref()
+        .is_some_and(|p| python_imports(p, modules))
+    {
         return python;
     }
-    let what = format!("python3 with {imports}");
+    let what = format!("python3 with {}", modules.join(", "));
     if tools_required() {
         panic!("{what} not installed, and {REQUIRE_TOOLS_ENV} is set: install it (see .ci/run)");
     }
     eprintln!("skipped: {what} not installed");
     None
+}
+
+/// Whether `python` imports every module of `modules`.
+pub fn python_imports(python: &Path, modules: &[&str]) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[cfg(test)]
@@ -98,11 +102,15 @@ mod tests {
     }
 
     #[test]
-    fn python_without_a_module_is_a_skip() {
-        if tools_required() || find_tool("python3").is_none() {
-            return; // the skip path would panic, or there is no python to ask
-        }
-        assert!(require_python(&["acmeproof_no_such_module_xyz"]).is_none());
-        assert!(require_python(&["json"]).is_some());
+    fn python_imports_tells_a_present_module_from_a_missing_one() {
+        let Some(python) = find_tool("python3") else {
+            eprintln!("skipped: python3 not installed");
+            return;
+        };
+        assert!(python_imports(&python, &["json", "os"]));
+        assert!(!python_imports(
+            &python,
+            &["json", "acmeproof_no_such_module_xyz"]
+        ));
     }
 }
