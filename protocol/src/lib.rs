@@ -10,6 +10,7 @@
 //! - [`b64url`]: base64url, strict (RFC 8555 §6.1) and lenient (mail examples).
 //! - [`jwk`]: RFC 7638 JWK thumbprints.
 //! - [`keyauth`]: RFC 8555 §8.1 key authorizations and the §8.4 dns-01 TXT value.
+//! - [`problem`]: RFC 8555 §6.7 error types, long and short.
 //! - [`token`]: RFC 8823 token joining (`string` vs `binary`, digest §1.6) and reply digests.
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
 //! - [`address`]: e-mail addresses, IDNA, RFC 8398 §5 comparison, SAN form.
@@ -25,6 +26,7 @@ pub mod email_tls;
 pub mod finding;
 pub mod jwk;
 pub mod keyauth;
+pub mod problem;
 pub mod requirements;
 pub mod smime;
 pub mod token;

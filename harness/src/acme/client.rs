@@ -293,11 +293,7 @@ impl AcmeClient {
         let kind = document
             .get("type")
             .and_then(|t| t.as_str())
-            .map(|t| {
-                t.strip_prefix("urn:ietf:params:acme:error:")
-                    .unwrap_or(t)
-                    .to_owned()
-            })
+            .map(|t| acmeproof_protocol::problem::short_type(t).to_owned())
             .unwrap_or_else(|| "(no problem document)".into());
         let detail = document
             .get("detail")

@@ -59,10 +59,8 @@ fn invalid_reason(authz: &Value) -> String {
         .or(challenges.first())
         .map(|c| c["error"].clone())
         .unwrap_or_default();
-    let kind = failed["type"].as_str().unwrap_or("no error type");
-    let kind = kind
-        .strip_prefix("urn:ietf:params:acme:error:")
-        .unwrap_or(kind);
+    let kind =
+        acmeproof_protocol::problem::short_type(failed["type"].as_str().unwrap_or("no error type"));
     match failed["detail"].as_str() {
         Some(detail) => format!("{kind}: {detail}"),
         None => format!("{kind} ({failed})"),

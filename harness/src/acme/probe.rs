@@ -211,10 +211,7 @@ async fn send(
     let doc: Value = answer.json().await.unwrap_or(Value::Null);
     Ok(ProbeAnswer {
         status,
-        problem: doc["type"]
-            .as_str()
-            .unwrap_or_default()
-            .trim_start_matches("urn:ietf:params:acme:error:")
+        problem: acmeproof_protocol::problem::short_type(doc["type"].as_str().unwrap_or_default())
             .to_owned(),
         nonce,
         content_type,

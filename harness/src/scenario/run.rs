@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
+use acmeproof_protocol::problem::short_type;
 use acmeproof_protocol::requirements;
 use acmeproof_protocol::smime::{
     ChallengeContext, ExpectedDigest, ResponseBody, ResponseContext, check_challenge,
@@ -989,21 +990,17 @@ impl Context<'_> {
 /// Whether `got` is one of the `|`-separated error types of `want` (a scenario may accept
 /// several where the RFC allows several, e.g. `rejectedIdentifier|malformed`).
 fn one_of(want: &str, got: &str) -> bool {
-    let short = |t: &str| {
-        let t = t.trim();
-        t.strip_prefix("urn:ietf:params:acme:error:")
-            .unwrap_or(t)
-            .to_owned()
-    };
-    want.split('|').any(|w| short(w) == short(got))
+    let got = short_type(got);
+    want.split('|').any(|w| short_type(w) == got)
 }
 
 fn error_type(authz: &Value) -> String {
-    authz["challenges"][0]["error"]["type"]
-        .as_str()
-        .unwrap_or_default()
-        .trim_start_matches("urn:ietf:params:acme:error:")
-        .to_owned()
+    short_type(
+        authz["challenges"][0]["error"]["type"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .to_owned()
 }
 
 fn usage_of(name: &str) -> Option<CsrKeyUsage> {

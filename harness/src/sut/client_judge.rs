@@ -36,10 +36,7 @@ fn finding(
 /// is the retry (ACME-5), which the next request shows.
 fn rule_for_problem(problem: &str) -> Option<&'static str> {
     // The history keeps the short name (`malformed`); accept the URN form too.
-    let short = problem
-        .strip_prefix("urn:ietf:params:acme:error:")
-        .unwrap_or(problem);
-    Some(match short {
+    Some(match acmeproof_protocol::problem::short_type(problem) {
         "badNonce" => return None,
         "badSignatureAlgorithm" => req::ACME_10,
         "badPublicKey" => req::ACME_11,

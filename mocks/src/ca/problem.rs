@@ -70,7 +70,11 @@ impl ProblemType {
 
     /// The full URN, e.g. `urn:ietf:params:acme:error:badNonce`.
     pub fn urn(self) -> String {
-        format!("urn:ietf:params:acme:error:{}", self.name())
+        format!(
+            "{}{}",
+            crate::protocol::problem::ACME_ERROR_PREFIX,
+            self.name()
+        )
     }
 
     /// The HTTP status RFC 8555 uses for this type when no more specific one applies.

@@ -97,7 +97,7 @@ fn problem_of(e: &FlowError) -> (String, String) {
                 .unwrap_or_default();
             let kind = challenge["error"]["type"]
                 .as_str()
-                .map(|t| t.rsplit(':').next().unwrap_or(t).to_owned())
+                .map(|t| acmeproof_protocol::problem::short_type(t).to_owned())
                 .unwrap_or_else(|| error_type(authz));
             (
                 kind,
