@@ -34,9 +34,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-BREAKS = ["none", "no-in-reply-to", "wrong-join", "no-dkim", "other-address"]
+BREAKS = ["none", "no-in-reply-to", "wrong-join", "no-dkim", "other-address", "no-dkim-check",
+          "reply-twice"]
 EXIT_UNIMPLEMENTED = 89
-DEADLINE_SECS = 60
+DEADLINE_SECS = 60  # --deadline changes it
 
 
 def b64url(data: bytes) -> str:
@@ -105,7 +106,7 @@ def open_mailbox(args, ctx):
     return imap
 
 
-def find_challenge(imap, challenge_from: str, resolver, seen: set):
+def find_challenge(imap, challenge_from: str, resolver, seen: set, check_dkim: bool = True):
     """The first new message that is a valid challenge (RFC 8823 §3.1; digest §1.8)."""
     status, data = imap.uid("SEARCH", None, "ALL")
     if status != "OK":
@@ -128,7 +129,7 @@ def find_challenge(imap, challenge_from: str, resolver, seen: set):
         if not str(message.get("Auto-Submitted", "")).lower().startswith("auto-generated"):
             print("ignored: no Auto-Submitted: auto-generated", file=sys.stderr)
             continue
-        if not dkim_passes(raw, resolver, challenge_from.rsplit("@", 1)[1].lower()):
+        if check_dkim and not dkim_passes(raw, resolver, challenge_from.rsplit("@", 1)[1].lower()):
             print("ignored: its DKIM signature does not verify", file=sys.stderr)
             continue
         token_part1 = "".join(subject[len("ACME:"):].split())
@@ -206,6 +207,7 @@ def poll(acme, url: str, done, what: str):
 
 
 def main() -> None:
+    global DEADLINE_SECS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ["directory", "ca-bundle", "email", "imap-url", "smtp-url", "submission-url",
                  "dns", "user", "password", "workdir"]:
@@ -213,7 +215,10 @@ def main() -> None:
     parser.add_argument("--other-user", default="")
     parser.add_argument("--other-password", default="")
     parser.add_argument("--break", dest="break_", choices=BREAKS, default="none")
+    parser.add_argument("--deadline", type=int, default=DEADLINE_SECS,
+                        help="seconds to wait for the mail and for each poll")
     args = parser.parse_args()
+    DEADLINE_SECS = args.deadline
     if not args.email.isascii():
         print("EAI addresses (SmtpUTF8Mailbox CSRs) are not implemented", file=sys.stderr)
         sys.exit(EXIT_UNIMPLEMENTED)
@@ -249,7 +254,8 @@ def main() -> None:
     posted = False
     started = time.monotonic()
     while found is None and time.monotonic() < started + DEADLINE_SECS:
-        found = find_challenge(imap, challenge["from"], resolver, seen)
+        found = find_challenge(imap, challenge["from"], resolver, seen,
+                               check_dkim=args.break_ != "no-dkim-check")
         if found is None:
             if not posted and time.monotonic() > started + 3:
                 acme._post(challenge["url"], Empty())
@@ -266,6 +272,8 @@ def main() -> None:
         token = challenge["token"] + token_part1
     digest = b64url(hashlib.sha256(f"{token}.{thumbprint}".encode()).digest())
     reply(args, ctx, message, digest)
+    if args.break_ == "reply-twice":
+        reply(args, ctx, message, digest)
     imap.uid("STORE", uid, "+FLAGS", r"(\Answered)")
     imap.logout()
 

@@ -388,3 +388,29 @@ fn email_tls_client_faults_get_their_findings() {
         assert_eq!(r["outcome"], outcome, "{fault}: {r:#}");
     }
 }
+
+const FORGED: &str = "rfc8823/3.1/forged-dkim-ignored";
+
+#[test]
+fn a_second_reply_to_one_challenge_is_smime_11() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let (code, r) = broken(&python, "reply-twice", None, FORGED);
+    // The CA took the first reply (send-once) and issued; the client still broke SMIME-11.
+    assert_eq!(finding_ids(&r), ids(&["SMIME-11"]), "{r:#}");
+    assert_eq!(r["outcome"], "fail");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn a_client_that_skips_dkim_answers_the_forged_lookalike() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    // It answers the first ACME mail, the forgery, and then waits (4 s) in vain.
+    let (code, r) = broken(&python, "no-dkim-check --deadline 4", None, FORGED);
+    assert_eq!(finding_ids(&r), ids(&["SMIME-35", "SMIME-37"]), "{r:#}");
+    assert!(r.to_string().contains("which the CA never sent"), "{r:#}");
+    assert_eq!(code, 1);
+}
