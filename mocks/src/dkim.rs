@@ -25,13 +25,17 @@ use std::fmt;
 use acmeproof_protocol::address::domain_to_a_labels;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
-use mail_auth::common::headers::HeaderWriter as _;
+use mail_auth::common::crypto::{Algorithm, Ed25519Key, RsaKey, Sha1, Sha256, SigningKey};
+use mail_auth::common::headers::{HeaderWriter as _, Writable};
 use mail_auth::dkim::{Canonicalization as MaCanon, DkimSigner, Signature};
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult};
 use mail_auth::{MessageAuthenticator, hickory_resolver::TokioResolver};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
+
+use acmeproof_protocol::smime::dkim::{
+    ANY_MAIL_RULES, DkimTags, SignatureResult, Verification, judge_dkim,
+};
 
 use crate::dns::{DnsError, DnsServer, WorldResolver};
 use crate::seed::SeededRng;
@@ -79,6 +83,9 @@ pub enum DkimAlgorithm {
     Ed25519Sha256,
     /// `rsa-sha256` with a 2048-bit key (not reproducible from the seed).
     RsaSha256,
+    /// `rsa-sha1`: RFC 8301 §3.1 says it "MUST NOT be used for signing or verifying". Only
+    /// for a hostile signer in tests and scenarios; verification never counts it.
+    RsaSha1,
 }
 
 impl DkimAlgorithm {
@@ -87,6 +94,7 @@ impl DkimAlgorithm {
         match self {
             DkimAlgorithm::Ed25519Sha256 => "ed25519-sha256",
             DkimAlgorithm::RsaSha256 => "rsa-sha256",
+            DkimAlgorithm::RsaSha1 => "rsa-sha1",
         }
     }
 
@@ -94,7 +102,7 @@ impl DkimAlgorithm {
     pub fn key_type(self) -> &'static str {
         match self {
             DkimAlgorithm::Ed25519Sha256 => "ed25519",
-            DkimAlgorithm::RsaSha256 => "rsa",
+            DkimAlgorithm::RsaSha256 | DkimAlgorithm::RsaSha1 => "rsa",
         }
     }
 }
@@ -142,6 +150,8 @@ pub struct DkimKey {
     algorithm: DkimAlgorithm,
     /// Ed25519: the 32-octet seed; RSA: PKCS#8 DER.
     secret: Vec<u8>,
+    /// RSA: the modulus size.
+    rsa_bits: u32,
     /// Ed25519: the raw 32-octet public key (RFC 8463 §4.2); RSA: SubjectPublicKeyInfo DER.
     public: Vec<u8>,
     header_canon: Canonicalization,
@@ -186,6 +196,19 @@ impl DkimKey {
         algorithm: DkimAlgorithm,
         rng: &SeededRng,
     ) -> Result<DkimKey, DkimError> {
+        Self::generate_sized(domain, selector, algorithm, RSA_BITS, rng)
+    }
+
+    /// As [`DkimKey::generate`], with an RSA key of `rsa_bits` (ignored for Ed25519). Keys
+    /// under 1024 bits break RFC 8301 §3.2 ("Signers MUST use RSA keys of at least 1024
+    /// bits"): only for a hostile signer in tests and scenarios.
+    pub fn generate_sized(
+        domain: &str,
+        selector: &str,
+        algorithm: DkimAlgorithm,
+        rsa_bits: u32,
+        rng: &SeededRng,
+    ) -> Result<DkimKey, DkimError> {
         let domain = domain_to_a_labels(domain).map_err(|_| DkimError::BadDomain(domain.into()))?;
         check_selector(selector)?;
         let (secret, public) = match algorithm {
@@ -198,8 +221,8 @@ impl DkimKey {
                     .to_vec();
                 (seed, public)
             }
-            DkimAlgorithm::RsaSha256 => {
-                let rsa = openssl::rsa::Rsa::generate(RSA_BITS)?;
+            DkimAlgorithm::RsaSha256 | DkimAlgorithm::RsaSha1 => {
+                let rsa = openssl::rsa::Rsa::generate(rsa_bits)?;
                 let pkey = openssl::pkey::PKey::from_rsa(rsa)?;
                 let pkcs8 = pkey.private_key_to_pkcs8()?;
                 // pitfall 11: ring's RsaKey::public_key() is PKCS#1; RFC 6376 §3.6.1 `p=` for
@@ -214,6 +237,7 @@ impl DkimKey {
             algorithm,
             secret,
             public,
+            rsa_bits,
             header_canon: Canonicalization::Relaxed,
             body_canon: Canonicalization::Relaxed,
             body_length: false,
@@ -293,9 +317,20 @@ impl DkimKey {
                 let key = Ed25519Key::from_seed_and_public_key(&self.secret, &self.public)?;
                 self.signature(key, raw, headers)?
             }
-            DkimAlgorithm::RsaSha256 => {
+            // ring signs rsa-sha256 with keys of 2048 bits and more.
+            DkimAlgorithm::RsaSha256 if self.rsa_bits >= RSA_BITS => {
                 let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.secret.as_slice()));
                 let key = RsaKey::<Sha256>::from_key_der(der)?;
+                self.signature(key, raw, headers)?
+            }
+            // What ring refuses to sign (rsa-sha1, short keys) openssl signs; mail-auth still
+            // does all of DKIM.
+            DkimAlgorithm::RsaSha256 => {
+                let key = OpensslRsa::<Sha256>::from_pkcs8(&self.secret)?;
+                self.signature(key, raw, headers)?
+            }
+            DkimAlgorithm::RsaSha1 => {
+                let key = OpensslRsa::<Sha1>::from_pkcs8(&self.secret)?;
                 self.signature(key, raw, headers)?
             }
         };
@@ -304,7 +339,7 @@ impl DkimKey {
         Ok(out)
     }
 
-    fn signature<K: SigningKey<Hasher = Sha256>>(
+    fn signature<K: SigningKey>(
         &self,
         key: K,
         raw: &[u8],
@@ -319,6 +354,63 @@ impl DkimKey {
             .body_length(self.body_length)
             .sign(raw)?;
         Ok(sig.to_header())
+    }
+}
+
+/// An RSA key that signs through openssl (PKCS#1 v1.5 with `H`): for the signatures ring
+/// refuses to make, which a hostile signer needs.
+struct OpensslRsa<H> {
+    key: openssl::pkey::PKey<openssl::pkey::Private>,
+    hash: std::marker::PhantomData<H>,
+}
+
+impl<H> OpensslRsa<H> {
+    fn from_pkcs8(der: &[u8]) -> Result<Self, DkimError> {
+        Ok(OpensslRsa {
+            key: openssl::pkey::PKey::private_key_from_pkcs8(der)?,
+            hash: std::marker::PhantomData,
+        })
+    }
+
+    fn sign_with(
+        &self,
+        digest: openssl::hash::MessageDigest,
+        input: impl Writable,
+    ) -> mail_auth::Result<Vec<u8>> {
+        let mut data = Vec::with_capacity(256);
+        input.write(&mut data);
+        let library = |e: openssl::error::ErrorStack| {
+            mail_auth::Error::Crypto(mail_auth::common::crypto::CryptoError::Library(
+                e.to_string(),
+            ))
+        };
+        let mut signer = openssl::sign::Signer::new(digest, &self.key).map_err(library)?;
+        signer.update(&data).map_err(library)?;
+        signer.sign_to_vec().map_err(library)
+    }
+}
+
+impl SigningKey for OpensslRsa<Sha256> {
+    type Hasher = Sha256;
+
+    fn sign(&self, input: impl Writable) -> mail_auth::Result<Vec<u8>> {
+        self.sign_with(openssl::hash::MessageDigest::sha256(), input)
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RsaSha256
+    }
+}
+
+impl SigningKey for OpensslRsa<Sha1> {
+    type Hasher = Sha1;
+
+    fn sign(&self, input: impl Writable) -> mail_auth::Result<Vec<u8>> {
+        self.sign_with(openssl::hash::MessageDigest::sha1(), input)
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RsaSha1
     }
 }
 
@@ -360,6 +452,8 @@ pub struct DkimOutcome {
     pub headers_signed: Vec<String>,
     /// `c=` of the signature, e.g. `relaxed/simple` (empty if the field did not parse).
     pub canonicalization: String,
+    /// For an `rsa-*` signature, the size of the key its record publishes (when it was read).
+    pub rsa_key_bits: Option<u32>,
     raw_result: DkimResult,
     signature: Option<Signature>,
 }
@@ -389,8 +483,39 @@ impl DkimOutcome {
                     )
                 })
                 .unwrap_or_default(),
+            rsa_key_bits: None,
             raw_result: out.result().clone(),
             signature: sig.cloned(),
+        }
+    }
+
+    /// The `a=` algorithm, when the field parsed.
+    pub fn algorithm(&self) -> Option<&'static str> {
+        self.signature.as_ref().map(|s| match s.a {
+            Algorithm::RsaSha256 => "rsa-sha256",
+            Algorithm::RsaSha1 => "rsa-sha1",
+            Algorithm::Ed25519Sha256 => "ed25519-sha256",
+        })
+    }
+
+    /// This signature as the protocol's DKIM rule reads it
+    /// ([`acmeproof_protocol::smime::dkim::judge_dkim`]).
+    pub fn signature_result(&self) -> SignatureResult {
+        let tags = self.signature.as_ref().map(|s| DkimTags {
+            algorithm: self.algorithm().map(str::to_owned),
+            domain: Some(s.d.clone()),
+            selector: Some(s.s.clone()),
+            signed_headers: s.h.clone(),
+            body_length: (s.l > 0).then(|| s.l.to_string()),
+        });
+        let verification = match &self.result {
+            DkimVerdict::Pass => Verification::Verified,
+            other => Verification::Failed(format!("{other:?}")),
+        };
+        SignatureResult {
+            tags,
+            verification,
+            rsa_key_bits: self.rsa_key_bits,
         }
     }
 
@@ -401,6 +526,7 @@ impl DkimOutcome {
             result: DkimVerdict::None,
             headers_signed: Vec::new(),
             canonicalization: String::new(),
+            rsa_key_bits: None,
             raw_result: DkimResult::None,
             signature: None,
         }
@@ -449,22 +575,57 @@ impl DkimVerifier {
         if outputs.is_empty() {
             return vec![DkimOutcome::unsigned()];
         }
-        outputs.iter().map(DkimOutcome::from_output).collect()
+        let mut outcomes: Vec<DkimOutcome> = outputs.iter().map(DkimOutcome::from_output).collect();
+        for o in &mut outcomes {
+            if o.algorithm().is_some_and(|a| a.starts_with("rsa-")) {
+                o.rsa_key_bits = self.rsa_key_bits(&o.selector, &o.domain).await;
+            }
+        }
+        outcomes
+    }
+
+    /// The per-signature results for the protocol's DKIM rule (no entry for an unsigned mail).
+    pub async fn check(&self, raw: &[u8]) -> Vec<SignatureResult> {
+        signature_results(&self.verify(raw).await)
+    }
+
+    /// The modulus size of the RSA key published for `selector` and `domain` (RFC 8301 §3.2
+    /// sets a floor on it), read as mail-auth reads key records.
+    async fn rsa_key_bits(&self, selector: &str, domain: &str) -> Option<u32> {
+        use mail_auth::common::cache::NoCache;
+        use mail_auth::common::verify::DomainKey;
+        let name = format!("{selector}._domainkey.{domain}.");
+        let key = self
+            .auth
+            .txt_lookup::<DomainKey>(name, None::<&NoCache<Box<str>, mail_auth::Txt>>)
+            .await
+            .ok()?;
+        u32::try_from(key.p.public_key_bits())
+            .ok()
+            .filter(|&b| b > 0)
     }
 }
 
-/// Whether some outcome is a Pass with `d=` equal to `domain` (both compared as lowercase
-/// A-labels, RFC 8616 §4: U-labels and A-labels name the same domain). This is the RFC 8823
-/// §3.1 item 6 / §3.2 item 9 check: "The domain from the "d=" tag … MUST be the same as the
-/// domain from the From header field".
+/// The results of `outcomes` for the protocol's DKIM rule; an unsigned mail has none.
+pub fn signature_results(outcomes: &[DkimOutcome]) -> Vec<SignatureResult> {
+    outcomes
+        .iter()
+        .filter(|o| o.raw_result != DkimResult::None)
+        .map(DkimOutcome::signature_result)
+        .collect()
+}
+
+/// Whether one signature passes for `domain` under the protocol's DKIM rule
+/// ([`judge_dkim`] with no RFC 8823 `h=` list): it verifies, its `d=` is `domain` (U- and
+/// A-labels compare equal, RFC 8616 §4), and RFC 8301 lets it count (no rsa-sha1, no RSA key
+/// under 1024 bits). RFC 8823's checks add their `h=` lists through the same rule.
 pub fn passes_for_domain(outcomes: &[DkimOutcome], domain: &str) -> bool {
-    let Ok(want) = domain_to_a_labels(domain.trim_end_matches('.')) else {
-        return false;
-    };
-    outcomes.iter().any(|o| {
-        o.result.is_pass()
-            && domain_to_a_labels(o.domain.trim_end_matches('.')).is_ok_and(|d| d == want)
-    })
+    judge_dkim(
+        &signature_results(outcomes),
+        Some(domain.trim_end_matches('.')),
+        &ANY_MAIL_RULES,
+    )
+    .passes()
 }
 
 /// The value of an RFC 8601 `Authentication-Results:` field a relay named `host` adds after
@@ -476,6 +637,13 @@ pub fn authentication_results(host: &str, outcomes: &[DkimOutcome]) -> String {
         .filter(|o| o.raw_result != DkimResult::None)
         .map(|o| {
             let out = match &o.raw_result {
+                // RFC 8301 §3.1: verifiers "MUST NOT consider signatures using this algorithm
+                // valid" (rsa-sha1), and keys under 1024 bits are no better.
+                DkimResult::Pass if o.signature_result().acceptable().is_err() => {
+                    DkimOutput::perm_err(mail_auth::Error::Dkim(
+                        mail_auth::dkim::DkimError::UnsupportedAlgorithm,
+                    ))
+                }
                 DkimResult::Pass => DkimOutput::pass(),
                 DkimResult::Fail(e) => DkimOutput::fail(e.clone()),
                 DkimResult::Neutral(e) => DkimOutput::neutral(e.clone()),

@@ -374,6 +374,10 @@ catalogue! {
         "no line of a message is longer than 998 characters, CRLF not counted";
     MAIL_6 = "MAIL-6", "MUST", Any, "RFC 2047 §2, §5",
         "an encoded-word is well formed: `=?charset?encoding?encoded-text?=`";
+    MAIL_7 = "MAIL-7", "MUST NOT", Any, "RFC 8301 §3.1",
+        "sign or verify DKIM with rsa-sha1 (\"MUST NOT be used for signing or verifying\")";
+    MAIL_8 = "MAIL-8", "MUST", Any, "RFC 8301 §3.2",
+        "a DKIM signer uses RSA keys of at least 1024 bits";
 }
 
 /// The catalogue entry for `id`, or `None` for an id the catalogue does not know.
@@ -444,7 +448,7 @@ mod tests {
 
     #[test]
     fn families_are_contiguous_and_in_order() {
-        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 34), ("MAIL", 6)];
+        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 34), ("MAIL", 8)];
         let mut rows = CATALOGUE.iter();
         for (family, count) in expected {
             for n in 1..=count {
@@ -458,8 +462,8 @@ mod tests {
                 );
             }
         }
-        assert!(rows.next().is_none(), "rows after MAIL-6");
-        assert_eq!(CATALOGUE.len(), 58 + 16 + 34 + 6);
+        assert!(rows.next().is_none(), "rows after MAIL-8");
+        assert_eq!(CATALOGUE.len(), 58 + 16 + 34 + 8);
     }
 
     #[test]

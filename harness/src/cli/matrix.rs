@@ -145,6 +145,12 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                 .iter()
                 .map(|f| format!("{}: {}", f.req, f.observed))
                 .chain(ran.run.error.iter().map(|e| format!("harness error: {e}")))
+                .chain(
+                    ran.run
+                        .sut_error
+                        .iter()
+                        .map(|e| format!("client error: {e}")),
+                )
                 .collect(),
         });
     }

@@ -17,16 +17,25 @@ pub fn scenario_result(ran: &Ran) -> ScenarioResult {
     result.expected = file.expect;
     result.seed = ran.seed;
     result.duration_ms = ran.run.duration.as_millis() as u64;
-    result.error = match &ran.run.verdict {
-        Some((_, why)) => Some(why.clone()),
-        None => ran.run.error.clone(),
+    result.error = match (&ran.run.verdict, &ran.run.error, &ran.run.sut_error) {
+        (Some((_, why)), _, _) => Some(why.clone()),
+        (None, Some(error), _) => Some(error.clone()),
+        (None, None, Some(error)) => Some(format!("{}: {error}", sut_error_label(ran))),
+        (None, None, None) => None,
     };
+    let transcript = &ran.run.transcript;
     result.findings = ran
         .run
         .findings
         .as_slice()
         .iter()
-        .map(FindingRecord::from)
+        .enumerate()
+        .map(|(i, f)| {
+            let mut record = FindingRecord::from(f);
+            record.step = ran.run.finding_steps.get(i).copied().flatten();
+            record.transcript = crate::scenario::transcript::answer_refusing(transcript, f.req);
+            record
+        })
         .collect();
     result.steps = ran
         .run
@@ -42,6 +51,14 @@ pub fn scenario_result(ran: &Ran) -> ScenarioResult {
         .collect();
     result.transcript = ran.run.transcript.clone();
     result
+}
+
+/// What a system-under-test error is called in reports.
+fn sut_error_label(ran: &Ran) -> &'static str {
+    match ran.scenario.file.role {
+        acmeproof_reports::Role::Server => "server error",
+        _ => "client error",
+    }
 }
 
 /// Writes the file formats of `formats` into `dir`; returns the paths written.

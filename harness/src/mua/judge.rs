@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
+use acmeproof_mocks::dkim::DkimVerifier;
+use acmeproof_protocol::smime::dkim::{CHALLENGE_RULES, judge_dkim};
 use acmeproof_protocol::smime::{ChallengeContext, ChallengeInfo, check_challenge};
 
 /// What the MUA is waiting for.
@@ -41,10 +42,21 @@ pub async fn judge(
     answered: &BTreeSet<String>,
     verifier: &DkimVerifier,
 ) -> Judgement {
+    let from_domain = expected
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    // One DKIM rule (protocol::smime::dkim): the signature that verifies must also carry d= and
+    // h= as RFC 8823 §3.1 item 6 says. Where DKIM is required, a mail that fails it breaks a
+    // MUST of §3.1 and is ignored like any other.
+    let signatures = verifier.check(raw).await;
+    let dkim_pass = judge_dkim(&signatures, Some(from_domain), &CHALLENGE_RULES).passes();
     let context = ChallengeContext {
         expected_from: Some(expected.from.clone()),
         expected_to: Some(expected.to.clone()),
         case: Default::default(),
+        dkim: expected.require_dkim.then_some(signatures),
     };
     let report = match check_challenge(raw, &context) {
         Ok(report) => report,
@@ -70,17 +82,6 @@ pub async fn judge(
     if answered.contains(&part1) {
         return Judgement::Ignore(format!(
             "subject {subject:?}: token-part1 already answered (one reply per challenge)"
-        ));
-    }
-    let from_domain = expected
-        .from
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or_default();
-    let dkim_pass = passes_for_domain(&verifier.verify(raw).await, from_domain);
-    if expected.require_dkim && !dkim_pass {
-        return Judgement::Ignore(format!(
-            "subject {subject:?}: no DKIM signature of {from_domain} verifies"
         ));
     }
     Judgement::Answer {

@@ -75,13 +75,16 @@ impl LoadedScenario {
     }
 }
 
-/// The outcome of a run: `error` when the harness broke, else from the findings' levels
-/// (`strict` makes SHOULD-level findings fail).
+/// The outcome of a run: `error` when the harness broke, `fail` when the system under test
+/// broke without a rule to name (its own error), else from the findings' levels (`strict` makes
+/// SHOULD-level findings fail).
 pub fn outcome_of(run: &run::ScenarioRun, strict: bool) -> Outcome {
     if let Some((outcome, _)) = &run.verdict {
         *outcome
     } else if run.error.is_some() {
         Outcome::Error
+    } else if run.sut_error.is_some() {
+        Outcome::Fail
     } else {
         Outcome::from_checked(&run.findings, strict)
     }

@@ -5,10 +5,13 @@
 use std::time::{Duration, Instant};
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
+use acmeproof_mocks::dkim::DkimVerifier;
+use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
 use acmeproof_protocol::problem::short_type;
 use acmeproof_protocol::requirements;
+use acmeproof_protocol::smime::dkim::SignatureResult;
 use acmeproof_protocol::smime::{
     ChallengeContext, ExpectedDigest, ResponseBody, ResponseContext, check_challenge,
     check_response,
@@ -37,6 +40,9 @@ const WAIT: Duration = Duration::from_secs(20);
 pub struct ScenarioRun {
     /// Every finding, in order.
     pub findings: Findings,
+    /// For each finding of [`ScenarioRun::findings`] at the same index, the step during which
+    /// it was made (`None` for a judgement made after the steps, such as the client judge's).
+    pub finding_steps: Vec<Option<usize>>,
     /// What each step did.
     pub steps: Vec<StepLog>,
     /// Set when the harness itself broke (the world did not start, a step could not run).
@@ -48,6 +54,9 @@ pub struct ScenarioRun {
     /// An outcome decided without judging, with its reason: `skipped` (the scenario cannot run
     /// against this system) or `unimplemented` (the system says it lacks the feature).
     pub verdict: Option<(acmeproof_reports::Outcome, String)>,
+    /// Set when the system under test broke without breaking a rule (a client's crash,
+    /// timeout, non-zero exit): the scenario fails, under no requirement id.
+    pub sut_error: Option<String>,
 }
 
 /// Runs `scenario` with `seed` against the reference implementations.
@@ -63,17 +72,37 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
             if scenario.file.role == Role::Server {
                 return Some("it judges the CA only".into());
             }
-            scenario.file.steps.iter().find_map(|step| match step {
+            let steps = &scenario.file.steps;
+            steps.iter().enumerate().find_map(|(index, step)| {
+                match step {
                 // The template says what kind of client it runs.
                 Step::Issue(_) if !cmd.uses("email") => {
                     Some("it needs an RFC 8823 client, and the command takes no {email}".into())
+                }
+                Step::Issue(s) if s.expect == "issued" => {
+                    if let Some(variant) = crate::sut::asks::reference_variant(s) {
+                        return Some(format!(
+                            "it sets the reference MUA's {variant}: an external client has its own"
+                        ));
+                    }
+                    // What the scenario needs of the client must reach it, or nothing of it
+                    // would be exercised.
+                    let knobs = crate::sut::asks::knobs_at(&scenario.world.ca.knobs, steps, index);
+                    crate::sut::asks::asks(s, &knobs)
+                        .into_iter()
+                        .find(|a| !a.default && !cmd.uses(a.placeholder))
+                        .map(|a| {
+                            format!(
+                                "it needs the client to {}, and the command takes no {{{}}}",
+                                a.what, a.placeholder
+                            )
+                        })
                 }
                 Step::IssueTls(_) if !cmd.uses("services") => Some(
                     "it needs a draft-ietf-acme-email-tls client, and the command takes no \
                      {services}"
                         .into(),
                 ),
-                Step::Issue(s) if s.expect == "issued" => None,
                 Step::IssueTls(s) if s.expect == "issued" => {
                     external::tls_variant_fields(s).map(|f| {
                         format!(
@@ -86,6 +115,7 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
                     "its step {:?} drives the reference client by hand",
                     other.action()
                 )),
+            }
             })
         }
         Sut::Server(_) => {
@@ -184,6 +214,9 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
     for (index, step) in scenario.file.steps.iter().enumerate() {
         let step_started = Instant::now();
         let result = ctx.step(step).await;
+        let made = (ctx.findings.as_slice().len()).saturating_sub(out.finding_steps.len());
+        out.finding_steps
+            .extend(std::iter::repeat_n(Some(index), made));
         let (status, detail) = match result {
             Ok(()) => (StepStatus::Ok, None),
             Err(StepError::Expectation(detail)) => (StepStatus::Failed, Some(detail)),
@@ -195,6 +228,10 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
                 out.error = Some(format!("step {} ({}): {detail}", index + 1, step.action()));
                 (StepStatus::Failed, Some(detail))
             }
+            Err(StepError::Sut(detail)) => {
+                out.sut_error = Some(detail.clone());
+                (StepStatus::Failed, Some(detail))
+            }
         };
         out.steps.push(StepLog {
             index,
@@ -203,7 +240,7 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
             detail,
             duration: step_started.elapsed(),
         });
-        if out.error.is_some() || out.verdict.is_some() {
+        if out.error.is_some() || out.verdict.is_some() || out.sut_error.is_some() {
             for (later, step) in scenario.file.steps.iter().enumerate().skip(index + 1) {
                 out.steps.push(StepLog {
                     index: later,
@@ -243,6 +280,9 @@ enum StepError {
     Harness(String),
     /// The system under test says it does not implement what the step needs.
     Unimplemented(String),
+    /// The system under test broke without breaking a rule: a client that crashed, timed out,
+    /// exited non-zero or could not log in. No requirement id: its own words say what.
+    Sut(String),
 }
 
 impl From<FlowError> for StepError {
@@ -495,7 +535,7 @@ impl Context<'_> {
         let req = s.req.as_deref().unwrap_or("SMIME-10");
         match (s.expect.as_str(), result) {
             ("issued", Ok(outcome)) => {
-                self.observe_challenge(&outcome.exchange);
+                self.observe_challenge(&outcome.exchange).await;
                 self.observe_reply(&outcome.exchange, &address).await;
                 if let Some(want) = s.ignored
                     && outcome.ignored.len() != want
@@ -550,14 +590,41 @@ impl Context<'_> {
         Err(StepError::Expectation(detail))
     }
 
+    /// What the world's DNS says of `raw`'s DKIM signatures, for the protocol's DKIM rule.
+    async fn dkim_results(&self, raw: &[u8]) -> Option<Vec<SignatureResult>> {
+        let resolver = WorldResolver::new(self.world.dns.addr()).ok()?;
+        Some(DkimVerifier::new(&resolver).check(raw).await)
+    }
+
+    /// The challenge mail as the CA sent it, before any relay: what the CA is judged on. The
+    /// built-in CA keeps its copy; otherwise the copy delivered to the mailbox.
+    fn challenge_as_sent(&self, exchange: &Exchange) -> Vec<u8> {
+        let sent = match (self.sut, &exchange.info.token_part1) {
+            (Sut::Server(_), _) | (_, None) => None,
+            (_, Some(part1)) => {
+                let ca = self.world.ca.shared();
+                let store = ca.store();
+                store
+                    .email_by_token_part1
+                    .get(part1)
+                    .and_then(|id| store.email.get(id))
+                    .and_then(|state| state.sent_mail.clone())
+            }
+        };
+        sent.map(|m| m.to_vec())
+            .unwrap_or_else(|| exchange.challenge_mail.clone())
+    }
+
     /// The CA's challenge mail, checked by the protocol rules: its findings are the CA's.
-    fn observe_challenge(&mut self, exchange: &Exchange) {
+    async fn observe_challenge(&mut self, exchange: &Exchange) {
+        let raw = self.challenge_as_sent(exchange);
         let context = ChallengeContext {
             expected_from: exchange.challenge["from"].as_str().map(str::to_owned),
             expected_to: exchange.info.to.clone(),
             case: Default::default(),
+            dkim: self.dkim_results(&raw).await,
         };
-        match check_challenge(&exchange.challenge_mail, &context) {
+        match check_challenge(&raw, &context) {
             Ok(report) => self.findings.extend(report.findings),
             Err(e) => self.findings.push(expectation(
                 "SMIME-16",
@@ -602,6 +669,7 @@ impl Context<'_> {
             challenge: Some(exchange.info.clone()),
             expected: ExpectedDigest::Unknown,
             case: Default::default(),
+            dkim: self.dkim_results(&copy.data).await,
         };
         match check_response(&copy.data, &context) {
             Ok(report) => self.findings.extend(report.findings),
@@ -646,7 +714,7 @@ impl Context<'_> {
         let exchange = email::read_challenge(self.world, ordered, &address, WAIT).await;
         match exchange {
             Ok(exchange) => {
-                self.observe_challenge(&exchange);
+                self.observe_challenge(&exchange).await;
                 self.exchange = Some(exchange);
                 Ok(())
             }

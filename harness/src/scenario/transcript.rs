@@ -2,6 +2,7 @@
 //! the CA, DNS queries, and the SMTP, LMTP, IMAP and POP3 lines of each server, as the
 //! reports' [`TranscriptEntry`]s in time order.
 
+use acmeproof_mocks::ca::server::RequestRecord;
 use acmeproof_mocks::imap::TranscriptLine;
 use acmeproof_mocks::world::World;
 use acmeproof_reports::{Channel, Direction, TranscriptEntry};
@@ -36,6 +37,50 @@ fn server_lines(
     }));
 }
 
+/// An ACME request as the transcript shows it: the request line, then the JWS protected header
+/// and payload as the CA decoded them (a finalize payload holds a CSR, never a secret).
+fn request_text(r: &RequestRecord) -> String {
+    let mut text = format!("{} {}", r.method, r.path);
+    for (name, value) in [("protected", &r.protected), ("payload", &r.payload)] {
+        if let Some(value) = value {
+            text.push_str(&format!("\n{name}: {value}"));
+        }
+    }
+    text
+}
+
+/// The CA's answer: the status, and for a problem document its type, detail and the
+/// requirement the CA found broken.
+fn answer_text(r: &RequestRecord) -> String {
+    let Some(problem) = &r.problem else {
+        return r.status.to_string();
+    };
+    let mut text = format!("{} urn:ietf:params:acme:error:{problem}", r.status);
+    if let Some(detail) = &r.detail {
+        text.push_str(&format!(": {detail}"));
+    }
+    if let Some(req) = &r.violates {
+        text.push_str(&violation_tag(req));
+    }
+    text
+}
+
+/// How an answer's text names the requirement the CA found broken.
+fn violation_tag(req: &str) -> String {
+    format!(" [{req}]")
+}
+
+/// The transcript index of the CA's first answer that refused a request for breaking `req`:
+/// the wire a finding under `req` points at, when the CA tagged one.
+pub fn answer_refusing(transcript: &[TranscriptEntry], req: &str) -> Option<usize> {
+    let tag = violation_tag(req);
+    transcript.iter().position(|e| {
+        e.channel == Channel::Http
+            && e.direction == Direction::ServerToClient
+            && e.text.ends_with(&tag)
+    })
+}
+
 /// Everything that crossed the wire in `world`, in time order (stable within a server), with
 /// milliseconds counted from the first line.
 pub fn collect(world: &World) -> Vec<TranscriptEntry> {
@@ -51,17 +96,8 @@ pub fn collect(world: &World) -> Vec<TranscriptEntry> {
             conn: None,
             text,
         };
-        out.push(line(
-            Direction::ClientToServer,
-            format!("{} {}", r.method, r.path),
-        ));
-        out.push(line(
-            Direction::ServerToClient,
-            match r.problem {
-                Some(problem) => format!("{} {problem}", r.status),
-                None => r.status.to_string(),
-            },
-        ));
+        out.push(line(Direction::ClientToServer, request_text(&r)));
+        out.push(line(Direction::ServerToClient, answer_text(&r)));
     }
     for q in world.dns.history() {
         out.push(Line {
@@ -120,4 +156,62 @@ pub fn collect(world: &World) -> Vec<TranscriptEntry> {
             text: l.text,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(problem: Option<&str>, violates: Option<&str>) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            at: String::new(),
+            method: "POST".into(),
+            path: "/acme/new-order".into(),
+            status: if problem.is_some() { 400 } else { 201 },
+            problem: problem.map(str::to_owned),
+            detail: problem.map(|_| "no wildcard in an email identifier".to_owned()),
+            violates: violates.map(str::to_owned),
+            protected: Some(serde_json::json!({"alg": "ES256"})),
+            payload: Some(serde_json::json!({"identifiers": []})),
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn a_request_shows_its_decoded_header_and_payload() {
+        let text = request_text(&record(None, None));
+        assert_eq!(
+            text,
+            "POST /acme/new-order\nprotected: {\"alg\":\"ES256\"}\npayload: {\"identifiers\":[]}"
+        );
+    }
+
+    #[test]
+    fn a_finding_points_at_the_answer_that_refused_its_rule() {
+        let refused = record(Some("rejectedIdentifier"), Some("SMIME-1"));
+        assert_eq!(
+            answer_text(&refused),
+            "400 urn:ietf:params:acme:error:rejectedIdentifier: no wildcard in an email \
+             identifier [SMIME-1]"
+        );
+        let entry = |direction, text: String| TranscriptEntry {
+            seq: 0,
+            at_ms: 0,
+            channel: Channel::Http,
+            direction,
+            conn: None,
+            endpoint: "ca".into(),
+            text,
+        };
+        let ok = record(None, None);
+        let transcript = vec![
+            entry(Direction::ClientToServer, request_text(&ok)),
+            entry(Direction::ServerToClient, answer_text(&ok)),
+            entry(Direction::ClientToServer, request_text(&refused)),
+            entry(Direction::ServerToClient, answer_text(&refused)),
+        ];
+        assert_eq!(answer_refusing(&transcript, "SMIME-1"), Some(3));
+        assert_eq!(answer_refusing(&transcript, "SMIME-12"), None);
+    }
 }

@@ -66,15 +66,55 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "http://127.0.0.1:PORT, the world's management API: an email-tls client publishes its \
          TXT (POST /dns/records) or its ACME capability (PUT /mail/acme/{service}) there",
     ),
+    // What a scenario asks of an RFC 8823 client (crate::sut::asks): a scenario whose ask the
+    // template does not carry is skipped.
+    (
+        "usage",
+        "RFC 8823 §3.3: the certificate to ask for: `both` (no keyUsage, or signing and \
+         encryption bits), `signing` (digitalSignature/nonRepudiation only) or `encryption` \
+         (keyEncipherment or keyAgreement only)",
+    ),
+    (
+        "reply_body",
+        "RFC 8823 §3.2 item 7: the reply's media type, `text-plain` or `multipart-alternative` \
+         (with a text/plain alternative)",
+    ),
+    (
+        "imap_tls",
+        "how to reach the mailbox: `starttls` ({imap_url}) or `implicit` ({imaps_url})",
+    ),
+    (
+        "imaps_url",
+        "imaps://127.0.0.1:PORT, the same mailbox over implicit TLS",
+    ),
+    (
+        "post",
+        "when to POST the challenge: `after-reply` (RFC 8823 §3 step 7) or `before-reply`",
+    ),
+    (
+        "mail_on",
+        "when this CA sends the challenge mail: `authorization` (once the authorization is \
+         fetched, RFC 8823 §3 step 4) or `challenge-post` (only once the challenge is POSTed: \
+         wait for the mail after POSTing)",
+    ),
 ];
+
+/// Placeholders whose values are secrets: never written to a transcript or a report.
+pub const SECRET_PLACEHOLDERS: &[&str] = &["password"];
+
+/// What stands in a transcript for a secret.
+pub const REDACTED: &str = "[redacted]";
 
 /// A parsed `--client-cmd` template.
 #[derive(Debug, Clone)]
 pub struct ClientCommand {
     words: Vec<String>,
+    /// The folder acmeproof was started in: the program and relative arguments of the template
+    /// are found from it, whatever folder the client runs in.
+    base: PathBuf,
     /// How long one run may take before it is killed.
     pub timeout: Duration,
-    /// Where per-scenario work folders go.
+    /// Where per-scenario work folders go (absolute).
     pub work_root: PathBuf,
 }
 
@@ -95,7 +135,7 @@ pub enum Exit {
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct ClientRun {
-    /// The argument vector, placeholders filled in.
+    /// The argument vector, placeholders filled in, secrets redacted.
     pub argv: Vec<String>,
     /// How it ended.
     pub exit: Exit,
@@ -118,9 +158,25 @@ impl ClientRun {
 
 impl ClientCommand {
     /// Parses `template`; an unknown `{placeholder}` or an unbalanced quote is an error that
-    /// names it.
+    /// names it. Relative paths (the program, literal arguments, `work_root`) are taken from
+    /// the current folder, the one acmeproof was started in.
     pub fn parse(template: &str, timeout: Duration, work_root: PathBuf) -> Result<Self, String> {
-        let words = shlex::split(template)
+        let base = std::env::current_dir()
+            .map_err(|e| format!("--client-cmd: the current folder is unreadable: {e}"))?;
+        Self::parse_in(template, timeout, work_root, base)
+    }
+
+    /// [`ClientCommand::parse`] with relative paths taken from `base`.
+    pub fn parse_in(
+        template: &str,
+        timeout: Duration,
+        work_root: PathBuf,
+        base: PathBuf,
+    ) -> Result<Self, String> {
+        // A backslash at the end of a line continues it, as in a shell script: a template
+        // written over several lines inside one pair of quotes (the README's) is one command.
+        let joined = template.replace("\\\r\n", " ").replace("\\\n", " ");
+        let words = shlex::split(&joined)
             .ok_or_else(|| format!("--client-cmd {template:?}: unbalanced quotes"))?;
         if words.is_empty() {
             return Err("--client-cmd is empty".into());
@@ -138,8 +194,9 @@ impl ClientCommand {
         }
         Ok(ClientCommand {
             words,
+            work_root: base.join(work_root),
+            base,
             timeout,
-            work_root,
         })
     }
 
@@ -169,9 +226,59 @@ impl ClientCommand {
         name
     }
 
-    /// The argument vector with `values` filled in.
+    /// The argument vector with `values` filled in. The client runs in its work folder, so
+    /// the template's own relative paths are made absolute from [`ClientCommand::base`]: a
+    /// program named with a folder (`./client`, `bin/client`), and a literal argument (or the
+    /// value of a literal `--name=value`) naming a file or folder that exists there. A bare
+    /// program name (`python3`) is still looked up in `PATH`.
     pub fn argv(&self, values: &Values) -> Vec<String> {
-        self.words.iter().map(|w| fill(w, values)).collect()
+        self.words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if !placeholders_in(w).is_empty() {
+                    return fill(w, values);
+                }
+                if i == 0 {
+                    return if w.contains('/') {
+                        self.absolute(w)
+                    } else {
+                        w.clone()
+                    };
+                }
+                match w.split_once('=') {
+                    Some((name, value)) if name.starts_with('-') => {
+                        format!("{name}={}", self.absolute_if_exists(value))
+                    }
+                    _ if w.starts_with('-') => w.clone(),
+                    _ => self.absolute_if_exists(w),
+                }
+            })
+            .collect()
+    }
+
+    /// The argument vector for a transcript: secrets replaced by [`REDACTED`].
+    pub fn argv_redacted(&self, values: &Values) -> Vec<String> {
+        let mut hidden = values.clone();
+        for name in SECRET_PLACEHOLDERS {
+            if hidden.contains_key(name) {
+                hidden.insert(name, REDACTED.to_owned());
+            }
+        }
+        self.argv(&hidden)
+    }
+
+    fn absolute(&self, path: &str) -> String {
+        self.base.join(path).display().to_string()
+    }
+
+    fn absolute_if_exists(&self, path: &str) -> String {
+        let candidate = Path::new(path);
+        if candidate.is_relative() && !path.is_empty() && self.base.join(candidate).exists() {
+            self.absolute(path)
+        } else {
+            path.to_owned()
+        }
     }
 
     /// Runs the client in `workdir` and waits for it, at most [`ClientCommand::timeout`].
@@ -210,11 +317,23 @@ impl ClientCommand {
                 None => String::new(),
             }
         };
+        // A client may print what it was given: its output is redacted like its command line.
+        let secrets: Vec<&String> = SECRET_PLACEHOLDERS
+            .iter()
+            .filter_map(|name| values.get(name))
+            .filter(|v| !v.is_empty())
+            .collect();
+        let redact = |mut text: String| {
+            for secret in &secrets {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+            text
+        };
         Ok(ClientRun {
-            argv,
+            argv: self.argv_redacted(values),
             exit,
-            stdout: collect(stdout).await,
-            stderr: collect(stderr).await,
+            stdout: redact(collect(stdout).await),
+            stderr: redact(collect(stderr).await),
         })
     }
 }
@@ -275,6 +394,57 @@ mod tests {
     }
 
     #[test]
+    fn relative_paths_of_the_template_resolve_from_where_acmeproof_started() {
+        let base = std::env::temp_dir().join(format!("acmeproof-argv-{}", std::process::id()));
+        std::fs::create_dir_all(base.join("bin")).unwrap();
+        std::fs::write(base.join("my_client.py"), "").unwrap();
+        std::fs::write(base.join("keys.pem"), "").unwrap();
+        let cmd = ClientCommand::parse_in(
+            "python3 my_client.py --key=keys.pem --missing=nope.pem plain --dir {workdir}",
+            Duration::from_secs(1),
+            PathBuf::from("work"),
+            base.clone(),
+        )
+        .unwrap();
+        let mut values = Values::new();
+        values.insert("workdir", "/abs/w".into());
+        let at = |p: &str| base.join(p).display().to_string();
+        assert_eq!(
+            cmd.argv(&values),
+            [
+                "python3".to_owned(),
+                at("my_client.py"),
+                format!("--key={}", at("keys.pem")),
+                "--missing=nope.pem".to_owned(),
+                "plain".to_owned(),
+                "--dir".to_owned(),
+                "/abs/w".to_owned(),
+            ]
+        );
+        assert_eq!(cmd.work_root, base.join("work"));
+        let program = ClientCommand::parse_in(
+            "bin/client {email}",
+            Duration::from_secs(1),
+            PathBuf::from("/w"),
+            base.clone(),
+        )
+        .unwrap();
+        assert_eq!(program.argv(&values)[0], at("bin/client"));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[tokio::test]
+    async fn secrets_are_redacted_in_the_recorded_command_line_and_output() {
+        let cmd = parse("sh -c 'echo my password is $0' {password}").unwrap();
+        let mut values = Values::new();
+        values.insert("password", "hunter2".into());
+        let run = cmd.run(&values, &std::env::temp_dir()).await.unwrap();
+        assert_eq!(run.argv[3], REDACTED);
+        assert_eq!(run.stdout.trim(), format!("my password is {REDACTED}"));
+        assert!(!format!("{run:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn placeholders_fill_inside_words_and_stay_one_argument() {
         let cmd = parse("client.py --dir={directory_url} --who '{email}' {workdir}/x").unwrap();
         let mut values = Values::new();
@@ -300,6 +470,12 @@ mod tests {
         assert!(parse("client 'open").unwrap_err().contains("unbalanced"));
         assert!(parse("  ").is_err());
         assert!(parse("client {email} {dns_addr}").is_ok());
+        // Continued lines, as a template spans them inside one pair of shell quotes.
+        let continued = parse("client --a {email} \\\n    --b {workdir}").unwrap();
+        assert_eq!(
+            continued.words,
+            ["client", "--a", "{email}", "--b", "{workdir}"]
+        );
         let both = parse("client --to={email} {workdir}/x").unwrap();
         assert!(both.uses("email") && both.uses("workdir") && !both.uses("services"));
     }

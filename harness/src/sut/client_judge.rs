@@ -10,7 +10,6 @@ use acmeproof_mocks::ca::pki::csr::parse_csr;
 use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
 use acmeproof_mocks::ca::pki::profile::SmimeUsage;
 use acmeproof_mocks::ca::server::RequestRecord;
-use acmeproof_mocks::dkim::{DkimVerifier, passes_for_domain};
 use acmeproof_protocol::requirements as req;
 use acmeproof_protocol::smime::{ResponseContext, check_response};
 use acmeproof_protocol::{Finding, Level};
@@ -31,25 +30,23 @@ fn finding(
     }
 }
 
-/// RFC 8555 rules a refused request broke, by the problem type the CA answered with. A
-/// `badNonce` is not here: RFC 8555 §6.5 lets a CA refuse any nonce, and the client's duty
-/// is the retry (ACME-5), which the next request shows.
-fn rule_for_problem(problem: &str) -> Option<&'static str> {
-    // The history keeps the short name (`malformed`); accept the URN form too.
-    Some(match acmeproof_protocol::problem::short_type(problem) {
-        "badNonce" => return None,
-        "badSignatureAlgorithm" => req::ACME_10,
-        "badPublicKey" => req::ACME_11,
-        "unauthorized" => req::ACME_12,
-        "orderNotReady" => req::ACME_20,
-        "badCSR" => req::ACME_21,
-        "accountDoesNotExist" => req::ACME_15,
-        _ => req::ACME_7,
-    })
+/// The rule a refused request broke, as the CA decided it when it refused (the history keeps
+/// the id). A refusal the CA did not tie to a rule is no finding: a `badNonce` is the CA's right
+/// (RFC 8555 §6.5; the client's duty is the retry, ACME-5, which the next request shows), and
+/// nothing else is guessed from a problem type.
+fn rule_broken(record: &RequestRecord) -> Option<(&'static str, Level)> {
+    let rule = req::lookup(record.violates.as_deref()?)?;
+    // A descriptive rule the CA enforces is what the client must meet to be served.
+    let level = match rule.level {
+        Level::Info => Level::Must,
+        level => level,
+    };
+    Some((rule.id, level))
 }
 
-/// What the CA's request history says of the client: each refused request (ACME-7…21), a
-/// missing User-Agent (ACME-34), a challenge POST whose payload is not `{}` (ACME-24).
+/// What the CA's request history says of the client: each refused request under the rule the
+/// CA named (ACME-6…20, SMIME-1…), a missing User-Agent (ACME-34), a challenge POST whose
+/// payload is not `{}` (ACME-24).
 pub fn judge_requests(history: &[RequestRecord]) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut without_agent = 0;
@@ -57,23 +54,17 @@ pub fn judge_requests(history: &[RequestRecord]) -> Vec<Finding> {
         if r.user_agent.as_deref().unwrap_or_default().is_empty() {
             without_agent += 1;
         }
-        if r.status == 415 {
-            out.push(finding(
-                req::ACME_6,
-                Level::Must,
-                "Content-Type: application/jose+json",
-                format!("{} {} was answered 415", r.method, r.path),
-            ));
-        } else if let Some(problem) = &r.problem
-            && let Some(rule) = rule_for_problem(problem)
-        {
+        if let Some((rule, level)) = rule_broken(r) {
             out.push(finding(
                 rule,
-                Level::Must,
+                level,
                 "requests the CA accepts",
                 format!(
-                    "{} {} was answered {} {problem}",
-                    r.method, r.path, r.status
+                    "{} {} was answered {} {}",
+                    r.method,
+                    r.path,
+                    r.status,
+                    r.problem.as_deref().unwrap_or_default()
                 ),
             ));
         }
@@ -228,7 +219,7 @@ pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
                 ),
             ));
         }
-        let context = ex.context(ca);
+        let context = ex.verified_context(ca, first).await;
         let report = match check_response(first, &context) {
             Ok(report) => report,
             Err(e) => {
@@ -241,34 +232,9 @@ pub async fn judge_replies(ca: &CaShared, address: &str) -> Vec<Finding> {
                 continue;
             }
         };
-        let unsigned = report
-            .findings
-            .as_slice()
-            .iter()
-            .any(|f| f.req == req::SMIME_51);
+        // Every §3.2 rule, DKIM's included (one signature that verifies, with d= the From
+        // domain, the required h= and an algorithm and key RFC 8301 allows).
         out.extend(report.findings.as_slice().iter().cloned());
-        if !unsigned {
-            // The field is there; does it verify, for the From's domain (RFC 8823 §3.2)?
-            let domain = report
-                .from
-                .as_deref()
-                .and_then(|a| a.rsplit_once('@'))
-                .map(|(_, d)| d.to_owned())
-                .unwrap_or_default();
-            let outcomes = DkimVerifier::new(&ca.resolver).verify(first).await;
-            if !passes_for_domain(&outcomes, &domain) {
-                out.push(finding(
-                    req::SMIME_51,
-                    Level::Must,
-                    format!("a DKIM signature of {domain} that verifies"),
-                    outcomes
-                        .iter()
-                        .map(|o| format!("d={}: {:?}", o.domain, o.result))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ));
-            }
-        }
     }
     out
 }
@@ -278,6 +244,60 @@ fn message_id(raw: &[u8]) -> Option<String> {
     mail_parser::MessageParser::default()
         .parse_headers(raw)
         .and_then(|m| m.message_id().map(str::to_owned))
+}
+
+/// The key usage the client's last finalize CSR asks for: `both`, `signing` or `encryption`
+/// (RFC 8823 §3.3), or `None` without a readable CSR.
+pub fn csr_usage(history: &[RequestRecord]) -> Option<&'static str> {
+    history.iter().rev().find_map(|r| {
+        let csr = r.payload.as_ref()?["csr"].as_str()?;
+        let der = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(csr)
+            .ok()?;
+        let info = parse_csr(&der).ok()?;
+        Some(match SmimeUsage::from_csr_key_usage(info.key_usage).ok()? {
+            SmimeUsage::Both { .. } => "both",
+            SmimeUsage::SigningOnly { .. } => "signing",
+            SmimeUsage::EncryptionOnly => "encryption",
+        })
+    })
+}
+
+/// The top-level media type (`text/plain`, `multipart/alternative`) of the first reply from
+/// `address` that reached the CA.
+pub fn reply_media_type(ca: &CaShared, address: &str) -> Option<String> {
+    ca.inbox().iter().find_map(|raw| {
+        let msg = mail_parser::MessageParser::default().parse(raw)?;
+        let from = msg.from()?.first()?.address()?.to_owned();
+        if from != address {
+            return None;
+        }
+        use mail_parser::MimeHeaders as _;
+        let ct = msg.root_part().content_type()?;
+        Some(format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or_default()).to_ascii_lowercase())
+    })
+}
+
+/// Whether the client had POSTed the challenge for `address` when its first reply reached the
+/// CA (`None`: no reply reached it).
+pub fn posted_before_reply(ca: &CaShared, address: &str) -> Option<bool> {
+    let store = ca.store();
+    store.email.iter().find_map(|(id, state)| {
+        let authz = store.authzs.get(&store.challenges.get(id)?.authz)?;
+        (authz.identifier.value == address)
+            .then_some(state.posted_before_reply)
+            .flatten()
+    })
+}
+
+/// Whether a mail server's transcript shows a login (IMAP LOGIN or AUTHENTICATE).
+pub fn logged_in(transcript: &[acmeproof_mocks::imap::TranscriptLine]) -> bool {
+    transcript.iter().any(|l| {
+        l.direction == acmeproof_mocks::imap::Direction::ClientToServer
+            && l.line.split_whitespace().nth(1).is_some_and(|verb| {
+                verb.eq_ignore_ascii_case("LOGIN") || verb.eq_ignore_ascii_case("AUTHENTICATE")
+            })
+    })
 }
 
 /// Whether an order for exactly `address` is valid, with a certificate.
@@ -392,6 +412,8 @@ mod tests {
             path: path.into(),
             status,
             problem: problem.map(str::to_owned),
+            detail: None,
+            violates: None,
             protected: None,
             payload: None,
             user_agent: Some("client/1".into()),
@@ -416,36 +438,32 @@ mod tests {
         good.push(challenge);
         assert!(judge_requests(&good).is_empty());
 
+        let refused = |status: u16, problem: &str, rule: Option<&str>| {
+            let mut r = record("POST", "/acme/new-order", status, Some(problem));
+            r.violates = rule.map(str::to_owned);
+            r
+        };
         let mut bad = good.clone();
-        bad.push(record("POST", "/acme/new-order", 415, Some("malformed")));
-        bad.push(record(
-            "POST",
-            "/acme/new-order",
-            400,
-            Some("badSignatureAlgorithm"),
-        ));
-        bad.push(record(
-            "POST",
-            "/acme/new-order",
-            403,
-            Some("urn:ietf:params:acme:error:unauthorized"),
-        ));
-        bad.push(record(
-            "POST",
-            "/acme/order/x/finalize",
-            400,
-            Some("badCSR"),
-        ));
-        bad.push(record("POST", "/acme/new-order", 400, Some("malformed")));
+        bad.push(refused(415, "malformed", Some("ACME-6")));
+        bad.push(refused(400, "badSignatureAlgorithm", Some("ACME-10")));
+        bad.push(refused(403, "unauthorized", Some("ACME-12")));
+        bad.push(refused(400, "rejectedIdentifier", Some("SMIME-1")));
+        // A refusal the CA tied to no rule is not guessed at.
+        bad.push(refused(400, "malformed", None));
         let mut answered_wrong = record("POST", "/acme/chall/x", 200, None);
         answered_wrong.payload = Some(json!({ "keyAuthorization": "x" }));
         bad.push(answered_wrong);
         bad[0].user_agent = None;
+        let found = judge_requests(&bad);
         assert_eq!(
-            ids(&judge_requests(&bad)),
+            ids(&found),
             [
-                "ACME-6", "ACME-10", "ACME-12", "ACME-21", "ACME-7", "ACME-24", "ACME-34"
+                "ACME-6", "ACME-10", "ACME-12", "SMIME-1", "ACME-24", "ACME-34"
             ]
+        );
+        assert!(
+            found[3].observed.contains("rejectedIdentifier"),
+            "{found:?}"
         );
     }
 

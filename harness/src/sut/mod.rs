@@ -6,6 +6,7 @@
 //!   and mailbox, and judged from the wire ([`client_judge`]);
 //! - an external ACME server ([`server`]), which the harness drives as client and MUA.
 
+pub mod asks;
 pub mod client_cmd;
 pub mod client_judge;
 pub mod server;

@@ -14,6 +14,8 @@ Run by `acmeproof run --client-cmd '... {directory_url} ...'`. Exit codes: 0 wit
 import argparse
 import base64
 import email
+import email.header
+import subprocess
 import email.policy
 import hashlib
 import imaplib
@@ -26,16 +28,25 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import urlparse
 
 import dkim
+import dns.query
 import dns.resolver
+import dns.update
 import josepy as jose
 from acme import client as acme_client
 from acme import messages
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 BREAKS = ["none", "no-in-reply-to", "wrong-join", "no-dkim", "other-address", "no-dkim-check",
-          "reply-twice"]
+          "reply-twice", "rsa-sha1", "short-h-decoy", "small-key", "wildcard"]
+# Conformant ways of writing the reply: RFC 8823 §3.2 allows each, so a CA must accept them.
+STYLES = ["plain", "wrapped", "text-around", "quoted-printable", "base64", "encoded-subject",
+          "folded-subject", "no-re", "cc"]
+# RFC 8823 §3.2 item 9: the header fields a reply's DKIM h= MUST name.
+REPLY_MUST_SIGN = ["From", "Sender", "Reply-To", "To", "CC", "Subject", "Date", "In-Reply-To",
+                   "References", "Message-ID", "Content-Type", "Content-Transfer-Encoding"]
+SELF_SIGNED_BREAKS = {"rsa-sha1", "short-h-decoy", "small-key"}
 EXIT_UNIMPLEMENTED = 89
 DEADLINE_SECS = 60  # --deadline changes it
 
@@ -98,9 +109,13 @@ def dkim_passes(raw: bytes, resolver: dns.resolver.Resolver, domain: str) -> boo
 
 
 def open_mailbox(args, ctx):
-    host, port = host_port(args.imap_url)
-    imap = imaplib.IMAP4(host, port, timeout=30)
-    imap.starttls(ssl_context=ctx)
+    if args.imap_tls == "implicit":
+        host, port = host_port(args.imaps_url)
+        imap = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=30)
+    else:
+        host, port = host_port(args.imap_url)
+        imap = imaplib.IMAP4(host, port, timeout=30)
+        imap.starttls(ssl_context=ctx)
     imap.login(args.user, args.password)
     imap.select("INBOX")
     return imap
@@ -137,52 +152,161 @@ def find_challenge(imap, challenge_from: str, resolver, seen: set, check_dkim: b
     return None
 
 
-def reply(args, ctx, message, digest: str):
-    sender = args.email
-    login, password = args.user, args.password
-    if args.break_ == "other-address":
-        sender, login, password = args.other_user, args.other_user, args.other_password
+def block(digest: str, style: str) -> str:
+    """The BEGIN/END block (RFC 8823 §3.2 item 7), in the conformant `style`."""
+    if style == "wrapped":
+        # "line endings (CRLFs) can be freely inserted in the middle of the encoded digest"
+        digest = "\r\n".join(digest[i:i + 10] for i in range(0, len(digest), 10))
+    text = f"-----BEGIN ACME RESPONSE-----\r\n{digest}\r\n-----END ACME RESPONSE-----\r\n"
+    if style == "text-around":
+        text = "Here is my answer:\r\n\r\n" + text + "\r\nRegards,\r\nAlice\r\n"
+    return text
+
+
+def build_reply(args, message, digest: str, sender: str) -> EmailMessage:
+    style = args.style
     out = EmailMessage(policy=email.policy.SMTP)
     out["From"] = sender
     out["To"] = message.get("Reply-To") or message["From"]
-    out["Subject"] = "Re: " + " ".join(str(message["Subject"]).split())
+    subject = " ".join(str(message["Subject"]).split())
+    if style != "no-re":
+        subject = "Re: " + subject
+    out["Subject"] = subject
+    if style == "cc":
+        # RFC 8823 §3.2 item 4: "The Cc header field is ignored if present".
+        out["Cc"] = sender
     out["Date"] = formatdate(localtime=False)
     out["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[1])
     if args.break_ != "no-in-reply-to":
         out["In-Reply-To"] = message["Message-ID"]
         out["References"] = message["Message-ID"]
-    out.set_content(
-        f"-----BEGIN ACME RESPONSE-----\r\n{digest}\r\n-----END ACME RESPONSE-----\r\n",
-        cte="7bit",
-    )
+    text = block(digest, style)
+    cte = {"quoted-printable": "quoted-printable", "base64": "base64"}.get(style, "7bit")
+    if args.reply_body == "multipart-alternative":
+        out.set_content(text, cte=cte)
+        out.add_alternative(f"<html><body><pre>{text}</pre></body></html>", subtype="html")
+    else:
+        out.set_content(text, cte=cte)
+    return out
+
+
+def restyle_subject(raw: bytes, style: str) -> bytes:
+    """The Subject as `style` writes it, on the wire (the email package would undo both)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    for i, line in enumerate(lines):
+        if not line.lower().startswith(b"subject:"):
+            continue
+        value = line[len(b"subject:"):].strip().decode()
+        if style == "encoded-subject":
+            # RFC 8823 §3.2 item 1: servers "MUST decode [RFC2231] encoding (if any)".
+            value = email.header.Header(value, "utf-8").encode()
+        elif style == "folded-subject":
+            # Folding white space before token-part1 (RFC 5322 FWS; RFC 8823 §3.1 item 1).
+            label, token = value.split("ACME:", 1)
+            value = f"{label}ACME:\r\n {token.strip()}"
+        lines[i] = b"Subject: " + value.encode()
+    return b"\r\n".join(lines) + sep + body
+
+
+def publish_dkim_key(args, selector: str, domain: str, public_der: bytes) -> None:
+    """The DKIM key record, published as a mail domain's operator would: an RFC 2136 UPDATE
+    to the domain's DNS server (the world's accepts unsigned updates)."""
+    record = "v=DKIM1; k=rsa; p=" + base64.b64encode(public_der).decode()
+    chunks = " ".join(f'"{record[i:i + 200]}"' for i in range(0, len(record), 200))
+    update = dns.update.Update(domain)
+    update.replace(f"{selector}._domainkey", 60, "TXT", chunks)
+    host, port = args.dns.rsplit(":", 1)
+    answer = dns.query.tcp(update, host, port=int(port), timeout=10)
+    if answer.rcode() != 0:
+        fail(f"DNS UPDATE of {selector}._domainkey.{domain} refused: rcode {answer.rcode()}")
+
+
+def rsa_key(bits: int) -> bytes:
+    """A PKCS#1 PEM RSA key of `bits`. `cryptography` refuses keys under 1024 bits, which the
+    small-key break needs, so openssl makes those."""
+    if bits < 1024:
+        return subprocess.run(["openssl", "genrsa", "-traditional", str(bits)],
+                              check=True, capture_output=True).stdout
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
+def public_der(pem: bytes) -> bytes:
+    """The SubjectPublicKeyInfo of a PEM private key (RFC 6376 §3.6.1 `p=`)."""
+    return subprocess.run(["openssl", "rsa", "-pubout", "-outform", "DER"], input=pem,
+                          check=True, capture_output=True).stdout
+
+
+def self_sign(args, raw: bytes, domain: str) -> bytes:
+    """Signs the reply itself, as a broken MUA would, with a key it publishes in DNS."""
+    must = [h.encode() for h in REPLY_MUST_SIGN]
+    if args.break_ == "rsa-sha1":
+        # RFC 8301 §3.1: rsa-sha1 "MUST NOT be used for signing or verifying".
+        pem = rsa_key(2048)
+        publish_dkim_key(args, "sha1", domain, public_der(pem))
+        return dkim.sign(raw, b"sha1", domain.encode(), pem, include_headers=must,
+                         signature_algorithm=b"rsa-sha1") + raw
+    if args.break_ == "small-key":
+        # RFC 8301 §3.2: "Signers MUST use RSA keys of at least 1024 bits".
+        pem = rsa_key(768)
+        publish_dkim_key(args, "small", domain, public_der(pem))
+        return dkim.sign(raw, b"small", domain.encode(), pem, include_headers=must) + raw
+    # short-h-decoy: a signature that verifies over From/To/Subject only (RFC 8823 §3.2 item
+    # 9 wants the whole list), under a full-h= signature whose key is nowhere in DNS.
+    pem = rsa_key(2048)
+    publish_dkim_key(args, "short", domain, public_der(pem))
+    short = dkim.sign(raw, b"short", domain.encode(), pem,
+                      include_headers=[b"From", b"To", b"Subject"]) + raw
+    decoy = rsa_key(2048)
+    return dkim.sign(short, b"decoy", domain.encode(), decoy, include_headers=must) + short
+
+
+def reply(args, ctx, message, digest: str):
+    sender = args.email
+    login, password = args.user, args.password
+    if args.break_ == "other-address":
+        sender, login, password = args.other_user, args.other_user, args.other_password
+    out = build_reply(args, message, digest, sender)
+    raw = restyle_subject(out.as_bytes(), args.style)
     with open(f"{args.workdir}/reply.eml", "wb") as saved:
-        saved.write(out.as_bytes())
-    if args.break_ == "no-dkim":
-        # Straight to the outbound relay: no AUTH, so nobody signs it.
+        saved.write(raw)
+    to = parseaddr(str(out["To"]))[1]
+    if args.break_ == "no-dkim" or args.break_ in SELF_SIGNED_BREAKS:
+        # Straight to the outbound relay: no AUTH, so nobody signs it but the client itself.
+        if args.break_ in SELF_SIGNED_BREAKS:
+            raw = self_sign(args, raw, sender.rsplit("@", 1)[1].lower())
         host, port = host_port(args.smtp_url)
         with smtplib.SMTP(host, port, timeout=30) as smtp:
-            smtp.send_message(out, from_addr=sender)
+            smtp.sendmail(sender, [to], raw)
         return
     host, port = host_port(args.submission_url)
     with smtplib.SMTP(host, port, timeout=30) as smtp:
         smtp.starttls(context=ctx)
         smtp.login(login, password)
-        smtp.send_message(out, from_addr=sender)
+        smtp.sendmail(sender, [to], raw)
 
 
-def csr_for(address: str) -> bytes:
+def csr_for(address: str, usage: str) -> bytes:
+    """A CSR for `address` asking for `usage` (RFC 8823 §3.3): signing-only is digitalSignature,
+    encryption-only keyAgreement (an EC key), both is no keyUsage extension at all."""
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([]))
         .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False)
-        .add_extension(
+    )
+    if usage != "both":
+        signing = usage == "signing"
+        builder = builder.add_extension(
             x509.KeyUsage(
-                digital_signature=True,
+                digital_signature=signing,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,
-                key_agreement=False,
+                key_agreement=not signing,
                 key_cert_sign=False,
                 crl_sign=False,
                 encipher_only=False,
@@ -190,7 +314,6 @@ def csr_for(address: str) -> bytes:
             ),
             critical=True,
         )
-    )
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
@@ -212,6 +335,15 @@ def main() -> None:
     for name in ["directory", "ca-bundle", "email", "imap-url", "smtp-url", "submission-url",
                  "dns", "user", "password", "workdir"]:
         parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--usage", choices=["both", "signing", "encryption"], default="both")
+    parser.add_argument("--reply-body", choices=["text-plain", "multipart-alternative"],
+                        default="text-plain")
+    parser.add_argument("--imap-tls", choices=["starttls", "implicit"], default="starttls")
+    parser.add_argument("--imaps-url", default="")
+    parser.add_argument("--post", choices=["after-reply", "before-reply"], default="after-reply")
+    parser.add_argument("--mail-on", choices=["authorization", "challenge-post"],
+                        default="authorization")
+    parser.add_argument("--style", choices=STYLES, default="plain")
     parser.add_argument("--other-user", default="")
     parser.add_argument("--other-password", default="")
     parser.add_argument("--break", dest="break_", choices=BREAKS, default="none")
@@ -238,8 +370,15 @@ def main() -> None:
     status, data = imap.uid("SEARCH", None, "ALL")
     seen = set(data[0].split()) if status == "OK" else set()
 
-    identifier = messages.Identifier(typ=messages.IdentifierType("email"), value=args.email)
-    response = acme._post(directory["newOrder"], messages.NewOrder(identifiers=[identifier]))
+    value = args.email
+    if args.break_ == "wildcard":
+        # RFC 8823 §3: an email identifier "MUST NOT have a wildcard ("*") character".
+        value = "*@" + args.email.rsplit("@", 1)[1]
+    identifier = messages.Identifier(typ=messages.IdentifierType("email"), value=value)
+    try:
+        response = acme._post(directory["newOrder"], messages.NewOrder(identifiers=[identifier]))
+    except Exception as e:  # noqa: BLE001 - the CA's refusal is the client's failure
+        fail(f"newOrder for {value} refused: {e}")
     order_url = response.headers["Location"]
     order = response.json()
     authz = acme._post_as_get(order["authorizations"][0]).json()
@@ -249,9 +388,13 @@ def main() -> None:
         sys.exit(EXIT_UNIMPLEMENTED)
 
     # RFC 8823 leaves it to the CA when the challenge mail goes out: on the order, or only once
-    # the challenge is POSTed. Wait a little, then POST to ask for it.
+    # the challenge is POSTed. Told (--mail-on), POST at once; otherwise wait a little, then POST
+    # to ask for it.
     found = None
     posted = False
+    if args.mail_on == "challenge-post":
+        acme._post(challenge["url"], Empty())
+        posted = True
     started = time.monotonic()
     while found is None and time.monotonic() < started + DEADLINE_SECS:
         found = find_challenge(imap, challenge["from"], resolver, seen,
@@ -271,6 +414,9 @@ def main() -> None:
     if args.break_ == "wrong-join":
         token = challenge["token"] + token_part1
     digest = b64url(hashlib.sha256(f"{token}.{thumbprint}".encode()).digest())
+    if args.post == "before-reply" and not posted:
+        acme._post(challenge["url"], Empty())
+        posted = True
     reply(args, ctx, message, digest)
     if args.break_ == "reply-twice":
         reply(args, ctx, message, digest)
@@ -281,7 +427,7 @@ def main() -> None:
         acme._post(challenge["url"], Empty())
     poll(acme, order["authorizations"][0], lambda a: a.get("status") == "valid", "the authorization")
 
-    acme._post(order["finalize"], messages.CertificateRequest(csr=x509.load_pem_x509_csr(csr_for(args.email))))
+    acme._post(order["finalize"], messages.CertificateRequest(csr=x509.load_pem_x509_csr(csr_for(args.email, args.usage))))
     order = poll(acme, order_url, lambda o: o.get("status") == "valid", "the order")
     chain = acme._post_as_get(order["certificate"]).text
     with open(f"{args.workdir}/cert.pem", "w", encoding="ascii") as out:

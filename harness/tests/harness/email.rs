@@ -182,7 +182,14 @@ async fn a_reply_signed_by_another_domain_is_refused() {
         .unwrap();
     inject_to_ca(&world, &exchange, &signed).await;
     let (authz, challenge) = verdict(&client, &exchange).await;
-    assert_refused(&authz, &challenge, "unauthorized", "d=example.test");
+    // RFC 8823 §3.2 item 9 (SMIME-54): d= is the From domain.
+    assert_refused(&authz, &challenge, "unauthorized", "SMIME-54");
+    assert_refused(
+        &authz,
+        &challenge,
+        "unauthorized",
+        "From domain example.test",
+    );
     world.shutdown().await;
 }
 

@@ -34,7 +34,8 @@ pub fn new_account(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Pr
         let mut p = Problem::malformed(format!(
             "the terms of service at {} must be agreed to (\"termsOfServiceAgreed\": true)",
             ca.urls.at(paths::TERMS)
-        ));
+        ))
+        .violates(crate::protocol::requirements::ACME_16);
         p.links.push(format!(
             "<{}>;rel=\"terms-of-service\"",
             ca.urls.at(paths::TERMS)

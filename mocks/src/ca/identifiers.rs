@@ -98,9 +98,23 @@ pub fn check_with_targets(
         }
         return Ok(ok);
     }
+    // RFC 8823 §3 (SMIME-1): the one identifier rule a client can break here by itself.
+    let wildcard_email = list.iter().any(|e| {
+        e.get("type").and_then(|t| t.as_str()) == Some("email")
+            && e.get("value")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.contains('*'))
+    });
+    let tag = |p: Problem| {
+        if wildcard_email {
+            p.violates(crate::protocol::requirements::SMIME_1)
+        } else {
+            p
+        }
+    };
     if bad.len() == 1 {
         let (kind, detail, _) = bad.remove(0);
-        return Err(Problem::new(kind, detail));
+        return Err(tag(Problem::new(kind, detail)));
     }
     let mut problem = Problem::new(
         ProblemType::Compound,
@@ -114,7 +128,7 @@ pub fn check_with_targets(
             identifier: Some(identifier),
         })
         .collect();
-    Err(problem)
+    Err(tag(problem))
 }
 
 fn check_one(entry: &serde_json::Value) -> Result<Requested, (ProblemType, String)> {

@@ -194,7 +194,8 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
                 "the order is {}, not ready",
                 serde_json::json!(order.status).as_str().unwrap_or("?")
             ),
-        ));
+        )
+        .violates(crate::protocol::requirements::ACME_20));
     }
     let csr_b64 = payload
         .get("csr")

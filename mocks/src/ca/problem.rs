@@ -113,6 +113,9 @@ pub struct Problem {
     pub allow: Option<String>,
     /// A `Location` header (RFC 8555 §7.3.5: the account that already holds a key).
     pub location: Option<String>,
+    /// The requirement the request broke, set where the CA decides (never guessed from the
+    /// type later): the request history keeps it, and a judge of an external client reads it.
+    pub violates: Option<&'static str>,
 }
 
 /// One entry of a compound problem (RFC 8555 §6.7.1).
@@ -142,7 +145,14 @@ impl Problem {
             links: Vec::new(),
             allow: None,
             location: None,
+            violates: None,
         }
+    }
+
+    /// The same problem, naming the requirement the request broke.
+    pub fn violates(mut self, requirement: &'static str) -> Self {
+        self.violates = Some(requirement);
+        self
     }
 
     /// The same problem with another HTTP status.

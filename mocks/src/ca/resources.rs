@@ -10,6 +10,7 @@ use super::jws::{self, KeyRef, ParsedJws, Payload};
 use super::model::{Account, AccountStatus};
 use super::problem::{Problem, ProblemType};
 use super::server::{CaShared, Incoming, Observed, Reply, Route};
+use crate::protocol::requirements as req;
 
 /// Which key reference a resource takes (RFC 8555 §6.2, ACME-9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +86,14 @@ pub fn authenticate(
         (KeyRef::Kid(_), KeyPolicy::Jwk) => {
             return Err(Problem::malformed(
                 "this resource takes a \"jwk\" in the protected header, not a \"kid\" (RFC 8555 §6.2)",
-            ));
+            )
+            .violates(req::ACME_9));
         }
         (KeyRef::Jwk(_), KeyPolicy::Kid) => {
             return Err(Problem::malformed(
                 "this resource takes the account URL as \"kid\", not a \"jwk\" (RFC 8555 §6.2)",
-            ));
+            )
+            .violates(req::ACME_9));
         }
         (KeyRef::Kid(kid), _) => {
             let id = ca.urls.account_id_of(kid).ok_or_else(|| {
@@ -140,6 +143,7 @@ pub fn authenticate(
                 "the JWS \"alg\" {} does not fit the account key: the signature cannot be the account's",
                 parsed.alg()
             ))
+            .violates(req::ACME_8)
         })?,
     }
     parsed.verify(&jwk)?;
@@ -176,7 +180,9 @@ pub async fn post(
         Route::Challenge(id) => super::authz::challenge(ca, &auth, id).await,
         Route::RevokeCert => super::revoke::revoke(ca, &auth),
         Route::Directory | Route::Terms | Route::NewNonce => {
-            Err(Problem::malformed("this resource is read with GET").with_status(405))
+            Err(Problem::malformed("this resource is read with GET")
+                .with_status(405)
+                .violates(req::ACME_14))
         }
     }
 }

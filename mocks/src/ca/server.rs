@@ -91,6 +91,12 @@ pub struct RequestRecord {
     /// The problem type of an error answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The problem document's `detail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The requirement the request broke, as the CA decided it (a catalogue id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violates: Option<String>,
     /// The JWS protected header, when the request carried one that parsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protected: Option<Value>,
@@ -380,15 +386,23 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
     };
     let is_directory = route == Some(Route::Directory);
     let is_nonce = route == Some(Route::NewNonce);
-    let (response, status, problem) = match result {
+    let (response, status, problem, detail, violates) = match result {
         Ok(reply) => {
             let status = reply.status.as_u16();
-            (build(reply), status, None)
+            (build(reply), status, None, None, None)
         }
         Err(problem) => {
             let status = problem.status;
             let kind = problem.kind.name().to_owned();
-            (problem_response(&problem), status, Some(kind))
+            let violates = problem.violates.map(str::to_owned);
+            let detail = Some(problem.detail.clone());
+            (
+                problem_response(&problem),
+                status,
+                Some(kind),
+                detail,
+                violates,
+            )
         }
     };
     let response = finish(&ca, response, is_directory, is_nonce);
@@ -401,6 +415,8 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
         path,
         status,
         problem,
+        detail,
+        violates,
         protected: observed.protected,
         payload: observed.payload,
         user_agent,

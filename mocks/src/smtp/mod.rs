@@ -250,8 +250,9 @@ impl SmtpServer {
         self.shared.config.acme.clone()
     }
 
-    /// Every command line received and reply line sent, oldest first (bounded; DATA content
-    /// appears as one `<N octets of DATA>` line, AUTH secrets as `<redacted>`).
+    /// Every command line received and reply line sent, oldest first (bounded in lines and
+    /// octets; a DATA section appears as one entry, the message up to 64 KiB followed by
+    /// "… N more octets", AUTH secrets as `<redacted>`).
     pub fn transcript(&self) -> Vec<TranscriptLine> {
         self.shared.transcript.snapshot()
     }

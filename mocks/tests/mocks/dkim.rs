@@ -419,3 +419,114 @@ async fn simple_canonicalization_is_recorded_and_verifies() {
     assert!(out[0].result.is_pass(), "{out:?}");
     assert_eq!(out[0].canonicalization, "simple/simple");
 }
+
+/// A reply-shaped mail for the RFC 8823 §3.2 rule.
+const REPLY: &[u8] = b"From: alice@example.test\r\n\
+To: acme-challenge@ca.example.net\r\n\
+Subject: Re: ACME: abc\r\n\
+Date: Sat, 5 Dec 2020 10:08:55 +0100\r\n\
+Message-ID: <r1@example.test>\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+-----BEGIN ACME RESPONSE-----\r\n\
+x\r\n\
+-----END ACME RESPONSE-----\r\n";
+
+async fn sized(
+    dns: &DnsServer,
+    domain: &str,
+    selector: &str,
+    alg: DkimAlgorithm,
+    bits: u32,
+) -> DkimKey {
+    let key = DkimKey::generate_sized(domain, selector, alg, bits, &Seed(3).stream(selector))
+        .expect("key");
+    key.publish(dns).await.expect("publish");
+    key
+}
+
+fn judged(
+    results: &[acmeproof_mocks::protocol::smime::dkim::SignatureResult],
+) -> Vec<&'static str> {
+    use acmeproof_mocks::protocol::smime::dkim::{RESPONSE_RULES, judge_dkim};
+    judge_dkim(results, Some("example.test"), &RESPONSE_RULES)
+        .findings
+        .as_slice()
+        .iter()
+        .filter(|f| f.level == acmeproof_mocks::protocol::Level::Must)
+        .map(|f| f.req)
+        .collect()
+}
+
+// The one DKIM rule over real mail-auth signatures (protocol::smime::dkim::judge_dkim): it fires
+// on each way a reply's DKIM can fall short, and stays quiet on the two good algorithms.
+#[tokio::test]
+async fn the_dkim_rule_over_real_signatures() {
+    let (dns, verifier) = world().await;
+    // Passing: ed25519-sha256 and rsa-sha256 (2048 bits) with the full h=.
+    for alg in [DkimAlgorithm::Ed25519Sha256, DkimAlgorithm::RsaSha256] {
+        let key = sized(&dns, "example.test", alg.key_type(), alg, 2048).await;
+        let signed = key.sign(REPLY, RESPONSE_DKIM_MUST_SIGN).expect("sign");
+        let results = verifier.check(&signed).await;
+        assert!(judged(&results).is_empty(), "{alg:?}: {results:?}");
+        assert!(passes_for_domain(
+            &verifier.verify(&signed).await,
+            "example.test"
+        ));
+    }
+
+    // rsa-sha1 only: mail-auth verifies it, RFC 8301 §3.1 does not let it count.
+    let sha1 = sized(&dns, "example.test", "sha1", DkimAlgorithm::RsaSha1, 2048).await;
+    let signed = sha1.sign(REPLY, RESPONSE_DKIM_MUST_SIGN).expect("sign");
+    let out = verifier.verify(&signed).await;
+    assert_eq!(
+        out[0].result,
+        DkimVerdict::Pass,
+        "mail-auth verifies rsa-sha1: {out:?}"
+    );
+    assert_eq!(judged(&verifier.check(&signed).await), ["MAIL-7"]);
+    assert!(!passes_for_domain(&out, "example.test"));
+    // …and a relay does not report it as a pass.
+    let ar = authentication_results("mx.example.net", &out);
+    assert!(ar.contains("dkim=permerror"), "{ar}");
+
+    // A 768-bit key: RFC 8301 §3.2.
+    let small = sized(&dns, "example.test", "small", DkimAlgorithm::RsaSha256, 768).await;
+    let signed = small.sign(REPLY, RESPONSE_DKIM_MUST_SIGN).expect("sign");
+    let results = verifier.check(&signed).await;
+    assert_eq!(results[0].rsa_key_bits, Some(768), "{results:?}");
+    assert_eq!(judged(&results), ["MAIL-8"]);
+
+    // A short h= that verifies, plus a full-h= decoy that does not.
+    let good = sized(
+        &dns,
+        "example.test",
+        "good",
+        DkimAlgorithm::Ed25519Sha256,
+        0,
+    )
+    .await;
+    let short = good.sign(REPLY, &["From", "To", "Subject"]).expect("sign");
+    let decoy_key = DkimKey::generate(
+        "example.test",
+        "decoy",
+        DkimAlgorithm::Ed25519Sha256,
+        &Seed(4).stream("unpublished"),
+    )
+    .expect("key");
+    // The decoy's selector has no key record: it cannot verify.
+    let both = decoy_key
+        .sign(&short, RESPONSE_DKIM_MUST_SIGN)
+        .expect("sign");
+    let results = verifier.check(&both).await;
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(judged(&results), ["SMIME-52"]);
+
+    // A valid signature of another domain.
+    let other = sized(&dns, "other.test", "other", DkimAlgorithm::Ed25519Sha256, 0).await;
+    let signed = other.sign(REPLY, RESPONSE_DKIM_MUST_SIGN).expect("sign");
+    assert_eq!(judged(&verifier.check(&signed).await), ["SMIME-54"]);
+
+    // No signature.
+    assert_eq!(judged(&verifier.check(REPLY).await), ["SMIME-51"]);
+}

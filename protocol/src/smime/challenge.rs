@@ -7,11 +7,10 @@ use mail_builder::mime::MimePart;
 use mail_parser::MessageParser;
 use serde::{Deserialize, Serialize};
 
-use super::headers::{self, DkimRules};
+use super::dkim::{CHALLENGE_RULES, SignatureResult};
+use super::headers;
 use super::subject::{self, SubjectToken};
-use super::{
-    AUTO_SUBMITTED_ACME, CHALLENGE_DKIM_MUST_SIGN, DKIM_SHOULD_SIGN, MAX_MESSAGE_OCTETS, MailError,
-};
+use super::{AUTO_SUBMITTED_ACME, MAX_MESSAGE_OCTETS, MailError};
 use crate::address::CaseRule;
 use crate::finding::{Finding, Findings, Level};
 use crate::requirements as req;
@@ -147,6 +146,9 @@ pub struct ChallengeContext {
     pub expected_to: Option<String>,
     /// How local parts compare (RFC 8398 §5).
     pub case: CaseRule,
+    /// What a DKIM verifier said of each signature (`None`: judged from the header fields
+    /// alone, as if every signature verified).
+    pub dkim: Option<Vec<SignatureResult>>,
 }
 
 /// What an MUA learns from a challenge: enough to build its response.
@@ -275,26 +277,31 @@ pub fn check_challenge(raw: &[u8], ctx: &ChallengeContext) -> Result<ChallengeRe
         }
     }
 
-    // Authenticity (§3.1 item 6): DKIM or S/MIME.
+    // Authenticity (§3.1 item 6): DKIM or S/MIME. S/MIME signatures are recognised, not
+    // verified (no S/MIME verifier here): an S/MIME-signed mail needs no DKIM, but a DKIM
+    // signature it carries is still judged on its h= and d= (§3.1 item 6 binds "the resulting
+    // DKIM-Signature header field").
     let from_domain = info.from.as_deref().and_then(headers::domain_of);
-    let has_dkim = headers::check_dkim(
+    let dkim = headers::check_dkim(
         &msg,
         from_domain.as_deref(),
-        &DkimRules {
-            signed: req::SMIME_28,
-            must_sign: (req::SMIME_29, CHALLENGE_DKIM_MUST_SIGN),
-            should_sign: (req::SMIME_30, DKIM_SHOULD_SIGN),
-            domain: req::SMIME_31,
-        },
-        &mut findings,
+        ctx.dkim.as_deref(),
+        &CHALLENGE_RULES,
     );
     let smime_signed = headers::is_smime_signed(&msg);
-    if !has_dkim && !smime_signed {
+    let has_dkim_field = !headers::raw_values(&msg, "DKIM-Signature").is_empty();
+    if !has_dkim_field && !smime_signed {
         findings.add(
             req::SMIME_28,
             "a DKIM-Signature or an S/MIME signature",
             "neither a DKIM-Signature field nor an S/MIME signed body",
         );
+    } else {
+        for f in dkim.findings.as_slice() {
+            if !(smime_signed && f.req == req::SMIME_28) {
+                findings.push(f.clone());
+            }
+        }
     }
 
     let ignored = findings.has_must();

@@ -2,7 +2,7 @@
 
 use mail_parser::{Address, Message};
 
-use super::dkim::{DkimTags, parse_dkim_signature};
+use super::dkim::{DkimJudgement, DkimRules, SignatureResult, judge_dkim};
 use crate::address::{self, CaseRule, EmailAddress};
 use crate::finding::Findings;
 use crate::requirements as req;
@@ -136,77 +136,27 @@ pub(crate) fn parse_auto_submitted(raw: &str) -> AutoSubmitted {
     AutoSubmitted { keyword, params }
 }
 
-/// Requirement ids for the DKIM rules of one message kind.
-pub(crate) struct DkimRules {
-    /// "MUST be signed".
-    pub signed: &'static str,
-    /// `h=` MUST cover this list.
-    pub must_sign: (&'static str, &'static [&'static str]),
-    /// `h=` SHOULD cover this list.
-    pub should_sign: (&'static str, &'static [&'static str]),
-    /// `d=` MUST equal the From domain.
-    pub domain: &'static str,
-}
-
-/// Header-level DKIM checks (RFC 8823 §3.1 item 6, §3.2 item 9). Returns whether any
-/// DKIM-Signature field was present.
-///
-/// With several signatures, the one whose `d=` matches the From domain is judged (a verifier
-/// needs one aligned signature, RFC 6376 §6.1); with none aligned, the first readable one.
+/// The DKIM verdict on a message under `rules` ([`judge_dkim`]): with the per-signature results
+/// of a verifier when the caller has them, else from the DKIM-Signature fields alone (each
+/// [`Verification::NotChecked`](super::dkim::Verification::NotChecked)).
 pub(crate) fn check_dkim(
     msg: &Message<'_>,
     from_domain: Option<&str>,
+    verified: Option<&[SignatureResult]>,
     rules: &DkimRules,
-    findings: &mut Findings,
-) -> bool {
-    let raw = raw_values(msg, "DKIM-Signature");
-    if raw.is_empty() {
-        return false;
-    }
-    let mut readable: Vec<DkimTags> = Vec::new();
-    for value in raw {
-        match parse_dkim_signature(value) {
-            Ok(tags) => readable.push(tags),
-            Err(e) => findings.add(
-                rules.signed,
-                "a DKIM-Signature with a valid tag-list (RFC 6376 §3.5)",
-                format!("unreadable DKIM-Signature: {e}"),
-            ),
+) -> DkimJudgement {
+    let read;
+    let signatures = match verified {
+        Some(results) => results,
+        None => {
+            read = raw_values(msg, "DKIM-Signature")
+                .into_iter()
+                .map(SignatureResult::unchecked)
+                .collect::<Vec<_>>();
+            &read[..]
         }
-    }
-    let aligned = from_domain.and_then(|d| readable.iter().position(|t| t.domain_is(d)));
-    let Some(tags) = aligned.map_or(readable.first(), |i| readable.get(i)) else {
-        return true;
     };
-    let (must_id, must_list) = rules.must_sign;
-    let missing = tags.unsigned(must_list);
-    if !missing.is_empty() {
-        findings.add(
-            must_id,
-            format!("DKIM h= covering {}", must_list.join(":")),
-            format!("h= lacks {}", missing.join(", ")),
-        );
-    }
-    let (should_id, should_list) = rules.should_sign;
-    let missing = tags.unsigned(should_list);
-    if !missing.is_empty() {
-        findings.add(
-            should_id,
-            format!("DKIM h= also covering {}", should_list.join(":")),
-            format!("h= lacks {}", missing.join(", ")),
-        );
-    }
-    if aligned.is_none() {
-        findings.add(
-            rules.domain,
-            format!(
-                "DKIM d= equal to the From domain {}",
-                from_domain.unwrap_or("(unknown)")
-            ),
-            format!("d={}", tags.domain.as_deref().unwrap_or("(none)")),
-        );
-    }
-    true
+    judge_dkim(signatures, from_domain, rules)
 }
 
 /// Whether the message is S/MIME signed at its top level (RFC 8551 §3.5):

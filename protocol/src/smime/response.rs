@@ -7,11 +7,10 @@ use mail_parser::{Encoding, Message, MessageParser, MessagePart, MimeHeaders as 
 use serde::{Deserialize, Serialize};
 
 use super::challenge::ChallengeInfo;
-use super::headers::{self, DkimRules};
+use super::dkim::{RESPONSE_RULES, SignatureResult};
+use super::headers;
 use super::subject;
-use super::{
-    BEGIN_LINE, DKIM_SHOULD_SIGN, END_LINE, MAX_MESSAGE_OCTETS, MailError, RESPONSE_DKIM_MUST_SIGN,
-};
+use super::{BEGIN_LINE, END_LINE, MAX_MESSAGE_OCTETS, MailError};
 use crate::address::CaseRule;
 use crate::finding::{Finding, Findings, Level};
 use crate::requirements as req;
@@ -234,6 +233,9 @@ pub struct ResponseContext {
     pub expected: ExpectedDigest,
     /// How local parts compare (RFC 8398 §5).
     pub case: CaseRule,
+    /// What a DKIM verifier said of each signature (`None`: judged from the header fields
+    /// alone, as if every signature verified).
+    pub dkim: Option<Vec<SignatureResult>>,
 }
 
 /// The outcome of [`check_response`].
@@ -373,22 +375,15 @@ pub fn check_response(raw: &[u8], ctx: &ResponseContext) -> Result<ResponseRepor
         );
     }
 
-    // Authenticity (§3.2 item 9): DKIM only.
+    // Authenticity (§3.2 item 9): DKIM only, one signature meeting every rule (judge_dkim).
     let from_domain = report.from.as_deref().and_then(headers::domain_of);
-    let signed = headers::check_dkim(
+    let dkim = headers::check_dkim(
         &msg,
         from_domain.as_deref(),
-        &DkimRules {
-            signed: req::SMIME_51,
-            must_sign: (req::SMIME_52, RESPONSE_DKIM_MUST_SIGN),
-            should_sign: (req::SMIME_53, DKIM_SHOULD_SIGN),
-            domain: req::SMIME_54,
-        },
-        findings,
+        ctx.dkim.as_deref(),
+        &RESPONSE_RULES,
     );
-    if !signed {
-        findings.add(req::SMIME_51, "a DKIM-Signature header field", "none");
-    }
+    findings.extend(dkim.findings);
     Ok(report)
 }
 

@@ -28,7 +28,8 @@ pub(crate) fn is_mac(alg: &str) -> bool {
 /// A `badSignatureAlgorithm` problem carrying the supported list (RFC 8555 §6.2: the problem
 /// document "MUST include an "algorithms" field").
 pub(crate) fn bad_signature_algorithm(detail: impl Into<String>) -> Problem {
-    let mut p = Problem::new(ProblemType::BadSignatureAlgorithm, detail);
+    let mut p = Problem::new(ProblemType::BadSignatureAlgorithm, detail)
+        .violates(crate::protocol::requirements::ACME_10);
     p.algorithms = Some(SUPPORTED_ALGORITHMS.iter().map(|s| s.to_string()).collect());
     p
 }
@@ -87,7 +88,7 @@ pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Box<dyn JwsVerifier>, P
 
 /// `badPublicKey`, 400 (RFC 8555 §6.7).
 pub(crate) fn bad_public_key(detail: impl Into<String>) -> Problem {
-    Problem::new(ProblemType::BadPublicKey, detail)
+    Problem::new(ProblemType::BadPublicKey, detail).violates(crate::protocol::requirements::ACME_11)
 }
 
 #[cfg(test)]

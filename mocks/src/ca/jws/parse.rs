@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::algorithms::check_request_alg;
 use crate::ca::problem::{Problem, ProblemType};
+use crate::protocol::requirements as req;
 
 /// The media type of ACME request bodies (RFC 8555 §6.2).
 pub const JOSE_JSON: &str = "application/jose+json";
@@ -29,7 +30,8 @@ pub fn check_content_type(content_type: Option<&str>) -> Result<(), Problem> {
             "Content-Type must be {JOSE_JSON}, got {:?} (RFC 8555 §6.2)",
             content_type.unwrap_or("(none)")
         ))
-        .with_status(415))
+        .with_status(415)
+        .violates(req::ACME_6))
     }
 }
 
@@ -59,30 +61,33 @@ impl FlattenedJws {
     pub fn from_value(value: &Value) -> Result<Self, Problem> {
         let obj = value
             .as_object()
-            .ok_or_else(|| Problem::malformed("JWS is not a JSON object"))?;
+            .ok_or_else(|| Problem::malformed("JWS is not a JSON object").violates(req::ACME_7))?;
         // RFC 8555 §6.2: "The JWS MUST be in the Flattened JSON Serialization" with a single
         // signature; a "signatures" array is the general serialization.
         if obj.contains_key("signatures") {
             return Err(Problem::malformed(
                 "JWS uses the general JSON serialization (\"signatures\"); RFC 8555 §6.2 requires the flattened one",
-            ));
+            ).violates(req::ACME_7));
         }
         // RFC 8555 §6.2: "The JWS Unprotected Header [RFC7515] MUST NOT be used".
         if obj.contains_key("header") {
             return Err(Problem::malformed(
                 "JWS has an unprotected \"header\", which RFC 8555 §6.2 forbids",
-            ));
+            )
+            .violates(req::ACME_7));
         }
         let field = |name: &str| -> Result<&str, Problem> {
             match obj.get(name) {
                 Some(Value::String(s)) => Ok(s),
-                Some(_) => Err(Problem::malformed(format!(
-                    "JWS member {name:?} is not a string"
-                ))),
+                Some(_) => Err(
+                    Problem::malformed(format!("JWS member {name:?} is not a string"))
+                        .violates(req::ACME_7),
+                ),
                 // RFC 8555 §6.2: "The JWS Payload MUST NOT be detached".
-                None => Err(Problem::malformed(format!(
-                    "JWS member {name:?} is missing"
-                ))),
+                None => Err(
+                    Problem::malformed(format!("JWS member {name:?} is missing"))
+                        .violates(req::ACME_7),
+                ),
             }
         };
         let protected_b64 = field("protected")?;
@@ -92,6 +97,7 @@ impl FlattenedJws {
         let decode = |name: &str, text: &str| {
             b64url::decode_strict(text).map_err(|e| {
                 Problem::malformed(format!("JWS member {name:?} is not strict base64url: {e}"))
+                    .violates(req::ACME_13)
             })
         };
         let protected_bytes = decode("protected", protected_b64)?;
@@ -102,16 +108,22 @@ impl FlattenedJws {
             _ => {
                 return Err(Problem::malformed(
                     "JWS protected header is not a JSON object (RFC 7515 §5.2 step 4)",
-                ));
+                )
+                .violates(req::ACME_7));
             }
         };
         let alg = match protected.get("alg") {
             Some(Value::String(alg)) => alg.clone(),
-            Some(_) => return Err(Problem::malformed("protected \"alg\" is not a string")),
+            Some(_) => {
+                return Err(
+                    Problem::malformed("protected \"alg\" is not a string").violates(req::ACME_8)
+                );
+            }
             None => {
                 return Err(Problem::malformed(
                     "protected header has no \"alg\" (RFC 7515 §4.1.1, RFC 8555 §6.2)",
-                ));
+                )
+                .violates(req::ACME_8));
             }
         };
         // RFC 7515 §4.1.11: recipients MUST reject a JWS whose "crit" lists a parameter they do
@@ -120,7 +132,7 @@ impl FlattenedJws {
         if let Some(crit) = protected.get("crit") {
             return Err(Problem::malformed(format!(
                 "protected \"crit\" {crit} lists parameters this server does not understand (RFC 7515 §4.1.11)"
-            )));
+            )).violates(req::ACME_7));
         }
         // RFC 8555 §6.2: "The JWS MUST NOT have the value "false" in the "b64" header parameter".
         match protected.get("b64") {
@@ -128,9 +140,14 @@ impl FlattenedJws {
             Some(Value::Bool(false)) => {
                 return Err(Problem::malformed(
                     "\"b64\": false (RFC 7797 unencoded payload) is forbidden by RFC 8555 §6.2",
-                ));
+                )
+                .violates(req::ACME_7));
             }
-            Some(_) => return Err(Problem::malformed("protected \"b64\" is not a boolean")),
+            Some(_) => {
+                return Err(
+                    Problem::malformed("protected \"b64\" is not a boolean").violates(req::ACME_7)
+                );
+            }
         }
         Ok(FlattenedJws {
             protected_b64: protected_b64.to_owned(),
@@ -202,14 +219,21 @@ impl FlattenedJws {
         match (self.protected.get("jwk"), self.protected.get("kid")) {
             (Some(_), Some(_)) => Err(Problem::malformed(
                 "protected header has both \"jwk\" and \"kid\" (RFC 8555 §6.2)",
-            )),
+            )
+            .violates(req::ACME_8)),
             (None, None) => Err(Problem::malformed(
                 "protected header has neither \"jwk\" nor \"kid\" (RFC 8555 §6.2)",
-            )),
+            )
+            .violates(req::ACME_8)),
             (Some(jwk @ Value::Object(_)), None) => Ok(KeyRef::Jwk(jwk.clone())),
-            (Some(_), None) => Err(Problem::malformed("protected \"jwk\" is not a JSON object")),
+            (Some(_), None) => {
+                Err(Problem::malformed("protected \"jwk\" is not a JSON object")
+                    .violates(req::ACME_8))
+            }
             (None, Some(Value::String(kid))) => Ok(KeyRef::Kid(kid.clone())),
-            (None, Some(_)) => Err(Problem::malformed("protected \"kid\" is not a string")),
+            (None, Some(_)) => {
+                Err(Problem::malformed("protected \"kid\" is not a string").violates(req::ACME_8))
+            }
         }
     }
 
@@ -217,10 +241,13 @@ impl FlattenedJws {
     pub(crate) fn url_member(&self) -> Result<String, Problem> {
         match self.protected.get("url") {
             Some(Value::String(url)) => Ok(url.clone()),
-            Some(_) => Err(Problem::malformed("protected \"url\" is not a string")),
-            None => Err(Problem::malformed(
-                "protected header has no \"url\" (RFC 8555 §6.4)",
-            )),
+            Some(_) => {
+                Err(Problem::malformed("protected \"url\" is not a string").violates(req::ACME_8))
+            }
+            None => Err(
+                Problem::malformed("protected header has no \"url\" (RFC 8555 §6.4)")
+                    .violates(req::ACME_8),
+            ),
         }
     }
 }
@@ -268,8 +295,9 @@ pub fn parse(body: &[u8]) -> Result<ParsedJws, Problem> {
         ))
         .with_status(413));
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| Problem::malformed(format!("request body is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Problem::malformed(format!("request body is not JSON: {e}")).violates(req::ACME_7)
+    })?;
     ParsedJws::from_value(&value)
 }
 
@@ -317,10 +345,12 @@ impl ParsedJws {
                 Ok(_) => {
                     return Err(Problem::malformed(
                         "JWS payload is JSON but not an object (RFC 8555 §7)",
-                    ));
+                    )
+                    .violates(req::ACME_7));
                 }
                 Err(e) => {
-                    return Err(Problem::malformed(format!("JWS payload is not JSON: {e}")));
+                    return Err(Problem::malformed(format!("JWS payload is not JSON: {e}"))
+                        .violates(req::ACME_7));
                 }
             }
         };
@@ -378,7 +408,8 @@ impl ParsedJws {
             Err(Problem::unauthorized(format!(
                 "protected url {:?} is not the request URL {request_url:?} (RFC 8555 §6.4)",
                 self.url
-            )))
+            ))
+            .violates(req::ACME_12))
         }
     }
 }

@@ -149,7 +149,10 @@ impl FlattenedJws {
         let verifier = verifier(self.alg(), jwk)?;
         verifier
             .verify(&self.signing_input(), self.signature())
-            .map_err(|_| Problem::malformed("JWS signature does not verify"))
+            .map_err(|_| {
+                Problem::malformed("JWS signature does not verify")
+                    .violates(crate::protocol::requirements::ACME_7)
+            })
     }
 }
 

@@ -161,12 +161,16 @@ impl Session {
                 Read::Shutdown => return self.shutting_down(),
             }
         }
-        self.record_in(&format!("<{} octets of DATA>", parser.octets()));
+        let octets = parser.octets();
+        let finished = parser.finish();
+        self.record_in(&super::super::transcript::data_shown(
+            finished.as_deref().ok(),
+            octets,
+        ));
         let Some(txn) = self.txn.take() else {
             return Flow::Continue;
         };
         let n = txn.rcpts.len();
-        let finished = parser.finish();
         let forged = finished
             .as_ref()
             .ok()
