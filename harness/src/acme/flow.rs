@@ -153,9 +153,13 @@ pub async fn issue_dns01(
         )));
     }
     let key = rcgen::KeyPair::generate().map_err(|e| FlowError::Csr(e.to_string()))?;
-    let params =
+    let mut params =
         rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .map_err(|e| FlowError::Csr(e.to_string()))?;
+    // RFC 8555 §7.4: "The CSR MUST indicate the exact same set of requested identifiers as the
+    // initial newOrder request." rcgen's default subject, CN=rcgen self signed cert, is no
+    // identifier of the order, and a strict CA rightly refuses it: the names go in the SAN only.
+    params.distinguished_name = rcgen::DistinguishedName::new();
     let csr = params
         .serialize_request(&key)
         .map_err(|e| FlowError::Csr(e.to_string()))?;

@@ -35,6 +35,23 @@ async fn dns01_issuance_chains_to_the_world_root() {
     verify_chain(&chain[0], &chain[1], world.pki.root_der()).expect("chain verifies");
     let leaf = CertSummary::from_der(&chain[0]).expect("leaf parses");
     assert!(leaf.has_san("dns:www.example.test"), "{leaf:?}");
+    // RFC 8555 §7.4: the CSR names exactly the order's identifiers, so no subject CN (rcgen's
+    // default would be "rcgen self signed cert").
+    let finalize = world
+        .ca
+        .shared()
+        .history()
+        .into_iter()
+        .find(|r| r.path.ends_with("/finalize"))
+        .expect("a finalize request");
+    let csr_b64 = finalize.payload.expect("payload")["csr"]
+        .as_str()
+        .expect("csr")
+        .to_owned();
+    let csr =
+        acmeproof_mocks::ca::pki::csr::parse_csr(&b64url::decode_strict(&csr_b64).expect("b64"))
+            .expect("csr parses");
+    assert!(csr.subject_cns.is_empty(), "{:?}", csr.subject_cns);
     // The served root is the one in the bundle `serve` writes.
     assert!(world.pki.root_pem().contains("BEGIN CERTIFICATE"));
     world.shutdown().await;
