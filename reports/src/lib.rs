@@ -31,7 +31,7 @@ pub mod verdict;
 pub mod waivers;
 
 pub use model::{
-    Channel, Direction, FindingRecord, OUTCOMES, Outcome, Role, RunReport, SCHEMA_VERSION,
+    Channel, Direction, FindingRecord, Gate, OUTCOMES, Outcome, Role, RunReport, SCHEMA_VERSION,
     ScenarioResult, StepResult, StepStatus, Summary, SutKind, ToolInfo, TranscriptEntry,
     apply_waiver,
 };
@@ -56,4 +56,7 @@ pub enum RenderError {
     /// JUnit serialization failed.
     #[error("cannot write JUnit XML: {0}")]
     Junit(#[from] quick_junit::SerializeError),
+    /// The JUnit XML could not be brought into the xUnit schema's shape.
+    #[error("cannot rewrite JUnit XML: {0}")]
+    JunitRewrite(#[from] quick_xml::Error),
 }
