@@ -13,6 +13,7 @@
 //!   [`TranscriptEntry`], with knob values; [`Outcome`] and how findings and waivers decide it
 //!   (DESIGN.md § Core ideas 2, 3, 5, 7).
 //! - [`waivers`]: the waiver file (scenario-id glob → reason).
+//! - [`merge`]: the reports of a run split across CI jobs (`--partition K/N`) as one report.
 //! - [`verdict`]: the verdict of a single check's findings (used by `acmeproof lint`/`example`);
 //!   it maps onto [`Outcome`] with `From`.
 //! - Renderers, each a pure function from the model to text: [`json`] (with [`json::parse`]
@@ -26,6 +27,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod matrix;
+pub mod merge;
 pub mod model;
 pub mod verdict;
 pub mod waivers;
