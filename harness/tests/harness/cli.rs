@@ -860,3 +860,32 @@ fn partitions_one_two_and_three_of_three_merge_into_the_full_run() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn readme_scenario_counts_are_what_list_prints() {
+    // The README gives the library's size as "(N scenarios" (the whole library, a result line
+    // of a whole run); `acmeproof list | wc -l` is the command it names for that figure.
+    let listed = stdout(&acmeproof(&["list"])).lines().count();
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let quoted: Vec<usize> = readme
+        .split('(')
+        .skip(1)
+        .filter_map(|after| {
+            let (number, rest) = after.split_once(' ')?;
+            let n = number.parse::<usize>().ok()?;
+            (rest.starts_with("scenarios,") || rest.starts_with("scenarios)")).then_some(n)
+        })
+        .collect();
+    assert!(
+        quoted.len() >= 3,
+        "the README quotes the library size: {quoted:?}"
+    );
+    for n in quoted {
+        assert_eq!(
+            n, listed,
+            "README says ({n} scenarios; `acmeproof list` lists {listed}"
+        );
+    }
+}
