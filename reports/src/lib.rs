@@ -10,8 +10,8 @@
 //! ```
 //!
 //! - [`model`]: [`RunReport`] → [`ScenarioResult`] → [`StepResult`], [`FindingRecord`] and
-//!   [`TranscriptEntry`], with knob values; [`Outcome`] and how findings and waivers decide it
-//!   (DESIGN.md § Core ideas 2, 3, 5, 7).
+//!   [`TranscriptEntry`], with knob values; [`Outcome`] and how findings and waivers decide it;
+//!   [`Gate`]: what a CI gate makes of a run, and its exit code.
 //! - [`waivers`]: the waiver file (scenario-id glob → reason).
 //! - [`merge`]: the reports of a run split across CI jobs (`--partition K/N`) as one report.
 //! - [`verdict`]: the verdict of a single check's findings (used by `acmeproof lint`/`example`);

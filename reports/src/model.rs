@@ -1,4 +1,4 @@
-//! The result model of a run: the CI contract (DESIGN.md § Core ideas 2, 3, 5, 7).
+//! The result model of a run: the CI contract.
 //!
 //! ```text
 //!  RunReport ─┬─ ToolInfo, implementation, sut, strict, waiver_file, Summary
@@ -159,7 +159,7 @@ impl ToolInfo {
     }
 }
 
-/// The kind of system under test (DESIGN.md § Systems under test).
+/// The kind of system under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SutKind {
@@ -171,7 +171,7 @@ pub enum SutKind {
     Server,
 }
 
-/// The face of a scenario (DESIGN.md § Core ideas 6).
+/// The face of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
@@ -206,7 +206,7 @@ pub struct ScenarioResult {
     pub seed: u64,
     /// Wall-clock length of the scenario.
     pub duration_ms: u64,
-    /// The knob values of this run (DESIGN.md § Core ideas 5), e.g. `token_join = "either"`.
+    /// The knob values of this run, e.g. `token_join = "either"`.
     pub variants: BTreeMap<String, String>,
     /// Every finding, in the order made.
     pub findings: Vec<FindingRecord>,
@@ -335,7 +335,7 @@ impl StepStatus {
     }
 }
 
-/// One line or exchange that crossed the wire (DESIGN.md § Core ideas 7).
+/// One line or exchange that crossed the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TranscriptEntry {
     /// Its order in the world's transcript.
@@ -410,7 +410,7 @@ impl Direction {
     }
 }
 
-/// The outcome of a scenario (DESIGN.md § Core ideas 2).
+/// The outcome of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {

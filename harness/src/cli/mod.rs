@@ -145,3 +145,16 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acmeproof_reports::Gate;
+
+    #[test]
+    fn a_run_gate_exits_with_the_documented_codes() {
+        assert_eq!(Gate::Accepted.exit_code(), EXIT_OK);
+        assert_eq!(Gate::Rejected.exit_code(), EXIT_NONCONFORMANT);
+        assert_eq!(Gate::HarnessError.exit_code(), EXIT_USAGE);
+    }
+}
