@@ -687,8 +687,8 @@ fn chromium_renders_the_html_report_with_its_matrix() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A copy of the scenario library with one scenario that fails on purpose
-/// (`rfc8823/3.2/claims-a-wrong-digest-validates`), in a fresh folder.
+/// A copy of the scenario library, less one whose outcome depends on timing, plus one that fails
+/// on purpose (`rfc8823/3.2/claims-a-wrong-digest-validates`), in a fresh folder.
 fn library_with_a_failure(name: &str) -> PathBuf {
     fn copy(from: &std::path::Path, to: &std::path::Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -708,6 +708,10 @@ fn library_with_a_failure(name: &str) -> PathBuf {
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios"),
         &dir.join("scenarios"),
     );
+    // Left out: `rfc8823/3.2/later-wrong-reply-ignored` sends two replies and expects the CA to
+    // judge the first; under load the second can reach it first (3 runs in 400 side by side),
+    // so its outcome is not a function of its seed, and this test compares outcomes.
+    std::fs::remove_file(dir.join("scenarios/smime/first-reply-counts-right.toml")).unwrap();
     std::fs::write(
         dir.join("scenarios/wrong.toml"),
         r#"
