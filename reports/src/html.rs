@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use acmeproof_protocol::requirements::{Actor, CATALOGUE, Requirement};
 
-use crate::model::{RunReport, ScenarioResult, StepStatus};
+use crate::model::{Gate, RunReport, ScenarioResult, StepStatus};
 
 const STYLE: &str = r#"
 :root { --fg:#1b1f23; --muted:#6a737d; --line:#d0d7de; --bg:#fff; }
@@ -96,9 +96,14 @@ pub fn render_with_catalogue(reports: &[RunReport], catalogue: &[Requirement]) -
 fn runs(out: &mut String, reports: &[RunReport]) {
     out.push_str("<table class=\"runs\">\n<thead><tr><th>implementation</th><th>sut</th><th>started</th><th>duration</th><th>mode</th><th>tool</th><th>gate</th><th>outcomes</th></tr></thead>\n<tbody>\n");
     for r in reports {
-        let gate = if r.is_success() { "pass" } else { "fail" };
+        let gate = r.gate();
+        let class = match gate {
+            Gate::Accepted => "pass",
+            Gate::Rejected => "fail",
+            Gate::HarnessError => "error",
+        };
         out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}{}</td><td>{} {}</td><td><span class=\"o o-{gate}\">{gate}</span></td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td><td>{}{}</td><td>{} {}</td><td><span class=\"o o-{class}\">{} (exit {})</span></td><td>{}</td></tr>\n",
             esc(&r.implementation),
             esc(sut_name(r)),
             esc(&r.started_at),
@@ -110,7 +115,9 @@ fn runs(out: &mut String, reports: &[RunReport]) {
                 .unwrap_or_default(),
             esc(&r.tool.name),
             esc(&r.tool.version),
-            esc(&r.summary.line()),
+            gate.as_str(),
+            gate.exit_code(),
+            esc(&r.summary.headline()),
         ));
     }
     out.push_str("</tbody>\n</table>\n");

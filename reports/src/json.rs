@@ -69,4 +69,24 @@ mod tests {
         );
         assert!(matches!(parse("[]"), Err(RenderError::Json(_))));
     }
+
+    #[test]
+    fn partition_is_written_only_when_set_and_older_reports_still_read() {
+        let mut r = RunReport::new(
+            ToolInfo::new("acmeproof", "0.1.0"),
+            "2025-01-01T00:00:00Z",
+            "reference",
+            SutKind::Reference,
+            false,
+        );
+        let whole = render(&r);
+        // A report of the whole selection looks as reports did before the field existed, so
+        // older readers and older reports are unaffected.
+        assert!(!whole.contains("partition"), "{whole}");
+        assert_eq!(parse(&whole).unwrap().partition, None);
+        r.partition = Some("2/3".into());
+        let part = render(&r);
+        assert!(part.contains("\"partition\": \"2/3\""), "{part}");
+        assert_eq!(parse(&part).unwrap(), r);
+    }
 }

@@ -1,21 +1,27 @@
 //! JUnit XML for CI test viewers: one `<testsuite>` per spec, one `<testcase>` per scenario.
 //!
-//! | outcome | JUnit |
-//! |---|---|
-//! | `pass`, `pass-non-strict`, `informational` | success; findings, if any, in `system-out` |
-//! | `fail` | `<failure>`: the findings with their requirement ids and levels |
-//! | `error` | `<error>`: what broke |
-//! | `skipped`, `unimplemented` | `<skipped>` with the reason |
-//! | `xfail` | success; the waiver reason in a `waiver` property and in `system-out` |
-//! | `xpass` | `<failure>`: waived but passed, remove the waiver |
+//! A test case is a `<failure>` or an `<error>` exactly when a CI gate rejects its outcome, so
+//! a JUnit viewer and the exit code of `acmeproof run` always agree:
 //!
-//! Every test case carries `outcome` and `seed` properties and one `variant.<knob>` property per
-//! knob value, so a CI viewer can tell matrix runs apart.
+//! | outcome | JUnit | exit code |
+//! |---|---|---|
+//! | `pass`, `pass-non-strict`, `informational` | success; findings, if any, in `system-out` | 0 |
+//! | `xfail` | success; the waiver reason in `system-out` | 0 |
+//! | `skipped` | `<skipped>` with the reason | 0 |
+//! | `fail` | `<failure type="fail">`: the findings with their requirement ids and levels | 1 |
+//! | `unimplemented` | `<failure type="unimplemented">`: the feature the system lacks | 1 |
+//! | `xpass` | `<failure type="xpass">`: waived but passed, remove the waiver | 1 |
+//! | `error` | `<error>`: what broke in the harness | 2 |
+//!
+//! The XML validates against the JUnit schema of Jenkins' xUnit plugin
+//! (`fixtures/junit/junit-10.xsd`). That schema has no per-test-case properties, so each test
+//! case's `system-out` opens with its outcome, seed, knob values (`variant.<knob>`) and waiver,
+//! one `name: value` line each, and a CI viewer can still tell matrix runs apart.
 
 use std::time::Duration;
 
 use acmeproof_protocol::requirements;
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::RenderError;
 use crate::model::{FindingRecord, Outcome, RunReport, ScenarioResult};
@@ -41,7 +47,35 @@ pub fn render(report: &RunReport) -> Result<String, RenderError> {
         suite.add_test_case(test_case(s));
     }
     junit.add_test_suites(suites);
-    Ok(junit.to_string()?)
+    without_root_skipped(&junit.to_string()?)
+}
+
+/// The same XML without the `skipped` attribute of `<testsuites>`: quick-junit always writes
+/// it, and the xUnit schema does not allow it there (each `<testsuite>` keeps its own count).
+fn without_root_skipped(xml: &str) -> Result<String, RenderError> {
+    use quick_xml::events::{BytesStart, Event};
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut writer = quick_xml::Writer::new(Vec::with_capacity(xml.len()));
+    loop {
+        match reader.read_event()? {
+            Event::Eof => break,
+            Event::Start(tag) if tag.name().as_ref() == b"testsuites" => {
+                let mut root = BytesStart::new("testsuites");
+                for attr in tag.attributes() {
+                    let attr = attr.map_err(quick_xml::Error::from)?;
+                    if attr.key.as_ref() != b"skipped" {
+                        root.push_attribute(attr);
+                    }
+                }
+                writer
+                    .write_event(Event::Start(root))
+                    .map_err(quick_xml::Error::from)?;
+            }
+            event => writer.write_event(event).map_err(quick_xml::Error::from)?,
+        }
+    }
+    // The input was a String and every event is written back as read.
+    Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
 }
 
 fn test_case(s: &ScenarioResult) -> TestCase {
@@ -59,6 +93,16 @@ fn test_case(s: &ScenarioResult) -> TestCase {
             st.set_message(findings_message(&s.findings))
                 .set_type("fail")
                 .set_description(findings.clone());
+            st
+        }
+        Outcome::Unimplemented => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message(format!("unimplemented: {reason}"))
+                .set_type("unimplemented")
+                .set_description(
+                    "the system under test does not implement what this scenario needs; \
+                     waive the scenario if the gap is known",
+                );
             st
         }
         Outcome::Xpass => {
@@ -79,25 +123,23 @@ fn test_case(s: &ScenarioResult) -> TestCase {
             }
             st
         }
-        Outcome::Skipped | Outcome::Unimplemented => {
+        Outcome::Skipped => {
             let mut st = TestCaseStatus::skipped();
-            st.set_message(reason).set_type(s.outcome.as_str());
+            st.set_message(reason).set_type("skipped");
             st
         }
     };
     let mut case = TestCase::new(s.id.as_str(), status);
     case.set_classname(s.spec.as_str())
         .set_time(Duration::from_millis(s.duration_ms));
-    case.add_property(Property::new("outcome", s.outcome.as_str()));
-    case.add_property(Property::new("seed", s.seed.to_string()));
+
+    let mut out = format!("outcome: {}\nseed: {}\n", s.outcome, s.seed);
     for (knob, value) in &s.variants {
-        case.add_property(Property::new(format!("variant.{knob}"), value.as_str()));
+        out.push_str(&format!("variant.{knob}: {value}\n"));
     }
     if let Some(w) = &s.waiver {
-        case.add_property(Property::new("waiver", w.as_str()));
+        out.push_str(&format!("waiver: {w}\n"));
     }
-
-    let mut out = String::new();
     if s.outcome == Outcome::Xfail {
         out.push_str(&format!(
             "xfail under waiver: {}\n",
@@ -124,9 +166,7 @@ fn test_case(s: &ScenarioResult) -> TestCase {
     } else if !findings.is_empty() {
         out.push_str(&findings);
     }
-    if !out.is_empty() {
-        case.set_system_out(out);
-    }
+    case.set_system_out(out);
     case
 }
 

@@ -10,9 +10,10 @@
 //! ```
 //!
 //! - [`model`]: [`RunReport`] → [`ScenarioResult`] → [`StepResult`], [`FindingRecord`] and
-//!   [`TranscriptEntry`], with knob values; [`Outcome`] and how findings and waivers decide it
-//!   (DESIGN.md § Core ideas 2, 3, 5, 7).
+//!   [`TranscriptEntry`], with knob values; [`Outcome`] and how findings and waivers decide it;
+//!   [`Gate`]: what a CI gate makes of a run, and its exit code.
 //! - [`waivers`]: the waiver file (scenario-id glob → reason).
+//! - [`merge`]: the reports of a run split across CI jobs (`--partition K/N`) as one report.
 //! - [`verdict`]: the verdict of a single check's findings (used by `acmeproof lint`/`example`);
 //!   it maps onto [`Outcome`] with `From`.
 //! - Renderers, each a pure function from the model to text: [`json`] (with [`json::parse`]
@@ -26,12 +27,13 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod matrix;
+pub mod merge;
 pub mod model;
 pub mod verdict;
 pub mod waivers;
 
 pub use model::{
-    Channel, Direction, FindingRecord, OUTCOMES, Outcome, Role, RunReport, SCHEMA_VERSION,
+    Channel, Direction, FindingRecord, Gate, OUTCOMES, Outcome, Role, RunReport, SCHEMA_VERSION,
     ScenarioResult, StepResult, StepStatus, Summary, SutKind, ToolInfo, TranscriptEntry,
     apply_waiver,
 };
@@ -56,4 +58,7 @@ pub enum RenderError {
     /// JUnit serialization failed.
     #[error("cannot write JUnit XML: {0}")]
     Junit(#[from] quick_junit::SerializeError),
+    /// The JUnit XML could not be brought into the xUnit schema's shape.
+    #[error("cannot rewrite JUnit XML: {0}")]
+    JunitRewrite(#[from] quick_xml::Error),
 }

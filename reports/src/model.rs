@@ -1,4 +1,4 @@
-//! The result model of a run: the CI contract (DESIGN.md § Core ideas 2, 3, 5, 7).
+//! The result model of a run: the CI contract.
 //!
 //! ```text
 //!  RunReport ─┬─ ToolInfo, implementation, sut, strict, waiver_file, Summary
@@ -46,6 +46,10 @@ pub struct RunReport {
     pub scenarios: Vec<ScenarioResult>,
     /// Counts per outcome; [`RunReport::summarize`] recomputes it from `scenarios`.
     pub summary: Summary,
+    /// The share of the selection this run covered, `K/N` (`--partition`), or `None` for all of
+    /// it. Added after schema version 1 was first written: an older report reads as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
 }
 
 impl RunReport {
@@ -68,6 +72,7 @@ impl RunReport {
             waiver_file: None,
             scenarios: Vec::new(),
             summary: Summary::default(),
+            partition: None,
         }
     }
 
@@ -80,6 +85,58 @@ impl RunReport {
     /// ([`Outcome::is_success`]).
     pub fn is_success(&self) -> bool {
         self.scenarios.iter().all(|s| s.outcome.is_success())
+    }
+
+    /// What a CI gate makes of the run; `acmeproof run` exits with [`Gate::exit_code`].
+    pub fn gate(&self) -> Gate {
+        if self.scenarios.iter().any(|s| s.outcome == Outcome::Error) {
+            Gate::HarnessError
+        } else if self.is_success() {
+            Gate::Accepted
+        } else {
+            Gate::Rejected
+        }
+    }
+}
+
+/// What a CI gate makes of a run, and the exit code that says it.
+///
+/// | gate | exit | when |
+/// |---|---|---|
+/// | accepted | 0 | every outcome is `pass`, `pass-non-strict`, `informational`, `skipped` or `xfail` |
+/// | rejected | 1 | some `fail`, `unimplemented` or `xpass`, and no `error` |
+/// | harness error | 2 | some `error`: the harness broke, so nothing is known of those scenarios |
+///
+/// Accepted does not mean that anything passed: a run whose every scenario was skipped is
+/// accepted too, and its headline ("0 passed, …, 12 skipped") says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gate {
+    /// Nothing failed.
+    Accepted,
+    /// The system under test failed a scenario, lacks a feature one needs, or passed one its
+    /// waiver says fails.
+    Rejected,
+    /// The harness broke in at least one scenario.
+    HarnessError,
+}
+
+impl Gate {
+    /// The process exit code: 0, 1 or 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Gate::Accepted => 0,
+            Gate::Rejected => 1,
+            Gate::HarnessError => 2,
+        }
+    }
+
+    /// The name printed in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::Accepted => "accepted",
+            Gate::Rejected => "rejected",
+            Gate::HarnessError => "harness error",
+        }
     }
 }
 
@@ -102,7 +159,7 @@ impl ToolInfo {
     }
 }
 
-/// The kind of system under test (DESIGN.md § Systems under test).
+/// The kind of system under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SutKind {
@@ -114,7 +171,7 @@ pub enum SutKind {
     Server,
 }
 
-/// The face of a scenario (DESIGN.md § Core ideas 6).
+/// The face of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
@@ -149,7 +206,7 @@ pub struct ScenarioResult {
     pub seed: u64,
     /// Wall-clock length of the scenario.
     pub duration_ms: u64,
-    /// The knob values of this run (DESIGN.md § Core ideas 5), e.g. `token_join = "either"`.
+    /// The knob values of this run, e.g. `token_join = "either"`.
     pub variants: BTreeMap<String, String>,
     /// Every finding, in the order made.
     pub findings: Vec<FindingRecord>,
@@ -278,7 +335,7 @@ impl StepStatus {
     }
 }
 
-/// One line or exchange that crossed the wire (DESIGN.md § Core ideas 7).
+/// One line or exchange that crossed the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TranscriptEntry {
     /// Its order in the world's transcript.
@@ -353,7 +410,7 @@ impl Direction {
     }
 }
 
-/// The outcome of a scenario (DESIGN.md § Core ideas 2).
+/// The outcome of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
@@ -563,6 +620,31 @@ impl Summary {
         }
     }
 
+    /// The headline of a run: `P passed, F failed, U unimplemented, S skipped`, always those
+    /// four, then the other outcomes that occurred (`1 pass-non-strict, 2 error`). Skipped
+    /// scenarios are counted as skipped and nothing else.
+    pub fn headline(&self) -> String {
+        let mut parts = vec![
+            format!("{} passed", self.pass),
+            format!("{} failed", self.fail),
+            format!("{} unimplemented", self.unimplemented),
+            format!("{} skipped", self.skipped),
+        ];
+        for outcome in [
+            Outcome::PassNonStrict,
+            Outcome::Informational,
+            Outcome::Error,
+            Outcome::Xfail,
+            Outcome::Xpass,
+        ] {
+            let n = self.count(outcome);
+            if n > 0 {
+                parts.push(format!("{n} {outcome}"));
+            }
+        }
+        parts.join(", ")
+    }
+
     /// The non-zero counts in report order, e.g. `2 pass, 1 fail`; `no scenarios` when empty.
     pub fn line(&self) -> String {
         let parts: Vec<String> = OUTCOMES
@@ -698,5 +780,67 @@ mod tests {
             "1 pass, 1 informational, 1 unimplemented, 2 fail, 1 error, 1 skipped, 1 xfail, 1 xpass"
         );
         assert_eq!(scenarios[0].spec, "rfc8823");
+        assert_eq!(
+            sum.headline(),
+            "1 passed, 2 failed, 1 unimplemented, 1 skipped, 1 informational, 1 error, 1 xfail, \
+             1 xpass"
+        );
+    }
+
+    #[test]
+    fn headline_always_names_the_four_main_counts_and_never_calls_skipped_passed() {
+        let mut sum = Summary::default();
+        assert_eq!(
+            sum.headline(),
+            "0 passed, 0 failed, 0 unimplemented, 0 skipped"
+        );
+        for _ in 0..3 {
+            sum.add(Outcome::Skipped);
+        }
+        sum.add(Outcome::PassNonStrict);
+        assert_eq!(
+            sum.headline(),
+            "0 passed, 0 failed, 0 unimplemented, 3 skipped, 1 pass-non-strict"
+        );
+    }
+
+    fn run_of(outcomes: &[Outcome]) -> RunReport {
+        let mut r = RunReport::new(
+            ToolInfo::new("acmeproof", "0"),
+            "2025-01-01T00:00:00Z",
+            "reference",
+            SutKind::Reference,
+            false,
+        );
+        for (i, o) in outcomes.iter().enumerate() {
+            let mut s = ScenarioResult::new(format!("rfc8823/x/{i}"), "t", Role::Client);
+            s.outcome = *o;
+            r.scenarios.push(s);
+        }
+        r.summarize();
+        r
+    }
+
+    #[test]
+    fn gate_and_exit_code_follow_the_outcomes() {
+        // Every outcome alone, with the gate it earns.
+        for o in OUTCOMES {
+            let want = match o {
+                Outcome::Error => Gate::HarnessError,
+                Outcome::Fail | Outcome::Unimplemented | Outcome::Xpass => Gate::Rejected,
+                _ => Gate::Accepted,
+            };
+            assert_eq!(run_of(&[Outcome::Pass, o]).gate(), want, "{o}");
+        }
+        // An error outranks a failure; an all-skipped run is accepted, and says 0 passed.
+        let both = run_of(&[Outcome::Fail, Outcome::Error]);
+        assert_eq!(
+            (both.gate(), both.gate().exit_code()),
+            (Gate::HarnessError, 2)
+        );
+        let skipped = run_of(&[Outcome::Skipped, Outcome::Skipped]);
+        assert_eq!(skipped.gate().exit_code(), 0);
+        assert!(skipped.summary.headline().starts_with("0 passed,"));
+        assert_eq!(run_of(&[Outcome::Unimplemented]).gate().exit_code(), 1);
     }
 }

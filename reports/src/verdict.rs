@@ -1,4 +1,4 @@
-//! Verdicts computed from findings (DESIGN.md § Core ideas 2). Only the verdicts a single check
+//! Verdicts computed from findings. Only the verdicts a single check
 //! can reach are here; `unimplemented`, `error`, `skipped`, `xfail` and `xpass` come with runs.
 
 use acmeproof_protocol::{Findings, Level};

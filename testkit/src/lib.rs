@@ -7,7 +7,10 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stderr)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The environment variable that turns a missing-tool skip into a failure.
 pub const REQUIRE_TOOLS_ENV: &str = "ACMEPROOF_REQUIRE_TOOLS";
@@ -89,6 +92,59 @@ pub fn python_imports(python: &Path, modules: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Runs `command` to its end with stdout and stderr captured, killing it after `limit`.
+///
+/// # Errors
+/// When it cannot start, or is still running after `limit` (then it is killed).
+pub fn output_within(command: &mut Command, limit: Duration) -> Result<Output, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    // Drained on threads so a chatty tool never blocks on a full pipe while we wait.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{command:?} still running after {limit:?}: killed"));
+            }
+            Err(e) => return Err(format!("cannot wait for {command:?}: {e}")),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +155,28 @@ mod tests {
         assert!(find_tool("acmeproof-no-such-tool-xyz").is_none());
         assert!(find_tool("/bin/sh").is_some());
         assert!(find_tool("/nonexistent/sh").is_none());
+    }
+
+    #[test]
+    fn output_within_captures_and_kills_at_the_limit() {
+        let out = output_within(
+            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(
+            (&out.stdout[..], &out.stderr[..]),
+            (&b"out\n"[..], &b"err\n"[..])
+        );
+        let started = Instant::now();
+        let err = output_within(
+            Command::new("sh").args(["-c", "sleep 30"]),
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(err.contains("killed"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[test]

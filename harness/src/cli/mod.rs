@@ -4,8 +4,8 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0 | conformant (or a tool such as `digest` succeeded); SHOULD-level findings allowed |
-//! | 1 | a MUST-level requirement is violated |
-//! | 2 | usage error, or an input that cannot be read |
+//! | 1 | a MUST-level requirement is violated (`run`: a scenario is `fail`, `unimplemented` or `xpass`) |
+//! | 2 | usage error, or an input that cannot be read (`run`: also a scenario that is `error`) |
 
 mod bench;
 mod demo;
@@ -14,6 +14,7 @@ mod example;
 mod key_args;
 mod lint;
 mod matrix;
+mod partition;
 mod render;
 mod report;
 mod run;
@@ -36,8 +37,9 @@ pub const EXIT_USAGE: u8 = 2;
 #[command(
     name = "acmeproof",
     version,
-    after_help = "Exit codes: 0 conformant (SHOULD-level findings allowed), 1 a MUST violated, \
-                  2 usage error or unreadable input."
+    after_help = "Exit codes: 0 conformant (SHOULD-level findings allowed), 1 a MUST violated \
+                  (run: a scenario fail, unimplemented or xpass), 2 usage error or unreadable \
+                  input (run: a scenario error, the harness broke)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -59,6 +61,9 @@ enum Command {
     List(run::Selection),
     /// Show a scenario: its requirements with their text, its steps, its world.
     Explain(run::ExplainArgs),
+    /// Work with report files: `report merge` joins the reports of `run --partition K/N` jobs.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Run scenarios over every client-variant × CA-variant combination of open issues and
     /// render the interop matrix (Markdown, HTML, JSON). Without globs it runs the scenarios
     /// whose `variants` name every variant given.
@@ -126,6 +131,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
         Command::Run(args) => run::run(&args, out),
         Command::List(args) => run::list(&args, out),
         Command::Explain(args) => run::explain(&args, out),
+        Command::Report(cmd) => report::run(&cmd, out),
         Command::Matrix(args) => matrix::matrix(&args, out),
         Command::Serve(args) => serve::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
@@ -138,4 +144,17 @@ fn read_file(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
         path: path.into(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acmeproof_reports::Gate;
+
+    #[test]
+    fn a_run_gate_exits_with_the_documented_codes() {
+        assert_eq!(Gate::Accepted.exit_code(), EXIT_OK);
+        assert_eq!(Gate::Rejected.exit_code(), EXIT_NONCONFORMANT);
+        assert_eq!(Gate::HarnessError.exit_code(), EXIT_USAGE);
+    }
 }

@@ -1,12 +1,64 @@
-//! From a run of the scenarios to the reports model (`acmeproof-reports`), and the report
-//! files.
+//! From a run of the scenarios to the reports model (`acmeproof-reports`), the report files,
+//! and `acmeproof report merge`.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
 
 use acmeproof_reports::{FindingRecord, RunReport, ScenarioResult, StepResult};
 
 use super::CliError;
-use super::run::{Format, Ran};
+use super::run::{Format, Output, Ran};
+
+/// `acmeproof report …`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Join the reports of one run split across CI jobs (`run --partition K/N`) into one: every
+    /// scenario once, in id order, the headline and the exit code of the whole run.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `acmeproof report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Report folders (each with the `report.json` a run wrote) or `report.json` files.
+    #[arg(required = true, value_name = "DIR")]
+    parts: Vec<PathBuf>,
+    #[command(flatten)]
+    output: Output,
+}
+
+/// Runs `acmeproof report …`.
+pub fn run(command: &ReportCommand, out: &mut dyn Write) -> Result<u8, CliError> {
+    match command {
+        ReportCommand::Merge(args) => merge(args, out),
+    }
+}
+
+fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    let mut parts = Vec::with_capacity(args.parts.len());
+    for path in &args.parts {
+        let file = if path.is_dir() {
+            path.join("report.json")
+        } else {
+            path.clone()
+        };
+        let text = String::from_utf8(super::read_file(&file)?)
+            .map_err(|_| CliError::Input(format!("{}: not UTF-8", file.display())))?;
+        let report = acmeproof_reports::json::parse(&text)
+            .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
+        parts.push(report);
+    }
+    let merged =
+        acmeproof_reports::merge::merge(parts).map_err(|e| CliError::Input(e.to_string()))?;
+    let notes: Vec<String> = merged
+        .partition
+        .iter()
+        .map(|p| format!("the reports are partitions {p}, not the whole selection"))
+        .collect();
+    super::run::write_reports(&merged, &args.output, None, &notes, out)
+}
 
 /// One scenario's result in the reports model.
 pub fn scenario_result(ran: &Ran) -> ScenarioResult {

@@ -9,7 +9,8 @@ use clap::Args;
 
 use acmeproof_reports::{Outcome, RunReport, ToolInfo, Waivers};
 
-use super::{CliError, EXIT_NONCONFORMANT, EXIT_OK, EXIT_USAGE};
+use super::partition::Partition;
+use super::{CliError, EXIT_OK};
 use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
 use crate::sut::server::ServerTarget;
 use crate::sut::{ClientCommand, Sut};
@@ -36,6 +37,11 @@ pub struct RunArgs {
     /// SHOULD-level findings fail too.
     #[arg(long)]
     strict: bool,
+    /// Run only partition K of N of the selection, for N CI jobs side by side (scenario i of
+    /// the selection, in id order, goes to partition i mod N + 1, like nextest's
+    /// `--partition count:K/N`); `acmeproof report merge` joins their reports.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<Partition>,
     /// Scenarios (worlds) at once (default: four per core; CPU work runs on one thread per
     /// core whatever this is).
     #[arg(long)]
@@ -43,13 +49,8 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     quiet: bool,
-    /// Report formats: human (stdout), json, junit, md, html (files in --out). Several allowed,
-    /// comma-separated or repeated.
-    #[arg(long, value_delimiter = ',', default_values_t = [Format::Human, Format::Json, Format::Junit, Format::Md, Format::Html])]
-    format: Vec<Format>,
-    /// Where the report files go.
-    #[arg(long, value_name = "DIR", default_value = "acmeproof-report")]
-    out: PathBuf,
+    #[command(flatten)]
+    output: Output,
     /// A waiver file: `[[waiver]] id = "glob" reason = "…"`; a waived failure is an xfail.
     #[arg(long, value_name = "FILE")]
     waivers: Option<PathBuf>,
@@ -77,6 +78,18 @@ pub struct RunArgs {
     /// Seconds to wait for the --server-url directory to answer.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     server_wait: u64,
+}
+
+/// Which reports to write, and where.
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Report formats: human (stdout), json, junit, md, html (files in --out). Several allowed,
+    /// comma-separated or repeated.
+    #[arg(long, value_delimiter = ',', default_values_t = [Format::Human, Format::Json, Format::Junit, Format::Md, Format::Html])]
+    pub(super) format: Vec<Format>,
+    /// Where the report files go.
+    #[arg(long, value_name = "DIR", default_value = "acmeproof-report")]
+    pub(super) out: PathBuf,
 }
 
 /// A report format.
@@ -405,7 +418,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             ClientCommand::parse(
                 template,
                 std::time::Duration::from_secs(args.client_timeout.max(1)),
-                args.out.join("work"),
+                args.output.out.join("work"),
             )
             .map_err(CliError::Input)?,
         )),
@@ -433,7 +446,10 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .map(Waivers::load)
         .transpose()
         .map_err(|e| CliError::Input(e.to_string()))?;
-    let scenarios = select(&args.selection)?;
+    let mut scenarios = select(&args.selection)?;
+    if let Some(partition) = args.partition {
+        scenarios = partition.take(scenarios);
+    }
     // CPU work is bounded by the runtime: one worker thread per core. A world mostly waits
     // (relay delays, greylisting, Retry-After), so four are open per core by default.
     // A server under test shares one world across scenarios: one at a time by default, so
@@ -496,6 +512,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         runtime.block_on(target.shutdown());
     }
     report.waiver_file = args.waivers.as_ref().map(|p| p.display().to_string());
+    report.partition = args.partition.map(|p| p.to_string());
     report.scenarios = ran.iter().map(super::report::scenario_result).collect();
     let mut stale = Vec::new();
     if let Some(waivers) = &waivers {
@@ -512,31 +529,48 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.summarize();
-    if args.format.contains(&Format::Human) {
-        human(&report, out)?;
-        for line in &stale {
+    write_reports(&report, &args.output, peak_memory_mib(), &stale, out)
+}
+
+/// Prints the human report (with `notes` after it) when asked, writes the report files, and
+/// returns the exit code of the run's gate.
+pub(super) fn write_reports(
+    report: &RunReport,
+    output: &Output,
+    peak_mib: Option<u64>,
+    notes: &[String],
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let human_too = output.format.contains(&Format::Human);
+    if human_too {
+        human(report, peak_mib, out)?;
+        for line in notes {
             writeln!(out, "note: {line}")?;
         }
     }
-    let written = super::report::write_files(&report, &args.format, &args.out)?;
-    if !written.is_empty() && args.format.contains(&Format::Human) {
+    let written = super::report::write_files(report, &output.format, &output.out)?;
+    if !written.is_empty() && human_too {
         writeln!(out, "reports: {}", written.join(", "))?;
     }
-    Ok(exit_code(&report))
+    Ok(report.gate().exit_code())
 }
 
-/// 0 when a CI gate accepts every outcome, 2 when the harness broke, else 1.
-pub fn exit_code(report: &RunReport) -> u8 {
-    if report.scenarios.iter().any(|r| r.outcome == Outcome::Error) {
-        EXIT_USAGE
-    } else if report.is_success() {
-        EXIT_OK
-    } else {
-        EXIT_NONCONFORMANT
-    }
+/// The most memory this process has held at once (its peak resident set, `VmHWM` in
+/// `/proc/self/status`), in MiB; `None` where the system does not say.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib.div_ceil(1024))
 }
 
-fn human(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+fn human(report: &RunReport, peak_mib: Option<u64>, out: &mut dyn Write) -> std::io::Result<()> {
     let mut skipped = 0;
     for r in &report.scenarios {
         // Skipped scenarios cannot run against this system (a server scenario when a client
@@ -594,16 +628,28 @@ fn human(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
             report.implementation
         )?;
     }
-    let ok = report
-        .scenarios
-        .iter()
-        .filter(|r| r.outcome.is_success())
-        .count();
+    // The figures the README quotes come from these two lines.
     writeln!(
         out,
-        "{ok} of {} scenarios accepted ({}) in {:.2} s",
-        report.scenarios.len(),
-        report.summary.line(),
+        "result: {} ({} scenarios{})",
+        report.summary.headline(),
+        report.summary.total,
+        report
+            .partition
+            .as_deref()
+            .map(|p| format!(", partition {p}"))
+            .unwrap_or_default()
+    )?;
+    let gate = report.gate();
+    write!(
+        out,
+        "gate: {}, exit {}; {:.2} s",
+        gate.as_str(),
+        gate.exit_code(),
         report.duration_ms as f64 / 1000.0
-    )
+    )?;
+    if let Some(mib) = peak_mib {
+        write!(out, ", peak memory {mib} MiB")?;
+    }
+    writeln!(out)
 }

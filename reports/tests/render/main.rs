@@ -211,6 +211,10 @@ fn sample_outcomes() {
     );
     assert_eq!(r.summary.total, 5);
     assert!(!r.is_success());
+    assert_eq!(
+        r.summary.headline(),
+        "1 passed, 1 failed, 1 unimplemented, 0 skipped, 1 error, 1 xfail"
+    );
 }
 
 #[test]
@@ -227,9 +231,10 @@ fn junit_is_well_formed() {
     let xml = junit::render(&r).unwrap();
     let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
     assert_eq!(back.tests, 5);
-    assert_eq!(back.failures, 1);
+    // fail and unimplemented are failures (the exit code fails both), error is an error.
+    assert_eq!(back.failures, 2);
     assert_eq!(back.errors, 1);
-    assert_eq!(back.skipped, 1);
+    assert_eq!(back.skipped, 0);
     let names: Vec<&str> = back.test_suites.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["rfc8555", "rfc8823", "email-tls-05"]);
     let cases: usize = back.test_suites.iter().map(|s| s.test_cases.len()).sum();
@@ -298,4 +303,241 @@ fn html_page() {
         assert!(!page.contains(needle), "page refers outside: {needle}");
     }
     insta::assert_snapshot!("html", page);
+}
+
+/// A run with one scenario of every outcome, each with a finding, a waiver where it makes one,
+/// and hostile text.
+fn every_outcome() -> RunReport {
+    let mut r = sample("client: <every> \"outcome\" & more");
+    r.scenarios.clear();
+    for (i, outcome) in acmeproof_reports::OUTCOMES.into_iter().enumerate() {
+        let mut s = ScenarioResult::new(
+            format!("rfc8823/3.2/case-{i}-{outcome}"),
+            "a <b>title</b> & \"quotes\"",
+            Role::Client,
+        );
+        s.outcome = outcome;
+        s.seed = i as u64;
+        s.duration_ms = 1_000 * i as u64 + 7;
+        s.variants
+            .insert("token_join".into(), "either \u{1F600}".into());
+        s.findings = vec![finding(
+            "SMIME-46",
+            Level::Should,
+            "x < y",
+            "]]> & <script>",
+        )];
+        if matches!(outcome, Outcome::Xfail | Outcome::Xpass) {
+            s.waiver = Some("known & <tracked>".into());
+        }
+        if matches!(
+            outcome,
+            Outcome::Error | Outcome::Skipped | Outcome::Unimplemented
+        ) {
+            s.error = Some(format!("why {outcome} <here>"));
+        }
+        s.transcript = vec![line(
+            0,
+            Channel::Smtp,
+            Direction::ClientToServer,
+            "DATA <x>",
+        )];
+        r.scenarios.push(s);
+    }
+    r.summarize();
+    r
+}
+
+#[test]
+fn junit_failures_and_errors_are_exactly_what_the_exit_code_rejects() {
+    let r = every_outcome();
+    let xml = junit::render(&r).unwrap();
+    let back = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let cases: Vec<&quick_junit::TestCase> = back
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .collect();
+    assert_eq!(cases.len(), r.scenarios.len());
+    for (case, s) in cases.iter().zip(&r.scenarios) {
+        assert_eq!(case.name.as_str(), s.id);
+        let (failure, error, skipped) = match &case.status {
+            quick_junit::TestCaseStatus::NonSuccess { kind, .. } => (
+                *kind == quick_junit::NonSuccessKind::Failure,
+                *kind == quick_junit::NonSuccessKind::Error,
+                false,
+            ),
+            quick_junit::TestCaseStatus::Skipped { .. } => (false, false, true),
+            quick_junit::TestCaseStatus::Success { .. } => (false, false, false),
+        };
+        // JUnit rejects a case exactly when the gate rejects its outcome; an error is a JUnit
+        // error exactly when the exit code is 2.
+        assert_eq!(failure || error, !s.outcome.is_success(), "{}", s.outcome);
+        assert_eq!(error, s.outcome == Outcome::Error, "{}", s.outcome);
+        assert_eq!(skipped, s.outcome == Outcome::Skipped, "{}", s.outcome);
+        let out = case.system_out.as_ref().map(|t| t.as_str()).unwrap_or("");
+        assert!(
+            out.starts_with(&format!("outcome: {}\nseed: {}\n", s.outcome, s.seed)),
+            "{out}"
+        );
+        assert!(
+            out.contains("variant.token_join: either \u{1F600}"),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        back.failures + back.errors > 0,
+        r.gate() != acmeproof_reports::Gate::Accepted
+    );
+}
+
+/// `xmllint --schema` on `xml`: (valid, what xmllint said).
+fn xmllint(xmllint: &std::path::Path, xml: &str, name: &str) -> (bool, String) {
+    let xsd =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/junit/junit-10.xsd");
+    let dir = std::env::temp_dir().join(format!("acmeproof-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.xml"));
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new(xmllint)
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&file)
+        .output()
+        .expect("xmllint runs");
+    let _ = std::fs::remove_file(&file);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn junit_validates_against_the_xunit_schema() {
+    let Some(tool) = acmeproof_testkit::require_tool("xmllint") else {
+        return;
+    };
+    for (name, report) in [
+        ("sample", sample("client: my-client")),
+        ("every-outcome", every_outcome()),
+        ("empty", {
+            let mut r = sample("empty");
+            r.scenarios.clear();
+            r.summarize();
+            r
+        }),
+    ] {
+        let xml = junit::render(&report).unwrap();
+        let (valid, said) = xmllint(&tool, &xml, name);
+        assert!(valid, "{name}: {said}\n{xml}");
+    }
+    // The check fires: what quick-junit writes by itself (a `skipped` count on <testsuites>,
+    // properties inside a test case) is not valid under the schema.
+    let mut raw = quick_junit::Report::new("raw");
+    let mut suite = quick_junit::TestSuite::new("s");
+    let mut case = quick_junit::TestCase::new("c", quick_junit::TestCaseStatus::success());
+    case.add_property(quick_junit::Property::new("outcome", "pass"));
+    suite.add_test_case(case);
+    raw.add_test_suite(suite);
+    let (valid, said) = xmllint(&tool, &raw.to_string().unwrap(), "raw");
+    assert!(!valid, "{said}");
+    assert!(
+        said.contains("'skipped'") && said.contains("properties"),
+        "{said}"
+    );
+}
+
+#[test]
+fn markdown_lists_failures_first_then_counts_the_rest() {
+    let mut r = every_outcome();
+    // Two plain passes and three skipped more: counted, not listed.
+    for i in 0..5 {
+        let mut s = ScenarioResult::new(format!("rfc8555/7/quiet-{i}"), "t", Role::Server);
+        s.outcome = if i < 2 {
+            Outcome::Pass
+        } else {
+            Outcome::Skipped
+        };
+        r.scenarios.push(s);
+    }
+    r.summarize();
+    let text = markdown::render(&r);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from\n{text}"))
+    };
+    assert!(
+        text.contains("❌ rejected") || text.contains("💥 harness error (exit 2)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 passed, 1 failed, 1 unimplemented, 4 skipped"),
+        "{text}"
+    );
+    // Failures (error, fail, xpass, unimplemented), then the passes with findings.
+    let order = [
+        at("**Failures (4)**"),
+        at("case-5-error"),
+        at("case-4-fail"),
+        at("case-8-xpass"),
+        at("case-3-unimplemented"),
+        at("**Accepted with findings or a waiver (3)**"),
+        at("case-1-pass-non-strict"),
+        at("The other 7: 3 passed, 4 skipped."),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{text}");
+    assert!(
+        !text.contains("quiet-"),
+        "plain passes and skips are only counted"
+    );
+}
+
+#[test]
+fn markdown_stays_under_60000_characters_with_thousands_of_failures() {
+    let mut r = sample("client: my-client");
+    let template = r.scenarios[1].clone();
+    r.scenarios.clear();
+    for i in 0..5_000 {
+        let mut s = template.clone();
+        s.id = format!("rfc8823/3.2/failure-{i:05}-{}", "x".repeat(i % 200));
+        s.error = Some(format!("error text {}", "é|<".repeat(i % 300)));
+        s.findings.push(finding(
+            "SMIME-10",
+            Level::Must,
+            &"expected ".repeat(100),
+            &"observed ".repeat(100),
+        ));
+        r.scenarios.push(s);
+    }
+    for i in 0..3_000 {
+        let mut s = ScenarioResult::new(format!("rfc8555/7/skipped-{i}"), "t", Role::Server);
+        s.outcome = Outcome::Skipped;
+        r.scenarios.push(s);
+    }
+    r.summarize();
+    let text = markdown::render(&r);
+    assert!(
+        text.chars().count() <= 60_000 && text.len() <= markdown::MAX_LEN,
+        "{} characters",
+        text.chars().count()
+    );
+    // Still a useful page: the headline, the first failures, and what was left out, counted.
+    assert!(
+        text.contains("**8000 scenarios:** 0 passed, 5000 failed, 0 unimplemented, 3000 skipped")
+    );
+    assert!(text.contains("rfc8823/3.2/failure-00000"), "{text}");
+    assert!(
+        text.contains("more, not shown (see `report.json`)"),
+        "{text}"
+    );
+    assert!(text.contains("The other 3000: 0 passed, 3000 skipped."));
+    assert!(
+        text.trim_end().ends_with("</details>"),
+        "{}",
+        &text[text.len() - 300..]
+    );
+    // And a small run is shown whole.
+    let small = markdown::render(&sample("client: my-client"));
+    assert!(!small.contains("not shown"), "{small}");
 }
