@@ -225,7 +225,7 @@ impl DkimKey {
                 let rsa = openssl::rsa::Rsa::generate(rsa_bits)?;
                 let pkey = openssl::pkey::PKey::from_rsa(rsa)?;
                 let pkcs8 = pkey.private_key_to_pkcs8()?;
-                // pitfall 11: ring's RsaKey::public_key() is PKCS#1; RFC 6376 §3.6.1 `p=` for
+                // ring's RsaKey::public_key() is PKCS#1; RFC 6376 §3.6.1 `p=` for
                 // k=rsa is the SubjectPublicKeyInfo, which openssl writes.
                 let spki = pkey.public_key_to_der()?;
                 (pkcs8, spki)

@@ -524,7 +524,7 @@ pub fn san_form(addr: &EmailAddress) -> Result<SanForm, AddressError> {
 /// True if sending to or from `addr` needs the SMTPUTF8 extension (RFC 6531).
 ///
 /// Only a non-ASCII local part does: a domain can always be sent as A-labels, which are not
-/// "internationalized" for this purpose (RFC 6531 §3.2, digest §4.2).
+/// "internationalized" for this purpose (RFC 6531 §3.2).
 pub fn needs_smtputf8(addr: &EmailAddress) -> bool {
     !addr.is_ascii_local()
 }
@@ -692,7 +692,7 @@ mod tests {
 
     #[test]
     fn idna_vectors() {
-        // Digest §4.7 vectors.
+        // Well-known IDNA2008 A-labels.
         for (u, a) in [
             ("大学", "xn--pss25c"),
             ("bücher", "xn--bcher-kva"),

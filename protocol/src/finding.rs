@@ -1,6 +1,6 @@
 //! Findings: what a checker saw, tagged with the requirement it concerns.
 //!
-//! A deviation is a finding, not an `Err` (DESIGN.md § Core ideas 2). A checker collects every
+//! A deviation is a finding, not an `Err`. A checker collects every
 //! finding instead of stopping at the first; verdicts are computed from them later.
 
 use serde::{Deserialize, Serialize};

@@ -30,7 +30,7 @@ mod tests {
 
     #[test]
     fn rfc8555_tokens() {
-        // Digest §3.13, computed from the RFC 8555 §8.3 token and the RFC 7638 key.
+        // Computed from the RFC 8555 §8.3 token and the RFC 7638 key.
         let ka = key_authorization(
             "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
@@ -53,7 +53,7 @@ mod tests {
 /// Compares a received digest with the expected one in constant time (RFC 8823 §6: an attacker
 /// "has only one chance to guess"; no timing side channel should help).
 ///
-/// One trailing `=` on `received` is tolerated: mail examples pad base64url (digest §1.6.3).
+/// One trailing `=` on `received` is tolerated: some clients pad base64url in mail.
 pub fn digests_match(received: &str, expected: &str) -> bool {
     use subtle::ConstantTimeEq as _;
     let received = received.strip_suffix('=').unwrap_or(received);

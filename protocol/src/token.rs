@@ -2,8 +2,7 @@
 //!
 //! RFC 8823 §3 step 6: "The ACME client concatenates "token-part1" (received over email) and
 //! "token-part2" (received over HTTPS) to create the ACME "token"". The text does not say whether
-//! the base64url *strings* or the decoded *octets* are joined, and both readings ship in the field
-//! (digest §1.6.2):
+//! the base64url *strings* or the decoded *octets* are joined, and both readings ship in the field:
 //!
 //! - [`Join::String`]: `tp1 ‖ tp2` as text (acme4j, acme2certifier, akamu, RapidMX);
 //! - [`Join::Binary`]: `base64url(dec(tp1) ‖ dec(tp2))` (acmez, the CASTLE certbot plugin).

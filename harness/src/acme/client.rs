@@ -122,7 +122,8 @@ impl AcmeClient {
         root_pem: &str,
         key: AccountKey,
     ) -> Result<AcmeClient, AcmeError> {
-        // reqwest is built without a default TLS provider (crates.md pitfall 13).
+        // reqwest is built without a default TLS provider: the workspace picks rustls' ring
+        // provider, installed here once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let roots = reqwest::Certificate::from_pem_bundle(root_pem.as_bytes())?;
         let http = reqwest::Client::builder()

@@ -1,4 +1,4 @@
-//! Systems under test (DESIGN.md § Systems under test): what a scenario runs against.
+//! Systems under test : what a scenario runs against.
 //!
 //! - the reference implementations (the default): the built-in client and MUA against the
 //!   built-in CA, in a fresh world per scenario;

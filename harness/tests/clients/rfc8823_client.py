@@ -122,7 +122,7 @@ def open_mailbox(args, ctx):
 
 
 def find_challenge(imap, challenge_from: str, resolver, seen: set, check_dkim: bool = True):
-    """The first new message that is a valid challenge (RFC 8823 §3.1; digest §1.8)."""
+    """The first new message that is a valid challenge (RFC 8823 §3.1)."""
     status, data = imap.uid("SEARCH", None, "ALL")
     if status != "OK":
         fail(f"IMAP SEARCH failed: {data}")

@@ -1,5 +1,5 @@
 //! `bench_search_fetch`: IMAP SEARCH+FETCH round trips per second over loopback. A benchmark,
-//! never a timed assertion (DESIGN.md § Conventions); the CLI prints it.
+//! never a timed assertion; the CLI prints it.
 //!
 //! The mailbox is built deterministically (varied Subjects and Froms, bodies of about 4 KiB),
 //! so the driver knows the right answer to every query: each round trip is

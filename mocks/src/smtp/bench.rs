@@ -1,5 +1,5 @@
 //! `bench_mx_accept`: how many messages per second an MX accepts from our own client. A
-//! benchmark, never a timed assertion (DESIGN.md § Conventions); the CLI prints it.
+//! benchmark, never a timed assertion; the CLI prints it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

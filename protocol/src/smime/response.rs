@@ -208,7 +208,7 @@ pub enum ExpectedDigest {
     /// One of these digests.
     Digests(Vec<String>),
     /// The digest computed from the token parts and the account key's thumbprint, with the
-    /// joins the CA accepts (digest §1.6: a knob).
+    /// joins the CA accepts (RFC 8823 leaves the join open: a knob).
     Tokens {
         /// token-part1; `None` takes it from the response's Subject, which repeats it
         /// (§3.2 item 1), as a CA does when it looks up the challenge a reply answers.
