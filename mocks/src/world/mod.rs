@@ -13,6 +13,7 @@ use crate::dns::{DnsConfig, DnsServer, WorldResolver};
 use crate::https::Served;
 use crate::seed::Seed;
 
+pub mod closed_port;
 pub mod mail;
 pub mod management;
 
@@ -152,6 +153,7 @@ pub struct World {
     /// The mail plane (when `[mail] enabled`).
     pub mail: Option<mail::MailPlane>,
     management: Served,
+    closed: closed_port::ClosedPort,
 }
 
 /// Where everything listens, as `serve --json` prints it.
@@ -284,6 +286,8 @@ impl World {
             }),
         })
         .await?;
+        let closed = closed_port::ClosedPort::bind()
+            .map_err(|e| WorldError::Config(format!("binding the world's closed port: {e}")))?;
         Ok(World {
             dns,
             pki,
@@ -291,7 +295,13 @@ impl World {
             clock,
             mail,
             management,
+            closed,
         })
+    }
+
+    /// A loopback port nothing listens on for the world's lifetime (see [`closed_port`]).
+    pub fn closed_port(&self) -> u16 {
+        self.closed.port()
     }
 
     /// The management API base URL.
