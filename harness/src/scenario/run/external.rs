@@ -109,7 +109,13 @@ impl Context<'_> {
         let (address, password) = self.user("alice")?;
         let mut values = self.placeholder_values(&address, &password, &bundle, &workdir)?;
         values.insert("domain", s.domain.clone());
-        values.insert("services", s.services.join(","));
+        let closed = self.world.closed_port().to_string();
+        let services: Vec<String> = s
+            .services
+            .iter()
+            .map(|t| t.replace(":closed", &format!(":{closed}")))
+            .collect();
+        values.insert("services", services.join(","));
         values.insert("proof", s.proof.clone());
         values.insert("management_url", self.world.management_url());
         let run = cmd
@@ -118,29 +124,25 @@ impl Context<'_> {
             .map_err(|e| StepError::Harness(e.to_string()))?;
         self.after_client(&run)?;
         let ca = self.world.ca.shared();
-        for f in client_judge::judge_service_fields(&ca.history(), &s.domain) {
+        // Every draft version's Figure 1 puts service/port in the challenge POST, -05 in its
+        // payload: that payload is the draft's, not an ACME-24 deviation from RFC 8555's `{}`.
+        self.findings.0.retain(|f| {
+            f.req != acmeproof_protocol::requirements::ACME_24
+                || !client_judge::draft_challenge_payload(&f.observed)
+        });
+        for f in client_judge::judge_service_fields(ca, &s.domain) {
             self.findings.push(f);
         }
-        let services: Vec<acmeproof_protocol::email_tls::Service> = s
-            .services
-            .iter()
-            .filter_map(|t| t.split(':').next()?.parse().ok())
-            .collect();
         match client_judge::issued_chain(ca, &s.domain) {
             Some(chain) => {
-                let problems = crate::acme::email_tls::check_server_certificate(
+                let validated = client_judge::validated_services(ca, &s.domain);
+                let findings = crate::acme::email_tls::check_server_certificate(
                     &chain,
                     &s.domain,
-                    &services,
+                    &validated,
                     Some(self.world.pki.root_der()),
                 );
-                if !problems.is_empty() {
-                    return self.fail(expectation(
-                        "TLS-4",
-                        "a certificate as RFC 7817 §4 says",
-                        problems.join("; "),
-                    ));
-                }
+                self.certificate_findings(findings)?;
                 if run.exit != Exit::Code(0) {
                     return self.fail(expectation(
                         &s.req,
@@ -286,7 +288,7 @@ fn folder_name(id: &str) -> String {
 /// The reference operator's variant fields a step sets, if any: such a step is about that
 /// variant of the reference client, not about an external one.
 pub(super) fn tls_variant_fields(s: &IssueTlsStep) -> Option<&'static str> {
-    if s.field != "payload" {
+    if s.field != "challenge-payload" {
         Some("field")
     } else if s.service_port_in_hash {
         Some("service_port_in_hash")
