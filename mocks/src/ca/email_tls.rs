@@ -199,6 +199,10 @@ pub fn expand_service_arrays(
             out.push(entry.clone());
             continue;
         };
+        if obj.get("type").and_then(|t| t.as_str()) == Some(SERVICE_IDENTIFIER_TYPE) {
+            out.push(service_identifier(knobs, entry)?);
+            continue;
+        }
         if !obj.contains_key("services") && !obj.contains_key("ports") {
             out.push(entry.clone());
             continue;
@@ -245,6 +249,45 @@ pub fn expand_service_arrays(
         }
     }
     Ok(Some(Value::Array(out)))
+}
+
+/// The identifier type of melnikov-00, ietf-00…-02 §4 open issue ("define a new Identifier
+/// Type that specifies service@domain"); the drafts never named it, `service` is acmeproof's.
+pub const SERVICE_IDENTIFIER_TYPE: &str = "service";
+
+/// Knob service_identifier: `{"type": "service", "value": "imaps@mail.example.test", "port":
+/// 993}` (port optional) becomes the `dns` identifier with that service, so the order proves
+/// the same thing as the one-service forms; the order shows the `dns` form.
+fn service_identifier(knobs: &Knobs, entry: &Value) -> Result<Value, Problem> {
+    if !knobs.service_identifier {
+        return Err(Problem::new(
+            ProblemType::UnsupportedIdentifier,
+            format!(
+                "identifier type \"service\" (service@domain, an open issue of draft-melnikov-acme-email-tls-00 and draft-ietf-acme-email-tls-00…-02) is not taken by this CA (knob service_identifier = false): {entry}"
+            ),
+        ));
+    }
+    let value = entry
+        .get("value")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let Some((service, domain)) = value
+        .split_once('@')
+        .filter(|(s, d)| !s.is_empty() && !d.is_empty())
+    else {
+        return Err(Problem::new(
+            ProblemType::RejectedIdentifier,
+            format!("a \"service\" identifier is service@domain, not {value:?}"),
+        ));
+    };
+    let mut dns = Map::new();
+    dns.insert("type".into(), Value::from("dns"));
+    dns.insert("value".into(), Value::from(domain));
+    dns.insert("service".into(), Value::from(service));
+    if let Some(port) = entry.get("port") {
+        dns.insert("port".into(), port.clone());
+    }
+    Ok(Value::Object(dns))
 }
 
 /// The mail target of each entry of a newOrder `identifiers` array (same order; `None` for
@@ -664,6 +707,19 @@ mod tests {
         ] {
             assert!(expand_service_arrays(&on, Some(&bad)).is_err(), "{bad}");
         }
+        // service@domain (knob service_identifier).
+        let svc = json!([{"type": "service", "value": "imaps@mx.example.test", "port": 993}]);
+        let e = expand_service_arrays(&Knobs::default(), Some(&svc)).unwrap_err();
+        assert_eq!(e.kind, ProblemType::UnsupportedIdentifier);
+        let on = knobs(|k| k.service_identifier = true);
+        assert_eq!(
+            expand_service_arrays(&on, Some(&svc)).unwrap(),
+            Some(
+                json!([{"type": "dns", "value": "mx.example.test", "service": "imaps", "port": 993}])
+            )
+        );
+        let bad = json!([{"type": "service", "value": "mx.example.test"}]);
+        assert!(expand_service_arrays(&on, Some(&bad)).is_err());
         let plain = json!([{"type": "dns", "value": "a.test"}]);
         assert_eq!(
             expand_service_arrays(&Knobs::default(), Some(&plain)).unwrap(),

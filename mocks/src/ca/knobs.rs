@@ -86,6 +86,12 @@ pub struct Knobs {
     /// (imap ↔ imaps, pop3 ↔ pop3s, submission ↔ submissions) and, if a server greets there,
     /// adds the twin's SRV-ID. Off (default): never.
     pub twin_srv_id: bool,
+    /// draft-melnikov-acme-email-tls-00 §4 and draft-ietf-acme-email-tls-00…-02 §4 open issue:
+    /// "define a new Identifier Type that specifies service@domain". On: newOrder takes
+    /// `{"type": "service", "value": "imaps@mail.example.test", "port": 993}` (acmeproof's
+    /// name for the type; the drafts never gave one) as the `dns` identifier with that
+    /// service. Off (default): `unsupportedIdentifier`.
+    pub service_identifier: bool,
     /// draft-ietf-acme-email-tls: whether capability-smtp/imap/pop-00 look for the capability
     /// before or after STARTTLS/STLS on the STARTTLS ports (see [`CapabilityPhase`]).
     pub capability_phase: CapabilityPhase,
@@ -325,6 +331,7 @@ impl Default for Knobs {
             lmtp_port_25: false,
             service_arrays: false,
             twin_srv_id: false,
+            service_identifier: false,
             capability_phase: CapabilityPhase::BeforeStarttls,
             require_default_port: false,
             service_port_in_hash: ServicePortInHash::No,
