@@ -244,6 +244,7 @@ async fn the_rfc_7817_certificate_check_fires_on_each_wrong_part() {
     // no text makes, so both are policy notes, never a MUST.
     let key = rcgen::KeyPair::generate().expect("key");
     let mut params = rcgen::CertificateParams::new(vec![HOST.to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
     let pem = params.self_signed(&key).expect("cert").pem();
@@ -507,7 +508,8 @@ async fn require_default_port_refuses_a_mismatch() {
         Some("_2525._smtp._acme-challenge.mx.example.test")
     );
     set_knobs(&world, |k| k.require_default_port = true);
-    let (kind, detail) = refused(operator(&world, &client, o).order(HOST).await);
+    // The draft's placement: the challenge POST names the port, and is refused.
+    let (kind, detail) = refused(operator(&world, &client, o).issue(HOST).await);
     assert_eq!(kind, "rejectedIdentifier");
     assert!(
         detail.contains("port 2525") && detail.contains("smtp"),
@@ -529,21 +531,16 @@ async fn require_default_port_refuses_a_mismatch() {
 async fn lmtp_is_refused_unless_the_knob_is_on() {
     let world = world().await;
     let client = client(&world, "lmtp").await;
-    let o = opts(Service::Lmtp, Some(24), Proof::Capability);
+    let mut o = opts(Service::Lmtp, Some(24), Proof::Capability);
+    o.field = ServiceField::NewOrder;
     let (kind, detail) = refused(operator(&world, &client, o.clone()).order(HOST).await);
     assert_eq!(kind, "unsupportedIdentifier");
     assert!(detail.contains("lmtp = off"), "{detail}");
     set_knobs(&world, |k| k.lmtp = Lmtp::On);
     // No IANA port: without one the CA asks for it.
-    let (kind, detail) = refused(
-        operator(
-            &world,
-            &client,
-            opts(Service::Lmtp, None, Proof::Capability),
-        )
-        .order(HOST)
-        .await,
-    );
+    let mut no_port = opts(Service::Lmtp, None, Proof::Capability);
+    no_port.field = ServiceField::NewOrder;
+    let (kind, detail) = refused(operator(&world, &client, no_port).order(HOST).await);
     assert_eq!(kind, "malformed");
     assert!(detail.contains("\"port\" is required"), "{detail}");
     // Port 24 reaches the world's LMTP server; LHLO carries `ACME <digest>`.
@@ -670,6 +667,7 @@ async fn one_certificate_for_imap_and_imaps_per_knob() {
     let world = world().await;
     let client = client(&world, "twins").await;
     let mut o = opts(Service::Imap, Some(143), Proof::Capability);
+    o.field = ServiceField::NewOrder;
     o.services
         .push(ServiceRequest::new(Service::Imaps, Some(993)));
     let issued = operator(&world, &client, o.clone())
@@ -1003,5 +1001,81 @@ async fn client_variants_cross_ca_variants() {
         }
     }
     assert_eq!(cells, 24);
+    world.shutdown().await;
+}
+
+/// -05 §3.4.1 item 3's "44 octets in length" is the padded base64url form: taken by default,
+/// refused under the strict knob with a SHOULD-level TLS-12 detail naming the erratum.
+#[tokio::test]
+async fn a_padded_capability_is_accepted_unless_strict() {
+    let world = world().await;
+    let client = client(&world, "padded").await;
+    let mail = world.mail.as_ref().expect("mail plane");
+    for strict in [false, true] {
+        set_knobs(&world, |k| k.strict = strict);
+        let op = operator(
+            &world,
+            &client,
+            opts(Service::Imaps, None, Proof::Capability),
+        );
+        let pending = op.order(HOST).await.expect("order");
+        let digest = &pending.challenges[0].digest;
+        assert_eq!(digest.len(), 43, "unpadded base64url SHA-256");
+        mail.acme_capability(Service::Imaps)
+            .set_in(&format!("{digest}="), AdvertPhase::Always)
+            .expect("advertise");
+        let result = op.respond(&pending).await;
+        mail.acme_capability(Service::Imaps).clear();
+        if strict {
+            let (kind, detail) = challenge_problem(result);
+            assert!(kind.ends_with("incorrectResponse"), "{kind}");
+            assert!(
+                detail.contains("TLS-12") && detail.contains("44 octets"),
+                "{detail}"
+            );
+        } else {
+            result.expect("the padded digest is taken");
+        }
+    }
+    world.shutdown().await;
+}
+
+/// Knob twin_srv_id: the CA adds _imaps after capability-imap-00 on 143 when a server greets on
+/// 993; without the knob it never does.
+#[tokio::test]
+async fn the_twin_srv_id_comes_only_with_the_knob() {
+    let world = world().await;
+    let plain = issue(
+        &world,
+        "twin-off",
+        opts(Service::Imap, Some(143), Proof::Capability),
+    )
+    .await;
+    assert_eq!(leaf(&plain).other, [srv("_imap.mx.example.test")]);
+    set_knobs(&world, |k| k.twin_srv_id = true);
+    let twin = issue(
+        &world,
+        "twin-on",
+        opts(Service::Imap, Some(143), Proof::Capability),
+    )
+    .await;
+    assert_eq!(
+        leaf(&twin).other,
+        [srv("_imap.mx.example.test"), srv("_imaps.mx.example.test")]
+    );
+    let findings = check_server_certificate(
+        &twin.issued.chain_pem,
+        HOST,
+        &validated(&twin.challenges),
+        Some(world.pki.root_der()),
+    );
+    assert!(!findings.has_must(), "{findings:?}");
+    assert!(
+        findings
+            .as_slice()
+            .iter()
+            .any(|f| f.observed.contains("twin")),
+        "{findings:?}"
+    );
     world.shutdown().await;
 }
