@@ -345,10 +345,24 @@ impl Operator<'_> {
                     Some((url.clone(), c.clone()))
                 });
             let Some((authz_url, challenge)) = found else {
+                let mut offered: Vec<&str> = authzs
+                    .iter()
+                    .filter_map(|(_, a)| a.get("challenges")?.as_array())
+                    .flatten()
+                    .filter_map(|c| c.get("type")?.as_str())
+                    .collect();
+                offered.sort_unstable();
+                offered.dedup();
+                let why = if o.field.at_challenge() {
+                    ": this CA offers no email-tls challenge for a plain dns order, as a CA that reads service/port only at newOrder (acmeproof's proposal) does"
+                } else {
+                    ""
+                };
                 return Err(unexpected(format!(
-                    "no {wanted} challenge for {}/{port} among {} authorization(s)",
+                    "no {wanted} challenge for {}/{port} among {} authorization(s), which offer {}{why}",
                     request.service,
-                    authzs.len()
+                    authzs.len(),
+                    offered.join(", ")
                 )));
             };
             let ka = keyauth::key_authorization(str_at(&challenge, "token")?, &thumbprint);

@@ -253,7 +253,7 @@ impl World {
                 seed,
                 clock: clock.clone(),
                 pki: Arc::clone(&pki),
-                resolver: WorldResolver::new(dns.addr())
+                resolver: WorldResolver::new(config.ca.resolver.unwrap_or(dns.addr()))
                     .map_err(|e| WorldError::Dns(e.to_string()))?,
             },
         )
@@ -286,6 +286,13 @@ impl World {
             }),
         })
         .await?;
+        // A configured port map wins over the world's own mail servers.
+        for (port, actual) in &config.ca.connect_ports {
+            let port: u16 = port.parse().map_err(|_| {
+                WorldError::Config(format!("ca.connect_ports: {port:?} is not a port number"))
+            })?;
+            ca.shared().map_port(port, *actual);
+        }
         let closed = closed_port::ClosedPort::bind()
             .map_err(|e| WorldError::Config(format!("binding the world's closed port: {e}")))?;
         Ok(World {
