@@ -172,9 +172,9 @@ fn not_at_new_order(knobs: &Knobs, found_in: &str) -> Problem {
 fn not_in_this_place(knobs: &Knobs, found_in: &str) -> Problem {
     let reads = match knobs.draft {
         Draft::V02 => {
-            "its JWS protected header (draft-ietf-acme-email-tls-00…-04 §3: \"service\" JWS header parameter)"
+            "JWS protected header (draft-ietf-acme-email-tls-00…-04 §3: \"service\" JWS header parameter)"
         }
-        _ => "its payload (draft-ietf-acme-email-tls-05 §3.1: \"service\" field in JSON payload)",
+        _ => "payload (draft-ietf-acme-email-tls-05 §3.1: \"service\" field in JSON payload)",
     };
     Problem::malformed(format!(
         "\"service\"/\"port\" found in {found_in}, but this CA reads them from the challenge POST's {reads} (knob draft = {})",
