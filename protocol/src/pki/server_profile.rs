@@ -130,26 +130,32 @@ pub fn server_names(der: &[u8]) -> Result<ServerNames, String> {
                 names.key_usage = Some(bits.iter().filter(|b| b.0).map(|b| b.1).collect());
             }
             ParsedExtension::ExtendedKeyUsage(eku) => {
-                let mut purposes: Vec<String> = [
-                    (eku.any, "anyExtendedKeyUsage"),
-                    (eku.server_auth, "serverAuth"),
-                    (eku.client_auth, "clientAuth"),
-                    (eku.email_protection, "emailProtection"),
-                    (eku.code_signing, "codeSigning"),
-                    (eku.time_stamping, "timeStamping"),
-                    (eku.ocsp_signing, "OCSPSigning"),
-                ]
-                .iter()
-                .filter(|p| p.0)
-                .map(|p| p.1.to_owned())
-                .collect();
-                purposes.extend(eku.other.iter().map(|oid| oid.to_id_string()));
-                names.ext_key_usage = Some(purposes);
+                names.ext_key_usage = Some(eku_names(eku));
             }
             _ => {}
         }
     }
     Ok(names)
+}
+
+/// The purposes of an extKeyUsage extension by name (`serverAuth`, `emailProtection`, …), other
+/// OIDs dotted (RFC 5280 §4.2.1.12).
+pub fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let mut purposes: Vec<String> = [
+        (eku.any, "anyExtendedKeyUsage"),
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+    ]
+    .iter()
+    .filter(|p| p.0)
+    .map(|p| p.1.to_owned())
+    .collect();
+    purposes.extend(eku.other.iter().map(|oid| oid.to_id_string()));
+    purposes
 }
 
 /// RFC 4985 §2 `SRVName ::= IA5String (SIZE (1..MAX))` inside the otherName's `[0] EXPLICIT`.
