@@ -287,7 +287,7 @@ catalogue! {
         "IANA: dns-email, capability-smtp, capability-imap, capability-pop for identifier type `dns`";
     TLS_14 = "TLS-14", "—", Any, "draft-ietf-acme-email-tls-05 §6",
         "the dns-01 security considerations apply to dns-email as well";
-    TLS_15 = "TLS-15", "MAY", Server, "draft-ietf-acme-email-tls-00 §3.1",
+    TLS_15 = "TLS-15", "MAY", Server, "draft-ietf-acme-email-tls-00, -01 §3.1",
         "the server puts SRV-ID subjectAltNames in issued certificates (-00 and -01 text only)";
     TLS_16 = "TLS-16", "—", Server, "draft-ietf-acme-email-tls-00 §3.3",
         "tls-sni-email-00 (-00 only): STARTTLS on 25/143/587, TLS at once on 465/993, SNI = SAN A";
