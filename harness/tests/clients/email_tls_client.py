@@ -8,8 +8,9 @@ operator's own DNS and mail servers (POST /dns/records for dns-email-00, PUT /ma
 for capability-*-00). Two placements of `service`/`port`:
 
 - `--draft-figure-1` (the draft as written): a plain `dns` order, and the challenge POST carries
-  them as every version's Figure 1 does: protected header parameters (`--draft 02`, -00…-04) or
-  payload members (`--draft 05`, the default). One service per order.
+  them as every version's Figure 1 does: protected header parameters (`--draft 02`, -00…-04),
+  or (`--draft 05`, the default) payload members as -05 §3.1 and Figure 1 have them and the
+  same protected header parameters, which -05 §3 item 1 still names. One service per order.
 - without it, acmeproof's newOrder proposal: members of the `dns` identifier objects of newOrder,
   one per service.
 
@@ -123,7 +124,8 @@ def main() -> None:
     parser.add_argument("--draft-figure-1", action="store_true",
                         help="service/port in the challenge POST (plain dns order)")
     parser.add_argument("--draft", choices=["02", "05"], default="05",
-                        help="with --draft-figure-1: protected header (02) or payload (05)")
+                        help="with --draft-figure-1: protected header (02), "
+                        "or payload and header (05)")
     args = parser.parse_args()
     services = services_of(args.services)
     if args.draft_figure_1 and len(services) > 1:
@@ -203,7 +205,8 @@ def main() -> None:
         if args.draft == "02":
             post_with_header(acme, args.ca_bundle, account_key, challenge_url, {}, fields)
         else:
-            acme._post(challenge_url, RawOrder(fields) if fields else Empty())
+            # -05: the payload (§3.1, Figure 1) and the header its §3 item 1 still names.
+            post_with_header(acme, args.ca_bundle, account_key, challenge_url, fields, fields)
     for authz_url in sorted({a for _, a in answered}):
         poll(acme, authz_url, lambda a: a.get("status") == "valid", "the authorization")
     for kind, what in published:

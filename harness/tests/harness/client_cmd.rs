@@ -342,8 +342,8 @@ fn run_tls_client(python: &Path, extra: &str, filters: &[&str]) -> Value {
 const IMAPS: &str = "email-tls/3.4/capability-imaps-993";
 
 /// The acceptance of the draft's own placement: `--draft-figure-1` orders the plain `dns`
-/// identifier and names service/port in the challenge POST (payload for -05, protected header
-/// for -02), and gets a certificate from the default CA for imap/143, imaps/993,
+/// identifier and names service/port in the challenge POST (protected header for -02; payload
+/// and protected header for -05), and gets a certificate from the default CA for imap/143, imaps/993,
 /// submission/587 and pop3/110, judged pass with no finding at all.
 #[test]
 fn the_draft_figure_1_client_gets_certificates_judged_pass() {

@@ -435,11 +435,16 @@ fn posted_target(
     payload: &Map<String, Value>,
 ) -> Result<Option<MailTarget>, Problem> {
     let mut found: Option<(MailTarget, &str)> = None;
+    // -05 §3 item 1 still says '"service" JWS header parameter MUST be included' while its
+    // §3.1 and Figure 1 put it in the payload: a -05 CA reads the payload and tolerates the
+    // header next to it (the two must agree, below), never the header alone.
+    let in_payload = Fields::of(Some(payload)).present();
     for (fields, where_, place) in challenge_places(protected, payload) {
         if !fields.present() {
             continue;
         }
-        if knobs.draft != Draft::Any && knobs.draft != place {
+        let tolerated = knobs.draft == Draft::V05 && place == Draft::V02 && in_payload;
+        if knobs.draft != Draft::Any && knobs.draft != place && !tolerated {
             return Err(not_in_this_place(knobs, where_));
         }
         let target = parse_target(fields, where_, knobs)?;
@@ -670,6 +675,13 @@ mod tests {
         assert!(e.detail.contains("knob draft = 02"), "{e}");
         let v05 = knobs(|k| k.draft = Draft::V05);
         assert!(target(&imap, &none, &v05, ChallengeKind::DnsEmail00).is_err());
+        // -05 §3 item 1's header next to the payload: tolerated when both agree.
+        assert_eq!(
+            target(&imap, &imap, &v05, ChallengeKind::DnsEmail00),
+            Ok(want)
+        );
+        let imaps_header = map(json!({"service": "imaps"}));
+        assert!(target(&imaps_header, &imap, &v05, ChallengeKind::DnsEmail00).is_err());
         // TLS-1: the service MUST be there.
         let e = target(&none, &none, &d, ChallengeKind::DnsEmail00).unwrap_err();
         assert!(e.detail.contains("TLS-1"), "{e}");

@@ -174,7 +174,9 @@ pub enum Draft {
     /// -00…-04: `service`/`port` in the JWS protected header of the challenge POST.
     #[serde(rename = "02")]
     V02,
-    /// -05: `service`/`port` in the payload of the challenge POST.
+    /// -05: `service`/`port` in the payload of the challenge POST (§3.1, Figure 1); the same
+    /// values may also be in the protected header, as -05 §3 item 1 still says, never there
+    /// alone.
     #[serde(rename = "05")]
     V05,
     /// Either place (both, if both are given, must agree).
