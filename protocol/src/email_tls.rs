@@ -235,6 +235,11 @@ pub enum AcmeCapability {
     Absent,
     /// `ACME` with exactly one base64url parameter (the digest, as sent).
     Present(String),
+    /// `ACME` with one parameter that is base64url with `=` padding: the digest (padding
+    /// removed). -05 §3.4.1 item 3 asks for "a base64url encoded SHA-256 hash, which is 44
+    /// octets in length", which only the padded form is (unpadded it is 43); RFC 8555 §6.1
+    /// writes base64url without padding. An erratum of the draft: see [`PADDING_ERRATUM`].
+    Padded(String),
     /// `ACME` is there but unusable; the string says why.
     Malformed(String),
 }
@@ -248,6 +253,15 @@ impl AcmeCapability {
         }
     }
 }
+
+/// The erratum in -05 §3.4.1 item 3, as recorded by acmeproof (TLS-12): "The EHLO keyword has a
+/// single required parameter which is a base64url encoded SHA-256 hash, which is 44 octets in
+/// length." A SHA-256 hash is 32 octets; base64url without padding (RFC 8555 §6.1, and every
+/// other ACME digest) gives 43 characters, with padding 44. The sentence therefore asks for the
+/// padded form while the challenge text around it ("the base64url encoding of this digest")
+/// and dns-01 use the unpadded one. acmeproof's CA takes both, and under its strict knob
+/// refuses the padded form with a SHOULD-level TLS-12 finding.
+pub const PADDING_ERRATUM: &str = "draft-ietf-acme-email-tls-05 §3.4.1 item 3 says the parameter is \"44 octets in length\", which only padded base64url is (unpadded SHA-256 is 43); RFC 8555 §6.1 writes base64url without padding";
 
 /// RFC 4648 §5 base64url alphabet, without padding (RFC 8555 §6.1 strips `=`).
 fn is_base64url(s: &str) -> bool {
@@ -266,10 +280,12 @@ fn judge_params(params: &[&str]) -> AcmeCapability {
         // -05 §3.4.1 item 3: "The EHLO keyword has a single required parameter which is a
         // base64url encoded SHA-256 hash".
         [""] => AcmeCapability::Malformed("ACME has an empty parameter".into()),
-        [p] if p.contains('=') && is_base64url(p.trim_end_matches('=')) => {
-            AcmeCapability::Malformed(format!(
-                "ACME parameter {p:?} has base64 padding, which base64url omits (RFC 8555 §6.1)"
-            ))
+        [p] if p.ends_with('=')
+            && !p.trim_end_matches('=').is_empty()
+            && p.len() - p.trim_end_matches('=').len() <= 2
+            && is_base64url(p.trim_end_matches('=')) =>
+        {
+            AcmeCapability::Padded(p.trim_end_matches('=').to_owned())
         }
         [p] if !is_base64url(p) => AcmeCapability::Malformed(format!(
             "ACME parameter {p:?} is not in the base64url alphabet"
@@ -722,8 +738,17 @@ mod tests {
             malformed("250-ACME gfj9Xq...Rg85nM"),
             AcmeCapability::Malformed(_)
         ));
-        assert!(matches!(
+        // -05 §3.4.1's "44 octets": the padded form is recognised, not malformed.
+        assert_eq!(
             malformed(&format!("250-ACME {DIGEST}=")),
+            AcmeCapability::Padded(DIGEST.into())
+        );
+        assert!(matches!(
+            malformed(&format!("250-ACME {DIGEST}===")),
+            AcmeCapability::Malformed(_)
+        ));
+        assert!(matches!(
+            malformed("250-ACME =="),
             AcmeCapability::Malformed(_)
         ));
         assert!(matches!(
@@ -819,7 +844,7 @@ mod tests {
             &["ACME=gfj9Xq...Rg85nM"],
             &["ACME=abc", "ACME=abc"],
             &["ACME=abc", "acme=def"],
-            &["ACME=abc=="],
+            &["ACME=abc==="],
         ] {
             assert!(
                 matches!(

@@ -15,6 +15,7 @@
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
 //! - [`address`]: e-mail addresses, IDNA, RFC 8398 §5 comparison, SAN form.
 //! - [`email_tls`]: draft-ietf-acme-email-tls-05 names, ports and capability lines.
+//! - [`pki`]: certificate profiles; the RFC 7817 §4 mail server certificate check.
 //! - [`requirements`]: the catalogue of every SMIME-n, TLS-n and ACME-n id.
 //! - [`finding`]: what a checker reports.
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod email_tls;
 pub mod finding;
 pub mod jwk;
 pub mod keyauth;
+pub mod pki;
 pub mod problem;
 pub mod requirements;
 pub mod smime;

@@ -9,7 +9,8 @@
 //! | family    | rules of                                          | digest table |
 //! |-----------|---------------------------------------------------|--------------|
 //! | `SMIME-n` | RFC 8823: `email` identifier, `email-reply-00`    | §1.12        |
-//! | `TLS-n`   | draft-ietf-acme-email-tls (-05 unless noted)      | §2.7         |
+//! | `TLS-n`   | draft-ietf-acme-email-tls, versions in `source`;  | §2.7         |
+//! |           | the exact texts in [`TLS_TEXTS`]                  |              |
 //! | `ACME-n`  | the RFC 8555 core a mock CA / client checker needs | §3.14       |
 //! | `MAIL-n`  | RFC 5322, RFC 3834, RFC 2047 around them          | none (ours)  |
 //!
@@ -258,35 +259,35 @@ catalogue! {
         "non-ASCII local part needs SmtpUTF8Mailbox (RFC 8398/9598); DKIM with EAI follows RFC 8616";
 
     // ── draft-ietf-acme-email-tls: digest §2.7 ────────────────────────────────────────────────
-    TLS_1 = "TLS-1", "MUST", Client, "draft-ietf-acme-email-tls-05 §3",
-        "the client sends `service` (-05: in the JSON payload; -00 to -04: in the JWS protected header)";
-    TLS_2 = "TLS-2", "SHOULD", Client, "draft-ietf-acme-email-tls-05 §3",
+    TLS_1 = "TLS-1", "MUST", Client, "draft-ietf-acme-email-tls-00…-05 §3",
+        "the challenge POST names `service` (-00…-04: JWS protected header; -05: payload; Figure 1)";
+    TLS_2 = "TLS-2", "SHOULD", Client, "draft-ietf-acme-email-tls-02…-05 §3",
         "the client sends `port`; without it the IANA default port of `service` is assumed";
-    TLS_3 = "TLS-3", "—", Client, "draft-ietf-acme-email-tls-05 §3.1",
+    TLS_3 = "TLS-3", "—", Client, "draft-ietf-acme-email-tls-00…-05 §3.1",
         "`service` is a name from the IANA service name and port number registry";
-    TLS_4 = "TLS-4", "MUST", Server, "draft-ietf-acme-email-tls-05 §3.1",
-        "the ACME server supports RFC 7817, notably its §4 (DNS-ID, SRV-ID and CN-ID issuance)";
-    TLS_5 = "TLS-5", "MAY", Server, "draft-ietf-acme-email-tls-05 §3.2",
+    TLS_4 = "TLS-4", "MUST", Server, "draft-ietf-acme-email-tls-02…-05 §3.1",
+        "the CA can issue RFC 7817 §4 DNS-IDs, SRV-IDs, CN-IDs, and includes none it did not validate";
+    TLS_5 = "TLS-5", "MAY", Server, "draft-ietf-acme-email-tls-03…-05 §3.2",
         "the server checks that `port` fits `service`, e.g. that it is the IANA default port";
-    TLS_6 = "TLS-6", "—", ServerAndClient, "draft-ietf-acme-email-tls-05 §3, §5",
+    TLS_6 = "TLS-6", "—", ServerAndClient, "draft-ietf-acme-email-tls-00…-05 §3, §5",
         "the e-mail TLS challenges validate identifiers of type `dns`";
-    TLS_7 = "TLS-7", "—", ServerAndClient, "draft-ietf-acme-email-tls-05 §3.3",
+    TLS_7 = "TLS-7", "—", ServerAndClient, "draft-ietf-acme-email-tls-02…-05 §3.3",
         "the dns-email-00 TXT record sits at `_<port>._<service>._acme-challenge.<domain>`";
-    TLS_8 = "TLS-8", "—", ServerAndClient, "draft-ietf-acme-email-tls-05 §3.3",
+    TLS_8 = "TLS-8", "—", ServerAndClient, "draft-ietf-acme-email-tls-00…-05 §3.3",
         "dns-email-00 TXT value and check as for dns-01: base64url(SHA-256(keyAuthorization))";
-    TLS_9 = "TLS-9", "—", Client, "draft-ietf-acme-email-tls-05 §3.4",
+    TLS_9 = "TLS-9", "—", Client, "draft-ietf-acme-email-tls-00…-05 §3.4",
         "capability-smtp-00: EHLO keyword `ACME` with base64url(SHA-256(keyAuthorization))";
-    TLS_10 = "TLS-10", "—", Client, "draft-ietf-acme-email-tls-05 §3.4",
+    TLS_10 = "TLS-10", "—", Client, "draft-ietf-acme-email-tls-00…-05 §3.4",
         "capability-imap-00: capability `ACME=<digest>` in the greeting code or a CAPABILITY response";
-    TLS_11 = "TLS-11", "—", Client, "draft-ietf-acme-email-tls-05 §3.4",
+    TLS_11 = "TLS-11", "—", Client, "draft-ietf-acme-email-tls-04, -05 §3.4",
         "capability-pop-00: a CAPA response line `ACME <digest>`";
     TLS_12 = "TLS-12", "—", Client, "draft-ietf-acme-email-tls-05 §3.4.1",
-        "SMTP `ACME` extension: one required parameter, no verbs or MAIL/RCPT parameters, on 587/465";
-    TLS_13 = "TLS-13", "—", Any, "draft-ietf-acme-email-tls-05 §5",
+        "SMTP `ACME` extension: one parameter (\"44 octets\": an erratum), no verbs, on 587/465";
+    TLS_13 = "TLS-13", "—", Any, "draft-ietf-acme-email-tls-04, -05 §5",
         "IANA: dns-email, capability-smtp, capability-imap, capability-pop for identifier type `dns`";
     TLS_14 = "TLS-14", "—", Any, "draft-ietf-acme-email-tls-05 §6",
         "the dns-01 security considerations apply to dns-email as well";
-    TLS_15 = "TLS-15", "MAY", Server, "draft-ietf-acme-email-tls-00 §3.1",
+    TLS_15 = "TLS-15", "MAY", Server, "draft-ietf-acme-email-tls-00, -01 §3.1",
         "the server puts SRV-ID subjectAltNames in issued certificates (-00 and -01 text only)";
     TLS_16 = "TLS-16", "—", Server, "draft-ietf-acme-email-tls-00 §3.3",
         "tls-sni-email-00 (-00 only): STARTTLS on 25/143/587, TLS at once on 465/993, SNI = SAN A";
@@ -379,6 +380,139 @@ catalogue! {
     MAIL_8 = "MAIL-8", "MUST", Any, "RFC 8301 §3.2",
         "a DKIM signer uses RSA keys of at least 1024 bits";
 }
+
+/// The exact text behind a TLS-n requirement, the draft versions that carry it, how the
+/// versions differ, and where acmeproof checks it. The draft was never published; its versions
+/// are draft-melnikov-acme-email-tls-00 ("m-00") and draft-ietf-acme-email-tls-00 to -05.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DraftText {
+    /// The TLS-n id.
+    pub id: &'static str,
+    /// The versions that carry the quoted sentence, e.g. `-02…-05`.
+    pub versions: &'static str,
+    /// The sentence, quoted exactly (the drafts' "than" for "then" and "example.next" kept).
+    pub quote: &'static str,
+    /// How the versions differ, or that they do not.
+    pub differences: &'static str,
+    /// Where acmeproof checks or implements it (workspace paths and items).
+    pub checker: &'static str,
+}
+
+/// The texts of TLS-1 … TLS-16, in id order.
+pub static TLS_TEXTS: &[DraftText] = &[
+    DraftText {
+        id: TLS_1,
+        versions: "m-00, -00…-05 §3 item 1",
+        quote: "\"service\" JWS header parameter MUST be included.",
+        differences: "Every version's Figure 1 is the challenge response (POST /acme/authz/asdf/0 with \"type\" and \"keyAuthorization\"). m-00…-04 §3.1 is titled '\"service\" JWS header parameter' and Figure 1 has \"service\" in the protected header; -05 §3.1 is titled '\"service\" field in JSON payload' and Figure 1 has it in the payload, while its §3 item 1 still says \"JWS header parameter\". No version puts it in newOrder: that is acmeproof's proposal (CA knob service_field).",
+        checker: "harness/src/sut/client_judge.rs judge_service_fields; mocks/src/ca/email_tls.rs challenge_target, targets",
+    },
+    DraftText {
+        id: TLS_2,
+        versions: "-05 §3 item 2 (the SHOULD: -02…-05)",
+        quote: "\"port\" JWS header parameter SHOULD be included. See Section 3.2 for more details. If this JWS header parameter is not included, the default assigned IANA port for the corresponding \"service\" is assumed.",
+        differences: "m-00, -00, -01: \"\\\"port\\\" JWS header parameter MUST (SHOULD?) be included.\" -02…-04: SHOULD, without the default-port sentence, which only -05 has. Placement as for TLS-1.",
+        checker: "harness/src/sut/client_judge.rs judge_service_fields; protocol/src/email_tls.rs resolve_port",
+    },
+    DraftText {
+        id: TLS_3,
+        versions: "m-00, -00…-05 §3.1",
+        quote: "Valid values come from \"Service Names and Transport Protocol Port Numbers\" IANA registry",
+        differences: "The same in every version. LMTP has no name there (open issue \"Add support for LMTP (RFC 2033)?\", -00…-05 §4).",
+        checker: "protocol/src/email_tls.rs Service::from_str; mocks/src/ca/email_tls.rs parse_target",
+    },
+    DraftText {
+        id: TLS_4,
+        versions: "-02…-05 §3.1; RFC 7817 §4, §4.1",
+        quote: "ACME servers compliant with this specification MUST support [RFC7817] (in particular see Section 4 of that document). — RFC 7817 §4: \"CAs MUST support issuance of server certificates with DNS-ID identifier type\" … \"CAs MUST support issuance of server certificates with SRV-ID identifier type for each type of email service\" … \"For backward compatibility with a deployed client base, CAs MUST support issuance of server certificates with CN-ID identifier type\"; §4.1: \"MUST NOT include such email SRV-IDs/DNS-IDs\" (a CA that cannot verify the authorization).",
+        differences: "m-00, -00, -01 have TLS-15's MAY instead. RFC 7817 §4 says what a CA MUST be able to issue, not what each certificate carries, and nothing of keyUsage or extKeyUsage: acmeproof checks at MUST that a validated DNS-ID or SRV-ID is issued and nothing unvalidated; the SAN set, usages and the dNSName after a proof on another port are policy notes.",
+        checker: "protocol/src/pki/server_profile.rs check_server_certificate (called by harness/src/acme/email_tls.rs check_server_certificate, harness/src/scenario/run/tls.rs and run/external.rs)",
+    },
+    DraftText {
+        id: TLS_5,
+        versions: "-05 §3.2 (the MAY: -03…-05)",
+        quote: "ACME server MAY check that the TCP port corresponds to the requested \"service\", for example that the port is the assigned default IANA port for the service.",
+        differences: "-03, -04: \"… the assigned default port for the service.\" (no \"IANA\"). m-00…-02: no such sentence.",
+        checker: "mocks/src/ca/email_tls.rs parse_target (knob require_default_port; lmtp on port 25, knob lmtp_port_25)",
+    },
+    DraftText {
+        id: TLS_6,
+        versions: "m-00, -00…-05 §5; m-00, -00…-02 §4 open issue",
+        quote: "IANA is requested to register the following ACME challenge types that are used with Identifier Type \"dns\"",
+        differences: "m-00, -00…-02 §4: \"One possible alternative for issuing TLS certificates for email services is to define a new Identifier Type that specifies service@domain. The current version of the document just reuses \\\"dns\\\".\" -03 dropped it (CA knob service_identifier models it).",
+        checker: "mocks/src/ca/email_tls.rs targets, plain_dns_kinds, expand_service_arrays",
+    },
+    DraftText {
+        id: TLS_7,
+        versions: "-02…-05 §3.3 item 1 (§3.4 in m-00, -00)",
+        quote: "The TXT record used to validate this challenge is _<port>._<service>._acme-challenge.<domain>.",
+        differences: "m-00, -00, -01: \"_<port>._<service>_acme-challenge.<domain>\" (no dot before _acme-challenge). Every version's second example ends \"example.next\" (for example.net).",
+        checker: "protocol/src/email_tls.rs txt_name; mocks/src/ca/validate_tls.rs dns_email",
+    },
+    DraftText {
+        id: TLS_8,
+        versions: "m-00, -00…-05 §3.3",
+        quote: "\"dns-email-00\" is very similar to \"dns-01\" defined in Section 8.4 of [I-D.ietf-acme-acme].",
+        differences: "m-00…-02 item 2: \"[[OPEN ISSUE: Should service name and port number be incorporated into the hash?]]\"; -03, -04: \"[[TODO: Make sure that both service name and port number are incorporated into the hash]]\" (a decision without a formula); -05: gone. Only dns-email-00 ever carried the item; acmeproof's knob service_port_in_hash extends its proposed formula to the capability challenges too.",
+        checker: "protocol/src/email_tls.rs challenge_digest, digest_matches; mocks/src/ca/validate_tls.rs dns_email",
+    },
+    DraftText {
+        id: TLS_9,
+        versions: "m-00, -00…-05 §3.4 (§3.5 in m-00, -00)",
+        quote: "For \"capability-smtp-00\" challenge, ACME client (== SMTP server) constructs a key authorization from the \"token\" value provided in the challenge and the client's account key. The client then computes the SHA-256 digest [FIPS180-4] of the key authorization. SMTP server than returns the base64url encoding of this digest as a value of the \"ACME\" EHLO capability.",
+        differences: "The same in every version (m-00 ends \"capability:\" instead of \"capability.  For example:\"). No version says whether the CA looks before or after STARTTLS (CA knob capability_phase).",
+        checker: "protocol/src/email_tls.rs find_acme_in_ehlo; mocks/src/ca/validate_tls.rs capability",
+    },
+    DraftText {
+        id: TLS_10,
+        versions: "-02…-05 §3.4",
+        quote: "IMAP server than returns the base64url encoding of this digest as a value of the \"ACME\" capability",
+        differences: "m-00, -00, -01 say \"SMTP server than returns …\" in the IMAP paragraph (a copy slip); the examples (greeting code and CAPABILITY response) are the same in every version.",
+        checker: "protocol/src/email_tls.rs imap_capabilities_from_line, find_acme_in_imap_capabilities; mocks/src/ca/validate_tls.rs capability",
+    },
+    DraftText {
+        id: TLS_11,
+        versions: "-04, -05 §3.4",
+        quote: "POP3 server than returns the base64url encoding of this digest as a value of the \"ACME\" capability in response to CAPA command [RFC2449]",
+        differences: "-03: \"[[TODO: Add support for POP3 as per John Levine]]\"; m-00…-02: no POP3.",
+        checker: "protocol/src/email_tls.rs find_acme_in_capa; mocks/src/ca/validate_tls.rs capability",
+    },
+    DraftText {
+        id: TLS_12,
+        versions: "-05 §3.4.1 only",
+        quote: "The EHLO keyword has a single required parameter which is a base64url encoded SHA-256 hash, which is 44 octets in length.",
+        differences: "Only -05 registers the SMTP extension. Erratum recorded by acmeproof: SHA-256 is 32 octets, 43 characters of base64url without padding (RFC 8555 §6.1), 44 only with \"=\"; the sentence asks for the padded form the rest of the text never uses. The CA takes both; under knob strict it refuses the padded form at SHOULD level. Item 6: \"The ACME extension is valid for the submission service [RFC6409] (default port number 587) or its version running directly over TLS [RFC8314] (\\\"submissions\\\" service, default port number 465) .\"",
+        checker: "protocol/src/email_tls.rs AcmeCapability::Padded, PADDING_ERRATUM; mocks/src/ca/validate_tls.rs capability",
+    },
+    DraftText {
+        id: TLS_13,
+        versions: "-04, -05 §5",
+        quote: "IANA is requested to register the following ACME challenge types that are used with Identifier Type \"dns\": \"dns-email\", \"capability-smtp\", \"capability-imap\" and \"capability-pop\".",
+        differences: "-01…-03 lack capability-pop; m-00 and -00 also list \"tls-sni-email\".",
+        checker: "mocks/src/ca/model.rs ChallengeKind",
+    },
+    DraftText {
+        id: TLS_14,
+        versions: "-05 §6",
+        quote: "Security Considerations from [I-D.ietf-acme-acme] relevant to the DNS challenge type are also relevant to \"dns-email\".",
+        differences: "m-00…-04: \"TBD.\"",
+        checker: "descriptive: none",
+    },
+    DraftText {
+        id: TLS_15,
+        versions: "m-00, -00, -01 §3.1",
+        quote: "ACME server MAY include SRV-ID [RFC6125] subjectAltNames in issued certificates.",
+        differences: "-02…-05 replace it with TLS-4 (\"MUST support [RFC7817]\").",
+        checker: "protocol/src/pki/server_profile.rs (a missing SRV-ID is a policy note)",
+    },
+    DraftText {
+        id: TLS_16,
+        versions: "m-00, -00 §3.3",
+        quote: "When connecting to ports 25, 143 and 587, ACME server needs to use STARTTLS command. When connecting to ports 465 or 993, ACME server initiate TLS negotiation immediately upon connection to the corresponding ports. In all cases ACME server presents SAN A in the SNI field, constructed as specified above.",
+        differences: "tls-sni-email-00 was removed in -01 (tls-sni-01, which it followed, is reserved as insecure by RFC 8555).",
+        checker: "not implemented (removed mechanism)",
+    },
+];
 
 /// The catalogue entry for `id`, or `None` for an id the catalogue does not know.
 pub fn lookup(id: &str) -> Option<&'static Requirement> {
@@ -562,7 +696,7 @@ mod tests {
         let source = |id| lookup(id).map(|r| r.source);
         assert_eq!(source(SMIME_17), Some("RFC 8823 §3.1 item 1"));
         assert_eq!(source(ACME_4), Some("RFC 8555 §6.5"));
-        assert_eq!(source(TLS_7), Some("draft-ietf-acme-email-tls-05 §3.3"));
+        assert_eq!(source(TLS_7), Some("draft-ietf-acme-email-tls-02…-05 §3.3"));
     }
 
     #[test]
@@ -585,6 +719,28 @@ mod tests {
             "smime-1", "TLS 1.3", "SMIME -1", "",
         ] {
             assert!(ids_in(text).is_empty(), "{text:?} gave {:?}", ids_in(text));
+        }
+    }
+
+    #[test]
+    fn every_tls_requirement_has_its_text() {
+        let tls: Vec<&str> = CATALOGUE
+            .iter()
+            .filter(|r| r.id.starts_with("TLS-"))
+            .map(|r| r.id)
+            .collect();
+        let texts: Vec<&str> = TLS_TEXTS.iter().map(|t| t.id).collect();
+        assert_eq!(tls, texts);
+        for t in TLS_TEXTS {
+            for (what, v) in [
+                ("versions", t.versions),
+                ("quote", t.quote),
+                ("differences", t.differences),
+                ("checker", t.checker),
+            ] {
+                assert!(!v.trim().is_empty(), "{}: empty {what}", t.id);
+            }
+            assert!(t.versions.contains('§'), "{}: no clause", t.id);
         }
     }
 

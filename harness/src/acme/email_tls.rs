@@ -2,11 +2,13 @@
 //! POP3 (/ LMTP) server through draft-ietf-acme-email-tls, step by step.
 //!
 //! ```text
-//!  order()   newOrder for dns:<domain> + service/port (JWS header, -00…-04; or payload, -05)
+//!  order()   newOrder for dns:<domain>: plain, as every draft version's Figure 1 has it, or
+//!            with service/port (acmeproof's proposal: identifier objects or protected header)
 //!            → one authorization per service; pick dns-email-00 or capability-<proto>-00
 //!  publish() TXT _<port>._<service>._acme-challenge.<domain> in the world's DNS, or the
 //!            `ACME` capability on the world's server for the service
-//!  respond() POST each challenge, poll each authorization
+//!  respond() POST each challenge (service/port in its protected header, -00…-04, or its
+//!            payload, -05, under the draft's placement), poll each authorization
 //!  finalize() CSR (seeded key, dNSName) → certificate with DNS-ID + SRV-ID (RFC 7817 §4)
 //!  cleanup() remove the TXT / clear the capability
 //! ```
@@ -24,6 +26,8 @@ use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::mail::MailPlane;
 use acmeproof_protocol::email_tls::{self, Service};
 use acmeproof_protocol::keyauth;
+use acmeproof_protocol::pki::server_profile;
+use acmeproof_protocol::{Findings, requirements as req};
 use serde_json::{Map, Value, json};
 
 use super::client::AcmeClient;
@@ -33,13 +37,47 @@ use super::flow::{FlowError, Issued};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceField {
-    /// The protected header of newOrder (draft-ietf-acme-email-tls-00…-04 §3: "service" JWS
-    /// header parameter). One service per order.
-    JwsHeader,
-    /// Members of the `dns` identifier objects of the newOrder payload (-05 §3.1/§3.2: field
-    /// in JSON payload). Several services per order.
+    /// The draft, -00…-04 Figure 1: protected header parameters of the challenge POST; the
+    /// order is a plain `dns` order. One service per order.
+    ChallengeHeader,
+    /// The draft, -05 Figure 1: members of the challenge POST's payload; the order is a plain
+    /// `dns` order. One service per order.
     #[default]
-    Payload,
+    ChallengePayload,
+    /// acmeproof's proposal: members of the `dns` identifier objects of the newOrder payload.
+    /// Several services per order.
+    NewOrder,
+    /// acmeproof's proposal: protected header parameters of the newOrder request. One service.
+    NewOrderHeader,
+    /// -05 §4 open issue 1's proposal: one `dns` identifier object with `services` and `ports`
+    /// arrays (CA knob service_arrays).
+    NewOrderArrays,
+    /// The service@domain identifier type of the -00…-02 open issue (CA knob
+    /// service_identifier): one `{"type": "service", "value": "imaps@domain", "port": 993}` per
+    /// service.
+    ServiceIdentifier,
+}
+
+impl ServiceField {
+    /// Whether this is the draft's own placement (the challenge POST).
+    pub fn at_challenge(self) -> bool {
+        matches!(
+            self,
+            ServiceField::ChallengeHeader | ServiceField::ChallengePayload
+        )
+    }
+
+    /// The name used in scenario files and matrices.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceField::ChallengeHeader => "challenge-header",
+            ServiceField::ChallengePayload => "challenge-payload",
+            ServiceField::NewOrder => "new-order",
+            ServiceField::NewOrderHeader => "new-order-header",
+            ServiceField::NewOrderArrays => "new-order-arrays",
+            ServiceField::ServiceIdentifier => "service-identifier",
+        }
+    }
 }
 
 /// Which challenge the operator answers.
@@ -72,7 +110,7 @@ impl ServiceRequest {
 /// The operator's choices.
 #[derive(Debug, Clone)]
 pub struct OperatorOptions {
-    /// The services (usually one; more than one needs [`ServiceField::Payload`]).
+    /// The services (usually one; more than one needs [`ServiceField::NewOrder`]).
     pub services: Vec<ServiceRequest>,
     /// Which challenge to answer.
     pub proof: Proof,
@@ -80,8 +118,9 @@ pub struct OperatorOptions {
     pub field: ServiceField,
     /// Publish `service_bound_digest` (the open-issue proposal) instead of the -05 digest.
     pub service_port_in_hash: bool,
-    /// Repeat `service`/`port` in the challenge POST as -05 Figure 1 does (in the payload, or
-    /// in the protected header for [`ServiceField::JwsHeader`]).
+    /// Under the proposal's placements, repeat `service`/`port` in the challenge POST (in the
+    /// payload for [`ServiceField::NewOrder`], in the protected header for
+    /// [`ServiceField::NewOrderHeader`]).
     pub repeat_in_challenge: bool,
     /// When the world's server shows the capability.
     pub advert_phase: AdvertPhase,
@@ -98,12 +137,12 @@ pub struct OperatorOptions {
 }
 
 impl OperatorOptions {
-    /// One service, the -05 defaults (payload placement, plain digest, capability proof).
+    /// One service, the -05 defaults (challenge POST payload, plain digest, capability proof).
     pub fn new(service: Service, port: Option<u16>) -> OperatorOptions {
         OperatorOptions {
             services: vec![ServiceRequest::new(service, port)],
             proof: Proof::Capability,
-            field: ServiceField::Payload,
+            field: ServiceField::ChallengePayload,
             service_port_in_hash: false,
             repeat_in_challenge: false,
             advert_phase: AdvertPhase::Always,
@@ -199,8 +238,17 @@ impl Operator<'_> {
     /// for each service, with its digest.
     pub async fn order(&self, domain: &str) -> Result<PendingOrder, FlowError> {
         let o = &self.options;
+        let one = || match o.services.as_slice() {
+            [only] => Ok(*only),
+            many => Err(unexpected(format!(
+                "{} names one service per order ({} given): use ServiceField::NewOrder for several",
+                o.field.name(),
+                many.len()
+            ))),
+        };
+        let plain = json!({ "identifiers": [{ "type": "dns", "value": domain }] });
         let (payload, header) = match o.field {
-            ServiceField::Payload => {
+            ServiceField::NewOrder => {
                 let ids: Vec<Value> = o
                     .services
                     .iter()
@@ -213,16 +261,39 @@ impl Operator<'_> {
                     .collect();
                 (json!({ "identifiers": ids }), Map::new())
             }
-            ServiceField::JwsHeader => {
-                let [only] = o.services.as_slice() else {
-                    return Err(unexpected(
-                        "a JWS header names one service: use ServiceField::Payload for several",
-                    ));
-                };
-                (
-                    json!({ "identifiers": [{ "type": "dns", "value": domain }] }),
-                    fields(only.service, only.port),
-                )
+            ServiceField::NewOrderHeader => {
+                let only = one()?;
+                (plain, fields(only.service, only.port))
+            }
+            ServiceField::NewOrderArrays => {
+                let services: Vec<&str> = o.services.iter().map(|s| s.service.name()).collect();
+                let mut id = json!({ "type": "dns", "value": domain, "services": services });
+                if o.services.iter().all(|s| s.port.is_some()) {
+                    let ports: Vec<Option<u16>> = o.services.iter().map(|s| s.port).collect();
+                    id["ports"] = json!(ports);
+                }
+                (json!({ "identifiers": [id] }), Map::new())
+            }
+            ServiceField::ServiceIdentifier => {
+                let ids: Vec<Value> = o
+                    .services
+                    .iter()
+                    .map(|s| {
+                        let mut id = json!({
+                            "type": "service",
+                            "value": format!("{}@{domain}", s.service.name()),
+                        });
+                        if let Some(port) = s.port {
+                            id["port"] = json!(port);
+                        }
+                        id
+                    })
+                    .collect();
+                (json!({ "identifiers": ids }), Map::new())
+            }
+            ServiceField::ChallengeHeader | ServiceField::ChallengePayload => {
+                one()?;
+                (plain, Map::new())
             }
         };
         let (order_url, order) = self.client.new_order_with(&payload, &header).await?;
@@ -274,10 +345,24 @@ impl Operator<'_> {
                     Some((url.clone(), c.clone()))
                 });
             let Some((authz_url, challenge)) = found else {
+                let mut offered: Vec<&str> = authzs
+                    .iter()
+                    .filter_map(|(_, a)| a.get("challenges")?.as_array())
+                    .flatten()
+                    .filter_map(|c| c.get("type")?.as_str())
+                    .collect();
+                offered.sort_unstable();
+                offered.dedup();
+                let why = if o.field.at_challenge() {
+                    ": this CA offers no email-tls challenge for a plain dns order, as a CA that reads service/port only at newOrder (acmeproof's proposal) does"
+                } else {
+                    ""
+                };
                 return Err(unexpected(format!(
-                    "no {wanted} challenge for {}/{port} among {} authorization(s)",
+                    "no {wanted} challenge for {}/{port} among {} authorization(s), which offer {}{why}",
                     request.service,
-                    authzs.len()
+                    authzs.len(),
+                    offered.join(", ")
                 )));
             };
             let ka = keyauth::key_authorization(str_at(&challenge, "token")?, &thumbprint);
@@ -335,11 +420,21 @@ impl Operator<'_> {
     pub async fn respond(&self, pending: &PendingOrder) -> Result<Vec<Value>, FlowError> {
         let o = &self.options;
         for c in &pending.challenges {
+            // As ordered: the port is left out when the request left it out (-05 §3 item 2).
+            let asked = o
+                .services
+                .iter()
+                .find(|s| s.service == c.service)
+                .and_then(|s| s.port);
+            let named = fields(c.service, asked);
             let repeat = fields(c.service, Some(c.port));
-            let (payload, header) = match (o.repeat_in_challenge, o.field) {
-                (false, _) => (json!({}), Map::new()),
-                (true, ServiceField::Payload) => (Value::Object(repeat), Map::new()),
-                (true, ServiceField::JwsHeader) => (json!({}), repeat),
+            let (payload, header) = match (o.field, o.repeat_in_challenge) {
+                (ServiceField::ChallengeHeader, _) => (json!({}), named),
+                (ServiceField::ChallengePayload, _) => (Value::Object(named), Map::new()),
+                (_, false) => (json!({}), Map::new()),
+                (ServiceField::NewOrder, true) => (Value::Object(repeat), Map::new()),
+                (ServiceField::NewOrderHeader, true) => (json!({}), repeat),
+                (_, true) => (Value::Object(repeat), Map::new()),
             };
             self.client
                 .post_with_protected(&c.challenge_url, Some(&payload), &header)
@@ -466,62 +561,58 @@ impl Operator<'_> {
     }
 }
 
-/// Checks a mail server's certificate as RFC 7817 §4 and draft-ietf-acme-email-tls-05 ask:
-/// the chain verifies to `root_der` (when given: a server under test's root is not known); the
-/// SANs are exactly the dNSName `domain` and an SRV-ID
-/// (`_service.domain`, RFC 4985) per service; EKU serverAuth; keyUsage digitalSignature, plus
-/// keyEncipherment for RSA keys and nothing else. Returns each problem found.
+/// What the operator proved, for the certificate check.
+pub fn validated(challenges: &[PendingChallenge]) -> Vec<server_profile::Validated> {
+    challenges
+        .iter()
+        .map(|c| server_profile::Validated {
+            service: c.service,
+            port: c.port,
+            proof: if c.kind == "dns-email-00" {
+                server_profile::Proof::DnsEmail
+            } else {
+                server_profile::Proof::Capability
+            },
+        })
+        .collect()
+}
+
+/// Checks a mail server's certificate chain: the chain verifies to `root_der` (when given: a
+/// server under test's root is not known; TLS-4 MUST), and the leaf passes
+/// [`server_profile::check_server_certificate`] (RFC 7817 §4: MUST findings for what the texts
+/// require, Info-level policy notes for the CA's own choices).
 pub fn check_server_certificate(
     chain_pem: &str,
     domain: &str,
-    services: &[Service],
+    validated: &[server_profile::Validated],
     root_der: Option<&[u8]>,
-) -> Vec<String> {
-    use acmeproof_mocks::ca::pki::{CertSummary, KeyAlgorithm, verify_chain};
+) -> Findings {
+    use acmeproof_mocks::ca::pki::verify_chain;
+    let mut out = Findings::new();
     let chain: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(chain_pem.as_bytes())
         .filter_map(Result::ok)
         .map(|p| p.contents)
         .collect();
     let [leaf, intermediate, ..] = chain.as_slice() else {
-        return vec![format!("a chain of {} certificate(s)", chain.len())];
+        out.add(
+            req::TLS_4,
+            "a chain of leaf and issuer",
+            format!("a chain of {} certificate(s)", chain.len()),
+        );
+        return out;
     };
-    let mut problems = Vec::new();
     if let Some(root_der) = root_der
         && let Err(e) = verify_chain(leaf, intermediate, root_der)
     {
-        problems.push(format!("the chain does not verify: {e}"));
+        out.add(
+            req::TLS_4,
+            "a chain that verifies to the world's root",
+            e.to_string(),
+        );
     }
-    let summary = match CertSummary::from_der(leaf) {
-        Ok(s) => s,
-        Err(e) => return vec![format!("the leaf does not parse: {e}")],
-    };
-    // DNS names compare without regard to case (RFC 4343).
-    let domain = domain.to_ascii_lowercase();
-    let mut want: Vec<String> = vec![format!("dns:{domain}")];
-    for service in services {
-        want.push(format!("srv:_{}.{domain}", service.name()));
-    }
-    want.sort();
-    want.dedup();
-    let mut got: Vec<String> = summary.sans.iter().map(|s| s.to_lowercase()).collect();
-    got.sort();
-    if got != want {
-        problems.push(format!("SANs {got:?}, expected {want:?}"));
-    }
-    let eku = summary.eku_names();
-    if !eku.iter().any(|p| p == "serverAuth") {
-        problems.push(format!("EKU {eku:?} lacks serverAuth"));
-    }
-    let mut bits = summary.key_usage_names();
-    bits.sort_unstable();
-    let rsa = matches!(summary.key, Ok(KeyAlgorithm::Rsa { .. }));
-    let expected: &[&str] = if rsa {
-        &["digitalSignature", "keyEncipherment"]
-    } else {
-        &["digitalSignature"]
-    };
-    if bits != expected.iter().map(|b| b.to_string()).collect::<Vec<_>>() {
-        problems.push(format!("keyUsage {bits:?}, expected {expected:?}"));
-    }
-    problems
+    out.extend(server_profile::check_server_certificate(
+        leaf,
+        &server_profile::Expectation { domain, validated },
+    ));
+    out
 }

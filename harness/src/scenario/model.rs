@@ -380,11 +380,14 @@ pub struct IssueTlsStep {
     pub domain: String,
     /// The services, `name` or `name:port` (`imaps`, `smtp:25`, `lmtp:2424`); the port is
     /// left out of the request when not given (-05 §3 item 2: the IANA default is assumed).
+    /// `name:closed` is the world's certainly-closed port (nothing listens there).
     pub services: Vec<String>,
     /// `capability` (capability-*-00, the default) or `dns-email` (dns-email-00).
     #[serde(default = "default_tls_proof")]
     pub proof: String,
-    /// Where `service`/`port` go: `payload` (-05, the default) or `jws-header` (-00…-04).
+    /// Where `service`/`port` go: the draft's challenge POST, `challenge-payload` (-05, the
+    /// default) or `challenge-header` (-00…-04); or acmeproof's newOrder proposal, `new-order`
+    /// (identifier objects, several services) or `new-order-header`.
     #[serde(default = "default_service_field")]
     pub field: String,
     /// Publish the service-bound digest (the `service_port_in_hash` proposal).
@@ -422,7 +425,7 @@ fn default_tls_proof() -> String {
 }
 
 fn default_service_field() -> String {
-    "payload".into()
+    "challenge-payload".into()
 }
 
 fn default_advert() -> String {

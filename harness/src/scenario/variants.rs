@@ -49,10 +49,45 @@ pub const VARIANTS: &[Variant] = &[
     },
     Variant {
         name: "service_field",
-        question: "Do service and port travel in the JWS protected header (-00…-04) or in the newOrder payload (-05)?",
-        source: "draft-ietf-acme-email-tls-04 §3 vs -05 §3.1",
-        client: &["jws-header", "payload"],
-        ca: &["jws-header", "payload", "either"],
+        question: "Do service and port travel in the challenge POST, as every draft's Figure 1 has them, or in the newOrder (acmeproof's proposal for RFC 8555)?",
+        source: "draft-ietf-acme-email-tls-00…-05 §3 and Figure 1 (the challenge response); the newOrder placement is acmeproof's",
+        client: &["challenge-payload", "challenge-header", "new-order"],
+        ca: &["challenge", "new-order", "both"],
+    },
+    Variant {
+        name: "draft",
+        question: "In the challenge POST, are service and port protected header parameters (-00…-04) or payload members (-05)?",
+        source: "draft-ietf-acme-email-tls-04 §3 Figure 1 vs -05 §3.1/§3.2 and Figure 1",
+        client: &["challenge-header", "challenge-payload"],
+        ca: &["02", "05", "any"],
+    },
+    Variant {
+        name: "tls_profile",
+        question: "Does the certificate carry the dNSName with the SRV-IDs, or only the validated SRV-IDs?",
+        source: "RFC 7817 §4 (what a CA MUST be able to issue, not what each certificate carries)",
+        client: &["as-written"],
+        ca: &["acmeproof", "srv-only"],
+    },
+    Variant {
+        name: "twin_srv_id",
+        question: "Does the CA add the SRV-ID of the other port's service (imap ↔ imaps) when both run?",
+        source: "draft-ietf-acme-email-tls-03…-05 §4 open issue 1",
+        client: &["as-written"],
+        ca: &["false", "true"],
+    },
+    Variant {
+        name: "service_arrays",
+        question: "May one identifier name several services as -05's proposed `services`/`ports` arrays?",
+        source: "draft-ietf-acme-email-tls-05 §4 open issue 1 (\"make both of them arrays\")",
+        client: &["new-order", "new-order-arrays"],
+        ca: &["false", "true"],
+    },
+    Variant {
+        name: "service_identifier",
+        question: "Is the service named by an identifier of its own type, service@domain, instead of a dns identifier?",
+        source: "draft-melnikov-acme-email-tls-00 §4, draft-ietf-acme-email-tls-00…-02 §4 open issue",
+        client: &["new-order", "service-identifier"],
+        ca: &["false", "true"],
     },
     Variant {
         name: "lmtp",
@@ -116,6 +151,9 @@ pub fn apply(
     let knob = match variant.name {
         "token_join" => json!({ "email_join": ca }),
         "challenge_body" => json!({ "email_challenge_body": ca }),
+        "twin_srv_id" | "service_arrays" | "service_identifier" => {
+            json!({ variant.name: ca == "true" })
+        }
         other => json!({ other: ca }),
     };
     out.world.ca.knobs = out
@@ -130,7 +168,10 @@ pub fn apply(
             ("service_port_in_hash", Step::IssueTls(s)) => {
                 s.service_port_in_hash = client == "yes";
             }
-            ("service_field", Step::IssueTls(s)) => s.field = client.to_owned(),
+            (
+                "service_field" | "draft" | "service_arrays" | "service_identifier",
+                Step::IssueTls(s),
+            ) => s.field = client.to_owned(),
             ("one_cert_tls_and_starttls", Step::IssueTls(s)) if client == "tls-and-starttls" => {
                 let mut all = s.services.clone();
                 for service in &s.services {
@@ -142,6 +183,9 @@ pub fn apply(
                     }
                 }
                 s.services = all;
+                // Several services in one order: acmeproof's newOrder proposal (the draft
+                // names one service per challenge POST).
+                s.field = "new-order".into();
             }
             _ => {}
         }
@@ -161,6 +205,9 @@ mod tests {
                 let knob = match v.name {
                     "token_join" => json!({ "email_join": ca }),
                     "challenge_body" => json!({ "email_challenge_body": ca }),
+                    "twin_srv_id" | "service_arrays" | "service_identifier" => {
+                        json!({ v.name: *ca == "true" })
+                    }
                     other => json!({ other: ca }),
                 };
                 Knobs::default()

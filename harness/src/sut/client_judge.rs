@@ -5,11 +5,13 @@
 
 use acmeproof_mocks::ca::CaShared;
 use acmeproof_mocks::ca::email::ReplyExpectation;
+use acmeproof_mocks::ca::email_tls;
 use acmeproof_mocks::ca::model::{ChallengeKind, OrderStatus};
 use acmeproof_mocks::ca::pki::csr::parse_csr;
 use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
 use acmeproof_mocks::ca::pki::profile::SmimeUsage;
 use acmeproof_mocks::ca::server::RequestRecord;
+use acmeproof_protocol::pki::server_profile;
 use acmeproof_protocol::requirements as req;
 use acmeproof_protocol::smime::{ResponseContext, check_response};
 use acmeproof_protocol::{Finding, Level};
@@ -348,39 +350,201 @@ pub fn exchange_summary(ca: &CaShared, address: &str) -> String {
     }
 }
 
-/// draft-ietf-acme-email-tls-05 §3: each newOrder for `domain` names its service (TLS-1, in the
-/// identifier object or, -00…-04, the protected header) and should name its port (TLS-2).
-pub fn judge_service_fields(history: &[RequestRecord], domain: &str) -> Vec<Finding> {
+/// draft-ietf-acme-email-tls §3 (TLS-1 MUST, TLS-2 SHOULD): the client names the service,
+/// and should name the port, of what it proves for `domain`.
+///
+/// Every draft version's Figure 1 carries them in the challenge POST (-00…-04: its protected
+/// header; -05: its payload), so a challenge POST to a dns-email-00 / capability-*-00 challenge
+/// of a plain `dns` order must name them. An order that named them at newOrder (identifier
+/// object or protected header) follows acmeproof's proposal: that satisfies TLS-1 with the CA
+/// here, and is noted at [`Level::Info`] as not the draft's placement.
+pub fn judge_service_fields(ca: &CaShared, domain: &str) -> Vec<Finding> {
+    let history = ca.history();
+    let store = ca.store();
     let mut out = Vec::new();
-    for r in history {
-        if !r.path.ends_with("/new-order") || r.method != "POST" {
-            continue;
-        }
+    let mut named_anywhere = false;
+    for r in history
+        .iter()
+        .filter(|r| r.path.ends_with("/new-order") && r.method == "POST")
+    {
         let Some(ids) = r.payload.as_ref().and_then(|p| p["identifiers"].as_array()) else {
             continue;
         };
         let header = r.protected.clone().unwrap_or_default();
         for id in ids.iter().filter(|i| i["value"] == domain) {
-            let service = id.get("service").or_else(|| header.get("service"));
-            let port = id.get("port").or_else(|| header.get("port"));
-            if service.is_none() {
-                out.push(finding(
-                    req::TLS_1,
-                    Level::Must,
-                    "a service for the dns identifier (payload or protected header)",
-                    format!("newOrder for {domain} without one: {id}"),
-                ));
-            } else if port.is_none() {
+            let service = id
+                .get("service")
+                .or_else(|| id.get("services"))
+                .or_else(|| header.get("service"));
+            let Some(service) = service else { continue };
+            named_anywhere = true;
+            out.push(finding(
+                req::TLS_1,
+                Level::Info,
+                "policy: service/port in the challenge POST, as every draft version's Figure 1 has them",
+                format!("newOrder for {domain} names {service} (acmeproof's newOrder proposal)"),
+            ));
+            let port = id
+                .get("port")
+                .or_else(|| id.get("ports"))
+                .or_else(|| header.get("port"));
+            if port.is_none() {
                 out.push(finding(
                     req::TLS_2,
                     Level::Should,
                     "the port next to the service",
-                    format!(
-                        "newOrder for {domain} names {} without a port",
-                        service.cloned().unwrap_or_default()
-                    ),
+                    format!("newOrder for {domain} names {service} without a port"),
                 ));
             }
+        }
+    }
+    // The draft's placement: the POSTs to the email-tls challenges of `domain`'s authorizations.
+    let challenge_ids: Vec<&str> = store
+        .challenges
+        .values()
+        .filter(|c| c.kind.is_email_tls())
+        .filter(|c| {
+            store
+                .authzs
+                .get(&c.authz)
+                .is_some_and(|a| a.identifier.value == domain)
+        })
+        .map(|c| c.id.as_str())
+        .collect();
+    for r in history.iter().filter(|r| r.method == "POST") {
+        let Some(id) = r.path.rsplit('/').next() else {
+            continue;
+        };
+        let posted = r.payload.as_ref().is_some_and(|p| p.is_object());
+        if !posted || !challenge_ids.contains(&id) || !r.path.contains("/chall") {
+            continue;
+        }
+        let header = r.protected.clone().unwrap_or_default();
+        let payload = r.payload.clone().unwrap_or_default();
+        let service = header.get("service").or_else(|| payload.get("service"));
+        let port = header.get("port").or_else(|| payload.get("port"));
+        match (service, port) {
+            (Some(_), Some(_)) => named_anywhere = true,
+            (Some(service), None) => {
+                named_anywhere = true;
+                out.push(finding(
+                    req::TLS_2,
+                    Level::Should,
+                    "the port next to the service",
+                    format!("{} names {service} without a port", r.path),
+                ));
+            }
+            (None, _) if named_anywhere => {}
+            (None, _) => out.push(finding(
+                req::TLS_1,
+                Level::Must,
+                "\"service\" in the challenge POST (-00…-04: protected header; -05: payload)",
+                format!("{} POSTed {payload} with no service", r.path),
+            )),
+        }
+    }
+    if !named_anywhere && !out.iter().any(|f| f.req == req::TLS_1) {
+        out.push(finding(
+            req::TLS_1,
+            Level::Must,
+            "a service for the dns identifier (challenge POST, or newOrder under the proposal)",
+            format!("no request for {domain} names one"),
+        ));
+    }
+    out
+}
+
+/// Whether an ACME-24 finding's observed text (`<path> with <payload>`) shows a challenge
+/// payload that holds nothing but `service`/`port`: every draft version's Figure 1, -05
+/// placing them in the payload, not a deviation from RFC 8555 §7.5.1's `{}`.
+pub fn draft_challenge_payload(observed: &str) -> bool {
+    observed
+        .split_once(" with ")
+        .and_then(|(_, p)| serde_json::from_str::<serde_json::Value>(p).ok())
+        .and_then(|p| p.as_object().cloned())
+        .is_some_and(|m| !m.is_empty() && m.keys().all(|k| k == "service" || k == "port"))
+}
+
+/// The services a valid order for `domain` proved, with their port and challenge.
+pub fn validated_services(ca: &CaShared, domain: &str) -> Vec<server_profile::Validated> {
+    let store = ca.store();
+    let Some(order) = store.orders.values().find(|o| {
+        o.status == OrderStatus::Valid && o.identifiers.iter().any(|i| i.value == domain)
+    }) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, target) in email_tls::order_targets(&store, order) {
+        if name != domain {
+            continue;
+        }
+        let proof = order
+            .authzs
+            .iter()
+            .filter_map(|a| store.authzs.get(a))
+            .filter(|a| a.mail == Some(target))
+            .flat_map(|a| a.challenges.iter().filter_map(|c| store.challenges.get(c)))
+            .find(|c| c.status == acmeproof_mocks::ca::model::ChallengeStatus::Valid)
+            .map_or(server_profile::Proof::Capability, |c| {
+                if c.kind == ChallengeKind::DnsEmail00 {
+                    server_profile::Proof::DnsEmail
+                } else {
+                    server_profile::Proof::Capability
+                }
+            });
+        out.push(server_profile::Validated {
+            service: target.service,
+            port: target.port,
+            proof,
+        });
+    }
+    out
+}
+
+/// Each email-tls challenge for `domain` that the CA found invalid, as a finding under the rule
+/// that challenge type tests: what the operator published (a TXT record, a capability) did not
+/// carry the digest. The CA's error detail is what was observed.
+pub fn judge_failed_challenges(ca: &CaShared, domain: &str) -> Vec<Finding> {
+    let store = ca.store();
+    let mut out = Vec::new();
+    for authz in store
+        .authzs
+        .values()
+        .filter(|a| a.identifier.value == domain)
+    {
+        for c in authz
+            .challenges
+            .iter()
+            .filter_map(|c| store.challenges.get(c))
+        {
+            if c.status != acmeproof_mocks::ca::model::ChallengeStatus::Invalid {
+                continue;
+            }
+            let (rule, published) = match c.kind {
+                // draft-ietf-acme-email-tls §3.3: the TXT record holds the digest.
+                ChallengeKind::DnsEmail00 => (req::TLS_8, "a TXT record"),
+                // §3.4: the server's capability carries the digest.
+                ChallengeKind::CapabilitySmtp00 => (req::TLS_9, "the EHLO keyword ACME"),
+                ChallengeKind::CapabilityImap00 => (req::TLS_10, "the IMAP capability ACME="),
+                ChallengeKind::CapabilityPop00 => (req::TLS_11, "the CAPA line ACME"),
+                _ => continue,
+            };
+            let detail = c
+                .error
+                .as_ref()
+                .and_then(|e| e.get("detail"))
+                .and_then(|d| d.as_str())
+                .unwrap_or("no detail");
+            // The sentence describes what the operator publishes: not doing it fails the
+            // challenge, so the finding is at MUST strength, like any failed expectation.
+            out.push(
+                Finding::new(
+                    rule,
+                    format!("{published} with the challenge's digest"),
+                    format!("the CA found {} invalid: {detail}", c.kind.name()),
+                )
+                .at(Level::Must),
+            );
         }
     }
     out
@@ -506,25 +670,17 @@ mod tests {
     }
 
     #[test]
-    fn new_orders_name_their_service_and_should_name_the_port() {
-        let order = |id: serde_json::Value| {
-            let mut r = record("POST", "/acme/new-order", 201, None);
-            r.payload = Some(json!({ "identifiers": [id] }));
-            r
-        };
-        let domain = "mail.example.test";
-        let full = order(json!({"type": "dns", "value": domain, "service": "imaps", "port": 993}));
-        assert!(judge_service_fields(&[full], domain).is_empty());
-        // -00…-04: in the protected header instead.
-        let mut header = order(json!({"type": "dns", "value": domain}));
-        header.protected = Some(json!({"service": "imaps", "port": 993}));
-        assert!(judge_service_fields(&[header], domain).is_empty());
-
-        let no_port = order(json!({"type": "dns", "value": domain, "service": "imaps"}));
-        let f = judge_service_fields(&[no_port], domain);
-        assert_eq!((ids(&f), f[0].level), (vec!["TLS-2"], Level::Should));
-        let none = order(json!({"type": "dns", "value": domain}));
-        let f = judge_service_fields(&[none], domain);
-        assert_eq!((ids(&f), f[0].level), (vec!["TLS-1"], Level::Must));
+    fn draft_payloads_are_recognised() {
+        assert!(draft_challenge_payload(
+            r#"/acme/chall/x with {"service":"imap","port":143}"#
+        ));
+        assert!(draft_challenge_payload(
+            r#"/acme/chall/x with {"service":"imap"}"#
+        ));
+        assert!(!draft_challenge_payload(
+            r#"/acme/chall/x with {"service":"imap","keyAuthorization":"k"}"#
+        ));
+        assert!(!draft_challenge_payload("/acme/chall/x with {}"));
+        assert!(!draft_challenge_payload("garbage"));
     }
 }

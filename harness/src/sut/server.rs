@@ -122,6 +122,17 @@ pub fn configuration(world: &World) -> Vec<String> {
              as a [mail] user of the world",
             mail.imap.addr()
         ));
+        // draft-ietf-acme-email-tls capability challenges: the world's servers listen on
+        // loopback ports the system chose, not on 25, 993, …
+        let ports: Vec<String> = acmeproof_protocol::email_tls::Service::ALL
+            .into_iter()
+            .filter_map(|s| Some((s.default_port()?, mail.service_addr(s).port())))
+            .map(|(port, actual)| format!("{port}={actual}"))
+            .collect();
+        lines.push(format!(
+            "  capability challenges: connect to 127.0.0.1 port {} (service port=world port)",
+            ports.join(" ")
+        ));
     }
     lines
 }
@@ -187,15 +198,21 @@ async fn email_tls_support(client: &AcmeClient) -> Result<(), String> {
         "capability-imap-00",
         "capability-pop-00",
     ];
-    let identifier = json!({
-        "type": "dns",
-        "value": "mail.example.test",
-        "service": "imaps",
-        "port": 993
-    });
-    let offered = offered_challenges(client, identifier)
-        .await
-        .map_err(|e| e.replace("newOrder:", "newOrder with a mail service:"))?;
+    // The draft's own placement first (a plain dns order, the service named in the challenge
+    // POST), then acmeproof's newOrder proposal.
+    let plain = json!({ "type": "dns", "value": "mail.example.test" });
+    let mut offered = offered_challenges(client, plain).await.unwrap_or_default();
+    if !offered.iter().any(|t| TYPES.contains(&t.as_str())) {
+        let identifier = json!({
+            "type": "dns",
+            "value": "mail.example.test",
+            "service": "imaps",
+            "port": 993
+        });
+        offered = offered_challenges(client, identifier)
+            .await
+            .map_err(|e| e.replace("newOrder:", "newOrder with a mail service:"))?;
+    }
     if offered.iter().any(|t| TYPES.contains(&t.as_str())) {
         Ok(())
     } else {

@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""A small draft-ietf-acme-email-tls-05 client (a mail-server operator), for acmeproof's
+"""A small draft-ietf-acme-email-tls client (a mail-server operator), for acmeproof's
 client-under-test tests.
 
 Written as a third party would: certbot's `acme` library for JWS, nonces and the account,
 `cryptography` for the CSR, `requests` for the world's management API, which plays the
 operator's own DNS and mail servers (POST /dns/records for dns-email-00, PUT /mail/acme/<service>
-for capability-*-00). `--break` makes it wrong in one way so the tests can show what acmeproof
-finds. Exit codes: 0 with a certificate, 1 on failure, 89 for what it does not implement.
+for capability-*-00). Two placements of `service`/`port`:
+
+- `--draft-figure-1` (the draft as written): a plain `dns` order, and the challenge POST carries
+  them as every version's Figure 1 does: protected header parameters (`--draft 02`, -00…-04),
+  or (`--draft 05`, the default) payload members as -05 §3.1 and Figure 1 have them and the
+  same protected header parameters, which -05 §3 item 1 still names. One service per order.
+- without it, acmeproof's newOrder proposal: members of the `dns` identifier objects of newOrder,
+  one per service.
+
+`--break` makes it wrong in one way so the tests can show what acmeproof finds. Exit codes: 0
+with a certificate, 1 on failure, 89 for what it does not implement.
 """
 
 import argparse
 import base64
 import hashlib
+import json
 import sys
 import time
 
@@ -24,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 BREAKS = ["none", "no-service", "no-port", "wrong-digest"]
+USER_AGENT = "email-tls-client/1 python-acme"
 EXIT_UNIMPLEMENTED = 89
 DEADLINE_SECS = 60
 IANA_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "imap": 143, "imaps": 993,
@@ -87,26 +98,52 @@ def poll(acme, url: str, done, what: str):
     fail(f"{what} did not finish in {DEADLINE_SECS} s")
 
 
+def post_with_header(acme, ca_bundle: str, account_key, url: str, payload, extra: dict):
+    """A JWS POST whose protected header carries `extra` (python-acme cannot add header
+    parameters): RFC 8555 §6.2 flattened JSON, ES256, kid, a fresh nonce (§7.2)."""
+    nonce = requests.head(acme.directory["newNonce"], verify=ca_bundle,
+                          headers={"User-Agent": USER_AGENT}, timeout=10).headers["Replay-Nonce"]
+    protected = {"alg": "ES256", "kid": acme.net.account.uri, "nonce": nonce, "url": url}
+    protected.update(extra)
+    p64 = b64url(json.dumps(protected).encode())
+    b64 = b64url(json.dumps(payload).encode())
+    signature = jose.ES256.sign(account_key.key, f"{p64}.{b64}".encode())
+    body = {"protected": p64, "payload": b64, "signature": b64url(signature)}
+    r = requests.post(url, data=json.dumps(body), verify=ca_bundle, timeout=10,
+                      headers={"Content-Type": "application/jose+json", "User-Agent": USER_AGENT})
+    if r.status_code >= 300:
+        fail(f"challenge POST {url}: {r.status_code} {r.text}")
+    return r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ["directory", "ca-bundle", "domain", "services", "proof", "management", "workdir"]:
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--break", dest="break_", choices=BREAKS, default="none")
+    parser.add_argument("--draft-figure-1", action="store_true",
+                        help="service/port in the challenge POST (plain dns order)")
+    parser.add_argument("--draft", choices=["02", "05"], default="05",
+                        help="with --draft-figure-1: protected header (02), "
+                        "or payload and header (05)")
     args = parser.parse_args()
     services = services_of(args.services)
+    if args.draft_figure_1 and len(services) > 1:
+        print("one service per order under the draft's placement", file=sys.stderr)
+        sys.exit(EXIT_UNIMPLEMENTED)
 
     account_key = jose.JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
     net = acme_client.ClientNetwork(account_key, alg=jose.ES256, verify_ssl=args.ca_bundle,
-                                    user_agent="email-tls-client/1 python-acme")
+                                    user_agent=USER_AGENT)
     directory = acme_client.ClientV2.get_directory(args.directory, net)
     acme = acme_client.ClientV2(directory, net)
     acme.new_account(messages.NewRegistration.from_data(terms_of_service_agreed=True))
 
-    # -05 §3.1: service and port go in the identifier objects, one per service.
     identifiers = []
     for service, port in services:
         ident = {"type": "dns", "value": args.domain}
-        if args.break_ != "no-service":
+        # acmeproof's proposal: service and port in the identifier objects, one per service.
+        if args.break_ != "no-service" and not args.draft_figure_1:
             ident["service"] = service
             if args.break_ != "no-port":
                 ident["port"] = port
@@ -155,7 +192,21 @@ def main() -> None:
         answered.append((challenge["url"], authz_url))
 
     for challenge_url, _ in answered:
-        acme._post(challenge_url, Empty())
+        if not args.draft_figure_1:
+            acme._post(challenge_url, Empty())
+            continue
+        # Figure 1 of every draft version: the challenge response names the service and port.
+        service, port = services[0]
+        fields = {}
+        if args.break_ != "no-service":
+            fields["service"] = service
+            if args.break_ != "no-port":
+                fields["port"] = port
+        if args.draft == "02":
+            post_with_header(acme, args.ca_bundle, account_key, challenge_url, {}, fields)
+        else:
+            # -05: the payload (§3.1, Figure 1) and the header its §3 item 1 still names.
+            post_with_header(acme, args.ca_bundle, account_key, challenge_url, fields, fields)
     for authz_url in sorted({a for _, a in answered}):
         poll(acme, authz_url, lambda a: a.get("status") == "valid", "the authorization")
     for kind, what in published:

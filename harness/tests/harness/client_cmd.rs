@@ -358,33 +358,59 @@ fn run_tls_client(python: &Path, extra: &str, filters: &[&str]) -> Value {
 
 const IMAPS: &str = "email-tls/3.4/capability-imaps-993";
 
+/// The acceptance of the draft's own placement: `--draft-figure-1` orders the plain `dns`
+/// identifier and names service/port in the challenge POST (protected header for -02; payload
+/// and protected header for -05), and gets a certificate from the default CA for imap/143, imaps/993,
+/// submission/587 and pop3/110, judged pass with no finding at all.
 #[test]
-fn the_conformant_email_tls_client_gets_certificates_through_each_challenge_type() {
+fn the_draft_figure_1_client_gets_certificates_judged_pass() {
     let Some(python) = acmeproof_testkit::require_python(MODULES) else {
         return;
     };
-    let ids = [
+    let judged = [
+        "email-tls/3.4/capability-imap-143",
         IMAPS,
-        "email-tls/3.3/dns-email-smtp-25",
-        "email-tls/3.4/capability-pop3-110",
         "email-tls/3.4/capability-submission-587",
-        "email-tls/rfc7817-4/three-services-one-certificate",
+        "email-tls/3.4/capability-pop3-110",
+        "email-tls/3.3/dns-email-smtp-25",
     ];
-    let mut filters = ids.to_vec();
+    for draft in ["05", "02"] {
+        let report = run_tls_client(
+            &python,
+            &format!("--draft-figure-1 --draft {draft}"),
+            &judged,
+        );
+        for id in judged {
+            let r = scenario(&report, id);
+            assert_eq!(r["outcome"], "pass", "-{draft} {id}: {r:#}");
+            assert!(finding_ids(r).is_empty(), "-{draft} {id}: {r:#}");
+        }
+    }
+}
+
+/// acmeproof's newOrder proposal (the client's default mode): issued, with a TLS-1 policy note
+/// that it is not the draft's placement, so the outcome is informational, not pass.
+#[test]
+fn the_new_order_client_gets_certificates_with_a_policy_note() {
+    let Some(python) = acmeproof_testkit::require_python(MODULES) else {
+        return;
+    };
+    let judged = [IMAPS, "email-tls/3.3/dns-email-smtp-25"];
+    let mut filters = judged.to_vec();
     filters.push("email-tls/3.1/lmtp-2424-knob-on-dns-email");
-    filters.push("email-tls/3.1/service-field-jws-header-ca-jws-header");
+    filters.push("email-tls/3/service-field-challenge-header-ca-draft-02");
     let report = run_tls_client(&python, "", &filters);
-    for id in ids {
+    for id in judged {
         let r = scenario(&report, id);
-        assert_eq!(r["outcome"], "pass", "{id}: {r:#}");
-        assert!(finding_ids(r).is_empty(), "{id}: {r:#}");
+        assert_eq!(r["outcome"], "informational", "{id}: {r:#}");
+        assert_eq!(finding_ids(r), ids(&["TLS-1"]), "{id}: {r:#}");
     }
     let lmtp = scenario(&report, "email-tls/3.1/lmtp-2424-knob-on-dns-email");
     assert_eq!(lmtp["outcome"], "unimplemented", "{lmtp:#}");
     // A scenario about a variant of the reference operator is not the external client's.
     let variant = scenario(
         &report,
-        "email-tls/3.1/service-field-jws-header-ca-jws-header",
+        "email-tls/3/service-field-challenge-header-ca-draft-02",
     );
     assert_eq!(variant["outcome"], "skipped", "{variant:#}");
 }
@@ -394,15 +420,24 @@ fn email_tls_client_faults_get_their_findings() {
     let Some(python) = acmeproof_testkit::require_python(MODULES) else {
         return;
     };
-    for (fault, want, outcome) in [
-        ("no-service", &["TLS-1", "TLS-10"][..], "fail"),
-        ("no-port", &["TLS-2"][..], "pass-non-strict"),
-        ("wrong-digest", &["TLS-10"][..], "fail"),
+    // The rule each break tests, and nothing else: the client's exit 1 after the CA refused
+    // it is a client error under no id.
+    for (fault, want, outcome, client_error) in [
+        ("no-service", &["TLS-1"][..], "fail", true),
+        ("no-port", &["TLS-2"][..], "pass-non-strict", false),
+        ("wrong-digest", &["TLS-10"][..], "fail", true),
     ] {
-        let report = run_tls_client(&python, &format!("--break {fault}"), &[IMAPS]);
+        let report = run_tls_client(
+            &python,
+            &format!("--draft-figure-1 --break {fault}"),
+            &[IMAPS],
+        );
         let r = scenario(&report, IMAPS);
         assert_eq!(finding_ids(r), ids(want), "{fault}: {r:#}");
         assert_eq!(r["outcome"], outcome, "{fault}: {r:#}");
+        if client_error {
+            assert_client_error(r, "it exited 1");
+        }
     }
 }
 

@@ -6,17 +6,19 @@
 use acmeproof::acme::AcmeError;
 use acmeproof::acme::email_tls::{
     EmailTlsIssued, Operator, OperatorOptions, Proof, ServiceField, ServiceRequest,
-    check_server_certificate,
+    check_server_certificate, validated,
 };
 use acmeproof::acme::flow::FlowError;
 use acmeproof_mocks::account_key::KeyAlg;
 use acmeproof_mocks::ca::knobs::{
-    CapabilityPhase, Knobs, Lmtp, OneCertTlsAndStarttls, ServiceField as CaServiceField,
-    ServicePortInHash,
+    CapabilityPhase, Draft, Knobs, Lmtp, OneCertTlsAndStarttls, ServiceField as CaServiceField,
+    ServicePortInHash, TlsProfile,
 };
 use acmeproof_mocks::mail::acme::AdvertPhase;
 use acmeproof_mocks::world::World;
 use acmeproof_protocol::email_tls::Service;
+use acmeproof_protocol::pki::server_profile::{Proof as Proved, Validated};
+use acmeproof_protocol::{Findings, Level};
 use serde_json::Value;
 use x509_parser::asn1_rs::{Any, FromDer as _, Tag, TaggedExplicit};
 use x509_parser::prelude::*;
@@ -171,6 +173,14 @@ async fn dns_email_smtp_25_gives_dns_id_and_srv_id() {
     world.shutdown().await;
 }
 
+fn musts(f: &Findings) -> Vec<String> {
+    f.as_slice()
+        .iter()
+        .filter(|f| f.level == Level::Must)
+        .map(|f| f.observed.clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn the_rfc_7817_certificate_check_fires_on_each_wrong_part() {
     let world = world().await;
@@ -182,54 +192,112 @@ async fn the_rfc_7817_certificate_check_fires_on_each_wrong_part() {
     .await;
     let chain = &issued.issued.chain_pem;
     let root = world.pki.root_der();
+    let proved = validated(&issued.challenges);
     assert_eq!(
-        check_server_certificate(chain, HOST, &[Service::Imaps], Some(root)),
-        Vec::<String>::new()
+        check_server_certificate(chain, HOST, &proved, Some(root)),
+        Findings::new()
     );
     // Names compare without case (RFC 4343).
+    assert!(check_server_certificate(chain, &HOST.to_uppercase(), &proved, Some(root)).is_empty());
+    // Another name: the dNSName and the SRV-ID were never validated for it (RFC 7817 §4.1).
+    let other_name = check_server_certificate(chain, "www.example.test", &proved, Some(root));
     assert!(
-        check_server_certificate(chain, &HOST.to_uppercase(), &[Service::Imaps], Some(root))
-            .is_empty()
-    );
-    let other_name =
-        check_server_certificate(chain, "www.example.test", &[Service::Imaps], Some(root));
-    assert!(
-        other_name.iter().any(|p| p.starts_with("SANs")),
+        musts(&other_name)
+            .iter()
+            .any(|p| p.contains("dNSName mx.example.test")),
         "{other_name:?}"
     );
-    let other_service = check_server_certificate(chain, HOST, &[Service::Imap], Some(root));
+    // Another service proved: _imaps was not validated.
+    let imap = [Validated {
+        service: Service::Imap,
+        port: 143,
+        proof: Proved::Capability,
+    }];
+    let other_service = check_server_certificate(chain, HOST, &imap, Some(root));
     assert!(
-        other_service.iter().any(|p| p.contains("_imap.")),
-        "{other_service:?}"
+        other_service
+            .as_slice()
+            .iter()
+            .any(|f| f.observed.contains("_imaps.") && f.level == Level::Info),
+        "the twin of a proved service is a policy note: {other_service:?}"
+    );
+    let smtp = [Validated {
+        service: Service::Smtp,
+        port: 25,
+        proof: Proved::DnsEmail,
+    }];
+    let unproved = check_server_certificate(chain, HOST, &smtp, Some(root));
+    assert!(
+        musts(&unproved).iter().any(|p| p.contains("_imaps.")),
+        "{unproved:?}"
     );
     // Another seed, so another root (the PKI comes from the seed).
     let other_world = crate::support::world_with(|c| c.seed = c.seed.wrapping_add(1)).await;
-    let wrong_root = check_server_certificate(
-        chain,
-        HOST,
-        &[Service::Imaps],
-        Some(other_world.pki.root_der()),
-    );
+    let wrong_root =
+        check_server_certificate(chain, HOST, &proved, Some(other_world.pki.root_der()));
     assert!(
-        wrong_root.iter().any(|p| p.contains("does not verify")),
+        musts(&wrong_root).iter().any(|p| p.contains("signature")),
         "{wrong_root:?}"
     );
     other_world.shutdown().await;
-    // A leaf for clients, able to sign certificates: EKU and keyUsage are both wrong.
+    // A leaf for clients, able to sign certificates: EKU and keyUsage are acmeproof's choices
+    // no text makes, so both are policy notes, never a MUST.
     let key = rcgen::KeyPair::generate().expect("key");
     let mut params = rcgen::CertificateParams::new(vec![HOST.to_owned()]).expect("params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
     params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
     let pem = params.self_signed(&key).expect("cert").pem();
     let chain = format!("{pem}{pem}");
-    let problems = check_server_certificate(&chain, HOST, &[], None);
+    let notes = check_server_certificate(&chain, HOST, &[], None);
+    assert!(!notes.has_must(), "{notes:?}");
     assert!(
-        problems.iter().any(|p| p.contains("lacks serverAuth")),
-        "{problems:?}"
+        notes
+            .as_slice()
+            .iter()
+            .any(|f| f.observed.contains("ClientAuth") || f.observed.contains("clientAuth")),
+        "{notes:?}"
     );
     assert!(
-        problems.iter().any(|p| p.starts_with("keyUsage")),
-        "{problems:?}"
+        notes
+            .as_slice()
+            .iter()
+            .any(|f| f.observed.starts_with("keyUsage")),
+        "{notes:?}"
+    );
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn srv_only_profile_issues_the_validated_srv_id_and_passes_the_must_checks() {
+    let world = world().await;
+    set_knobs(&world, |k| k.tls_profile = TlsProfile::SrvOnly);
+    let issued = issue(
+        &world,
+        "srv-only",
+        opts(Service::Imaps, None, Proof::Capability),
+    )
+    .await;
+    let chain = pem_chain(&issued.issued.chain_pem);
+    let (_, cert) = X509Certificate::from_der(&chain[0]).expect("leaf parses");
+    let san = cert
+        .subject_alternative_name()
+        .expect("SAN")
+        .expect("a SAN");
+    // RFC 5280 §4.2.1.6: an empty subject makes the SAN critical.
+    assert!(san.critical);
+    assert_eq!(san.value.general_names.len(), 1);
+    assert!(cert.subject().iter_common_name().next().is_none());
+    let findings = check_server_certificate(
+        &issued.issued.chain_pem,
+        HOST,
+        &validated(&issued.challenges),
+        Some(world.pki.root_der()),
+    );
+    assert!(!findings.has_must(), "{findings:?}");
+    assert!(
+        findings.as_slice().iter().all(|f| f.level == Level::Info) && !findings.is_empty(),
+        "{findings:?}"
     );
     world.shutdown().await;
 }
@@ -403,11 +471,8 @@ async fn a_wrong_digest_is_incorrect_response() {
 async fn nothing_listening_is_connection_and_no_address_is_dns() {
     let world = world().await;
     let client = client(&world, "connect").await;
-    // A port that was just free: bound, read, released.
-    let free = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    // The world's certainly-closed port (held bound, never listening).
+    let free = world.closed_port();
     let op = operator(
         &world,
         &client,
@@ -443,7 +508,8 @@ async fn require_default_port_refuses_a_mismatch() {
         Some("_2525._smtp._acme-challenge.mx.example.test")
     );
     set_knobs(&world, |k| k.require_default_port = true);
-    let (kind, detail) = refused(operator(&world, &client, o).order(HOST).await);
+    // The draft's placement: the challenge POST names the port, and is refused.
+    let (kind, detail) = refused(operator(&world, &client, o).issue(HOST).await);
     assert_eq!(kind, "rejectedIdentifier");
     assert!(
         detail.contains("port 2525") && detail.contains("smtp"),
@@ -465,21 +531,16 @@ async fn require_default_port_refuses_a_mismatch() {
 async fn lmtp_is_refused_unless_the_knob_is_on() {
     let world = world().await;
     let client = client(&world, "lmtp").await;
-    let o = opts(Service::Lmtp, Some(24), Proof::Capability);
+    let mut o = opts(Service::Lmtp, Some(24), Proof::Capability);
+    o.field = ServiceField::NewOrder;
     let (kind, detail) = refused(operator(&world, &client, o.clone()).order(HOST).await);
     assert_eq!(kind, "unsupportedIdentifier");
     assert!(detail.contains("lmtp = off"), "{detail}");
     set_knobs(&world, |k| k.lmtp = Lmtp::On);
     // No IANA port: without one the CA asks for it.
-    let (kind, detail) = refused(
-        operator(
-            &world,
-            &client,
-            opts(Service::Lmtp, None, Proof::Capability),
-        )
-        .order(HOST)
-        .await,
-    );
+    let mut no_port = opts(Service::Lmtp, None, Proof::Capability);
+    no_port.field = ServiceField::NewOrder;
+    let (kind, detail) = refused(operator(&world, &client, no_port).order(HOST).await);
     assert_eq!(kind, "malformed");
     assert!(detail.contains("\"port\" is required"), "{detail}");
     // Port 24 reaches the world's LMTP server; LHLO carries `ACME <digest>`.
@@ -506,36 +567,67 @@ async fn service_field_placement_under_each_knob_value() {
         o.field = field;
         o
     };
-    // either (default): both placements work.
-    for field in [ServiceField::JwsHeader, ServiceField::Payload] {
+    let all = [
+        ServiceField::ChallengeHeader,
+        ServiceField::ChallengePayload,
+        ServiceField::NewOrder,
+        ServiceField::NewOrderHeader,
+    ];
+    // both (default): every placement works.
+    for field in all {
         operator(&world, &client, with(field))
             .issue(HOST)
             .await
-            .expect("either accepts both");
+            .unwrap_or_else(|e| panic!("{field:?}: {e}"));
     }
-    for (ca, good, bad) in [
+    // The draft as written: service/port at newOrder are refused, naming the knob.
+    set_knobs(&world, |k| k.service_field = CaServiceField::Challenge);
+    for bad in [ServiceField::NewOrder, ServiceField::NewOrderHeader] {
+        let (kind, detail) = refused(operator(&world, &client, with(bad)).order(HOST).await);
+        assert_eq!(kind, "malformed", "{bad:?}");
+        assert!(detail.contains("service_field = challenge"), "{detail}");
+    }
+    // The proposal alone: a plain dns order has no email-tls challenge to answer.
+    set_knobs(&world, |k| k.service_field = CaServiceField::NewOrder);
+    for bad in [
+        ServiceField::ChallengeHeader,
+        ServiceField::ChallengePayload,
+    ] {
+        match operator(&world, &client, with(bad)).order(HOST).await {
+            Err(FlowError::Unexpected(why)) => assert!(why.contains("no dns-email-00"), "{why}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    let mut repeat = with(ServiceField::NewOrder);
+    repeat.repeat_in_challenge = true;
+    operator(&world, &client, repeat)
+        .issue(HOST)
+        .await
+        .expect("a matching repeat in the challenge POST is accepted");
+    // Knob draft: -00…-04 read the protected header, -05 the payload.
+    for (draft, good, bad) in [
         (
-            CaServiceField::JwsHeader,
-            ServiceField::JwsHeader,
-            ServiceField::Payload,
+            Draft::V02,
+            ServiceField::ChallengeHeader,
+            ServiceField::ChallengePayload,
         ),
         (
-            CaServiceField::Payload,
-            ServiceField::Payload,
-            ServiceField::JwsHeader,
+            Draft::V05,
+            ServiceField::ChallengePayload,
+            ServiceField::ChallengeHeader,
         ),
     ] {
-        set_knobs(&world, |k| k.service_field = ca);
-        let (kind, detail) = refused(operator(&world, &client, with(bad)).order(HOST).await);
-        assert_eq!(kind, "malformed", "{ca:?}");
-        assert!(detail.contains("service_field"), "{detail}");
-        let mut o = with(good);
-        // -05 Figure 1 repeats service/port in the challenge POST: accepted in its place.
-        o.repeat_in_challenge = true;
-        operator(&world, &client, o)
+        set_knobs(&world, |k| {
+            k.service_field = CaServiceField::Challenge;
+            k.draft = draft;
+        });
+        let (kind, detail) = refused(operator(&world, &client, with(bad)).issue(HOST).await);
+        assert_eq!(kind, "malformed", "{draft:?}");
+        assert!(detail.contains("knob draft"), "{detail}");
+        operator(&world, &client, with(good))
             .issue(HOST)
             .await
-            .expect("the knob's own placement issues");
+            .unwrap_or_else(|e| panic!("{draft:?}: {e}"));
     }
     world.shutdown().await;
 }
@@ -575,6 +667,7 @@ async fn one_certificate_for_imap_and_imaps_per_knob() {
     let world = world().await;
     let client = client(&world, "twins").await;
     let mut o = opts(Service::Imap, Some(143), Proof::Capability);
+    o.field = ServiceField::NewOrder;
     o.services
         .push(ServiceRequest::new(Service::Imaps, Some(993)));
     let issued = operator(&world, &client, o.clone())
@@ -848,7 +941,7 @@ async fn a_misbehaving_server_gets_a_problem_naming_what_it_did() {
     world.shutdown().await;
 }
 
-/// The client variants × CA variants the later `matrix` command crosses: placement of
+/// The client variants × CA variants the `matrix` command crosses: placement of
 /// `service`/`port` and the digest variant. They interoperate exactly when the CA reads the
 /// place the client writes and both hash the same way; otherwise the refusal names why.
 #[tokio::test]
@@ -857,24 +950,24 @@ async fn client_variants_cross_ca_variants() {
     let client = client(&world, "matrix").await;
     let mut cells = 0;
     for ca_field in [
-        CaServiceField::JwsHeader,
-        CaServiceField::Payload,
-        CaServiceField::Either,
+        CaServiceField::Challenge,
+        CaServiceField::NewOrder,
+        CaServiceField::Both,
     ] {
         for ca_hash in [ServicePortInHash::No, ServicePortInHash::Yes] {
             set_knobs(&world, |k| {
                 k.service_field = ca_field;
                 k.service_port_in_hash = ca_hash;
             });
-            for field in [ServiceField::JwsHeader, ServiceField::Payload] {
+            for field in [ServiceField::ChallengePayload, ServiceField::NewOrder] {
                 for binds in [false, true] {
                     let mut o = opts(Service::Imaps, None, Proof::Capability);
                     o.field = field;
                     o.service_port_in_hash = binds;
                     let reads = match ca_field {
-                        CaServiceField::Either => true,
-                        CaServiceField::JwsHeader => field == ServiceField::JwsHeader,
-                        CaServiceField::Payload => field == ServiceField::Payload,
+                        CaServiceField::Both => true,
+                        CaServiceField::Challenge => field.at_challenge(),
+                        CaServiceField::NewOrder => !field.at_challenge(),
                     };
                     let same_hash = binds == (ca_hash == ServicePortInHash::Yes);
                     let result = operator(&world, &client, o).issue(HOST).await;
@@ -891,6 +984,9 @@ async fn client_variants_cross_ca_variants() {
                             assert_eq!(kind, "malformed", "{cell}");
                             assert!(detail.contains("service_field"), "{cell}: {detail}");
                         }
+                        (false, _, Err(FlowError::Unexpected(why))) => {
+                            assert!(why.contains("no capability-imap-00"), "{cell}: {why}");
+                        }
                         (true, false, Err(FlowError::Invalid(authz))) => {
                             let (kind, detail) =
                                 challenge_problem::<()>(Err(FlowError::Invalid(authz)));
@@ -905,5 +1001,81 @@ async fn client_variants_cross_ca_variants() {
         }
     }
     assert_eq!(cells, 24);
+    world.shutdown().await;
+}
+
+/// -05 §3.4.1 item 3's "44 octets in length" is the padded base64url form: taken by default,
+/// refused under the strict knob with a SHOULD-level TLS-12 detail naming the erratum.
+#[tokio::test]
+async fn a_padded_capability_is_accepted_unless_strict() {
+    let world = world().await;
+    let client = client(&world, "padded").await;
+    let mail = world.mail.as_ref().expect("mail plane");
+    for strict in [false, true] {
+        set_knobs(&world, |k| k.strict = strict);
+        let op = operator(
+            &world,
+            &client,
+            opts(Service::Imaps, None, Proof::Capability),
+        );
+        let pending = op.order(HOST).await.expect("order");
+        let digest = &pending.challenges[0].digest;
+        assert_eq!(digest.len(), 43, "unpadded base64url SHA-256");
+        mail.acme_capability(Service::Imaps)
+            .set_in(&format!("{digest}="), AdvertPhase::Always)
+            .expect("advertise");
+        let result = op.respond(&pending).await;
+        mail.acme_capability(Service::Imaps).clear();
+        if strict {
+            let (kind, detail) = challenge_problem(result);
+            assert!(kind.ends_with("incorrectResponse"), "{kind}");
+            assert!(
+                detail.contains("TLS-12") && detail.contains("44 octets"),
+                "{detail}"
+            );
+        } else {
+            result.expect("the padded digest is taken");
+        }
+    }
+    world.shutdown().await;
+}
+
+/// Knob twin_srv_id: the CA adds _imaps after capability-imap-00 on 143 when a server greets on
+/// 993; without the knob it never does.
+#[tokio::test]
+async fn the_twin_srv_id_comes_only_with_the_knob() {
+    let world = world().await;
+    let plain = issue(
+        &world,
+        "twin-off",
+        opts(Service::Imap, Some(143), Proof::Capability),
+    )
+    .await;
+    assert_eq!(leaf(&plain).other, [srv("_imap.mx.example.test")]);
+    set_knobs(&world, |k| k.twin_srv_id = true);
+    let twin = issue(
+        &world,
+        "twin-on",
+        opts(Service::Imap, Some(143), Proof::Capability),
+    )
+    .await;
+    assert_eq!(
+        leaf(&twin).other,
+        [srv("_imap.mx.example.test"), srv("_imaps.mx.example.test")]
+    );
+    let findings = check_server_certificate(
+        &twin.issued.chain_pem,
+        HOST,
+        &validated(&twin.challenges),
+        Some(world.pki.root_der()),
+    );
+    assert!(!findings.has_must(), "{findings:?}");
+    assert!(
+        findings
+            .as_slice()
+            .iter()
+            .any(|f| f.observed.contains("twin")),
+        "{findings:?}"
+    );
     world.shutdown().await;
 }

@@ -12,6 +12,8 @@
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `scenario_engine`: scenario load errors and expectations that fire;
 //! - `serve`: `acmeproof serve` and its management API;
+//! - `served_email_tls`: `acmeproof serve` with the srv-only certificate profile as a server
+//!   under test, through every email-tls scenario;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
 //!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
@@ -33,4 +35,5 @@ mod peers_mailbox;
 mod peers_pebble;
 mod scenario_engine;
 mod serve;
+mod served_email_tls;
 mod support;

@@ -133,6 +133,37 @@ fn one_cert_tls_and_starttls_shows_its_trade_off() {
     );
 }
 
+/// The draft's placement (the challenge POST, Figure 1) against acmeproof's newOrder proposal:
+/// they meet wherever the CA reads the place the client writes (`both` takes either), and the
+/// two cells where they do not meet say why.
+#[test]
+fn service_field_crosses_the_drafts_placement_with_the_new_order_proposal() {
+    let (code, _, m) = matrix(
+        "service-field",
+        &[
+            "--variants",
+            "service_field",
+            "email-tls/3.4/capability-imaps-993",
+        ],
+    );
+    assert_eq!(code, 0);
+    for client in ["challenge-payload", "challenge-header", "new-order"] {
+        assert!(ok(cell(&m, client, "both")), "{client} × both");
+    }
+    for client in ["challenge-payload", "challenge-header"] {
+        assert!(ok(cell(&m, client, "challenge")), "{client} × challenge");
+        // A CA that reads only newOrder gives a plain dns order no email-tls challenge.
+        let c = cell(&m, client, "new-order");
+        assert!(!ok(c));
+        assert!(findings(c).contains("no capability-imap-00"), "{c:#}");
+    }
+    assert!(ok(cell(&m, "new-order", "new-order")));
+    // A CA that follows the draft refuses service/port at newOrder, naming the knob.
+    let c = cell(&m, "new-order", "challenge");
+    assert!(!ok(c));
+    assert!(findings(c).contains("service_field = challenge"), "{c:#}");
+}
+
 #[test]
 fn two_variants_cross_their_values_and_bad_names_are_refused() {
     let (code, _, m) = matrix(
@@ -144,7 +175,7 @@ fn two_variants_cross_their_values_and_bad_names_are_refused() {
         ],
     );
     assert_eq!(code, 0);
-    assert_eq!(m["clients"].as_array().map(Vec::len), Some(4));
+    assert_eq!(m["clients"].as_array().map(Vec::len), Some(6));
     assert_eq!(m["cas"].as_array().map(Vec::len), Some(6));
     let (code, _, _) = matrix("bad", &["--variants", "token-join"]);
     assert_eq!(code, 2);

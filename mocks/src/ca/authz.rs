@@ -115,21 +115,41 @@ pub async fn challenge(
             false
         } else {
             let payload = auth.object("")?;
-            // draft-ietf-acme-email-tls-05 Figure 1 repeats `service`/`port` in the challenge
-            // POST (-00…-04: in its protected header); a repeat must name this authorization's.
-            let email_tls_target = challenge
-                .kind
-                .is_email_tls()
-                .then_some(challenge.mail)
-                .flatten();
-            if let Some(target) = email_tls_target {
-                super::email_tls::check_challenge_post(
-                    &knobs,
-                    auth.jws.protected(),
-                    payload,
-                    target,
-                )?;
-            }
+            // draft-ietf-acme-email-tls-00…-05 Figure 1: `service`/`port` travel in the
+            // challenge POST (-00…-04: its protected header; -05: its payload). A plain `dns`
+            // authorization is bound to them by its first startable POST; one whose service
+            // was named at newOrder (acmeproof's proposal) accepts only a matching repeat.
+            let email_tls_target = match (challenge.kind.is_email_tls(), challenge.mail) {
+                (false, _) => None,
+                (true, Some(target)) => {
+                    super::email_tls::check_challenge_post(
+                        &knobs,
+                        auth.jws.protected(),
+                        payload,
+                        target,
+                    )?;
+                    Some(target)
+                }
+                (true, None) => {
+                    let target = super::email_tls::challenge_target(
+                        &knobs,
+                        auth.jws.protected(),
+                        payload,
+                        challenge.kind,
+                    )?;
+                    if challenge.status == ChallengeStatus::Pending
+                        && authz.status == AuthzStatus::Pending
+                    {
+                        if let Some(c) = store.challenges.get_mut(id) {
+                            c.mail = Some(target);
+                        }
+                        if let Some(a) = store.authzs.get_mut(&challenge.authz) {
+                            a.mail = Some(target);
+                        }
+                    }
+                    Some(target)
+                }
+            };
             // The read-only proof variant (knob proof): token-part1 POSTed back.
             let read_only = challenge.kind == ChallengeKind::EmailReply00
                 && knobs.proof == super::knobs::Proof::ReadOnly;

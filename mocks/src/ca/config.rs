@@ -29,6 +29,13 @@ pub struct CaConfig {
     pub challenge_from: String,
     /// Behaviour knobs.
     pub knobs: Knobs,
+    /// The DNS server the CA resolves through (`"127.0.0.1:53000"`), instead of the world's
+    /// own: a CA served as a server under test validates against the tester's world.
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Where a capability-*-00 validation of a port really connects (`"25" = 40001`), over the
+    /// world's own mail servers: the tester's world's servers, for a CA served as a server
+    /// under test (draft-ietf-acme-email-tls-05 §3.4).
+    pub connect_ports: BTreeMap<String, u16>,
 }
 
 impl Default for CaConfig {
@@ -40,6 +47,8 @@ impl Default for CaConfig {
             eab: None,
             challenge_from: "acme-challenge@ca.acmeproof.test".into(),
             knobs: Knobs::default(),
+            resolver: None,
+            connect_ports: BTreeMap::new(),
         }
     }
 }

@@ -3,23 +3,30 @@
 //! Validation itself is in [`super::validate_tls`].
 //!
 //! ```text
-//!  newOrder ─► targets(): service/port from the protected header (-00…-04) or the payload's
-//!              identifier objects (-05), per knob service_field; lmtp, TLS-5 port check
+//!  the draft (every version's Figure 1), knob service_field = challenge | both:
+//!  newOrder (plain dns) ─► authz offers http-01, dns-01, dns-email-00, capability-*-00
+//!  challenge POST ─► challenge_target(): service/port from the protected header (-00…-04) or
+//!                    the payload (-05), per knob draft; bound to the challenge and authz
+//!  acmeproof's proposal, knob service_field = new-order | both:
+//!  newOrder ─► targets(): service/port (or -05 open issue's services/ports arrays) in the
+//!              identifier objects or the newOrder protected header; lmtp, TLS-5 port check
 //!           ─► check_order(): one_cert_tls_and_starttls
 //!           ─► authz with dns-email-00 + capability-<proto>-00 (service, port on each)
 //!  challenge POST ─► check_challenge_post(): a repeated service/port must match
-//!           ─► validate_tls: TXT _<port>._<service>._acme-challenge.<domain>, or connect and read
-//!              EHLO/CAPABILITY/CAPA
-//!  finalize ─► SRV-ID `_<service>.<domain>` per target (RFC 7817 §4, RFC 4985)
+//!  then ─► validate_tls: TXT _<port>._<service>._acme-challenge.<domain>, or connect and read
+//!          EHLO/CAPABILITY/CAPA
+//!  finalize ─► order_targets() ─► certificate_profile(): SRV-ID `_<service>.<domain>` per
+//!              target (RFC 7817 §4, RFC 4985), as knob tls_profile says
 //! ```
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::knobs::{Knobs, Lmtp, OneCertTlsAndStarttls, ServiceField};
-use super::model::ChallengeKind;
-use super::pki::{CsrInfo, SanName};
+use super::knobs::{Draft, Knobs, Lmtp, OneCertTlsAndStarttls, ServiceField, TlsProfile};
+use super::model::{ChallengeKind, Order};
+use super::pki::{CsrInfo, Identifier, Profile, SanName};
 use super::problem::{Problem, ProblemType};
+use super::state::Store;
 use crate::protocol::email_tls::{self, EmailTlsError, Service};
 
 /// The mail service an authorization is for: draft-ietf-acme-email-tls-05 §3.1 `service`
@@ -49,18 +56,7 @@ impl MailTarget {
     }
 }
 
-/// The STARTTLS service and its implicit-TLS twin (RFC 8314 §3.3, §7.3).
-fn twin(service: Service) -> Option<Service> {
-    match service {
-        Service::Imap => Some(Service::Imaps),
-        Service::Imaps => Some(Service::Imap),
-        Service::Pop3 => Some(Service::Pop3s),
-        Service::Pop3s => Some(Service::Pop3),
-        Service::Submission => Some(Service::Submissions),
-        Service::Submissions => Some(Service::Submission),
-        _ => None,
-    }
-}
+use crate::protocol::pki::server_profile::twin;
 
 /// `service`/`port` members found in one place.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,6 +127,15 @@ fn parse_target(fields: Fields<'_>, where_: &str, knobs: &Knobs) -> Result<MailT
         )),
         other => Problem::malformed(format!("{where_}: {other}")),
     })?;
+    if service == Service::Lmtp && port == 25 && !knobs.lmtp_port_25 {
+        // RFC 2033 §4: "The LMTP protocol MUST NOT be used on the TCP port 25."
+        return Err(Problem::new(
+            ProblemType::RejectedIdentifier,
+            format!(
+                "{where_}: lmtp on port 25 is refused: RFC 2033 §4 says LMTP \"MUST NOT be used on the TCP port 25\" (knob lmtp_port_25 = false)"
+            ),
+        ));
+    }
     if knobs.require_default_port && !email_tls::port_matches_default(service, port) {
         // -05 §3.2 (TLS-5): "ACME server MAY check that the TCP port corresponds to the
         // requested "service"".
@@ -147,30 +152,149 @@ fn parse_target(fields: Fields<'_>, where_: &str, knobs: &Knobs) -> Result<MailT
     Ok(MailTarget { service, port })
 }
 
-fn wrong_place(knobs: &Knobs, found_in: &str) -> Problem {
-    let (reads, text) = match knobs.service_field {
-        ServiceField::JwsHeader => (
-            "the JWS protected header",
-            "draft-ietf-acme-email-tls-00…-04 §3: \"service\" JWS header parameter",
-        ),
-        _ => (
-            "the identifier objects of the newOrder payload",
-            "draft-ietf-acme-email-tls-05 §3.1: \"service\" field in JSON payload",
-        ),
+fn knob_text(value: impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// `service`/`port` at newOrder on a CA that follows the draft (knob service_field =
+/// challenge).
+fn not_at_new_order(knobs: &Knobs, found_in: &str) -> Problem {
+    Problem::malformed(format!(
+        "\"service\"/\"port\" found in {found_in}, but this CA follows the draft, which carries them in the challenge POST (draft-ietf-acme-email-tls-00…-05 Figure 1: -00…-04 in its JWS protected header, -05 in its payload); order the plain dns identifier (knob service_field = {})",
+        knob_text(knobs.service_field)
+    ))
+}
+
+/// `service`/`port` in the challenge POST where knob `draft` says the CA does not read them.
+fn not_in_this_place(knobs: &Knobs, found_in: &str) -> Problem {
+    let reads = match knobs.draft {
+        Draft::V02 => {
+            "JWS protected header (draft-ietf-acme-email-tls-00…-04 §3: \"service\" JWS header parameter)"
+        }
+        _ => "payload (draft-ietf-acme-email-tls-05 §3.1: \"service\" field in JSON payload)",
     };
     Problem::malformed(format!(
-        "\"service\"/\"port\" found in {found_in}, but this CA reads them from {reads} ({text}; knob service_field = {})",
-        serde_json::to_value(knobs.service_field)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        "\"service\"/\"port\" found in {found_in}, but this CA reads them from the challenge POST's {reads} (knob draft = {})",
+        knob_text(knobs.draft)
     ))
+}
+
+/// -05 §4 open issue 1 (knob `service_arrays`): a `dns` identifier object with `services` (and
+/// `ports`) becomes one object per service with `service`/`port`, so the rest of newOrder sees
+/// the one-service form. Without the knob `services`/`ports` are refused. Any other value is
+/// returned as it came.
+pub fn expand_service_arrays(
+    knobs: &Knobs,
+    identifiers: Option<&Value>,
+) -> Result<Option<Value>, Problem> {
+    let Some(list) = identifiers.and_then(|v| v.as_array()) else {
+        return Ok(identifiers.cloned());
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for entry in list {
+        let Some(obj) = entry.as_object() else {
+            out.push(entry.clone());
+            continue;
+        };
+        if obj.get("type").and_then(|t| t.as_str()) == Some(SERVICE_IDENTIFIER_TYPE) {
+            out.push(service_identifier(knobs, entry)?);
+            continue;
+        }
+        if !obj.contains_key("services") && !obj.contains_key("ports") {
+            out.push(entry.clone());
+            continue;
+        }
+        if !knobs.service_arrays {
+            return Err(Problem::malformed(format!(
+                "\"services\"/\"ports\" arrays are only a proposal of draft-ietf-acme-email-tls-05 §4 open issue 1; this CA does not take them (knob service_arrays = false): {entry}"
+            )));
+        }
+        if obj.contains_key("service") || obj.contains_key("port") {
+            return Err(Problem::malformed(format!(
+                "an identifier has \"services\" or \"service\", not both: {entry}"
+            )));
+        }
+        let services = obj
+            .get("services")
+            .and_then(|v| v.as_array())
+            .filter(|a| !a.is_empty());
+        let Some(services) = services else {
+            return Err(Problem::malformed(format!(
+                "\"services\" must be a non-empty array of service names: {entry}"
+            )));
+        };
+        let ports = match obj.get("ports") {
+            None => None,
+            Some(v) => match v.as_array() {
+                Some(p) if p.len() == services.len() => Some(p),
+                _ => {
+                    return Err(Problem::malformed(format!(
+                        "\"ports\" must be an array as long as \"services\": {entry}"
+                    )));
+                }
+            },
+        };
+        for (i, service) in services.iter().enumerate() {
+            let mut one = obj.clone();
+            one.remove("services");
+            one.remove("ports");
+            one.insert("service".into(), service.clone());
+            if let Some(port) = ports.and_then(|p| p.get(i)) {
+                one.insert("port".into(), port.clone());
+            }
+            out.push(Value::Object(one));
+        }
+    }
+    Ok(Some(Value::Array(out)))
+}
+
+/// The identifier type of melnikov-00, ietf-00…-02 §4 open issue ("define a new Identifier
+/// Type that specifies service@domain"); the drafts never named it, `service` is acmeproof's.
+pub const SERVICE_IDENTIFIER_TYPE: &str = "service";
+
+/// Knob service_identifier: `{"type": "service", "value": "imaps@mail.example.test", "port":
+/// 993}` (port optional) becomes the `dns` identifier with that service, so the order proves
+/// the same thing as the one-service forms; the order shows the `dns` form.
+fn service_identifier(knobs: &Knobs, entry: &Value) -> Result<Value, Problem> {
+    if !knobs.service_identifier {
+        return Err(Problem::new(
+            ProblemType::UnsupportedIdentifier,
+            format!(
+                "identifier type \"service\" (service@domain, an open issue of draft-melnikov-acme-email-tls-00 and draft-ietf-acme-email-tls-00…-02) is not taken by this CA (knob service_identifier = false): {entry}"
+            ),
+        ));
+    }
+    let value = entry
+        .get("value")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let Some((service, domain)) = value
+        .split_once('@')
+        .filter(|(s, d)| !s.is_empty() && !d.is_empty())
+    else {
+        return Err(Problem::new(
+            ProblemType::RejectedIdentifier,
+            format!("a \"service\" identifier is service@domain, not {value:?}"),
+        ));
+    };
+    let mut dns = Map::new();
+    dns.insert("type".into(), Value::from("dns"));
+    dns.insert("value".into(), Value::from(domain));
+    dns.insert("service".into(), Value::from(service));
+    if let Some(port) = entry.get("port") {
+        dns.insert("port".into(), port.clone());
+    }
+    Ok(Value::Object(dns))
 }
 
 /// The mail target of each entry of a newOrder `identifiers` array (same order; `None` for
 /// entries that ask for no service), read from `protected` (the request's JWS protected
-/// header) and/or the entries, as the knob `service_field` says. An `identifiers` value that is
-/// not an array gives an empty list (the identifier check reports it).
+/// header) and/or the entries. On a CA that follows the draft (knob service_field = challenge)
+/// any `service`/`port` here is refused. An `identifiers` value that is not an array gives an
+/// empty list (the identifier check reports it).
 pub fn targets(
     knobs: &Knobs,
     protected: &Map<String, Value>,
@@ -181,17 +305,21 @@ pub fn targets(
     };
     let header = Fields::of(Some(protected));
     let in_payload = |entry: &Value| Fields::of(entry.as_object()).present();
-    match knobs.service_field {
-        ServiceField::JwsHeader if list.iter().any(in_payload) => {
-            return Err(wrong_place(knobs, "the newOrder payload"));
+    if knobs.service_field == ServiceField::Challenge {
+        if header.present() {
+            return Err(not_at_new_order(knobs, "the newOrder protected header"));
         }
-        ServiceField::Payload if header.present() => {
-            return Err(wrong_place(knobs, "the JWS protected header"));
+        if list.iter().any(in_payload) {
+            return Err(not_at_new_order(knobs, "the newOrder identifier objects"));
         }
-        _ => {}
+        return Ok(vec![None; list.len()]);
     }
-    let header_target = if header.present() && knobs.service_field != ServiceField::Payload {
-        Some(parse_target(header, "the JWS protected header", knobs)?)
+    let header_target = if header.present() {
+        Some(parse_target(
+            header,
+            "the newOrder protected header",
+            knobs,
+        )?)
     } else {
         None
     };
@@ -199,7 +327,7 @@ pub fn targets(
     for entry in list {
         let own = Fields::of(entry.as_object());
         let is_dns = entry.get("type").and_then(|t| t.as_str()) == Some("dns");
-        let target = if own.present() && knobs.service_field != ServiceField::JwsHeader {
+        let target = if own.present() {
             let value = entry.get("value").and_then(|v| v.as_str()).unwrap_or("?");
             Some(parse_target(own, &format!("identifier {value}"), knobs)?)
         } else if is_dns {
@@ -218,6 +346,26 @@ pub fn targets(
     Ok(out)
 }
 
+/// The challenges of a plain `dns` authorization (no service named at newOrder): RFC 8555's
+/// http-01 and dns-01, plus, on a CA that follows the draft (knob service_field = challenge or
+/// both), dns-email-00 and the three capability challenges, whose POST names the service
+/// (every draft version's Figure 1). A wildcard gets dns-01 only (RFC 8555 §7.1.3; an SRV-ID
+/// cannot hold a wildcard, RFC 4985 §2).
+pub fn plain_dns_kinds(knobs: &Knobs, wildcard: bool) -> Vec<ChallengeKind> {
+    if wildcard {
+        return vec![ChallengeKind::Dns01];
+    }
+    let mut kinds = vec![ChallengeKind::Http01, ChallengeKind::Dns01];
+    if knobs.service_field != ServiceField::NewOrder {
+        kinds.extend([
+            ChallengeKind::DnsEmail00,
+            ChallengeKind::CapabilityImap00,
+            ChallengeKind::CapabilityPop00,
+            ChallengeKind::CapabilitySmtp00,
+        ]);
+    }
+    kinds
+}
 /// Order-level rules on the checked identifiers and their targets (`(domain, target)` pairs):
 /// knob `one_cert_tls_and_starttls` (-05 §4 open issue 1).
 pub fn check_order(knobs: &Knobs, requested: &[(String, MailTarget)]) -> Result<(), Problem> {
@@ -259,42 +407,175 @@ pub fn without_validated_srv_ids(csr: &CsrInfo, targets: &[(String, MailTarget)]
     checked
 }
 
-/// The challenge POST (-05 Figure 1 carries `service`/`port` there; -00…-04 in its protected
-/// header): if they are repeated they must name the authorization's target.
+/// The places of a challenge POST that may carry `service`/`port` (every draft version's
+/// Figure 1), and which value of knob `draft` reads each.
+fn challenge_places<'a>(
+    protected: &'a Map<String, Value>,
+    payload: &'a Map<String, Value>,
+) -> [(Fields<'a>, &'static str, Draft); 2] {
+    [
+        (
+            Fields::of(Some(protected)),
+            "the challenge POST's protected header",
+            Draft::V02,
+        ),
+        (
+            Fields::of(Some(payload)),
+            "the challenge POST's payload",
+            Draft::V05,
+        ),
+    ]
+}
+
+/// The service and port a challenge POST names, read where knob `draft` says (both places
+/// under `any`, where they must agree); `None` when it names none.
+fn posted_target(
+    knobs: &Knobs,
+    protected: &Map<String, Value>,
+    payload: &Map<String, Value>,
+) -> Result<Option<MailTarget>, Problem> {
+    let mut found: Option<(MailTarget, &str)> = None;
+    // -05 §3 item 1 still says '"service" JWS header parameter MUST be included' while its
+    // §3.1 and Figure 1 put it in the payload: a -05 CA reads the payload and tolerates the
+    // header next to it (the two must agree, below), never the header alone.
+    let in_payload = Fields::of(Some(payload)).present();
+    for (fields, where_, place) in challenge_places(protected, payload) {
+        if !fields.present() {
+            continue;
+        }
+        let tolerated = knobs.draft == Draft::V05 && place == Draft::V02 && in_payload;
+        if knobs.draft != Draft::Any && knobs.draft != place && !tolerated {
+            return Err(not_in_this_place(knobs, where_));
+        }
+        let target = parse_target(fields, where_, knobs)?;
+        if let Some((other, other_where)) = found
+            && other != target
+        {
+            return Err(Problem::malformed(format!(
+                "{other_where} names {}/{}, but {where_} names {}/{}",
+                other.service, other.port, target.service, target.port
+            )));
+        }
+        found = Some((target, where_));
+    }
+    Ok(found.map(|(t, _)| t))
+}
+
+/// The draft's own placement: the target a challenge POST binds a plain `dns` authorization
+/// to. -00…-05 §3: "\"service\" … MUST be included" (TLS-1), so a POST without it is
+/// `malformed`; the challenge type must be the one of the service's protocol (-05 §3.4), and
+/// knob service_field = new-order refuses the placement.
+pub fn challenge_target(
+    knobs: &Knobs,
+    protected: &Map<String, Value>,
+    payload: &Map<String, Value>,
+    kind: ChallengeKind,
+) -> Result<MailTarget, Problem> {
+    if knobs.service_field == ServiceField::NewOrder {
+        return Err(Problem::malformed(format!(
+            "this authorization names no service: this CA takes \"service\"/\"port\" at newOrder only (acmeproof's proposal; knob service_field = new-order), not in the {} POST",
+            kind.name()
+        )));
+    }
+    let Some(target) = posted_target(knobs, protected, payload)? else {
+        let place = match knobs.draft {
+            Draft::V02 => "its JWS protected header (-00…-04 §3 item 1)",
+            Draft::V05 => "its payload (-05 §3 item 1, §3.1)",
+            Draft::Any => "its JWS protected header (-00…-04) or its payload (-05)",
+        };
+        return Err(Problem::malformed(format!(
+            "the {} POST names no service: draft-ietf-acme-email-tls §3: \"service\" MUST be included (TLS-1), in {place}",
+            kind.name()
+        )));
+    };
+    let fits =
+        kind == ChallengeKind::DnsEmail00 || ChallengeKind::capability_for(target.service) == kind;
+    if !fits {
+        return Err(Problem::malformed(format!(
+            "{} cannot prove service {} (draft-ietf-acme-email-tls-05 §3.4: its challenge is {})",
+            kind.name(),
+            target.service,
+            ChallengeKind::capability_for(target.service).name()
+        )));
+    }
+    Ok(target)
+}
+
+/// A challenge POST on an authorization whose service was named at newOrder (acmeproof's
+/// proposal): if the POST repeats `service`/`port` (where Figure 1 puts them), they must name
+/// the authorization's.
 pub fn check_challenge_post(
     knobs: &Knobs,
     protected: &Map<String, Value>,
     payload: &Map<String, Value>,
     target: MailTarget,
 ) -> Result<(), Problem> {
-    let places = [
-        (
-            Fields::of(Some(protected)),
-            "the challenge POST's protected header",
-            ServiceField::JwsHeader,
-        ),
-        (
-            Fields::of(Some(payload)),
-            "the challenge POST's payload",
-            ServiceField::Payload,
-        ),
-    ];
-    for (fields, where_, place) in places {
-        if !fields.present() {
-            continue;
-        }
-        if knobs.service_field != ServiceField::Either && knobs.service_field != place {
-            return Err(wrong_place(knobs, where_));
-        }
-        let repeated = parse_target(fields, where_, knobs)?;
-        if repeated != target {
-            return Err(Problem::malformed(format!(
-                "{where_} names {}/{}, but the authorization is for {}/{}",
-                repeated.service, repeated.port, target.service, target.port
-            )));
-        }
+    if let Some(repeated) = posted_target(knobs, protected, payload)?
+        && repeated != target
+    {
+        return Err(Problem::malformed(format!(
+            "the challenge POST names {}/{}, but the authorization is for {}/{}",
+            repeated.service, repeated.port, target.service, target.port
+        )));
     }
     Ok(())
+}
+
+/// Every (name, service) an order proved: those named at newOrder, and those its challenge
+/// POSTs bound its plain `dns` authorizations to (the draft's placement).
+pub fn order_targets(store: &Store, order: &Order) -> Vec<(String, MailTarget)> {
+    let mut out = order.mail_targets.clone();
+    for authz in order.authzs.iter().filter_map(|id| store.authzs.get(id)) {
+        if let Some(target) = authz.mail {
+            let pair = (authz.identifier.value.clone(), target);
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    out.extend(
+        order
+            .authzs
+            .iter()
+            .filter_map(|id| store.twins.get(id))
+            .flat_map(|t| t.iter().cloned())
+            .filter(|p| !order.mail_targets.contains(p)),
+    );
+    out.dedup();
+    out
+}
+
+/// The certificate profile of an order of `dns` identifiers, `targets` its validated mail
+/// services (RFC 7817 §4; knob tls_profile).
+pub fn certificate_profile(
+    knobs: &Knobs,
+    ids: &[Identifier],
+    targets: &[(String, MailTarget)],
+) -> Profile {
+    let mut dns_names: Vec<String> = Vec::new();
+    for id in ids {
+        // One name may be listed once per mail service; it is one DNS-ID.
+        if !dns_names.contains(&id.value) {
+            dns_names.push(id.value.clone());
+        }
+    }
+    // RFC 7817 §4: "CAs MUST support issuance of server certificates with SRV-ID identifier
+    // type for each type of email service"; -02…-05 §3.1: ACME servers "MUST support
+    // [RFC7817]".
+    let mut srv_names: Vec<String> = Vec::new();
+    for (domain, target) in targets {
+        let srv = target.srv_id(domain);
+        if !srv_names.contains(&srv) {
+            srv_names.push(srv);
+        }
+    }
+    if knobs.tls_profile == TlsProfile::SrvOnly && !srv_names.is_empty() {
+        return Profile::SrvOnly { srv_names };
+    }
+    Profile::TlsServer {
+        dns_names,
+        srv_names,
+    }
 }
 
 #[cfg(test)]
@@ -313,7 +594,7 @@ mod tests {
     }
 
     #[test]
-    fn header_and_payload_placement() {
+    fn new_order_placement() {
         let ids = json!([{"type": "dns", "value": "mx.example.test"}]);
         let hdr = map(json!({"service": "imaps"}));
         let t = targets(&Knobs::default(), &hdr, Some(&ids)).unwrap();
@@ -328,27 +609,180 @@ mod tests {
             json!([{"type": "dns", "value": "mx.example.test", "service": "smtp", "port": 2525}]);
         let t = targets(&Knobs::default(), &Map::new(), Some(&ids5)).unwrap();
         assert_eq!(t[0].map(|t| t.port), Some(2525));
-        // Strict placements refuse the other place, naming the knob.
-        let e = targets(
-            &knobs(|k| k.service_field = ServiceField::JwsHeader),
-            &Map::new(),
-            Some(&ids5),
-        )
-        .unwrap_err();
-        assert_eq!(e.kind, ProblemType::Malformed);
-        assert!(e.detail.contains("service_field = jws-header"), "{e}");
-        let e = targets(
-            &knobs(|k| k.service_field = ServiceField::Payload),
-            &hdr,
-            Some(&ids),
-        )
-        .unwrap_err();
-        assert!(e.detail.contains("protected header"), "{e}");
+        // The draft as written: nothing at newOrder, naming the knob and Figure 1.
+        let draft = knobs(|k| k.service_field = ServiceField::Challenge);
+        for (hdr, ids) in [(&Map::new(), &ids5), (&hdr, &ids)] {
+            let e = targets(&draft, hdr, Some(ids)).unwrap_err();
+            assert_eq!(e.kind, ProblemType::Malformed);
+            assert!(e.detail.contains("service_field = challenge"), "{e}");
+            assert!(e.detail.contains("Figure 1"), "{e}");
+        }
         // Plain dns orders stay plain.
+        assert_eq!(
+            targets(&draft, &Map::new(), Some(&ids)).unwrap(),
+            vec![None]
+        );
         assert_eq!(
             targets(&Knobs::default(), &Map::new(), Some(&ids)).unwrap(),
             vec![None]
         );
+    }
+
+    #[test]
+    fn plain_dns_orders_offer_the_drafts_challenges_unless_new_order_only() {
+        let all = plain_dns_kinds(&Knobs::default(), false);
+        assert_eq!(all.len(), 6);
+        assert!(all.contains(&ChallengeKind::DnsEmail00));
+        assert!(all.contains(&ChallengeKind::CapabilityPop00));
+        let proposal = knobs(|k| k.service_field = ServiceField::NewOrder);
+        assert_eq!(
+            plain_dns_kinds(&proposal, false),
+            [ChallengeKind::Http01, ChallengeKind::Dns01]
+        );
+        assert_eq!(
+            plain_dns_kinds(&Knobs::default(), true),
+            [ChallengeKind::Dns01]
+        );
+    }
+
+    #[test]
+    fn the_challenge_post_binds_the_service_as_figure_1_places_it() {
+        let d = Knobs::default();
+        let none = Map::new();
+        let imap = map(json!({"service": "imap", "port": 143}));
+        let target = |hdr: &Map<String, Value>, pl: &Map<String, Value>, k: &Knobs, kind| {
+            challenge_target(k, hdr, pl, kind)
+        };
+        // -00…-04: protected header; -05: payload; `any` takes either.
+        let want = MailTarget {
+            service: Service::Imap,
+            port: 143,
+        };
+        assert_eq!(
+            target(&imap, &none, &d, ChallengeKind::CapabilityImap00),
+            Ok(want)
+        );
+        assert_eq!(
+            target(&none, &imap, &d, ChallengeKind::DnsEmail00),
+            Ok(want)
+        );
+        assert_eq!(
+            target(&imap, &imap, &d, ChallengeKind::DnsEmail00),
+            Ok(want)
+        );
+        let v02 = knobs(|k| k.draft = Draft::V02);
+        let e = target(&none, &imap, &v02, ChallengeKind::DnsEmail00).unwrap_err();
+        assert!(e.detail.contains("knob draft = 02"), "{e}");
+        let v05 = knobs(|k| k.draft = Draft::V05);
+        assert!(target(&imap, &none, &v05, ChallengeKind::DnsEmail00).is_err());
+        // -05 §3 item 1's header next to the payload: tolerated when both agree.
+        assert_eq!(
+            target(&imap, &imap, &v05, ChallengeKind::DnsEmail00),
+            Ok(want)
+        );
+        let imaps_header = map(json!({"service": "imaps"}));
+        assert!(target(&imaps_header, &imap, &v05, ChallengeKind::DnsEmail00).is_err());
+        // TLS-1: the service MUST be there.
+        let e = target(&none, &none, &d, ChallengeKind::DnsEmail00).unwrap_err();
+        assert!(e.detail.contains("TLS-1"), "{e}");
+        // The two places disagree; the challenge type does not fit the service.
+        let imaps = map(json!({"service": "imaps"}));
+        assert!(target(&imap, &imaps, &d, ChallengeKind::DnsEmail00).is_err());
+        let e = target(&imap, &none, &d, ChallengeKind::CapabilitySmtp00).unwrap_err();
+        assert!(e.detail.contains("capability-imap-00"), "{e}");
+        // The proposal alone refuses the placement.
+        let proposal = knobs(|k| k.service_field = ServiceField::NewOrder);
+        assert!(target(&imap, &none, &proposal, ChallengeKind::DnsEmail00).is_err());
+    }
+
+    #[test]
+    fn service_arrays_expand_only_with_the_knob() {
+        let ids = json!([{"type": "dns", "value": "mx.example.test",
+                          "services": ["imap", "imaps"], "ports": [143, 993]}]);
+        let e = expand_service_arrays(&Knobs::default(), Some(&ids)).unwrap_err();
+        assert!(e.detail.contains("service_arrays = false"), "{e}");
+        let on = knobs(|k| k.service_arrays = true);
+        let out = expand_service_arrays(&on, Some(&ids)).unwrap().unwrap();
+        assert_eq!(
+            out,
+            json!([
+                {"type": "dns", "value": "mx.example.test", "service": "imap", "port": 143},
+                {"type": "dns", "value": "mx.example.test", "service": "imaps", "port": 993}
+            ])
+        );
+        let t = targets(&on, &Map::new(), Some(&out)).unwrap();
+        assert_eq!(t.iter().flatten().count(), 2);
+        for bad in [
+            json!([{"type": "dns", "value": "a.test", "services": []}]),
+            json!([{"type": "dns", "value": "a.test", "services": ["imap"], "ports": [1, 2]}]),
+            json!([{"type": "dns", "value": "a.test", "services": ["imap"], "service": "imap"}]),
+        ] {
+            assert!(expand_service_arrays(&on, Some(&bad)).is_err(), "{bad}");
+        }
+        // service@domain (knob service_identifier).
+        let svc = json!([{"type": "service", "value": "imaps@mx.example.test", "port": 993}]);
+        let e = expand_service_arrays(&Knobs::default(), Some(&svc)).unwrap_err();
+        assert_eq!(e.kind, ProblemType::UnsupportedIdentifier);
+        let on = knobs(|k| k.service_identifier = true);
+        assert_eq!(
+            expand_service_arrays(&on, Some(&svc)).unwrap(),
+            Some(
+                json!([{"type": "dns", "value": "mx.example.test", "service": "imaps", "port": 993}])
+            )
+        );
+        let bad = json!([{"type": "service", "value": "mx.example.test"}]);
+        assert!(expand_service_arrays(&on, Some(&bad)).is_err());
+        let plain = json!([{"type": "dns", "value": "a.test"}]);
+        assert_eq!(
+            expand_service_arrays(&Knobs::default(), Some(&plain)).unwrap(),
+            Some(plain)
+        );
+    }
+
+    #[test]
+    fn lmtp_on_port_25_is_refused_by_default() {
+        let on = knobs(|k| k.lmtp = Lmtp::On);
+        let ids =
+            json!([{"type": "dns", "value": "mx.example.test", "service": "lmtp", "port": 25}]);
+        let e = targets(&on, &Map::new(), Some(&ids)).unwrap_err();
+        assert_eq!(e.kind, ProblemType::RejectedIdentifier);
+        assert!(e.detail.contains("RFC 2033 §4"), "{e}");
+        let allowed = knobs(|k| {
+            k.lmtp = Lmtp::On;
+            k.lmtp_port_25 = true;
+        });
+        assert!(targets(&allowed, &Map::new(), Some(&ids)).is_ok());
+    }
+
+    #[test]
+    fn the_profile_follows_knob_tls_profile() {
+        let ids = [Identifier::dns("mx.example.test")];
+        let targets = [(
+            "mx.example.test".to_owned(),
+            MailTarget {
+                service: Service::Imaps,
+                port: 993,
+            },
+        )];
+        assert_eq!(
+            certificate_profile(&Knobs::default(), &ids, &targets),
+            Profile::TlsServer {
+                dns_names: vec!["mx.example.test".into()],
+                srv_names: vec!["_imaps.mx.example.test".into()],
+            }
+        );
+        let srv_only = knobs(|k| k.tls_profile = TlsProfile::SrvOnly);
+        assert_eq!(
+            certificate_profile(&srv_only, &ids, &targets),
+            Profile::SrvOnly {
+                srv_names: vec!["_imaps.mx.example.test".into()],
+            }
+        );
+        // A plain dns-01 order keeps its dNSName.
+        assert!(matches!(
+            certificate_profile(&srv_only, &ids, &[]),
+            Profile::TlsServer { .. }
+        ));
     }
 
     #[test]
@@ -474,7 +908,7 @@ mod tests {
         let other = map(json!({"service": "submission", "port": 587}));
         let e = check_challenge_post(&d, &Map::new(), &other, target).unwrap_err();
         assert!(e.detail.contains("submission/587"), "{e}");
-        let hdr_only = knobs(|k| k.service_field = ServiceField::JwsHeader);
-        assert!(check_challenge_post(&hdr_only, &Map::new(), &same, target).is_err());
+        let header_only = knobs(|k| k.draft = Draft::V02);
+        assert!(check_challenge_post(&header_only, &Map::new(), &same, target).is_err());
     }
 }

@@ -67,6 +67,31 @@ pub struct Knobs {
     pub email_challenge_body: acmeproof_protocol::smime::ChallengeBody,
     /// draft-ietf-acme-email-tls: where the CA reads `service` and `port` (see [`ServiceField`]).
     pub service_field: ServiceField,
+    /// draft-ietf-acme-email-tls: which version's challenge POST the CA follows (see [`Draft`]).
+    pub draft: Draft,
+    /// draft-ietf-acme-email-tls / RFC 7817 §4: what a validated service's certificate carries
+    /// (see [`TlsProfile`]).
+    pub tls_profile: TlsProfile,
+    /// RFC 2033 §4: LMTP "MUST NOT be used on TCP port 25". Off (default): `lmtp` on port 25 is
+    /// refused (`rejectedIdentifier`) even with knob `lmtp = on`; on: accepted.
+    pub lmtp_port_25: bool,
+    /// -05 §4 open issue 1: "change \"service\" to \"services\", change \"port\" to \"ports\"
+    /// and make both of them arrays". On: a `dns` identifier object of newOrder may carry
+    /// `services` (and `ports`, same length, or absent for the IANA ports) instead of
+    /// `service`/`port`; each service gets its own authorization. Off (default): refused.
+    pub service_arrays: bool,
+    /// -03…-05 §4 open issue 1: "Maybe if the ACME server sees a request for port 143 (or 993),
+    /// it can include SRV-ID for the other port, if it can verify that both are running?" On:
+    /// after a validated capability challenge the CA connects to the twin service's IANA port
+    /// (imap ↔ imaps, pop3 ↔ pop3s, submission ↔ submissions) and, if a server greets there,
+    /// adds the twin's SRV-ID. Off (default): never.
+    pub twin_srv_id: bool,
+    /// draft-melnikov-acme-email-tls-00 §4 and draft-ietf-acme-email-tls-00…-02 §4 open issue:
+    /// "define a new Identifier Type that specifies service@domain". On: newOrder takes
+    /// `{"type": "service", "value": "imaps@mail.example.test", "port": 993}` (acmeproof's
+    /// name for the type; the drafts never gave one) as the `dns` identifier with that
+    /// service. Off (default): `unsupportedIdentifier`.
+    pub service_identifier: bool,
     /// draft-ietf-acme-email-tls: whether capability-smtp/imap/pop-00 look for the capability
     /// before or after STARTTLS/STLS on the STARTTLS ports (see [`CapabilityPhase`]).
     pub capability_phase: CapabilityPhase,
@@ -111,31 +136,70 @@ pub enum Proof {
 
 /// Where `service` and `port` are read from.
 ///
-/// - draft-ietf-acme-email-tls-00…-04 §3: "In order to use these challenges JWS ... is extended
-///   ... "service" JWS header parameter MUST be included ... "port" JWS header parameter SHOULD
-///   be included" — [`ServiceField::JwsHeader`]. One request names one service, so the
-///   protected header of newOrder applies to every `dns` identifier of that order.
-/// - -05 §3.1/§3.2 are titled '"service" field in JSON payload' / '"port" field in JSON payload'
-///   and Figure 1 puts them in the payload (its §3 list still says "JWS header parameter", an
-///   inconsistency of the last draft) — [`ServiceField::Payload`]: here they are members of each
-///   `dns` identifier object of the newOrder payload (`{"type": "dns", "value": …, "service":
-///   "imaps", "port": 993}`), so one order can name several services (-05 §4 open issue 1).
-/// - [`ServiceField::Either`] (default, lenient): the payload's per-identifier members win,
-///   the newOrder protected header is the fallback.
+/// Every version of draft-ietf-acme-email-tls shows them in Figure 1, which is the *challenge
+/// response*: `POST /acme/authz/asdf/0` with `"type"` and `"keyAuthorization"`. There they are
+/// JWS protected header parameters in -00…-04 ("\"service\" JWS header parameter MUST be
+/// included") and members of the payload in -05 (§3.1 '"service" field in JSON payload'; its
+/// §3 list still says "JWS header parameter"). Knob [`Knobs::draft`] says which of the two the
+/// CA reads. The order itself is a plain `dns` order: no version puts a service in newOrder.
 ///
-/// The challenge POST may repeat them (where Figure 1 shows them); if it does they must equal
-/// the authorization's. A `service` in the place the knob does not read is refused (`malformed`)
-/// so a client that puts it elsewhere learns why, instead of getting a plain dns-01 order.
+/// - [`ServiceField::Challenge`]: the draft as written. A plain `dns` order's authorization
+///   offers http-01, dns-01, dns-email-00 and the three capability challenges; the challenge
+///   POST names the service and port it proves, and the authorization is bound to them. A
+///   newOrder that names a service is refused (`malformed`, naming this knob).
+/// - [`ServiceField::NewOrder`]: acmeproof's proposal for RFC 8555, where the order is created
+///   before any challenge: `service`/`port` are members of each `dns` identifier object of the
+///   newOrder payload (`{"type": "dns", "value": …, "service": "imaps", "port": 993}`), or
+///   protected header parameters of the newOrder request (one service for every `dns`
+///   identifier). One order can then name several services (the -01…-05 §4 open issue 1), and a
+///   plain `dns` order gets only http-01 and dns-01. A challenge POST may repeat them; a repeat
+///   must name the authorization's service and port.
+/// - [`ServiceField::Both`] (default): both of the above.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ServiceField {
-    /// The JWS protected header (-00…-04).
-    JwsHeader,
-    /// The newOrder payload, per identifier (-05).
-    Payload,
-    /// Both (payload first).
+    /// In the challenge POST only (every draft version's Figure 1).
+    Challenge,
+    /// In the newOrder only (acmeproof's proposal).
+    NewOrder,
+    /// Either.
     #[default]
-    Either,
+    Both,
+}
+
+/// Which draft version's Figure 1 the CA follows for the challenge POST (see
+/// [`ServiceField::Challenge`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Draft {
+    /// -00…-04: `service`/`port` in the JWS protected header of the challenge POST.
+    #[serde(rename = "02")]
+    V02,
+    /// -05: `service`/`port` in the payload of the challenge POST (§3.1, Figure 1); the same
+    /// values may also be in the protected header, as -05 §3 item 1 still says, never there
+    /// alone.
+    #[serde(rename = "05")]
+    V05,
+    /// Either place (both, if both are given, must agree).
+    #[default]
+    #[serde(rename = "any")]
+    Any,
+}
+
+/// The certificate a validated mail service gets.
+///
+/// RFC 7817 §4 says which identifier types a CA MUST be able to issue (DNS-ID, SRV-ID, CN-ID);
+/// what one certificate carries is the CA's choice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsProfile {
+    /// acmeproof's profile: the dNSName (also the CN-ID), an SRV-ID per validated service,
+    /// keyUsage digitalSignature (+ keyEncipherment for RSA), extKeyUsage serverAuth.
+    #[default]
+    Acmeproof,
+    /// Only the SRV-IDs of the validated services: no dNSName, no CN-ID; keyUsage
+    /// digitalSignature and keyAgreement, extKeyUsage serverAuth and clientAuth. A plain
+    /// dns-01/http-01 order still gets its dNSName.
+    SrvOnly,
 }
 
 /// When the capability is looked for on ports that upgrade with STARTTLS/STLS (25, 587, 143,
@@ -263,7 +327,13 @@ impl Default for Knobs {
             email_join: JoinPolicy::Either,
             email_reply_window_secs: 24 * 3600,
             email_challenge_body: Default::default(),
-            service_field: ServiceField::Either,
+            service_field: ServiceField::Both,
+            draft: Draft::Any,
+            tls_profile: TlsProfile::Acmeproof,
+            lmtp_port_25: false,
+            service_arrays: false,
+            twin_srv_id: false,
+            service_identifier: false,
             capability_phase: CapabilityPhase::BeforeStarttls,
             require_default_port: false,
             service_port_in_hash: ServicePortInHash::No,
@@ -400,10 +470,11 @@ mod tests {
     #[test]
     fn email_tls_knobs_read_from_toml_and_json() {
         let k: Knobs = toml::from_str(
-            "service_field = \"jws-header\"\ncapability_phase = \"after-starttls\"\nrequire_default_port = true\nservice_port_in_hash = \"yes\"\none_cert_tls_and_starttls = \"refuse\"\nlmtp = \"on\"\nproof = \"read-only\"\n",
+            "service_field = \"challenge\"\ndraft = \"02\"\ntls_profile = \"srv-only\"\ncapability_phase = \"after-starttls\"\nrequire_default_port = true\nservice_port_in_hash = \"yes\"\none_cert_tls_and_starttls = \"refuse\"\nlmtp = \"on\"\nproof = \"read-only\"\n",
         )
         .unwrap();
-        assert_eq!(k.service_field, ServiceField::JwsHeader);
+        assert_eq!(k.service_field, ServiceField::Challenge);
+        assert_eq!((k.draft, k.tls_profile), (Draft::V02, TlsProfile::SrvOnly));
         assert_eq!(k.capability_phase, CapabilityPhase::AfterStarttls);
         assert!(k.require_default_port);
         assert_eq!(k.service_port_in_hash, ServicePortInHash::Yes);
@@ -415,7 +486,7 @@ mod tests {
         assert_eq!(
             (d.service_field, d.capability_phase, d.lmtp, d.proof),
             (
-                ServiceField::Either,
+                ServiceField::Both,
                 CapabilityPhase::BeforeStarttls,
                 Lmtp::Off,
                 Proof::Reply

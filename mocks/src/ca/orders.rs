@@ -20,8 +20,9 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
     let payload = auth.object("newOrder takes a JSON object, not POST-as-GET")?;
     let knobs = ca.knobs();
     // draft-ietf-acme-email-tls: `service`/`port` from the protected header or the payload.
-    let targets = email_tls::targets(&knobs, auth.jws.protected(), payload.get("identifiers"))?;
-    let requested = identifiers::check_with_targets(payload.get("identifiers"), &targets)?;
+    let identifiers = email_tls::expand_service_arrays(&knobs, payload.get("identifiers"))?;
+    let targets = email_tls::targets(&knobs, auth.jws.protected(), identifiers.as_ref())?;
+    let requested = identifiers::check_with_targets(identifiers.as_ref(), &targets)?;
     let mail_targets: Vec<(String, email_tls::MailTarget)> = requested
         .iter()
         .filter_map(|r| r.mail.map(|m| (r.authz_identifier.value.clone(), m)))
@@ -48,7 +49,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
             .flatten();
         let id = match reused {
             Some(id) => id,
-            None => new_authz(ca, &mut store, &account.id, r, now + authz_lifetime),
+            None => new_authz(ca, &knobs, &mut store, &account.id, r, now + authz_lifetime),
         };
         authz_ids.push(id);
     }
@@ -87,6 +88,7 @@ fn clamp_secs(secs: u64) -> i64 {
 /// Creates an authorization with the challenges its identifier allows.
 fn new_authz(
     ca: &CaShared,
+    knobs: &super::knobs::Knobs,
     store: &mut super::state::Store,
     account: &str,
     r: &Requested,
@@ -96,9 +98,8 @@ fn new_authz(
     let kinds: Vec<ChallengeKind> = match (r.identifier.kind, r.wildcard, r.mail) {
         // draft-ietf-acme-email-tls-05 §3.3, §3.4, §5: a `dns` identifier with a mail service.
         (IdentifierKind::Dns, wildcard, Some(target)) => target.challenge_kinds(wildcard),
-        // RFC 8555 §7.1.3 / §8.4: a wildcard can only be proved through DNS.
-        (IdentifierKind::Dns, true, None) => vec![ChallengeKind::Dns01],
-        (IdentifierKind::Dns, false, None) => vec![ChallengeKind::Http01, ChallengeKind::Dns01],
+        // RFC 8555 http-01/dns-01, and the draft's challenges whose POST names the service.
+        (IdentifierKind::Dns, wildcard, None) => email_tls::plain_dns_kinds(knobs, wildcard),
         (IdentifierKind::Email, _, _) => vec![ChallengeKind::EmailReply00],
         // `identifiers::check` refuses IP identifiers (RFC 8738 is not offered).
         (IdentifierKind::Ip, _, _) => Vec::new(),
@@ -208,7 +209,8 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let csr = pki::parse_csr(&der).map_err(|e| Problem::new(e.problem_type(), e.to_string()))?;
     // RFC 7817 §5: a CSR tool "MUST include" the SRV-IDs; those the order validated are not
     // ACME identifiers but are accepted, any other SRVName is still refused.
-    let checked = email_tls::without_validated_srv_ids(&csr, &order.mail_targets);
+    let targets = email_tls::order_targets(&ca.store(), &order);
+    let checked = email_tls::without_validated_srv_ids(&csr, &targets);
     pki::check_csr_identifiers(&order.identifiers, &checked).map_err(bad_csr)?;
     let profile = match order.identifiers.as_slice() {
         [only] if only.kind == IdentifierKind::Email => Profile::Smime {
@@ -217,28 +219,7 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
             usage: SmimeUsage::from_csr_key_usage(csr.key_usage)
                 .map_err(|e| bad_csr(e.to_string()))?,
         },
-        ids => {
-            let mut dns_names: Vec<String> = Vec::new();
-            for id in ids {
-                // One name may be listed once per mail service; it is one DNS-ID.
-                if !dns_names.contains(&id.value) {
-                    dns_names.push(id.value.clone());
-                }
-            }
-            // RFC 7817 §4: "CAs MUST support ... SRV-ID ... for each type of email service";
-            // draft-ietf-acme-email-tls-02…-05 §3.1: ACME servers "MUST support [RFC7817]".
-            let mut srv_names: Vec<String> = Vec::new();
-            for (domain, target) in &order.mail_targets {
-                let srv = target.srv_id(domain);
-                if !srv_names.contains(&srv) {
-                    srv_names.push(srv);
-                }
-            }
-            Profile::TlsServer {
-                dns_names,
-                srv_names,
-            }
-        }
+        ids => email_tls::certificate_profile(&ca.knobs(), ids, &targets),
     };
     let validity = time::Duration::seconds(clamp_secs(ca.knobs().cert_validity_secs));
     let issued = ca

@@ -36,6 +36,9 @@ pub struct Store {
     pub email: HashMap<String, super::email::EmailState>,
     /// Challenge id by token-part1 (how a reply finds its challenge).
     pub email_by_token_part1: HashMap<String, String>,
+    /// draft-ietf-acme-email-tls knob twin_srv_id: per authorization id, the twin services
+    /// (name, service) found running after its capability proof.
+    pub twins: HashMap<String, Vec<(String, super::email_tls::MailTarget)>>,
 }
 
 impl Store {

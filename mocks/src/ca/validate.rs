@@ -29,6 +29,8 @@ pub(crate) struct Job {
     pub(crate) thumbprint: String,
     /// draft-ietf-acme-email-tls: the service and port being proved.
     pub(crate) mail: Option<super::email_tls::MailTarget>,
+    /// The challenge id.
+    pub(crate) challenge: String,
 }
 
 /// Validates challenge `id` (already `processing`) and records the outcome.
@@ -72,6 +74,7 @@ fn job(ca: &CaShared, id: &str) -> Option<Job> {
         wildcard: authz.wildcard,
         thumbprint: account.thumbprint.clone(),
         mail: challenge.mail,
+        challenge: id.to_owned(),
     })
 }
 

@@ -66,7 +66,55 @@ pub(crate) async fn validate(ca: &CaShared, job: &Job) -> Result<(), Problem> {
     };
     match job.kind {
         ChallengeKind::DnsEmail00 => dns_email(ca, job, target, &expected).await,
-        _ => capability(ca, job, target, &expected, knobs.capability_phase).await,
+        _ => {
+            capability(ca, job, target, &expected, &knobs).await?;
+            if knobs.twin_srv_id {
+                twin_running(ca, job, target).await;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Knob twin_srv_id (-03…-05 §4 open issue 1: "include SRV-ID for the other port, if it can
+/// verify that both are running"): after a capability proof, a server that greets on the twin
+/// service's IANA port (imap ↔ imaps, …) puts the twin in the store for finalize. "Running"
+/// here is a greeting line within the dialog timeout: TLS first on the implicit-TLS ports.
+async fn twin_running(ca: &CaShared, job: &Job, target: MailTarget) {
+    let Some(twin) = crate::protocol::pki::server_profile::twin(target.service) else {
+        return;
+    };
+    let Some(port) = twin.default_port() else {
+        return;
+    };
+    let domain = job.identifier.value.clone();
+    let Ok(ip) = super::validate::first_address(ca, &domain).await else {
+        return;
+    };
+    let addr = SocketAddr::new(ip, ca.connect_port(port));
+    let greets = async {
+        let tcp = TcpStream::connect(addr).await.ok()?;
+        let mut conn = Conn::new(Box::new(tcp));
+        if twin.implicit_tls() {
+            conn = conn.tls(&domain).await.ok()?;
+        }
+        conn.line().await.ok()
+    };
+    if let Ok(Some(_)) = tokio::time::timeout(DIALOG_TIMEOUT, greets).await {
+        let mut store = ca.store();
+        if let Some(authz) = store
+            .challenges
+            .get(&job.challenge)
+            .map(|c| c.authz.clone())
+        {
+            store.twins.entry(authz).or_default().push((
+                domain,
+                MailTarget {
+                    service: twin,
+                    port,
+                },
+            ));
+        }
     }
 }
 
@@ -155,8 +203,9 @@ async fn capability(
     job: &Job,
     target: MailTarget,
     expected: &Expected,
-    phase: CapabilityPhase,
+    knobs: &super::knobs::Knobs,
 ) -> Result<(), Problem> {
+    let phase = knobs.capability_phase;
     let domain = &job.identifier.value;
     let ip = super::validate::first_address(ca, domain).await?;
     let actual = ca.connect_port(target.port);
@@ -213,6 +262,19 @@ async fn capability(
     let listing = found.shown();
     match &found.capability {
         AcmeCapability::Present(d) if email_tls::digest_matches(d, &expected.digest) => Ok(()),
+        AcmeCapability::Padded(_) if knobs.strict => Err(incorrect(format!(
+            "{} (TLS-12, SHOULD; strict knob): {place}: the ACME parameter carries base64 padding; this CA, in strict mode, wants the unpadded base64url digest {} ({}); listing: {listing}",
+            job.kind.name(),
+            expected.digest,
+            email_tls::PADDING_ERRATUM
+        ))),
+        AcmeCapability::Padded(d) if email_tls::digest_matches(d, &expected.digest) => Ok(()),
+        AcmeCapability::Padded(d) => Err(incorrect(format!(
+            "{} ({}): {place}: {} (padding removed); listing: {listing}",
+            job.kind.name(),
+            requirement(job.kind),
+            expected.mismatch(d)
+        ))),
         AcmeCapability::Present(d) => Err(incorrect(format!(
             "{} ({}): {place}: {}; listing: {listing}",
             job.kind.name(),

@@ -13,6 +13,7 @@ use crate::dns::{DnsConfig, DnsServer, WorldResolver};
 use crate::https::Served;
 use crate::seed::Seed;
 
+pub mod closed_port;
 pub mod mail;
 pub mod management;
 
@@ -152,6 +153,7 @@ pub struct World {
     /// The mail plane (when `[mail] enabled`).
     pub mail: Option<mail::MailPlane>,
     management: Served,
+    closed: closed_port::ClosedPort,
 }
 
 /// Where everything listens, as `serve --json` prints it.
@@ -251,7 +253,7 @@ impl World {
                 seed,
                 clock: clock.clone(),
                 pki: Arc::clone(&pki),
-                resolver: WorldResolver::new(dns.addr())
+                resolver: WorldResolver::new(config.ca.resolver.unwrap_or(dns.addr()))
                     .map_err(|e| WorldError::Dns(e.to_string()))?,
             },
         )
@@ -284,6 +286,15 @@ impl World {
             }),
         })
         .await?;
+        // A configured port map wins over the world's own mail servers.
+        for (port, actual) in &config.ca.connect_ports {
+            let port: u16 = port.parse().map_err(|_| {
+                WorldError::Config(format!("ca.connect_ports: {port:?} is not a port number"))
+            })?;
+            ca.shared().map_port(port, *actual);
+        }
+        let closed = closed_port::ClosedPort::bind()
+            .map_err(|e| WorldError::Config(format!("binding the world's closed port: {e}")))?;
         Ok(World {
             dns,
             pki,
@@ -291,7 +302,13 @@ impl World {
             clock,
             mail,
             management,
+            closed,
         })
+    }
+
+    /// A loopback port nothing listens on for the world's lifetime (see [`closed_port`]).
+    pub fn closed_port(&self) -> u16 {
+        self.closed.port()
     }
 
     /// The management API base URL.

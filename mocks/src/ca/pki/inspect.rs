@@ -139,24 +139,9 @@ impl CertSummary {
                     });
                 }
                 ParsedExtension::ExtendedKeyUsage(eku) => {
-                    let mut names = Vec::new();
-                    for (set, name) in [
-                        (eku.any, "anyExtendedKeyUsage"),
-                        (eku.server_auth, "serverAuth"),
-                        (eku.client_auth, "clientAuth"),
-                        (eku.code_signing, "codeSigning"),
-                        (eku.email_protection, "emailProtection"),
-                        (eku.time_stamping, "timeStamping"),
-                        (eku.ocsp_signing, "OCSPSigning"),
-                    ] {
-                        if set {
-                            names.push(name.to_owned());
-                        }
-                    }
-                    names.extend(eku.other.iter().map(|oid| oid.to_id_string()));
                     summary.extended_key_usage = Some(Flagged {
                         critical,
-                        value: names,
+                        value: crate::protocol::pki::server_profile::eku_names(eku),
                     });
                 }
                 ParsedExtension::BasicConstraints(bc) => {

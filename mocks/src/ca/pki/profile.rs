@@ -129,6 +129,13 @@ pub enum Profile {
         /// SRV-IDs such as `_imaps.example.net` (RFC 4985 §2, RFC 7817 §6: no `_tcp`).
         srv_names: Vec<String>,
     },
+    /// A mail server certificate with SRV-IDs only (knob tls_profile = srv-only): no
+    /// dNSName, no CN-ID; keyUsage digitalSignature and keyAgreement, extKeyUsage serverAuth
+    /// and clientAuth. RFC 7817 §4 leaves the SAN set and the usages to the CA.
+    SrvOnly {
+        /// SRV-IDs such as `_imaps.example.net`; at least one.
+        srv_names: Vec<String>,
+    },
     /// An S/MIME certificate for one address (RFC 8823).
     Smime {
         /// The address, as in the `email` identifier.
@@ -183,6 +190,20 @@ impl Profile {
                 };
                 params.key_usages = ku.to_rcgen();
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            }
+            Profile::SrvOnly { srv_names } => {
+                let names = srv_names
+                    .iter()
+                    .map(|s| srv_name(s).map(SanName::SrvName))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // An empty subject: the SAN goes critical (RFC 5280 §4.2.1.6).
+                apply_sans(params, &names)?;
+                params.key_usages =
+                    (KeyUsageBits::DIGITAL_SIGNATURE | KeyUsageBits::KEY_AGREEMENT).to_rcgen();
+                params.extended_key_usages = vec![
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ];
             }
             Profile::Smime { email, usage } => {
                 let addr = parse_address(email).map_err(|e| {
