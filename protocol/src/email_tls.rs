@@ -150,7 +150,7 @@ impl fmt::Display for Service {
 impl FromStr for Service {
     type Err = EmailTlsError;
 
-    /// Case-insensitive, as service names are when used in SRV-IDs (RFC 4985 §2, digest §4.5).
+    /// Case-insensitive, as service names are when used in SRV-IDs (RFC 4985 §2).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Service::ALL
             .into_iter()
@@ -441,7 +441,7 @@ pub fn imap_capabilities_from_line(line: &str) -> Vec<&str> {
     strip_keyword(code, "CAPABILITY").map_or_else(Vec::new, split_atoms)
 }
 
-/// A **proposal** for the open issue of draft-ietf-acme-email-tls-00…-04 (digest §2.4):
+/// A **proposal** for the open issue of draft-ietf-acme-email-tls-00…-04:
 /// "[[OPEN ISSUE: Should service name and port number be incorporated into the hash?]]"
 /// (-00…-02), "[[TODO: Make sure that both service name and port number are incorporated into
 /// the hash]]" (-03/-04); -05 dropped the item and no version ever gave a formula. This one is
@@ -487,7 +487,7 @@ mod tests {
     const DIGEST: &str = "ZTRx1Ckl1-tM05o5zaizTTA0yUy5AGereMgSNWC6Ll8";
 
     fn ehlo_example() -> Vec<String> {
-        // -05 §3.4 example, with the digest of digest §2.7.
+        // -05 §3.4 example, with the digest computed for the RFC 8555 §8.4 token.
         [
             "250-smtp.example.com",
             "250-SIZE",
@@ -515,7 +515,7 @@ mod tests {
 
     #[test]
     fn service_bound_digest_vectors() {
-        // RFC 8555 §8.4 token and the RFC 7638 §3.1 key's thumbprint (digest §2.7); values
+        // RFC 8555 §8.4 token and the RFC 7638 §3.1 key's thumbprint; values
         // computed independently with Python's hashlib.
         let ka = crate::keyauth::key_authorization(
             "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",
@@ -778,7 +778,7 @@ mod tests {
 
     #[test]
     fn imap_example_found() {
-        // -05 §3.4 examples, with the digest of digest §2.7.
+        // -05 §3.4 examples, with the digest computed for the RFC 8555 §8.4 token.
         let greeting = format!(
             "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED LITERAL+ ENABLE STARTTLS ACME={DIGEST}] \
              Example IMAP4rev1 server ready"

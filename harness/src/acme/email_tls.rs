@@ -474,10 +474,10 @@ impl Operator<'_> {
             rcgen::KeyPair::try_from(key.pkcs8_der()).map_err(|e| FlowError::Csr(e.to_string()))?;
         let mut params = rcgen::CertificateParams::new(vec![pending.domain.clone()])
             .map_err(|e| FlowError::Csr(e.to_string()))?;
-        // rcgen's default subject is "CN=rcgen self signed cert" (crates.md pitfall 5).
+        // rcgen's default subject is "CN=rcgen self signed cert", which names no identifier.
         params.distinguished_name = rcgen::DistinguishedName::new();
         if o.csr_srv_ids {
-            // rcgen cannot write an IA5String otherName (crates.md pitfall 6): the whole SAN
+            // rcgen cannot write an otherName holding an IA5String (SRVName): the whole SAN
             // is one custom extension, and rcgen's own list stays empty.
             let mut names = vec![SanName::Dns(pending.domain.clone())];
             for c in &pending.challenges {

@@ -9,7 +9,8 @@ use serde_json::json;
 use super::key_args::KeyArgs;
 use super::{CliError, EXIT_OK};
 
-/// Which join(s) to print (RFC 8823 §3 does not say whether the texts or the octets are joined; see docs/open-issues.md, token_join).
+/// Which join(s) to print (RFC 8823 §3 does not say whether the texts or the octets are
+/// joined; see docs/open-issues.md, token_join).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum JoinArg {
     /// token-part1 ‖ token-part2 as text (acme4j, acme2certifier).

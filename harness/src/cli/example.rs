@@ -34,7 +34,8 @@ pub struct ExampleArgs {
     /// Seed for the tokens and DKIM keys: the same seed gives the same exchange.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// How the client joins the token parts (RFC 8823 leaves it open; docs/open-issues.md, token_join).
+    /// How the client joins the token parts (RFC 8823 leaves it open; docs/open-issues.md,
+    /// token_join).
     #[arg(long, value_parser = ["string", "binary"], default_value = "string")]
     join: String,
     /// Also write example-challenge.eml and example-response.eml into this folder.

@@ -1,4 +1,4 @@
-//! The open-issue variants (issue 7, DESIGN.md § Core ideas 5): named choices the texts leave
+//! The open-issue variants: named choices the texts leave
 //! open, each with the values a client can take and the values a CA can take. `acmeproof
 //! matrix` runs a scenario once per client value × CA value; a scenario lists the variants it
 //! is meant for in `variants = [...]`.
@@ -29,7 +29,7 @@ pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "token_join",
         question: "Is token-part1 ∥ token-part2 a join of the base64url texts or of the decoded octets?",
-        source: "RFC 8823 §3 step 6 (\"concatenates\"); digest §1.6; acme4j issue #123",
+        source: "RFC 8823 §3 step 6 (\"concatenates\"); acme4j issue #123",
         client: &["string", "binary"],
         ca: &["string", "binary", "either"],
     },
@@ -99,7 +99,7 @@ pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "challenge_body",
         question: "Which body types of the challenge mail do MUAs cope with?",
-        source: "RFC 8823 §3.1 (the body is not specified); digest §1.4",
+        source: "RFC 8823 §3.1 (the body is not specified)",
         client: &["as-written"],
         ca: &["text-plain", "multipart-alternative", "text-html"],
     },

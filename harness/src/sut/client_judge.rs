@@ -520,14 +520,14 @@ pub fn judge_failed_challenges(ca: &CaShared, domain: &str) -> Vec<Finding> {
             if c.status != acmeproof_mocks::ca::model::ChallengeStatus::Invalid {
                 continue;
             }
-            let (rule, published) = match c.kind {
-                // draft-ietf-acme-email-tls §3.3: the TXT record holds the digest.
-                ChallengeKind::DnsEmail00 => (req::TLS_8, "a TXT record"),
-                // §3.4: the server's capability carries the digest.
-                ChallengeKind::CapabilitySmtp00 => (req::TLS_9, "the EHLO keyword ACME"),
-                ChallengeKind::CapabilityImap00 => (req::TLS_10, "the IMAP capability ACME="),
-                ChallengeKind::CapabilityPop00 => (req::TLS_11, "the CAPA line ACME"),
-                _ => continue,
+            let Some(rule) = c.kind.email_tls_requirement() else {
+                continue;
+            };
+            let published = match c.kind {
+                ChallengeKind::DnsEmail00 => "a TXT record",
+                ChallengeKind::CapabilitySmtp00 => "the EHLO keyword ACME",
+                ChallengeKind::CapabilityImap00 => "the IMAP capability ACME=",
+                _ => "the CAPA line ACME",
             };
             let detail = c
                 .error

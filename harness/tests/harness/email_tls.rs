@@ -82,7 +82,7 @@ fn leaf(issued: &EmailTlsIssued) -> Leaf {
         match name {
             GeneralName::DNSName(d) => out.dns.push(d.to_string()),
             GeneralName::OtherName(oid, raw) => {
-                // crates.md pitfall 8: `raw` still has the [0] EXPLICIT wrapper.
+                // x509-parser leaves the otherName value inside its [0] EXPLICIT wrapper.
                 let (_, inner) =
                     TaggedExplicit::<Any, x509_parser::asn1_rs::Error, 0>::from_der(raw)
                         .expect("[0] EXPLICIT");

@@ -97,6 +97,20 @@ impl ChallengeKind {
         }
     }
 
+    /// The draft-ietf-acme-email-tls requirement an email-tls challenge of this type tests:
+    /// the TXT record of dns-email-00 (§3.3, TLS-8) or the capability listing of
+    /// capability-smtp/imap/pop-00 (§3.4, TLS-9/10/11). `None` for the other types.
+    pub fn email_tls_requirement(self) -> Option<&'static str> {
+        use acmeproof_protocol::requirements as req;
+        match self {
+            ChallengeKind::DnsEmail00 => Some(req::TLS_8),
+            ChallengeKind::CapabilitySmtp00 => Some(req::TLS_9),
+            ChallengeKind::CapabilityImap00 => Some(req::TLS_10),
+            ChallengeKind::CapabilityPop00 => Some(req::TLS_11),
+            _ => None,
+        }
+    }
+
     /// The capability challenge that validates `service` (-05 §3.4; LMTP's LHLO is EHLO,
     /// RFC 2033 §4.1).
     pub fn capability_for(service: acmeproof_protocol::email_tls::Service) -> ChallengeKind {

@@ -3,7 +3,7 @@
 //! mail server and reading its capability listing.
 //!
 //! No version of the draft says which host the CA connects to, whether it looks before or after
-//! STARTTLS, or whether it checks the server's certificate (digest §2.6). This CA:
+//! STARTTLS, or whether it checks the server's certificate. This CA:
 //! - connects to the A/AAAA of the identifier (world DNS) at the challenge's `port` (through
 //!   [`super::server::CaShared::connect_port`]);
 //! - on 465/993/995 (the implicit-TLS services, RFC 8314 §3.3) handshakes first; on the others
@@ -12,8 +12,8 @@
 //!   asking for (-05 §3: the challenges are for "SMTP ... IMAP ... and POP3 ... servers [that]
 //!   use TLS", i.e. to obtain their TLS certificate), so it may have none that chains yet
 //!   (self-signed, expired, another name); the removed tls-sni-email-00 (melnikov-00 and
-//!   ietf-00, "very similar to "tls-sni-01""; digest §2.3) even had the server present a self-signed
-//!   certificate made for the challenge. No version asks the CA to check it (digest §2.6).
+//!   ietf-00, "very similar to "tls-sni-01"") even had the server present a self-signed
+//!   certificate made for the challenge. No version asks the CA to check it.
 //!   TLS here only reaches the listing that implicit-TLS ports and after-STARTTLS servers
 //!   show; the proof is the digest. The handshake signature is still checked against the
 //!   presented key.
@@ -296,13 +296,10 @@ async fn capability(
     }
 }
 
-/// The requirement id (digest §2.7) a capability challenge checks.
+/// The requirement id a capability challenge checks.
 fn requirement(kind: ChallengeKind) -> &'static str {
-    match kind {
-        ChallengeKind::CapabilityImap00 => "TLS-10",
-        ChallengeKind::CapabilityPop00 => "TLS-11",
-        _ => "TLS-9",
-    }
+    kind.email_tls_requirement()
+        .unwrap_or(acmeproof_protocol::requirements::TLS_9)
 }
 
 /// What went wrong in a dialog.
@@ -387,7 +384,7 @@ impl Conn {
     /// Upgrades to TLS (no certificate check; see the module documentation).
     async fn tls(self, sni: &str) -> Result<Conn, DialogError> {
         if !self.r.buffer().is_empty() {
-            // crates.md pitfall 14 (CVE-2011-0411 class): bytes sent before the handshake
+            // RFC 3207 §4.2, the CVE-2011-0411 class: bytes sent before the handshake
             // must not be read as if they came over TLS.
             return Err(DialogError::Protocol(
                 "the server sent data after its STARTTLS answer, before the TLS handshake".into(),
