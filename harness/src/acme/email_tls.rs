@@ -581,19 +581,19 @@ pub fn validated(challenges: &[PendingChallenge]) -> Vec<server_profile::Validat
 /// server under test's root is not known; TLS-4 MUST), and the leaf passes
 /// [`server_profile::check_server_certificate`] (RFC 7817 §4: MUST findings for what the texts
 /// require, Info-level policy notes for the CA's own choices).
-pub fn check_server_certificate(
+pub fn check_server_certificate<'a>(
     chain_pem: &str,
     domain: &str,
     validated: &[server_profile::Validated],
-    root_der: Option<&[u8]>,
+    anchors: impl Into<acmeproof_mocks::ca::pki::TrustAnchors<'a>>,
 ) -> Findings {
-    use acmeproof_mocks::ca::pki::verify_chain;
+    use acmeproof_mocks::ca::pki::{CertSummary, Purpose, validate_path};
     let mut out = Findings::new();
     let chain: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(chain_pem.as_bytes())
         .filter_map(Result::ok)
         .map(|p| p.contents)
         .collect();
-    let [leaf, intermediate, ..] = chain.as_slice() else {
+    let [leaf, _issuer, ..] = chain.as_slice() else {
         out.add(
             req::TLS_4,
             "a chain of leaf and issuer",
@@ -601,14 +601,14 @@ pub fn check_server_certificate(
         );
         return out;
     };
-    if let Some(root_der) = root_der
-        && let Err(e) = verify_chain(leaf, intermediate, root_der)
-    {
-        out.add(
-            req::TLS_4,
-            "a chain that verifies to the world's root",
-            e.to_string(),
-        );
+    // RFC 5280 §6 up to the anchors, when the leaf became valid (the CA issued it then). EKU
+    // is the profile's question (a policy note), not the path's.
+    let issued_at = CertSummary::from_der(leaf).map(|s| s.not_before);
+    let validation = issued_at
+        .map_err(|e| e.to_string())
+        .and_then(|at| validate_path(&chain, anchors.into(), Purpose::Any, at));
+    if let Err(e) = validation {
+        out.add(req::TLS_4, "a chain that validates up to its root", e);
     }
     out.extend(server_profile::check_server_certificate(
         leaf,

@@ -406,7 +406,7 @@ async fn run_email_batch(
                     &worker.client,
                     &worker.account,
                     &options,
-                    &root_der,
+                    root_der.as_slice(),
                 )
                 .await
                 .map_err(|e| format!("{}: {e}", worker.account.address))?;

@@ -75,6 +75,11 @@ pub struct RunArgs {
     /// PEM roots for the --server-url server's HTTPS certificate.
     #[arg(long, value_name = "FILE", requires = "server_url")]
     server_ca: Option<PathBuf>,
+    /// PEM root(s) that the --server-url server's issued certificates must chain to (RFC 5280
+    /// path validation). Without it, each chain is checked up to its own top certificate, and
+    /// the run says so.
+    #[arg(long, value_name = "FILE", requires = "server_url")]
+    server_root: Option<PathBuf>,
     /// Seconds to wait for the --server-url directory to answer.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     server_wait: u64,
@@ -440,6 +445,24 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             )
         }
     };
+    let issuing_roots = match &args.server_root {
+        None => Vec::new(),
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let roots = crate::mua::certificate::pem_chain(&pem)
+                .map_err(|e| CliError::Input(format!("--server-root {}: {e}", path.display())))?;
+            if roots.is_empty() {
+                return Err(CliError::Input(format!(
+                    "--server-root {}: no PEM certificate in it",
+                    path.display()
+                )));
+            }
+            roots
+        }
+    };
     let waivers = args
         .waivers
         .as_deref()
@@ -486,6 +509,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             .block_on(ServerTarget::start(
                 url,
                 roots,
+                issuing_roots,
                 args.seed.unwrap_or(1),
                 std::time::Duration::from_secs(args.server_wait),
                 &mut say,

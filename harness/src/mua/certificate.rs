@@ -1,7 +1,7 @@
 //! What the MUA checks on the certificate it gets: the chain up to the trust anchor, and the
 //! S/MIME profile for its address (RFC 8823 §3.3, RFC 8550 §4.4, RFC 8398 §3).
 
-use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+use acmeproof_mocks::ca::pki::{CertSummary, Purpose, TrustAnchors, validate_path};
 use acmeproof_protocol::address::{SanForm, parse_address, san_form};
 
 use crate::acme::email::CsrKeyUsage;
@@ -29,23 +29,29 @@ pub fn expected_san(address: &str) -> Result<String, String> {
     })
 }
 
-/// Checks `chain_pem` (leaf, intermediate) against `root_der` and the S/MIME profile for
-/// `address` with the key usage `usage` asked for. Returns the leaf's summary.
-pub fn check_smime(
+/// Checks `chain_pem` (the leaf, then what the CA sent with it) up to `anchors` (the world's
+/// root, the roots given for a server under test, or the chain's own top) and the S/MIME
+/// profile for `address` with the key usage `usage` asked for. Returns the leaf's summary.
+pub fn check_smime<'a>(
     chain_pem: &str,
     address: &str,
     usage: CsrKeyUsage,
-    root_der: &[u8],
+    anchors: impl Into<TrustAnchors<'a>>,
 ) -> Result<CertSummary, String> {
     let chain = pem_chain(chain_pem)?;
-    let [leaf, intermediate, ..] = chain.as_slice() else {
-        return Err(format!(
-            "the chain has {} certificate(s); leaf and intermediate expected",
-            chain.len()
-        ));
+    let Some(leaf) = chain.first() else {
+        return Err("the chain holds no certificate".into());
     };
-    verify_chain(leaf, intermediate, root_der).map_err(|e| format!("chain: {e}"))?;
     let summary = CertSummary::from_der(leaf).map_err(|e| format!("leaf: {e}"))?;
+    // RFC 5280 §6 up to the anchors, at the moment the leaf became valid: the CA issued it then
+    // (a server under test may backdate notBefore, and the world clock may be anywhere).
+    validate_path(
+        &chain,
+        anchors.into(),
+        Purpose::EmailProtection,
+        summary.not_before,
+    )
+    .map_err(|e| format!("chain: {e}"))?;
     let san = expected_san(address)?;
     if !summary.has_san(&san) {
         return Err(format!("no SAN {san}: {:?}", summary.sans));

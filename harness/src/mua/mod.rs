@@ -24,6 +24,7 @@ pub mod judge;
 pub mod mailbox;
 pub mod trace;
 
+use acmeproof_mocks::ca::pki::TrustAnchors;
 use std::time::Duration;
 
 use acmeproof_mocks::dkim::DkimVerifier;
@@ -119,29 +120,30 @@ pub struct MuaOutcome {
     pub certificate: acmeproof_mocks::ca::pki::CertSummary,
 }
 
-/// The whole RFC 8823 issuance for `account`, as the reference MUA does it. `root_der` is the
-/// trust anchor the certificate chain is checked against.
-pub async fn issue(
+/// The whole RFC 8823 issuance for `account`, as the reference MUA does it. `anchors` are what
+/// the certificate chain is checked against (a root's DER will do).
+pub async fn issue<'a>(
     client: &AcmeClient,
     account: &MailAccount,
     options: &MuaOptions,
-    root_der: &[u8],
+    anchors: impl Into<TrustAnchors<'a>>,
 ) -> Result<MuaOutcome, FlowError> {
     // The mailbox is opened first, so a challenge is always a message newer than the order.
     let mut mailbox = mailbox::Mailbox::open(account, options.timeout).await?;
-    let result = issue_in(&mut mailbox, client, account, options, root_der).await;
+    let result = issue_in(&mut mailbox, client, account, options, anchors).await;
     mailbox.close().await;
     result
 }
 
 /// [`issue`] with a mailbox the caller opened (for tests that put mail in it first).
-pub async fn issue_in(
+pub async fn issue_in<'a>(
     mailbox: &mut mailbox::Mailbox,
     client: &AcmeClient,
     account: &MailAccount,
     options: &MuaOptions,
-    root_der: &[u8],
+    anchors: impl Into<TrustAnchors<'a>>,
 ) -> Result<MuaOutcome, FlowError> {
+    let anchors = anchors.into();
     let ordered = email::order(client, &account.address).await?;
     if options.post == PostTiming::BeforeReply {
         client.respond(ordered.challenge_url()).await?;
@@ -233,7 +235,7 @@ pub async fn issue_in(
     )
     .await?;
     let certificate =
-        certificate::check_smime(&issued.chain_pem, &account.address, options.usage, root_der)
+        certificate::check_smime(&issued.chain_pem, &account.address, options.usage, anchors)
             .map_err(FlowError::Certificate)?;
     Ok(MuaOutcome {
         exchange,

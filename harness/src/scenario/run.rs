@@ -2,6 +2,7 @@
 //! findings from the protocol checkers (on the CA's challenge mail) and from every expectation
 //! that does not hold.
 
+use acmeproof_mocks::ca::pki::TrustAnchors;
 use std::time::{Duration, Instant};
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
@@ -393,11 +394,13 @@ impl Context<'_> {
         }
     }
 
-    /// The root the CA issues under, when known (not for a server under test).
-    fn issuing_root(&self) -> Option<&[u8]> {
+    /// What an issued chain is checked up to: the world's root for the reference CA; for a
+    /// server under test its `--server-root` roots, else the chain's own top.
+    fn trust_anchors(&self) -> TrustAnchors<'_> {
         match self.sut {
-            Sut::Server(_) => None,
-            _ => Some(self.world.pki.root_der()),
+            Sut::Server(target) if target.issuing_roots.is_empty() => TrustAnchors::OwnTop,
+            Sut::Server(target) => TrustAnchors::Roots(&target.issuing_roots),
+            _ => TrustAnchors::Root(self.world.pki.root_der()),
         }
     }
 
@@ -528,7 +531,7 @@ impl Context<'_> {
             client,
             &account,
             &options,
-            self.world.pki.root_der(),
+            self.trust_anchors(),
         )
         .await;
         mailbox.close().await;
@@ -952,12 +955,7 @@ impl Context<'_> {
                     .await?;
                 let cert = order["certificate"].as_str().unwrap_or_default().to_owned();
                 let chain = client.download(&cert).await?;
-                match mua::certificate::check_smime(
-                    &chain,
-                    &address,
-                    usage,
-                    self.world.pki.root_der(),
-                ) {
+                match mua::certificate::check_smime(&chain, &address, usage, self.trust_anchors()) {
                     Ok(_) => Ok(()),
                     Err(e) => self.fail(expectation(&s.req, "a conformant certificate", e)),
                 }

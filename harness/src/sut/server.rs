@@ -19,6 +19,9 @@ pub struct ServerTarget {
     pub directory_url: String,
     /// PEM roots for its HTTPS certificate.
     pub root_pem: String,
+    /// The roots (DER) its issued certificates must chain to; empty: each chain is checked up
+    /// to its own top certificate.
+    pub issuing_roots: Vec<Vec<u8>>,
     /// The world it uses for DNS and mail.
     pub world: World,
     /// `Err(why)` when it does not do RFC 8823: email scenarios are then `unimplemented`.
@@ -31,10 +34,12 @@ pub struct ServerTarget {
 impl ServerTarget {
     /// Starts the shared world, tells `say` how to configure the server, waits (at most
     /// `wait`) until the directory answers, and asks once whether the server takes `email`
-    /// identifiers with an `email-reply-00` challenge.
+    /// identifiers with an `email-reply-00` challenge. `issuing_roots` (DER) are what its
+    /// certificates must chain to.
     pub async fn start(
         directory_url: &str,
         root_pem: String,
+        issuing_roots: Vec<Vec<u8>>,
         seed: u64,
         wait: Duration,
         say: &mut (dyn FnMut(String) + Send),
@@ -69,6 +74,12 @@ impl ServerTarget {
             }
         };
         say(format!("{directory_url} answers"));
+        say(match issuing_roots.len() {
+            0 => "issued certificates are checked up to their chain's own top certificate (no \
+                  --server-root: the top itself is not trusted)"
+                .to_owned(),
+            n => format!("issued certificates must chain to the {n} root(s) of --server-root"),
+        });
         let email = email_support(&client, &world).await;
         match &email {
             Ok(()) => say("it offers email-reply-00 for email identifiers".into()),
@@ -87,6 +98,7 @@ impl ServerTarget {
         Ok(ServerTarget {
             directory_url: directory_url.to_owned(),
             root_pem,
+            issuing_roots,
             world,
             email,
             email_tls,

@@ -236,7 +236,9 @@ async fn the_rfc_7817_certificate_check_fires_on_each_wrong_part() {
     let wrong_root =
         check_server_certificate(chain, HOST, &proved, Some(other_world.pki.root_der()));
     assert!(
-        musts(&wrong_root).iter().any(|p| p.contains("signature")),
+        musts(&wrong_root)
+            .iter()
+            .any(|p| p.to_lowercase().contains("signature")),
         "{wrong_root:?}"
     );
     other_world.shutdown().await;

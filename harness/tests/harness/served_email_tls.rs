@@ -39,9 +39,12 @@ async fn a_srv_only_ca_passes_every_non_policy_email_tls_scenario() {
     }
     let served = ServeProcess::start("srv-only", Some(&config));
     let root_pem = std::fs::read_to_string(served.bundle()).expect("ca.pem");
+    // The served CA's root, which it also issues under: every chain is validated up to it.
+    let issuing_roots = acmeproof::mua::certificate::pem_chain(&root_pem).expect("root PEM");
     let target = ServerTarget {
         directory_url: served.get("directory_url"),
         root_pem,
+        issuing_roots,
         world,
         email: Err("not under test here".into()),
         email_tls: Ok(()),

@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use acmeproof_mocks::ca::pki::{
     CertSummary, CsrError, Identifier, IdentifierKind, KeyAlgorithm, KeyUsageBits, Pki, PkiError,
-    Profile, SmimeUsage, check_csr_identifiers, identifiers_of, parse_csr, same_identifier_set,
-    verify_chain,
+    Profile, Purpose, SmimeUsage, TrustAnchors, check_csr_identifiers, identifiers_of, parse_csr,
+    same_identifier_set, validate_path, verify_chain,
 };
 use acmeproof_mocks::ca::problem::ProblemType;
 use acmeproof_mocks::clock::Clock;
@@ -875,4 +875,104 @@ fn server_config_alpn_and_bad_names() {
         pki.tls_server_config(&[]),
         Err(PkiError::Profile(_))
     ));
+}
+
+// ---------------------------------------------------------------- path validation
+
+fn smime_chain(pki: &Pki) -> Vec<Vec<u8>> {
+    let key = ec_key();
+    let info = parse_csr(&csr(&key, None, vec![rfc822("alice@example.test")], &[])).unwrap();
+    let issued = pki
+        .issue(
+            &info,
+            &smime("alice@example.test", both()),
+            Duration::days(90),
+        )
+        .unwrap();
+    vec![issued.der, pki.intermediate_der().to_vec()]
+}
+
+#[test]
+fn a_chain_validates_up_to_its_root_and_fires_on_each_broken_part() {
+    let (pki, _) = world();
+    let chain = smime_chain(&pki);
+    let at = epoch() + Duration::days(1);
+    let root = TrustAnchors::Root(pki.root_der());
+    validate_path(&chain, root, Purpose::EmailProtection, at).expect("the world's chain");
+    // Another CA's root: the path ends nowhere.
+    let other = Pki::generate(Seed(43), &Clock::frozen(epoch()), "Other").unwrap();
+    let err = validate_path(
+        &chain,
+        TrustAnchors::Root(other.root_der()),
+        Purpose::EmailProtection,
+        at,
+    )
+    .unwrap_err();
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    // Any of several roots will do.
+    let roots = vec![other.root_der().to_vec(), pki.root_der().to_vec()];
+    validate_path(
+        &chain,
+        TrustAnchors::Roots(&roots),
+        Purpose::EmailProtection,
+        at,
+    )
+    .expect("one of two roots");
+    // After notAfter.
+    let err = validate_path(
+        &chain,
+        root,
+        Purpose::EmailProtection,
+        at + Duration::days(400),
+    )
+    .unwrap_err();
+    assert!(err.contains("Expired"), "{err}");
+    // An S/MIME certificate is not for TLS servers (its EKU lacks serverAuth).
+    let err = validate_path(&chain, root, Purpose::ServerAuth, at).unwrap_err();
+    assert!(err.contains("RequiredEkuNotFound"), "{err}");
+    // Without its intermediate the leaf does not reach the root.
+    assert!(validate_path(&chain[..1], root, Purpose::EmailProtection, at).is_err());
+}
+
+#[test]
+fn without_a_root_the_chain_is_checked_up_to_its_own_top() {
+    let (pki, _) = world();
+    let chain = smime_chain(&pki);
+    let at = epoch() + Duration::days(1);
+    validate_path(&chain, TrustAnchors::OwnTop, Purpose::EmailProtection, at)
+        .expect("leaf signed by the intermediate it came with");
+    // A leaf sent with another CA's intermediate: the one link there is does not hold.
+    let other = Pki::generate(Seed(43), &Clock::frozen(epoch()), "Other").unwrap();
+    let mixed = vec![chain[0].clone(), other.intermediate_der().to_vec()];
+    assert!(validate_path(&mixed, TrustAnchors::OwnTop, Purpose::EmailProtection, at).is_err());
+    // A leaf alone has nothing above it to check.
+    validate_path(
+        &chain[..1],
+        TrustAnchors::OwnTop,
+        Purpose::EmailProtection,
+        at,
+    )
+    .expect("nothing to check");
+}
+
+#[test]
+fn path_validation_for_any_purpose_leaves_the_eku_to_the_profile() {
+    let (pki, _) = world();
+    let chain = smime_chain(&pki);
+    let at = epoch() + Duration::days(1);
+    let root = TrustAnchors::Root(pki.root_der());
+    // The S/MIME leaf fails as a TLS server certificate, but passes when no EKU is asked.
+    assert!(validate_path(&chain, root, Purpose::ServerAuth, at).is_err());
+    validate_path(&chain, root, Purpose::Any, at).expect("no EKU asked");
+    // The signatures and validity are still checked.
+    let other = Pki::generate(Seed(43), &Clock::frozen(epoch()), "Other").unwrap();
+    assert!(
+        validate_path(
+            &chain,
+            TrustAnchors::Root(other.root_der()),
+            Purpose::Any,
+            at
+        )
+        .is_err()
+    );
 }

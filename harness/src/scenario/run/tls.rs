@@ -180,7 +180,7 @@ impl Context<'_> {
                     &issued.issued.chain_pem,
                     &s.domain,
                     &validated(&issued.challenges),
-                    self.issuing_root(),
+                    self.trust_anchors(),
                 );
                 self.certificate_findings(findings)
             }

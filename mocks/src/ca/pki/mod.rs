@@ -16,6 +16,8 @@
 //! - `san`: subjectAltName encoding, including SRVName (RFC 4985) and SmtpUTF8Mailbox
 //!   (RFC 8398);
 //! - [`inspect`]: reading certificates back, chain verification;
+//! - [`path`]: RFC 5280 path validation (rustls-webpki) of a chain up to given roots, or up to
+//!   its own top certificate when no root is known;
 //! - [`usage`]: KeyUsage bit sets.
 //!
 //! rcgen writes every certificate, x509-parser reads every CSR and certificate, and yasna
@@ -26,6 +28,7 @@ pub mod csr;
 pub mod identifier;
 pub mod inspect;
 mod keys;
+pub mod path;
 pub mod profile;
 mod san;
 mod tls;
@@ -38,6 +41,7 @@ pub use identifier::{
 };
 pub use inspect::{CertSummary, InspectError, verify_chain};
 pub use keys::SERIAL_OCTETS;
+pub use path::{Purpose, TrustAnchors, validate_path};
 pub use profile::{Profile, SmimeUsage};
 pub use usage::KeyUsageBits;
 
