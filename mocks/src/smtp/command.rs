@@ -7,10 +7,21 @@ pub(crate) const COMMAND_LINE_MAX: usize = 512;
 /// MAIL may be longer by the extensions' allowances: SMTPUTF8 +10 (RFC 6531 §3.4), SIZE +26
 /// (RFC 1870 §3), AUTH= +500 (RFC 4954 §5). BODY= needs none in RFC 6152, give it 14.
 pub(crate) const MAIL_LINE_MAX: usize = COMMAND_LINE_MAX + 10 + 26 + 500 + 14;
-/// What the reader will buffer for any command line before dropping it as too long.
-pub(crate) const READ_LINE_MAX: usize = MAIL_LINE_MAX;
-/// RFC 4954 §4: AUTH lines (command and continuations) may be 12288 octets.
-pub(crate) const AUTH_LINE_MAX: usize = 12_288;
+/// RFC 4954 §4: a SASL response (the initial response of AUTH, or a line answering a `334`)
+/// may be 12288 octets long.
+pub(crate) const AUTH_RESPONSE_MAX: usize = 12_288;
+/// A continuation line: the response and its CRLF.
+pub(crate) const AUTH_CONTINUATION_MAX: usize = AUTH_RESPONSE_MAX + 2;
+/// `AUTH`, a mechanism name (at most 20 characters, RFC 4422 §3.1), the initial response, the
+/// spaces between them and CRLF.
+pub(crate) const AUTH_LINE_MAX: usize = "AUTH ".len() + 20 + 1 + AUTH_RESPONSE_MAX + 2;
+/// What the reader will buffer for any command line before dropping it as too long (the verb's
+/// own limit, [`line_limit`], is checked once the line is in).
+pub(crate) const READ_LINE_MAX: usize = if AUTH_LINE_MAX > MAIL_LINE_MAX {
+    AUTH_LINE_MAX
+} else {
+    MAIL_LINE_MAX
+};
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets.
 const PATH_MAX: usize = 256;
 /// RFC 5321 §4.5.3.1.1 and §4.5.3.1.2.
@@ -79,7 +90,10 @@ pub(crate) fn line_limit(line: &str) -> usize {
     if verb.eq_ignore_ascii_case("MAIL") {
         MAIL_LINE_MAX
     } else if verb.eq_ignore_ascii_case("AUTH") {
-        AUTH_LINE_MAX
+        // `AUTH <mechanism> ` (a mechanism name counts up to its 20-character limit), then the
+        // initial response's own allowance and CRLF.
+        let head: usize = line.split(' ').take(2).map(|w| w.len() + 1).sum();
+        head.min(AUTH_LINE_MAX - AUTH_RESPONSE_MAX - 2) + AUTH_RESPONSE_MAX + 2
     } else {
         COMMAND_LINE_MAX
     }
@@ -343,6 +357,23 @@ mod tests {
                 .unwrap_err()
                 .code,
             501
+        );
+    }
+
+    #[test]
+    fn an_auth_line_holds_a_12288_octet_initial_response_and_no_more() {
+        let at_limit = format!("AUTH PLAIN {}", "A".repeat(AUTH_RESPONSE_MAX));
+        assert!(at_limit.len() + 2 <= line_limit(&at_limit));
+        assert!(at_limit.len() + 2 <= READ_LINE_MAX);
+        let longest_mechanism =
+            format!("AUTH {} {}", "M".repeat(20), "A".repeat(AUTH_RESPONSE_MAX));
+        assert!(longest_mechanism.len() + 2 <= line_limit(&longest_mechanism));
+        let over = format!("AUTH PLAIN {}", "A".repeat(AUTH_RESPONSE_MAX + 1));
+        assert!(over.len() + 2 > line_limit(&over));
+        assert_eq!(
+            line_limit("NOOP"),
+            COMMAND_LINE_MAX,
+            "only AUTH gets the allowance"
         );
     }
 

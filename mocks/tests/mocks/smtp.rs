@@ -464,6 +464,46 @@ async fn submission_auth_login_cancel_and_sequence() {
     server.shutdown().await;
 }
 
+/// RFC 4954 §4: a SASL response may be 12288 octets, as the AUTH initial response and as a
+/// continuation line; one octet more is a line too long, and the session goes on.
+#[tokio::test]
+async fn auth_responses_of_12288_octets_are_read_whole() {
+    use base64::Engine as _;
+    let sink = TestSink::new(KNOWN);
+    let mut cfg = config(Role::Submission, Arc::clone(&sink));
+    cfg.require_tls_for_auth = false;
+    let server = SmtpServer::start(cfg).await.unwrap();
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    raw.send(b"EHLO client.test\r\n").await;
+    raw.reply().await;
+    // `\0alice\0<password>` whose base64 is exactly 12288 octets: the wrong password is
+    // judged (535), so the whole response was read and decoded.
+    let password = "p".repeat(12_288 / 4 * 3 - "\0alice\0".len());
+    let response = base64::engine::general_purpose::STANDARD.encode(format!("\0alice\0{password}"));
+    assert_eq!(response.len(), 12_288);
+    assert_eq!(
+        code(&raw.cmd(&format!("AUTH PLAIN {response}")).await),
+        "535 5.7.8"
+    );
+    assert_eq!(raw.cmd("AUTH PLAIN").await, "334 ");
+    assert_eq!(code(&raw.cmd(&response).await), "535 5.7.8");
+    // Over the limit: 500 5.5.6 for the command and for a continuation.
+    let over = format!("{response}AAAA");
+    assert_eq!(
+        code(&raw.cmd(&format!("AUTH PLAIN {over}")).await),
+        "500 5.5.6"
+    );
+    assert_eq!(raw.cmd("AUTH PLAIN").await, "334 ");
+    assert_eq!(code(&raw.cmd(&over).await), "500 5.5.6");
+    // The session is intact: the right credentials still log in.
+    let ok = base64::engine::general_purpose::STANDARD.encode("\0alice\0secret");
+    assert_eq!(
+        code(&raw.cmd(&format!("AUTH PLAIN {ok}")).await),
+        "235 2.7.0"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn submissions_implicit_tls() {
     let sink = TestSink::new(KNOWN);
