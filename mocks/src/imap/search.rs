@@ -95,7 +95,6 @@ fn body_contains(m: &Message<'_>, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::sync::Arc;
 
     use super::*;
     use crate::imap::parse::{Kind, parse};
@@ -110,7 +109,7 @@ mod tests {
             recent: false,
             internal_date: time::OffsetDateTime::UNIX_EPOCH,
             size: raw.len(),
-            raw: Arc::from(raw.as_bytes()),
+            raw: bytes::Bytes::copy_from_slice(raw.as_bytes()),
             headers: Default::default(),
         }
     }
@@ -178,7 +177,7 @@ mod tests {
                 recent: false,
                 internal_date: time::OffsetDateTime::UNIX_EPOCH,
                 size: raw.len(),
-                raw: Arc::from(*raw),
+                raw: bytes::Bytes::from_static(raw),
                 headers: Default::default(),
             };
             let c = Candidate {

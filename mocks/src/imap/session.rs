@@ -49,6 +49,9 @@ struct Selected {
     uids: Vec<u32>,
     /// The messages that are `\Recent` in this session.
     recent: BTreeSet<u32>,
+    /// The mailbox's removal count when this session last reported expunges: while it is
+    /// unchanged, none of `uids` can be gone and a sync looks only at new UIDs.
+    removals: u64,
 }
 
 struct Session {
@@ -578,9 +581,10 @@ impl Session {
         self.selected = None;
         let store = self.shared.config.store.clone();
         let user = self.user();
-        let (Ok(status), Ok(msgs)) = (
+        let (Ok(removals), Ok(status), Ok(msgs)) = (
+            store.removals(&user, mailbox),
             store.mailbox_status(&user, mailbox),
-            store.messages(&user, mailbox),
+            store.snapshot(&user, mailbox),
         ) else {
             self.line(&format!("{tag} NO [NONEXISTENT] no such mailbox"));
             return;
@@ -621,6 +625,7 @@ impl Session {
             read_only,
             uids: msgs.iter().map(|m| m.uid).collect(),
             recent,
+            removals,
         });
         let (code, verb) = if read_only {
             ("READ-ONLY", "EXAMINE")
@@ -698,37 +703,43 @@ impl Session {
 
     /// Brings the session's view up to date with the store: `* n EXPUNGE` (only when
     /// `expunges` may be sent, RFC 3501 §7.4.1), then `* n EXISTS` / `* n RECENT` for arrivals.
+    /// Looks only at UIDs above the view's last one, and at the whole mailbox only when
+    /// messages left it since the last report: a delivery costs an IDLE session O(log n).
     fn sync(&mut self, expunges: bool) {
         let store = self.shared.config.store.clone();
         let user = self.user();
         let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let Ok(msgs) = store.snapshot(&user, &sel.name) else {
+        let last = sel.uids.last().copied().unwrap_or(0);
+        let Ok(changes) = store.changes_since(&user, &sel.name, last, sel.removals) else {
             return;
         };
         let mut lines = Vec::new();
         if expunges {
-            let present: BTreeSet<u32> = msgs.iter().map(|m| m.uid).collect();
-            for i in (0..sel.uids.len()).rev() {
-                if !present.contains(&sel.uids[i]) {
-                    lines.push(format!("* {} EXPUNGE", i + 1));
-                    let uid = sel.uids.remove(i);
-                    sel.recent.remove(&uid);
+            if let Some(present) = &changes.present {
+                for i in (0..sel.uids.len()).rev() {
+                    if !present.contains(&sel.uids[i]) {
+                        lines.push(format!("* {} EXPUNGE", i + 1));
+                        let uid = sel.uids.remove(i);
+                        sel.recent.remove(&uid);
+                    }
                 }
             }
+            sel.removals = changes.removals;
         }
-        let last = sel.uids.last().copied().unwrap_or(0);
-        let new: Vec<&StoredMessage> = msgs.iter().filter(|m| m.uid > last).map(|m| &**m).collect();
-        if !new.is_empty() {
-            for m in &new {
+        if !changes.new.is_empty() {
+            let mut recent = Vec::new();
+            for m in &changes.new {
                 sel.uids.push(m.uid);
                 if m.recent {
                     sel.recent.insert(m.uid);
+                    recent.push(m.uid);
                 }
             }
-            if !sel.read_only && new.iter().any(|m| m.recent) {
-                let _ = store.clear_recent(&user, &sel.name);
+            if !sel.read_only && !recent.is_empty() {
+                // RFC 3501 §2.3.2: \Recent belongs to the first session that sees the message.
+                let _ = store.clear_recent_uids(&user, &sel.name, &recent);
             }
             lines.push(format!("* {} EXISTS", sel.uids.len()));
             lines.push(format!("* {} RECENT", sel.recent.len()));
