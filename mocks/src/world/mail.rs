@@ -161,16 +161,16 @@ impl MailSink for MxSink {
 
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
         let n = message.envelope.rcpt_to.len();
-        // RFC 5321 §4.4: the MX adds its trace field before handing the message on.
-        let mut data = message.received_field(&self.hostname, None).into_bytes();
-        data.extend_from_slice(&message.data);
-        match send::send_once(
+        // RFC 5321 §4.4: the MX adds its trace field before handing the message on (sent
+        // ahead of the message, not joined to a copy of it).
+        let trace = message.received_field(&self.hostname, None);
+        match send::send_once_parts(
             "lmtp",
             self.lmtp,
             &self.hostname,
             true,
             &message.envelope,
-            &data,
+            &[trace.as_bytes(), &message.data],
         )
         .await
         {

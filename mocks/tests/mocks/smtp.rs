@@ -569,6 +569,107 @@ async fn lmtp_per_recipient_replies_and_hello_verbs() {
     server.shutdown().await;
 }
 
+/// A repeated RCPT of one mailbox (the domain in another case and as A-labels too) is
+/// accepted again but delivered once; LMTP still answers each RCPT after DATA (RFC 2033 §4.2).
+#[tokio::test]
+async fn repeated_recipients_are_delivered_once() {
+    for role in [Role::Mx, Role::Lmtp] {
+        let sink = TestSink::with_failures(KNOWN, &["full@example.test"]);
+        let server = SmtpServer::start(config(role, Arc::clone(&sink)))
+            .await
+            .unwrap();
+        let (mut raw, _) = Raw::connect(server.addr()).await;
+        raw.cmd(hello(role)).await;
+        assert_eq!(
+            code(&raw.cmd("MAIL FROM:<a@example.test>").await),
+            "250 2.1.0"
+        );
+        let rcpts = [
+            "known@example.test",
+            "known@EXAMPLE.test",
+            "full@example.test",
+            "known@example.test",
+            "full@example.test",
+        ];
+        for r in rcpts {
+            assert_eq!(
+                code(&raw.cmd(&format!("RCPT TO:<{r}>")).await),
+                "250 2.1.5",
+                "{role:?} {r}"
+            );
+        }
+        // The local part is case-sensitive (RFC 5321 §2.4): another mailbox to the engine (this
+        // test sink happens to accept it).
+        assert_eq!(
+            code(&raw.cmd("RCPT TO:<Known@example.test>").await),
+            "250 2.1.5"
+        );
+        assert_eq!(raw.cmd("DATA").await.split(' ').next(), Some("354"));
+        raw.send(b"Subject: once\r\n\r\nbody\r\n.\r\n").await;
+        let after: Vec<String> = if role == Role::Lmtp {
+            let mut v = Vec::new();
+            for _ in 0..=rcpts.len() {
+                v.push(raw.reply().await.pop().unwrap());
+            }
+            v
+        } else {
+            vec![raw.reply().await.pop().unwrap()]
+        };
+        let codes: Vec<&str> = after.iter().map(|l| code(l)).collect();
+        if role == Role::Lmtp {
+            assert_eq!(
+                codes,
+                [
+                    "250 2.1.5",
+                    "250 2.1.5",
+                    "452 4.2.2",
+                    "250 2.1.5",
+                    "452 4.2.2",
+                    "250 2.1.5"
+                ]
+            );
+        } else {
+            assert_eq!(codes, ["452 4.2.2"], "SMTP: the first failure");
+        }
+        let got = sink.wait_for(1).await;
+        assert_eq!(
+            got[0].envelope.rcpt_to,
+            vec![
+                "known@example.test",
+                "full@example.test",
+                "Known@example.test"
+            ],
+            "{role:?}: each mailbox once"
+        );
+        raw.cmd("QUIT").await;
+        server.shutdown().await;
+    }
+}
+
+/// RFC 5321 §4.5.3.1.8: the recipient limit counts RCPTs as sent, repeats included, so a client
+/// cannot make the server answer without bound either.
+#[tokio::test]
+async fn repeated_recipients_count_towards_the_limit() {
+    let sink = TestSink::new(KNOWN);
+    let mut cfg = config(Role::Mx, Arc::clone(&sink));
+    cfg.max_recipients = 3;
+    let server = SmtpServer::start(cfg).await.unwrap();
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    raw.cmd("EHLO client.test").await;
+    raw.cmd("MAIL FROM:<a@example.test>").await;
+    for _ in 0..3 {
+        assert_eq!(
+            code(&raw.cmd("RCPT TO:<known@example.test>").await),
+            "250 2.1.5"
+        );
+    }
+    assert_eq!(
+        code(&raw.cmd("RCPT TO:<known@example.test>").await),
+        "452 4.5.3"
+    );
+    server.shutdown().await;
+}
+
 // ---------------------------------------------------------------- SMTPUTF8
 
 #[tokio::test]
