@@ -167,7 +167,7 @@ impl Session {
                         break;
                     }
                 }
-                Read::Line(Line::TooLong { crlf }) => parser.feed_too_long(crlf),
+                Read::Line(Line::TooLong { crlf, .. }) => parser.feed_too_long(crlf),
                 // The transaction is abandoned: the sink gets nothing.
                 Read::Gone => return Flow::Close,
                 Read::Timeout => return self.idle_timeout(),
