@@ -19,6 +19,9 @@ pub struct MailboxInfo {
     pub children: bool,
     /// Whether the user subscribed to the name (RFC 3501 §6.3.6).
     pub subscribed: bool,
+    /// Whether the name is in the mailbox list (a mailbox or a `\Noselect` name); `false` for a
+    /// subscription to a name that does not exist.
+    pub exists: bool,
 }
 
 /// A name as a hierarchy: no empty level. A trailing delimiter is dropped (RFC 3501 §6.3.3: it
@@ -257,6 +260,7 @@ impl MailStore {
                 selectable: !mb.noselect,
                 children: children(name),
                 subscribed: user.subscriptions.contains(name),
+                exists: true,
             })
             .collect();
         list.extend(
@@ -268,6 +272,7 @@ impl MailStore {
                     selectable: false,
                     children: false,
                     subscribed: true,
+                    exists: false,
                 }),
         );
         Ok(list)

@@ -4,6 +4,7 @@
 mod dkim;
 mod dns;
 mod imap;
+mod imap_rev1;
 mod jws;
 mod mailstore;
 mod mangle;
