@@ -56,7 +56,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::mailstore::MailStore;
-use crate::smtp::server::serve_connections;
+use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
 use crate::smtp::transcript::Transcript;
 pub use crate::smtp::{Direction, TranscriptLine};
 
@@ -77,6 +77,10 @@ pub const DEFAULT_MAX_APPEND_OCTETS: usize = crate::smtp::DEFAULT_MAX_MESSAGE_OC
 /// Default autologout timer. RFC 3501 §5.4 asks for at least 30 minutes; a test world does not
 /// need idle clients to linger that long.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default idle timeout before login: a connection that has not logged in is closed after
+/// 30 s without a command. This is the bound on how long idle connections can lock a new
+/// client out at the connection cap (see `smtp::server::Admission`).
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default transcript size (lines, across connections; oldest dropped first).
@@ -109,6 +113,8 @@ pub struct ImapConfig {
     pub max_append_octets: usize,
     /// Autologout timer.
     pub idle_timeout: Duration,
+    /// Autologout timer while not logged in (capped by `idle_timeout`).
+    pub login_timeout: Duration,
     /// Simultaneous connections; more get `* BYE` and are closed.
     pub max_connections: usize,
     /// Transcript capacity in lines (0 keeps none).
@@ -129,6 +135,7 @@ impl std::fmt::Debug for ImapConfig {
             .field("max_literal_octets", &self.max_literal_octets)
             .field("max_append_octets", &self.max_append_octets)
             .field("idle_timeout", &self.idle_timeout)
+            .field("login_timeout", &self.login_timeout)
             .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
@@ -149,6 +156,7 @@ impl ImapConfig {
             max_literal_octets: DEFAULT_MAX_LITERAL_OCTETS,
             max_append_octets: DEFAULT_MAX_APPEND_OCTETS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
             acme: Default::default(),
@@ -209,12 +217,20 @@ impl ImapServer {
             config,
         });
         let (stop, stopped) = watch::channel(false);
-        let max = shared.config.max_connections;
+        let cfg = &shared.config;
+        let admission = Admission {
+            max_connections: cfg.max_connections,
+            // RFC 3501 §7.1.5: BYE "as the initial greeting to indicate that the server is
+            // not willing to accept a connection from this client".
+            busy: b"* BYE too many connections, try later\r\n",
+            tls: implicit_tls(cfg.implicit_tls, cfg.tls.as_ref()),
+            // Idle sessions before login are closed after the login timeout.
+            wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
+        };
         let serve_shared = Arc::clone(&shared);
         let task = tokio::spawn(serve_connections(
             listener,
-            max,
-            b"* BYE too many connections, try later\r\n",
+            admission,
             "IMAP",
             stopped,
             move |tcp, _peer, stop| {

@@ -1,6 +1,7 @@
 //! Integration tests of acmeproof-mocks: one binary, one module per component. Each check is
 //! shown to fire on a bad input and to pass on a good one.
 
+mod caps;
 mod dkim;
 mod dns;
 mod imap;

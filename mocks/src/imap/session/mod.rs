@@ -276,7 +276,7 @@ impl Session {
 
     /// One line with the idle timeout, or shutdown.
     async fn read_line(&mut self, max: usize) -> Result<Line, Read> {
-        let idle = self.shared.config.idle_timeout;
+        let idle = self.idle_timeout();
         let conn = &mut self.conn;
         let stop = &mut self.stop;
         tokio::select! {
@@ -289,14 +289,22 @@ impl Session {
         }
     }
 
+    /// The autologout timer now: the shorter login timeout until the client has logged in (it
+    /// bounds how long idle connections can hold the slots of the connection cap).
+    fn idle_timeout(&self) -> std::time::Duration {
+        let cfg = &self.shared.config;
+        if self.user.is_none() {
+            cfg.login_timeout.min(cfg.idle_timeout)
+        } else {
+            cfg.idle_timeout
+        }
+    }
+
     /// Reads a whole command: its lines and the literals between them.
     async fn read_command(&mut self) -> Read {
         let cfg = &self.shared.config;
-        let (max_cmd, max_lit, idle) = (
-            cfg.max_command_octets,
-            cfg.max_literal_octets,
-            cfg.idle_timeout,
-        );
+        let (max_cmd, max_lit) = (cfg.max_command_octets, cfg.max_literal_octets);
+        let idle = self.idle_timeout();
         let mut buf: Vec<u8> = Vec::new();
         let mut line_octets = 0usize;
         let mut literal_octets = 0u64;
