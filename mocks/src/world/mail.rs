@@ -129,6 +129,8 @@ pub struct MailPlane {
     pub submission: SmtpServer,
     /// Submission with implicit TLS (port 465 style, RFC 8314).
     pub submissions: SmtpServer,
+    /// The sink of both submission servers (the MSA that signs and passes mail on).
+    pub msa: Arc<RelaySink>,
     /// The relay chain, in order, with their sinks (what each passed on).
     pub relays: Vec<(String, SmtpServer, Arc<RelaySink>)>,
     /// The CA's own MX.
@@ -432,6 +434,7 @@ impl MailPlane {
             mx,
             submission,
             submissions,
+            msa,
             relays,
             ca_mx,
             imap,
@@ -487,12 +490,16 @@ impl MailPlane {
         }
     }
 
-    /// Stops every mail server.
+    /// Stops every mail server, then abandons the mail the MSA and the relays still hold.
     pub async fn shutdown(&self) {
         self.submission.shutdown().await;
         self.submissions.shutdown().await;
         for (_, server, _) in &self.relays {
             server.shutdown().await;
+        }
+        self.msa.shutdown().await;
+        for (_, _, sink) in &self.relays {
+            sink.shutdown().await;
         }
         self.ca_mx.shutdown().await;
         self.imap.shutdown().await;
