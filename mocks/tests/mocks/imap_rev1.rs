@@ -2,7 +2,8 @@
 //! LITERAL+ and APPENDLIMIT, CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE/LSUB, COPY and UID
 //! COPY, MOVE (RFC 6851), UIDPLUS (RFC 4315), NAMESPACE, body part sections, date searches,
 //! BADCHARSET and the tagged BAD for an overlong line — over raw sockets, each refusal shown
-//! next to the success it guards.
+//! next to the success it guards; then Python's imaplib through every base command and s-nail
+//! saving a sent mail to an IMAP folder (curl is in `imap`).
 
 use crate::imap::{ALICE, Client, config, has, start, still_serves, store, tagged};
 use acmeproof_mocks::imap::ImapServer;
@@ -300,5 +301,106 @@ async fn an_overlong_line_is_answered_with_its_tag() {
     assert_eq!(c.response().await.unwrap(), "* BAD command line too long");
     let r = c.cmd("NOOP").await;
     assert!(tagged(&r).contains(" OK "), "{r:?}");
+    server.shutdown().await;
+}
+
+const PY_IMAP: &str = r#"
+import imaplib, sys, time
+port = int(sys.argv[1])
+M = imaplib.IMAP4("127.0.0.1", port, timeout=20)
+def ok(r, what):
+    typ, data = r
+    assert typ == "OK", (what, typ, data)
+    return data
+ok(M.login("alice@example.test", "pw"), "LOGIN")
+ok(M.capability(), "CAPABILITY")
+ok(M.noop(), "NOOP")
+print(ok(M.namespace(), "NAMESPACE"))
+ok(M.create("Projects"), "CREATE")
+msg = b"From: alice@example.test\r\nSubject: from imaplib\r\n\r\nhello\r\n"
+data = ok(M.append("Projects", r"(\Seen)", imaplib.Time2Internaldate(time.time()), msg), "APPEND")
+assert b"APPENDUID" in data[0], data
+ok(M.subscribe("Projects"), "SUBSCRIBE")
+assert any(b"Projects" in l for l in ok(M.lsub(), "LSUB")), "LSUB"
+assert any(b"Projects" in l for l in ok(M.list(), "LIST"))
+print(ok(M.status("Projects", "(MESSAGES UIDNEXT)"), "STATUS"))
+ok(M.select("Projects"), "SELECT")
+ok(M.check(), "CHECK")
+assert ok(M.search(None, "SUBJECT", "imaplib"), "SEARCH") == [b"1"]
+assert b"hello" in ok(M.fetch("1", "(BODY.PEEK[TEXT])"), "FETCH")[0][1]
+ok(M.copy("1", "INBOX"), "COPY")
+ok(M.uid("COPY", "1", "Archive"), "UID COPY")
+ok(M.uid("MOVE", "1", "INBOX"), "UID MOVE")
+ok(M.select("INBOX"), "SELECT INBOX")
+n = int(ok(M.select("INBOX"), "SELECT")[0])
+ok(M.store("1", "+FLAGS", r"(\Deleted)"), "STORE")
+expunged = ok(M.expunge(), "EXPUNGE")
+assert expunged == [b"1"], expunged
+assert int(ok(M.select("INBOX"), "SELECT")[0]) == n - 1
+ok(M.close(), "CLOSE")
+ok(M.unsubscribe("Projects"), "UNSUBSCRIBE")
+ok(M.rename("Projects", "Done"), "RENAME")
+ok(M.delete("Done"), "DELETE")
+assert not any(b"Done" in l for l in ok(M.list(), "LIST"))
+typ, _ = M.select("Done")
+assert typ == "NO", typ
+M.logout()
+print("ok")
+"#;
+
+/// Python's imaplib drives every base command against the server (issue 17's acceptance).
+#[tokio::test]
+async fn python_imaplib_every_base_command() {
+    let Some(python) = acmeproof_testkit::require_tool("python3") else {
+        return;
+    };
+    let (server, store) = start().await;
+    let dir = crate::tools::temp_dir("imaplib");
+    let script = dir.join("imap.py");
+    std::fs::write(&script, PY_IMAP).unwrap();
+    let port = server.addr().port().to_string();
+    let (ok, out) = crate::tools::run(&python, &[&script.display().to_string(), &port]).await;
+    assert!(ok && out.trim_end().ends_with("ok"), "{out}");
+    // What the script did is in the store: the APPENDed message was copied to Archive and moved
+    // to INBOX (and one INBOX message expunged); the renamed folder is gone.
+    assert_eq!(store.messages(ALICE, "INBOX").unwrap().len(), 4);
+    assert_eq!(store.messages(ALICE, "Archive").unwrap().len(), 1);
+    assert!(store.mailbox_status(ALICE, "Done").is_err());
+    assert!(store.mailbox_status(ALICE, "Projects").is_err());
+    let _ = std::fs::remove_dir_all(dir);
+    server.shutdown().await;
+}
+
+/// s-nail sends a mail and saves it (`record`) to an IMAP folder: an APPEND by a real MUA.
+#[tokio::test]
+async fn s_nail_records_a_sent_mail_over_imap() {
+    let Some(snail) = acmeproof_testkit::require_tool("s-nail") else {
+        return;
+    };
+    let (server, store) = start().await;
+    store.create_mailbox(ALICE, "Sent").unwrap();
+    let dir = crate::tools::temp_dir("snail");
+    // The MTA s-nail hands the message to: a sendmail stand-in that swallows it.
+    let mta = dir.join("mta.sh");
+    std::fs::write(&mta, "#!/bin/sh\ncat >/dev/null\n").unwrap();
+    std::fs::set_permissions(&mta, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let body = dir.join("body.txt");
+    std::fs::write(&body, "saved over IMAP\n").unwrap();
+    let host = format!("127.0.0.1:{}", server.addr().port());
+    let record = format!("record=imap://alice%40example.test@{host}/Sent");
+    let dead = format!("DEAD={}", dir.join("dead.letter").display());
+    let mta_var = format!("mta={}", mta.display());
+    let script = format!(
+        "{} -:/ -S v15-compat -S {record} -S password=pw -S '{dead}' -S '{mta_var}' -S from=alice@example.test -s 'recorded by s-nail' bob@example.test < {}",
+        snail.display(),
+        body.display()
+    );
+    let (ok, out) = crate::tools::run(std::path::Path::new("/bin/sh"), &["-c", &script]).await;
+    let saved = store.messages(ALICE, "Sent").unwrap();
+    assert!(ok && saved.len() == 1, "{out}");
+    let raw = String::from_utf8_lossy(&saved[0].raw);
+    assert!(raw.contains("Subject: recorded by s-nail"), "{raw}");
+    assert!(raw.contains("saved over IMAP"), "{raw}");
+    let _ = std::fs::remove_dir_all(dir);
     server.shutdown().await;
 }
