@@ -73,6 +73,9 @@ pub struct MailConfig {
     pub retry_attempts: u32,
     /// Milliseconds between attempts.
     pub retry_delay_ms: u64,
+    /// The IMAP server (port 143 style) advertises LOGINDISABLED and refuses LOGIN and
+    /// AUTHENTICATE until STARTTLS (RFC 3501 §6.2.3, §7.2.1); off by default.
+    pub imap_login_disabled_before_tls: bool,
 }
 
 impl Default for MailConfig {
@@ -91,6 +94,7 @@ impl Default for MailConfig {
             }],
             retry_attempts: 5,
             retry_delay_ms: 200,
+            imap_login_disabled_before_tls: false,
         }
     }
 }
@@ -382,6 +386,7 @@ impl MailPlane {
             let mut c = ImapConfig::new("imap.acmeproof.test", store.clone(), clock.clone());
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
+            c.require_tls_for_login = config.imap_login_disabled_before_tls;
             c
         };
         let imap = ImapServer::start(imap_config(false))
