@@ -1137,6 +1137,68 @@ pub(crate) fn trailing_literal(line: &[u8]) -> Result<Option<(u64, bool)>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Run: cargo test -p acmeproof-mocks --lib imap::parse (256 cases each; more with
+        // PROPTEST_CASES=100000).
+
+        /// Any octets parse or are refused; a refusal carries the command's own tag (so the
+        /// answer is `tag BAD`/`tag NO`) or none (`* BAD`); never a panic.
+        #[test]
+        fn parse_never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            match parse(&b) {
+                Ok(c) => prop_assert!(b.starts_with(c.tag.as_bytes())),
+                Err(ParseError::Bad { tag, .. } | ParseError::No { tag, .. }) => {
+                    prop_assert!(b.starts_with(tag.as_bytes()));
+                }
+                Err(ParseError::NoTag) => {}
+            }
+        }
+
+        /// Text-like commands too (the octets above rarely make a known verb).
+        #[test]
+        fn commands_never_panic(
+            tag in "[a-zA-Z0-9]{1,8}",
+            verb in "(UID )?(FETCH|SEARCH|STORE|COPY|MOVE|SELECT|APPEND|LIST|STATUS|LOGIN|RENAME)",
+            rest in "[ -~]{0,80}",
+        ) {
+            let _ = parse(format!("{tag} {verb} {rest}").as_bytes());
+        }
+
+        /// Mailbox names round-trip as quoted strings and as literals (RFC 3501 §4.3, §4.5).
+        #[test]
+        fn mailbox_names_round_trip(
+            tag in "[a-zA-Z0-9]{1,8}",
+            name in "[a-zA-Z0-9 /._\\\\\"-]{1,30}",
+            literal in any::<bool>(),
+        ) {
+            let arg = if literal {
+                format!("{{{}+}}\r\n{name}", name.len())
+            } else {
+                format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+            };
+            let cmd = parse(format!("{tag} CREATE {arg}").as_bytes()).unwrap();
+            prop_assert_eq!(cmd.tag, tag);
+            prop_assert_eq!(cmd.kind, Kind::Create { mailbox: name });
+        }
+
+        /// A sequence set of numbers and ranges comes back as written.
+        #[test]
+        fn sequence_sets_round_trip(ranges in proptest::collection::vec((1u32..1_000_000, 1u32..1_000_000), 1..6)) {
+            let text: Vec<String> = ranges
+                .iter()
+                .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") })
+                .collect();
+            let cmd = parse(format!("t UID FETCH {} (UID)", text.join(",")).as_bytes()).unwrap();
+            let Kind::Fetch { uid: true, set, .. } = cmd.kind else {
+                panic!("a UID FETCH");
+            };
+            let want: Vec<(SeqNum, SeqNum)> =
+                ranges.iter().map(|&(a, b)| (SeqNum::Num(a), SeqNum::Num(b))).collect();
+            prop_assert_eq!(set.0, want);
+        }
+    }
 
     fn kind(s: &str) -> Kind {
         parse(s.as_bytes()).unwrap().kind

@@ -387,9 +387,45 @@ mod tests {
     }
 
     proptest! {
+        // Run: cargo test -p acmeproof-mocks --lib smtp::command (256 cases each; more with
+        // PROPTEST_CASES=100000).
+
+        /// Any line parses or is refused with a 5xx reply (RFC 5321 §4.2.4: 500/501/502/504,
+        /// 555 for parameters); never a panic.
         #[test]
         fn parse_never_panics(s in ".{0,300}") {
-            let _ = parse(&s);
+            if let Err(reply) = parse(&s) {
+                prop_assert!(matches!(reply.code, 500..=504 | 553 | 555), "{reply:?}");
+            }
+        }
+
+        /// A well-formed MAIL or RCPT comes back as it was written: path and parameters
+        /// (keywords upper-cased, RFC 5321 §4.1.1.11).
+        #[test]
+        fn mail_and_rcpt_round_trip(
+            local in "[a-zA-Z0-9._+-]{1,20}",
+            domain in "[a-z0-9-]{1,20}(\\.[a-z0-9-]{1,10}){0,3}",
+            size in proptest::option::of(0u64..100_000_000),
+            rcpt in any::<bool>(),
+            verb_case in any::<bool>(),
+        ) {
+            let path = format!("{local}@{domain}");
+            let verb = if rcpt { "RCPT TO" } else { "MAIL FROM" };
+            let verb = if verb_case { verb.to_lowercase() } else { verb.to_owned() };
+            let line = match size {
+                Some(n) if !rcpt => format!("{verb}:<{path}> size={n}"),
+                _ => format!("{verb}:<{path}>"),
+            };
+            let params: Vec<Param> = match size {
+                Some(n) if !rcpt => vec![p("SIZE", Some(&n.to_string()))],
+                _ => vec![],
+            };
+            let want = if rcpt {
+                Command::Rcpt { path, params }
+            } else {
+                Command::Mail { path, params }
+            };
+            prop_assert_eq!(parse(&line).unwrap(), want);
         }
 
         #[test]
