@@ -2,6 +2,7 @@
 //! shown to fire on a bad input and to pass on a good one.
 
 mod caps;
+mod corpus;
 mod dkim;
 mod dns;
 mod imap;
