@@ -262,6 +262,19 @@ fn check_mailbox(addr: &str) -> Result<(), Reply> {
     if local.len() > LOCAL_MAX {
         return Err(bad("local part too long"));
     }
+    // RFC 5321 §4.1.2: Local-part = Dot-string / Quoted-string, a Dot-string being atoms of
+    // atext (RFC 6531 §3.3 adds UTF-8) joined by single dots: an unquoted "@" (as in
+    // `a@@example.net`), an empty atom or a special is not one.
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    let atext =
+        |c: char| c.is_ascii_alphanumeric() || !c.is_ascii() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if !quoted
+        && !local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext))
+    {
+        return Err(bad("bad local part"));
+    }
     if domain.len() > DOMAIN_MAX {
         return Err(bad("domain too long"));
     }
@@ -403,7 +416,7 @@ mod tests {
         /// (keywords upper-cased, RFC 5321 §4.1.1.11).
         #[test]
         fn mail_and_rcpt_round_trip(
-            local in "[a-zA-Z0-9._+-]{1,20}",
+            local in "[a-zA-Z0-9_+-]{1,10}(\\.[a-zA-Z0-9_+-]{1,10}){0,2}",
             domain in "[a-z0-9-]{1,20}(\\.[a-z0-9-]{1,10}){0,3}",
             size in proptest::option::of(0u64..100_000_000),
             rcpt in any::<bool>(),
