@@ -498,3 +498,32 @@ impl MailSink for SharedRelay {
         vec![Ok(()); n]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(i: usize) -> (String, String) {
+        (format!("s{i}@a.test"), "r@b.test".to_owned())
+    }
+
+    #[test]
+    fn the_greylist_forgets_its_oldest_pair_beyond_its_bound() {
+        let mut g = Greylist::default();
+        for i in 0..MAX_GREYLIST_PAIRS {
+            g.insert(pair(i));
+        }
+        g.insert(pair(0));
+        assert!(
+            g.contains(&pair(0)) && g.seen.len() == MAX_GREYLIST_PAIRS,
+            "a repeat is free"
+        );
+        g.insert(pair(MAX_GREYLIST_PAIRS));
+        assert!(!g.contains(&pair(0)), "the oldest is forgotten");
+        assert!(g.contains(&pair(1)) && g.contains(&pair(MAX_GREYLIST_PAIRS)));
+        assert_eq!(
+            (g.seen.len(), g.order.len()),
+            (MAX_GREYLIST_PAIRS, MAX_GREYLIST_PAIRS)
+        );
+    }
+}
