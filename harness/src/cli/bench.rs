@@ -33,6 +33,23 @@ pub enum BenchCommand {
     Email(EmailBenchArgs),
     /// IMAP SEARCH+FETCH round trips per second over loopback (8 clients, 200 messages).
     Imap(ImapBenchArgs),
+    /// DNS queries per second over loopback UDP: the first and the last window of a long run
+    /// (one million queries, windows of 100,000), which must be the same within noise.
+    Dns(DnsBenchArgs),
+}
+
+/// Arguments of `acmeproof bench dns`.
+#[derive(Debug, Args)]
+pub struct DnsBenchArgs {
+    /// Queries in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    queries: usize,
+    /// Clients, each a UDP socket with one query in flight.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Queries in each of the two measured windows (the first and the last).
+    #[arg(long, default_value_t = 100_000)]
+    window: usize,
 }
 
 /// Arguments of `acmeproof bench email`.
@@ -102,6 +119,7 @@ pub fn run(command: &BenchCommand, out: &mut dyn Write) -> Result<u8, CliError> 
         BenchCommand::Smtp(args) => run_smtp(args, out),
         BenchCommand::Email(args) => run_email(args, out),
         BenchCommand::Imap(args) => run_imap(args, out),
+        BenchCommand::Dns(args) => run_dns(args, out),
     }
 }
 
@@ -171,6 +189,39 @@ fn run_imap(args: &ImapBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         ms(r.p95),
         ms(r.max),
         !cfg!(debug_assertions),
+    )?;
+    Ok(EXIT_OK)
+}
+
+fn run_dns(args: &DnsBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    if args.clients == 0 || args.window == 0 || args.queries < 2 * args.window {
+        return Err(CliError::Input(
+            "--clients and --window must be at least 1, and --queries at least twice --window"
+                .into(),
+        ));
+    }
+    let r = runtime()?
+        .block_on(acmeproof_mocks::dns::bench::bench_queries(
+            args.queries,
+            args.clients,
+            args.window,
+        ))
+        .map_err(|e| CliError::Input(format!("bench: {e}")))?;
+    writeln!(
+        out,
+        "DNS queries: {} in {:.2} s ({} clients, UDP, history holds {} records; release: {})\n\
+         first {} queries: {:.0} per second\n\
+         last {} queries: {:.0} per second ({:+.1} % slower than the first)",
+        r.queries,
+        r.elapsed.as_secs_f64(),
+        r.clients,
+        r.history_len,
+        !cfg!(debug_assertions),
+        r.window,
+        r.first_rate,
+        r.window,
+        r.last_rate,
+        r.slowdown_percent(),
     )?;
     Ok(EXIT_OK)
 }

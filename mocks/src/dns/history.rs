@@ -1,5 +1,6 @@
 //! The query history: every request the server handled, in order, and a way to await one.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -51,56 +52,79 @@ fn ser_time<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&crate::clock::rfc3339(*t))
 }
 
-/// Shared, append-only log with a change signal.
+/// Shared, append-only log with a change signal: a ring of the newest [`MAX_RECORDS`], so
+/// recording a query is O(1) however full it is.
 #[derive(Debug, Clone)]
 pub(crate) struct History {
-    records: Arc<Mutex<Vec<QueryRecord>>>,
+    records: Arc<Mutex<Ring>>,
     changed: Arc<watch::Sender<u64>>,
 }
 
 /// Bound on kept records so a flood cannot exhaust memory; the oldest are dropped first.
 const MAX_RECORDS: usize = 100_000;
 
+/// The kept records and how many were dropped before the first of them, so a position in the
+/// whole history (`dropped + index`) stays valid while the ring turns.
+#[derive(Debug, Default)]
+struct Ring {
+    records: VecDeque<QueryRecord>,
+    dropped: u64,
+}
+
+impl Ring {
+    /// The position after the newest record.
+    fn end(&self) -> u64 {
+        self.dropped + self.records.len() as u64
+    }
+}
+
 impl History {
     pub(crate) fn new() -> Self {
         History {
-            records: Arc::new(Mutex::new(Vec::new())),
+            records: Arc::new(Mutex::new(Ring::default())),
             changed: Arc::new(watch::channel(0).0),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn push(&self, record: QueryRecord) {
         {
-            let mut v = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-            if v.len() >= MAX_RECORDS {
-                v.remove(0);
+            let mut ring = self.lock();
+            if ring.records.len() >= MAX_RECORDS {
+                ring.records.pop_front();
+                ring.dropped += 1;
             }
-            v.push(record);
+            ring.records.push_back(record);
         }
         self.changed.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub(crate) fn snapshot(&self) -> Vec<QueryRecord> {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.lock().records.iter().cloned().collect()
     }
 
     pub(crate) fn clear(&self) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut ring = self.lock();
+        ring.dropped = ring.end();
+        ring.records.clear();
     }
 
-    fn find(&self, pred: &impl Fn(&QueryRecord) -> bool) -> Option<QueryRecord> {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|r| pred(r))
-            .cloned()
+    /// The first record at or after position `from` that matches `pred`, and the position after
+    /// the newest record (where the next look starts), so a waiter reads each record once.
+    fn find_from(
+        &self,
+        from: u64,
+        pred: &impl Fn(&QueryRecord) -> bool,
+    ) -> (Option<QueryRecord>, u64) {
+        let ring = self.lock();
+        let skip = usize::try_from(from.saturating_sub(ring.dropped))
+            .unwrap_or(usize::MAX)
+            .min(ring.records.len());
+        let found = ring.records.range(skip..).find(|r| pred(r)).cloned();
+        (found, ring.end())
     }
 
     /// The first record (already present or still to come) matching `pred`, or `None` after
@@ -112,10 +136,13 @@ impl History {
     ) -> Option<QueryRecord> {
         let mut rx = self.changed.subscribe();
         let wait = async {
+            let mut from = 0;
             loop {
-                if let Some(found) = self.find(&pred) {
-                    return Some(found);
+                let (found, end) = self.find_from(from, &pred);
+                if found.is_some() {
+                    return found;
                 }
+                from = end;
                 if rx.changed().await.is_err() {
                     return None;
                 }
@@ -168,5 +195,31 @@ mod tests {
         assert_eq!(json[0]["transport"], "udp");
         h.clear();
         assert!(h.snapshot().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_ring_drops_the_oldest_and_waiters_see_only_new_records() {
+        let h = History::new();
+        for i in 0..MAX_RECORDS + 10 {
+            h.push(rec(&format!("n{i}.")));
+        }
+        let all = h.snapshot();
+        assert_eq!(all.len(), MAX_RECORDS);
+        assert_eq!(all[0].name, "n10.");
+        assert_eq!(all[MAX_RECORDS - 1].name, format!("n{}.", MAX_RECORDS + 9));
+        // A dropped record is gone; a kept one is found.
+        let short = Duration::from_millis(10);
+        assert!(h.wait_for(|r| r.name == "n9.", short).await.is_none());
+        assert!(h.wait_for(|r| r.name == "n10.", short).await.is_some());
+        // Positions stay valid across clear and further pushes.
+        h.clear();
+        let (found, end) = h.find_from(0, &|_| true);
+        assert!(found.is_none());
+        assert_eq!(end, (MAX_RECORDS + 10) as u64);
+        h.push(rec("after."));
+        let (found, _) = h.find_from(end, &|_| true);
+        assert_eq!(found.map(|r| r.name), Some("after.".to_string()));
+        let (found, _) = h.find_from(end + 1, &|_| true);
+        assert!(found.is_none(), "a look from past the newest finds nothing");
     }
 }

@@ -13,6 +13,7 @@
 //! History times come from the [`Clock`] given to [`DnsServer::start_with_clock`]
 //! ([`Clock::system`] for [`DnsServer::start`]).
 
+pub mod bench;
 mod faults;
 mod handler;
 mod history;

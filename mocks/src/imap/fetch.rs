@@ -178,6 +178,16 @@ fn section_name(s: &Section) -> String {
         Section::Full => String::new(),
         Section::Header => "HEADER".into(),
         Section::Text => "TEXT".into(),
+        Section::Mime => "MIME".into(),
+        Section::Part(path, inner) => {
+            let numbers: Vec<String> = path.iter().map(u32::to_string).collect();
+            let inner = section_name(inner);
+            if inner.is_empty() {
+                numbers.join(".")
+            } else {
+                format!("{}.{inner}", numbers.join("."))
+            }
+        }
         Section::HeaderFields { not, names } => format!(
             "HEADER.FIELDS{} ({})",
             if *not { ".NOT" } else { "" },
@@ -212,6 +222,9 @@ pub(crate) fn section_bytes(raw: &[u8], parsed: Option<&Message<'_>>, s: &Sectio
         Section::Full => raw.to_vec(),
         Section::Header => header(raw, parsed).to_vec(),
         Section::Text => text(raw, parsed).to_vec(),
+        // Only valid after a part number (the parser sees to it).
+        Section::Mime => Vec::new(),
+        Section::Part(path, inner) => part_bytes(raw, path, inner).unwrap_or_default(),
         Section::HeaderFields { not, names } => {
             let fields = parsed.into_iter().flat_map(|m| {
                 m.headers().iter().map(|h| {
@@ -223,6 +236,84 @@ pub(crate) fn section_bytes(raw: &[u8], parsed: Option<&Message<'_>>, s: &Sectio
             });
             header_fields(raw, fields, *not, names)
         }
+    }
+}
+
+/// A located body part: its MIME header and its body, in the raw message of its level.
+struct Located<'r> {
+    mime: &'r [u8],
+    body: &'r [u8],
+    /// `message/rfc822` (or `message/global`): the body is a message of its own.
+    message: bool,
+}
+
+/// The section `inner` of part `path` (RFC 3501 §6.4.5), `None` when there is no such part: the
+/// client gets an empty string. `HEADER`, `TEXT` and `HEADER.FIELDS` after a part number apply
+/// to the message a `message/rfc822` part encapsulates (parsed on its own, so offsets are
+/// always those of the bytes at hand).
+fn part_bytes(raw: &[u8], path: &[u32], inner: &Section) -> Option<Vec<u8>> {
+    let located = locate(raw, path, 0)?;
+    Some(match inner {
+        Section::Full => located.body.to_vec(),
+        Section::Mime => located.mime.to_vec(),
+        Section::Part(..) => return None,
+        other if located.message => {
+            let nested = parse_message(located.body);
+            section_bytes(located.body, nested.as_ref(), other)
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// Part `path` of the message `raw`: RFC 3501 §6.4.5, "every message has at least one part
+/// number": a message that is not multipart has only part 1, its body; in a multipart, part n
+/// is its n-th body part; the parts of an encapsulated message are numbered below its part.
+fn locate<'r>(raw: &'r [u8], path: &[u32], depth: usize) -> Option<Located<'r>> {
+    let (&n, rest) = path.split_first()?;
+    if depth > 16 {
+        return None;
+    }
+    let m = parse_message(raw)?;
+    let root = m.parts.first()?;
+    let id = match &root.body {
+        PartType::Multipart(children) => *children.get((n as usize).checked_sub(1)?)? as usize,
+        _ if n == 1 => 0,
+        _ => return None,
+    };
+    descend(raw, &m, id, rest, depth)
+}
+
+fn descend<'r>(
+    raw: &'r [u8],
+    m: &Message<'_>,
+    id: usize,
+    rest: &[u32],
+    depth: usize,
+) -> Option<Located<'r>> {
+    let part = m.parts.get(id)?;
+    let message = part.content_type().is_some_and(|c| {
+        c.ctype().eq_ignore_ascii_case("message")
+            && c.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+            })
+    });
+    // The root's "MIME header" is the message header; a body part's starts at its own fields.
+    let mime = raw.get(part.offset_header as usize..part.offset_body as usize)?;
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    let Some((&n, more)) = rest.split_first() else {
+        return Some(Located {
+            mime,
+            body,
+            message,
+        });
+    };
+    match &part.body {
+        PartType::Multipart(children) => {
+            let child = *children.get((n as usize).checked_sub(1)?)? as usize;
+            descend(raw, m, child, more, depth + 1)
+        }
+        _ if message => locate(body, rest, depth + 1),
+        _ => None,
     }
 }
 
@@ -292,6 +383,27 @@ fn envelope(r: &mut Resp, m: Option<&Message<'_>>, cs: Charset) {
     r.raw(")");
 }
 
+/// A display name as the ENVELOPE shows it. mail-parser hands names over decoded; a client
+/// without UTF8=ACCEPT gets a non-ASCII one as RFC 2047 encoded words again (as the header
+/// carried it), never as raw UTF-8 (RFC 6855 §7).
+fn phrase(r: &mut Resp, name: Option<&str>, cs: Charset) {
+    match name {
+        Some(n) if cs == Charset::Ascii && !n.is_ascii() => {
+            let mut out = Vec::new();
+            mail_builder::headers::Header::write_header(
+                &mail_builder::headers::text::Text::new(n),
+                &mut out,
+                0,
+            );
+            let words = String::from_utf8_lossy(&out).replace("\r\n", "");
+            r.string(words.trim().as_bytes(), cs);
+        }
+        _ => {
+            r.nstring(name.map(str::as_bytes), cs);
+        }
+    }
+}
+
 fn addresses(r: &mut Resp, a: Option<&Address<'_>>, cs: Charset) {
     let one = |r: &mut Resp, name: Option<&str>, address: Option<&str>| {
         let (local, host) = match address.and_then(|a| a.rsplit_once('@')) {
@@ -299,7 +411,7 @@ fn addresses(r: &mut Resp, a: Option<&Address<'_>>, cs: Charset) {
             None => (address, None),
         };
         r.raw("(");
-        r.nstring(name.map(str::as_bytes), cs);
+        phrase(r, name, cs);
         r.raw(" NIL ");
         r.nstring(local.map(str::as_bytes), cs);
         r.raw(" ");
@@ -325,7 +437,9 @@ fn addresses(r: &mut Resp, a: Option<&Address<'_>>, cs: Charset) {
             for g in groups {
                 // RFC 3501 §7.4.2: a group is (NIL NIL "name" NIL) … (NIL NIL NIL NIL).
                 if let Some(name) = g.name.as_deref() {
-                    r.raw("(NIL NIL ").string(name.as_bytes(), cs).raw(" NIL)");
+                    r.raw("(NIL NIL ");
+                    phrase(r, Some(name), cs);
+                    r.raw(" NIL)");
                 }
                 for addr in &g.addresses {
                     one(r, addr.name.as_deref(), addr.address.as_deref());
@@ -404,6 +518,19 @@ fn body_structure(r: &mut Resp, m: &Message<'_>, id: usize, ext: bool, cs: Chars
     r.string(cte.as_bytes(), cs)
         .raw(&format!(" {}", body.len()));
     if ctype == "TEXT" {
+        r.raw(&format!(" {}", count_lines(body)));
+    }
+    if ctype == "MESSAGE" && matches!(subtype.as_str(), "RFC822" | "GLOBAL") {
+        // RFC 3501 §7.4.2: a MESSAGE/RFC822 body also has the encapsulated message's envelope,
+        // its body structure and the size in lines.
+        let nested = parse_message(body);
+        r.raw(" ");
+        envelope(r, nested.as_ref(), cs);
+        r.raw(" ");
+        match &nested {
+            Some(n) if depth < 16 => body_structure(r, n, 0, ext, cs, depth + 1),
+            _ => basic_text(r, body.len(), count_lines(body)),
+        }
         r.raw(&format!(" {}", count_lines(body)));
     }
     if ext {
@@ -519,6 +646,56 @@ pub(crate) mod tests {
             "(NIL \"ACME: tok\" ((\"Alice\" NIL \"alice\" \"example.test\")) \
              ((\"Alice\" NIL \"alice\" \"example.test\")) ((\"Alice\" NIL \"alice\" \"example.test\")) \
              ((NIL NIL \"bob\" \"example.test\")) NIL NIL NIL NIL)"
+        );
+    }
+
+    const MULTI: &[u8] = b"From: a@example.test\r\nSubject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\nContent-Type: text/plain\r\n\r\ninner plain\r\n--c\r\nContent-Type: text/html\r\n\r\n<p>inner</p>\r\n--c--\r\n\r\n--b--\r\n";
+
+    fn part(raw: &[u8], path: &[u32], inner: Section) -> String {
+        let s = Section::Part(path.to_vec(), Box::new(inner));
+        String::from_utf8(section_bytes(raw, None, &s)).unwrap()
+    }
+
+    #[test]
+    fn part_sections_follow_rfc_3501_numbering() {
+        assert_eq!(part(MULTI, &[1], Section::Full), "first part");
+        assert_eq!(
+            part(MULTI, &[1], Section::Mime),
+            "Content-Type: text/plain\r\n\r\n"
+        );
+        assert_eq!(
+            part(MULTI, &[2], Section::Header),
+            "Subject: inner\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n"
+        );
+        assert_eq!(part(MULTI, &[2, 1], Section::Full), "inner plain");
+        assert_eq!(part(MULTI, &[2, 2], Section::Full), "<p>inner</p>");
+        assert_eq!(part(MULTI, &[3], Section::Full), "", "no part 3");
+        assert_eq!(
+            part(MULTI, &[1, 1], Section::Full),
+            "",
+            "a leaf has no parts"
+        );
+        // A message that is not multipart has exactly part 1: its body.
+        assert_eq!(part(MSG, &[1], Section::Full), "body line\r\n");
+        assert_eq!(part(MSG, &[2], Section::Full), "");
+        let m = parse_message(MULTI).unwrap();
+        let mut r = Resp::default();
+        body_structure(&mut r, &m, 0, false, Charset::Ascii, 0);
+        assert!(
+            r.shown
+                .contains("\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\""),
+            "{}",
+            r.shown
+        );
+        assert!(
+            r.shown.contains("\"inner\""),
+            "the encapsulated envelope: {}",
+            r.shown
+        );
+        assert!(r.shown.contains("\"ALTERNATIVE\""), "{}", r.shown);
+        assert_eq!(
+            section_name(&Section::Part(vec![2, 1], Box::new(Section::Mime))),
+            "2.1.MIME"
         );
     }
 

@@ -1,18 +1,24 @@
-//! An IMAP4rev1 server (RFC 3501) over the world's [`MailStore`]: the subset real clients (curl,
-//! Python imaplib, s-nail, fetchmail) use to read challenge mail, with LITERAL+ (RFC 7888),
-//! IDLE (RFC 2177), ENABLE (RFC 5161), UTF8=ACCEPT (RFC 6855), UNSELECT (RFC 3691), SASL-IR
-//! (RFC 4959), STARTTLS and implicit TLS.
+//! An IMAP4rev1 server (RFC 3501) over the world's [`MailStore`]: the whole base command set
+//! (CAPABILITY, NOOP, LOGOUT, STARTTLS, AUTHENTICATE, LOGIN, SELECT, EXAMINE, CREATE, DELETE,
+//! RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND, CHECK, CLOSE, EXPUNGE, SEARCH,
+//! FETCH, STORE, COPY, UID) with LITERAL+ (RFC 7888), IDLE (RFC 2177), ENABLE (RFC 5161),
+//! UTF8=ACCEPT (RFC 6855), UNSELECT (RFC 3691), SASL-IR (RFC 4959), NAMESPACE (RFC 2342), UIDPLUS
+//! (RFC 4315), MOVE (RFC 6851), CHILDREN (RFC 3348), APPENDLIMIT (RFC 7889), STARTTLS and
+//! implicit TLS.
 //!
 //! ```text
-//!   mod.rs       ImapConfig, ImapServer (start, addr, transcript, shutdown)
-//!   session.rs   per-connection state machine: NotAuthenticated → Authenticated → Selected →
-//!                Logout; command assembly with literals and limits; IDLE
-//!   parse.rs     commands, astrings, literals, sequence sets, fetch items, search keys (pure)
-//!   fetch.rs     FETCH items: sections, ENVELOPE, BODYSTRUCTURE via mail-parser
-//!   search.rs    SEARCH evaluation: header keys on the stored header cache, BODY/TEXT via
-//!                mail-parser
-//!   response.rs  quoting, literals out, flag lists
-//!   bench.rs     bench_search_fetch (`acmeproof bench imap`)
+//!   mod.rs        ImapConfig, ImapServer (start, addr, transcript, shutdown)
+//!   session/      per-connection state machine: NotAuthenticated → Authenticated → Selected →
+//!                 Logout; command assembly with literals and limits; the commands by group
+//!   parse.rs      commands, astrings, literals, sequence sets, fetch items, search keys, dates
+//!                 (pure)
+//!   fetch.rs      FETCH items: sections (part numbers too), ENVELOPE, BODYSTRUCTURE via
+//!                 mail-parser
+//!   downgrade.rs  the ASCII surrogate of an EAI message for a client without UTF8=ACCEPT
+//!   search.rs     SEARCH evaluation: header keys on the stored header cache, BODY/TEXT via
+//!                 mail-parser, dates
+//!   response.rs   quoting, literals out, flag lists
+//!   bench.rs      bench_search_fetch (`acmeproof bench imap`)
 //! ```
 //!
 //! The accept loop, the bounded line reader and the transcript are the SMTP engine's
@@ -20,13 +26,20 @@
 //!
 //! Policies:
 //! - A command line (all its lines, literals excluded) over `max_command_octets` → `tag BAD`
-//!   (or `* BAD` without a tag); the session goes on.
+//!   whenever the tag can be read from its first octets (else `* BAD`); the session goes on.
 //! - A literal whose announced size would take the command's literals over
-//!   `max_literal_octets` → `tag BAD [TOOBIG]` (RFC 7889) without reading it: a synchronising
-//!   literal gets no `+`; a non-synchronising one (LITERAL+) is read and dropped when it is at
-//!   most [`MAX_DISCARD_OCTETS`], else the answer is followed by `* BYE` and close.
+//!   `max_literal_octets` → `tag BAD [TOOBIG]` without reading it; an APPEND message over
+//!   `max_append_octets` (APPENDLIMIT) → `tag NO [TOOBIG]` (RFC 7889). A synchronising literal
+//!   gets no `+`; a non-synchronising one (LITERAL+) is read and dropped when it is at most
+//!   [`MAX_DISCARD_OCTETS`], else the answer is followed by `* BYE` and close.
 //! - A synchronising literal after no tag, an unknown command, or (before login) a command
-//!   that needs login → `BAD` instead of `+` (RFC 9051 §7.5), so the next line is a command.
+//!   that needs login → `BAD` instead of `+` (RFC 9051 §7.5), so the next line is a command; an
+//!   APPEND to a mailbox that does not exist → `NO [TRYCREATE]` instead of `+`.
+//! - Output: while more than [`crate::smtp::io::OUTPUT_HIGH_WATER`] octets of answers are
+//!   unsent, no further command is read, and a FETCH waits for the client between messages;
+//!   a client that never reads meets the idle timeout instead of growing the server's memory.
+//! - SEARCH with a charset other than US-ASCII or UTF-8 → `tag NO [BADCHARSET (US-ASCII
+//!   UTF-8)]` (RFC 3501 §6.4.4).
 //! - Ten BAD answers in a row → `* BYE` and close; no command for `idle_timeout` (also in IDLE)
 //!   → `* BYE Autologout` and close (RFC 3501 §5.4).
 //! - Unknown command or syntax error → `tag BAD`; a command in the wrong state → `tag BAD`;
@@ -43,11 +56,12 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::mailstore::MailStore;
-use crate::smtp::server::serve_connections;
+use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
 use crate::smtp::transcript::Transcript;
 pub use crate::smtp::{Direction, TranscriptLine};
 
 pub mod bench;
+mod downgrade;
 mod fetch;
 mod parse;
 mod response;
@@ -56,11 +70,17 @@ mod session;
 
 /// Default bound on one command (its lines, literals excluded): 64 KiB.
 pub const DEFAULT_MAX_COMMAND_OCTETS: usize = 64 * 1024;
-/// Default bound on the literals of one command: 64 KiB (we have no APPEND).
+/// Default bound on the literals of one command other than APPEND: 64 KiB.
 pub const DEFAULT_MAX_LITERAL_OCTETS: usize = 64 * 1024;
+/// Default APPENDLIMIT (RFC 7889): the largest message APPEND takes, the SMTP engine's SIZE.
+pub const DEFAULT_MAX_APPEND_OCTETS: usize = crate::smtp::DEFAULT_MAX_MESSAGE_OCTETS;
 /// Default autologout timer. RFC 3501 §5.4 asks for at least 30 minutes; a test world does not
 /// need idle clients to linger that long.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Default idle timeout before login: a connection that has not logged in is closed after
+/// 30 s without a command. This is the bound on how long idle connections can lock a new
+/// client out at the connection cap (see `smtp::server::Admission`).
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default transcript size (lines, across connections; oldest dropped first).
@@ -89,8 +109,12 @@ pub struct ImapConfig {
     pub max_command_octets: usize,
     /// Bound on one command's literals.
     pub max_literal_octets: usize,
+    /// Bound on the message of an APPEND (advertised as `APPENDLIMIT`, RFC 7889).
+    pub max_append_octets: usize,
     /// Autologout timer.
     pub idle_timeout: Duration,
+    /// Autologout timer while not logged in (capped by `idle_timeout`).
+    pub login_timeout: Duration,
     /// Simultaneous connections; more get `* BYE` and are closed.
     pub max_connections: usize,
     /// Transcript capacity in lines (0 keeps none).
@@ -109,7 +133,9 @@ impl std::fmt::Debug for ImapConfig {
             .field("require_tls_for_login", &self.require_tls_for_login)
             .field("max_command_octets", &self.max_command_octets)
             .field("max_literal_octets", &self.max_literal_octets)
+            .field("max_append_octets", &self.max_append_octets)
             .field("idle_timeout", &self.idle_timeout)
+            .field("login_timeout", &self.login_timeout)
             .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
@@ -128,7 +154,9 @@ impl ImapConfig {
             clock,
             max_command_octets: DEFAULT_MAX_COMMAND_OCTETS,
             max_literal_octets: DEFAULT_MAX_LITERAL_OCTETS,
+            max_append_octets: DEFAULT_MAX_APPEND_OCTETS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
             acme: Default::default(),
@@ -189,12 +217,20 @@ impl ImapServer {
             config,
         });
         let (stop, stopped) = watch::channel(false);
-        let max = shared.config.max_connections;
+        let cfg = &shared.config;
+        let admission = Admission {
+            max_connections: cfg.max_connections,
+            // RFC 3501 §7.1.5: BYE "as the initial greeting to indicate that the server is
+            // not willing to accept a connection from this client".
+            busy: b"* BYE too many connections, try later\r\n",
+            tls: implicit_tls(cfg.implicit_tls, cfg.tls.as_ref()),
+            // Idle sessions before login are closed after the login timeout.
+            wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
+        };
         let serve_shared = Arc::clone(&shared);
         let task = tokio::spawn(serve_connections(
             listener,
-            max,
-            b"* BYE too many connections, try later\r\n",
+            admission,
             "IMAP",
             stopped,
             move |tcp, _peer, stop| {

@@ -60,9 +60,42 @@ pub(crate) enum Kind {
         flags: Vec<String>,
     },
     Expunge,
+    /// RFC 4315 UID EXPUNGE: only the `\Deleted` messages in the set.
+    UidExpunge(SeqSet),
     Close,
     Unselect,
     Idle,
+    Namespace,
+    Create {
+        mailbox: String,
+    },
+    Delete {
+        mailbox: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Subscribe {
+        mailbox: String,
+    },
+    Unsubscribe {
+        mailbox: String,
+    },
+    /// COPY (RFC 3501 §6.4.7) or, with `moving`, MOVE (RFC 6851).
+    Copy {
+        uid: bool,
+        set: SeqSet,
+        mailbox: String,
+        moving: bool,
+    },
+    /// RFC 3501 §6.3.11.
+    Append {
+        mailbox: String,
+        flags: Vec<String>,
+        date: Option<time::OffsetDateTime>,
+        message: Vec<u8>,
+    },
 }
 
 /// Why a command did not parse.
@@ -72,6 +105,9 @@ pub(crate) enum ParseError {
     NoTag,
     /// Tagged syntax error or unknown command: `tag BAD text`.
     Bad { tag: String, text: String },
+    /// Well formed but refused: `tag NO text` (an unknown SEARCH charset, RFC 3501 §6.4.4:
+    /// "a tagged NO response with the [BADCHARSET] response code").
+    No { tag: String, text: String },
 }
 
 /// `STATUS` data items (RFC 3501 §6.3.10).
@@ -118,13 +154,21 @@ impl SeqSet {
     }
 }
 
-/// A `BODY[section]` (RFC 3501 §6.4.5), top level only: part numbers are not served.
+/// A `BODY[section]` (RFC 3501 §6.4.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Section {
     Full,
     Header,
     Text,
-    HeaderFields { not: bool, names: Vec<String> },
+    HeaderFields {
+        not: bool,
+        names: Vec<String>,
+    },
+    /// The MIME header of a part (`1.2.MIME`); only after a part number.
+    Mime,
+    /// A part (`1.2`, each number from 1) and what of it: `Full` is its body, `Mime` its MIME
+    /// header, the others apply to the message a `message/rfc822` part encapsulates.
+    Part(Vec<u32>, Box<Section>),
 }
 
 /// A fetch data item (RFC 3501 §6.4.5); the macros are expanded at parse time.
@@ -166,10 +210,29 @@ pub(crate) enum SearchKey {
     Smaller(u32),
     Uid(SeqSet),
     Seq(SeqSet),
+    /// BEFORE / ON / SINCE (the internal date) and SENTBEFORE / SENTON / SENTSINCE (the Date
+    /// field), compared as dates only (RFC 3501 §6.4.4: "disregarding time and timezone").
+    Date {
+        sent: bool,
+        cmp: DateCmp,
+        date: time::Date,
+    },
     Not(Box<SearchKey>),
     Or(Box<SearchKey>, Box<SearchKey>),
     And(Vec<SearchKey>),
 }
+
+/// How a date search key compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateCmp {
+    Before,
+    On,
+    Since,
+}
+
+/// The charsets SEARCH takes (RFC 3501 §6.4.4: US-ASCII MUST be supported; UTF-8 is what
+/// UTF8=ACCEPT clients send).
+pub(crate) const SEARCH_CHARSETS: &str = "US-ASCII UTF-8";
 
 /// Parses one command (without its final CRLF).
 pub(crate) fn parse(input: &[u8]) -> Result<Command, ParseError> {
@@ -182,12 +245,26 @@ pub(crate) fn parse(input: &[u8]) -> Result<Command, ParseError> {
     if !p.eat(b' ') {
         return Err(bad("missing command"));
     }
-    let kind = p.command().map_err(|e| bad(&e))?;
+    let kind = match p.command() {
+        Ok(kind) => kind,
+        Err(e) => {
+            return Err(match e.strip_prefix(REFUSED) {
+                Some(text) => ParseError::No {
+                    tag,
+                    text: text.to_owned(),
+                },
+                None => bad(&e),
+            });
+        }
+    };
     if p.i != p.b.len() {
         return Err(bad("unexpected characters after the command"));
     }
     Ok(Command { tag, kind })
 }
+
+/// An error text with this prefix is a refusal (tagged NO), not a syntax error.
+const REFUSED: &str = "\u{0}NO ";
 
 /// The commands [`parse`] knows, `UID` aside (see [`UID_COMMANDS`]).
 const COMMANDS: &[&str] = &[
@@ -212,10 +289,19 @@ const COMMANDS: &[&str] = &[
     "FETCH",
     "STORE",
     "UID",
+    "NAMESPACE",
+    "CREATE",
+    "DELETE",
+    "RENAME",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "COPY",
+    "MOVE",
+    "APPEND",
 ];
 
-/// The commands that have a `UID` form (RFC 3501 §6.4.8).
-const UID_COMMANDS: &[&str] = &["SEARCH", "FETCH", "STORE"];
+/// The commands that have a `UID` form (RFC 3501 §6.4.8, RFC 4315 §2.1, RFC 6851 §3.1).
+const UID_COMMANDS: &[&str] = &["SEARCH", "FETCH", "STORE", "COPY", "MOVE", "EXPUNGE"];
 
 /// Checks the start of a command whose line ends in a synchronising literal, before the server
 /// invites the literal: no tag, no command, or an unknown command is refused now (RFC 9051
@@ -243,6 +329,17 @@ pub(crate) fn command_head(prefix: &[u8]) -> Result<(String, String), ParseError
         }
     }
     Ok((tag, verb))
+}
+
+/// The mailbox of an APPEND whose message literal is announced at the end of `prefix`
+/// (`tag APPEND mailbox …`), when it can be read already.
+pub(crate) fn append_mailbox(prefix: &[u8]) -> Option<String> {
+    let mut p = P { b: prefix, i: 0 };
+    p.tag()?;
+    p.sp().ok()?;
+    p.atom().ok().filter(|v| v.eq_ignore_ascii_case("APPEND"))?;
+    p.sp().ok()?;
+    p.astring().ok()
 }
 
 type R<T> = Result<T, String>;
@@ -418,6 +515,26 @@ impl P<'_> {
             "CLOSE" => no_args(Kind::Close),
             "UNSELECT" => no_args(Kind::Unselect),
             "IDLE" => no_args(Kind::Idle),
+            "NAMESPACE" => no_args(Kind::Namespace),
+            "CREATE" | "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" => {
+                self.sp()?;
+                let mailbox = self.astring()?;
+                Ok(match verb.as_str() {
+                    "CREATE" => Kind::Create { mailbox },
+                    "DELETE" => Kind::Delete { mailbox },
+                    "SUBSCRIBE" => Kind::Subscribe { mailbox },
+                    _ => Kind::Unsubscribe { mailbox },
+                })
+            }
+            "RENAME" => {
+                self.sp()?;
+                let from = self.astring()?;
+                self.sp()?;
+                let to = self.astring()?;
+                Ok(Kind::Rename { from, to })
+            }
+            "COPY" | "MOVE" => self.copy(false, verb == "MOVE"),
+            "APPEND" => self.append(),
             "LOGIN" => {
                 self.sp()?;
                 let user = self.astring()?;
@@ -489,6 +606,11 @@ impl P<'_> {
                     "SEARCH" => self.search(true),
                     "FETCH" => self.fetch(true),
                     "STORE" => self.store(true),
+                    "COPY" | "MOVE" => self.copy(true, sub == "MOVE"),
+                    "EXPUNGE" => {
+                        self.sp()?;
+                        Ok(Kind::UidExpunge(self.seq_set()?))
+                    }
                     _ => Err(format!("UID {sub} is not supported")),
                 }
             }
@@ -525,7 +647,11 @@ impl P<'_> {
             self.sp()?;
             let charset = self.astring()?;
             if !charset.eq_ignore_ascii_case("UTF-8") && !charset.eq_ignore_ascii_case("US-ASCII") {
-                return Err("[BADCHARSET (UTF-8 US-ASCII)] charset not supported".into());
+                // RFC 3501 §6.4.4: "If the server does not support the specified [CHARSET],
+                // it MUST return a tagged NO response (not a BAD)", with the charsets it has.
+                return Err(format!(
+                    "{REFUSED}[BADCHARSET ({SEARCH_CHARSETS})] charset not supported"
+                ));
             }
             self.sp()?;
         } else {
@@ -609,6 +735,20 @@ impl P<'_> {
             "UID" => {
                 self.sp()?;
                 Ok(SearchKey::Uid(self.seq_set()?))
+            }
+            "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+                self.sp()?;
+                let date = self.date()?;
+                let cmp = match word.trim_start_matches("SENT") {
+                    "BEFORE" => DateCmp::Before,
+                    "ON" => DateCmp::On,
+                    _ => DateCmp::Since,
+                };
+                Ok(SearchKey::Date {
+                    sent: word.starts_with("SENT"),
+                    cmp,
+                    date,
+                })
             }
             "NOT" => {
                 self.sp()?;
@@ -717,10 +857,39 @@ impl P<'_> {
         if self.eat(b']') {
             return Ok(Section::Full);
         }
-        let spec = self
+        let mut spec = self
             .take_while(|c| c.is_ascii_alphanumeric() || c == b'.', "a section")?
             .to_ascii_uppercase();
+        // RFC 3501 §6.4.5: `section-part` is nz-numbers joined by dots, then maybe a text part.
+        let mut part = Vec::new();
+        while spec.starts_with(|c: char| c.is_ascii_digit()) {
+            let (number, rest) = match spec.split_once('.') {
+                Some((_, "")) => return Err("a section ends with a dot".into()),
+                Some(split) => split,
+                None => (spec.as_str(), ""),
+            };
+            let n: u32 = number
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or("bad section part number")?;
+            if part.len() >= MAX_DEPTH {
+                return Err("section parts nested too deeply".into());
+            }
+            part.push(n);
+            spec = rest.to_owned();
+            if spec.is_empty() {
+                break;
+            }
+        }
+        if !part.is_empty() && spec.is_empty() {
+            if !self.eat(b']') {
+                return Err("expected ] after section".into());
+            }
+            return Ok(Section::Part(part, Box::new(Section::Full)));
+        }
         let section = match spec.as_str() {
+            "MIME" if !part.is_empty() => Section::Mime,
             "HEADER" => Section::Header,
             "TEXT" => Section::Text,
             "HEADER.FIELDS" | "HEADER.FIELDS.NOT" => {
@@ -740,15 +909,84 @@ impl P<'_> {
                     names,
                 }
             }
-            s if s.starts_with(|c: char| c.is_ascii_digit()) => {
-                return Err("body part sections are not supported".into());
-            }
             other => return Err(format!("unknown section {other}")),
         };
         if !self.eat(b']') {
             return Err("expected ] after section".into());
         }
-        Ok(section)
+        if part.is_empty() {
+            Ok(section)
+        } else {
+            Ok(Section::Part(part, Box::new(section)))
+        }
+    }
+
+    /// `COPY`/`MOVE sequence-set mailbox`.
+    fn copy(&mut self, uid: bool, moving: bool) -> R<Kind> {
+        self.sp()?;
+        let set = self.seq_set()?;
+        self.sp()?;
+        let mailbox = self.astring()?;
+        Ok(Kind::Copy {
+            uid,
+            set,
+            mailbox,
+            moving,
+        })
+    }
+
+    /// `APPEND mailbox [SP flag-list] [SP date-time] SP literal` (RFC 3501 §9).
+    fn append(&mut self) -> R<Kind> {
+        self.sp()?;
+        let mailbox = self.astring()?;
+        self.sp()?;
+        let mut flags = Vec::new();
+        if self.eat(b'(') {
+            if !self.eat(b')') {
+                loop {
+                    flags.push(self.flag()?);
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+            }
+            self.sp()?;
+        }
+        let date = if self.peek() == Some(b'"') {
+            let d = self.date_time()?;
+            self.sp()?;
+            Some(d)
+        } else {
+            None
+        };
+        if self.peek() != Some(b'{') {
+            return Err("APPEND needs the message as a literal".into());
+        }
+        let message = self.literal()?;
+        Ok(Kind::Append {
+            mailbox,
+            flags,
+            date,
+            message,
+        })
+    }
+
+    /// `date` (RFC 3501 §9): `d-Mon-yyyy`, bare or quoted.
+    fn date(&mut self) -> R<time::Date> {
+        let quoted = self.eat(b'"');
+        let text = self.take_while(|c| c.is_ascii_alphanumeric() || c == b'-', "a date")?;
+        let date = parse_date(text).ok_or_else(|| format!("bad date {text}"))?;
+        if quoted && !self.eat(b'"') {
+            return Err("unterminated date".into());
+        }
+        Ok(date)
+    }
+
+    /// `date-time` (RFC 3501 §9): `"dd-Mon-yyyy hh:mm:ss +zzzz"`, the day maybe space-padded.
+    fn date_time(&mut self) -> R<time::OffsetDateTime> {
+        let text = String::from_utf8(self.quoted()?).map_err(|_| "bad date-time")?;
+        parse_date_time(&text).ok_or_else(|| format!("bad date-time {text:?}"))
     }
 
     fn store(&mut self, uid: bool) -> R<Kind> {
@@ -802,6 +1040,55 @@ impl P<'_> {
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// `d-Mon-yyyy` (month name case-insensitive).
+fn parse_date(text: &str) -> Option<time::Date> {
+    let mut it = text.split('-');
+    let (day, month, year) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || day.is_empty() || day.len() > 2 || year.len() != 4 {
+        return None;
+    }
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))
+        .and_then(|i| time::Month::try_from(i as u8 + 1).ok())?;
+    let day: u8 = day.parse().ok()?;
+    let year: i32 = year.parse().ok()?;
+    time::Date::from_calendar_date(year, month, day).ok()
+}
+
+/// `dd-Mon-yyyy hh:mm:ss +zzzz`.
+fn parse_date_time(text: &str) -> Option<time::OffsetDateTime> {
+    let text = text.strip_prefix(' ').unwrap_or(text);
+    let (date, rest) = text.split_once(' ')?;
+    let (clock, zone) = rest.split_once(' ')?;
+    let date = parse_date(date)?;
+    let mut hms = clock
+        .split(':')
+        .map(|p| (p.len() == 2).then(|| p.parse::<u8>().ok()).flatten());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if hms.next().is_some() {
+        return None;
+    }
+    let time = time::Time::from_hms(h, m, s).ok()?;
+    let (sign, digits) = zone.split_at_checked(1)?;
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i8 = digits[..2].parse().ok()?;
+    let minutes: i8 = digits[2..].parse().ok()?;
+    let (hours, minutes) = match sign {
+        "+" => (hours, minutes),
+        "-" => (-hours, -minutes),
+        _ => return None,
+    };
+    let offset = time::UtcOffset::from_hms(hours, minutes, 0).ok()?;
+    Some(time::PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
 fn and(mut keys: Vec<SearchKey>) -> SearchKey {
     if keys.len() == 1 {
         keys.remove(0)
@@ -850,6 +1137,68 @@ pub(crate) fn trailing_literal(line: &[u8]) -> Result<Option<(u64, bool)>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Run: cargo test -p acmeproof-mocks --lib imap::parse (256 cases each; more with
+        // PROPTEST_CASES=100000).
+
+        /// Any octets parse or are refused; a refusal carries the command's own tag (so the
+        /// answer is `tag BAD`/`tag NO`) or none (`* BAD`); never a panic.
+        #[test]
+        fn parse_never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            match parse(&b) {
+                Ok(c) => prop_assert!(b.starts_with(c.tag.as_bytes())),
+                Err(ParseError::Bad { tag, .. } | ParseError::No { tag, .. }) => {
+                    prop_assert!(b.starts_with(tag.as_bytes()));
+                }
+                Err(ParseError::NoTag) => {}
+            }
+        }
+
+        /// Text-like commands too (the octets above rarely make a known verb).
+        #[test]
+        fn commands_never_panic(
+            tag in "[a-zA-Z0-9]{1,8}",
+            verb in "(UID )?(FETCH|SEARCH|STORE|COPY|MOVE|SELECT|APPEND|LIST|STATUS|LOGIN|RENAME)",
+            rest in "[ -~]{0,80}",
+        ) {
+            let _ = parse(format!("{tag} {verb} {rest}").as_bytes());
+        }
+
+        /// Mailbox names round-trip as quoted strings and as literals (RFC 3501 §4.3, §4.5).
+        #[test]
+        fn mailbox_names_round_trip(
+            tag in "[a-zA-Z0-9]{1,8}",
+            name in "[a-zA-Z0-9 /._\\\\\"-]{1,30}",
+            literal in any::<bool>(),
+        ) {
+            let arg = if literal {
+                format!("{{{}+}}\r\n{name}", name.len())
+            } else {
+                format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+            };
+            let cmd = parse(format!("{tag} CREATE {arg}").as_bytes()).unwrap();
+            prop_assert_eq!(cmd.tag, tag);
+            prop_assert_eq!(cmd.kind, Kind::Create { mailbox: name });
+        }
+
+        /// A sequence set of numbers and ranges comes back as written.
+        #[test]
+        fn sequence_sets_round_trip(ranges in proptest::collection::vec((1u32..1_000_000, 1u32..1_000_000), 1..6)) {
+            let text: Vec<String> = ranges
+                .iter()
+                .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") })
+                .collect();
+            let cmd = parse(format!("t UID FETCH {} (UID)", text.join(",")).as_bytes()).unwrap();
+            let Kind::Fetch { uid: true, set, .. } = cmd.kind else {
+                panic!("a UID FETCH");
+            };
+            let want: Vec<(SeqNum, SeqNum)> =
+                ranges.iter().map(|&(a, b)| (SeqNum::Num(a), SeqNum::Num(b))).collect();
+            prop_assert_eq!(set.0, want);
+        }
+    }
 
     fn kind(s: &str) -> Kind {
         parse(s.as_bytes()).unwrap().kind
@@ -921,7 +1270,38 @@ mod tests {
         };
         assert_eq!(items.len(), 3);
         assert!(parse(b"t FETCH 1 (FAST)").is_err(), "macros only alone");
-        assert!(parse(b"t FETCH 1 BODY[1.2]").is_err());
+        let Kind::Fetch { items, .. } =
+            kind("t FETCH 1 (BODY[1.2] BODY.PEEK[2.MIME] BODY[3.HEADER.FIELDS (X)])")
+        else {
+            panic!()
+        };
+        assert_eq!(
+            items[0],
+            FetchAtt::Body {
+                peek: false,
+                section: Section::Part(vec![1, 2], Box::new(Section::Full)),
+                partial: None
+            }
+        );
+        assert!(
+            matches!(&items[1], FetchAtt::Body { section: Section::Part(p, inner), .. } if *p == vec![2] && **inner == Section::Mime)
+        );
+        assert!(
+            matches!(&items[2], FetchAtt::Body { section: Section::Part(_, inner), .. } if matches!(**inner, Section::HeaderFields { .. }))
+        );
+        for bad in [
+            "BODY[0]",
+            "BODY[1.0]",
+            "BODY[MIME]",
+            "BODY[1.]",
+            "BODY[1.FOO]",
+            "BODY[1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25.26.27.28.29.30.31.32.33]",
+        ] {
+            assert!(
+                parse(format!("t FETCH 1 {bad}").as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -1005,13 +1385,27 @@ mod tests {
             })
         };
         assert_eq!(
-            command_head(b"a APPEND INBOX {5}"),
-            bad("unknown command APPEND")
+            command_head(b"a XAPPEND INBOX {5}"),
+            bad("unknown command XAPPEND")
         );
         assert_eq!(
-            command_head(b"a UID COPY 1 {5}"),
-            bad("UID COPY is not supported")
+            command_head(b"a UID THREAD 1 {5}"),
+            bad("UID THREAD is not supported")
         );
+        assert_eq!(
+            command_head(b"a APPEND INBOX {5}"),
+            Ok(("a".into(), "APPEND".into()))
+        );
+        assert_eq!(
+            append_mailbox(b"a APPEND \"Sent Items\" (\\Seen) {5}").as_deref(),
+            Some("Sent Items")
+        );
+        assert_eq!(
+            append_mailbox(b"a APPEND {5}"),
+            None,
+            "the name is the literal"
+        );
+        assert_eq!(append_mailbox(b"a COPY 1 x {5}"), None);
         // Every name on the list is one the parser takes (here: it does not call it unknown).
         for verb in COMMANDS {
             let line = format!("a {verb}");

@@ -4,7 +4,7 @@
 use mail_parser::Message;
 
 use super::fetch::parse_message;
-use super::parse::SearchKey;
+use super::parse::{DateCmp, SearchKey};
 use crate::mailstore::{ParsedHeaders, StoredMessage, value_text};
 
 /// One message as a search sees it.
@@ -57,6 +57,18 @@ fn eval(key: &SearchKey, c: &Candidate<'_>, parsed: &mut Parsed<'_>) -> bool {
         SearchKey::Or(a, b) => eval(a, c, parsed) || eval(b, c, parsed),
         SearchKey::And(keys) => keys.iter().all(|k| eval(k, c, parsed)),
         SearchKey::Header(name, needle) => header_contains(c.msg.headers(), name, needle),
+        SearchKey::Date { sent, cmp, date } => {
+            let day = if *sent {
+                sent_date(c.msg)
+            } else {
+                Some(c.msg.internal_date.date())
+            };
+            day.is_some_and(|d| match cmp {
+                DateCmp::Before => d < *date,
+                DateCmp::On => d == *date,
+                DateCmp::Since => d >= *date,
+            })
+        }
         SearchKey::Body(needle) => parsed.get().is_some_and(|m| body_contains(m, needle)),
         SearchKey::Text(needle) => parsed.get().is_some_and(|m| {
             body_contains(m, needle)
@@ -88,6 +100,15 @@ fn header_contains(h: &ParsedHeaders, name: &str, needle: &str) -> bool {
     fields.any(|f| f.text_lower.contains(&needle))
 }
 
+/// The day of the message's Date field as written there (RFC 3501 §6.4.4: the SENT* keys
+/// disregard time and timezone); `None` without a readable Date.
+fn sent_date(msg: &StoredMessage) -> Option<time::Date> {
+    let header = mail_parser::MessageParser::default().parse_headers(&msg.raw[..])?;
+    let d = header.date()?;
+    let month = time::Month::try_from(d.month).ok()?;
+    time::Date::from_calendar_date(i32::from(d.year), month, d.day).ok()
+}
+
 fn body_contains(m: &Message<'_>, needle: &str) -> bool {
     (0..m.text_body_count()).any(|i| m.body_text(i).is_some_and(|t| contains(&t, needle)))
 }
@@ -95,7 +116,6 @@ fn body_contains(m: &Message<'_>, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::sync::Arc;
 
     use super::*;
     use crate::imap::parse::{Kind, parse};
@@ -110,7 +130,7 @@ mod tests {
             recent: false,
             internal_date: time::OffsetDateTime::UNIX_EPOCH,
             size: raw.len(),
-            raw: Arc::from(raw.as_bytes()),
+            raw: bytes::Bytes::copy_from_slice(raw.as_bytes()),
             headers: Default::default(),
         }
     }
@@ -178,7 +198,7 @@ mod tests {
                 recent: false,
                 internal_date: time::OffsetDateTime::UNIX_EPOCH,
                 size: raw.len(),
-                raw: Arc::from(*raw),
+                raw: bytes::Bytes::from_static(raw),
                 headers: Default::default(),
             };
             let c = Candidate {
@@ -237,5 +257,26 @@ mod tests {
         assert_eq!(hits("UID 5:*", &msgs), vec![5, 9]);
         assert_eq!(hits("2,3 (NOT UID 9)", &msgs), vec![5]);
         assert_eq!(hits("HEADER Auto-Submitted \"\"", &msgs), vec![3]);
+    }
+
+    #[test]
+    fn date_keys_compare_days() {
+        let mut sent = msg(
+            1,
+            "Date: Mon, 1 Jan 2024 23:30:00 -0500\r\nSubject: a\r\n\r\n",
+            &[],
+        );
+        sent.internal_date = time::macros::datetime!(2024-01-02 04:30 UTC);
+        let undated = msg(2, "Subject: b\r\n\r\n", &[]);
+        let msgs = [sent, undated];
+        // Sent on 1 Jan as written (its own zone), received on 2 Jan.
+        assert_eq!(hits("SENTON 1-Jan-2024", &msgs), vec![1]);
+        assert_eq!(hits("SENTBEFORE 2-Jan-2024", &msgs), vec![1]);
+        assert_eq!(hits("SENTSINCE \"2-Jan-2024\"", &msgs), Vec::<u32>::new());
+        assert_eq!(hits("ON 2-Jan-2024", &msgs), vec![1]);
+        assert_eq!(hits("SINCE 2-JAN-2024", &msgs), vec![1]);
+        assert_eq!(hits("BEFORE 2-Jan-2024", &msgs), vec![2], "the epoch");
+        assert!(parse(b"t SEARCH ON 31-Feb-2024").is_err());
+        assert!(parse(b"t SEARCH ON 1-Foo-2024").is_err());
     }
 }

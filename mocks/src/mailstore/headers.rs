@@ -144,7 +144,7 @@ mod tests {
         let before = store.snapshot(A, INBOX).unwrap();
         store.add_flags(A, INBOX, uid, &["\\Seen"]).unwrap();
         assert!(!before[0].has_flag("\\Seen"));
-        assert!(Arc::ptr_eq(&before[0].raw, &first.raw));
+        assert_eq!(before[0].raw.as_ptr(), first.raw.as_ptr());
         assert!(std::ptr::eq(parsed, before[0].headers()));
         let again = store.message(A, INBOX, uid).unwrap();
         assert!(again.has_flag("\\Seen"));

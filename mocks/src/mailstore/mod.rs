@@ -15,27 +15,52 @@
 //! Mailbox semantics follow IMAP (RFC 9051): UIDs are strictly ascending and never reused within
 //! one UIDVALIDITY (§2.3.1.1), UIDVALIDITY is non-zero, `INBOX` is case-insensitive (§5.1).
 //! The lock is a std `Mutex`, never held across an await.
+//!
+//! Bounds (a hostile peer can only fill what these allow; each refusal is a [`StoreError`]):
+//! - [`MAX_MESSAGES_PER_MAILBOX`] messages per mailbox (10,000), [`MAX_MESSAGE_OCTETS`] per
+//!   message, [`MAX_MAILBOXES_PER_USER`] mailboxes per user;
+//! - the world quota: [`DEFAULT_MAX_STORE_OCTETS`] octets in the whole store (changeable with
+//!   [`MailStore::set_max_octets`]); a copy counts its octets again, though its octets are
+//!   shared. [`MailStore::check_room`] tells a server before it accepts a message whether there
+//!   is room at all, so SMTP/LMTP can refuse at RCPT time instead of after the data.
+//!
+//! ```text
+//!   mod.rs        users, delivery, snapshots, flags, status, events
+//!   folders.rs    create / delete / rename mailboxes, subscriptions, the mailbox list
+//!   transfer.rs   append with flags, copy, move, expunge of a UID set (IMAP, RFC 4315/6851)
+//!   headers.rs    the header of a stored message, parsed once
+//!   sink.rs       StoreSink: LMTP final delivery into INBOX
+//! ```
 
+mod folders;
 mod headers;
 mod sink;
+mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use acmeproof_protocol::address::{self, AddressError};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 
+pub use folders::MailboxInfo;
 pub(crate) use headers::{HeaderCache, ParsedHeaders, value_text};
 pub use sink::StoreSink;
+pub use transfer::{Appended, Copied};
 
 use crate::mail::Authenticator;
 use crate::seed::SeededRng;
 
 /// Most messages one mailbox holds.
 pub const MAX_MESSAGES_PER_MAILBOX: usize = 10_000;
+/// Default world quota: octets of all messages in the store together (512 MiB).
+pub const DEFAULT_MAX_STORE_OCTETS: u64 = 512 * 1024 * 1024;
+/// The hierarchy delimiter of mailbox names (IMAP LIST).
+pub const DELIMITER: char = '/';
 /// Largest message the store accepts (50 MiB).
 pub const MAX_MESSAGE_OCTETS: usize = 50 * 1024 * 1024;
 /// Most mailboxes one user has.
@@ -78,6 +103,25 @@ pub enum StoreError {
     /// The mailbox name is empty, too long or holds control characters.
     #[error("mailstore: bad mailbox name {0:?}")]
     BadMailboxName(String),
+    /// `INBOX` cannot be deleted (RFC 3501 §6.3.4).
+    #[error("mailstore: INBOX cannot be deleted")]
+    InboxNotDeletable,
+    /// The name only holds the hierarchy of other mailboxes (`\Noselect`, RFC 3501 §6.3.4):
+    /// it has no messages and cannot be selected or receive any.
+    #[error("mailstore: {0:?} is not a selectable mailbox")]
+    NotSelectable(String),
+    /// Deleting a `\Noselect` name that still has inferior names (RFC 3501 §6.3.4).
+    #[error("mailstore: {0:?} has inferior mailboxes")]
+    HasInferiors(String),
+    /// UNSUBSCRIBE of a name that is not subscribed.
+    #[error("mailstore: {0:?} is not subscribed")]
+    NotSubscribed(String),
+    /// The whole store holds its quota of octets (the world quota).
+    #[error("mailstore: the mail store is full ({limit} octets)")]
+    StoreFull {
+        /// The world quota in octets.
+        limit: u64,
+    },
     /// The user already has [`MAX_MAILBOXES_PER_USER`] mailboxes.
     #[error("mailstore: too many mailboxes (limit {0})")]
     TooManyMailboxes(usize),
@@ -126,8 +170,9 @@ pub struct StoredMessage {
     pub internal_date: OffsetDateTime,
     /// Octets in `raw` (RFC 9051 §2.3.4 RFC822.SIZE).
     pub size: usize,
-    /// The message as delivered.
-    pub raw: Arc<[u8]>,
+    /// The message as delivered (reference-counted: copies of it in other mailboxes and every
+    /// snapshot share these octets).
+    pub raw: Bytes,
     /// Its header, parsed on first need and shared by every clone (the octets never change).
     pub(crate) headers: HeaderCache,
 }
@@ -161,6 +206,7 @@ pub struct MailboxStatus {
 
 /// A change in the store, broadcast to [`MailStore::subscribe`]rs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreEvent {
     /// A message arrived.
     Delivered {
@@ -196,6 +242,22 @@ pub enum StoreEvent {
         /// Mailbox name.
         mailbox: String,
     },
+    /// A mailbox was deleted (or kept only as a `\Noselect` name).
+    MailboxDeleted {
+        /// Canonical user.
+        user: String,
+        /// Mailbox name.
+        mailbox: String,
+    },
+    /// A mailbox was renamed (its inferiors too).
+    MailboxRenamed {
+        /// Canonical user.
+        user: String,
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
 }
 
 #[derive(Debug)]
@@ -205,6 +267,11 @@ struct Mailbox {
     /// Shared with [`MailStore::snapshot`]s; a flag change copies the record (not its octets)
     /// when a snapshot still holds it.
     messages: BTreeMap<u32, Arc<StoredMessage>>,
+    /// How many messages ever left this mailbox (expunged, moved away). A session that saw the
+    /// same count knows none of its messages can be gone, without comparing UID lists.
+    removals: u64,
+    /// RFC 3501 §6.3.4: a deleted mailbox that still has inferior names stays as a name only.
+    noselect: bool,
 }
 
 #[derive(Debug)]
@@ -214,12 +281,18 @@ struct User {
     mailboxes: BTreeMap<String, Mailbox>,
     /// Further canonical addresses the user may send as.
     send_as: BTreeSet<String>,
+    /// IMAP subscriptions (RFC 3501 §6.3.6): names, which need not exist.
+    subscriptions: BTreeSet<String>,
 }
 
 #[derive(Debug)]
 struct Inner {
     users: HashMap<String, User>,
     next_uidvalidity: u32,
+    /// Octets of every stored message (each copy counted).
+    octets: u64,
+    /// The world quota on `octets`.
+    max_octets: u64,
 }
 
 /// The world's mailboxes. Cloning is cheap: clones share the same store.
@@ -298,6 +371,8 @@ impl MailStore {
             inner: Arc::new(Mutex::new(Inner {
                 users: HashMap::new(),
                 next_uidvalidity: first.max(1),
+                octets: 0,
+                max_octets: DEFAULT_MAX_STORE_OCTETS,
             })),
             events,
         }
@@ -330,6 +405,7 @@ impl MailStore {
                 password_hash: password_hash(password),
                 mailboxes,
                 send_as: BTreeSet::new(),
+                subscriptions: BTreeSet::new(),
             },
         );
         Ok(())
@@ -371,37 +447,6 @@ impl MailStore {
         v
     }
 
-    /// Creates a mailbox for the user.
-    pub fn create_mailbox(&self, address: &str, mailbox: &str) -> Result<(), StoreError> {
-        let key = canonical_address(address)?;
-        let name = mailbox_key(mailbox)?;
-        {
-            let mut inner = self.lock();
-            let uidvalidity = inner.take_uidvalidity();
-            let user = inner.user_mut(&key)?;
-            if user.mailboxes.contains_key(&name) {
-                return Err(StoreError::MailboxExists(name));
-            }
-            if user.mailboxes.len() >= MAX_MAILBOXES_PER_USER {
-                return Err(StoreError::TooManyMailboxes(MAX_MAILBOXES_PER_USER));
-            }
-            user.mailboxes
-                .insert(name.clone(), Mailbox::new(uidvalidity));
-        }
-        self.emit(StoreEvent::MailboxCreated {
-            user: key,
-            mailbox: name,
-        });
-        Ok(())
-    }
-
-    /// The user's mailbox names, sorted (`INBOX` among them).
-    pub fn list_mailboxes(&self, address: &str) -> Result<Vec<String>, StoreError> {
-        let key = canonical_address(address)?;
-        let inner = self.lock();
-        Ok(inner.user(&key)?.mailboxes.keys().cloned().collect())
-    }
-
     /// Delivers into the user's `INBOX`; returns the new UID.
     pub fn deliver(
         &self,
@@ -421,47 +466,50 @@ impl MailStore {
         raw: &[u8],
         at: OffsetDateTime,
     ) -> Result<u32, StoreError> {
-        if raw.len() > MAX_MESSAGE_OCTETS {
-            return Err(StoreError::MessageTooLarge {
-                size: raw.len(),
-                limit: MAX_MESSAGE_OCTETS,
+        self.deliver_bytes(address, mailbox, Bytes::copy_from_slice(raw), at)
+    }
+
+    /// [`MailStore::deliver_to`] taking the octets by value: the store keeps them without a copy.
+    pub fn deliver_bytes(
+        &self,
+        address: &str,
+        mailbox: &str,
+        raw: Bytes,
+        at: OffsetDateTime,
+    ) -> Result<u32, StoreError> {
+        self.append(address, mailbox, raw, &[], at).map(|a| a.uid)
+    }
+
+    /// Whether `address`'s INBOX can take one more message now: the user exists, the INBOX is
+    /// below [`MAX_MESSAGES_PER_MAILBOX`] and the store below its quota. A server asks at RCPT
+    /// time, before the client sends the data (the delivery itself checks again).
+    pub fn check_room(&self, address: &str) -> Result<(), StoreError> {
+        let key = canonical_address(address)?;
+        let inner = self.lock();
+        let mb = inner.mailbox(&key, INBOX)?;
+        if mb.messages.len() >= MAX_MESSAGES_PER_MAILBOX {
+            return Err(StoreError::MailboxFull {
+                mailbox: INBOX.to_owned(),
+                limit: MAX_MESSAGES_PER_MAILBOX,
             });
         }
-        let key = canonical_address(address)?;
-        let name = mailbox_key(mailbox)?;
-        let uid = {
-            let mut inner = self.lock();
-            let mb = inner.mailbox_mut(&key, &name)?;
-            if mb.messages.len() >= MAX_MESSAGES_PER_MAILBOX {
-                return Err(StoreError::MailboxFull {
-                    mailbox: name,
-                    limit: MAX_MESSAGES_PER_MAILBOX,
-                });
-            }
-            let uid = mb.uidnext;
-            let next = uid.checked_add(1).ok_or(StoreError::UidsExhausted)?;
-            mb.messages.insert(
-                uid,
-                Arc::new(StoredMessage {
-                    uid,
-                    flags: BTreeSet::new(),
-                    recent: true,
-                    internal_date: at,
-                    size: raw.len(),
-                    raw: Arc::from(raw),
-                    headers: HeaderCache::default(),
-                }),
-            );
-            mb.uidnext = next;
-            uid
-        };
-        tracing::debug!(user = %key, mailbox = %name, uid, size = raw.len(), "mailstore: delivered");
-        self.emit(StoreEvent::Delivered {
-            user: key,
-            mailbox: name,
-            uid,
-        });
-        Ok(uid)
+        if inner.octets >= inner.max_octets {
+            return Err(StoreError::StoreFull {
+                limit: inner.max_octets,
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets the world quota: octets of all stored messages together.
+    pub fn set_max_octets(&self, max: u64) {
+        self.lock().max_octets = max;
+    }
+
+    /// Octets stored now, and the world quota.
+    pub fn usage(&self) -> (u64, u64) {
+        let inner = self.lock();
+        (inner.octets, inner.max_octets)
     }
 
     /// A snapshot of the mailbox's messages, by ascending UID.
@@ -602,32 +650,31 @@ impl MailStore {
         Ok(())
     }
 
-    /// Removes every message flagged `\Deleted` (RFC 9051 §6.4.3); returns their UIDs, ascending.
-    pub fn expunge(&self, address: &str, mailbox: &str) -> Result<Vec<u32>, StoreError> {
+    /// Clears `\Recent` on these messages only (the session that saw them arrive): no scan of
+    /// the mailbox.
+    pub(crate) fn clear_recent_uids(
+        &self,
+        address: &str,
+        mailbox: &str,
+        uids: &[u32],
+    ) -> Result<(), StoreError> {
         let key = canonical_address(address)?;
         let name = mailbox_key(mailbox)?;
-        let uids = {
-            let mut inner = self.lock();
-            let mb = inner.mailbox_mut(&key, &name)?;
-            let uids: Vec<u32> = mb
-                .messages
-                .values()
-                .filter(|m| m.has_flag("\\Deleted"))
-                .map(|m| m.uid)
-                .collect();
-            for uid in &uids {
-                mb.messages.remove(uid);
+        let mut inner = self.lock();
+        let mb = inner.mailbox_mut(&key, &name)?;
+        for uid in uids {
+            if let Some(m) = mb.messages.get_mut(uid)
+                && m.recent
+            {
+                Arc::make_mut(m).recent = false;
             }
-            uids
-        };
-        if !uids.is_empty() {
-            self.emit(StoreEvent::Expunged {
-                user: key,
-                mailbox: name,
-                uids: uids.clone(),
-            });
         }
-        Ok(uids)
+        Ok(())
+    }
+
+    /// Removes every message flagged `\Deleted` (RFC 9051 §6.4.3); returns their UIDs, ascending.
+    pub fn expunge(&self, address: &str, mailbox: &str) -> Result<Vec<u32>, StoreError> {
+        self.expunge_uids(address, mailbox, None)
     }
 
     /// The mailbox's counts, UIDVALIDITY and UIDNEXT.
@@ -704,10 +751,7 @@ impl MailStore {
 
 impl Inner {
     fn take_uidvalidity(&mut self) -> u32 {
-        let v = self.next_uidvalidity.max(1);
-        // RFC 9051 §2.3.1.1: UIDVALIDITY is a non-zero 32-bit value; wrap past zero.
-        self.next_uidvalidity = v.checked_add(1).unwrap_or(1);
-        v
+        take_uidvalidity(&mut self.next_uidvalidity)
     }
 
     fn user(&self, key: &str) -> Result<&User, StoreError> {
@@ -722,24 +766,44 @@ impl Inner {
             .ok_or_else(|| StoreError::NoSuchUser(key.to_owned()))
     }
 
+    /// A selectable mailbox (a `\\Noselect` name is [`StoreError::NotSelectable`]).
     fn mailbox(&self, key: &str, name: &str) -> Result<&Mailbox, StoreError> {
-        self.user(key)?
+        let mb = self
+            .user(key)?
             .mailboxes
             .get(name)
-            .ok_or_else(|| StoreError::NoSuchMailbox {
-                user: key.to_owned(),
-                mailbox: name.to_owned(),
-            })
+            .ok_or_else(|| no_such_mailbox(key, name))?;
+        if mb.noselect {
+            return Err(StoreError::NotSelectable(name.to_owned()));
+        }
+        Ok(mb)
     }
 
     fn mailbox_mut(&mut self, key: &str, name: &str) -> Result<&mut Mailbox, StoreError> {
-        self.user_mut(key)?
+        let mb = self
+            .user_mut(key)?
             .mailboxes
             .get_mut(name)
-            .ok_or_else(|| StoreError::NoSuchMailbox {
-                user: key.to_owned(),
-                mailbox: name.to_owned(),
-            })
+            .ok_or_else(|| no_such_mailbox(key, name))?;
+        if mb.noselect {
+            return Err(StoreError::NotSelectable(name.to_owned()));
+        }
+        Ok(mb)
+    }
+}
+
+/// The next UIDVALIDITY from the counter `next`.
+fn take_uidvalidity(next: &mut u32) -> u32 {
+    let v = (*next).max(1);
+    // RFC 9051 §2.3.1.1: UIDVALIDITY is a non-zero 32-bit value; wrap past zero.
+    *next = v.checked_add(1).unwrap_or(1);
+    v
+}
+
+fn no_such_mailbox(key: &str, name: &str) -> StoreError {
+    StoreError::NoSuchMailbox {
+        user: key.to_owned(),
+        mailbox: name.to_owned(),
     }
 }
 
@@ -749,7 +813,14 @@ impl Mailbox {
             uidvalidity,
             uidnext: 1,
             messages: BTreeMap::new(),
+            removals: 0,
+            noselect: false,
         }
+    }
+
+    /// Octets of its messages.
+    fn octets(&self) -> u64 {
+        self.messages.values().map(|m| m.size as u64).sum()
     }
 }
 

@@ -1,9 +1,11 @@
 //! [`StoreSink`]: the [`MailSink`] an LMTP server (RFC 2033) drives for final delivery into the
 //! [`MailStore`].
 
+use bytes::Bytes;
+
 use crate::mail::{Incoming, MailSink, Reply, Session};
 
-use super::{MailStore, StoreError};
+use super::{INBOX, MailStore, StoreError};
 
 /// Final delivery into each recipient's `INBOX`, with `Return-Path:` prepended.
 #[derive(Debug, Clone)]
@@ -23,21 +25,24 @@ impl StoreSink {
     }
 }
 
-/// RFC 5321 §4.4: "When the delivery SMTP server makes the "final delivery" of a message, it
-/// inserts a return-path line at the beginning of the mail data", preserving the reverse-path
-/// (empty for the null reverse-path: `Return-Path: <>`). CR and LF are dropped so an envelope
-/// value cannot inject header fields.
-fn with_return_path(mail_from: &str, data: &[u8]) -> Vec<u8> {
+/// One recipient's copy: `Return-Path:` (RFC 5321 §4.4: "When the delivery SMTP server makes
+/// the "final delivery" of a message, it inserts a return-path line at the beginning of the mail
+/// data", preserving the reverse-path, empty for the null reverse-path: `Return-Path: <>`), the
+/// trace field, then the message, written once into a buffer of the right size (the store keeps
+/// that buffer without copying it again). CR and LF are dropped from the reverse-path so an
+/// envelope value cannot inject header fields.
+fn final_copy(mail_from: &str, trace: &str, data: &[u8]) -> Bytes {
     let clean: String = mail_from
         .chars()
         .filter(|c| *c != '\r' && *c != '\n')
         .collect();
-    let mut out = Vec::with_capacity(data.len() + clean.len() + 18);
+    let mut out = Vec::with_capacity(18 + clean.len() + trace.len() + data.len());
     out.extend_from_slice(b"Return-Path: <");
     out.extend_from_slice(clean.as_bytes());
     out.extend_from_slice(b">\r\n");
+    out.extend_from_slice(trace.as_bytes());
     out.extend_from_slice(data);
-    out
+    Bytes::from(out)
 }
 
 /// The reply for a store refusal (RFC 3463 codes).
@@ -47,6 +52,11 @@ fn reply_for(rcpt: &str, err: &StoreError) -> Reply {
         // RFC 3463 §3.3 X.2.2 "Mailbox full"; RFC 5321 §4.2.2 452 is the transient form.
         StoreError::MailboxFull { .. } | StoreError::UidsExhausted => {
             Reply::new(452, (4, 2, 2), format!("<{rcpt}>: mailbox full"))
+        }
+        // RFC 3463 §3.4 X.3.1 "Mail system full": the world quota, not this mailbox, is what
+        // is exhausted; 452 is RFC 5321's "insufficient system storage".
+        StoreError::StoreFull { .. } => {
+            Reply::new(452, (4, 3, 1), format!("<{rcpt}>: mail system full"))
         }
         // RFC 3463 §3.4 X.3.4 "Message too big for system"; 552 per RFC 5321 §4.5.3.1.10.
         StoreError::MessageTooLarge { .. } => {
@@ -58,12 +68,10 @@ fn reply_for(rcpt: &str, err: &StoreError) -> Reply {
 
 #[async_trait::async_trait]
 impl MailSink for StoreSink {
+    /// A user of the store whose INBOX and the store have room now: a full mailbox or store is
+    /// refused here, before the client sends the data (the delivery checks again).
     async fn check_recipient(&self, rcpt: &str, _session: &Session) -> Result<(), Reply> {
-        if self.store.user_exists(rcpt) {
-            Ok(())
-        } else {
-            Err(Reply::no_such_user(rcpt))
-        }
+        self.store.check_room(rcpt).map_err(|e| reply_for(rcpt, &e))
     }
 
     /// One reply per recipient, in envelope order (RFC 2033 §4.2).
@@ -75,13 +83,11 @@ impl MailSink for StoreSink {
             .map(|rcpt| {
                 // LMTP is final delivery (RFC 2033 §4.2): each copy gets its own trace field
                 // naming its recipient, then the Return-Path (RFC 5321 §4.4).
-                let mut traced = message
-                    .received_field_for(&message.session.server_name, None, Some(rcpt))
-                    .into_bytes();
-                traced.extend_from_slice(&message.data);
-                let data = with_return_path(&message.envelope.mail_from, &traced);
+                let trace =
+                    message.received_field_for(&message.session.server_name, None, Some(rcpt));
+                let data = final_copy(&message.envelope.mail_from, &trace, &message.data);
                 self.store
-                    .deliver(rcpt, &data, message.received_at)
+                    .deliver_bytes(rcpt, INBOX, data, message.received_at)
                     .map(|_uid| ())
                     .map_err(|e| reply_for(rcpt, &e))
             })

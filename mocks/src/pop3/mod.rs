@@ -33,7 +33,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::mailstore::MailStore;
-use crate::smtp::server::serve_connections;
+use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
 use crate::smtp::transcript::Transcript;
 
 mod command;
@@ -43,6 +43,10 @@ pub use crate::smtp::{Direction, TranscriptLine};
 
 /// Default idle timeout: RFC 1939 §3 allows an autologout timer of at least 10 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Default idle timeout in the AUTHORIZATION state: 30 s without a command. This is the bound
+/// on how long idle connections can lock a new client out at the connection cap (see
+/// `smtp::server::Admission`).
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default transcript size (lines, across connections; oldest dropped first).
@@ -66,7 +70,10 @@ pub struct Pop3Config {
     pub clock: Clock,
     /// How long the server waits for each command line before it closes the connection.
     pub idle_timeout: Duration,
-    /// Simultaneous connections; more are answered `-ERR [SYS/TEMP]` and closed.
+    /// The idle timeout before login (AUTHORIZATION state; capped by `idle_timeout`).
+    pub login_timeout: Duration,
+    /// Simultaneous connections; more wait for a slot (bounded by the login timeout), then
+    /// are answered `-ERR [SYS/TEMP]` and closed.
     pub max_connections: usize,
     /// Extra CAPA lines (e.g. `ACME <digest>`); changeable at runtime with
     /// [`Pop3Server::set_capa_extra`].
@@ -85,6 +92,7 @@ impl std::fmt::Debug for Pop3Config {
             .field("tls", &self.tls.is_some())
             .field("implicit_tls", &self.implicit_tls)
             .field("idle_timeout", &self.idle_timeout)
+            .field("login_timeout", &self.login_timeout)
             .field("max_connections", &self.max_connections)
             .field("capa_extra", &self.capa_extra)
             .finish_non_exhaustive()
@@ -101,6 +109,7 @@ impl Pop3Config {
             store,
             clock,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             capa_extra: Vec::new(),
             acme: Default::default(),
@@ -167,11 +176,18 @@ impl Pop3Server {
         let (stop, stopped) = watch::channel(false);
         let serve_shared = Arc::clone(&shared);
         // The accept loop, connection limit and bounded shutdown are the SMTP engine's.
+        let cfg = &shared.config;
+        let admission = Admission {
+            max_connections: cfg.max_connections,
+            // RFC 2449 §8.1.2 (SYS/TEMP): a transient failure; try later.
+            busy: b"-ERR [SYS/TEMP] too many connections, try later\r\n",
+            tls: implicit_tls(cfg.implicit_tls, cfg.tls.as_ref()),
+            // Idle sessions before login are closed after the login timeout.
+            wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
+        };
         let task = tokio::spawn(serve_connections(
             listener,
-            shared.config.max_connections,
-            // RFC 2449 §8.1.2 (SYS/TEMP): a transient failure; try later.
-            b"-ERR [SYS/TEMP] too many connections, try later\r\n",
+            admission,
             "POP3",
             stopped,
             move |tcp, peer, stop| {

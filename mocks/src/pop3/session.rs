@@ -165,7 +165,13 @@ impl Session {
 
     /// Reads a line with the idle timeout, or notices shutdown.
     async fn read(&mut self) -> Read {
-        let idle = self.shared.config.idle_timeout;
+        let cfg = &self.shared.config;
+        // Before login the shorter login timeout applies: it bounds how long idle connections
+        // can hold the slots of the connection cap.
+        let idle = match self.state {
+            State::Authorization { .. } => cfg.login_timeout.min(cfg.idle_timeout),
+            State::Transaction(_) => cfg.idle_timeout,
+        };
         let conn = &mut self.conn;
         let stop = &mut self.stop;
         tokio::select! {

@@ -14,7 +14,7 @@ pub mod bounce;
 pub mod routes;
 pub mod send;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -118,6 +118,12 @@ impl DkimKeys {
     }
 }
 
+/// How many passed-on messages a relay's log keeps; the oldest is dropped first.
+pub const MAX_FORWARDED_LOG: usize = 1024;
+/// How many (sender, recipient) pairs the greylist remembers; the oldest is forgotten first
+/// (its next attempt is deferred once more, as after a greylist's expiry).
+pub const MAX_GREYLIST_PAIRS: usize = 10_000;
+
 /// What a relay needs from its world.
 #[derive(Debug, Clone)]
 pub struct RelayContext {
@@ -140,12 +146,41 @@ pub struct RelaySink {
     next: NextHop,
     ctx: RelayContext,
     dice: SeededRng,
-    greylisted: Mutex<HashSet<(String, String)>>,
+    greylisted: Mutex<Greylist>,
     sequence: AtomicU64,
-    /// Messages handed on (after mangling), for tests and transcripts.
-    log: Arc<Mutex<Vec<Forwarded>>>,
-    /// How many messages the log holds: wakes [`RelaySink::wait_for_forwarded`].
-    logged: tokio::sync::watch::Sender<usize>,
+    /// Messages handed on (after mangling), for tests and transcripts: the last
+    /// [`MAX_FORWARDED_LOG`].
+    log: Arc<Mutex<VecDeque<Forwarded>>>,
+    /// How many messages were ever logged: wakes [`RelaySink::wait_for_forwarded`].
+    logged: tokio::sync::watch::Sender<u64>,
+    /// The messages being passed on (one task each), aborted by [`RelaySink::shutdown`].
+    tasks: Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// The (sender, recipient) pairs seen, bounded: a set for the look-up, their order of arrival
+/// for forgetting the oldest.
+#[derive(Debug, Default)]
+struct Greylist {
+    seen: HashSet<(String, String)>,
+    order: VecDeque<(String, String)>,
+}
+
+impl Greylist {
+    fn contains(&self, pair: &(String, String)) -> bool {
+        self.seen.contains(pair)
+    }
+
+    fn insert(&mut self, pair: (String, String)) {
+        if !self.seen.insert(pair.clone()) {
+            return;
+        }
+        self.order.push_back(pair);
+        while self.order.len() > MAX_GREYLIST_PAIRS {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for RelaySink {
@@ -183,16 +218,42 @@ impl RelaySink {
             next,
             ctx,
             dice,
-            greylisted: Mutex::new(HashSet::new()),
+            greylisted: Mutex::new(Greylist::default()),
             sequence: AtomicU64::new(0),
-            log: Arc::new(Mutex::new(Vec::new())),
+            log: Arc::new(Mutex::new(VecDeque::new())),
             logged: tokio::sync::watch::Sender::new(0),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
         }
     }
 
-    /// The messages passed on so far.
+    /// The messages passed on so far (the last [`MAX_FORWARDED_LOG`]), oldest first.
     pub fn forwarded(&self) -> Vec<Forwarded> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.iter().cloned().collect()
+    }
+
+    /// How many messages are being passed on now (accepted, not yet logged).
+    pub fn in_flight(&self) -> usize {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        while tasks.try_join_next().is_some() {}
+        tasks.len()
+    }
+
+    /// Stops passing messages on: every message still held or being sent is abandoned (its
+    /// task aborted) and awaited. The world calls it after its SMTP servers stopped.
+    pub async fn shutdown(&self) {
+        let mut tasks = {
+            let mut guard = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *guard)
+        };
+        tasks.shutdown().await;
+    }
+
+    fn spawn_forward(self: &Arc<Self>, message: Incoming, id: u64) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        // Reap what finished, so the set is as large as the messages in flight.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(Arc::clone(self).forward(message, id));
     }
 
     /// The last message passed on that matches `pred`, waiting for one up to `timeout` (the
@@ -311,16 +372,18 @@ impl RelaySink {
                 tracing::info!(relay = %self.hostname, %error, "delivery failed; bouncing");
                 self.bounce(&part, data, error).await;
             }
-            let count = {
+            {
                 let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-                log.push(Forwarded {
+                if log.len() >= MAX_FORWARDED_LOG {
+                    log.pop_front();
+                }
+                log.push_back(Forwarded {
                     envelope: part,
                     data: data.to_vec(),
                     outcome,
                 });
-                log.len()
-            };
-            self.logged.send_replace(count);
+            }
+            self.logged.send_modify(|n| *n += 1);
         }
     }
 
@@ -413,7 +476,9 @@ impl MailSink for SharedRelay {
                 .filter(|pair| !seen.contains(pair))
                 .collect();
             if !fresh.is_empty() {
-                seen.extend(fresh);
+                for pair in fresh {
+                    seen.insert(pair);
+                }
                 return vec![
                     Err(Reply::new(
                         451,
@@ -429,7 +494,36 @@ impl MailSink for SharedRelay {
             tracing::info!(relay = %relay.hostname, id, "dropping a message (knob drop_percent)");
             return vec![Ok(()); n];
         }
-        tokio::spawn(Arc::clone(relay).forward(message, id));
+        relay.spawn_forward(message, id);
         vec![Ok(()); n]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(i: usize) -> (String, String) {
+        (format!("s{i}@a.test"), "r@b.test".to_owned())
+    }
+
+    #[test]
+    fn the_greylist_forgets_its_oldest_pair_beyond_its_bound() {
+        let mut g = Greylist::default();
+        for i in 0..MAX_GREYLIST_PAIRS {
+            g.insert(pair(i));
+        }
+        g.insert(pair(0));
+        assert!(
+            g.contains(&pair(0)) && g.seen.len() == MAX_GREYLIST_PAIRS,
+            "a repeat is free"
+        );
+        g.insert(pair(MAX_GREYLIST_PAIRS));
+        assert!(!g.contains(&pair(0)), "the oldest is forgotten");
+        assert!(g.contains(&pair(1)) && g.contains(&pair(MAX_GREYLIST_PAIRS)));
+        assert_eq!(
+            (g.seen.len(), g.order.len()),
+            (MAX_GREYLIST_PAIRS, MAX_GREYLIST_PAIRS)
+        );
     }
 }

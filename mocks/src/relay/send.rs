@@ -91,6 +91,19 @@ pub async fn send_once(
     envelope: &Envelope,
     data: &[u8],
 ) -> Result<Vec<Reply>, SendError> {
+    send_once_parts(host, addr, ehlo, lmtp, envelope, &[data]).await
+}
+
+/// [`send_once`] with the message in consecutive pieces (a trace field, then the message), which
+/// are sent without being joined first.
+pub async fn send_once_parts(
+    host: &str,
+    addr: SocketAddr,
+    ehlo: &str,
+    lmtp: bool,
+    envelope: &Envelope,
+    parts: &[&[u8]],
+) -> Result<Vec<Reply>, SendError> {
     let connection = |reason: String| SendError::Connection {
         host: host.to_owned(),
         reason,
@@ -98,7 +111,7 @@ pub async fn send_once(
     let mut client = SmtpClient::connect(addr, ehlo, ClientTls::None, lmtp)
         .await
         .map_err(|e| connection(e.to_string()))?;
-    let result = client.send(envelope, data).await;
+    let result = client.send_parts(envelope, parts).await;
     let _ = client.quit().await;
     match result {
         // SMTP: one outcome for the whole transaction; a refusal of some recipients or of the

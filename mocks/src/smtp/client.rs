@@ -242,6 +242,16 @@ impl SmtpClient {
         envelope: &Envelope,
         data: &[u8],
     ) -> Result<Vec<Reply>, ClientError> {
+        self.send_parts(envelope, &[data]).await
+    }
+
+    /// [`SmtpClient::send`] with the message given as consecutive pieces (a trace field to
+    /// prepend, then the message): sent in chunks, never joined or stuffed as a whole copy.
+    pub async fn send_parts(
+        &mut self,
+        envelope: &Envelope,
+        parts: &[&[u8]],
+    ) -> Result<Vec<Reply>, ClientError> {
         let needs_utf8 = envelope.smtputf8
             || !envelope.mail_from.is_ascii()
             || envelope.rcpt_to.iter().any(|r| !r.is_ascii());
@@ -255,8 +265,7 @@ impl SmtpClient {
                 ),
             });
         }
-        let eight_bit = envelope.body_8bit || data.iter().any(|&b| b >= 0x80);
-        let body = stuff(data);
+        let eight_bit = envelope.body_8bit || parts.iter().any(|p| p.iter().any(|&b| b >= 0x80));
         let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);
         if needs_utf8 {
             mail.push_str(" SMTPUTF8");
@@ -265,7 +274,7 @@ impl SmtpClient {
             mail.push_str(" BODY=8BITMIME");
         }
         if self.has_extension("SIZE") {
-            mail.push_str(&format!(" SIZE={}", body.len().saturating_sub(3)));
+            mail.push_str(&format!(" SIZE={}", message_size(parts)));
         }
         let pipelining = self.has_extension("PIPELINING");
         let (mail_reply, rcpt_replies, data_reply) = if pipelining {
@@ -322,7 +331,21 @@ impl SmtpClient {
                 reply: data_reply,
             });
         }
-        self.conn.queue(&body);
+        // Chunks of the stuffed message, each written before the next is made: the client
+        // never holds a second copy of a large message.
+        let mut stuffer = Stuffer::default();
+        let mut chunk = Vec::with_capacity(SEND_CHUNK + SEND_CHUNK / 8);
+        for part in parts {
+            for piece in part.chunks(SEND_CHUNK) {
+                chunk.clear();
+                stuffer.feed(piece, &mut chunk);
+                self.conn.queue(&chunk);
+                self.flush().await?;
+            }
+        }
+        chunk.clear();
+        stuffer.finish(&mut chunk);
+        self.conn.queue(&chunk);
         self.flush().await?;
         let finals: Vec<Reply> = if self.lmtp {
             let mut finals = Vec::with_capacity(accepted.len());
@@ -542,40 +565,99 @@ fn split_enhanced(text: &str) -> (Option<(u8, u16, u16)>, &str) {
     }
 }
 
+/// How much of a message is stuffed and written at a time.
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// Dot-stuffing (RFC 5321 §4.5.2) with bare CR and bare LF turned into CRLF, fed in pieces so a
+/// large message goes out in chunks instead of as one stuffed copy.
+#[derive(Debug)]
+pub(crate) struct Stuffer {
+    line_start: bool,
+    /// The last octet fed was a CR, already sent as CRLF: an LF right after it is that CRLF's.
+    after_cr: bool,
+    /// Whether any octet was written (an empty message ends with `.` CRLF alone).
+    wrote: bool,
+}
+
+impl Default for Stuffer {
+    fn default() -> Self {
+        Stuffer {
+            line_start: true,
+            after_cr: false,
+            wrote: false,
+        }
+    }
+}
+
+impl Stuffer {
+    /// Appends the stuffed form of `data` to `out`.
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        for &b in data {
+            let after_cr = std::mem::replace(&mut self.after_cr, false);
+            match b {
+                b'\n' if after_cr => {}
+                b'\r' | b'\n' => {
+                    out.extend_from_slice(b"\r\n");
+                    self.line_start = true;
+                    self.after_cr = b == b'\r';
+                }
+                b'.' if self.line_start => {
+                    out.extend_from_slice(b"..");
+                    self.line_start = false;
+                }
+                b => {
+                    out.push(b);
+                    self.line_start = false;
+                }
+            }
+            self.wrote = true;
+        }
+    }
+
+    /// Ends the data: CRLF if the last line lacks one, then `.` CRLF.
+    pub(crate) fn finish(self, out: &mut Vec<u8>) {
+        if self.wrote && !self.line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+}
+
 /// Dot-stuffs (RFC 5321 §4.5.2), turns bare CR and bare LF into CRLF, ends with CRLF.CRLF.
+#[cfg(test)]
 pub(crate) fn stuff(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 8);
+    let mut stuffer = Stuffer::default();
+    stuffer.feed(data, &mut out);
+    stuffer.finish(&mut out);
+    out
+}
+
+/// RFC 1870 §3's message size of `parts` as sent: octets with CRLF line ends, without the
+/// stuffing dots and the final `.` line.
+fn message_size(parts: &[&[u8]]) -> usize {
+    let mut size = 0usize;
+    let mut after_cr = false;
     let mut line_start = true;
-    let mut i = 0;
-    while i < data.len() {
-        match data[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                if data.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
+    for &b in parts.iter().flat_map(|p| p.iter()) {
+        let was_cr = std::mem::replace(&mut after_cr, false);
+        match b {
+            b'\n' if was_cr => {}
+            b'\r' | b'\n' => {
+                size += 2;
                 line_start = true;
+                after_cr = b == b'\r';
             }
-            b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                line_start = true;
-            }
-            b'.' if line_start => {
-                out.extend_from_slice(b"..");
-                line_start = false;
-            }
-            b => {
-                out.push(b);
+            _ => {
+                size += 1;
                 line_start = false;
             }
         }
-        i += 1;
     }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
+    if !line_start {
+        size += 2;
     }
-    out.extend_from_slice(b".\r\n");
-    out
+    size
 }
 
 #[cfg(test)]
@@ -629,6 +711,41 @@ mod tests {
     fn stuffing_and_line_endings() {
         assert_eq!(stuff(b""), b".\r\n");
         assert_eq!(stuff(b"a\n.b\r\n..\rc"), b"a\r\n..b\r\n...\r\nc\r\n.\r\n");
+        assert_eq!(message_size(&[b"a\n.b\r\n..\rc"]), 14);
+        assert_eq!(message_size(&[b""]), 0);
+    }
+
+    proptest! {
+        /// Fed in any pieces, the stuffer writes what one pass writes (a CR at the end of one
+        /// piece and an LF at the start of the next are one line end), and the SIZE estimate is
+        /// the unstuffed length the server will count.
+        #[test]
+        fn stuffing_in_pieces_is_stuffing_at_once(
+            data in proptest::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(b'a')], 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for c in cuts {
+                pieces.push(&data[at..c]);
+                at = c;
+            }
+            pieces.push(&data[at..]);
+            let mut out = Vec::new();
+            let mut stuffer = Stuffer::default();
+            for p in &pieces {
+                stuffer.feed(p, &mut out);
+            }
+            stuffer.finish(&mut out);
+            let whole = stuff(&data);
+            prop_assert_eq!(&out, &whole);
+            let mut unstuffed = whole.clone();
+            unstuffed.truncate(unstuffed.len() - 3);
+            prop_assert_eq!(message_size(&pieces), unstuffed.replace_dots().len());
+        }
     }
 
     #[test]

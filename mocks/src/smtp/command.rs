@@ -7,10 +7,21 @@ pub(crate) const COMMAND_LINE_MAX: usize = 512;
 /// MAIL may be longer by the extensions' allowances: SMTPUTF8 +10 (RFC 6531 §3.4), SIZE +26
 /// (RFC 1870 §3), AUTH= +500 (RFC 4954 §5). BODY= needs none in RFC 6152, give it 14.
 pub(crate) const MAIL_LINE_MAX: usize = COMMAND_LINE_MAX + 10 + 26 + 500 + 14;
-/// What the reader will buffer for any command line before dropping it as too long.
-pub(crate) const READ_LINE_MAX: usize = MAIL_LINE_MAX;
-/// RFC 4954 §4: AUTH lines (command and continuations) may be 12288 octets.
-pub(crate) const AUTH_LINE_MAX: usize = 12_288;
+/// RFC 4954 §4: a SASL response (the initial response of AUTH, or a line answering a `334`)
+/// may be 12288 octets long.
+pub(crate) const AUTH_RESPONSE_MAX: usize = 12_288;
+/// A continuation line: the response and its CRLF.
+pub(crate) const AUTH_CONTINUATION_MAX: usize = AUTH_RESPONSE_MAX + 2;
+/// `AUTH`, a mechanism name (at most 20 characters, RFC 4422 §3.1), the initial response, the
+/// spaces between them and CRLF.
+pub(crate) const AUTH_LINE_MAX: usize = "AUTH ".len() + 20 + 1 + AUTH_RESPONSE_MAX + 2;
+/// What the reader will buffer for any command line before dropping it as too long (the verb's
+/// own limit, [`line_limit`], is checked once the line is in).
+pub(crate) const READ_LINE_MAX: usize = if AUTH_LINE_MAX > MAIL_LINE_MAX {
+    AUTH_LINE_MAX
+} else {
+    MAIL_LINE_MAX
+};
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets.
 const PATH_MAX: usize = 256;
 /// RFC 5321 §4.5.3.1.1 and §4.5.3.1.2.
@@ -79,7 +90,10 @@ pub(crate) fn line_limit(line: &str) -> usize {
     if verb.eq_ignore_ascii_case("MAIL") {
         MAIL_LINE_MAX
     } else if verb.eq_ignore_ascii_case("AUTH") {
-        AUTH_LINE_MAX
+        // `AUTH <mechanism> ` (a mechanism name counts up to its 20-character limit), then the
+        // initial response's own allowance and CRLF.
+        let head: usize = line.split(' ').take(2).map(|w| w.len() + 1).sum();
+        head.min(AUTH_LINE_MAX - AUTH_RESPONSE_MAX - 2) + AUTH_RESPONSE_MAX + 2
     } else {
         COMMAND_LINE_MAX
     }
@@ -248,6 +262,19 @@ fn check_mailbox(addr: &str) -> Result<(), Reply> {
     if local.len() > LOCAL_MAX {
         return Err(bad("local part too long"));
     }
+    // RFC 5321 §4.1.2: Local-part = Dot-string / Quoted-string, a Dot-string being atoms of
+    // atext (RFC 6531 §3.3 adds UTF-8) joined by single dots: an unquoted "@" (as in
+    // `a@@example.net`), an empty atom or a special is not one.
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    let atext =
+        |c: char| c.is_ascii_alphanumeric() || !c.is_ascii() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if !quoted
+        && !local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext))
+    {
+        return Err(bad("bad local part"));
+    }
     if domain.len() > DOMAIN_MAX {
         return Err(bad("domain too long"));
     }
@@ -347,6 +374,23 @@ mod tests {
     }
 
     #[test]
+    fn an_auth_line_holds_a_12288_octet_initial_response_and_no_more() {
+        let at_limit = format!("AUTH PLAIN {}", "A".repeat(AUTH_RESPONSE_MAX));
+        assert!(at_limit.len() + 2 <= line_limit(&at_limit));
+        assert!(at_limit.len() + 2 <= READ_LINE_MAX);
+        let longest_mechanism =
+            format!("AUTH {} {}", "M".repeat(20), "A".repeat(AUTH_RESPONSE_MAX));
+        assert!(longest_mechanism.len() + 2 <= line_limit(&longest_mechanism));
+        let over = format!("AUTH PLAIN {}", "A".repeat(AUTH_RESPONSE_MAX + 1));
+        assert!(over.len() + 2 > line_limit(&over));
+        assert_eq!(
+            line_limit("NOOP"),
+            COMMAND_LINE_MAX,
+            "only AUTH gets the allowance"
+        );
+    }
+
+    #[test]
     fn strip_line_rules() {
         assert_eq!(strip_line(b"NOOP\r\n").unwrap(), "NOOP");
         assert_eq!(strip_line(b"NOOP\n").unwrap_err().code, 500);
@@ -356,9 +400,45 @@ mod tests {
     }
 
     proptest! {
+        // Run: cargo test -p acmeproof-mocks --lib smtp::command (256 cases each; more with
+        // PROPTEST_CASES=100000).
+
+        /// Any line parses or is refused with a 5xx reply (RFC 5321 §4.2.4: 500/501/502/504,
+        /// 555 for parameters); never a panic.
         #[test]
         fn parse_never_panics(s in ".{0,300}") {
-            let _ = parse(&s);
+            if let Err(reply) = parse(&s) {
+                prop_assert!(matches!(reply.code, 500..=504 | 553 | 555), "{reply:?}");
+            }
+        }
+
+        /// A well-formed MAIL or RCPT comes back as it was written: path and parameters
+        /// (keywords upper-cased, RFC 5321 §4.1.1.11).
+        #[test]
+        fn mail_and_rcpt_round_trip(
+            local in "[a-zA-Z0-9_+-]{1,10}(\\.[a-zA-Z0-9_+-]{1,10}){0,2}",
+            domain in "[a-z0-9-]{1,20}(\\.[a-z0-9-]{1,10}){0,3}",
+            size in proptest::option::of(0u64..100_000_000),
+            rcpt in any::<bool>(),
+            verb_case in any::<bool>(),
+        ) {
+            let path = format!("{local}@{domain}");
+            let verb = if rcpt { "RCPT TO" } else { "MAIL FROM" };
+            let verb = if verb_case { verb.to_lowercase() } else { verb.to_owned() };
+            let line = match size {
+                Some(n) if !rcpt => format!("{verb}:<{path}> size={n}"),
+                _ => format!("{verb}:<{path}>"),
+            };
+            let params: Vec<Param> = match size {
+                Some(n) if !rcpt => vec![p("SIZE", Some(&n.to_string()))],
+                _ => vec![],
+            };
+            let want = if rcpt {
+                Command::Rcpt { path, params }
+            } else {
+                Command::Mail { path, params }
+            };
+            prop_assert_eq!(parse(&line).unwrap(), want);
         }
 
         #[test]

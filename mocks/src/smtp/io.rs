@@ -5,6 +5,11 @@
 //! LF and reported as [`Line::TooLong`]. Replies are buffered and flushed before the next
 //! socket read, which batches pipelined answers (RFC 2920 §3.2 allows it) without ever
 //! leaving a reply unsent while we wait for the client.
+//!
+//! Backpressure: while more than [`OUTPUT_HIGH_WATER`] octets of output are unsent, the reader
+//! hands out no further command, not even one already buffered, until the peer has taken
+//! them. A client that pipelines commands and never reads their answers therefore stalls its
+//! own session (and meets the idle timeout) instead of making the server buffer without bound.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -16,6 +21,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
 pub(crate) type BoxStream = Box<dyn AsyncStream>;
 
 const READ_CHUNK: usize = 8 * 1024;
+/// How much of a dropped overlong line is kept ([`Line::TooLong`]).
+pub(crate) const TOO_LONG_HEAD: usize = 128;
+/// Unsent output above which the reader flushes before handing out the next line.
+pub(crate) const OUTPUT_HIGH_WATER: usize = 256 * 1024;
 
 /// One line read from the peer.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,6 +36,9 @@ pub(crate) enum Line {
     TooLong {
         /// Whether the dropped line ended in CRLF rather than a bare LF.
         crlf: bool,
+        /// Its first octets (at most [`TOO_LONG_HEAD`]): enough for IMAP to find the tag and
+        /// answer the command it cannot read.
+        head: Vec<u8>,
     },
 }
 
@@ -35,6 +47,8 @@ pub(crate) struct Conn {
     buf: Vec<u8>,
     start: usize,
     out: Vec<u8>,
+    /// How much of `out` is already written.
+    sent: usize,
 }
 
 impl Conn {
@@ -44,6 +58,7 @@ impl Conn {
             buf: Vec::with_capacity(READ_CHUNK),
             start: 0,
             out: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -57,11 +72,39 @@ impl Conn {
         self.out.extend_from_slice(bytes);
     }
 
+    /// Queues a buffer, taking it over without a copy when nothing else is queued (a large
+    /// FETCH response is built once, not copied again here).
+    pub(crate) fn queue_owned(&mut self, bytes: Vec<u8>) {
+        if self.out.is_empty() {
+            self.out = bytes;
+        } else {
+            self.out.extend_from_slice(&bytes);
+        }
+    }
+
+    /// Whether the unsent output is over [`OUTPUT_HIGH_WATER`].
+    pub(crate) fn backlogged(&self) -> bool {
+        self.out.len() - self.sent > OUTPUT_HIGH_WATER
+    }
+
     /// Writes everything queued.
+    /// Cancel-safe: the octets already written are remembered, so a flush dropped by a timeout
+    /// or a `select!` and started again sends nothing twice.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
         if !self.out.is_empty() {
-            self.stream.write_all(&self.out).await?;
+            while self.sent < self.out.len() {
+                let n = self.stream.write(&self.out[self.sent..]).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                self.sent += n;
+            }
             self.out.clear();
+            self.sent = 0;
+            if self.out.capacity() > OUTPUT_HIGH_WATER {
+                // Do not keep a large response's buffer for the rest of the session.
+                self.out = Vec::new();
+            }
         }
         self.stream.flush().await
     }
@@ -83,9 +126,13 @@ impl Conn {
     /// Reads one LF-terminated line of at most `max` octets (LF included). `Ok(None)` at end
     /// of stream; a partial line at end of stream is dropped.
     pub(crate) async fn read_line(&mut self, max: usize) -> std::io::Result<Option<Line>> {
+        if self.backlogged() {
+            self.flush().await?;
+        }
         let max = max.max(1);
         // Some(last byte was CR) while dropping an overlong line.
         let mut discarding: Option<bool> = None;
+        let mut head = Vec::new();
         loop {
             let avail = &self.buf[self.start..];
             match discarding {
@@ -97,7 +144,7 @@ impl Conn {
                             prev_cr
                         };
                         self.start += i + 1;
-                        return Ok(Some(Line::TooLong { crlf }));
+                        return Ok(Some(Line::TooLong { crlf, head }));
                     }
                     if let Some(&last) = avail.last() {
                         discarding = Some(last == b'\r');
@@ -114,6 +161,7 @@ impl Conn {
                     if avail.len() >= max {
                         // Drop only the window: the line's end may already be buffered.
                         discarding = Some(window.last() == Some(&b'\r'));
+                        head = window[..window.len().min(TOO_LONG_HEAD)].to_vec();
                         self.start += window.len();
                         continue;
                     }
@@ -233,7 +281,10 @@ mod tests {
         );
         assert_eq!(
             c.read_line(10).await.unwrap(),
-            Some(Line::TooLong { crlf: true })
+            Some(Line::TooLong {
+                crlf: true,
+                head: b"0123456789".to_vec()
+            })
         );
         assert_eq!(
             c.read_line(10).await.unwrap(),
@@ -260,6 +311,41 @@ mod tests {
         assert!(!c.read_exact(10, None).await.unwrap(), "EOF mid-literal");
     }
 
+    /// A peer that sends commands and reads nothing: once the unsent answers pass the high
+    /// water mark, no further (already buffered) line is handed out.
+    #[tokio::test]
+    async fn no_line_is_read_while_the_output_is_backlogged() {
+        let (a, mut b) = tokio::io::duplex(64 * 1024);
+        b.write_all(b"one\r\ntwo\r\n").await.unwrap();
+        let mut c = Conn::new(Box::new(a));
+        assert!(c.read_line(64).await.unwrap().is_some());
+        c.queue_owned(vec![b'x'; OUTPUT_HIGH_WATER + 1]);
+        assert!(c.backlogged());
+        let stalled =
+            tokio::time::timeout(std::time::Duration::from_millis(200), c.read_line(64)).await;
+        assert!(
+            stalled.is_err(),
+            "the second line waits for the peer to read"
+        );
+        // The peer reads: the output drains and the buffered line comes out.
+        let drain = tokio::spawn(async move {
+            let mut sink = vec![0u8; OUTPUT_HIGH_WATER + 1];
+            tokio::io::AsyncReadExt::read_exact(&mut b, &mut sink)
+                .await
+                .unwrap();
+            b
+        });
+        assert_eq!(
+            c.read_line(64).await.unwrap(),
+            Some(Line::Full(b"two\r\n".to_vec()))
+        );
+        // What is left is under the mark (the duplex took part of it): it goes out with the
+        // next flush, as the session does before its next socket read.
+        assert!(!c.backlogged());
+        c.flush().await.unwrap();
+        drop(drain.await.unwrap());
+    }
+
     #[tokio::test]
     async fn huge_line_is_dropped_with_bounded_buffer() {
         let mut input = vec![b'a'; 1 << 19];
@@ -267,7 +353,10 @@ mod tests {
         let mut c = conn_with(&input).await;
         assert_eq!(
             c.read_line(512).await.unwrap(),
-            Some(Line::TooLong { crlf: false })
+            Some(Line::TooLong {
+                crlf: false,
+                head: vec![b'a'; TOO_LONG_HEAD]
+            })
         );
         assert!(c.buf.capacity() < 64 * 1024);
         assert_eq!(

@@ -1,16 +1,19 @@
-//! The accept loop: one task per connection, a connection limit, and shutdown that stops
-//! accepting, tells sessions to close, and aborts what is left after a grace period. Shared by
-//! the SMTP and IMAP servers.
+//! The accept loop: one task per connection, a connection limit with a bounded wait for a slot
+//! (see [`Admission`]), and shutdown that stops accepting, tells sessions to close, and aborts
+//! what is left after a grace period. Shared by the SMTP, IMAP and POP3 servers.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::io::{self, BoxStream};
 use super::{SHUTDOWN_GRACE, Shared, session};
 
 /// The SMTP accept loop.
@@ -19,31 +22,70 @@ pub(crate) async fn accept_loop(
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
-    let max = shared.config.max_connections;
-    // RFC 5321 §3.1: a server may answer 421 at connection time.
-    let busy = b"421 4.7.0 too many connections, try later\r\n";
-    serve_connections(listener, max, busy, "SMTP", stop, move |tcp, peer, stop| {
+    let admission = Admission {
+        max_connections: shared.config.max_connections,
+        // RFC 5321 §3.1: a server may answer 421 at connection time.
+        busy: b"421 4.7.0 too many connections, try later\r\n",
+        tls: implicit_tls(shared.config.implicit_tls, shared.config.tls.as_ref()),
+        // An idle session is closed after the idle timeout, so a slot frees within it.
+        wait: shared.config.idle_timeout + ADMISSION_SLACK,
+    };
+    serve_connections(listener, admission, "SMTP", stop, move |tcp, peer, stop| {
         let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
         session::run(Arc::clone(&shared), Box::new(tcp), peer, conn_id, stop)
     })
     .await;
 }
 
-/// Accepts until `stop` turns true (or its sender is dropped), runs `serve` for each connection
-/// while fewer than `max_connections` are open (others get `busy` and are closed), then gives
-/// open sessions [`SHUTDOWN_GRACE`] to finish before aborting them.
+/// How much longer than a server's idle bound a connection over the cap waits for a slot: the
+/// idle session it waits for is closed by its own timer, which fires at about the same time.
+pub(crate) const ADMISSION_SLACK: Duration = Duration::from_secs(2);
+
+/// How long the TLS handshake of a refused implicit-TLS connection may take.
+const REFUSAL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS configuration a refusal needs: `Some` on an implicit-TLS port only.
+pub(crate) fn implicit_tls(
+    implicit: bool,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) -> Option<Arc<rustls::ServerConfig>> {
+    if implicit { tls.cloned() } else { None }
+}
+
+/// Who gets a session: at most `max_connections` at once. A connection over the cap waits up
+/// to `wait` for a slot (every session is closed after its server's idle bound, so idle
+/// connections cannot lock a new client out for longer), then gets `busy` and is closed. On an
+/// implicit-TLS port the refusal is sent after the handshake, so the client reads the
+/// protocol's answer rather than a TLS error. At most `max_connections` connections wait or
+/// are being refused at once; beyond that a connection is closed without an answer.
+pub(crate) struct Admission {
+    /// Simultaneous sessions.
+    pub(crate) max_connections: usize,
+    /// The protocol's "too busy" answer.
+    pub(crate) busy: &'static [u8],
+    /// Implicit TLS: the handshake comes before the refusal.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long a connection over the cap waits for a slot.
+    pub(crate) wait: Duration,
+}
+
+/// Accepts until `stop` turns true (or its sender is dropped) and runs `serve` for each
+/// connection [`Admission`] lets in, then gives open sessions [`SHUTDOWN_GRACE`] to finish
+/// before aborting them. Every task (session, waiter, refusal) is in one `JoinSet`.
 pub(crate) async fn serve_connections<F, Fut>(
     listener: TcpListener,
-    max_connections: usize,
-    busy: &'static [u8],
+    admission: Admission,
     protocol: &'static str,
     mut stop: watch::Receiver<bool>,
-    mut serve: F,
+    serve: F,
 ) where
-    F: FnMut(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
+    F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut sessions = JoinSet::new();
+    let admission = Arc::new(admission);
+    let slots = Arc::new(Semaphore::new(admission.max_connections));
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -55,15 +97,40 @@ pub(crate) async fn serve_connections<F, Fut>(
                         continue;
                     }
                 };
-                if sessions.len() >= max_connections {
-                    let _ = tcp.try_write(busy);
+                let _ = tcp.set_nodelay(true);
+                if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+                    let session = serve(tcp, peer, stop.clone());
+                    tasks.spawn(async move {
+                        session.await;
+                        drop(slot);
+                    });
                     continue;
                 }
-                let _ = tcp.set_nodelay(true);
-                sessions.spawn(serve(tcp, peer, stop.clone()));
+                if waiting.load(Ordering::Relaxed) >= admission.max_connections {
+                    tracing::debug!(protocol, %peer, "over the cap and the waiting room: closed");
+                    continue;
+                }
+                waiting.fetch_add(1, Ordering::Relaxed);
+                let (slots, waiting, admission) =
+                    (Arc::clone(&slots), Arc::clone(&waiting), Arc::clone(&admission));
+                let (serve, stop) = (serve.clone(), stop.clone());
+                tasks.spawn(async move {
+                    let slot = tokio::time::timeout(admission.wait, slots.acquire_owned()).await;
+                    match slot {
+                        Ok(Ok(slot)) => {
+                            waiting.fetch_sub(1, Ordering::Relaxed);
+                            serve(tcp, peer, stop).await;
+                            drop(slot);
+                        }
+                        _ => {
+                            refuse(tcp, &admission).await;
+                            waiting.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                });
             }
-            // Reap finished sessions so the set stays as small as the open connections.
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            // Reap finished tasks so the set stays as small as the open connections.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             // A send of `true`, or the handle dropped.
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
@@ -73,13 +140,32 @@ pub(crate) async fn serve_connections<F, Fut>(
         }
     }
     drop(listener);
+    // Waiting connections will not get a slot now.
+    slots.close();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while sessions.join_next().await.is_some() {}
+        while tasks.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        sessions.shutdown().await;
+        tasks.shutdown().await;
     }
+}
+
+/// Sends the busy answer (after the TLS handshake on an implicit-TLS port) and closes.
+async fn refuse(tcp: TcpStream, admission: &Admission) {
+    let mut stream: BoxStream = Box::new(tcp);
+    if let Some(tls) = &admission.tls {
+        match io::accept_tls(Arc::clone(tls), stream, REFUSAL_HANDSHAKE_TIMEOUT).await {
+            Some(s) => stream = s,
+            None => return,
+        }
+    }
+    let bounded = tokio::time::timeout(REFUSAL_HANDSHAKE_TIMEOUT, async {
+        stream.write_all(admission.busy).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    });
+    let _ = bounded.await;
 }
 
 /// A line server's running accept loop: where it listens, how to stop it, and its task. The

@@ -73,6 +73,9 @@ pub struct MailConfig {
     pub retry_attempts: u32,
     /// Milliseconds between attempts.
     pub retry_delay_ms: u64,
+    /// The IMAP server (port 143 style) advertises LOGINDISABLED and refuses LOGIN and
+    /// AUTHENTICATE until STARTTLS (RFC 3501 §6.2.3, §7.2.1); off by default.
+    pub imap_login_disabled_before_tls: bool,
 }
 
 impl Default for MailConfig {
@@ -91,6 +94,7 @@ impl Default for MailConfig {
             }],
             retry_attempts: 5,
             retry_delay_ms: 200,
+            imap_login_disabled_before_tls: false,
         }
     }
 }
@@ -129,6 +133,8 @@ pub struct MailPlane {
     pub submission: SmtpServer,
     /// Submission with implicit TLS (port 465 style, RFC 8314).
     pub submissions: SmtpServer,
+    /// The sink of both submission servers (the MSA that signs and passes mail on).
+    pub msa: Arc<RelaySink>,
     /// The relay chain, in order, with their sinks (what each passed on).
     pub relays: Vec<(String, SmtpServer, Arc<RelaySink>)>,
     /// The CA's own MX.
@@ -161,16 +167,16 @@ impl MailSink for MxSink {
 
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
         let n = message.envelope.rcpt_to.len();
-        // RFC 5321 §4.4: the MX adds its trace field before handing the message on.
-        let mut data = message.received_field(&self.hostname, None).into_bytes();
-        data.extend_from_slice(&message.data);
-        match send::send_once(
+        // RFC 5321 §4.4: the MX adds its trace field before handing the message on (sent
+        // ahead of the message, not joined to a copy of it).
+        let trace = message.received_field(&self.hostname, None);
+        match send::send_once_parts(
             "lmtp",
             self.lmtp,
             &self.hostname,
             true,
             &message.envelope,
-            &data,
+            &[trace.as_bytes(), &message.data],
         )
         .await
         {
@@ -380,6 +386,7 @@ impl MailPlane {
             let mut c = ImapConfig::new("imap.acmeproof.test", store.clone(), clock.clone());
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
+            c.require_tls_for_login = config.imap_login_disabled_before_tls;
             c
         };
         let imap = ImapServer::start(imap_config(false))
@@ -432,6 +439,7 @@ impl MailPlane {
             mx,
             submission,
             submissions,
+            msa,
             relays,
             ca_mx,
             imap,
@@ -487,12 +495,16 @@ impl MailPlane {
         }
     }
 
-    /// Stops every mail server.
+    /// Stops every mail server, then abandons the mail the MSA and the relays still hold.
     pub async fn shutdown(&self) {
         self.submission.shutdown().await;
         self.submissions.shutdown().await;
         for (_, server, _) in &self.relays {
             server.shutdown().await;
+        }
+        self.msa.shutdown().await;
+        for (_, _, sink) in &self.relays {
+            sink.shutdown().await;
         }
         self.ca_mx.shutdown().await;
         self.imap.shutdown().await;

@@ -925,3 +925,18 @@ async fn dnspython_signed_soa_query_like_certbot() {
         assert_eq!(out.trim(), "NOERROR signed 1", "{transport}: {out}");
     }
 }
+
+/// The driver behind `acmeproof bench dns` checks every answer and closes both windows: a small
+/// run, no timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_driver_checks_every_answer_and_measures_both_windows() {
+    use acmeproof_mocks::dns::bench::{DnsBenchError, bench_queries};
+    let r = bench_queries(2_000, 3, 500).await.unwrap();
+    assert_eq!((r.queries, r.clients, r.window), (2_000, 3, 500));
+    assert_eq!(r.history_len, 2_000, "every query recorded");
+    assert!(r.first_rate > 0.0 && r.last_rate > 0.0, "{r:?}");
+    assert!(matches!(
+        bench_queries(999, 1, 500).await,
+        Err(DnsBenchError::Params(_))
+    ));
+}

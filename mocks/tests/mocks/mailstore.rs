@@ -422,6 +422,89 @@ async fn store_sink_answers_per_recipient_and_prepends_return_path() {
     let full = results[0].as_ref().expect_err("full");
     assert_eq!((full.code, full.enhanced), (452, Some((4, 2, 2))));
     assert!(results[1].is_ok());
+    // ... and it is refused at RCPT time already, before any data is sent.
+    let full = sink
+        .check_recipient("bob@example.test", &session())
+        .await
+        .expect_err("full at RCPT");
+    assert_eq!((full.code, full.enhanced), (452, Some((4, 2, 2))));
+    assert!(
+        sink.check_recipient("Alice@example.test", &session())
+            .await
+            .is_ok()
+    );
+    // The world quota: when the whole store holds its octets, every recipient is refused at
+    // RCPT with "mail system full" (RFC 3463 X.3.1), and a delivery under way too.
+    let (used, _) = s.usage();
+    s.set_max_octets(used);
+    let system = sink
+        .check_recipient("Alice@example.test", &session())
+        .await
+        .expect_err("store full");
+    assert_eq!((system.code, system.enhanced), (452, Some((4, 3, 1))));
+    let results = sink
+        .deliver(incoming(&["Alice@example.test"], "s@example.net"))
+        .await;
+    let system = results[0].as_ref().expect_err("store full");
+    assert_eq!((system.code, system.enhanced), (452, Some((4, 3, 1))));
+    s.set_max_octets(used + 10_000);
+    assert!(
+        sink.check_recipient("Alice@example.test", &session())
+            .await
+            .is_ok()
+    );
+}
+
+/// Over LMTP, a recipient whose mailbox is full is refused at RCPT (452 4.2.2), so the client
+/// never sends the data for it; the session goes on.
+#[tokio::test]
+async fn lmtp_refuses_a_full_mailbox_at_rcpt_time() {
+    use acmeproof_mocks::clock::Clock;
+    use acmeproof_mocks::smtp::client::{ClientError, ClientTls, SmtpClient};
+    use acmeproof_mocks::smtp::{Role, SmtpConfig, SmtpServer};
+    let s = store();
+    for _ in 0..MAX_MESSAGES_PER_MAILBOX {
+        s.deliver("bob@example.test", b"x", AT).expect("fill");
+    }
+    let config = SmtpConfig::new(
+        Role::Lmtp,
+        "lmtp.example.test",
+        std::sync::Arc::new(StoreSink::new(s.clone())),
+        Clock::system(),
+    );
+    let server = SmtpServer::start(config).await.expect("LMTP");
+    let mut c = SmtpClient::connect(server.addr(), "mx.example.test", ClientTls::None, true)
+        .await
+        .expect("connect");
+    let envelope = Envelope {
+        mail_from: "s@example.net".into(),
+        rcpt_to: vec!["bob@example.test".into()],
+        ..Envelope::default()
+    };
+    match c.send(&envelope, MSG).await {
+        Err(ClientError::NoRecipients(replies)) => {
+            assert_eq!(replies.len(), 1);
+            assert_eq!(
+                (replies[0].code, replies[0].enhanced),
+                (452, Some((4, 2, 2)))
+            );
+        }
+        other => panic!("refused at RCPT: {other:?}"),
+    }
+    assert!(
+        !server
+            .transcript()
+            .iter()
+            .any(|l| l.line.contains("octets of DATA")),
+        "no data was accepted"
+    );
+    let envelope = Envelope {
+        rcpt_to: vec!["Alice@example.test".into()],
+        ..envelope
+    };
+    let replies = c.send(&envelope, MSG).await.expect("alice has room");
+    assert!(replies[0].is_positive(), "{replies:?}");
+    server.shutdown().await;
 }
 
 #[test]

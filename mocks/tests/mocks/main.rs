@@ -1,9 +1,12 @@
 //! Integration tests of acmeproof-mocks: one binary, one module per component. Each check is
 //! shown to fire on a bad input and to pass on a good one.
 
+mod caps;
+mod corpus;
 mod dkim;
 mod dns;
 mod imap;
+mod imap_rev1;
 mod jws;
 mod mailstore;
 mod mangle;

@@ -703,12 +703,18 @@ async fn connection_limit_and_shutdown() {
     let store = store();
     let mut cfg = config(&store);
     cfg.max_connections = 1;
+    cfg.tls = Some(server_tls());
+    cfg.implicit_tls = true;
+    cfg.login_timeout = Duration::from_millis(200);
     let server = Pop3Server::start(cfg).await.unwrap();
-    let (mut first, _) = Raw::connect(server.addr()).await;
-    let (mut second, greeting) = Raw::connect(server.addr()).await;
+    // Logged in, the first session keeps its slot for the (long) idle timeout.
+    let (mut first, _) = Raw::connect_tls(server.addr()).await;
+    assert!(first.login().await.starts_with("+OK"));
+    // The second waits for a slot (the login timeout plus a little), then is refused with
+    // POP3's own answer, after the handshake: the client reads it, not a TLS error.
+    let (mut second, greeting) = Raw::connect_tls(server.addr()).await;
     assert_eq!(greeting, "-ERR [SYS/TEMP] too many connections, try later");
     assert!(second.at_eof().await);
-    assert!(first.login().await.starts_with("+OK"));
     assert!(first.cmd("DELE 1").await.starts_with("+OK"));
     timeout(T, server.shutdown()).await.unwrap();
     assert_eq!(first.line().await, "-ERR [SYS/TEMP] server shutting down");

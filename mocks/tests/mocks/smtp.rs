@@ -469,6 +469,46 @@ async fn submission_auth_login_cancel_and_sequence() {
     server.shutdown().await;
 }
 
+/// RFC 4954 §4: a SASL response may be 12288 octets, as the AUTH initial response and as a
+/// continuation line; one octet more is a line too long, and the session goes on.
+#[tokio::test]
+async fn auth_responses_of_12288_octets_are_read_whole() {
+    use base64::Engine as _;
+    let sink = TestSink::new(KNOWN);
+    let mut cfg = config(Role::Submission, Arc::clone(&sink));
+    cfg.require_tls_for_auth = false;
+    let server = SmtpServer::start(cfg).await.unwrap();
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    raw.send(b"EHLO client.test\r\n").await;
+    raw.reply().await;
+    // `\0alice\0<password>` whose base64 is exactly 12288 octets: the wrong password is
+    // judged (535), so the whole response was read and decoded.
+    let password = "p".repeat(12_288 / 4 * 3 - "\0alice\0".len());
+    let response = base64::engine::general_purpose::STANDARD.encode(format!("\0alice\0{password}"));
+    assert_eq!(response.len(), 12_288);
+    assert_eq!(
+        code(&raw.cmd(&format!("AUTH PLAIN {response}")).await),
+        "535 5.7.8"
+    );
+    assert_eq!(raw.cmd("AUTH PLAIN").await, "334 ");
+    assert_eq!(code(&raw.cmd(&response).await), "535 5.7.8");
+    // Over the limit: 500 5.5.6 for the command and for a continuation.
+    let over = format!("{response}AAAA");
+    assert_eq!(
+        code(&raw.cmd(&format!("AUTH PLAIN {over}")).await),
+        "500 5.5.6"
+    );
+    assert_eq!(raw.cmd("AUTH PLAIN").await, "334 ");
+    assert_eq!(code(&raw.cmd(&over).await), "500 5.5.6");
+    // The session is intact: the right credentials still log in.
+    let ok = base64::engine::general_purpose::STANDARD.encode("\0alice\0secret");
+    assert_eq!(
+        code(&raw.cmd(&format!("AUTH PLAIN {ok}")).await),
+        "235 2.7.0"
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn submissions_implicit_tls() {
     let sink = TestSink::new(KNOWN);
@@ -531,6 +571,107 @@ async fn lmtp_per_recipient_replies_and_hello_verbs() {
         );
         s.shutdown().await;
     }
+    server.shutdown().await;
+}
+
+/// A repeated RCPT of one mailbox (the domain in another case and as A-labels too) is
+/// accepted again but delivered once; LMTP still answers each RCPT after DATA (RFC 2033 §4.2).
+#[tokio::test]
+async fn repeated_recipients_are_delivered_once() {
+    for role in [Role::Mx, Role::Lmtp] {
+        let sink = TestSink::with_failures(KNOWN, &["full@example.test"]);
+        let server = SmtpServer::start(config(role, Arc::clone(&sink)))
+            .await
+            .unwrap();
+        let (mut raw, _) = Raw::connect(server.addr()).await;
+        raw.cmd(hello(role)).await;
+        assert_eq!(
+            code(&raw.cmd("MAIL FROM:<a@example.test>").await),
+            "250 2.1.0"
+        );
+        let rcpts = [
+            "known@example.test",
+            "known@EXAMPLE.test",
+            "full@example.test",
+            "known@example.test",
+            "full@example.test",
+        ];
+        for r in rcpts {
+            assert_eq!(
+                code(&raw.cmd(&format!("RCPT TO:<{r}>")).await),
+                "250 2.1.5",
+                "{role:?} {r}"
+            );
+        }
+        // The local part is case-sensitive (RFC 5321 §2.4): another mailbox to the engine (this
+        // test sink happens to accept it).
+        assert_eq!(
+            code(&raw.cmd("RCPT TO:<Known@example.test>").await),
+            "250 2.1.5"
+        );
+        assert_eq!(raw.cmd("DATA").await.split(' ').next(), Some("354"));
+        raw.send(b"Subject: once\r\n\r\nbody\r\n.\r\n").await;
+        let after: Vec<String> = if role == Role::Lmtp {
+            let mut v = Vec::new();
+            for _ in 0..=rcpts.len() {
+                v.push(raw.reply().await.pop().unwrap());
+            }
+            v
+        } else {
+            vec![raw.reply().await.pop().unwrap()]
+        };
+        let codes: Vec<&str> = after.iter().map(|l| code(l)).collect();
+        if role == Role::Lmtp {
+            assert_eq!(
+                codes,
+                [
+                    "250 2.1.5",
+                    "250 2.1.5",
+                    "452 4.2.2",
+                    "250 2.1.5",
+                    "452 4.2.2",
+                    "250 2.1.5"
+                ]
+            );
+        } else {
+            assert_eq!(codes, ["452 4.2.2"], "SMTP: the first failure");
+        }
+        let got = sink.wait_for(1).await;
+        assert_eq!(
+            got[0].envelope.rcpt_to,
+            vec![
+                "known@example.test",
+                "full@example.test",
+                "Known@example.test"
+            ],
+            "{role:?}: each mailbox once"
+        );
+        raw.cmd("QUIT").await;
+        server.shutdown().await;
+    }
+}
+
+/// RFC 5321 §4.5.3.1.8: the recipient limit counts RCPTs as sent, repeats included, so a client
+/// cannot make the server answer without bound either.
+#[tokio::test]
+async fn repeated_recipients_count_towards_the_limit() {
+    let sink = TestSink::new(KNOWN);
+    let mut cfg = config(Role::Mx, Arc::clone(&sink));
+    cfg.max_recipients = 3;
+    let server = SmtpServer::start(cfg).await.unwrap();
+    let (mut raw, _) = Raw::connect(server.addr()).await;
+    raw.cmd("EHLO client.test").await;
+    raw.cmd("MAIL FROM:<a@example.test>").await;
+    for _ in 0..3 {
+        assert_eq!(
+            code(&raw.cmd("RCPT TO:<known@example.test>").await),
+            "250 2.1.5"
+        );
+    }
+    assert_eq!(
+        code(&raw.cmd("RCPT TO:<known@example.test>").await),
+        "452 4.5.3"
+    );
     server.shutdown().await;
 }
 
@@ -765,14 +906,18 @@ async fn connection_limit_transcript_bound_and_implicit_tls_garbage() {
     cfg.transcript_lines = 5;
     let server = SmtpServer::start(cfg).await.unwrap();
     let (mut first, _) = Raw::connect(server.addr()).await;
-    let (mut second, greeting) = Raw::connect(server.addr()).await;
-    assert_eq!(code(&greeting), "421 4.7.0");
-    assert!(second.at_eof().await);
+    // Over the cap, a connection waits for a slot: it is greeted once the first one quits.
+    let addr = server.addr();
+    let second = tokio::spawn(async move { Raw::connect(addr).await });
     for _ in 0..10 {
         first.cmd("NOOP").await;
     }
-    assert_eq!(server.transcript().len(), 5);
+    assert!(!second.is_finished(), "no slot yet");
     first.cmd("QUIT").await;
+    let (mut second, greeting) = timeout(T, second).await.unwrap().unwrap();
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    second.cmd("QUIT").await;
+    assert_eq!(server.transcript().len(), 5);
     server.shutdown().await;
 
     // HELO (no extensions): parameters are refused.

@@ -91,7 +91,7 @@ impl Session {
     /// Sends `334 prompt` and reads the client's base64 answer (logged as `<redacted>`).
     async fn challenge(&mut self, prompt: &str) -> Result<auth::Response, Stop> {
         self.reply(reply::plain(334, prompt));
-        match self.read(command::AUTH_LINE_MAX).await {
+        match self.read(command::AUTH_CONTINUATION_MAX).await {
             Read::Line(Line::Full(bytes)) => {
                 self.record_in("<redacted>");
                 let text = command::strip_line(&bytes).map_err(Stop::Reply)?;

@@ -47,7 +47,14 @@ struct Txn {
     from: String,
     smtputf8: bool,
     body_8bit: bool,
+    /// The accepted recipients, each once: a repeated RCPT of the same mailbox is answered
+    /// like the first but not stored again, so 100 RCPTs of one address deliver one copy.
     rcpts: Vec<String>,
+    /// `rcpts` as mailbox keys (`transaction::mailbox_key`), in the same order.
+    keys: Vec<String>,
+    /// For each accepted RCPT, in order, its entry in `rcpts` (LMTP answers each RCPT after
+    /// DATA, RFC 2033 §4.2, repeats included).
+    accepted: Vec<usize>,
 }
 
 struct Session {

@@ -77,6 +77,8 @@ impl Session {
             smtputf8,
             body_8bit,
             rcpts: Vec::new(),
+            keys: Vec::new(),
+            accepted: Vec::new(),
         });
         self.reply(Reply::new(250, (2, 1, 0), "Ok"));
     }
@@ -115,16 +117,27 @@ impl Session {
             return self.reply(non_ascii());
         }
         let cfg = &self.shared.config;
-        if txn.rcpts.len() >= cfg.max_recipients {
+        if txn.accepted.len() >= cfg.max_recipients {
             // RFC 5321 §4.5.3.1.10.
             return self.reply(Reply::new(452, (4, 5, 3), "too many recipients"));
+        }
+        let key = mailbox_key(&path);
+        if let Some(i) = txn.keys.iter().position(|k| *k == key) {
+            // The same mailbox again: the same answer, one delivery (what Postfix and Exim do
+            // with duplicate recipients; RFC 5321 leaves it to the server).
+            if let Some(txn) = &mut self.txn {
+                txn.accepted.push(i);
+            }
+            return self.reply(Reply::new(250, (2, 1, 5), "Ok"));
         }
         let info = self.info(txn.smtputf8);
         let sink = Arc::clone(&cfg.sink);
         match sink.check_recipient(&path, &info).await {
             Ok(()) => {
                 if let Some(txn) = &mut self.txn {
+                    txn.accepted.push(txn.rcpts.len());
                     txn.rcpts.push(path);
+                    txn.keys.push(key);
                 }
                 self.reply(Reply::new(250, (2, 1, 5), "Ok"));
             }
@@ -154,7 +167,7 @@ impl Session {
                         break;
                     }
                 }
-                Read::Line(Line::TooLong { crlf }) => parser.feed_too_long(crlf),
+                Read::Line(Line::TooLong { crlf, .. }) => parser.feed_too_long(crlf),
                 // The transaction is abandoned: the sink gets nothing.
                 Read::Gone => return Flow::Close,
                 Read::Timeout => return self.idle_timeout(),
@@ -171,6 +184,7 @@ impl Session {
             return Flow::Continue;
         };
         let n = txn.rcpts.len();
+        let accepted = txn.accepted.clone();
         let forged = finished
             .as_ref()
             .ok()
@@ -213,8 +227,13 @@ impl Session {
             }
         };
         if self.lmtp() {
-            // RFC 2033 §4.2: one reply per successful RCPT, in RCPT order.
-            for r in replies {
+            // RFC 2033 §4.2: one reply per successful RCPT, in RCPT order (a repeated RCPT
+            // gets its mailbox's reply again).
+            for i in accepted {
+                let r = replies
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| Reply::try_later("no delivery result for this recipient"));
                 self.reply(r);
             }
         } else {
@@ -235,6 +254,15 @@ impl Session {
         }
         Flow::Continue
     }
+}
+
+/// What makes two recipients the same mailbox: the local part exactly as written (RFC 5321
+/// §2.4: case-sensitive), the domain as lowercase A-labels; `Postmaster` in any case (§4.1.1.3).
+fn mailbox_key(path: &str) -> String {
+    if path.eq_ignore_ascii_case("postmaster") {
+        return "postmaster".into();
+    }
+    crate::mailstore::canonical_address(path).unwrap_or_else(|_| path.to_owned())
 }
 
 /// RFC 6531 §3.5 / RFC 5248: `553 5.6.7` for a non-ASCII address without SMTPUTF8.
