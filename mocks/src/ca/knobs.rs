@@ -306,7 +306,30 @@ pub enum KnobError {
     Zero(&'static str),
 }
 
+/// The longest lifetime or validity a knob gives (100 years): larger values are clamped, so
+/// no knob value can overflow the CA's date arithmetic.
+pub const MAX_LIFETIME_SECS: u64 = 100 * 365 * 24 * 3600;
+
+fn lifetime(secs: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(secs.min(MAX_LIFETIME_SECS)).unwrap_or(i64::MAX))
+}
+
 impl Knobs {
+    /// `order_lifetime_secs`, at most [`MAX_LIFETIME_SECS`].
+    pub fn order_lifetime(&self) -> time::Duration {
+        lifetime(self.order_lifetime_secs)
+    }
+
+    /// `authz_lifetime_secs`, at most [`MAX_LIFETIME_SECS`].
+    pub fn authz_lifetime(&self) -> time::Duration {
+        lifetime(self.authz_lifetime_secs)
+    }
+
+    /// `cert_validity_secs`, at most [`MAX_LIFETIME_SECS`].
+    pub fn cert_validity(&self) -> time::Duration {
+        lifetime(self.cert_validity_secs)
+    }
+
     /// Checks ranges and names.
     pub fn validate(&self) -> Result<(), KnobError> {
         if self.nonce_reject_percent > 100 {

@@ -37,8 +37,9 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         }
     }
     let now = ca.clock.now();
-    let order_lifetime = time::Duration::seconds(clamp_secs(knobs.order_lifetime_secs));
-    let authz_lifetime = time::Duration::seconds(clamp_secs(knobs.authz_lifetime_secs));
+    // Checked before anything is stored: a world clock near 9999-12-31 refuses the order.
+    let order_expires = crate::clock::later(now, knobs.order_lifetime())?;
+    let authz_expires = crate::clock::later(now, knobs.authz_lifetime())?;
     let mut store = ca.store();
     let mut authz_ids = Vec::with_capacity(requested.len());
     for r in &requested {
@@ -48,7 +49,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
             .flatten();
         let id = match reused {
             Some(id) => id,
-            None => new_authz(ca, &mut store, &account.id, r, now + authz_lifetime),
+            None => new_authz(ca, &mut store, &account.id, r, authz_expires),
         };
         authz_ids.push(id);
     }
@@ -56,7 +57,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         id: ca.new_id(),
         account: account.id.clone(),
         status: OrderStatus::Pending,
-        expires: now + order_lifetime,
+        expires: order_expires,
         identifiers: requested.iter().map(|r| r.identifier.clone()).collect(),
         not_before: None,
         not_after: None,
@@ -76,12 +77,6 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         .map(|o| o.to_json(&ca.urls))
         .unwrap_or(Value::Null);
     Ok(Reply::json(StatusCode::CREATED, &body).location(ca.urls.order(&id)))
-}
-
-fn clamp_secs(secs: u64) -> i64 {
-    i64::try_from(secs)
-        .unwrap_or(i64::MAX / 4)
-        .min(100 * 365 * 24 * 3600)
 }
 
 /// Creates an authorization with the challenges its identifier allows.
@@ -239,7 +234,7 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
             }
         }
     };
-    let validity = time::Duration::seconds(clamp_secs(ca.knobs().cert_validity_secs));
+    let validity = ca.knobs().cert_validity();
     let issued = ca
         .pki
         .issue(&csr, &profile, validity)

@@ -199,6 +199,15 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+impl From<crate::clock::OutOfRange> for Problem {
+    /// An expiry the world clock puts past 9999-12-31T23:59:59Z: the CA cannot write it
+    /// (RFC 8555 timestamps are RFC 3339, four-digit years), which is the CA's limit, not the
+    /// client's fault.
+    fn from(e: crate::clock::OutOfRange) -> Self {
+        Problem::internal(format!("the world clock is too far out: {e}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,8 +157,11 @@ impl Store {
             return;
         };
         let authz_id = challenge.authz.clone();
+        // RFC 8555 §7.1.4: a valid authorization carries the expiry of the validation; one the
+        // CA cannot write (past 9999-12-31) fails the validation instead.
+        let outcome = outcome.and_then(|()| Ok(crate::clock::later(now, authz_lifetime)?));
         match outcome {
-            Ok(()) => {
+            Ok(expires) => {
                 challenge.status = ChallengeStatus::Valid;
                 challenge.validated = Some(now);
                 challenge.error = None;
@@ -166,8 +169,7 @@ impl Store {
                     && authz.status == AuthzStatus::Pending
                 {
                     authz.status = AuthzStatus::Valid;
-                    // RFC 8555 §7.1.4: a valid authorization carries the expiry of the validation.
-                    authz.expires = now + authz_lifetime;
+                    authz.expires = expires;
                 }
             }
             Err(problem) => {

@@ -50,10 +50,9 @@ pub async fn run(ca: Arc<CaShared>, id: String) {
         }
         None => return,
     };
-    let lifetime =
-        time::Duration::seconds(i64::try_from(knobs.authz_lifetime_secs).unwrap_or(i64::MAX / 4));
     let now = ca.clock.now();
-    ca.store().finish_validation(&id, outcome, now, lifetime);
+    ca.store()
+        .finish_validation(&id, outcome, now, knobs.authz_lifetime());
     let _ = ca.validations.send(id);
 }
 

@@ -12,7 +12,7 @@
 //! | GET, POST, DELETE | `/dns/records` | `?name=` lists; POST a record; DELETE `?name=&type=` |
 //! | GET, DELETE | `/dns/history` | DNS queries seen |
 //! | PUT, DELETE | `/dns/faults` | PUT `{"name", "fault"}`; DELETE `?name=` |
-//! | POST | `/clock/advance` | `{"seconds": n}` moves the world clock |
+//! | POST | `/clock/advance` | `{"seconds": n}` moves the world clock (422 past 9999-12-31T23:59:59Z) |
 //! | GET | `/mail/messages?address=` | a user's INBOX: uid, size, date, flags, From, Subject |
 //! | GET | `/mail/message?address=&uid=` | one message, raw (`message/rfc822`) |
 //! | GET | `/mail/relays` | what each relay passed on: envelope, size, outcome |
@@ -263,10 +263,11 @@ struct Advance {
 
 async fn advance_clock(State(m): State<Management>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<Advance>(&body) {
-        Ok(a) => {
-            m.clock.advance(time::Duration::seconds(a.seconds));
-            Json(json!({ "now": rfc3339(m.clock.now()) })).into_response()
-        }
+        // The world's times are written as RFC 3339 and X.509 times: four-digit years only.
+        Ok(a) => match m.clock.try_advance(time::Duration::seconds(a.seconds)) {
+            Ok(now) => Json(json!({ "now": rfc3339(now) })).into_response(),
+            Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        },
         Err(e) => error(
             StatusCode::BAD_REQUEST,
             format!("expected {{\"seconds\": n}}: {e}"),

@@ -202,8 +202,7 @@ impl Pki {
         let mut params = CertificateParams::default();
         // rcgen's defaults (CN "rcgen self signed cert", 1975–4096) are always replaced.
         params.distinguished_name = DistinguishedName::new();
-        params.not_before = now - BACKDATE;
-        params.not_after = now + validity;
+        (params.not_before, params.not_after) = validity_from(now, validity);
         params.serial_number = Some(SerialNumber::from_slice(&serial(&self.serials)));
         // RFC 5280 §4.2.1.1: authorityKeyIdentifier; the subject key identifier comes with
         // basicConstraints (see `Profile::apply`).
@@ -219,12 +218,22 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime, serials: &SeededRng) -> C
     dn.push(DnType::OrganizationName, org);
     dn.push(DnType::CommonName, cn);
     params.distinguished_name = dn;
-    params.not_before = now - BACKDATE;
-    params.not_after = now + CA_VALIDITY;
+    (params.not_before, params.not_after) = validity_from(now, CA_VALIDITY);
     params.serial_number = Some(SerialNumber::from_slice(&serial(serials)));
     // RFC 5280 §4.2.1.3: a CA key that signs certificates and CRLs; rcgen marks KU critical.
     params.key_usages = (KeyUsageBits::KEY_CERT_SIGN | KeyUsageBits::CRL_SIGN).to_rcgen();
     params
+}
+
+/// notBefore and notAfter of a certificate valid for `validity` from `now` (backdated by
+/// [`BACKDATE`]). Whatever the world clock says, both stay within four-digit years: RFC 5280
+/// §4.1.2.5 "the notAfter SHOULD be assigned the GeneralizedTime value of 99991231235959Z" for
+/// a certificate without a well-defined end, so a validity past it ends there.
+fn validity_from(now: OffsetDateTime, validity: Duration) -> (OffsetDateTime, OffsetDateTime) {
+    (
+        crate::clock::earlier(now, BACKDATE).unwrap_or_else(|_| crate::clock::earliest()),
+        crate::clock::later(now, validity).unwrap_or_else(|_| crate::clock::latest()),
+    )
 }
 
 /// X.509 times have whole seconds (RFC 5280 §4.1.2.5.1/.2): drop the rest so what [`Issued`]
