@@ -136,6 +136,11 @@ impl Ca {
         self.served.addr()
     }
 
+    /// The HTTPS server's bounds and open connections.
+    pub fn served(&self) -> &Served {
+        &self.served
+    }
+
     /// The state the handlers share (knobs, store, history).
     pub fn shared(&self) -> &Arc<CaShared> {
         &self.shared

@@ -362,11 +362,21 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
         .map(str::to_owned);
     let route = Route::parse(&path);
     let mut observed = Observed::default();
-    let result = match axum::body::to_bytes(body, MAX_BODY_OCTETS).await {
-        Err(_) => Err(Problem::malformed(format!(
-            "the request body is larger than {MAX_BODY_OCTETS} octets"
-        ))
-        .with_status(413)),
+    let mut close = false;
+    let result = match crate::https::read_body(
+        &parts.headers,
+        body,
+        MAX_BODY_OCTETS,
+        crate::https::BODY_TIMEOUT,
+    )
+    .await
+    {
+        Err(error) => {
+            // RFC 8555 names no status for these; 413 and 408 are RFC 9110's, with the
+            // problem type for a request that could not be read.
+            close = error.closes();
+            Err(Problem::malformed(error.to_string()).with_status(error.status()))
+        }
         Ok(body) => {
             let incoming = Incoming {
                 method: parts.method.clone(),
@@ -391,7 +401,13 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
             (problem_response(&problem), status, Some(kind))
         }
     };
-    let response = finish(&ca, response, is_directory, is_nonce);
+    let mut response = finish(&ca, response, is_directory, is_nonce);
+    if close {
+        // RFC 9112 §9.6: the rest of a late body must not be read as the next request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     ca.record(RequestRecord {
         seq: ca
             .next_seq

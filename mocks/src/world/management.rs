@@ -96,7 +96,35 @@ pub fn router(state: Management) -> Router {
             "/mail/acme/{service}",
             get(acme_get).put(acme_put).delete(acme_delete),
         )
+        .layer(axum::middleware::from_fn(bounded_body))
         .with_state(state)
+}
+
+/// The largest request body the API reads (a knob patch or a DNS record is far smaller).
+pub const MAX_BODY_OCTETS: usize = 64 * 1024;
+
+/// Reads every request body within [`MAX_BODY_OCTETS`] and [`https::BODY_TIMEOUT`] before a
+/// route sees it: 413 at once for a larger `Content-Length`, 408 (and the connection closed)
+/// for a body that stalls.
+async fn bounded_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match https::read_body(&parts.headers, body, MAX_BODY_OCTETS, https::BODY_TIMEOUT).await {
+        Ok(body) => {
+            next.run(axum::extract::Request::from_parts(parts, body.into()))
+                .await
+        }
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = error(status, e.to_string());
+            if e.closes() {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

@@ -3,6 +3,7 @@
 
 mod dkim;
 mod dns;
+mod http_stall;
 mod imap;
 mod jws;
 mod mailstore;
