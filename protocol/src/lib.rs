@@ -15,6 +15,7 @@
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
 //! - [`address`]: e-mail addresses, IDNA, RFC 8398 §5 comparison, SAN form.
 //! - [`email_tls`]: draft-ietf-acme-email-tls-05 names, ports and capability lines.
+//! - [`tls_alpn`]: RFC 8737 tls-alpn-01: the acmeIdentifier digest and the certificate check.
 //! - [`requirements`]: the catalogue of every SMIME-n, TLS-n and ACME-n id.
 //! - [`finding`]: what a checker reports.
 #![forbid(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod keyauth;
 pub mod problem;
 pub mod requirements;
 pub mod smime;
+pub mod tls_alpn;
 pub mod token;
 
 pub use finding::{Finding, Findings, Level};

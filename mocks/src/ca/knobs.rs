@@ -56,6 +56,8 @@ pub struct Knobs {
     pub cert_validity_secs: u64,
     /// The TCP port http-01 validation connects to (RFC 8555 §8.3 says 80; tests move it).
     pub http01_port: u16,
+    /// The TCP port tls-alpn-01 validation connects to (RFC 8737 §3 says 443; tests move it).
+    pub tls_alpn01_port: u16,
     /// When the email-reply-00 challenge mail is sent (RFC 8823 §3 leaves it to the CA).
     pub email_send_on: EmailSendOn,
     /// Which token joins make a correct RFC 8823 digest (digest §1.6: the text is ambiguous).
@@ -259,6 +261,7 @@ impl Default for Knobs {
             authz_lifetime_secs: 7 * 24 * 3600,
             cert_validity_secs: 90 * 24 * 3600,
             http01_port: 80,
+            tls_alpn01_port: 443,
             email_send_on: EmailSendOn::AuthzFetch,
             email_join: JoinPolicy::Either,
             email_reply_window_secs: 24 * 3600,

@@ -32,6 +32,7 @@ pub mod server;
 pub mod state;
 pub mod urls;
 pub mod validate;
+pub mod validate_alpn;
 pub mod validate_tls;
 
 use std::collections::VecDeque;

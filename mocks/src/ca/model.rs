@@ -66,6 +66,9 @@ pub enum ChallengeKind {
     /// RFC 8555 §8.4.
     #[serde(rename = "dns-01")]
     Dns01,
+    /// RFC 8737: a TLS handshake with ALPN `acme-tls/1` presenting the validation certificate.
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
     /// RFC 8823 §3: the challenge mail arrives with the mail plane; until then it stays pending.
     #[serde(rename = "email-reply-00")]
     EmailReply00,
@@ -89,6 +92,7 @@ impl ChallengeKind {
         match self {
             ChallengeKind::Http01 => "http-01",
             ChallengeKind::Dns01 => "dns-01",
+            ChallengeKind::TlsAlpn01 => "tls-alpn-01",
             ChallengeKind::EmailReply00 => "email-reply-00",
             ChallengeKind::DnsEmail00 => "dns-email-00",
             ChallengeKind::CapabilitySmtp00 => "capability-smtp-00",

@@ -93,7 +93,13 @@ fn new_authz(
         (IdentifierKind::Dns, wildcard, Some(target)) => target.challenge_kinds(wildcard),
         // RFC 8555 §7.1.3 / §8.4: a wildcard can only be proved through DNS.
         (IdentifierKind::Dns, true, None) => vec![ChallengeKind::Dns01],
-        (IdentifierKind::Dns, false, None) => vec![ChallengeKind::Http01, ChallengeKind::Dns01],
+        // RFC 8737 §3 registers tls-alpn-01 for `dns` identifiers; a wildcard is not one name
+        // a TLS server can answer for, so it is left to dns-01 above.
+        (IdentifierKind::Dns, false, None) => vec![
+            ChallengeKind::Http01,
+            ChallengeKind::Dns01,
+            ChallengeKind::TlsAlpn01,
+        ],
         (IdentifierKind::Email, _, _) => vec![ChallengeKind::EmailReply00],
         // `identifiers::check` refuses IP identifiers (RFC 8738 is not offered).
         (IdentifierKind::Ip, _, _) => Vec::new(),

@@ -1,0 +1,382 @@
+//! The CA next to Pebble and beyond (issue 17): revocation through authorizations, badCSR for a
+//! refused CSR key, `status` in embedded problems, ES512 accounts, tls-alpn-01, the order list
+//! without invalid orders, ARI (RFC 9773) and the CRL. Each check is shown refusing what it
+//! must refuse and accepting what it must accept.
+
+use acmeproof::acme::alpn::AlpnResponder;
+use acmeproof::acme::flow::{self, Proof};
+use acmeproof::acme::{AcmeClient, AcmeError};
+use acmeproof_mocks::account_key::KeyAlg;
+use acmeproof_mocks::world::World;
+use acmeproof_protocol::b64url;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn problem(result: Result<impl std::fmt::Debug, AcmeError>) -> (u16, String, Value) {
+    match result {
+        Err(AcmeError::Problem {
+            status,
+            kind,
+            document,
+            ..
+        }) => (status, kind, document),
+        other => panic!("expected a problem document, got {other:?}"),
+    }
+}
+
+fn leaf_b64(issued: &flow::Issued) -> String {
+    b64url::encode(pem_chain(&issued.chain_pem).remove(0))
+}
+
+async fn revoke(client: &AcmeClient, cert: &str) -> Result<acmeproof::acme::Response, AcmeError> {
+    let url = client.directory().revoke_cert.clone();
+    client
+        .post(&url, Some(&json!({ "certificate": cert })))
+        .await
+}
+
+/// Valid authorizations for `names` in `client`'s account, without a certificate; returns the
+/// order, ready.
+async fn authorize(world: &World, client: &AcmeClient, names: &[&str]) -> (String, Value) {
+    let identifiers: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"type": "dns", "value": n}))
+        .collect();
+    let (order_url, order) = client.new_order(&identifiers).await.expect("order");
+    for authz_url in order["authorizations"].as_array().expect("authzs") {
+        let authz_url = authz_url.as_str().expect("url");
+        let authz = client.get(authz_url).await.expect("authz");
+        let challenge = authz["challenges"]
+            .as_array()
+            .expect("challenges")
+            .iter()
+            .find(|c| c["type"] == "dns-01")
+            .expect("dns-01")
+            .clone();
+        let domain = authz["identifier"]["value"].as_str().expect("name");
+        let value = acmeproof_protocol::keyauth::dns01_txt_value(
+            challenge["token"].as_str().expect("token"),
+            &client.key().thumbprint(),
+        );
+        world
+            .dns
+            .set_txt(&format!("_acme-challenge.{domain}"), vec![value])
+            .await
+            .expect("txt");
+        client
+            .respond(challenge["url"].as_str().expect("url"))
+            .await
+            .expect("respond");
+        let done = client
+            .poll(authz_url, &["pending"], WAIT)
+            .await
+            .expect("poll");
+        assert_eq!(done["status"], "valid", "{done}");
+    }
+    let order = client.poll(&order_url, &["pending"], WAIT).await.unwrap();
+    assert_eq!(order["status"], "ready");
+    (order_url, order)
+}
+
+#[tokio::test]
+async fn another_account_revokes_through_authorizations_for_every_name() {
+    let world = world().await;
+    let owner = client(&world, "owner").await;
+    let issued = flow::issue_dns01(
+        &owner,
+        &world.dns,
+        &["a.example.test", "b.example.test"],
+        WAIT,
+    )
+    .await
+    .expect("issued");
+    let cert = leaf_b64(&issued);
+    // An account with no authorization, or with one for only one of the names, is refused.
+    let other = client(&world, "other").await;
+    let (status, kind, doc) = problem(revoke(&other, &cert).await);
+    assert_eq!((status, kind.as_str()), (403, "unauthorized"), "{doc}");
+    authorize(&world, &other, &["a.example.test"]).await;
+    let (status, kind, _) = problem(revoke(&other, &cert).await);
+    assert_eq!((status, kind.as_str()), (403, "unauthorized"));
+    // With valid authorizations for both names it may revoke (RFC 8555 §7.6, ACME-35).
+    authorize(&world, &other, &["b.example.test"]).await;
+    let answer = revoke(&other, &cert).await.expect("revoked");
+    assert_eq!(answer.status, 200);
+    let (_, kind, _) = problem(revoke(&owner, &cert).await);
+    assert_eq!(kind, "alreadyRevoked");
+    // Authorizations that expired no longer count.
+    let again = flow::issue_dns01(&owner, &world.dns, &["a.example.test"], WAIT)
+        .await
+        .expect("issued");
+    world.clock.advance(time::Duration::days(8));
+    let (status, kind, _) = problem(revoke(&other, &leaf_b64(&again)).await);
+    assert_eq!((status, kind.as_str()), (403, "unauthorized"));
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wildcard_certificate_needs_a_wildcard_authorization_to_be_revoked() {
+    let world = world().await;
+    let owner = client(&world, "wild-owner").await;
+    let issued = flow::issue_dns01(&owner, &world.dns, &["*.example.test"], WAIT)
+        .await
+        .expect("issued");
+    let cert = leaf_b64(&issued);
+    let other = client(&world, "wild-other").await;
+    // example.test itself does not cover *.example.test.
+    authorize(&world, &other, &["example.test"]).await;
+    let (status, kind, _) = problem(revoke(&other, &cert).await);
+    assert_eq!((status, kind.as_str()), (403, "unauthorized"));
+    authorize(&world, &other, &["*.example.test"]).await;
+    revoke(&other, &cert).await.expect("revoked");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_csr_with_a_refused_key_is_bad_csr_and_the_order_stays_ready() {
+    let world = world().await;
+    let client = client(&world, "csr-key").await;
+    let (order_url, order) = authorize(&world, &client, &["www.example.test"]).await;
+    // RSA-1024, made by OpenSSL (ring cannot make RSA keys), in a CSR for the right name.
+    let pkey = openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(1024).unwrap()).unwrap();
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "www.example.test").unwrap();
+    let mut req = openssl::x509::X509ReqBuilder::new().unwrap();
+    req.set_subject_name(&name.build()).unwrap();
+    req.set_pubkey(&pkey).unwrap();
+    req.sign(&pkey, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    let csr = req.build().to_der().unwrap();
+    let (status, kind, doc) = problem(
+        client
+            .finalize(order["finalize"].as_str().expect("finalize"), &csr)
+            .await,
+    );
+    assert_eq!((status, kind.as_str()), (400, "badCSR"), "{doc}");
+    assert!(doc["detail"].as_str().unwrap().contains("1024"), "{doc}");
+    assert_eq!(client.get(&order_url).await.unwrap()["status"], "ready");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn problems_inside_challenges_and_orders_carry_status() {
+    let world = world().await;
+    let client = client(&world, "status").await;
+    let (order_url, order) = client
+        .new_order(&[json!({"type": "dns", "value": "nothing.example.test"})])
+        .await
+        .expect("order");
+    let authz_url = order["authorizations"][0].as_str().unwrap();
+    let authz = client.get(authz_url).await.unwrap();
+    let dns01 = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "dns-01")
+        .unwrap()
+        .clone();
+    // A TXT record with another value: the validation fails with incorrectResponse (403).
+    world
+        .dns
+        .set_txt("_acme-challenge.nothing.example.test", vec!["wrong".into()])
+        .await
+        .unwrap();
+    client
+        .respond(dns01["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    let authz = client.poll(authz_url, &["pending"], WAIT).await.unwrap();
+    let failed = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "dns-01")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        failed["error"]["type"],
+        "urn:ietf:params:acme:error:incorrectResponse"
+    );
+    assert_eq!(failed["error"]["status"], 403, "{failed}");
+    let order = client.get(&order_url).await.unwrap();
+    assert_eq!(order["status"], "invalid");
+    assert_eq!(order["error"]["status"], 403, "{order}");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_order_list_leaves_invalid_orders_out() {
+    let world = world().await;
+    let client = client(&world, "orders-list").await;
+    let (kept, _) = client
+        .new_order(&[json!({"type": "dns", "value": "kept.example.test"})])
+        .await
+        .unwrap();
+    let (dropped, order) = client
+        .new_order(&[json!({"type": "dns", "value": "dropped.example.test"})])
+        .await
+        .unwrap();
+    let list_url = client.get(&client.account_url().unwrap()).await.unwrap()["orders"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = |v: Value| -> Vec<String> {
+        v["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        listed(client.get(&list_url).await.unwrap()),
+        [kept.clone(), dropped.clone()],
+        "pending orders are listed"
+    );
+    // Deactivating its authorization makes the second order invalid.
+    client
+        .post(
+            order["authorizations"][0].as_str().unwrap(),
+            Some(&json!({"status": "deactivated"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.get(&dropped).await.unwrap()["status"], "invalid");
+    assert_eq!(
+        listed(client.get(&list_url).await.unwrap()),
+        std::slice::from_ref(&kept)
+    );
+    // An order that expires is invalid too.
+    world.clock.advance(time::Duration::days(8));
+    assert!(listed(client.get(&list_url).await.unwrap()).is_empty());
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_es512_account_registers_orders_and_is_issued_a_certificate() {
+    let world = world().await;
+    let client = unregistered(&world, key(KeyAlg::Es512, "p521")).await;
+    assert_eq!(client.key().alg(), "ES512");
+    client
+        .new_account(&[])
+        .await
+        .expect("newAccount with ES512");
+    let issued = flow::issue_dns01(&client, &world.dns, &["p521.example.test"], WAIT)
+        .await
+        .expect("issued");
+    assert_eq!(pem_chain(&issued.chain_pem).len(), 2);
+    // The registered key is the P-521 JWK.
+    let account = client.get(&client.account_url().unwrap()).await.unwrap();
+    assert_eq!(account["key"]["crv"], "P-521");
+    world.shutdown().await;
+}
+
+/// A world whose CA connects tls-alpn-01 to `responder`.
+fn point_alpn_at(world: &World, responder: &AlpnResponder) {
+    let shared = world.ca.shared();
+    let mut knobs = shared.knobs();
+    knobs.tls_alpn01_port = responder.port();
+    shared.set_knobs(knobs);
+}
+
+#[tokio::test]
+async fn tls_alpn_01_issues_through_the_reference_responder() {
+    let world = world().await;
+    let responder = AlpnResponder::start().await.expect("responder");
+    point_alpn_at(&world, &responder);
+    let client = client(&world, "alpn").await;
+    let issued = flow::issue(
+        &client,
+        &["www.example.test"],
+        Proof::TlsAlpn01(&responder),
+        &Value::Null,
+        WAIT,
+    )
+    .await
+    .expect("issued by tls-alpn-01");
+    assert_eq!(pem_chain(&issued.chain_pem).len(), 2);
+    world.shutdown().await;
+}
+
+/// The authorization's tls-alpn-01 challenge after the CA tried it.
+async fn alpn_attempt(client: &AcmeClient, serve: impl FnOnce(&str, &str)) -> Value {
+    let (_, order) = client
+        .new_order(&[json!({"type": "dns", "value": "www.example.test"})])
+        .await
+        .unwrap();
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = client.get(&authz_url).await.unwrap();
+    let challenge = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "tls-alpn-01")
+        .expect("tls-alpn-01 offered for a plain name")
+        .clone();
+    serve("www.example.test", challenge["token"].as_str().unwrap());
+    client
+        .respond(challenge["url"].as_str().unwrap())
+        .await
+        .unwrap();
+    let authz = client.poll(&authz_url, &["pending"], WAIT).await.unwrap();
+    authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "tls-alpn-01")
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn tls_alpn_01_refuses_another_keys_digest_and_a_server_without_acme_tls() {
+    let world = world().await;
+    let responder = AlpnResponder::start().await.expect("responder");
+    point_alpn_at(&world, &responder);
+    let client = client(&world, "alpn-bad").await;
+    // The digest of another account key's key authorization.
+    let failed = alpn_attempt(&client, |name, token| {
+        responder.serve(name, token, "not-the-thumbprint").unwrap()
+    })
+    .await;
+    assert_eq!(failed["status"], "invalid");
+    assert_eq!(
+        failed["error"]["type"], "urn:ietf:params:acme:error:incorrectResponse",
+        "{failed}"
+    );
+    assert!(
+        failed["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("acmeIdentifier"),
+        "{failed}"
+    );
+    // The world's own HTTPS server (the CA) does not speak acme-tls/1: the handshake fails.
+    let mut knobs = world.ca.shared().knobs();
+    knobs.tls_alpn01_port = world.ca.addr().port();
+    world.ca.shared().set_knobs(knobs);
+    let failed = alpn_attempt(&client, |_, _| {}).await;
+    assert_eq!(failed["status"], "invalid");
+    assert_eq!(
+        failed["error"]["type"], "urn:ietf:params:acme:error:tls",
+        "{failed}"
+    );
+    // Wildcards get no tls-alpn-01 challenge.
+    let (_, order) = client
+        .new_order(&[json!({"type": "dns", "value": "*.example.test"})])
+        .await
+        .unwrap();
+    let authz = client
+        .get(order["authorizations"][0].as_str().unwrap())
+        .await
+        .unwrap();
+    let types: Vec<&str> = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["dns-01"]);
+    world.shutdown().await;
+}
