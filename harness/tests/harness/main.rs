@@ -16,7 +16,7 @@
 //! - `serve`: `acmeproof serve` and its management API;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
 //! - `peers_ca`: lego on the CA's tls-alpn-01, revocation through authorizations and a P-384
-//!   account key;
+//!   account key; certbot's `acme` library with a P-521 (ES512) account key;
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
 //!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
 //! - `peers_pebble`: `acmeproof run --server-url` against Pebble (Debian `pebble`);

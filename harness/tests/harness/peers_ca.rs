@@ -1,8 +1,9 @@
 //! lego against the CA features that Pebble has and acmeproof lacked: tls-alpn-01 (RFC 8737),
 //! revocation by an account holding authorizations for every name (RFC 8555 §7.6), and an
-//! account key other than P-256. Each run is against `acmeproof serve`; the world's DNS points
+//! account key other than P-256 (lego: P-384 at most); certbot's `acme` library with a P-521
+//! account key (ES512). Each run is against `acmeproof serve`; the world's DNS points
 //! the names at 127.0.0.1 and the CA's `tls_alpn01_port` knob at the port lego listens on.
-//! Skipped with "skipped: lego not installed" unless ACMEPROOF_REQUIRE_TOOLS=1 (as in CI).
+//! Skipped with "skipped: X not installed" unless ACMEPROOF_REQUIRE_TOOLS=1 (as in CI).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -241,5 +242,35 @@ fn lego_registers_and_is_issued_with_a_p384_account_key() {
     assert!(output.status.success(), "lego ec384:\n{}", show(&output));
     assert_eq!(new_account_algs(&serve), ["ES384"]);
     let cert = leaf(&account.certificate(domain));
+    assert!(cert.has_san(&format!("dns:{domain}")), "{cert:?}");
+}
+
+#[test]
+fn certbots_acme_library_registers_and_is_issued_with_a_p521_account_key() {
+    // certbot makes RSA account keys only; its `acme` library signs with any JWK, so the
+    // script drives certbot's code path with a P-521 key (ES512).
+    let Some(python) = acmeproof_testkit::require_python(&["acme", "josepy", "requests"]) else {
+        return;
+    };
+    let serve = ServeProcess::start("certbot-p521", None);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/acme_p521_client.py"
+    );
+    let domain = "www.example.test";
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .arg(serve.get("directory_url"))
+        .arg(serve.bundle())
+        .arg(serve.get("management_url"))
+        .arg(domain);
+    let output = run(command, LEGO_LIMIT);
+    assert!(output.status.success(), "acme (P-521):\n{}", show(&output));
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+    assert_eq!(answer["crv"], "P-521");
+    assert_eq!(new_account_algs(&serve), ["ES512"]);
+    let chain = pem_chain(answer["fullchain"].as_str().expect("fullchain"));
+    let cert = CertSummary::from_der(&chain[0]).unwrap();
     assert!(cert.has_san(&format!("dns:{domain}")), "{cert:?}");
 }
