@@ -7,6 +7,8 @@
 //!   and the JWS negative matrix over HTTPS;
 //! - `ca_features`: the CA next to Pebble: revocation through authorizations, badCSR, `status`
 //!   in embedded problems, ES512, tls-alpn-01, the order list, ARI and the CRL;
+//! - `corpus_ca`: the CA's bad-input corpus for HTTP and JWS (`tests/corpus/ca.toml`), each
+//!   case with its exact status and problem type;
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
 //!   replies the CA must refuse;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
@@ -27,6 +29,7 @@ mod acme;
 mod ca_features;
 mod cli;
 mod client_cmd;
+mod corpus_ca;
 mod email;
 mod email_tls;
 mod knobs;
