@@ -15,6 +15,7 @@
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
 //! - [`address`]: e-mail addresses, IDNA, RFC 8398 §5 comparison, SAN form.
 //! - [`email_tls`]: draft-ietf-acme-email-tls-05 names, ports and capability lines.
+//! - [`ari`]: RFC 9773 certificate identifiers (renewalInfo, `replaces`).
 //! - [`tls_alpn`]: RFC 8737 tls-alpn-01: the acmeIdentifier digest and the certificate check.
 //! - [`requirements`]: the catalogue of every SMIME-n, TLS-n and ACME-n id.
 //! - [`finding`]: what a checker reports.
@@ -22,6 +23,7 @@
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod address;
+pub mod ari;
 pub mod b64url;
 pub mod email_tls;
 pub mod finding;

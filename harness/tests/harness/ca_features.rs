@@ -380,3 +380,173 @@ async fn tls_alpn_01_refuses_another_keys_digest_and_a_server_without_acme_tls()
     assert_eq!(types, ["dns-01"]);
     world.shutdown().await;
 }
+
+/// RFC 9773 §4.1: the certificate identifier of a DER certificate, built independently of the
+/// CA (x509-parser reads the AKI and the serial's DER content octets).
+fn cert_id(der: &[u8]) -> String {
+    use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).expect("a certificate");
+    let aki = cert
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.as_ref(),
+            _ => None,
+        })
+        .expect("an AKI keyIdentifier");
+    format!(
+        "{}.{}",
+        b64url::encode(aki.0),
+        b64url::encode(cert.raw_serial())
+    )
+}
+
+/// GET renewalInfo/`id`: status, Retry-After, body.
+async fn renewal_info(client: &AcmeClient, base: &str, id: &str) -> (u16, Option<u64>, Value) {
+    let answer = client
+        .http()
+        .get(format!("{base}/{id}"))
+        .send()
+        .await
+        .expect("an answer");
+    let status = answer.status().as_u16();
+    let retry_after = answer
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (
+        status,
+        retry_after,
+        answer.json().await.unwrap_or(Value::Null),
+    )
+}
+
+fn rfc3339(v: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        v.as_str().expect("a time"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339")
+}
+
+#[tokio::test]
+async fn renewal_info_suggests_a_window_in_world_time_and_now_for_a_revoked_certificate() {
+    let world = world().await;
+    let client = client(&world, "ari").await;
+    let directory: Value = client
+        .http()
+        .get(world.ca.directory_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let base = directory["renewalInfo"]
+        .as_str()
+        .expect("renewalInfo in the directory (ACME-40)")
+        .to_owned();
+    let issued = flow::issue_dns01(&client, &world.dns, &["ari.example.test"], WAIT)
+        .await
+        .expect("issued");
+    let der = pem_chain(&issued.chain_pem).remove(0);
+    let id = cert_id(&der);
+    let (status, retry_after, info) = renewal_info(&client, &base, &id).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(retry_after, Some(6 * 3600));
+    let (start, end) = (
+        rfc3339(&info["suggestedWindow"]["start"]),
+        rfc3339(&info["suggestedWindow"]["end"]),
+    );
+    // 90-day validity: days 60 to 75 after notBefore (notBefore is backdated).
+    let summary = acmeproof_mocks::ca::pki::CertSummary::from_der(&der).unwrap();
+    let validity = summary.not_after - summary.not_before;
+    assert_eq!(start, summary.not_after - validity / 3);
+    assert_eq!(end, summary.not_after - validity / 6);
+    assert!(start > world.clock.now() && start < end);
+    // Malformed and unknown identifiers, and a POST.
+    let serial_only = id.split('.').nth(1).unwrap().to_owned();
+    for (bad, want) in [
+        (serial_only.clone(), 400),
+        (format!("{serial_only}.AQID"), 404),
+        (format!("{}=", id), 400),
+    ] {
+        let (status, _, doc) = renewal_info(&client, &base, &bad).await;
+        assert_eq!(status, want, "{bad}: {doc}");
+        assert_eq!(doc["type"], "urn:ietf:params:acme:error:malformed", "{bad}");
+    }
+    let post = client
+        .http()
+        .post(format!("{base}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status().as_u16(), 405);
+    // Revoked: the window has begun.
+    revoke(&client, &b64url::encode(&der))
+        .await
+        .expect("revoked");
+    let (_, _, info) = renewal_info(&client, &base, &id).await;
+    let now = world.clock.now();
+    assert!(rfc3339(&info["suggestedWindow"]["start"]) < now, "{info}");
+    assert!(rfc3339(&info["suggestedWindow"]["end"]) <= now, "{info}");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_replaces_one_certificate_of_its_account_once() {
+    let world = world().await;
+    let client = client(&world, "replaces").await;
+    let issued = flow::issue_dns01(&client, &world.dns, &["old.example.test"], WAIT)
+        .await
+        .expect("issued");
+    let id = cert_id(&pem_chain(&issued.chain_pem)[0]);
+    let order = |replaces: &str, name: &str| {
+        json!({
+            "identifiers": [{"type": "dns", "value": name}],
+            "replaces": replaces,
+        })
+    };
+    // Another account may not replace it, nor may an order sharing no name, nor a bad id.
+    let other = crate::support::client(&world, "replaces-other").await;
+    let (status, kind, doc) = problem(
+        other
+            .new_order_with(&order(&id, "old.example.test"), &Default::default())
+            .await,
+    );
+    assert_eq!((status, kind.as_str()), (400, "malformed"), "{doc}");
+    for (replaces, name) in [
+        (id.as_str(), "new.example.test"),
+        ("AQID", "old.example.test"),
+    ] {
+        let (status, kind, doc) = problem(
+            client
+                .new_order_with(&order(replaces, name), &Default::default())
+                .await,
+        );
+        assert_eq!((status, kind.as_str()), (400, "malformed"), "{doc}");
+    }
+    // The renewal: the order says what it replaces (ACME-41) and is issued.
+    let renewed = flow::issue(
+        &client,
+        &["old.example.test"],
+        Proof::Dns01(&world.dns),
+        &json!({ "replaces": id }),
+        WAIT,
+    )
+    .await
+    .expect("renewed");
+    assert_eq!(
+        client.get(&renewed.order_url).await.unwrap()["replaces"],
+        id
+    );
+    // A second replacement of the same certificate is 409 alreadyReplaced.
+    let (status, kind, doc) = problem(
+        client
+            .new_order_with(&order(&id, "old.example.test"), &Default::default())
+            .await,
+    );
+    assert_eq!((status, kind.as_str()), (409, "alreadyReplaced"), "{doc}");
+    world.shutdown().await;
+}

@@ -1,7 +1,7 @@
 //! lego against the CA features that Pebble has and acmeproof lacked: tls-alpn-01 (RFC 8737),
 //! revocation by an account holding authorizations for every name (RFC 8555 §7.6), and an
 //! account key other than P-256 (lego: P-384 at most); certbot's `acme` library with a P-521
-//! account key (ES512). Each run is against `acmeproof serve`; the world's DNS points
+//! account key (ES512); certbot `renew` following the CA's renewal information (RFC 9773). Each run is against `acmeproof serve`; the world's DNS points
 //! the names at 127.0.0.1 and the CA's `tls_alpn01_port` knob at the port lego listens on.
 //! Skipped with "skipped: X not installed" unless ACMEPROOF_REQUIRE_TOOLS=1 (as in CI).
 
@@ -273,4 +273,132 @@ fn certbots_acme_library_registers_and_is_issued_with_a_p521_account_key() {
     let chain = pem_chain(answer["fullchain"].as_str().expect("fullchain"));
     let cert = CertSummary::from_der(&chain[0]).unwrap();
     assert!(cert.has_san(&format!("dns:{domain}")), "{cert:?}");
+}
+
+/// certbot with its folders under `serve`'s scratch folder and dns-01 through TSIG-signed
+/// RFC 2136 UPDATEs to the world's DNS.
+fn certbot(program: &Path, serve: &ServeProcess, args: &[&str]) -> Output {
+    let dir = &serve.dir;
+    let ini = dir.join("rfc2136.ini");
+    if !ini.exists() {
+        std::fs::write(
+            &ini,
+            format!(
+                "dns_rfc2136_server = 127.0.0.1\ndns_rfc2136_port = {}\ndns_rfc2136_name = {}\n\
+                 dns_rfc2136_secret = {}\ndns_rfc2136_algorithm = HMAC-SHA512\n",
+                serve.dns_port(),
+                crate::peers::TSIG_NAME,
+                crate::peers::TSIG_SECRET,
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ini, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut command = Command::new(program);
+    command
+        .env("REQUESTS_CA_BUNDLE", serve.bundle())
+        .args(args)
+        .args(["--non-interactive", "--server"])
+        .arg(serve.get("directory_url"))
+        .arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .arg("--logs-dir")
+        .arg(dir.join("logs"));
+    run(command, LEGO_LIMIT)
+}
+
+fn certbot_issue(program: &Path, serve: &ServeProcess, domain: &str) -> CertSummary {
+    let output = certbot(
+        program,
+        serve,
+        &[
+            "certonly",
+            "--agree-tos",
+            "--no-eff-email",
+            "--email",
+            "admin@example.test",
+            "--authenticator",
+            "dns-rfc2136",
+            "--dns-rfc2136-credentials",
+            &serve.dir.join("rfc2136.ini").display().to_string(),
+            "--dns-rfc2136-propagation-seconds",
+            "1",
+            "--key-type",
+            "ecdsa",
+            "--cert-name",
+            domain,
+            "-d",
+            domain,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "certbot certonly:\n{}",
+        show(&output)
+    );
+    leaf(&serve.dir.join(format!("config/live/{domain}/cert.pem")))
+}
+
+#[test]
+fn certbot_renew_follows_renewal_info() {
+    let Some(program) = acmeproof_testkit::require_tool("certbot") else {
+        return;
+    };
+    let serve = ServeProcess::start(
+        "certbot-ari",
+        Some(&crate::peers::world_with_tsig("hmac-sha512")),
+    );
+    let kept = "kept.example.test";
+    let revoked = "revoked.example.test";
+    let kept_before = certbot_issue(&program, &serve, kept);
+    let revoked_before = certbot_issue(&program, &serve, revoked);
+    let output = certbot(
+        &program,
+        &serve,
+        &["revoke", "--cert-name", revoked, "--no-delete-after-revoke"],
+    );
+    assert!(
+        output.status.success(),
+        "certbot revoke:\n{}",
+        show(&output)
+    );
+    assert_eq!(status(&serve, &revoked_before), "revoked");
+    // Both certificates are 90 days from their end, far from certbot's own 30-day threshold:
+    // only the suggested window (RFC 9773) can make it renew one.
+    let output = certbot(&program, &serve, &["renew", "--no-random-sleep-on-renew"]);
+    assert!(output.status.success(), "certbot renew:\n{}", show(&output));
+    let kept_after = leaf(&serve.dir.join(format!("config/live/{kept}/cert.pem")));
+    let revoked_after = leaf(&serve.dir.join(format!("config/live/{revoked}/cert.pem")));
+    assert_eq!(
+        kept_after.serial_hex,
+        kept_before.serial_hex,
+        "{}",
+        show(&output)
+    );
+    assert_ne!(
+        revoked_after.serial_hex,
+        revoked_before.serial_hex,
+        "{}",
+        show(&output)
+    );
+    // Not through OCSP (the CA runs none): certbot logs that reason at debug level.
+    let log = std::fs::read_to_string(serve.dir.join("logs/letsencrypt.log")).unwrap_or_default();
+    assert!(!log.contains("certificate is revoked"), "renewed by OCSP?");
+    // certbot asked the CA's renewalInfo for both.
+    let history = management(&serve, reqwest::Method::GET, "/history", &Value::Null);
+    let asked = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET"
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("/acme/renewal-info/"))
+        })
+        .count();
+    assert!(asked >= 2, "renewalInfo requests: {asked}");
 }

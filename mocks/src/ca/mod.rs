@@ -26,6 +26,7 @@ pub mod nonce;
 pub mod orders;
 pub mod pki;
 pub mod problem;
+pub mod renewal_info;
 pub mod resources;
 pub mod revoke;
 pub mod server;

@@ -188,6 +188,8 @@ pub struct Order {
     pub error: Option<Value>,
     /// The certificate id once valid.
     pub certificate: Option<String>,
+    /// RFC 9773 §5: the certificate identifier this order replaces.
+    pub replaces: Option<String>,
 }
 
 impl Order {
@@ -212,6 +214,9 @@ impl Order {
             }
             if let Some(cert) = &self.certificate {
                 map.insert("certificate".into(), json!(urls.cert(cert)));
+            }
+            if let Some(replaces) = &self.replaces {
+                map.insert("replaces".into(), json!(replaces));
             }
         }
         v

@@ -36,11 +36,25 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
             )));
         }
     }
+    // RFC 9773 §5: "replaces", a certificate identifier (ACME-41).
+    let replaces = match payload.get("replaces") {
+        None => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(_) => {
+            return Err(Problem::malformed(
+                "\"replaces\" must be a certificate identifier string (RFC 9773 §5)",
+            ));
+        }
+    };
     let now = ca.clock.now();
     // Checked before anything is stored: a world clock near 9999-12-31 refuses the order.
     let order_expires = crate::clock::later(now, knobs.order_lifetime())?;
     let authz_expires = crate::clock::later(now, knobs.authz_lifetime())?;
     let mut store = ca.store();
+    if let Some(replaces) = &replaces {
+        let identifiers: Vec<_> = requested.iter().map(|r| r.identifier.clone()).collect();
+        super::renewal_info::check_replaces(&store, &account.id, replaces, &identifiers)?;
+    }
     let mut authz_ids = Vec::with_capacity(requested.len());
     for r in &requested {
         // A mail service's authorization is proved on its own port: never reused for another.
@@ -65,6 +79,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         mail_targets,
         error: None,
         certificate: None,
+        replaces,
     };
     let id = order.id.clone();
     store.orders.insert(id.clone(), order);

@@ -290,6 +290,8 @@ pub enum Route {
     Cert(String),
     /// revokeCert.
     RevokeCert,
+    /// ARI renewal information for a certificate identifier (RFC 9773 §4).
+    RenewalInfo(String),
 }
 
 impl Route {
@@ -306,6 +308,17 @@ impl Route {
         ];
         if let Some((_, route)) = fixed.iter().find(|(p, _)| *p == path) {
             return Some(route.clone());
+        }
+        // RFC 9773 §4.1: base64url, a period, base64url (checked when answered); bounded.
+        if let Some(cert_id) = path
+            .strip_prefix(paths::RENEWAL_INFO)
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            let plausible = (1..=512).contains(&cert_id.len())
+                && cert_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.=".contains(&b));
+            return plausible.then(|| Route::RenewalInfo(cert_id.to_owned()));
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let id = |s: &str| {
@@ -342,6 +355,7 @@ impl Route {
             Route::Challenge(_) => "challenge",
             Route::Cert(_) => "certificate",
             Route::RevokeCert => "revoke-cert",
+            Route::RenewalInfo(_) => "renewal-info",
         }
     }
 }
@@ -453,10 +467,11 @@ async fn dispatch(
         // RFC 8555 §7.2: HEAD → 200, GET → 204, both with a nonce (added by `finish`).
         (Route::NewNonce, &Method::HEAD) => Ok(Reply::empty(StatusCode::OK)),
         (Route::NewNonce, &Method::GET) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
-        (Route::Directory | Route::Terms | Route::NewNonce, _) => Err(method_not_allowed(
-            "GET, HEAD",
-            "this resource is read with GET",
-        )),
+        // RFC 9773 §4.2: renewalInfo is read with an unauthenticated GET.
+        (Route::RenewalInfo(id), &Method::GET | &Method::HEAD) => super::renewal_info::get(ca, id),
+        (Route::Directory | Route::Terms | Route::NewNonce | Route::RenewalInfo(_), _) => Err(
+            method_not_allowed("GET, HEAD", "this resource is read with GET"),
+        ),
         (_, &Method::POST) => super::resources::post(ca, route, req, observed).await,
         // RFC 8555 §6.3 (ACME-14): everything else is POST or POST-as-GET only.
         _ => Err(method_not_allowed(
@@ -520,6 +535,8 @@ fn directory(ca: &CaShared) -> Reply {
         "newOrder": urls.at(paths::NEW_ORDER),
         "revokeCert": urls.at(paths::REVOKE_CERT),
         "keyChange": urls.at(paths::KEY_CHANGE),
+        // RFC 9773 §3 (ACME-40).
+        "renewalInfo": urls.at(paths::RENEWAL_INFO),
         "meta": meta,
     });
     Reply::json(StatusCode::OK, &dir)

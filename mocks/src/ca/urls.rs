@@ -31,6 +31,8 @@ pub mod paths {
     pub const CHALLENGE: &str = "/acme/chall";
     /// Certificates.
     pub const CERT: &str = "/acme/cert";
+    /// ARI renewal information (RFC 9773 §4): `/acme/renewal-info/{certID}`.
+    pub const RENEWAL_INFO: &str = "/acme/renewal-info";
     /// The terms of service document.
     pub const TERMS: &str = "/terms";
 }
