@@ -550,3 +550,143 @@ async fn an_order_replaces_one_certificate_of_its_account_once() {
     assert_eq!((status, kind.as_str()), (409, "alreadyReplaced"), "{doc}");
     world.shutdown().await;
 }
+
+/// GET the CA's CRL: status, content type, DER.
+async fn fetch_crl(client: &AcmeClient, url: &str) -> (u16, String, Vec<u8>) {
+    let answer = client.http().get(url).send().await.expect("an answer");
+    let status = answer.status().as_u16();
+    let content_type = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, content_type, answer.bytes().await.unwrap().to_vec())
+}
+
+/// The CRL's number, its entries as (serial hex, reason), after checking its signature and
+/// issuer against `intermediate` with x509-parser.
+fn read_crl(der: &[u8], intermediate: &[u8]) -> (u64, Vec<(String, Option<u8>)>) {
+    use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
+    let (_, issuer) = X509Certificate::from_der(intermediate).unwrap();
+    let (rest, crl) = CertificateRevocationList::from_der(der).expect("a DER CRL");
+    assert!(rest.is_empty());
+    crl.verify_signature(issuer.public_key())
+        .expect("signed by the intermediate");
+    assert_eq!(crl.issuer(), issuer.subject());
+    let next = crl.next_update().expect("nextUpdate").timestamp();
+    assert!(next > crl.last_update().timestamp());
+    let number = crl
+        .crl_number()
+        .and_then(|n| n.to_u64_digits().first().copied())
+        .unwrap_or(0);
+    let entries = crl
+        .iter_revoked_certificates()
+        .map(|r| {
+            let serial: String = r.raw_serial().iter().map(|b| format!("{b:02x}")).collect();
+            (serial, r.reason_code().map(|(_, c)| c.0))
+        })
+        .collect();
+    (number, entries)
+}
+
+#[tokio::test]
+async fn certificates_name_the_crl_that_lists_them_once_revoked() {
+    use x509_parser::prelude::{DistributionPointName, FromDer, GeneralName, ParsedExtension};
+    let world = world().await;
+    let client = client(&world, "crl").await;
+    let kept = flow::issue_dns01(&client, &world.dns, &["kept.example.test"], WAIT)
+        .await
+        .expect("issued");
+    let gone = flow::issue_dns01(&client, &world.dns, &["gone.example.test"], WAIT)
+        .await
+        .expect("issued");
+    let chain = pem_chain(&gone.chain_pem);
+    let (leaf, intermediate) = (&chain[0], &chain[1]);
+    // The CRL distribution point (RFC 5280 §4.2.1.13): one URI, this CA's /crl.
+    let (_, cert) = x509_parser::prelude::X509Certificate::from_der(leaf).unwrap();
+    let uris: Vec<String> = cert
+        .extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => Some(points),
+            _ => None,
+        })
+        .flat_map(|points| points.iter())
+        .filter_map(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => Some(names),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|n| match n {
+            GeneralName::URI(uri) => Some((*uri).to_owned()),
+            _ => None,
+        })
+        .collect();
+    let crl_url = world.ca.directory_url().replace("/directory", "/crl");
+    assert_eq!(uris, std::slice::from_ref(&crl_url));
+    // Nothing revoked: an empty, signed CRL.
+    let (status, content_type, der) = fetch_crl(&client, &crl_url).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/pkix-crl")
+    );
+    let (first, entries) = read_crl(&der, intermediate);
+    assert!(entries.is_empty(), "{entries:?}");
+    // Revoked with reason 4 (superseded): listed with its reason; the other is not listed.
+    let url = client.directory().revoke_cert.clone();
+    client
+        .post(
+            &url,
+            Some(&json!({ "certificate": b64url::encode(leaf), "reason": 4 })),
+        )
+        .await
+        .expect("revoked");
+    let (_, _, der) = fetch_crl(&client, &crl_url).await;
+    let (second, entries) = read_crl(&der, intermediate);
+    assert!(
+        second > first,
+        "CRL numbers increase: {first} then {second}"
+    );
+    let serial = |pem: &str| {
+        acmeproof_mocks::ca::pki::CertSummary::from_der(&pem_chain(pem)[0])
+            .unwrap()
+            .serial_hex
+    };
+    assert_eq!(entries, [(serial(&gone.chain_pem), Some(4))]);
+    assert!(!entries.iter().any(|(s, _)| *s == serial(&kept.chain_pem)));
+    // openssl agrees, when installed.
+    if let Some(openssl) = acmeproof_testkit::require_tool("openssl") {
+        let dir = std::env::temp_dir().join(format!("acmeproof-crl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("crl.der"), &der).unwrap();
+        let inter_pem = gone
+            .chain_pem
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .nth(1);
+        std::fs::write(dir.join("ca.pem"), inter_pem.expect("intermediate PEM")).unwrap();
+        let output = std::process::Command::new(openssl)
+            .args(["crl", "-inform", "DER", "-in"])
+            .arg(dir.join("crl.der"))
+            .arg("-CAfile")
+            .arg(dir.join("ca.pem"))
+            .args(["-noout", "-text"])
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{text}");
+        assert!(text.contains("verify OK"), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains(&serial(&gone.chain_pem).to_ascii_lowercase()),
+            "{text}"
+        );
+        assert!(text.contains("Superseded"), "{text}");
+    }
+    world.shutdown().await;
+}

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod authz;
 pub mod config;
+pub mod crl;
 pub mod email;
 pub mod email_tls;
 pub mod identifiers;
@@ -122,6 +123,7 @@ impl Ca {
             mail: std::sync::OnceLock::new(),
             inbox: Mutex::new(VecDeque::new()),
             connect_ports: RwLock::new(Default::default()),
+            crl_number: std::sync::atomic::AtomicU64::new(0),
         });
         let served = https::serve(listener, Some(tls), server::router(Arc::clone(&shared)))?;
         tracing::info!(%addr, "ACME CA listening");

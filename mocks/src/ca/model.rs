@@ -317,6 +317,8 @@ pub struct CertRecord {
     pub not_after: OffsetDateTime,
     /// RFC 5280 reason code once revoked.
     pub revoked: Option<u8>,
+    /// When it was revoked (world time), for the CRL.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 impl CertRecord {

@@ -258,7 +258,7 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let validity = ca.knobs().cert_validity();
     let issued = ca
         .pki
-        .issue(&csr, &profile, validity)
+        .issue_with_crl(&csr, &profile, validity, Some(&ca.urls.crl()))
         .map_err(|e| Problem::internal(format!("issuance failed: {e}")))?;
     let mut store = ca.store();
     let Some(stored) = store.orders.get_mut(id) else {
@@ -290,6 +290,7 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
             identifiers: order.identifiers.clone(),
             not_after: issued.not_after,
             revoked: None,
+            revoked_at: None,
         },
     );
     Ok(Reply::json(StatusCode::OK, &body).location(ca.urls.order(id)))

@@ -98,6 +98,7 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
         ));
     }
     record.revoked = Some(reason);
+    record.revoked_at = Some(ca.clock.now());
     Ok(Reply::empty(StatusCode::OK))
 }
 

@@ -73,6 +73,8 @@ pub struct CaShared {
     /// listen on loopback ports chosen by the system, not on 25/993/…); unmapped ports are
     /// used as they are. See [`CaShared::map_port`].
     pub connect_ports: RwLock<std::collections::BTreeMap<u16, u16>>,
+    /// The last CRL number issued (RFC 5280 §5.2.3: monotonically increasing).
+    pub crl_number: std::sync::atomic::AtomicU64,
 }
 
 /// One request as the management API shows it.
@@ -292,6 +294,8 @@ pub enum Route {
     RevokeCert,
     /// ARI renewal information for a certificate identifier (RFC 9773 §4).
     RenewalInfo(String),
+    /// The CRL.
+    Crl,
 }
 
 impl Route {
@@ -305,6 +309,7 @@ impl Route {
             (paths::KEY_CHANGE, Route::KeyChange),
             (paths::NEW_ORDER, Route::NewOrder),
             (paths::REVOKE_CERT, Route::RevokeCert),
+            (paths::CRL, Route::Crl),
         ];
         if let Some((_, route)) = fixed.iter().find(|(p, _)| *p == path) {
             return Some(route.clone());
@@ -356,6 +361,7 @@ impl Route {
             Route::Cert(_) => "certificate",
             Route::RevokeCert => "revoke-cert",
             Route::RenewalInfo(_) => "renewal-info",
+            Route::Crl => "crl",
         }
     }
 }
@@ -469,9 +475,15 @@ async fn dispatch(
         (Route::NewNonce, &Method::GET) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
         // RFC 9773 §4.2: renewalInfo is read with an unauthenticated GET.
         (Route::RenewalInfo(id), &Method::GET | &Method::HEAD) => super::renewal_info::get(ca, id),
-        (Route::Directory | Route::Terms | Route::NewNonce | Route::RenewalInfo(_), _) => Err(
-            method_not_allowed("GET, HEAD", "this resource is read with GET"),
-        ),
+        // RFC 5280 §4.2.1.13: the distribution point serves "a single DER encoded CRL".
+        (Route::Crl, &Method::GET | &Method::HEAD) => super::crl::get(ca),
+        (
+            Route::Directory | Route::Terms | Route::NewNonce | Route::RenewalInfo(_) | Route::Crl,
+            _,
+        ) => Err(method_not_allowed(
+            "GET, HEAD",
+            "this resource is read with GET",
+        )),
         (_, &Method::POST) => super::resources::post(ca, route, req, observed).await,
         // RFC 8555 §6.3 (ACME-14): everything else is POST or POST-as-GET only.
         _ => Err(method_not_allowed(
