@@ -11,7 +11,7 @@
 //! would base64url-encode it again).
 
 use acmeproof_protocol::{b64url, jwk};
-use josekit::jws::{self, ES256, ES384, EdDSA, HS256, JwsHeaderSet, JwsSigner, RS256};
+use josekit::jws::{self, ES256, ES384, ES512, EdDSA, HS256, JwsHeaderSet, JwsSigner, RS256};
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::nid::Nid;
@@ -52,6 +52,8 @@ pub enum KeyAlg {
     Es256,
     /// ECDSA P-384 SHA-384.
     Es384,
+    /// ECDSA P-521 SHA-512 (RFC 7518 §3.4).
+    Es512,
     /// RSASSA-PKCS1-v1_5 SHA-256, 2048-bit keys when generated.
     Rs256,
     /// EdDSA with Ed25519.
@@ -64,16 +66,23 @@ impl KeyAlg {
         match self {
             KeyAlg::Es256 => "ES256",
             KeyAlg::Es384 => "ES384",
+            KeyAlg::Es512 => "ES512",
             KeyAlg::Rs256 => "RS256",
             KeyAlg::EdDsa => "EdDSA",
         }
     }
 
-    /// The algorithm named `name` (`ES256`, `ES384`, `RS256`, `EdDSA`).
+    /// The algorithm named `name` (`ES256`, `ES384`, `ES512`, `RS256`, `EdDSA`).
     pub fn from_name(name: &str) -> Option<KeyAlg> {
-        [KeyAlg::Es256, KeyAlg::Es384, KeyAlg::Rs256, KeyAlg::EdDsa]
-            .into_iter()
-            .find(|a| a.name() == name)
+        [
+            KeyAlg::Es256,
+            KeyAlg::Es384,
+            KeyAlg::Es512,
+            KeyAlg::Rs256,
+            KeyAlg::EdDsa,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
     }
 }
 
@@ -116,13 +125,14 @@ impl Clone for AccountKey {
 }
 
 impl AccountKey {
-    /// A new key for `alg`. EC (P-256, P-384) and Ed25519 keys are derived from `rng`, so the
+    /// A new key for `alg`. EC (P-256, P-384, P-521) and Ed25519 keys are derived from `rng`, so the
     /// same seed stream gives the same key; RSA-2048 keys come from openssl's own generator and
     /// are not reproducible.
     pub fn generate(alg: KeyAlg, rng: &SeededRng) -> Result<AccountKey, KeyError> {
         let pkey = match alg {
             KeyAlg::Es256 => ec_from_rng(Nid::X9_62_PRIME256V1, rng)?,
             KeyAlg::Es384 => ec_from_rng(Nid::SECP384R1, rng)?,
+            KeyAlg::Es512 => ec_from_rng(Nid::SECP521R1, rng)?,
             // RFC 8032 §5.1.5: any 32 octets are an Ed25519 private key.
             KeyAlg::EdDsa => PKey::private_key_from_raw_bytes(&rng.bytes(32), Id::ED25519)?,
             KeyAlg::Rs256 => PKey::from_rsa(Rsa::generate(2048)?)?,
@@ -147,6 +157,7 @@ impl AccountKey {
             Id::EC => match pkey.ec_key()?.group().curve_name() {
                 Some(Nid::X9_62_PRIME256V1) => KeyAlg::Es256,
                 Some(Nid::SECP384R1) => KeyAlg::Es384,
+                Some(Nid::SECP521R1) => KeyAlg::Es512,
                 other => return Err(KeyError::Unsupported(format!("EC curve {other:?}"))),
             },
             other => return Err(KeyError::Unsupported(format!("key type {other:?}"))),
@@ -157,6 +168,7 @@ impl AccountKey {
         let signer: Box<dyn JwsSigner> = match alg {
             KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
             KeyAlg::Es384 => Box::new(ES384.signer_from_der(&pkcs8)?),
+            KeyAlg::Es512 => Box::new(ES512.signer_from_der(&pkcs8)?),
             KeyAlg::Rs256 => Box::new(RS256.signer_from_der(&pkcs8)?),
             KeyAlg::EdDsa => Box::new(EdDSA.signer_from_der(&pkcs8)?),
         };
@@ -319,8 +331,15 @@ fn ec_from_rng(nid: Nid, rng: &SeededRng) -> Result<PKey<Private>, KeyError> {
     let mut order = BigNum::new()?;
     group.order(&mut order, &mut ctx)?;
     let len = usize::try_from(order.num_bytes()).map_err(|_| KeyError::Exhausted)?;
+    // A.2.2 draws as many bits as the order has: P-521's 66 octets carry 7 bits too many,
+    // which are cleared (P-256 and P-384 orders fill their octets, so nothing changes there).
+    let excess = u32::try_from(len * 8).unwrap_or(u32::MAX) - order.num_bits().unsigned_abs();
     for _ in 0..64 {
-        let d = BigNum::from_slice(&rng.bytes(len))?;
+        let mut octets = rng.bytes(len);
+        if let Some(first) = octets.first_mut() {
+            *first &= 0xffu8.checked_shr(excess).unwrap_or(0);
+        }
+        let d = BigNum::from_slice(&octets)?;
         if d.num_bits() == 0 || d.ucmp(&order) != std::cmp::Ordering::Less {
             continue;
         }
@@ -357,6 +376,7 @@ fn public_jwk_of(pkey: &PKey<Private>) -> Result<Value, KeyError> {
             let crv = match group.curve_name() {
                 Some(Nid::X9_62_PRIME256V1) => "P-256",
                 Some(Nid::SECP384R1) => "P-384",
+                Some(Nid::SECP521R1) => "P-521",
                 other => return Err(KeyError::Unsupported(format!("EC curve {other:?}"))),
             };
             Ok(json!({

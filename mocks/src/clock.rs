@@ -31,24 +31,128 @@ impl Clock {
 
     /// The current time of the world.
     pub fn now(&self) -> OffsetDateTime {
-        let base = self
-            .frozen_at_ms
-            .unwrap_or_else(|| unix_ms(OffsetDateTime::now_utc()));
-        let ms = base.saturating_add(self.offset_ms.load(Ordering::Relaxed));
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        let ms = self
+            .base_ms()
+            .saturating_add(self.offset_ms.load(Ordering::Relaxed));
+        ms_to_time(ms.clamp(unix_ms(earliest()), unix_ms(latest())))
     }
 
-    /// Moves the world's time forward (or back, with a negative duration).
+    /// Moves the world's time forward (or back, with a negative duration), stopping at the
+    /// ends of [`earliest`]..=[`latest`].
     pub fn advance(&self, by: time::Duration) {
-        let ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let _ = self.shift(by, true);
+    }
+
+    /// Moves the world's time by `by` and returns the new time, or refuses (and leaves the
+    /// clock alone) when that time is outside [`earliest`]..=[`latest`].
+    pub fn try_advance(&self, by: time::Duration) -> Result<OffsetDateTime, OutOfRange> {
+        self.shift(by, false)
+    }
+
+    fn shift(&self, by: time::Duration, clamp: bool) -> Result<OffsetDateTime, OutOfRange> {
+        let by_ms = i64::try_from(by.whole_milliseconds()).unwrap_or(if by.is_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        });
+        let base = self.base_ms();
+        let (lo, hi) = (unix_ms(earliest()), unix_ms(latest()));
+        let mut current = self.offset_ms.load(Ordering::Relaxed);
+        loop {
+            let target = base.saturating_add(current).saturating_add(by_ms);
+            let target = if (lo..=hi).contains(&target) {
+                target
+            } else if clamp {
+                target.clamp(lo, hi)
+            } else {
+                return Err(OutOfRange(format!(
+                    "moving the clock by {} s would leave {} ..= {}",
+                    by.whole_seconds(),
+                    rfc3339(earliest()),
+                    rfc3339(latest())
+                )));
+            };
+            let next = target.saturating_sub(base);
+            match self.offset_ms.compare_exchange(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(ms_to_time(target)),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    fn base_ms(&self) -> i64 {
+        self.frozen_at_ms
+            .unwrap_or_else(|| unix_ms(OffsetDateTime::now_utc()))
     }
 
     /// How far [`Clock::advance`] has moved this clock in total.
     pub fn offset(&self) -> time::Duration {
         time::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
+}
+
+/// A time RFC 3339 (four-digit years, RFC 3339 §5.6) and X.509 (RFC 5280 §4.1.2.5) cannot
+/// write: the world clock and every expiry the CA computes stay in `0000-01-01T00:00:00Z ..=
+/// 9999-12-31T23:59:59Z`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OutOfRange(String);
+
+/// The first instant the world's times may take: 0000-01-01T00:00:00Z.
+pub fn earliest() -> OffsetDateTime {
+    time::PrimitiveDateTime::new(
+        time::Date::from_ordinal_date(0, 1).unwrap_or(time::Date::MIN),
+        time::Time::MIDNIGHT,
+    )
+    .assume_utc()
+}
+
+/// The last instant the world's times may take: 9999-12-31T23:59:59Z.
+pub fn latest() -> OffsetDateTime {
+    time::PrimitiveDateTime::new(
+        time::Date::from_ordinal_date(9999, 365).unwrap_or(time::Date::MAX),
+        time::Time::from_hms(23, 59, 59).unwrap_or(time::Time::MIDNIGHT),
+    )
+    .assume_utc()
+}
+
+/// `at + by`, or [`OutOfRange`] past [`latest`] (or before [`earliest`]): the checked form of
+/// every expiry and validity the CA computes.
+pub fn later(at: OffsetDateTime, by: time::Duration) -> Result<OffsetDateTime, OutOfRange> {
+    at.checked_add(by)
+        .filter(|t| (earliest()..=latest()).contains(t))
+        .ok_or_else(|| {
+            OutOfRange(format!(
+                "{} plus {} s is after {}",
+                rfc3339(at),
+                by.whole_seconds(),
+                rfc3339(latest())
+            ))
+        })
+}
+
+/// `at - by`, or [`OutOfRange`] before [`earliest`] (or past [`latest`]).
+pub fn earlier(at: OffsetDateTime, by: time::Duration) -> Result<OffsetDateTime, OutOfRange> {
+    at.checked_sub(by)
+        .filter(|t| (earliest()..=latest()).contains(t))
+        .ok_or_else(|| {
+            OutOfRange(format!(
+                "{} minus {} s is before {}",
+                rfc3339(at),
+                by.whole_seconds(),
+                rfc3339(earliest())
+            ))
+        })
+}
+
+fn ms_to_time(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn unix_ms(at: OffsetDateTime) -> i64 {
@@ -80,6 +184,50 @@ mod tests {
         other.advance(time::Duration::hours(25));
         assert_eq!(clock.now().unix_timestamp(), 25 * 3600);
         assert_eq!(clock.offset(), time::Duration::hours(25));
+    }
+
+    #[test]
+    fn the_clock_stays_within_four_digit_years() {
+        let clock = Clock::frozen(OffsetDateTime::UNIX_EPOCH);
+        let far = time::Duration::seconds(i64::MAX);
+        let refused = clock.try_advance(far).unwrap_err();
+        assert!(
+            refused.to_string().contains("9999-12-31T23:59:59Z"),
+            "{refused}"
+        );
+        assert_eq!(
+            clock.now(),
+            OffsetDateTime::UNIX_EPOCH,
+            "a refusal leaves it alone"
+        );
+        assert!(
+            clock
+                .try_advance(time::Duration::seconds(i64::MIN))
+                .is_err()
+        );
+        // 9999-12-31T23:59:59Z itself is allowed; one second more is not.
+        let to_end = latest() - OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(clock.try_advance(to_end).unwrap(), latest());
+        assert!(clock.try_advance(time::Duration::seconds(1)).is_err());
+        assert_eq!(rfc3339(clock.now()), "9999-12-31T23:59:59Z");
+        // `advance` stops at the ends instead of wrapping.
+        clock.advance(far);
+        assert_eq!(clock.now(), latest());
+        clock.advance(time::Duration::seconds(i64::MIN));
+        assert_eq!(rfc3339(clock.now()), "0000-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn later_and_earlier_refuse_five_digit_years() {
+        assert!(later(latest(), time::Duration::seconds(1)).is_err());
+        assert!(later(latest(), time::Duration::days(365 * 100)).is_err());
+        assert_eq!(later(earliest(), time::Duration::ZERO), Ok(earliest()));
+        assert!(earlier(earliest(), time::Duration::seconds(1)).is_err());
+        let at = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(
+            later(at, time::Duration::hours(1)).map(|t| t.unix_timestamp()),
+            Ok(3600)
+        );
     }
 
     #[test]

@@ -11,10 +11,12 @@
 //! - [`jwk`]: RFC 7638 JWK thumbprints.
 //! - [`keyauth`]: RFC 8555 §8.1 key authorizations and the §8.4 dns-01 TXT value.
 //! - [`problem`]: RFC 8555 §6.7 error types, long and short.
-//! - [`token`]: RFC 8823 token joining (`string` vs `binary`, digest §1.6) and reply digests.
+//! - [`token`]: RFC 8823 token joining (`string` vs `binary`: RFC 8823 leaves the join open) and reply digests.
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
 //! - [`address`]: e-mail addresses, IDNA, RFC 8398 §5 comparison, SAN form.
 //! - [`email_tls`]: draft-ietf-acme-email-tls-05 names, ports and capability lines.
+//! - [`ari`]: RFC 9773 certificate identifiers (renewalInfo, `replaces`).
+//! - [`tls_alpn`]: RFC 8737 tls-alpn-01: the acmeIdentifier digest and the certificate check.
 //! - [`pki`]: certificate profiles; the RFC 7817 §4 mail server certificate check.
 //! - [`requirements`]: the catalogue of every SMIME-n, TLS-n and ACME-n id.
 //! - [`finding`]: what a checker reports.
@@ -22,6 +24,7 @@
 #![warn(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod address;
+pub mod ari;
 pub mod b64url;
 pub mod email_tls;
 pub mod finding;
@@ -31,6 +34,7 @@ pub mod pki;
 pub mod problem;
 pub mod requirements;
 pub mod smime;
+pub mod tls_alpn;
 pub mod token;
 
 pub use finding::{Finding, Findings, Level};

@@ -361,6 +361,20 @@ catalogue! {
         "keyChange checks the nested JWS: inner jwk, same url, no inner nonce, matching oldKey";
     ACME_34 = "ACME-34", "MUST", Client, "RFC 8555 §6.1",
         "the client sends a User-Agent header field";
+    ACME_35 = "ACME-35", "MUST", Server, "RFC 8555 §7.6",
+        "revokeCert is accepted from an account that \"holds authorizations for all of the identifiers\"";
+    ACME_36 = "ACME-36", "SHOULD NOT", Server, "RFC 8555 §7.1.2.1",
+        "list an invalid order in the account's `orders` array (pending ones SHOULD be listed)";
+    ACME_37 = "ACME-37", "—", Server, "RFC 8555 §6.7, §7.4",
+        "badCSR: \"The CSR is unacceptable (e.g., due to a short key)\"; a refused CSR key is badCSR";
+    ACME_38 = "ACME-38", "MUST", Server, "RFC 8737 §3",
+        "tls-alpn-01: TLS to the name's address, port 443, ALPN only \"acme-tls/1\", SNI the name";
+    ACME_39 = "ACME-39", "MUST", ServerAndClient, "RFC 8737 §3",
+        "the tls-alpn-01 certificate has one dNSName, the name, and a critical acmeIdentifier = SHA-256(keyAuth)";
+    ACME_40 = "ACME-40", "MUST", Server, "RFC 9773 §3, §4.2",
+        "ARI: `renewalInfo` in the directory; GET renewalInfo/<AKI>.<serial> gives a window that ends after it starts";
+    ACME_41 = "ACME-41", "MUST", Server, "RFC 9773 §5",
+        "newOrder `replaces` is reflected in the order; a certificate already replaced gets 409 alreadyReplaced";
 
     // ── Surrounding mail rules: acmeproof's own family ─────────────────────────────────────────
     MAIL_1 = "MAIL-1", "MUST", Any, "RFC 5322 §3.6",
@@ -582,7 +596,7 @@ mod tests {
 
     #[test]
     fn families_are_contiguous_and_in_order() {
-        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 34), ("MAIL", 8)];
+        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 41), ("MAIL", 8)];
         let mut rows = CATALOGUE.iter();
         for (family, count) in expected {
             for n in 1..=count {
@@ -597,7 +611,7 @@ mod tests {
             }
         }
         assert!(rows.next().is_none(), "rows after MAIL-8");
-        assert_eq!(CATALOGUE.len(), 58 + 16 + 34 + 8);
+        assert_eq!(CATALOGUE.len(), 58 + 16 + 41 + 8);
     }
 
     #[test]

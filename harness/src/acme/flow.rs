@@ -5,6 +5,7 @@ use std::time::Duration;
 use acmeproof_mocks::dns::DnsServer;
 use serde_json::{Value, json};
 
+use super::alpn::AlpnResponder;
 use super::client::{AcmeClient, AcmeError};
 
 /// A certificate obtained by a flow.
@@ -73,6 +74,25 @@ fn str_at<'a>(v: &'a Value, key: &str) -> Result<&'a str, FlowError> {
         .ok_or_else(|| FlowError::Unexpected(format!("no \"{key}\" in {v}")))
 }
 
+/// How a flow proves control of each name.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof<'a> {
+    /// dns-01: the TXT records go into the world's DNS directly (the in-process equivalent of
+    /// an RFC 2136 UPDATE).
+    Dns01(&'a DnsServer),
+    /// tls-alpn-01: the responder answers (the CA's `tls_alpn01_port` must be its port).
+    TlsAlpn01(&'a AlpnResponder),
+}
+
+impl Proof<'_> {
+    fn challenge_type(&self) -> &'static str {
+        match self {
+            Proof::Dns01(_) => "dns-01",
+            Proof::TlsAlpn01(_) => "tls-alpn-01",
+        }
+    }
+}
+
 /// Orders a certificate for `names` and proves each by dns-01, publishing the TXT records in
 /// the world's DNS directly (the in-process equivalent of an RFC 2136 UPDATE).
 pub async fn issue_dns01(
@@ -81,11 +101,29 @@ pub async fn issue_dns01(
     names: &[&str],
     timeout: Duration,
 ) -> Result<Issued, FlowError> {
+    issue(client, names, Proof::Dns01(dns), &Value::Null, timeout).await
+}
+
+/// Orders a certificate for `names` (`extra`: more newOrder members, e.g. RFC 9773
+/// `replaces`), proves each name by `proof`, finalizes and downloads.
+pub async fn issue(
+    client: &AcmeClient,
+    names: &[&str],
+    proof: Proof<'_>,
+    extra: &Value,
+    timeout: Duration,
+) -> Result<Issued, FlowError> {
     let identifiers: Vec<Value> = names
         .iter()
         .map(|n| json!({ "type": "dns", "value": n }))
         .collect();
-    let (order_url, order) = client.new_order(&identifiers).await?;
+    let mut payload = json!({ "identifiers": identifiers });
+    if let (Some(map), Some(more)) = (payload.as_object_mut(), extra.as_object()) {
+        map.extend(more.clone());
+    }
+    let (order_url, order) = client
+        .new_order_with(&payload, &serde_json::Map::new())
+        .await?;
     let thumbprint = client.key().thumbprint();
     let mut to_answer = Vec::new();
     let mut published: Vec<(String, Vec<String>)> = Vec::new();
@@ -106,28 +144,38 @@ pub async fn issue_dns01(
             .and_then(|i| i.get("value"))
             .and_then(|v| v.as_str())
             .ok_or_else(|| FlowError::Unexpected("authorization without identifier".into()))?;
+        let wanted = proof.challenge_type();
         let challenge = authz
             .get("challenges")
             .and_then(|c| c.as_array())
             .and_then(|c| {
                 c.iter()
-                    .find(|c| c.get("type").and_then(|t| t.as_str()) == Some("dns-01"))
+                    .find(|c| c.get("type").and_then(|t| t.as_str()) == Some(wanted))
             })
-            .ok_or_else(|| FlowError::Unexpected(format!("no dns-01 challenge for {domain}")))?;
+            .ok_or_else(|| FlowError::Unexpected(format!("no {wanted} challenge for {domain}")))?;
         let token = str_at(challenge, "token")?;
-        let name = format!("_acme-challenge.{domain}");
-        let value = acmeproof_protocol::keyauth::dns01_txt_value(token, &thumbprint);
-        // A name and its wildcard share one TXT name (RFC 8555 §8.4): every value goes in.
-        match published.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, values)) => values.push(value),
-            None => published.push((name, vec![value])),
+        match proof {
+            Proof::Dns01(_) => {
+                let name = format!("_acme-challenge.{domain}");
+                let value = acmeproof_protocol::keyauth::dns01_txt_value(token, &thumbprint);
+                // A name and its wildcard share one TXT name (RFC 8555 §8.4): every value goes in.
+                match published.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, values)) => values.push(value),
+                    None => published.push((name, vec![value])),
+                }
+            }
+            Proof::TlsAlpn01(responder) => responder
+                .serve(domain, token, &thumbprint)
+                .map_err(|e| FlowError::Unexpected(e.to_string()))?,
         }
         to_answer.push((authz_url.to_owned(), str_at(challenge, "url")?.to_owned()));
     }
-    for (name, values) in &published {
-        dns.set_txt(name, values.clone())
-            .await
-            .map_err(|e| FlowError::Dns(e.to_string()))?;
+    if let Proof::Dns01(dns) = proof {
+        for (name, values) in &published {
+            dns.set_txt(name, values.clone())
+                .await
+                .map_err(|e| FlowError::Dns(e.to_string()))?;
+        }
     }
     for (_, challenge_url) in &to_answer {
         client.respond(challenge_url).await?;
@@ -141,10 +189,19 @@ pub async fn issue_dns01(
             )));
         }
     }
-    for (name, _) in &published {
-        let _ = dns
-            .remove(name, Some(hickory_proto::rr::RecordType::TXT))
-            .await;
+    match proof {
+        Proof::Dns01(dns) => {
+            for (name, _) in &published {
+                let _ = dns
+                    .remove(name, Some(hickory_proto::rr::RecordType::TXT))
+                    .await;
+            }
+        }
+        Proof::TlsAlpn01(responder) => {
+            for name in names {
+                responder.forget(name);
+            }
+        }
     }
     let order = client.poll(&order_url, &["pending"], timeout).await?;
     if str_at(&order, "status")? != "ready" {

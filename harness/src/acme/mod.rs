@@ -12,6 +12,7 @@
 // so its size costs nothing measurable.
 #![allow(clippy::result_large_err)]
 
+pub mod alpn;
 pub mod client;
 pub mod email;
 pub mod email_tls;

@@ -5,6 +5,10 @@
 //! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
 //! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
 //!   and the JWS negative matrix over HTTPS;
+//! - `ca_features`: the CA next to Pebble: revocation through authorizations, badCSR, `status`
+//!   in embedded problems, ES512, tls-alpn-01, the order list, ARI and the CRL;
+//! - `corpus_ca`: the CA's bad-input corpus for HTTP and JWS (`tests/corpus/ca.toml`), each
+//!   case with its exact status and problem type;
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
 //!   replies the CA must refuse;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
@@ -15,6 +19,8 @@
 //! - `served_email_tls`: `acmeproof serve` with the srv-only certificate profile as a server
 //!   under test, through every email-tls scenario;
 //! - `peers`: certbot and lego against `acmeproof serve` (skipped when not installed);
+//! - `peers_ca`: lego on the CA's tls-alpn-01, revocation through authorizations and a P-384
+//!   account key; certbot's `acme` library with a P-521 (ES512) account key;
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
 //!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
 //! - `peers_pebble`: `acmeproof run --server-url` against Pebble (Debian `pebble`);
@@ -22,14 +28,17 @@
 //!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
 mod acme;
+mod ca_features;
 mod cli;
 mod client_cmd;
+mod corpus_ca;
 mod email;
 mod email_tls;
 mod knobs;
 mod matrix;
 mod mua;
 mod peers;
+mod peers_ca;
 mod peers_mail;
 mod peers_mailbox;
 mod peers_pebble;

@@ -12,11 +12,11 @@ use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
 use crate::serve::{ServeProcess, root_der};
 use crate::support::pem_chain;
 
-const TSIG_NAME: &str = "acmeproof-update.";
+pub(crate) const TSIG_NAME: &str = "acmeproof-update.";
 /// 32 octets, base64 (a test key: the world is loopback-only).
-const TSIG_SECRET: &str = "YWNtZXByb29mLXRlc3QtdHNpZy1zZWNyZXQtMzJiIQ==";
+pub(crate) const TSIG_SECRET: &str = "YWNtZXByb29mLXRlc3QtdHNpZy1zZWNyZXQtMzJiIQ==";
 
-fn world_with_tsig(algorithm: &str) -> String {
+pub(crate) fn world_with_tsig(algorithm: &str) -> String {
     format!(
         r#"{}
 [dns.tsig]

@@ -229,3 +229,76 @@ fn serve_with_a_bad_config_prints_one_line_and_exits_2() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("nonce_reject_percent"), "{err}");
 }
+
+/// `dig +short` for a TXT name at `serve`'s DNS.
+fn dig_txt(dig: &Path, serve: &ServeProcess, name: &str) -> String {
+    let output = Command::new(dig)
+        .args(["+short", "+time=5", "+tries=1", "-p"])
+        .arg(serve.dns_port().to_string())
+        .args(["@127.0.0.1", name, "TXT"])
+        .output()
+        .expect("dig runs");
+    assert!(output.status.success(), "dig {name}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_txt_value_through_the_management_api_is_its_text_as_dig_shows() {
+    let Some(dig) = acmeproof_testkit::require_tool("dig") else {
+        return;
+    };
+    let serve = ServeProcess::start("txt", None);
+    let mgmt = serve.get("management_url");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let long = "x".repeat(300);
+    let cases: [(&str, Value, String); 4] = [
+        // Spaces stay inside one character-string (presentation format would make three).
+        (
+            "spf.example.test",
+            Value::from("v=spf1 ip4:127.0.0.1 -all"),
+            r#""v=spf1 ip4:127.0.0.1 -all""#.to_owned(),
+        ),
+        // Quotes and backslashes are text, escaped only in dig's presentation of them.
+        (
+            "quote.example.test",
+            Value::from(r#"say "hi" \ there"#),
+            r#""say \"hi\" \\ there""#.to_owned(),
+        ),
+        // A list gives the character-strings.
+        (
+            "list.example.test",
+            serde_json::json!(["a list", "of strings"]),
+            r#""a list" "of strings""#.to_owned(),
+        ),
+        // RFC 1035 §3.3: over 255 octets, the text is split.
+        (
+            "long.example.test",
+            Value::from(long.as_str()),
+            format!("\"{}\" \"{}\"", &long[..255], &long[255..]),
+        ),
+    ];
+    for (name, value, shown) in cases {
+        let record = serde_json::json!({"name": name, "type": "TXT", "value": value});
+        let added = http
+            .post(format!("{mgmt}/dns/records"))
+            .body(record.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status().as_u16(), 201, "{record}");
+        assert_eq!(dig_txt(&dig, &serve, name), shown, "{record}");
+        // The API reads back what was written (a long text as its two strings).
+        let listed: Value = get_json(&http, format!("{mgmt}/dns/records?name={name}")).await;
+        let read_back = if name == "long.example.test" {
+            serde_json::json!([&long[..255], &long[255..]])
+        } else {
+            value
+        };
+        assert_eq!(listed[0]["value"], read_back, "{listed}");
+    }
+}

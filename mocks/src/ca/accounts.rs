@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::jws;
-use super::model::{Account, AccountStatus};
+use super::model::{Account, AccountStatus, OrderStatus};
 use super::problem::{Problem, ProblemType};
 use super::resources::Authenticated;
 use super::server::{CaShared, Reply};
@@ -205,11 +205,24 @@ pub fn orders(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Repl
             "the order list is read with POST-as-GET",
         ));
     }
-    let store = ca.store();
-    let list: Vec<String> = store
+    let now = ca.clock.now();
+    let mut store = ca.store();
+    let ids = store
         .account(&account.id)
-        .map(|a| a.orders.iter().map(|o| ca.urls.order(o)).collect())
+        .map(|a| a.orders.clone())
         .unwrap_or_default();
+    // RFC 8555 §7.1.2.1: "The server SHOULD include pending orders and SHOULD NOT include
+    // orders that are invalid in the array of URLs" (ACME-36); expiry is applied first, so an
+    // order that expired is left out too.
+    let list: Vec<String> = ids
+        .iter()
+        .filter(|id| {
+            store
+                .order_now(id, now)
+                .is_some_and(|o| o.status != OrderStatus::Invalid)
+        })
+        .map(|id| ca.urls.order(id))
+        .collect();
     Ok(Reply::json(StatusCode::OK, &json!({ "orders": list })))
 }
 

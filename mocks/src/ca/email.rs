@@ -314,9 +314,7 @@ pub async fn read_only_proof(ca: &Arc<CaShared>, challenge_id: &str, token_part1
 }
 
 fn finish(ca: &CaShared, challenge_id: &str, outcome: Result<(), Problem>) {
-    let lifetime = time::Duration::seconds(
-        i64::try_from(ca.knobs().authz_lifetime_secs).unwrap_or(i64::MAX / 4),
-    );
+    let lifetime = ca.knobs().authz_lifetime();
     let now = ca.clock.now();
     ca.store()
         .finish_validation(challenge_id, outcome, now, lifetime);

@@ -355,7 +355,12 @@ pub fn plain_dns_kinds(knobs: &Knobs, wildcard: bool) -> Vec<ChallengeKind> {
     if wildcard {
         return vec![ChallengeKind::Dns01];
     }
-    let mut kinds = vec![ChallengeKind::Http01, ChallengeKind::Dns01];
+    // RFC 8737 §3 registers tls-alpn-01 for `dns` identifiers.
+    let mut kinds = vec![
+        ChallengeKind::Http01,
+        ChallengeKind::Dns01,
+        ChallengeKind::TlsAlpn01,
+    ];
     if knobs.service_field != ServiceField::NewOrder {
         kinds.extend([
             ChallengeKind::DnsEmail00,

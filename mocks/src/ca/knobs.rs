@@ -56,6 +56,8 @@ pub struct Knobs {
     pub cert_validity_secs: u64,
     /// The TCP port http-01 validation connects to (RFC 8555 §8.3 says 80; tests move it).
     pub http01_port: u16,
+    /// The TCP port tls-alpn-01 validation connects to (RFC 8737 §3 says 443; tests move it).
+    pub tls_alpn01_port: u16,
     /// When the email-reply-00 challenge mail is sent (RFC 8823 §3 leaves it to the CA).
     pub email_send_on: EmailSendOn,
     /// Which token joins make a correct RFC 8823 digest (digest §1.6: the text is ambiguous).
@@ -323,6 +325,7 @@ impl Default for Knobs {
             authz_lifetime_secs: 7 * 24 * 3600,
             cert_validity_secs: 90 * 24 * 3600,
             http01_port: 80,
+            tls_alpn01_port: 443,
             email_send_on: EmailSendOn::AuthzFetch,
             email_join: JoinPolicy::Either,
             email_reply_window_secs: 24 * 3600,
@@ -376,7 +379,30 @@ pub enum KnobError {
     Zero(&'static str),
 }
 
+/// The longest lifetime or validity a knob gives (100 years): larger values are clamped, so
+/// no knob value can overflow the CA's date arithmetic.
+pub const MAX_LIFETIME_SECS: u64 = 100 * 365 * 24 * 3600;
+
+fn lifetime(secs: u64) -> time::Duration {
+    time::Duration::seconds(i64::try_from(secs.min(MAX_LIFETIME_SECS)).unwrap_or(i64::MAX))
+}
+
 impl Knobs {
+    /// `order_lifetime_secs`, at most [`MAX_LIFETIME_SECS`].
+    pub fn order_lifetime(&self) -> time::Duration {
+        lifetime(self.order_lifetime_secs)
+    }
+
+    /// `authz_lifetime_secs`, at most [`MAX_LIFETIME_SECS`].
+    pub fn authz_lifetime(&self) -> time::Duration {
+        lifetime(self.authz_lifetime_secs)
+    }
+
+    /// `cert_validity_secs`, at most [`MAX_LIFETIME_SECS`].
+    pub fn cert_validity(&self) -> time::Duration {
+        lifetime(self.cert_validity_secs)
+    }
+
     /// Checks ranges and names.
     pub fn validate(&self) -> Result<(), KnobError> {
         if self.nonce_reject_percent > 100 {

@@ -16,6 +16,7 @@
 pub mod accounts;
 pub mod authz;
 pub mod config;
+pub mod crl;
 pub mod email;
 pub mod email_tls;
 pub mod identifiers;
@@ -26,12 +27,14 @@ pub mod nonce;
 pub mod orders;
 pub mod pki;
 pub mod problem;
+pub mod renewal_info;
 pub mod resources;
 pub mod revoke;
 pub mod server;
 pub mod state;
 pub mod urls;
 pub mod validate;
+pub mod validate_alpn;
 pub mod validate_tls;
 
 use std::collections::VecDeque;
@@ -120,6 +123,7 @@ impl Ca {
             mail: std::sync::OnceLock::new(),
             inbox: Mutex::new(VecDeque::new()),
             connect_ports: RwLock::new(Default::default()),
+            crl_number: std::sync::atomic::AtomicU64::new(0),
         });
         let served = https::serve(listener, Some(tls), server::router(Arc::clone(&shared)))?;
         tracing::info!(%addr, "ACME CA listening");
@@ -134,6 +138,11 @@ impl Ca {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.served.addr()
+    }
+
+    /// The HTTPS server's bounds and open connections.
+    pub fn served(&self) -> &Served {
+        &self.served
     }
 
     /// The state the handlers share (knobs, store, history).

@@ -66,6 +66,9 @@ pub enum ChallengeKind {
     /// RFC 8555 §8.4.
     #[serde(rename = "dns-01")]
     Dns01,
+    /// RFC 8737: a TLS handshake with ALPN `acme-tls/1` presenting the validation certificate.
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
     /// RFC 8823 §3: the challenge mail arrives with the mail plane; until then it stays pending.
     #[serde(rename = "email-reply-00")]
     EmailReply00,
@@ -89,6 +92,7 @@ impl ChallengeKind {
         match self {
             ChallengeKind::Http01 => "http-01",
             ChallengeKind::Dns01 => "dns-01",
+            ChallengeKind::TlsAlpn01 => "tls-alpn-01",
             ChallengeKind::EmailReply00 => "email-reply-00",
             ChallengeKind::DnsEmail00 => "dns-email-00",
             ChallengeKind::CapabilitySmtp00 => "capability-smtp-00",
@@ -198,6 +202,8 @@ pub struct Order {
     pub error: Option<Value>,
     /// The certificate id once valid.
     pub certificate: Option<String>,
+    /// RFC 9773 §5: the certificate identifier this order replaces.
+    pub replaces: Option<String>,
 }
 
 impl Order {
@@ -222,6 +228,9 @@ impl Order {
             }
             if let Some(cert) = &self.certificate {
                 map.insert("certificate".into(), json!(urls.cert(cert)));
+            }
+            if let Some(replaces) = &self.replaces {
+                map.insert("replaces".into(), json!(replaces));
             }
         }
         v
@@ -322,6 +331,8 @@ pub struct CertRecord {
     pub not_after: OffsetDateTime,
     /// RFC 5280 reason code once revoked.
     pub revoked: Option<u8>,
+    /// When it was revoked (world time), for the CRL.
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 impl CertRecord {

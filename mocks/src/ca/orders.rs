@@ -37,10 +37,25 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
             )));
         }
     }
+    // RFC 9773 §5: "replaces", a certificate identifier (ACME-41).
+    let replaces = match payload.get("replaces") {
+        None => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(_) => {
+            return Err(Problem::malformed(
+                "\"replaces\" must be a certificate identifier string (RFC 9773 §5)",
+            ));
+        }
+    };
     let now = ca.clock.now();
-    let order_lifetime = time::Duration::seconds(clamp_secs(knobs.order_lifetime_secs));
-    let authz_lifetime = time::Duration::seconds(clamp_secs(knobs.authz_lifetime_secs));
+    // Checked before anything is stored: a world clock near 9999-12-31 refuses the order.
+    let order_expires = crate::clock::later(now, knobs.order_lifetime())?;
+    let authz_expires = crate::clock::later(now, knobs.authz_lifetime())?;
     let mut store = ca.store();
+    if let Some(replaces) = &replaces {
+        let identifiers: Vec<_> = requested.iter().map(|r| r.identifier.clone()).collect();
+        super::renewal_info::check_replaces(&store, &account.id, replaces, &identifiers)?;
+    }
     let mut authz_ids = Vec::with_capacity(requested.len());
     for r in &requested {
         // A mail service's authorization is proved on its own port: never reused for another.
@@ -49,7 +64,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
             .flatten();
         let id = match reused {
             Some(id) => id,
-            None => new_authz(ca, &knobs, &mut store, &account.id, r, now + authz_lifetime),
+            None => new_authz(ca, &knobs, &mut store, &account.id, r, authz_expires),
         };
         authz_ids.push(id);
     }
@@ -57,7 +72,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         id: ca.new_id(),
         account: account.id.clone(),
         status: OrderStatus::Pending,
-        expires: now + order_lifetime,
+        expires: order_expires,
         identifiers: requested.iter().map(|r| r.identifier.clone()).collect(),
         not_before: None,
         not_after: None,
@@ -65,6 +80,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         mail_targets,
         error: None,
         certificate: None,
+        replaces,
     };
     let id = order.id.clone();
     store.orders.insert(id.clone(), order);
@@ -77,12 +93,6 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         .map(|o| o.to_json(&ca.urls))
         .unwrap_or(Value::Null);
     Ok(Reply::json(StatusCode::CREATED, &body).location(ca.urls.order(&id)))
-}
-
-fn clamp_secs(secs: u64) -> i64 {
-    i64::try_from(secs)
-        .unwrap_or(i64::MAX / 4)
-        .min(100 * 365 * 24 * 3600)
 }
 
 /// Creates an authorization with the challenges its identifier allows.
@@ -98,7 +108,8 @@ fn new_authz(
     let kinds: Vec<ChallengeKind> = match (r.identifier.kind, r.wildcard, r.mail) {
         // draft-ietf-acme-email-tls-05 §3.3, §3.4, §5: a `dns` identifier with a mail service.
         (IdentifierKind::Dns, wildcard, Some(target)) => target.challenge_kinds(wildcard),
-        // RFC 8555 http-01/dns-01, and the draft's challenges whose POST names the service.
+        // RFC 8555 http-01/dns-01, RFC 8737 tls-alpn-01 (not for a wildcard: RFC 8555 §7.1.3 leaves
+        // those to DNS), and the draft's challenges whose POST names the service.
         (IdentifierKind::Dns, wildcard, None) => email_tls::plain_dns_kinds(knobs, wildcard),
         (IdentifierKind::Email, _, _) => vec![ChallengeKind::EmailReply00],
         // `identifiers::check` refuses IP identifiers (RFC 8738 is not offered).
@@ -221,10 +232,10 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
         },
         ids => email_tls::certificate_profile(&ca.knobs(), ids, &targets),
     };
-    let validity = time::Duration::seconds(clamp_secs(ca.knobs().cert_validity_secs));
+    let validity = ca.knobs().cert_validity();
     let issued = ca
         .pki
-        .issue(&csr, &profile, validity)
+        .issue_with_crl(&csr, &profile, validity, Some(&ca.urls.crl()))
         .map_err(|e| Problem::internal(format!("issuance failed: {e}")))?;
     let mut store = ca.store();
     let Some(stored) = store.orders.get_mut(id) else {
@@ -256,6 +267,7 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
             identifiers: order.identifiers.clone(),
             not_after: issued.not_after,
             revoked: None,
+            revoked_at: None,
         },
     );
     Ok(Reply::json(StatusCode::OK, &body).location(ca.urls.order(id)))

@@ -1,16 +1,20 @@
 //! RFC 8555 §6.7 problem documents (RFC 7807): the one way the CA says no.
 //!
 //! ACME-30: only error types registered in the ACME URN namespace are used with that prefix;
-//! the enum is the registry, so an unregistered type cannot be written.
+//! the enum is the registry, so an unregistered type cannot be written. RFC 9773 §7.4 adds
+//! `alreadyReplaced` to it.
 
 use serde::Serialize;
 use serde_json::Value;
 
-/// The `urn:ietf:params:acme:error:` types of the IANA registry (RFC 8555 §6.7, §9.7.4).
+/// The `urn:ietf:params:acme:error:` types of the IANA registry (RFC 8555 §6.7, §9.7.4; RFC
+/// 9773 §7.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum ProblemType {
     AccountDoesNotExist,
+    /// RFC 9773 §7.4.
+    AlreadyReplaced,
     AlreadyRevoked,
     BadCsr,
     BadNonce,
@@ -42,6 +46,7 @@ impl ProblemType {
         use ProblemType::*;
         match self {
             AccountDoesNotExist => "accountDoesNotExist",
+            AlreadyReplaced => "alreadyReplaced",
             AlreadyRevoked => "alreadyRevoked",
             BadCsr => "badCSR",
             BadNonce => "badNonce",
@@ -208,6 +213,15 @@ impl std::fmt::Display for Problem {
 }
 
 impl std::error::Error for Problem {}
+
+impl From<crate::clock::OutOfRange> for Problem {
+    /// An expiry the world clock puts past 9999-12-31T23:59:59Z: the CA cannot write it
+    /// (RFC 8555 timestamps are RFC 3339, four-digit years), which is the CA's limit, not the
+    /// client's fault.
+    fn from(e: crate::clock::OutOfRange) -> Self {
+        Problem::internal(format!("the world clock is too far out: {e}"))
+    }
+}
 
 #[cfg(test)]
 mod tests {

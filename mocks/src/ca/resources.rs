@@ -179,7 +179,7 @@ pub async fn post(
         Route::Authz(id) => super::authz::authz(ca, &auth, id),
         Route::Challenge(id) => super::authz::challenge(ca, &auth, id).await,
         Route::RevokeCert => super::revoke::revoke(ca, &auth),
-        Route::Directory | Route::Terms | Route::NewNonce => {
+        Route::Directory | Route::Terms | Route::NewNonce | Route::RenewalInfo(_) | Route::Crl => {
             Err(Problem::malformed("this resource is read with GET")
                 .with_status(405)
                 .violates(req::ACME_14))

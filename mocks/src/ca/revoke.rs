@@ -1,5 +1,6 @@
-//! revokeCert (RFC 8555 §7.6, ACME-32): by the issuing account (`kid`) or by the certificate's
-//! own key (`jwk`).
+//! revokeCert (RFC 8555 §7.6, ACME-32): by the issuing account (`kid`), by an account that
+//! holds authorizations for every identifier of the certificate (`kid`, ACME-35), or by the
+//! certificate's own key (`jwk`).
 
 use std::sync::Arc;
 
@@ -8,9 +9,12 @@ use serde_json::{Value, json};
 use x509_parser::prelude::*;
 
 use super::jws::KeyRef;
+use super::model::AuthzStatus;
+use super::pki::{Identifier, IdentifierKind};
 use super::problem::{Problem, ProblemType};
 use super::resources::Authenticated;
 use super::server::{CaShared, Reply};
+use super::state::Store;
 use crate::protocol::b64url;
 
 /// RFC 5280 §5.3.1 reason codes a subscriber may give (the CA/Browser Forum subscriber set:
@@ -55,11 +59,19 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
             "the certificate does not match the one this CA issued with that serial",
         ));
     }
+    let (issuer, identifiers) = (record.account.clone(), record.identifiers.clone());
     match &auth.account {
         Some(account) if matches!(auth.jws.key(), KeyRef::Kid(_)) => {
-            if record.account != account.id {
+            // RFC 8555 §7.6: "The server MUST consider at least the following accounts
+            // authorized for a given certificate: the account that issued the certificate; an
+            // account that holds authorizations for all of the identifiers in the
+            // certificate."
+            let now = ca.clock.now();
+            if issuer != account.id
+                && !holds_authorizations(&mut store, &account.id, &identifiers, now)
+            {
                 return Err(Problem::unauthorized(
-                    "only the issuing account or the certificate key may revoke",
+                    "only the issuing account, an account holding valid authorizations for every identifier of the certificate, or the certificate key may revoke (RFC 8555 §7.6)",
                 ));
             }
         }
@@ -86,7 +98,46 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
         ));
     }
     record.revoked = Some(reason);
+    record.revoked_at = Some(ca.clock.now());
     Ok(Reply::empty(StatusCode::OK))
+}
+
+/// Whether `account` holds a valid, unexpired authorization for every one of `identifiers` (a
+/// certificate's, as ordered). A wildcard `*.name` needs a wildcard authorization of `name`
+/// (proved through DNS); a plain name is covered by any valid authorization of that name,
+/// wildcard ones included, since those were proved on the name's own DNS.
+fn holds_authorizations(
+    store: &mut Store,
+    account: &str,
+    identifiers: &[Identifier],
+    now: ::time::OffsetDateTime,
+) -> bool {
+    let held: Vec<(Identifier, bool, String)> = store
+        .authzs
+        .values()
+        .filter(|a| a.account == account && a.status == AuthzStatus::Valid)
+        .map(|a| (a.identifier.clone(), a.wildcard, a.id.clone()))
+        .collect();
+    let valid: Vec<((IdentifierKind, String), bool)> = held
+        .into_iter()
+        .filter(|(_, _, id)| {
+            store
+                .authz_now(id, now)
+                .is_some_and(|a| a.status == AuthzStatus::Valid)
+        })
+        .map(|(identifier, wildcard, _)| (identifier.comparison_key(), wildcard))
+        .collect();
+    !identifiers.is_empty()
+        && identifiers.iter().all(|wanted| {
+            let (kind, value) = wanted.comparison_key();
+            let (base, wildcard) = match (kind, value.strip_prefix("*.")) {
+                (IdentifierKind::Dns, Some(base)) => (base.to_owned(), true),
+                _ => (value, false),
+            };
+            valid
+                .iter()
+                .any(|((k, v), w)| *k == kind && *v == base && (*w || !wildcard))
+        })
 }
 
 /// The RFC 7638 thumbprint of a certificate's public key, by way of its JWK form.

@@ -73,6 +73,8 @@ pub struct CaShared {
     /// listen on loopback ports chosen by the system, not on 25/993/…); unmapped ports are
     /// used as they are. See [`CaShared::map_port`].
     pub connect_ports: RwLock<std::collections::BTreeMap<u16, u16>>,
+    /// The last CRL number issued (RFC 5280 §5.2.3: monotonically increasing).
+    pub crl_number: std::sync::atomic::AtomicU64,
 }
 
 /// One request as the management API shows it.
@@ -296,6 +298,10 @@ pub enum Route {
     Cert(String),
     /// revokeCert.
     RevokeCert,
+    /// ARI renewal information for a certificate identifier (RFC 9773 §4).
+    RenewalInfo(String),
+    /// The CRL.
+    Crl,
 }
 
 impl Route {
@@ -309,9 +315,21 @@ impl Route {
             (paths::KEY_CHANGE, Route::KeyChange),
             (paths::NEW_ORDER, Route::NewOrder),
             (paths::REVOKE_CERT, Route::RevokeCert),
+            (paths::CRL, Route::Crl),
         ];
         if let Some((_, route)) = fixed.iter().find(|(p, _)| *p == path) {
             return Some(route.clone());
+        }
+        // RFC 9773 §4.1: base64url, a period, base64url (checked when answered); bounded.
+        if let Some(cert_id) = path
+            .strip_prefix(paths::RENEWAL_INFO)
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
+            let plausible = (1..=512).contains(&cert_id.len())
+                && cert_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.=".contains(&b));
+            return plausible.then(|| Route::RenewalInfo(cert_id.to_owned()));
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let id = |s: &str| {
@@ -348,6 +366,8 @@ impl Route {
             Route::Challenge(_) => "challenge",
             Route::Cert(_) => "certificate",
             Route::RevokeCert => "revoke-cert",
+            Route::RenewalInfo(_) => "renewal-info",
+            Route::Crl => "crl",
         }
     }
 }
@@ -368,11 +388,21 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
         .map(str::to_owned);
     let route = Route::parse(&path);
     let mut observed = Observed::default();
-    let result = match axum::body::to_bytes(body, MAX_BODY_OCTETS).await {
-        Err(_) => Err(Problem::malformed(format!(
-            "the request body is larger than {MAX_BODY_OCTETS} octets"
-        ))
-        .with_status(413)),
+    let mut close = false;
+    let result = match crate::https::read_body(
+        &parts.headers,
+        body,
+        MAX_BODY_OCTETS,
+        crate::https::BODY_TIMEOUT,
+    )
+    .await
+    {
+        Err(error) => {
+            // RFC 8555 names no status for these; 413 and 408 are RFC 9110's, with the
+            // problem type for a request that could not be read.
+            close = error.closes();
+            Err(Problem::malformed(error.to_string()).with_status(error.status()))
+        }
         Ok(body) => {
             let incoming = Incoming {
                 method: parts.method.clone(),
@@ -405,7 +435,13 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
             )
         }
     };
-    let response = finish(&ca, response, is_directory, is_nonce);
+    let mut response = finish(&ca, response, is_directory, is_nonce);
+    if close {
+        // RFC 9112 §9.6: the rest of a late body must not be read as the next request.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     ca.record(RequestRecord {
         seq: ca
             .next_seq
@@ -453,7 +489,14 @@ async fn dispatch(
         // RFC 8555 §7.2: HEAD → 200, GET → 204, both with a nonce (added by `finish`).
         (Route::NewNonce, &Method::HEAD) => Ok(Reply::empty(StatusCode::OK)),
         (Route::NewNonce, &Method::GET) => Ok(Reply::empty(StatusCode::NO_CONTENT)),
-        (Route::Directory | Route::Terms | Route::NewNonce, _) => Err(method_not_allowed(
+        // RFC 9773 §4.2: renewalInfo is read with an unauthenticated GET.
+        (Route::RenewalInfo(id), &Method::GET | &Method::HEAD) => super::renewal_info::get(ca, id),
+        // RFC 5280 §4.2.1.13: the distribution point serves "a single DER encoded CRL".
+        (Route::Crl, &Method::GET | &Method::HEAD) => super::crl::get(ca),
+        (
+            Route::Directory | Route::Terms | Route::NewNonce | Route::RenewalInfo(_) | Route::Crl,
+            _,
+        ) => Err(method_not_allowed(
             "GET, HEAD",
             "this resource is read with GET",
         )),
@@ -520,6 +563,8 @@ fn directory(ca: &CaShared) -> Reply {
         "newOrder": urls.at(paths::NEW_ORDER),
         "revokeCert": urls.at(paths::REVOKE_CERT),
         "keyChange": urls.at(paths::KEY_CHANGE),
+        // RFC 9773 §3 (ACME-40).
+        "renewalInfo": urls.at(paths::RENEWAL_INFO),
         "meta": meta,
     });
     Reply::json(StatusCode::OK, &dir)

@@ -31,6 +31,10 @@ pub mod paths {
     pub const CHALLENGE: &str = "/acme/chall";
     /// Certificates.
     pub const CERT: &str = "/acme/cert";
+    /// ARI renewal information (RFC 9773 §4): `/acme/renewal-info/{certID}`.
+    pub const RENEWAL_INFO: &str = "/acme/renewal-info";
+    /// The intermediate's CRL (RFC 5280 §5), named in every certificate it issues.
+    pub const CRL: &str = "/crl";
     /// The terms of service document.
     pub const TERMS: &str = "/terms";
 }
@@ -93,6 +97,11 @@ impl Urls {
     /// A certificate.
     pub fn cert(&self, id: &str) -> String {
         format!("{}{}/{id}", self.base, paths::CERT)
+    }
+
+    /// The CRL (every certificate's CRL distribution point).
+    pub fn crl(&self) -> String {
+        self.at(paths::CRL)
     }
 
     /// The account id in an account URL (a `kid`), if it is one of ours.

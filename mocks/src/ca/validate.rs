@@ -1,4 +1,5 @@
-//! Validation of http-01 and dns-01 (RFC 8555 §8.3, §8.4), then CAA (RFC 8659, RFC 9495).
+//! Validation of http-01 and dns-01 (RFC 8555 §8.3, §8.4; tls-alpn-01 is in `validate_alpn`),
+//! then CAA (RFC 8659, RFC 9495).
 //!
 //! Every lookup goes to the world's DNS through [`crate::dns::WorldResolver`], never to the
 //! system resolver, and http-01 connects to the address the world's DNS gives.
@@ -52,10 +53,9 @@ pub async fn run(ca: Arc<CaShared>, id: String) {
         }
         None => return,
     };
-    let lifetime =
-        time::Duration::seconds(i64::try_from(knobs.authz_lifetime_secs).unwrap_or(i64::MAX / 4));
     let now = ca.clock.now();
-    ca.store().finish_validation(&id, outcome, now, lifetime);
+    ca.store()
+        .finish_validation(&id, outcome, now, knobs.authz_lifetime());
     let _ = ca.validations.send(id);
 }
 
@@ -104,6 +104,7 @@ async fn attempt_once(ca: &CaShared, job: &Job) -> Result<(), Problem> {
     match job.kind {
         ChallengeKind::Dns01 => dns01(&ca.resolver, job).await,
         ChallengeKind::Http01 => http01(ca, job).await,
+        ChallengeKind::TlsAlpn01 => super::validate_alpn::tls_alpn01(ca, job).await,
         ChallengeKind::EmailReply00 => Err(Problem::internal(
             "email-reply-00 is validated by the reply mail, not here",
         )),

@@ -21,7 +21,8 @@ pub struct RecordSpec {
     /// Record type mnemonic (`A`, `TXT`, `CAA`, ...), case-insensitive.
     #[serde(rename = "type")]
     pub rtype: String,
-    /// Record data in presentation format; TXT also takes a list of strings.
+    /// Record data in presentation format, except TXT: the text itself (no quotes, no escapes;
+    /// split at 255 octets), or a list of its character-strings.
     pub value: RecordValue,
     /// Time to live in seconds.
     #[serde(default = "default_ttl")]

@@ -12,7 +12,7 @@
 //! | GET, POST, DELETE | `/dns/records` | `?name=` lists; POST a record; DELETE `?name=&type=` |
 //! | GET, DELETE | `/dns/history` | DNS queries seen |
 //! | PUT, DELETE | `/dns/faults` | PUT `{"name", "fault"}`; DELETE `?name=` |
-//! | POST | `/clock/advance` | `{"seconds": n}` moves the world clock |
+//! | POST | `/clock/advance` | `{"seconds": n}` moves the world clock (422 past 9999-12-31T23:59:59Z) |
 //! | GET | `/mail/messages?address=` | a user's INBOX: uid, size, date, flags, From, Subject |
 //! | GET | `/mail/message?address=&uid=` | one message, raw (`message/rfc822`) |
 //! | GET | `/mail/relays` | what each relay passed on: envelope, size, outcome |
@@ -96,7 +96,35 @@ pub fn router(state: Management) -> Router {
             "/mail/acme/{service}",
             get(acme_get).put(acme_put).delete(acme_delete),
         )
+        .layer(axum::middleware::from_fn(bounded_body))
         .with_state(state)
+}
+
+/// The largest request body the API reads (a knob patch or a DNS record is far smaller).
+pub const MAX_BODY_OCTETS: usize = 64 * 1024;
+
+/// Reads every request body within [`MAX_BODY_OCTETS`] and [`https::BODY_TIMEOUT`] before a
+/// route sees it: 413 at once for a larger `Content-Length`, 408 (and the connection closed)
+/// for a body that stalls.
+async fn bounded_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (parts, body) = request.into_parts();
+    match https::read_body(&parts.headers, body, MAX_BODY_OCTETS, https::BODY_TIMEOUT).await {
+        Ok(body) => {
+            next.run(axum::extract::Request::from_parts(parts, body.into()))
+                .await
+        }
+        Err(e) => {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = error(status, e.to_string());
+            if e.closes() {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -263,10 +291,11 @@ struct Advance {
 
 async fn advance_clock(State(m): State<Management>, body: axum::body::Bytes) -> Response {
     match serde_json::from_slice::<Advance>(&body) {
-        Ok(a) => {
-            m.clock.advance(time::Duration::seconds(a.seconds));
-            Json(json!({ "now": rfc3339(m.clock.now()) })).into_response()
-        }
+        // The world's times are written as RFC 3339 and X.509 times: four-digit years only.
+        Ok(a) => match m.clock.try_advance(time::Duration::seconds(a.seconds)) {
+            Ok(now) => Json(json!({ "now": rfc3339(now) })).into_response(),
+            Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        },
         Err(e) => error(
             StatusCode::BAD_REQUEST,
             format!("expected {{\"seconds\": n}}: {e}"),

@@ -316,6 +316,11 @@ impl World {
         format!("http://{}", self.management.addr())
     }
 
+    /// The management API's server (its bounds and open connections).
+    pub fn management(&self) -> &Served {
+        &self.management
+    }
+
     /// Writes the root to `path` (a PEM bundle users can trust).
     pub fn write_bundle(&self, path: &Path) -> Result<(), WorldError> {
         std::fs::write(path, self.pki.root_pem())?;

@@ -110,7 +110,13 @@ fn header(alg: &str) -> Map<String, Value> {
 
 #[test]
 fn every_algorithm_round_trips_post_as_get_and_json() {
-    for alg in [KeyAlg::Es256, KeyAlg::Es384, KeyAlg::Rs256, KeyAlg::EdDsa] {
+    for alg in [
+        KeyAlg::Es256,
+        KeyAlg::Es384,
+        KeyAlg::Es512,
+        KeyAlg::Rs256,
+        KeyAlg::EdDsa,
+    ] {
         let k = key(alg, alg.name());
         for payload in [None, Some(json!({"termsOfServiceAgreed": true}))] {
             for with in [SignWith::Jwk, SignWith::Kid(ACCOUNT.into())] {
@@ -275,7 +281,7 @@ fn outer_mac_is_bad_signature_algorithm() {
 #[test]
 fn unsupported_algorithms_are_bad_signature_algorithm() {
     let k = es256();
-    for alg in ["RS512", "PS256", "ES512", "RS384", "ES256K", "EdDSA25519"] {
+    for alg in ["RS512", "PS256", "RS384", "ES256K", "EdDSA25519", "es512"] {
         let body = k.sign_raw(&header(alg), "").expect("sign");
         expect_problem(
             parse(&bytes(&body)),
@@ -378,7 +384,13 @@ fn padded_base64url_is_malformed_in_every_member() {
 
 #[test]
 fn flipped_signature_byte_does_not_verify() {
-    for alg in [KeyAlg::Es256, KeyAlg::Es384, KeyAlg::Rs256, KeyAlg::EdDsa] {
+    for alg in [
+        KeyAlg::Es256,
+        KeyAlg::Es384,
+        KeyAlg::Es512,
+        KeyAlg::Rs256,
+        KeyAlg::EdDsa,
+    ] {
         let k = key(alg, alg.name());
         let good = good_kid_request(&k);
         assert!(authenticate(&bytes(&good), URL, &k.public_jwk()).is_ok());
@@ -1163,4 +1175,51 @@ proptest! {
         let _ = verify_key_change(&value, URL, ACCOUNT, &json!({}));
         let _ = verify_external_account_binding(&value, URL, &json!({}), |_| Some(vec![0; 32]));
     }
+}
+
+#[test]
+fn es512_needs_a_p521_key_with_66_octet_coordinates() {
+    let p521 = key(KeyAlg::Es512, "p521");
+    let jwk = p521.public_jwk();
+    assert_eq!(jwk["crv"], "P-521");
+    assert_eq!(check_public_key(&jwk, "ES512"), Ok(()));
+    expect_detail(
+        check_public_key(&jwk, "ES384"),
+        ProblemType::BadPublicKey,
+        400,
+        "P-384",
+    );
+    expect_detail(
+        check_public_key(&key(KeyAlg::Es384, "p384").public_jwk(), "ES512"),
+        ProblemType::BadPublicKey,
+        400,
+        "P-521",
+    );
+    // RFC 7518 §6.2.1.2: a coordinate with its leading zero octet stripped is not full length.
+    let mut short = jwk.clone();
+    let x = b64url::decode_strict(jwk["x"].as_str().expect("x")).expect("x");
+    short["x"] = json!(b64url::encode(&x[1..]));
+    expect_detail(
+        check_public_key(&short, "ES512"),
+        ProblemType::BadPublicKey,
+        400,
+        "66",
+    );
+    // End to end: signed, parsed and verified as a newAccount (jwk) request.
+    let body = p521
+        .sign_request(SignWith::Jwk, NONCE, URL, Some(&json!({})))
+        .expect("sign");
+    let req = authenticate(&bytes(&body), URL, &Value::Null).expect("ES512 verifies");
+    assert_eq!(req.alg(), "ES512");
+    // A P-521 signature does not verify with another P-521 key.
+    let other = key(KeyAlg::Es512, "p521-other").public_jwk();
+    let mut h = obj(json!({"alg": "ES512", "nonce": NONCE, "url": URL}));
+    h.insert("jwk".into(), other);
+    let forged = p521.sign_raw(&h, "").expect("sign");
+    expect_detail(
+        authenticate(&bytes(&forged), URL, &Value::Null),
+        ProblemType::Malformed,
+        400,
+        "does not verify",
+    );
 }

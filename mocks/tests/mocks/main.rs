@@ -5,6 +5,7 @@ mod caps;
 mod corpus;
 mod dkim;
 mod dns;
+mod http_stall;
 mod imap;
 mod imap_rev1;
 mod jws;

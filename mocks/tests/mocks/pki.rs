@@ -615,10 +615,10 @@ fn openssl_rsa_csr(bits: u32) -> Vec<u8> {
 }
 
 #[test]
-fn rsa_1024_is_refused_as_a_bad_public_key() {
+fn rsa_1024_is_refused_as_a_bad_csr() {
     let err = parse_csr(&openssl_rsa_csr(1024)).unwrap_err();
     assert_eq!(err, CsrError::RsaKeySize { bits: 1024 });
-    assert_eq!(err.problem_type(), ProblemType::BadPublicKey);
+    assert_eq!(err.problem_type(), ProblemType::BadCsr);
     assert!(err.to_string().contains("1024"), "{err}");
     // The same path with a 2048-bit key passes.
     let info = parse_csr(&openssl_rsa_csr(2048)).unwrap();

@@ -1,18 +1,19 @@
 //! The signature algorithms the mock CA accepts on requests (RFC 8555 §6.2, ACME-8, ACME-10).
 //!
-//! Policy: ES256 (MUST), EdDSA with Ed25519 (SHOULD), plus ES384 and RS256, which common
-//! clients (certbot, acme.sh, lego) send. Everything else — `none`, every MAC (`HS*`), RS384,
-//! RS512, PS256/384/512, ES512, ES256K — is answered with `badSignatureAlgorithm` and the list
-//! below, as RFC 8555 §6.2 requires.
+//! Policy: ES256 (MUST), EdDSA with Ed25519 (SHOULD), plus ES384, ES512 (P-521, as Pebble and
+//! the Python `acme` library / josepy offer) and RS256, which common clients (certbot,
+//! acme.sh, lego) send. Everything else — `none`, every MAC (`HS*`), RS384, RS512,
+//! PS256/384/512, ES256K — is answered with `badSignatureAlgorithm` and the list below, as
+//! RFC 8555 §6.2 requires.
 
-use josekit::jws::{ES256, ES384, EdDSA, JwsVerifier, RS256};
+use josekit::jws::{ES256, ES384, ES512, EdDSA, JwsVerifier, RS256};
 use serde_json::Value;
 
 use super::verify::public_members;
 use crate::ca::problem::{Problem, ProblemType};
 
 /// The `alg` values accepted on ACME requests, in the order they are advertised.
-pub const SUPPORTED_ALGORITHMS: &[&str] = &["ES256", "ES384", "RS256", "EdDSA"];
+pub const SUPPORTED_ALGORITHMS: &[&str] = &["ES256", "ES384", "ES512", "RS256", "EdDSA"];
 
 /// The `alg` values accepted on ACME requests (RFC 8555 §6.2; the `algorithms` field of a
 /// `badSignatureAlgorithm` problem).
@@ -71,6 +72,9 @@ pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Box<dyn JwsVerifier>, P
         "ES384" => ES384
             .verifier_from_jwk(&jwk)
             .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        "ES512" => ES512
+            .verifier_from_jwk(&jwk)
+            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
         "RS256" => RS256
             .verifier_from_jwk(&jwk)
             .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
@@ -100,9 +104,7 @@ mod tests {
         for ok in SUPPORTED_ALGORITHMS {
             assert_eq!(check_request_alg(ok), Ok(()));
         }
-        for bad in [
-            "none", "HS256", "HS512", "RS512", "PS256", "ES512", "ES256K", "",
-        ] {
+        for bad in ["none", "HS256", "HS512", "RS512", "PS256", "ES256K", ""] {
             let p = check_request_alg(bad).unwrap_err();
             assert_eq!(p.kind, ProblemType::BadSignatureAlgorithm, "{bad}");
             assert_eq!(p.status, 400);

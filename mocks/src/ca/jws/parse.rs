@@ -526,4 +526,131 @@ mod tests {
         assert_eq!(jws.signing_input(), want.as_bytes());
         assert_eq!(jws.to_json(), v);
     }
+
+    // Property tests of the parser (`cargo test -p acmeproof-mocks --lib jws::parse`; set
+    // PROPTEST_CASES for a longer run): whatever arrives, `parse` returns a JWS or a problem
+    // document that the parser may give (malformed 400/413, badNonce, badSignatureAlgorithm),
+    // never a panic.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn is_parser_problem(p: &Problem) -> bool {
+            matches!(
+                (p.kind, p.status),
+                (ProblemType::Malformed, 400 | 413)
+                    | (ProblemType::BadNonce, 400)
+                    | (ProblemType::BadSignatureAlgorithm, 400)
+            )
+        }
+
+        /// Any JSON value, a few levels deep.
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "[ -~]{0,12}".prop_map(Value::from),
+                Just(Value::from("ES256")),
+                Just(Value::from("abcd")),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                    prop::collection::btree_map("[a-z]{1,4}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// A protected header: the ACME members, each present or not, with a right or an
+        /// arbitrary value.
+        fn header() -> impl Strategy<Value = Map<String, Value>> {
+            let member = |name: &'static str, good: Value| {
+                prop_oneof![
+                    Just(None),
+                    Just(Some((name, good))),
+                    json_value().prop_map(move |v| Some((name, v))),
+                ]
+            };
+            (
+                member("alg", json!("ES256")),
+                member("kid", json!("https://ca/acct/1")),
+                member(
+                    "jwk",
+                    json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}),
+                ),
+                member("nonce", json!("abcd")),
+                member("url", json!("https://ca/x")),
+                member("crit", json!(["b64"])),
+                member("b64", json!(true)),
+            )
+                .prop_map(|(a, b, c, d, e, f, g)| {
+                    [a, b, c, d, e, f, g]
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.to_owned(), v))
+                        .collect()
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_give_a_jws_or_a_parser_problem(body in prop::collection::vec(any::<u8>(), 0..400)) {
+                if let Err(p) = parse(&body) {
+                    prop_assert!(is_parser_problem(&p), "{p:?}");
+                }
+            }
+
+            #[test]
+            fn any_json_gives_a_jws_or_a_parser_problem(value in json_value()) {
+                let text = serde_json::to_vec(&value).unwrap();
+                if let Err(p) = parse(&text) {
+                    prop_assert!(is_parser_problem(&p), "{p:?}");
+                }
+            }
+
+            #[test]
+            fn any_header_and_payload_give_a_checked_jws_or_a_parser_problem(
+                protected in header(),
+                payload in prop_oneof![
+                    Just(String::new()),
+                    json_value().prop_map(|v| b64url::encode(serde_json::to_vec(&v).unwrap())),
+                    "[A-Za-z0-9_=+/-]{0,16}",
+                ],
+                signature in "[A-Za-z0-9_=+/-]{0,12}",
+            ) {
+                let v = json!({
+                    "protected": b64url::encode(serde_json::to_vec(&protected).unwrap()),
+                    "payload": payload,
+                    "signature": signature,
+                });
+                match parse(v.to_string().as_bytes()) {
+                    // What passed holds every rule the parser is for.
+                    Ok(jws) => {
+                        prop_assert!(crate::ca::jws::SUPPORTED_ALGORITHMS
+                            .contains(&jws.alg()));
+                        prop_assert!(protected.contains_key("jwk") != protected.contains_key("kid"));
+                        prop_assert!(!protected.contains_key("crit"));
+                        prop_assert!(b64url::decode_strict(jws.nonce()).is_ok());
+                        prop_assert_eq!(Some(&json!(jws.url())), protected.get("url"));
+                    }
+                    Err(p) => prop_assert!(is_parser_problem(&p), "{p:?}"),
+                }
+            }
+
+            #[test]
+            fn a_good_request_with_one_octet_changed_gives_a_jws_or_a_parser_problem(
+                at in any::<prop::sample::Index>(),
+                octet in any::<u8>(),
+            ) {
+                let mut raw = body(&good_header(), "e30").to_string().into_bytes();
+                let i = at.index(raw.len());
+                raw[i] = octet;
+                if let Err(p) = parse(&raw) {
+                    prop_assert!(is_parser_problem(&p), "{p:?}");
+                }
+            }
+        }
+    }
 }

@@ -19,7 +19,8 @@ const RSA_MAX_BITS: usize = 8192;
 ///
 /// - `alg` must be supported (else `badSignatureAlgorithm`, see
 ///   [`check_request_alg`](super::check_request_alg));
-/// - ES256 ↔ EC P-256, ES384 ↔ EC P-384, with full-length coordinates of a point on the curve;
+/// - ES256 ↔ EC P-256, ES384 ↔ EC P-384, ES512 ↔ EC P-521 (RFC 7518 §3.4), with full-length
+///   coordinates of a point on the curve;
 /// - RS256 ↔ RSA with 2048 ≤ bits(n) ≤ 8192, counted after stripping leading zero octets;
 /// - EdDSA ↔ OKP Ed25519 only (Ed448 is not implemented: RFC 8555 §6.2 names Ed25519);
 /// - no private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`, `k`): a request carrying its
@@ -48,11 +49,12 @@ pub fn check_public_key(jwk: &Value, alg: &str) -> Result<(), Problem> {
     let kty = s("kty").unwrap_or("");
     let crv = s("crv").unwrap_or("");
     match alg {
-        "ES256" | "ES384" => {
-            let (want_crv, len) = if alg == "ES256" {
-                ("P-256", 32)
-            } else {
-                ("P-384", 48)
+        "ES256" | "ES384" | "ES512" => {
+            let (want_crv, len) = match alg {
+                "ES256" => ("P-256", 32),
+                "ES384" => ("P-384", 48),
+                // RFC 7518 §6.2.1.2: P-521 coordinates are 66 octets.
+                _ => ("P-521", 66),
             };
             if kty != "EC" || crv != want_crv {
                 return Err(bad_public_key(format!(
@@ -96,7 +98,7 @@ pub fn check_public_key(jwk: &Value, alg: &str) -> Result<(), Problem> {
                 return Err(bad_public_key("Ed25519 \"x\" must be 32 octets"));
             }
         }
-        // check_request_alg let only the four above through.
+        // check_request_alg let only the five above through.
         other => {
             return Err(bad_signature_algorithm(format!(
                 "alg {other:?} is not supported"

@@ -14,8 +14,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyPair, RevocationReason,
+    RevokedCertParams, SerialNumber,
 };
 use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
@@ -144,10 +145,27 @@ impl Pki {
         profile: &Profile,
         validity: Duration,
     ) -> Result<Issued, PkiError> {
+        self.issue_with_crl(csr, profile, validity, None)
+    }
+
+    /// As [`Pki::issue`]; `crl_url`, when given, becomes the certificate's CRL distribution
+    /// point (RFC 5280 §4.2.1.13: "the URI MUST point to a single DER encoded CRL").
+    pub fn issue_with_crl(
+        &self,
+        csr: &CsrInfo,
+        profile: &Profile,
+        validity: Duration,
+        crl_url: Option<&str>,
+    ) -> Result<Issued, PkiError> {
         let spki = rcgen::SubjectPublicKeyInfo::from_der(&csr.spki_der)
             .map_err(|e| PkiError::Key(format!("{}: {e}", csr.key)))?;
         let mut params = self.leaf_params(validity)?;
         profile.apply(&mut params, csr.key)?;
+        if let Some(url) = crl_url {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.to_owned()],
+            }];
+        }
         let cert = params.signed_by(&spki, &self.intermediate)?;
         Ok(Issued {
             serial_hex: params
@@ -191,6 +209,32 @@ impl Pki {
         Arc::clone(&self.client_config)
     }
 
+    /// The intermediate's CRL (RFC 5280 §5) of `revoked`, numbered `number`: thisUpdate now
+    /// by the world clock, nextUpdate [`CRL_NEXT_UPDATE`] later (or the last representable
+    /// instant), signed by the intermediate (whose SKI is the CRL's AKI).
+    pub fn crl(&self, revoked: &[RevokedEntry], number: u64) -> Result<Vec<u8>, PkiError> {
+        let now = whole_seconds(self.clock.now());
+        let next =
+            crate::clock::later(now, CRL_NEXT_UPDATE).unwrap_or_else(|_| crate::clock::latest());
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: next,
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|entry| RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&entry.serial),
+                    revocation_time: whole_seconds(entry.revoked_at),
+                    reason_code: reason(entry.reason),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.intermediate)?.der().to_vec())
+    }
+
     /// Parameters every leaf shares: serial, validity, AKI.
     fn leaf_params(&self, validity: Duration) -> Result<CertificateParams, PkiError> {
         if validity <= Duration::ZERO {
@@ -202,14 +246,44 @@ impl Pki {
         let mut params = CertificateParams::default();
         // rcgen's defaults (CN "rcgen self signed cert", 1975–4096) are always replaced.
         params.distinguished_name = DistinguishedName::new();
-        params.not_before = now - BACKDATE;
-        params.not_after = now + validity;
+        (params.not_before, params.not_after) = validity_from(now, validity);
         params.serial_number = Some(SerialNumber::from_slice(&serial(&self.serials)));
         // RFC 5280 §4.2.1.1: authorityKeyIdentifier; the subject key identifier comes with
         // basicConstraints (see `Profile::apply`).
         params.use_authority_key_identifier_extension = true;
         Ok(params)
     }
+}
+
+/// How long a CRL is current: its nextUpdate after thisUpdate (RFC 5280 §5.1.2.5).
+pub const CRL_NEXT_UPDATE: Duration = Duration::days(1);
+
+/// A revoked certificate as the CRL lists it.
+#[derive(Debug, Clone)]
+pub struct RevokedEntry {
+    /// The serial's octets.
+    pub serial: Vec<u8>,
+    /// When the CA revoked it (world time).
+    pub revoked_at: OffsetDateTime,
+    /// The RFC 5280 §5.3.1 reason code the client gave.
+    pub reason: u8,
+}
+
+/// RFC 5280 §5.3.1: "the reason code extension ... SHOULD be absent instead of using the
+/// unspecified (0) reasonCode value".
+fn reason(code: u8) -> Option<RevocationReason> {
+    Some(match code {
+        1 => RevocationReason::KeyCompromise,
+        2 => RevocationReason::CaCompromise,
+        3 => RevocationReason::AffiliationChanged,
+        4 => RevocationReason::Superseded,
+        5 => RevocationReason::CessationOfOperation,
+        6 => RevocationReason::CertificateHold,
+        8 => RevocationReason::RemoveFromCrl,
+        9 => RevocationReason::PrivilegeWithdrawn,
+        10 => RevocationReason::AaCompromise,
+        _ => return None,
+    })
 }
 
 /// Shared fields of the two CA certificates.
@@ -219,12 +293,22 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime, serials: &SeededRng) -> C
     dn.push(DnType::OrganizationName, org);
     dn.push(DnType::CommonName, cn);
     params.distinguished_name = dn;
-    params.not_before = now - BACKDATE;
-    params.not_after = now + CA_VALIDITY;
+    (params.not_before, params.not_after) = validity_from(now, CA_VALIDITY);
     params.serial_number = Some(SerialNumber::from_slice(&serial(serials)));
     // RFC 5280 §4.2.1.3: a CA key that signs certificates and CRLs; rcgen marks KU critical.
     params.key_usages = (KeyUsageBits::KEY_CERT_SIGN | KeyUsageBits::CRL_SIGN).to_rcgen();
     params
+}
+
+/// notBefore and notAfter of a certificate valid for `validity` from `now` (backdated by
+/// [`BACKDATE`]). Whatever the world clock says, both stay within four-digit years: RFC 5280
+/// §4.1.2.5 "the notAfter SHOULD be assigned the GeneralizedTime value of 99991231235959Z" for
+/// a certificate without a well-defined end, so a validity past it ends there.
+fn validity_from(now: OffsetDateTime, validity: Duration) -> (OffsetDateTime, OffsetDateTime) {
+    (
+        crate::clock::earlier(now, BACKDATE).unwrap_or_else(|_| crate::clock::earliest()),
+        crate::clock::later(now, validity).unwrap_or_else(|_| crate::clock::latest()),
+    )
 }
 
 /// X.509 times have whole seconds (RFC 5280 §4.1.2.5.1/.2): drop the rest so what [`Issued`]

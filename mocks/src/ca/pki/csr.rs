@@ -34,7 +34,7 @@ pub const MIN_RSA_BITS: usize = 2048;
 pub const MAX_RSA_BITS: usize = 8192;
 
 /// Why a CSR is refused. The `Display` text is meant for the `detail` of the ACME problem;
-/// [`CsrError::problem_type`] picks `badCSR` or `badPublicKey`.
+/// [`CsrError::problem_type`] gives `badCSR`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CsrError {
@@ -73,14 +73,12 @@ pub enum CsrError {
 
 impl CsrError {
     /// The RFC 8555 §6.7 error type the CA answers with.
+    ///
+    /// Always `badCSR`, refused keys included: RFC 8555 §6.7 "badCSR: The CSR is unacceptable
+    /// (e.g., due to a short key)"; `badPublicKey` is about the key that signed the JWS ("The
+    /// JWS was signed by a public key the server does not support"), not the CSR's.
     pub fn problem_type(&self) -> ProblemType {
-        match self {
-            // RFC 8555 §6.7 badPublicKey: "The JWS was signed by a public key the server does
-            // not support" — used by CAs for refused CSR keys too (RFC 8555 §7.4 defers to
-            // policy).
-            CsrError::UnsupportedKey(_) | CsrError::RsaKeySize { .. } => ProblemType::BadPublicKey,
-            _ => ProblemType::BadCsr,
-        }
+        ProblemType::BadCsr
     }
 }
 
@@ -386,7 +384,11 @@ mod tests {
     fn problem_types() {
         assert_eq!(
             CsrError::RsaKeySize { bits: 1024 }.problem_type(),
-            ProblemType::BadPublicKey
+            ProblemType::BadCsr
+        );
+        assert_eq!(
+            CsrError::UnsupportedKey("P-521".into()).problem_type(),
+            ProblemType::BadCsr
         );
         assert_eq!(
             CsrError::BadSignature("x".into()).problem_type(),

@@ -34,7 +34,7 @@ mod san;
 mod tls;
 pub mod usage;
 
-pub use authority::{Issued, Pki};
+pub use authority::{CRL_NEXT_UPDATE, Issued, Pki, RevokedEntry};
 pub use csr::{CsrError, CsrInfo, KeyAlgorithm, SanName, parse_csr};
 pub use identifier::{
     Identifier, IdentifierKind, check_csr_identifiers, identifiers_of, same_identifier_set,

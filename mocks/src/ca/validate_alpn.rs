@@ -1,0 +1,190 @@
+//! Validation of tls-alpn-01 (RFC 8737 §3, ACME-38/39): a TLS handshake with the name's
+//! address from the world's DNS, offering only ALPN `acme-tls/1` and SNI the name, then the
+//! presented certificate checked by [`acmeproof_protocol::tls_alpn::check_certificate`].
+//!
+//! RFC 8737 §3 fixes port 443; the world's servers listen on ports the system chose, so the
+//! port is the `tls_alpn01_port` knob, as `http01_port` is for http-01. "Once the TLS
+//! handshake has been completed, the connection MUST be immediately closed": nothing is read
+//! or written after it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use acmeproof_protocol::tls_alpn::{
+    ACME_TLS_1, OID_ACME_IDENTIFIER, ValidationCertificate, acme_identifier, check_certificate,
+};
+use rustls::DigitallySignedStruct;
+use rustls::SignatureScheme;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls_pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use tokio::net::TcpStream;
+use x509_parser::prelude::*;
+
+use super::problem::{Problem, ProblemType};
+use super::server::CaShared;
+use super::validate::Job;
+
+/// How long the connection and the handshake may take.
+pub const TLS_ALPN01_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// RFC 8737 §3: validates `job` by a TLS handshake with its name's address.
+pub(super) async fn tls_alpn01(ca: &CaShared, job: &Job) -> Result<(), Problem> {
+    let domain = job.identifier.value.as_str();
+    let ip = super::validate::first_address(ca, domain).await?;
+    let port = ca.knobs().tls_alpn01_port;
+    let addr = SocketAddr::new(ip, port);
+    let connection = |detail: String| Problem::new(ProblemType::Connection, detail);
+    let tcp = tokio::time::timeout(TLS_ALPN01_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| connection(format!("connecting to {addr} timed out")))?
+        .map_err(|e| connection(format!("connecting to {addr}: {e}")))?;
+    // "The ACME server MUST provide an ALPN extension with the single protocol name
+    // "acme-tls/1" and an SNI extension containing only the domain name being validated".
+    let config =
+        client_config().map_err(|e| Problem::internal(format!("tls-alpn-01 client: {e}")))?;
+    let name = ServerName::try_from(domain.to_owned())
+        .map_err(|e| Problem::malformed(format!("{domain:?} cannot be an SNI name: {e}")))?;
+    let tls = tokio::time::timeout(
+        TLS_ALPN01_TIMEOUT,
+        tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| connection(format!("the TLS handshake with {addr} timed out")))?
+    .map_err(|e| {
+        Problem::new(
+            ProblemType::Tls,
+            format!("TLS handshake with {addr} for tls-alpn-01 failed: {e}"),
+        )
+    })?;
+    let (_, session) = tls.get_ref();
+    let incorrect =
+        |detail: String| Problem::new(ProblemType::IncorrectResponse, detail).with_status(403);
+    if session.alpn_protocol() != Some(ACME_TLS_1) {
+        return Err(incorrect(format!(
+            "{addr} did not negotiate ALPN \"acme-tls/1\" (RFC 8737 §3)"
+        )));
+    }
+    let der = session
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|c| c.as_ref().to_vec())
+        .ok_or_else(|| incorrect(format!("{addr} presented no certificate")))?;
+    // RFC 8737 §3: the connection is closed right after the handshake.
+    drop(tls);
+    let found = read_certificate(&der)
+        .map_err(|e| incorrect(format!("the certificate from {addr} does not parse: {e}")))?;
+    let expected = acme_identifier(&job.token, &job.thumbprint);
+    check_certificate(&found, domain, &expected)
+        .map_err(|e| incorrect(format!("tls-alpn-01 at {addr}: {e} (RFC 8737 §3)")))
+}
+
+/// The validation client: TLS 1.2 or 1.3 (RFC 8737 §5: "MUST only negotiate TLS 1.2 or
+/// higher"), ring, ALPN `acme-tls/1` only, and [`ValidationCertificateVerifier`].
+fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(ValidationCertificateVerifier(provider)))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
+    Ok(config)
+}
+
+/// Accepts the self-signed validation certificate (its contents are checked after the
+/// handshake) and still verifies the handshake signature against its key.
+///
+/// rustls' own signature checks parse the certificate with webpki, which refuses any unknown
+/// critical extension, and the acmeIdentifier extension must be critical: so the key is taken
+/// from the certificate with x509-parser and the signature checked with the provider's
+/// algorithms on the bare key.
+#[derive(Debug)]
+struct ValidationCertificateVerifier(Arc<rustls::crypto::CryptoProvider>);
+
+fn subject_public_key(cert: &CertificateDer<'_>) -> Result<(Vec<u8>, Vec<u8>), rustls::Error> {
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+    let spki = &parsed.tbs_certificate.subject_pki;
+    Ok((spki.raw.to_vec(), spki.subject_public_key.data.to_vec()))
+}
+
+impl ServerCertVerifier for ValidationCertificateVerifier {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // TLS 1.2 does not tie a scheme to one algorithm: every candidate is tried on the key,
+        // and one that does not fit the key type simply fails.
+        let (_, key) = subject_public_key(cert)?;
+        let verified = self
+            .0
+            .signature_verification_algorithms
+            .mapping
+            .iter()
+            .filter(|(scheme, _)| *scheme == dss.scheme)
+            .flat_map(|(_, algs)| algs.iter())
+            .any(|alg| alg.verify_signature(&key, message, dss.signature()).is_ok());
+        if verified {
+            Ok(HandshakeSignatureValid::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadSignature,
+            ))
+        }
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let (spki, _) = subject_public_key(cert)?;
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            message,
+            &SubjectPublicKeyInfoDer::from(spki.as_slice()),
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The subjectAltName entries and the acmeIdentifier extension of a certificate.
+pub fn read_certificate(der: &[u8]) -> Result<ValidationCertificate, String> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| e.to_string())?;
+    let mut found = ValidationCertificate::default();
+    for ext in cert.extensions() {
+        let oid: Option<Vec<u64>> = ext.oid.iter().map(|arcs| arcs.collect());
+        if oid.as_deref() == Some(OID_ACME_IDENTIFIER) {
+            let digest = yasna::parse_der(ext.value, |r| r.read_bytes()).ok();
+            found.acme_identifier = Some((ext.critical, digest));
+        }
+        if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+            for name in &san.general_names {
+                match name {
+                    GeneralName::DNSName(dns) => found.dns_names.push((*dns).to_owned()),
+                    _ => found.other_names += 1,
+                }
+            }
+        }
+    }
+    Ok(found)
+}
