@@ -636,13 +636,17 @@ mod tests {
     #[test]
     fn plain_dns_orders_offer_the_drafts_challenges_unless_new_order_only() {
         let all = plain_dns_kinds(&Knobs::default(), false);
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         assert!(all.contains(&ChallengeKind::DnsEmail00));
         assert!(all.contains(&ChallengeKind::CapabilityPop00));
         let proposal = knobs(|k| k.service_field = ServiceField::NewOrder);
         assert_eq!(
             plain_dns_kinds(&proposal, false),
-            [ChallengeKind::Http01, ChallengeKind::Dns01]
+            [
+                ChallengeKind::Http01,
+                ChallengeKind::Dns01,
+                ChallengeKind::TlsAlpn01
+            ]
         );
         assert_eq!(
             plain_dns_kinds(&Knobs::default(), true),
