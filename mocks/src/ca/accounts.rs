@@ -66,6 +66,7 @@ pub fn new_account(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Pr
                 .location(ca.urls.account(&existing)));
         }
     }
+    store.room_for_account()?;
     store.by_thumbprint.insert(thumbprint, account.id.clone());
     store.accounts.insert(account.id.clone(), account);
     Ok(Reply::json(StatusCode::CREATED, &body).location(url))

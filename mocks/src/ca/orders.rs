@@ -52,6 +52,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
     let order_expires = crate::clock::later(now, knobs.order_lifetime())?;
     let authz_expires = crate::clock::later(now, knobs.authz_lifetime())?;
     let mut store = ca.store();
+    store.room_for_order(requested.len(), now)?;
     if let Some(replaces) = &replaces {
         let identifiers: Vec<_> = requested.iter().map(|r| r.identifier.clone()).collect();
         super::renewal_info::check_replaces(&store, &account.id, replaces, &identifiers)?;
