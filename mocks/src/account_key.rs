@@ -163,7 +163,7 @@ impl AccountKey {
             other => return Err(KeyError::Unsupported(format!("key type {other:?}"))),
         };
         let pkcs8 = pkey.private_key_to_pkcs8()?;
-        // Signers from DER carry no key id, so josekit adds no `kid` (crates notes pitfall 3).
+        // Signers from DER carry no key id, so josekit adds no `kid`.
         // josekit refuses RSA keys under 2048 bits here.
         let signer: Box<dyn JwsSigner> = match alg {
             KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),

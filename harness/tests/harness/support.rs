@@ -51,8 +51,9 @@ pub fn pem_chain(pem: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Headless Chromium for `page`, with the flags a sandboxed, offline machine needs (see
-/// /work/.library/env) and its own profile folder; add `--dump-dom` or `--screenshot=…`.
+/// Headless Chromium for `page`, with the flags a sandboxed, offline machine needs (no
+/// sandbox, no GPU, no network services) and its own profile folder; add `--dump-dom` or
+/// `--screenshot=…`.
 pub fn chromium(program: &std::path::Path, profile: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(program);
     cmd.args([

@@ -75,8 +75,8 @@ pub struct EmailState {
 /// Registers the exchange of a new email-reply-00 challenge (token-part1 drawn from the seed,
 /// ≥128 bits: RFC 8823 §3 step 3).
 pub fn register(ca: &CaShared, store: &mut super::state::Store, challenge_id: &str) {
-    // 16 octets (128 bits). Not a multiple of three, so the string and binary joins of
-    // digest §1.6 give different digests: a client's join choice is visible to the CA.
+    // 16 octets (128 bits). Not a multiple of three, so the string and binary joins (RFC 8823
+    // §3 leaves the join open) give different digests: a client's join choice is visible.
     let token_part1 = ca.tokens.token(16);
     let message_id = format!(
         "{}@{}",
@@ -375,7 +375,7 @@ fn bounced(ca: &Arc<CaShared>, raw: &[u8]) {
     }
 }
 
-/// Judges a reply (RFC 8823 §3.2, digest §1.7) and records the verdict.
+/// Judges a reply (RFC 8823 §3.2) and records the verdict.
 async fn judge_reply(ca: &Arc<CaShared>, raw: &[u8]) {
     // Which challenge? The reply's Subject repeats token-part1 (§3.2 item 1).
     let Ok(first_look) = smime::check_response(raw, &ResponseContext::default()) else {
@@ -395,7 +395,7 @@ async fn judge_reply(ca: &Arc<CaShared>, raw: &[u8]) {
             return;
         };
         if state.verdict.is_some() {
-            // Send-once (digest §1.7): only the first reply counts.
+            // Send-once (SMIME-11): only the first reply counts.
             state.ignored_replies += 1;
             tracing::info!(challenge = %id, "a second reply was ignored");
             drop(store);
@@ -437,7 +437,7 @@ async fn judge_reply(ca: &Arc<CaShared>, raw: &[u8]) {
     }
 }
 
-/// What a reply to one email-reply-00 challenge must match (RFC 8823 §3.2; digest §1.7): the
+/// What a reply to one email-reply-00 challenge must match (RFC 8823 §3.2): the
 /// CA judges replies with it, and so does a judge of an external client.
 #[derive(Debug, Clone)]
 pub struct ReplyExpectation {

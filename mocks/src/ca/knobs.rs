@@ -60,7 +60,7 @@ pub struct Knobs {
     pub tls_alpn01_port: u16,
     /// When the email-reply-00 challenge mail is sent (RFC 8823 §3 leaves it to the CA).
     pub email_send_on: EmailSendOn,
-    /// Which token joins make a correct RFC 8823 digest (digest §1.6: the text is ambiguous).
+    /// Which token joins make a correct RFC 8823 digest (RFC 8823 §3 says only "concatenates").
     pub email_join: JoinPolicy,
     /// How long after the challenge mail a reply is accepted (RFC 8823 §3: the CA decides;
     /// 24 hours by default), on the world clock.
@@ -207,7 +207,7 @@ pub enum TlsProfile {
 /// When the capability is looked for on ports that upgrade with STARTTLS/STLS (25, 587, 143,
 /// 110, and LMTP). On the implicit-TLS ports (465, 993, 995) TLS always comes first.
 ///
-/// No version of the draft says (digest §2.6). The default is [`CapabilityPhase::BeforeStarttls`]
+/// No version of the draft says. The default is [`CapabilityPhase::BeforeStarttls`]
 /// because every example of -05 §3.4 shows the capability in the same listing as `STARTTLS`
 /// (`250-STARTTLS` / `250-ACME …`; `* OK [CAPABILITY … STARTTLS ACME=…]`), which a server sends
 /// only before TLS, and because a server asking for its first certificate may not be able to

@@ -498,7 +498,7 @@ impl Session {
             return Flow::Continue;
         }
         if self.conn.has_buffered() {
-            // crates.md pitfall 14 (CVE-2011-0411): plaintext pipelined after STLS must never
+            // STLS command injection (the CVE-2011-0411 class): plaintext pipelined after STLS must never
             // be read as if it came over TLS. Refuse and close.
             self.err("commands pipelined after STLS refused");
             return Flow::Close;

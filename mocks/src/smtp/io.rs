@@ -111,7 +111,7 @@ impl Conn {
 
     /// Flushes, then gives the stream back (for a TLS handshake). The caller checks
     /// [`Conn::has_buffered`] first: buffered plaintext must never cross into TLS
-    /// (crates.md pitfall 14, CVE-2011-0411).
+    /// (RFC 3207 §4.2; the CVE-2011-0411 class).
     pub(crate) async fn into_stream(mut self) -> std::io::Result<BoxStream> {
         self.flush().await?;
         Ok(self.stream)

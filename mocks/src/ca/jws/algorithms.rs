@@ -59,7 +59,7 @@ pub fn check_request_alg(alg: &str) -> Result<(), Problem> {
 /// The josekit verifier for `alg` built from the public members of `jwk`.
 ///
 /// `kid`, `alg`, `use`, `key_ops` and private members are dropped first: josekit would otherwise
-/// reject a JWK whose `alg`/`use` differs from its own idea (crates notes pitfall 3).
+/// reject a JWK whose `alg`/`use` differs from its own idea.
 /// A key josekit cannot build (wrong type, off-curve point, short RSA) is `badPublicKey`.
 pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Box<dyn JwsVerifier>, Problem> {
     let public = public_members(jwk)?;

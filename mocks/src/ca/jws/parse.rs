@@ -311,7 +311,7 @@ impl ParsedJws {
         // RFC 8555 §6.5.2: the nonce MUST be in the protected header and base64url, else the
         // JWS is malformed; §6.5: a nonce that is "unacceptable (or not present)" is answered
         // with badNonce (ACME-4) — see the module documentation. josekit cannot even parse
-        // such a header (crates notes pitfall 2), so the raw header is checked here.
+        // such a header (it fails on a non-string nonce), so the raw header is checked here.
         let nonce = match jws.protected().get("nonce") {
             Some(Value::String(n)) if !n.is_empty() && b64url::decode_strict(n).is_ok() => {
                 n.clone()

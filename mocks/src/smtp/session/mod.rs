@@ -333,7 +333,7 @@ impl Session {
             return Flow::Continue;
         }
         if self.conn.has_buffered() {
-            // RFC 3207 §4.2 / crates.md pitfall 14 (CVE-2011-0411): plaintext pipelined after
+            // RFC 3207 §4.2, the CVE-2011-0411 class: plaintext pipelined after
             // STARTTLS must never be read as if it came over TLS. Refuse and close.
             self.reply(Reply::new(
                 501,
