@@ -140,7 +140,7 @@ macro_rules! catalogue {
 }
 
 catalogue! {
-    // ── RFC 8823 ──────────────────────────────────────────────────────────────────────────────
+    // ── RFC 8823 ─────────────────────────────────────────────────────────────────────────────────
     SMIME_1 = "SMIME-1", "MUST NOT", ServerAndClient, "RFC 8823 §3",
         "put a `*` wildcard in an `email` identifier of newOrder (the server should refuse it)";
     SMIME_2 = "SMIME-2", "—", Server, "RFC 8823 §3",
@@ -258,7 +258,7 @@ catalogue! {
     SMIME_58 = "SMIME-58", "—", ServerAndClient, "RFC 8823 §4",
         "non-ASCII local part needs SmtpUTF8Mailbox (RFC 8398/9598); DKIM with EAI follows RFC 8616";
 
-    // ── draft-ietf-acme-email-tls ──────────────────────────────────────────────────────────────
+    // ── draft-ietf-acme-email-tls ────────────────────────────────────────────────────────────────
     TLS_1 = "TLS-1", "MUST", Client, "draft-ietf-acme-email-tls-00…-05 §3",
         "the challenge POST names `service` (-00…-04: JWS protected header; -05: payload; Figure 1)";
     TLS_2 = "TLS-2", "SHOULD", Client, "draft-ietf-acme-email-tls-02…-05 §3",
@@ -292,7 +292,7 @@ catalogue! {
     TLS_16 = "TLS-16", "—", Server, "draft-ietf-acme-email-tls-00 §3.3",
         "tls-sni-email-00 (-00 only): STARTTLS on 25/143/587, TLS at once on 465/993, SNI = SAN A";
 
-    // ── RFC 8555 core ───────────────────────────────────────────────────────────────────────
+    // ── RFC 8555 core ────────────────────────────────────────────────────────────────────────────
     ACME_1 = "ACME-1", "MUST", Server, "RFC 8555 §7.1, §7.1.1",
         "directory (plain GET allowed) and newNonce exist; `newAuthz` is left out without pre-authz";
     ACME_2 = "ACME-2", "MUST", Server, "RFC 8555 §7.2",
@@ -376,7 +376,7 @@ catalogue! {
     ACME_41 = "ACME-41", "MUST", Server, "RFC 9773 §5",
         "newOrder `replaces` is reflected in the order; a certificate already replaced gets 409 alreadyReplaced";
 
-    // ── Surrounding mail rules: acmeproof's own family ─────────────────────────────────────────
+    // ── Surrounding mail rules: acmeproof's own family ───────────────────────────────────────────
     MAIL_1 = "MAIL-1", "MUST", Any, "RFC 5322 §3.6",
         "a message has exactly one Date and exactly one From header field";
     MAIL_2 = "MAIL-2", "MUST", Any, "RFC 5322 §3.6",

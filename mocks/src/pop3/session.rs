@@ -498,8 +498,8 @@ impl Session {
             return Flow::Continue;
         }
         if self.conn.has_buffered() {
-            // STLS command injection (the CVE-2011-0411 class): plaintext pipelined after STLS must never
-            // be read as if it came over TLS. Refuse and close.
+            // STLS command injection (the CVE-2011-0411 class): plaintext pipelined after STLS
+            // must never be read as if it came over TLS. Refuse and close.
             self.err("commands pipelined after STLS refused");
             return Flow::Close;
         }

@@ -16,8 +16,8 @@ impl Session {
             return Flow::Continue;
         }
         if self.conn.has_buffered() {
-            // STARTTLS command injection (the CVE-2011-0411 class): plaintext pipelined after STARTTLS must
-            // never be read as if it came over TLS. Refuse and close.
+            // STARTTLS command injection (the CVE-2011-0411 class): plaintext pipelined after
+            // STARTTLS must never be read as if it came over TLS. Refuse and close.
             self.bad_line(&format!("{tag} BAD commands pipelined after STARTTLS"));
             self.line("* BYE STARTTLS injection refused");
             return Flow::Close;
