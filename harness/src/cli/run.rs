@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// the run says so.
     #[arg(long, value_name = "FILE", requires = "server_url")]
     server_root: Option<PathBuf>,
+    /// Create the --server-url server's accounts without a `mailto:` contact (by default each
+    /// names a world mailbox, as many CAs require).
+    #[arg(long, requires = "server_url")]
+    no_contact: bool,
     /// Seconds to wait for the --server-url directory to answer.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     server_wait: u64,
@@ -510,6 +514,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                 url,
                 roots,
                 issuing_roots,
+                !args.no_contact,
                 args.seed.unwrap_or(1),
                 std::time::Duration::from_secs(args.server_wait),
                 &mut say,

@@ -458,7 +458,13 @@ impl Context<'_> {
                 .map_err(|e| StepError::Harness(format!("key: {e}")))?;
             let (directory_url, root_pem) = self.acme_server();
             let client = AcmeClient::connect(&directory_url, &root_pem, key).await?;
-            client.new_account(&[]).await?;
+            // A server under test gets the contact it was configured with (RFC 8555 §7.3:
+            // many CAs require one); the reference CA's scenarios set theirs in their steps.
+            let contact = match self.sut {
+                Sut::Server(target) => target.contact.clone(),
+                _ => Vec::new(),
+            };
+            client.new_account(&contact).await?;
             self.client = Some(client);
         }
         self.client()

@@ -22,6 +22,9 @@ pub struct ServerTarget {
     /// The roots (DER) its issued certificates must chain to; empty: each chain is checked up
     /// to its own top certificate.
     pub issuing_roots: Vec<Vec<u8>>,
+    /// The `contact` of every account the harness creates: a `mailto:` URL of a world mailbox
+    /// by default (many CAs require one; RFC 8555 §7.3), empty with `--no-contact`.
+    pub contact: Vec<String>,
     /// The world it uses for DNS and mail.
     pub world: World,
     /// `Err(why)` when it does not do RFC 8823: email scenarios are then `unimplemented`.
@@ -40,6 +43,7 @@ impl ServerTarget {
         directory_url: &str,
         root_pem: String,
         issuing_roots: Vec<Vec<u8>>,
+        with_contact: bool,
         seed: u64,
         wait: Duration,
         say: &mut (dyn FnMut(String) + Send),
@@ -74,13 +78,22 @@ impl ServerTarget {
             }
         };
         say(format!("{directory_url} answers"));
+        let contact = if with_contact {
+            vec![format!("mailto:{}", contact_address(&world))]
+        } else {
+            Vec::new()
+        };
+        say(match contact.first() {
+            Some(url) => format!("accounts are created with contact {url} (--no-contact: none)"),
+            None => "accounts are created without a contact (--no-contact)".into(),
+        });
         say(match issuing_roots.len() {
             0 => "issued certificates are checked up to their chain's own top certificate (no \
                   --server-root: the top itself is not trusted)"
                 .to_owned(),
             n => format!("issued certificates must chain to the {n} root(s) of --server-root"),
         });
-        let email = email_support(&client, &world).await;
+        let email = email_support(&client, &world, &contact).await;
         match &email {
             Ok(()) => say("it offers email-reply-00 for email identifiers".into()),
             Err(why) => say(format!(
@@ -99,6 +112,7 @@ impl ServerTarget {
             directory_url: directory_url.to_owned(),
             root_pem,
             issuing_roots,
+            contact,
             world,
             email,
             email_tls,
@@ -176,18 +190,27 @@ async fn offered_challenges(client: &AcmeClient, identifier: Value) -> Result<Ve
         .unwrap_or_default())
 }
 
-/// Whether the server takes an `email` identifier and offers `email-reply-00` for it.
-async fn email_support(client: &AcmeClient, world: &World) -> Result<(), String> {
-    client
-        .new_account(&[])
-        .await
-        .map_err(|e| format!("newAccount: {e}"))?;
-    let address = world
+/// The world mailbox an account's `mailto:` contact names: its first user's.
+fn contact_address(world: &World) -> String {
+    world
         .mail
         .as_ref()
         .and_then(|m| m.users.first())
         .map(|u| u.address.clone())
-        .unwrap_or_else(|| "alice@example.test".into());
+        .unwrap_or_else(|| "alice@example.test".into())
+}
+
+/// Whether the server takes an `email` identifier and offers `email-reply-00` for it.
+async fn email_support(
+    client: &AcmeClient,
+    world: &World,
+    contact: &[String],
+) -> Result<(), String> {
+    client
+        .new_account(contact)
+        .await
+        .map_err(|e| format!("newAccount: {e}"))?;
+    let address = contact_address(world);
     let offered = offered_challenges(client, json!({ "type": "email", "value": address }))
         .await
         .map_err(|e| e.replace("newOrder:", "newOrder for an email identifier:"))?;

@@ -45,4 +45,5 @@ mod peers_pebble;
 mod scenario_engine;
 mod serve;
 mod served_email_tls;
+mod server_target;
 mod support;

@@ -45,6 +45,7 @@ async fn a_srv_only_ca_passes_every_non_policy_email_tls_scenario() {
         directory_url: served.get("directory_url"),
         root_pem,
         issuing_roots,
+        contact: vec!["mailto:alice@example.test".into()],
         world,
         email: Err("not under test here".into()),
         email_tls: Ok(()),

@@ -1,0 +1,89 @@
+//! The server judge's plumbing (`run --server-url`), with the reference CA of the tester's own
+//! world standing in for the server under test: issued chains are validated up to
+//! `--server-root` (or up to the chain's own top without it), never only against the world's
+//! root, and the harness's accounts carry the configured `mailto:` contact.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use acmeproof::scenario::Outcome;
+use acmeproof::scenario::{self, LoadedScenario, outcome_of};
+use acmeproof::sut::Sut;
+use acmeproof::sut::server::ServerTarget;
+use acmeproof_mocks::world::World;
+
+const ISSUANCE: &str = "rfc8823/3/issuance-ascii-address";
+
+fn issuance() -> LoadedScenario {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    scenario::load_dir(&dir)
+        .expect("scenarios load")
+        .into_iter()
+        .find(|s| s.file.id == ISSUANCE)
+        .expect("the issuance scenario")
+}
+
+/// The world's own CA as a server under test.
+fn target(world: World, issuing_roots: Vec<Vec<u8>>, contact: Vec<String>) -> Sut {
+    Sut::Server(Arc::new(ServerTarget {
+        directory_url: world.ca.directory_url(),
+        root_pem: world.pki.root_pem().to_owned(),
+        issuing_roots,
+        contact,
+        world,
+        email: Ok(()),
+        email_tls: Err("not under test here".into()),
+    }))
+}
+
+fn world_of(sut: &Sut) -> &World {
+    match sut {
+        Sut::Server(t) => &t.world,
+        _ => unreachable!("a server target"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issued_chains_are_validated_up_to_the_given_root_or_their_own_top() {
+    let s = issuance();
+    // No --server-root: the chain's own top stands in for the root, and the issuance passes
+    // (before, only the world's root was tried, so another CA's certificate was "no
+    // certificate"). The account names the configured contact.
+    let own_top = target(
+        crate::support::world().await,
+        Vec::new(),
+        vec!["mailto:alice@example.test".into()],
+    );
+    let run = scenario::run::run_with(&s, s.seed(), &own_top).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Pass, "{run:#?}");
+    let history = world_of(&own_top).ca.shared().history();
+    let new_account = history
+        .iter()
+        .find(|r| r.path.ends_with("/new-account"))
+        .expect("newAccount");
+    assert_eq!(
+        new_account.payload.as_ref().expect("payload")["contact"][0],
+        "mailto:alice@example.test"
+    );
+    // --server-root with the CA's own root: passes.
+    let world = crate::support::world().await;
+    let root = world.pki.root_der().to_vec();
+    let right_root = target(world, vec![root], Vec::new());
+    let run = scenario::run::run_with(&s, s.seed(), &right_root).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Pass, "{run:#?}");
+    // --server-root with another CA's root: the path ends nowhere, and the judge says so.
+    let other = crate::support::world_with(|c| c.seed = c.seed.wrapping_add(1)).await;
+    let wrong = other.pki.root_der().to_vec();
+    other.shutdown().await;
+    let wrong_root = target(crate::support::world().await, vec![wrong], Vec::new());
+    let run = scenario::run::run_with(&s, s.seed(), &wrong_root).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Fail, "{run:#?}");
+    let said = format!("{:?}", run.findings);
+    // The other root has the same name and another key.
+    assert!(said.contains("RFC 5280 path validation"), "{said}");
+    for sut in [own_top, right_root, wrong_root] {
+        if let Sut::Server(t) = sut {
+            t.shutdown().await;
+        }
+    }
+}
