@@ -66,6 +66,10 @@ pub struct Ordered {
     pub authz_url: String,
     /// The email-reply-00 challenge object.
     pub challenge: Value,
+    /// The first INBOX UID its challenge mail can have: the mailbox's next UID when the order
+    /// was placed (0: any). In a world shared by many scenarios (a server under test), older
+    /// challenge mail of other orders is still there, and is never this order's.
+    pub inbox_from_uid: u32,
 }
 
 impl Ordered {
@@ -113,7 +117,18 @@ pub async fn order(client: &AcmeClient, address: &str) -> Result<Ordered, FlowEr
         order,
         authz_url,
         challenge,
+        inbox_from_uid: 0,
     })
+}
+
+/// The UID the next message delivered to `address`'s INBOX gets: taken before an order, it is
+/// the least UID that order's challenge mail can have.
+pub fn inbox_mark(world: &World, address: &str) -> u32 {
+    world
+        .mail
+        .as_ref()
+        .and_then(|m| m.store.mailbox_status(address, "INBOX").ok())
+        .map_or(0, |status| status.uidnext)
 }
 
 /// Orders `address`, fetches the authorization (which makes the CA send the challenge mail),
@@ -124,7 +139,9 @@ pub async fn start(
     address: &str,
     timeout: Duration,
 ) -> Result<Exchange, FlowError> {
-    let ordered = order(client, address).await?;
+    let mark = inbox_mark(world, address);
+    let mut ordered = order(client, address).await?;
+    ordered.inbox_from_uid = mark;
     read_challenge(world, ordered, address, timeout).await
 }
 
@@ -141,11 +158,12 @@ pub async fn read_challenge(
         .as_ref()
         .ok_or_else(|| unexpected("the world has no mail plane"))?;
     let from = ordered.challenge_from().to_owned();
+    let first_uid = ordered.inbox_from_uid;
     let stored = mail
         .store
         .wait_for_message(
             address,
-            |m| String::from_utf8_lossy(&m.raw).contains(&from),
+            |m| m.uid >= first_uid && String::from_utf8_lossy(&m.raw).contains(&from),
             timeout,
         )
         .await

@@ -707,8 +707,10 @@ impl Context<'_> {
 
     async fn order(&mut self, s: &UserStep) -> Result<(), StepError> {
         let (address, password) = self.user(&s.user)?;
+        let mark = email::inbox_mark(self.world, &address);
         let client = self.account("account").await?;
-        let ordered = email::order(client, &address).await?;
+        let mut ordered = email::order(client, &address).await?;
+        ordered.inbox_from_uid = mark;
         self.ordered = Some(ordered);
         self.user = Some((address, password));
         Ok(())

@@ -87,3 +87,35 @@ async fn issued_chains_are_validated_up_to_the_given_root_or_their_own_top() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_reads_the_challenge_mail_of_its_own_order_in_a_shared_mailbox() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let reply_with_cc = scenario::load_dir(&dir)
+        .expect("scenarios load")
+        .into_iter()
+        .find(|s| s.file.id == "rfc8823/3.2/reply-with-cc-accepted")
+        .expect("the scenario");
+    let sut = target(crate::support::world().await, Vec::new(), Vec::new());
+    let world = world_of(&sut);
+    // An earlier order left its challenge mail, never answered, in alice's INBOX: a server run
+    // shares one world (and mailbox) across scenarios.
+    let earlier = crate::support::client(world, "earlier").await;
+    acmeproof::acme::email::start(&earlier, world, "alice@example.test", crate::support::WAIT)
+        .await
+        .expect("an earlier challenge mail");
+    let run = scenario::run::run_with(&reply_with_cc, reply_with_cc.seed(), &sut).await;
+    // The step replied to its own order's mail, so the CA validated it.
+    assert_eq!(outcome_of(&run, false), Outcome::Pass, "{run:#?}");
+    let inbox = world
+        .mail
+        .as_ref()
+        .expect("mail")
+        .store
+        .messages("alice@example.test", "INBOX")
+        .expect("inbox");
+    assert!(inbox.len() >= 2, "both challenge mails are there");
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}
