@@ -119,3 +119,27 @@ async fn a_step_reads_the_challenge_mail_of_its_own_order_in_a_shared_mailbox() 
         t.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_declining_eai_addresses_is_unimplemented_not_a_failure() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let eai = scenario::load_dir(&dir)
+        .expect("scenarios load")
+        .into_iter()
+        .find(|s| s.file.id == "rfc8823/3/issuance-eai-address")
+        .expect("the EAI issuance");
+    // A CA that declines internationalized addresses (rejectedIdentifier, RFC 8555 §7.4).
+    let world = crate::support::world_with(|c| c.ca.knobs.refuse_eai = true).await;
+    let sut = target(world, Vec::new(), Vec::new());
+    let run = scenario::run::run_with(&eai, eai.seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Unimplemented, "{run:#?}");
+    assert!(run.findings.as_slice().is_empty(), "{:?}", run.findings);
+    let (_, why) = run.verdict.clone().expect("a verdict");
+    assert!(why.contains("rejectedIdentifier"), "{why}");
+    // The same CA still issues for an ASCII address.
+    let run = scenario::run::run_with(&issuance(), issuance().seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Pass, "{run:#?}");
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}

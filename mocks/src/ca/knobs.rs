@@ -46,6 +46,10 @@ pub struct Knobs {
     /// Strict mode: also refuse what RFC 8555 only says clients MUST or SHOULD do (a missing
     /// User-Agent, ACME-34; a challenge response other than `{}`, ACME-24).
     pub strict: bool,
+    /// Refuse `email` identifiers that need SMTPUTF8 (RFC 6531 addresses; RFC 8398 §3
+    /// SmtpUTF8Mailbox) with `rejectedIdentifier`: a policy RFC 8555 §7.4 allows a CA, and one a
+    /// judge of an external CA must not report as a violation.
+    pub refuse_eai: bool,
     /// Injected failures per endpoint name (see [`ENDPOINTS`]).
     pub chaos: BTreeMap<String, Chaos>,
     /// Lifetime of a pending order, in seconds of the world clock.
@@ -320,6 +324,7 @@ impl Default for Knobs {
             validation_inline: false,
             retry_after_secs: None,
             strict: false,
+            refuse_eai: false,
             chaos: BTreeMap::new(),
             order_lifetime_secs: 7 * 24 * 3600,
             authz_lifetime_secs: 7 * 24 * 3600,

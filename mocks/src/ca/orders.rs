@@ -28,6 +28,9 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
         .filter_map(|r| r.mail.map(|m| (r.authz_identifier.value.clone(), m)))
         .collect();
     email_tls::check_order(&knobs, &mail_targets)?;
+    if knobs.refuse_eai {
+        refuse_eai(&requested)?;
+    }
     for field in ["notBefore", "notAfter"] {
         if payload.contains_key(field) {
             // RFC 8555 §7.4: a server that does not honour the requested validity refuses it
@@ -313,4 +316,29 @@ pub fn certificate(
         headers: Vec::new(),
         body: Some((content_type, body)),
     })
+}
+
+/// Knob `refuse_eai`: an `email` identifier whose certificate would need an SmtpUTF8Mailbox
+/// (RFC 8398 §3) is declined, as RFC 8555 §7.4 lets a CA decline identifiers it will not issue
+/// for.
+fn refuse_eai(requested: &[Requested]) -> Result<(), Problem> {
+    use acmeproof_protocol::address::{SanForm, parse_address, san_form};
+    for r in requested {
+        if r.identifier.kind != IdentifierKind::Email {
+            continue;
+        }
+        let eai = parse_address(&r.identifier.value)
+            .and_then(|a| san_form(&a))
+            .is_ok_and(|form| matches!(form, SanForm::SmtpUtf8Mailbox(_)));
+        if eai {
+            return Err(Problem::new(
+                ProblemType::RejectedIdentifier,
+                format!(
+                    "{}: this CA does not issue for internationalized addresses (knob refuse_eai)",
+                    r.identifier.value
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
