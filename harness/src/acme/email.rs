@@ -187,9 +187,7 @@ pub async fn read_challenge(
         crate::mua::judge::Judgement::Answer { info, dkim_pass } => {
             Ok(ordered.with_mail(raw, info, dkim_pass))
         }
-        crate::mua::judge::Judgement::Ignore(reason) => Err(unexpected(format!(
-            "an RFC 8823 MUA ignores this challenge: {reason}"
-        ))),
+        crate::mua::judge::Judgement::Ignore(reason) => Err(FlowError::Ignored { raw, reason }),
     }
 }
 

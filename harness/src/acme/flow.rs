@@ -49,6 +49,15 @@ pub enum FlowError {
     /// The issued certificate is not what was asked for.
     #[error("certificate: {0}")]
     Certificate(String),
+    /// The challenge mail arrived, but an RFC 8823 MUA ignores it (a MUST broken); `raw` is
+    /// the mail as delivered, for a judge to name each defect.
+    #[error("an RFC 8823 MUA ignores this challenge: {reason}")]
+    Ignored {
+        /// The mail as delivered.
+        raw: Vec<u8>,
+        /// Why the MUA ignores it.
+        reason: String,
+    },
 }
 
 /// `type: detail` of the challenge that failed (else of the first), for messages.

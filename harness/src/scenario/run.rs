@@ -212,6 +212,7 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         scenario_id: &scenario.file.id,
         process: Vec::new(),
     };
+    let mut halted = false;
     for (index, step) in scenario.file.steps.iter().enumerate() {
         let step_started = Instant::now();
         let result = ctx.step(step).await;
@@ -221,6 +222,10 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         let (status, detail) = match result {
             Ok(()) => (StepStatus::Ok, None),
             Err(StepError::Expectation(detail)) => (StepStatus::Failed, Some(detail)),
+            Err(StepError::Halt(detail)) => {
+                halted = true;
+                (StepStatus::Failed, Some(detail))
+            }
             Err(StepError::Unimplemented(detail)) => {
                 out.verdict = Some((acmeproof_reports::Outcome::Unimplemented, detail.clone()));
                 (StepStatus::Failed, Some(detail))
@@ -241,7 +246,7 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
             detail,
             duration: step_started.elapsed(),
         });
-        if out.error.is_some() || out.verdict.is_some() || out.sut_error.is_some() {
+        if halted || out.error.is_some() || out.verdict.is_some() || out.sut_error.is_some() {
             for (later, step) in scenario.file.steps.iter().enumerate().skip(index + 1) {
                 out.steps.push(StepLog {
                     index: later,
@@ -277,6 +282,10 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
 enum StepError {
     /// The system under test did not do what the scenario expects (already a finding).
     Expectation(String),
+    /// As [`StepError::Expectation`], and the later steps need what this one did not get (a
+    /// challenge mail to answer): they are not run, so the verdict rests on the findings, not
+    /// on a harness error of a step that had nothing to work on.
+    Halt(String),
     /// The harness could not go on.
     Harness(String),
     /// The system under test says it does not implement what the step needs.
@@ -751,6 +760,7 @@ impl Context<'_> {
             .ordered
             .clone()
             .ok_or_else(|| StepError::Harness("no order yet: order first".into()))?;
+        let from = ordered.challenge_from().to_owned();
         let exchange = email::read_challenge(self.world, ordered, &address, WAIT).await;
         match exchange {
             Ok(exchange) => {
@@ -758,11 +768,40 @@ impl Context<'_> {
                 self.exchange = Some(exchange);
                 Ok(())
             }
-            Err(e) => self.fail(expectation(
-                s.req.as_deref().unwrap_or("SMIME-7"),
-                "a challenge mail in the mailbox",
-                e.to_string(),
-            )),
+            // One finding per defect the protocol's checker names, each under its own id; the
+            // MUA's one-line reason only when the checker names no MUST (nothing else would
+            // say why the mail was ignored).
+            Err(FlowError::Ignored { raw, reason }) => {
+                let context = ChallengeContext {
+                    expected_from: Some(from),
+                    expected_to: Some(address.clone()),
+                    case: Default::default(),
+                    dkim: self.dkim_results(&raw).await,
+                };
+                let defects = check_challenge(&raw, &context)
+                    .map(|report| report.findings)
+                    .unwrap_or_default();
+                let named = defects.has_must();
+                self.findings.extend(defects);
+                if !named {
+                    self.findings.push(expectation(
+                        s.req.as_deref().unwrap_or("SMIME-7"),
+                        "a challenge mail an RFC 8823 MUA answers",
+                        format!("it ignores it: {reason}"),
+                    ));
+                }
+                Err(StepError::Halt(format!(
+                    "an RFC 8823 MUA ignores the challenge mail: {reason}"
+                )))
+            }
+            Err(e) => {
+                let _ = self.fail(expectation(
+                    s.req.as_deref().unwrap_or("SMIME-7"),
+                    "a challenge mail in the mailbox",
+                    e.to_string(),
+                ));
+                Err(StepError::Halt(format!("no challenge mail to answer: {e}")))
+            }
         }
     }
 

@@ -143,3 +143,41 @@ async fn a_server_declining_eai_addresses_is_unimplemented_not_a_failure() {
         t.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_defect_of_an_ignored_challenge_mail_is_its_own_finding() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let reply_with_cc = scenario::load_dir(&dir)
+        .expect("scenarios load")
+        .into_iter()
+        .find(|s| s.file.id == "rfc8823/3.2/reply-with-cc-accepted")
+        .expect("the scenario");
+    // A CA whose challenge mail breaks two MUSTs at once: no Auto-Submitted, no DKIM.
+    let world = crate::support::world_with(|c| {
+        c.ca.knobs.challenge_without_auto_submitted = true;
+        c.ca.knobs.challenge_unsigned = true;
+    })
+    .await;
+    let sut = target(world, Vec::new(), Vec::new());
+    let run = scenario::run::run_with(&reply_with_cc, reply_with_cc.seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Fail, "{run:#?}");
+    let ids: Vec<&str> = run.findings.as_slice().iter().map(|f| f.req).collect();
+    let auto_submitted = run
+        .findings
+        .as_slice()
+        .iter()
+        .find(|f| f.expected.contains("Auto-Submitted"))
+        .unwrap_or_else(|| panic!("an Auto-Submitted finding: {:#?}", run.findings));
+    let dkim = run
+        .findings
+        .as_slice()
+        .iter()
+        .find(|f| f.req != auto_submitted.req && f.expected.to_lowercase().contains("dkim"))
+        .unwrap_or_else(|| panic!("a DKIM finding: {:#?}", run.findings));
+    assert_ne!(auto_submitted.req, dkim.req);
+    // Not folded into one line under SMIME-7.
+    assert!(!ids.contains(&"SMIME-7"), "{ids:?}");
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}

@@ -176,13 +176,20 @@ async fn send_challenge(
         message_id,
         now.unix_timestamp(),
     );
-    email.body = ca.knobs().email_challenge_body;
+    let knobs = ca.knobs();
+    email.body = knobs.email_challenge_body;
+    if knobs.challenge_without_auto_submitted {
+        email.auto_submitted = None;
+    }
     let raw = email.build();
     // RFC 8823 §3.1 item 5 / §6: DKIM with d= the From domain, covering the listed fields.
-    let signed = mail
-        .key
-        .sign(&raw, &crate::relay::signed_fields())
-        .map_err(|e| format!("DKIM signing failed: {e}"))?;
+    let signed = if knobs.challenge_unsigned {
+        raw
+    } else {
+        mail.key
+            .sign(&raw, &crate::relay::signed_fields())
+            .map_err(|e| format!("DKIM signing failed: {e}"))?
+    };
     {
         let mut store = ca.store();
         if let Some(id) = store.email_by_token_part1.get(token_part1).cloned()

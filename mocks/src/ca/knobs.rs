@@ -50,6 +50,12 @@ pub struct Knobs {
     /// SmtpUTF8Mailbox) with `rejectedIdentifier`: a policy RFC 8555 §7.4 allows a CA, and one a
     /// judge of an external CA must not report as a violation.
     pub refuse_eai: bool,
+    /// Broken on purpose: leave `Auto-Submitted: auto-generated` out of the challenge mail
+    /// (RFC 8823 §3.1 item 4 MUST), so a judge of the MUA side can be watched firing.
+    pub challenge_without_auto_submitted: bool,
+    /// Broken on purpose: send the challenge mail without a DKIM signature (RFC 8823 §3.1
+    /// item 5, §6).
+    pub challenge_unsigned: bool,
     /// Injected failures per endpoint name (see [`ENDPOINTS`]).
     pub chaos: BTreeMap<String, Chaos>,
     /// Lifetime of a pending order, in seconds of the world clock.
@@ -325,6 +331,8 @@ impl Default for Knobs {
             retry_after_secs: None,
             strict: false,
             refuse_eai: false,
+            challenge_without_auto_submitted: false,
+            challenge_unsigned: false,
             chaos: BTreeMap::new(),
             order_lifetime_secs: 7 * 24 * 3600,
             authz_lifetime_secs: 7 * 24 * 3600,
