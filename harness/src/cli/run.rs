@@ -12,7 +12,7 @@ use acmeproof_reports::{Outcome, RunReport, ToolInfo, Waivers};
 use super::partition::Partition;
 use super::{CliError, EXIT_OK};
 use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
-use crate::sut::server::ServerTarget;
+use crate::sut::server::{ServerSetup, ServerTarget};
 use crate::sut::{ClientCommand, Sut};
 
 /// Where the scenarios are, and which.
@@ -80,6 +80,11 @@ pub struct RunArgs {
     /// the run says so.
     #[arg(long, value_name = "FILE", requires = "server_url")]
     server_root: Option<PathBuf>,
+    /// Write what the --server-url server must be configured with (DNS resolver, SMTP
+    /// smarthost, capability ports, the world's endpoints and users) as JSON to FILE before
+    /// waiting for it, for a script that configures the server.
+    #[arg(long, value_name = "FILE", requires = "server_url")]
+    wiring: Option<PathBuf>,
     /// Create the --server-url server's accounts without a `mailto:` contact (by default each
     /// names a world mailbox, as many CAs require).
     #[arg(long, requires = "server_url")]
@@ -511,12 +516,15 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         };
         let target = runtime
             .block_on(ServerTarget::start(
-                url,
-                roots,
-                issuing_roots,
-                !args.no_contact,
-                args.seed.unwrap_or(1),
-                std::time::Duration::from_secs(args.server_wait),
+                ServerSetup {
+                    directory_url: url,
+                    root_pem: roots,
+                    issuing_roots,
+                    with_contact: !args.no_contact,
+                    wiring_file: args.wiring.as_deref(),
+                    seed: args.seed.unwrap_or(1),
+                    wait: std::time::Duration::from_secs(args.server_wait),
+                },
                 &mut say,
             ))
             .map_err(CliError::Input)?;

@@ -34,20 +34,42 @@ pub struct ServerTarget {
     pub email_tls: Result<(), String>,
 }
 
+/// How a run meets its server under test (the `run --server-*` options).
+#[derive(Debug, Clone)]
+pub struct ServerSetup<'a> {
+    /// Its directory URL.
+    pub directory_url: &'a str,
+    /// PEM roots for its HTTPS certificate.
+    pub root_pem: String,
+    /// The roots (DER) its certificates must chain to; empty: each chain's own top.
+    pub issuing_roots: Vec<Vec<u8>>,
+    /// Whether accounts carry a `mailto:` contact.
+    pub with_contact: bool,
+    /// Where to write the wiring as JSON, before the wait.
+    pub wiring_file: Option<&'a std::path::Path>,
+    /// The world's seed.
+    pub seed: u64,
+    /// How long to wait for the directory to answer.
+    pub wait: Duration,
+}
+
 impl ServerTarget {
-    /// Starts the shared world, tells `say` how to configure the server, waits (at most
-    /// `wait`) until the directory answers, and asks once whether the server takes `email`
-    /// identifiers with an `email-reply-00` challenge. `issuing_roots` (DER) are what its
-    /// certificates must chain to.
+    /// Starts the shared world, tells `say` how to configure the server (and writes it to the
+    /// wiring file), waits (at most `wait`) until the directory answers, and asks once whether
+    /// the server takes `email` identifiers with an `email-reply-00` challenge.
     pub async fn start(
-        directory_url: &str,
-        root_pem: String,
-        issuing_roots: Vec<Vec<u8>>,
-        with_contact: bool,
-        seed: u64,
-        wait: Duration,
+        setup: ServerSetup<'_>,
         say: &mut (dyn FnMut(String) + Send),
     ) -> Result<ServerTarget, String> {
+        let ServerSetup {
+            directory_url,
+            root_pem,
+            issuing_roots,
+            with_contact,
+            wiring_file,
+            seed,
+            wait,
+        } = setup;
         let config = WorldConfig {
             seed,
             ..WorldConfig::example()
@@ -57,6 +79,20 @@ impl ServerTarget {
             .map_err(|e| format!("the world did not start: {e}"))?;
         for line in configuration(&world) {
             say(line);
+        }
+        let contact = if with_contact {
+            vec![format!("mailto:{}", contact_address(&world))]
+        } else {
+            Vec::new()
+        };
+        if let Some(path) = wiring_file {
+            let text = serde_json::to_string_pretty(&wiring(&world, directory_url, &contact))
+                .unwrap_or_default();
+            if let Err(e) = std::fs::write(path, text + "\n") {
+                world.shutdown().await;
+                return Err(format!("cannot write {}: {e}", path.display()));
+            }
+            say(format!("the wiring is in {}", path.display()));
         }
         let key = |label: &str| {
             AccountKey::generate(KeyAlg::Es256, &Seed(seed).stream(label))
@@ -78,11 +114,6 @@ impl ServerTarget {
             }
         };
         say(format!("{directory_url} answers"));
-        let contact = if with_contact {
-            vec![format!("mailto:{}", contact_address(&world))]
-        } else {
-            Vec::new()
-        };
         say(match contact.first() {
             Some(url) => format!("accounts are created with contact {url} (--no-contact: none)"),
             None => "accounts are created without a contact (--no-contact)".into(),
@@ -125,6 +156,34 @@ impl ServerTarget {
             target.world.shutdown().await;
         }
     }
+}
+
+/// What the server must be configured with, for a script (`run --wiring FILE`): the DNS
+/// resolver, the SMTP smarthost for challenge mail, the capability ports (service port → world
+/// port), the accounts' contact, and every endpoint of the world (mail servers, users and
+/// their passwords, DKIM keys, the management API).
+pub fn wiring(world: &World, directory_url: &str, contact: &[String]) -> Value {
+    let mail = world.mail.as_ref();
+    let smarthost = mail.and_then(|m| m.relays.first()).map(|(name, server, _)| {
+        json!({ "address": server.addr().to_string(), "name": name, "auth": false })
+    });
+    let ports: serde_json::Map<String, Value> = mail
+        .map(|m| {
+            acmeproof_protocol::email_tls::Service::ALL
+                .into_iter()
+                .filter_map(|s| Some((s.default_port()?, m.service_addr(s).port())))
+                .map(|(port, actual)| (port.to_string(), json!(actual)))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "server_under_test": directory_url,
+        "dns_resolver": world.dns.addr().to_string(),
+        "smtp_smarthost": smarthost,
+        "capability_ports": ports,
+        "account_contact": contact,
+        "world": world.endpoints(None),
+    })
 }
 
 /// What the server must be configured with, one line each.

@@ -893,3 +893,72 @@ fn readme_scenario_counts_are_what_list_prints() {
         );
     }
 }
+
+#[test]
+fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
+    let dir = std::env::temp_dir().join(format!("acmeproof-wiring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let root = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let ca = dir.join("root.pem");
+    std::fs::write(&ca, root.pem()).expect("root");
+    let wiring = dir.join("wiring.json");
+    // A port that was free a moment ago: nothing ACME answers there, so the run gives up after
+    // its one-second wait, with the wiring already written.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let url = format!("https://127.0.0.1:{port}/dir");
+    let o = acmeproof(&[
+        "run",
+        "--server-url",
+        &url,
+        "--server-ca",
+        ca.to_str().expect("utf-8"),
+        "--server-wait",
+        "1",
+        "--wiring",
+        wiring.to_str().expect("utf-8"),
+        "--out",
+        dir.join("report").to_str().expect("utf-8"),
+        "rfc8555/8.4/dns-01-issuance",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("did not answer within 1 s"), "{said}");
+    let w: Value =
+        serde_json::from_str(&std::fs::read_to_string(&wiring).expect("wiring")).expect("json");
+    assert_eq!(w["server_under_test"], url.as_str());
+    let dns: std::net::SocketAddr = w["dns_resolver"]
+        .as_str()
+        .expect("dns")
+        .parse()
+        .expect("addr");
+    assert_eq!(
+        dns,
+        w["world"]["dns"]
+            .as_str()
+            .expect("dns")
+            .parse()
+            .expect("addr")
+    );
+    assert!(w["smtp_smarthost"]["address"].is_string(), "{w:#}");
+    assert!(w["capability_ports"]["993"].as_u64().is_some(), "{w:#}");
+    assert!(
+        w["account_contact"][0]
+            .as_str()
+            .is_some_and(|c| c.starts_with("mailto:")),
+        "{w:#}"
+    );
+    assert!(
+        w["world"]["mail"]["users"]
+            .as_array()
+            .is_some_and(|u| !u.is_empty())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
