@@ -14,6 +14,7 @@ use super::{CliError, EXIT_OK};
 use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
 use crate::sut::server::{ServerSetup, ServerTarget};
 use crate::sut::{ClientCommand, Sut};
+use acmeproof_mocks::world::WorldConfig;
 
 /// Where the scenarios are, and which.
 #[derive(Debug, Args)]
@@ -85,6 +86,10 @@ pub struct RunArgs {
     /// waiting for it, for a script that configures the server.
     #[arg(long, value_name = "FILE", requires = "server_url")]
     wiring: Option<PathBuf>,
+    /// TOML that changes the --server-url run's shared world, over the example world (e.g.
+    /// `[dns] listen = "127.0.0.53:53"` where the server expects its resolver).
+    #[arg(long, value_name = "FILE", requires = "server_url")]
+    server_world: Option<PathBuf>,
     /// Create the --server-url server's accounts without a `mailto:` contact (by default each
     /// names a world mailbox, as many CAs require).
     #[arg(long, requires = "server_url")]
@@ -472,6 +477,24 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             roots
         }
     };
+    let server_world = match &args.server_world {
+        None => WorldConfig::example(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                CliError::Input(format!(
+                    "--server-world {}: {}",
+                    path.display(),
+                    acmeproof_mocks::world::one_line(&text, &e)
+                ))
+            })?;
+            WorldConfig::example_with(&table)
+                .map_err(|e| CliError::Input(format!("--server-world {}: {e}", path.display())))?
+        }
+    };
     let waivers = args
         .waivers
         .as_deref()
@@ -522,6 +545,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                     issuing_roots,
                     with_contact: !args.no_contact,
                     wiring_file: args.wiring.as_deref(),
+                    world: server_world,
                     seed: args.seed.unwrap_or(1),
                     wait: std::time::Duration::from_secs(args.server_wait),
                 },

@@ -47,6 +47,9 @@ pub struct ServerSetup<'a> {
     pub with_contact: bool,
     /// Where to write the wiring as JSON, before the wait.
     pub wiring_file: Option<&'a std::path::Path>,
+    /// The shared world's configuration (`--server-world FILE` over the example world; e.g.
+    /// `[dns] listen` where the server expects its resolver).
+    pub world: WorldConfig,
     /// The world's seed.
     pub seed: u64,
     /// How long to wait for the directory to answer.
@@ -67,13 +70,11 @@ impl ServerTarget {
             issuing_roots,
             with_contact,
             wiring_file,
+            world: config,
             seed,
             wait,
         } = setup;
-        let config = WorldConfig {
-            seed,
-            ..WorldConfig::example()
-        };
+        let config = WorldConfig { seed, ..config };
         let world = World::start(config)
             .await
             .map_err(|e| format!("the world did not start: {e}"))?;

@@ -914,6 +914,9 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
         .expect("port")
         .port();
     let url = format!("https://127.0.0.1:{port}/dir");
+    // The world's DNS where the operator puts it: another loopback address.
+    let world = dir.join("world.toml");
+    std::fs::write(&world, "[dns]\nlisten = \"127.0.0.2:0\"\n").expect("world");
     let o = acmeproof(&[
         "run",
         "--server-url",
@@ -922,6 +925,8 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
         ca.to_str().expect("utf-8"),
         "--server-wait",
         "1",
+        "--server-world",
+        world.to_str().expect("utf-8"),
         "--wiring",
         wiring.to_str().expect("utf-8"),
         "--out",
@@ -939,6 +944,7 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
         .expect("dns")
         .parse()
         .expect("addr");
+    assert_eq!(dns.ip().to_string(), "127.0.0.2", "{w:#}");
     assert_eq!(
         dns,
         w["world"]["dns"]
@@ -960,5 +966,20 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
             .as_array()
             .is_some_and(|u| !u.is_empty())
     );
+    // A world file that is not TOML: one line, exit 2.
+    std::fs::write(&world, "[dns\n").expect("world");
+    let o = acmeproof(&[
+        "run",
+        "--server-url",
+        &url,
+        "--server-ca",
+        ca.to_str().expect("utf-8"),
+        "--server-world",
+        world.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.contains("--server-world"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -63,6 +63,10 @@ pub struct DnsConfig {
     /// How long an idle TCP client is kept (seconds in TOML; default 5).
     #[serde(deserialize_with = "de_secs", serialize_with = "ser_secs")]
     pub tcp_idle_timeout: Duration,
+    /// Where to listen (UDP and TCP on the same port). `None`: a free port on 127.0.0.1. A
+    /// server under test that only takes a resolver on port 53 gets, say, 127.0.0.53:53 (when
+    /// the process may bind it).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -82,6 +86,7 @@ impl Default for DnsConfig {
             tsig: None,
             allow_unsigned_update: None,
             tcp_idle_timeout: Duration::from_secs(5),
+            listen: None,
         }
     }
 }
@@ -157,7 +162,10 @@ impl DnsServer {
             add_record(&shared, spec).await?;
         }
 
-        let (udp, tcp) = bind_pair().await?;
+        let (udp, tcp) = match config.listen {
+            Some(addr) => bind_at(addr).await?,
+            None => bind_pair().await?,
+        };
         let addr = udp.local_addr()?;
         let mut server = Server::new(Handler(shared.clone()));
         server.register_socket(udp);
@@ -352,6 +360,13 @@ async fn add_record(shared: &Shared, spec: &RecordSpec) -> Result<(), DnsError> 
     }
     zones::bump_serial(&zone).await;
     Ok(())
+}
+
+/// Binds UDP and TCP at `addr` (port 0: a UDP port, then TCP on it).
+async fn bind_at(addr: std::net::SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {
+    let udp = UdpSocket::bind(addr).await?;
+    let tcp = TcpListener::bind(udp.local_addr()?).await?;
+    Ok((udp, tcp))
 }
 
 /// Binds UDP on an ephemeral port, then TCP on the same port; another process may hold that
