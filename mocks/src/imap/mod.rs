@@ -19,6 +19,7 @@
 //!                 mail-parser, dates
 //!   response.rs   quoting, literals out, flag lists
 //!   bench.rs      bench_search_fetch (`acmeproof bench imap`)
+//!   probe.rs      the parser on one received command, for the imap-codec comparison example
 //! ```
 //!
 //! The accept loop, the bounded line reader and the transcript are the SMTP engine's
@@ -64,6 +65,7 @@ pub mod bench;
 mod downgrade;
 mod fetch;
 mod parse;
+pub mod probe;
 mod response;
 mod search;
 mod session;

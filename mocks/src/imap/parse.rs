@@ -376,9 +376,14 @@ impl P<'_> {
         }
     }
 
+    /// RFC 3501 §9: `tag = 1*<any ASTRING-CHAR except "+">`, and `ASTRING-CHAR = ATOM-CHAR /
+    /// resp-specials` (`]`).
     fn tag(&mut self) -> Option<String> {
         let start = self.i;
-        while self.peek().is_some_and(|c| atom_char(c) && c != b'+') {
+        while self
+            .peek()
+            .is_some_and(|c| (atom_char(c) || c == b']') && c != b'+')
+        {
             self.i += 1;
         }
         if self.i == start {
@@ -465,6 +470,11 @@ impl P<'_> {
             .b
             .get(start..stop)
             .ok_or("literal shorter than announced")?;
+        // RFC 3501 §9: `literal = "{" number "}" CRLF *CHAR8` and `CHAR8 = %x01-ff ; any OCTET
+        // except NUL, %x00`.
+        if bytes.contains(&0) {
+            return Err("NUL in a literal".into());
+        }
         self.i = stop;
         Ok(bytes.to_vec())
     }
