@@ -24,9 +24,9 @@ pub mod judge;
 pub mod mailbox;
 pub mod trace;
 
-use acmeproof_mocks::ca::pki::TrustAnchors;
 use std::time::Duration;
 
+use acmeproof_mocks::ca::pki::TrustAnchors;
 use acmeproof_mocks::dkim::DkimVerifier;
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::seed::Seed;

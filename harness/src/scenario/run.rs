@@ -2,10 +2,10 @@
 //! findings from the protocol checkers (on the CA's challenge mail) and from every expectation
 //! that does not hold.
 
-use acmeproof_mocks::ca::pki::TrustAnchors;
 use std::time::{Duration, Instant};
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
+use acmeproof_mocks::ca::pki::TrustAnchors;
 use acmeproof_mocks::dkim::DkimVerifier;
 use acmeproof_mocks::dns::WorldResolver;
 use acmeproof_mocks::seed::Seed;
@@ -76,47 +76,50 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
             let steps = &scenario.file.steps;
             steps.iter().enumerate().find_map(|(index, step)| {
                 match step {
-                // The template says what kind of client it runs.
-                Step::Issue(_) if !cmd.uses("email") => {
-                    Some("it needs an RFC 8823 client, and the command takes no {email}".into())
-                }
-                Step::Issue(s) if s.expect == "issued" => {
-                    if let Some(variant) = crate::sut::asks::reference_variant(s) {
-                        return Some(format!(
-                            "it sets the reference MUA's {variant}: an external client has its own"
-                        ));
+                    // The template says what kind of client it runs.
+                    Step::Issue(_) if !cmd.uses("email") => {
+                        Some("it needs an RFC 8823 client, and the command takes no {email}".into())
                     }
-                    // What the scenario needs of the client must reach it, or nothing of it
-                    // would be exercised.
-                    let knobs = crate::sut::asks::knobs_at(&scenario.world.ca.knobs, steps, index);
-                    crate::sut::asks::asks(s, &knobs)
-                        .into_iter()
-                        .find(|a| !a.default && !cmd.uses(a.placeholder))
-                        .map(|a| {
-                            format!(
-                                "it needs the client to {}, and the command takes no {{{}}}",
-                                a.what, a.placeholder
-                            )
-                        })
-                }
-                Step::IssueTls(_) if !cmd.uses("services") => Some(
-                    "it needs a draft-ietf-acme-email-tls client, and the command takes no \
+                    Step::Issue(s) if s.expect == "issued" => {
+                        if let Some(variant) = crate::sut::asks::reference_variant(s) {
+                            return Some(format!(
+                                "it sets the reference MUA's {variant}: an external client has \
+                             its own"
+                            ));
+                        }
+                        // What the scenario needs of the client must reach it, or nothing of it
+                        // would be exercised.
+                        let knobs =
+                            crate::sut::asks::knobs_at(&scenario.world.ca.knobs, steps, index);
+                        crate::sut::asks::asks(s, &knobs)
+                            .into_iter()
+                            .find(|a| !a.default && !cmd.uses(a.placeholder))
+                            .map(|a| {
+                                format!(
+                                    "it needs the client to {}, and the command takes no \
+                                 {{{}}}",
+                                    a.what, a.placeholder
+                                )
+                            })
+                    }
+                    Step::IssueTls(_) if !cmd.uses("services") => Some(
+                        "it needs a draft-ietf-acme-email-tls client, and the command takes no \
                      {services}"
-                        .into(),
-                ),
-                Step::IssueTls(s) if s.expect == "issued" => {
-                    external::tls_variant_fields(s).map(|f| {
-                        format!(
-                            "it sets the reference operator's {f}: its own client is the variant"
-                        )
-                    })
+                            .into(),
+                    ),
+                    Step::IssueTls(s) if s.expect == "issued" => external::tls_variant_fields(s)
+                        .map(|f| {
+                            format!(
+                                "it sets the reference operator's {f}: its own client is the \
+                             variant"
+                            )
+                        }),
+                    Step::SetKnobs(_) | Step::AdvanceClock(_) => None,
+                    other => Some(format!(
+                        "its step {:?} drives the reference client by hand",
+                        other.action()
+                    )),
                 }
-                Step::SetKnobs(_) | Step::AdvanceClock(_) => None,
-                other => Some(format!(
-                    "its step {:?} drives the reference client by hand",
-                    other.action()
-                )),
-            }
             })
         }
         Sut::Server(_) => {
