@@ -14,13 +14,18 @@ use acmeproof_mocks::world::World;
 
 const ISSUANCE: &str = "rfc8823/3/issuance-ascii-address";
 
-fn issuance() -> LoadedScenario {
+/// The library's scenario `id`.
+fn scenario_named(id: &str) -> LoadedScenario {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     scenario::load_dir(&dir)
         .expect("scenarios load")
         .into_iter()
-        .find(|s| s.file.id == ISSUANCE)
-        .expect("the issuance scenario")
+        .find(|s| s.file.id == id)
+        .unwrap_or_else(|| panic!("no scenario {id}"))
+}
+
+fn issuance() -> LoadedScenario {
+    scenario_named(ISSUANCE)
 }
 
 /// The world's own CA as a server under test.
@@ -90,12 +95,7 @@ async fn issued_chains_are_validated_up_to_the_given_root_or_their_own_top() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_reads_the_challenge_mail_of_its_own_order_in_a_shared_mailbox() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let reply_with_cc = scenario::load_dir(&dir)
-        .expect("scenarios load")
-        .into_iter()
-        .find(|s| s.file.id == "rfc8823/3.2/reply-with-cc-accepted")
-        .expect("the scenario");
+    let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
     let sut = target(crate::support::world().await, Vec::new(), Vec::new());
     let world = world_of(&sut);
     // An earlier order left its challenge mail, never answered, in alice's INBOX: a server run
@@ -122,12 +122,7 @@ async fn a_step_reads_the_challenge_mail_of_its_own_order_in_a_shared_mailbox() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_declining_eai_addresses_is_unimplemented_not_a_failure() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let eai = scenario::load_dir(&dir)
-        .expect("scenarios load")
-        .into_iter()
-        .find(|s| s.file.id == "rfc8823/3/issuance-eai-address")
-        .expect("the EAI issuance");
+    let eai = scenario_named("rfc8823/3/issuance-eai-address");
     // A CA that declines internationalized addresses (rejectedIdentifier, RFC 8555 §7.4).
     let world = crate::support::world_with(|c| c.ca.knobs.refuse_eai = true).await;
     let sut = target(world, Vec::new(), Vec::new());
@@ -146,12 +141,7 @@ async fn a_server_declining_eai_addresses_is_unimplemented_not_a_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_defect_of_an_ignored_challenge_mail_is_its_own_finding() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let reply_with_cc = scenario::load_dir(&dir)
-        .expect("scenarios load")
-        .into_iter()
-        .find(|s| s.file.id == "rfc8823/3.2/reply-with-cc-accepted")
-        .expect("the scenario");
+    let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
     // A CA whose challenge mail breaks two MUSTs at once: no Auto-Submitted, no DKIM.
     let world = crate::support::world_with(|c| {
         c.ca.knobs.challenge_without_auto_submitted = true;
