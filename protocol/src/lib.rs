@@ -10,6 +10,7 @@
 //! - [`b64url`]: base64url, strict (RFC 8555 §6.1) and lenient (mail examples).
 //! - [`jwk`]: RFC 7638 JWK thumbprints.
 //! - [`keyauth`]: RFC 8555 §8.1 key authorizations and the §8.4 dns-01 TXT value.
+//! - [`objects`]: RFC 8555 resource objects as a server sends them (ACME-25 on challenges).
 //! - [`problem`]: RFC 8555 §6.7 error types, long and short.
 //! - [`token`]: RFC 8823 token joining (`string` vs `binary`: RFC 8823 leaves the join open) and reply digests.
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
@@ -30,6 +31,7 @@ pub mod email_tls;
 pub mod finding;
 pub mod jwk;
 pub mod keyauth;
+pub mod objects;
 pub mod pki;
 pub mod problem;
 pub mod requirements;

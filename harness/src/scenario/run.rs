@@ -905,6 +905,13 @@ impl Context<'_> {
             .client()?
             .poll(&url, &["pending", "processing"], WAIT)
             .await?;
+        // Every challenge object the server shows is held to RFC 8555's rules (ACME-25).
+        for challenge in authz["challenges"].as_array().into_iter().flatten() {
+            self.findings
+                .extend(acmeproof_protocol::objects::check_challenge_object(
+                    challenge,
+                ));
+        }
         let status = authz["status"].as_str().unwrap_or_default().to_owned();
         if status != s.status {
             return self.fail(expectation(
