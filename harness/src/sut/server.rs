@@ -101,18 +101,28 @@ impl ServerTarget {
         };
         let started = Instant::now();
         let client = loop {
-            match AcmeClient::connect(directory_url, &root_pem, key("email-support")?).await {
-                Ok(client) => break client,
-                Err(e) if started.elapsed() >= wait => {
-                    world.shutdown().await;
-                    return Err(format!(
-                        "{directory_url} did not answer within {} s: {e}",
-                        wait.as_secs()
-                    ));
-                }
-                // An external server starting up: nothing in this process to await, so poll.
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            // Each attempt is bounded by what is left of the wait: a server that accepts the
+            // connection and never answers cannot hold the run past `--server-wait`.
+            let left = wait.saturating_sub(started.elapsed());
+            let attempt = tokio::time::timeout(
+                left,
+                AcmeClient::connect(directory_url, &root_pem, key("email-support")?),
+            )
+            .await;
+            let error = match attempt {
+                Ok(Ok(client)) => break client,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer (the connection was accepted, nothing came back)".to_owned(),
+            };
+            if started.elapsed() >= wait {
+                world.shutdown().await;
+                return Err(format!(
+                    "{directory_url} did not answer as an ACME directory within {} s: {error}",
+                    wait.as_secs()
+                ));
             }
+            // An external server starting up: nothing in this process to await, so poll.
+            tokio::time::sleep(Duration::from_millis(200)).await;
         };
         say(format!("{directory_url} answers"));
         say(match contact.first() {

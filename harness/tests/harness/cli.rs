@@ -935,7 +935,10 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let said = String::from_utf8_lossy(&o.stderr);
-    assert!(said.contains("did not answer within 1 s"), "{said}");
+    assert!(
+        said.contains("did not answer as an ACME directory within 1 s"),
+        "{said}"
+    );
     let w: Value =
         serde_json::from_str(&std::fs::read_to_string(&wiring).expect("wiring")).expect("json");
     assert_eq!(w["server_under_test"], url.as_str());
@@ -981,5 +984,80 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
     let said = String::from_utf8_lossy(&o.stderr);
     assert_eq!(said.trim().lines().count(), 1, "{said}");
     assert!(said.contains("--server-world"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A "server" on 127.0.0.1 that either answers every request with an HTML page, or accepts
+/// connections and never says anything. Returns its port; it lives as long as the test process.
+fn garbage_server(hang: bool) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().map_while(Result::ok) {
+            if hang {
+                held.push(stream);
+                continue;
+            }
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 21\r\n\
+                  Connection: close\r\n\r\n<html>not acme</html>",
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_answers_garbage_or_hangs_ends_the_run_in_one_line_within_the_wait() {
+    let dir = std::env::temp_dir().join(format!("acmeproof-garbage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let root = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("cert");
+    let ca = dir.join("root.pem");
+    std::fs::write(&ca, root.pem()).expect("root");
+    for (url, why) in [
+        (
+            format!("http://127.0.0.1:{}/dir", garbage_server(false)),
+            "decoding",
+        ),
+        (
+            format!("https://127.0.0.1:{}/dir", garbage_server(true)),
+            "no answer",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let o = acmeproof(&[
+            "run",
+            "--server-url",
+            &url,
+            "--server-ca",
+            ca.to_str().expect("utf-8"),
+            "--server-wait",
+            "2",
+            "--out",
+            dir.join("report").to_str().expect("utf-8"),
+            "rfc8555/8.4/dns-01-issuance",
+        ]);
+        // Generous: the wait is 2 s; before the fix a hung server held the run for 30 s.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{url}"
+        );
+        assert_eq!(o.status.code(), Some(2), "{url}: {o:?}");
+        let said = String::from_utf8_lossy(&o.stderr);
+        let errors: Vec<&str> = said.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors.len(), 1, "{said}");
+        assert!(errors[0].contains(why), "{said}");
+        assert!(!said.contains("panicked"), "{said}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
