@@ -100,6 +100,7 @@ impl ServerTarget {
                 .map_err(|e| format!("key: {e}"))
         };
         let started = Instant::now();
+        let mut last_answer: Option<String> = None;
         let client = loop {
             // Each attempt is bounded by what is left of the wait: a server that accepts the
             // connection and never answers cannot hold the run past `--server-wait`.
@@ -109,13 +110,17 @@ impl ServerTarget {
                 AcmeClient::connect(directory_url, &root_pem, key("email-support")?),
             )
             .await;
-            let error = match attempt {
+            match attempt {
                 Ok(Ok(client)) => break client,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "no answer (the connection was accepted, nothing came back)".to_owned(),
-            };
+                // What the server said beats an attempt the wait cut short.
+                Ok(Err(e)) => last_answer = Some(e.to_string()),
+                Err(_) => {}
+            }
             if started.elapsed() >= wait {
                 world.shutdown().await;
+                let error = last_answer.unwrap_or_else(|| {
+                    "no answer (the connection was accepted, nothing came back)".to_owned()
+                });
                 return Err(format!(
                     "{directory_url} did not answer as an ACME directory within {} s: {error}",
                     wait.as_secs()
