@@ -894,9 +894,10 @@ fn readme_scenario_counts_are_what_list_prints() {
     }
 }
 
-#[test]
-fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
-    let dir = std::env::temp_dir().join(format!("acmeproof-wiring-{}", std::process::id()));
+/// A fresh scratch folder holding `root.pem`, a self-signed certificate standing for the
+/// `--server-ca` of a server that never gets that far.
+fn folder_with_a_root(name: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("acmeproof-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let key = rcgen::KeyPair::generate().expect("key");
@@ -906,6 +907,12 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
         .expect("cert");
     let ca = dir.join("root.pem");
     std::fs::write(&ca, root.pem()).expect("root");
+    (dir, ca)
+}
+
+#[test]
+fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
+    let (dir, ca) = folder_with_a_root("wiring");
     let wiring = dir.join("wiring.json");
     // A port that was free a moment ago: nothing ACME answers there, so the run gives up after
     // its one-second wait, with the wiring already written.
@@ -1014,16 +1021,7 @@ fn garbage_server(hang: bool) -> u16 {
 
 #[test]
 fn a_server_that_answers_garbage_or_hangs_ends_the_run_in_one_line_within_the_wait() {
-    let dir = std::env::temp_dir().join(format!("acmeproof-garbage-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let key = rcgen::KeyPair::generate().expect("key");
-    let root = rcgen::CertificateParams::new(vec!["localhost".into()])
-        .expect("params")
-        .self_signed(&key)
-        .expect("cert");
-    let ca = dir.join("root.pem");
-    std::fs::write(&ca, root.pem()).expect("root");
+    let (dir, ca) = folder_with_a_root("garbage");
     for (url, why) in [
         (
             format!("http://127.0.0.1:{}/dir", garbage_server(false)),
