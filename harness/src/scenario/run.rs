@@ -664,19 +664,41 @@ impl Context<'_> {
     /// The CA's challenge mail, checked by the protocol rules: its findings are the CA's.
     async fn observe_challenge(&mut self, exchange: &Exchange) {
         let raw = self.challenge_as_sent(exchange);
+        let findings = self
+            .challenge_findings(
+                &raw,
+                exchange.challenge["from"].as_str().map(str::to_owned),
+                exchange.info.to.clone(),
+            )
+            .await;
+        self.findings.extend(findings);
+    }
+
+    /// The protocol's challenge rules on `raw`, with the world's DKIM results: one finding per
+    /// defect (a mail that does not parse is SMIME-16).
+    async fn challenge_findings(
+        &self,
+        raw: &[u8],
+        expected_from: Option<String>,
+        expected_to: Option<String>,
+    ) -> Findings {
         let context = ChallengeContext {
-            expected_from: exchange.challenge["from"].as_str().map(str::to_owned),
-            expected_to: exchange.info.to.clone(),
+            expected_from,
+            expected_to,
             case: Default::default(),
-            dkim: self.dkim_results(&raw).await,
+            dkim: self.dkim_results(raw).await,
         };
-        match check_challenge(&raw, &context) {
-            Ok(report) => self.findings.extend(report.findings),
-            Err(e) => self.findings.push(expectation(
-                "SMIME-16",
-                "a challenge mail that parses",
-                e.to_string(),
-            )),
+        match check_challenge(raw, &context) {
+            Ok(report) => report.findings,
+            Err(e) => {
+                let mut out = Findings::new();
+                out.push(expectation(
+                    "SMIME-16",
+                    "a challenge mail that parses",
+                    e.to_string(),
+                ));
+                out
+            }
         }
     }
 
@@ -775,15 +797,9 @@ impl Context<'_> {
             // MUA's one-line reason only when the checker names no MUST (nothing else would
             // say why the mail was ignored).
             Err(FlowError::Ignored { raw, reason }) => {
-                let context = ChallengeContext {
-                    expected_from: Some(from),
-                    expected_to: Some(address.clone()),
-                    case: Default::default(),
-                    dkim: self.dkim_results(&raw).await,
-                };
-                let defects = check_challenge(&raw, &context)
-                    .map(|report| report.findings)
-                    .unwrap_or_default();
+                let defects = self
+                    .challenge_findings(&raw, Some(from), Some(address.clone()))
+                    .await;
                 let named = defects.has_must();
                 self.findings.extend(defects);
                 if !named {

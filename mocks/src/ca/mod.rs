@@ -14,6 +14,7 @@
 //! - [`state`], [`model`]: the objects and their transitions; [`knobs`]: behaviour switches.
 
 pub mod accounts;
+mod any_certificate;
 pub mod authz;
 pub mod config;
 pub mod crl;

@@ -14,10 +14,7 @@ use std::time::Duration;
 use acmeproof_protocol::tls_alpn::{
     ACME_TLS_1, OID_ACME_IDENTIFIER, ValidationCertificate, acme_identifier, check_certificate,
 };
-use rustls::DigitallySignedStruct;
-use rustls::SignatureScheme;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls_pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use x509_parser::prelude::*;
 
@@ -80,91 +77,18 @@ pub(super) async fn tls_alpn01(ca: &CaShared, job: &Job) -> Result<(), Problem> 
 }
 
 /// The validation client: TLS 1.2 or 1.3 (RFC 8737 §5: "MUST only negotiate TLS 1.2 or
-/// higher"), ring, ALPN `acme-tls/1` only, and [`ValidationCertificateVerifier`].
+/// higher"), ring, ALPN `acme-tls/1` only, and [`super::any_certificate::AnyCertificate`].
 fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ValidationCertificateVerifier(provider)))
+        .with_custom_certificate_verifier(Arc::new(super::any_certificate::AnyCertificate(
+            provider,
+        )))
         .with_no_client_auth();
     config.alpn_protocols = vec![ACME_TLS_1.to_vec()];
     Ok(config)
-}
-
-/// Accepts the self-signed validation certificate (its contents are checked after the
-/// handshake) and still verifies the handshake signature against its key.
-///
-/// rustls' own signature checks parse the certificate with webpki, which refuses any unknown
-/// critical extension, and the acmeIdentifier extension must be critical: so the key is taken
-/// from the certificate with x509-parser and the signature checked with the provider's
-/// algorithms on the bare key.
-#[derive(Debug)]
-struct ValidationCertificateVerifier(Arc<rustls::crypto::CryptoProvider>);
-
-fn subject_public_key(cert: &CertificateDer<'_>) -> Result<(Vec<u8>, Vec<u8>), rustls::Error> {
-    let (_, parsed) = X509Certificate::from_der(cert.as_ref())
-        .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
-    let spki = &parsed.tbs_certificate.subject_pki;
-    Ok((spki.raw.to_vec(), spki.subject_public_key.data.to_vec()))
-}
-
-impl ServerCertVerifier for ValidationCertificateVerifier {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // TLS 1.2 does not tie a scheme to one algorithm: every candidate is tried on the key,
-        // and one that does not fit the key type simply fails.
-        let (_, key) = subject_public_key(cert)?;
-        let verified = self
-            .0
-            .signature_verification_algorithms
-            .mapping
-            .iter()
-            .filter(|(scheme, _)| *scheme == dss.scheme)
-            .flat_map(|(_, algs)| algs.iter())
-            .any(|alg| alg.verify_signature(&key, message, dss.signature()).is_ok());
-        if verified {
-            Ok(HandshakeSignatureValid::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::BadSignature,
-            ))
-        }
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let (spki, _) = subject_public_key(cert)?;
-        rustls::crypto::verify_tls13_signature_with_raw_key(
-            message,
-            &SubjectPublicKeyInfoDer::from(spki.as_slice()),
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// The subjectAltName entries and the acmeIdentifier extension of a certificate.

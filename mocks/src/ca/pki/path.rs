@@ -35,18 +35,6 @@ impl<'a> From<Option<&'a [u8]>> for TrustAnchors<'a> {
     }
 }
 
-impl TrustAnchors<'_> {
-    /// How a report describes what a certificate was checked against.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            TrustAnchors::Root(_) | TrustAnchors::Roots(_) => "the given root(s)",
-            TrustAnchors::OwnTop => {
-                "the chain's own top certificate (no root given: the top itself is not trusted)"
-            }
-        }
-    }
-}
-
 /// What the end-entity certificate is for (RFC 5280 §4.2.1.12). webpki applies it to every
 /// certificate of the path, so an extendedKeyUsage that is present must include the purpose; an
 /// absent one passes (CA certificates rarely carry one). Whether the leaf must carry the
