@@ -153,6 +153,19 @@ pub async fn read_challenge(
     address: &str,
     timeout: Duration,
 ) -> Result<Exchange, FlowError> {
+    read_challenge_as(world, ordered, address, timeout, false).await
+}
+
+/// [`read_challenge`], by a lenient MUA when `lenient` (see
+/// [`crate::mua::judge::Expected::lenient`]): a challenge mail that breaks a MUST is still
+/// read, so the exchange goes on.
+pub async fn read_challenge_as(
+    world: &World,
+    ordered: Ordered,
+    address: &str,
+    timeout: Duration,
+    lenient: bool,
+) -> Result<Exchange, FlowError> {
     let mail = world
         .mail
         .as_ref()
@@ -179,6 +192,7 @@ pub async fn read_challenge(
         from,
         to: address.to_owned(),
         require_dkim: false,
+        lenient,
     };
     let resolver =
         WorldResolver::new(world.dns.addr()).map_err(|e| FlowError::Dns(e.to_string()))?;

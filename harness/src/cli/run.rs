@@ -94,6 +94,12 @@ pub struct RunArgs {
     /// names a world mailbox, as many CAs require).
     #[arg(long, requires = "server_url")]
     no_contact: bool,
+    /// Judge the --server-url server with a strict MUA: a challenge mail that breaks a MUST of
+    /// RFC 8823 §3.1 is ignored, as a conformant MUA does, and its scenario stops there. By
+    /// default the MUA is lenient: it answers the mail all the same and records each defect,
+    /// so that one defect does not hide the rest of the exchange.
+    #[arg(long, requires = "server_url")]
+    strict_mua: bool,
     /// Seconds to wait for the --server-url directory to answer.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     server_wait: u64,
@@ -544,6 +550,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                     root_pem: roots,
                     issuing_roots,
                     with_contact: !args.no_contact,
+                    strict_mua: args.strict_mua,
                     wiring_file: args.wiring.as_deref(),
                     world: server_world,
                     seed: args.seed.unwrap_or(1),

@@ -2,6 +2,7 @@
 //! breaks a MUST; on top of that it answers only what it is waiting for (the CA's `from`, its
 //! own address), only once per token-part1, and only with a DKIM signature of the sender's
 //! domain when DKIM is required (RFC 8823 §3.2 requires it of replies; §7 of challenges).
+//! A lenient MUA (a CA's judge) answers its sender's mail despite such defects.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +19,11 @@ pub struct Expected {
     pub to: String,
     /// Whether a DKIM pass for the sender's domain is required.
     pub require_dkim: bool,
+    /// Lenient: a mail from the expected sender that carries a token-part1 is answered even
+    /// when it breaks a MUST of RFC 8823 §3.1 (which says a conformant MUA ignores it). A
+    /// judge of a CA uses it so that one defect of the challenge mail does not hide the rest of
+    /// the exchange; the defects are findings all the same.
+    pub lenient: bool,
 }
 
 /// The verdict on one message.
@@ -63,7 +69,13 @@ pub async fn judge(
         Err(e) => return Judgement::Ignore(format!("not a message: {e}")),
     };
     let subject = report.info.subject.clone().unwrap_or_default();
-    if report.ignored {
+    let from_expected = report
+        .info
+        .from
+        .as_deref()
+        .is_some_and(|f| f.eq_ignore_ascii_case(&expected.from));
+    let answerable = expected.lenient && from_expected && report.info.token_part1.is_some();
+    if report.ignored && !answerable {
         let broken: Vec<String> = report
             .findings
             .as_slice()

@@ -70,6 +70,9 @@ pub struct MuaOptions {
     pub wait: MailboxWait,
     /// Whether the challenge must carry a verifying DKIM signature of its sender's domain.
     pub require_dkim: bool,
+    /// Answer the CA's challenge mail even when it breaks a MUST (see
+    /// [`judge::Expected::lenient`]).
+    pub lenient: bool,
     /// The bound on each wait: for the mail, for the authorization, for the order.
     pub timeout: Duration,
     /// Where the certificate keys come from (one stream per order).
@@ -86,6 +89,7 @@ impl Default for MuaOptions {
             usage: CsrKeyUsage::Absent,
             wait: MailboxWait::Idle,
             require_dkim: true,
+            lenient: false,
             timeout: Duration::from_secs(30),
             seed: Seed(1),
         }
@@ -152,6 +156,7 @@ pub async fn issue_in<'a>(
         from: ordered.challenge_from().to_owned(),
         to: account.address.clone(),
         require_dkim: options.require_dkim,
+        lenient: options.lenient,
     };
     let resolver = WorldResolver::new(account.dns).map_err(|e| FlowError::Dns(e.to_string()))?;
     let verifier = DkimVerifier::new(&resolver);

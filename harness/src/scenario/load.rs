@@ -113,6 +113,7 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
         path: path.into(),
         file,
         world,
+        source: text.to_owned(),
     })
 }
 

@@ -2,6 +2,7 @@
 //! `scenarios/README.md`).
 //!
 //! - [`lookalike`]: mail that looks like a challenge and must be ignored;
+//! - [`mailboxes`]: one mailbox per scenario in a world the scenarios share;
 //! - [`model`]: what a file says;
 //! - [`load`]: reading files, with errors that name the file, the line and the field;
 //! - [`rewrite`]: the changes a scenario makes to a reply;
@@ -10,6 +11,7 @@
 
 pub mod load;
 pub mod lookalike;
+pub mod mailboxes;
 pub mod model;
 pub mod rewrite;
 pub mod run;
@@ -33,6 +35,8 @@ pub struct LoadedScenario {
     pub file: ScenarioFile,
     /// The example world with the scenario's `[world]` merged in.
     pub world: WorldConfig,
+    /// The file's text, as read.
+    pub source: String,
 }
 
 impl LoadedScenario {

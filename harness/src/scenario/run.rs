@@ -203,8 +203,28 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
             }
         }
     };
+    // A shared world: the scenario gets mailboxes of its own, named in its steps in place of
+    // the world's users.
+    let mut mailboxes = super::mailboxes::ScenarioMailboxes::default();
+    let prepared;
+    let scenario = match sut {
+        Sut::Server(_) => match super::mailboxes::prepare(world, scenario, Seed(seed)) {
+            Ok((own, boxes)) => {
+                mailboxes = boxes;
+                prepared = own;
+                &prepared
+            }
+            Err(e) => {
+                out.error = Some(e);
+                out.duration = started.elapsed();
+                return out;
+            }
+        },
+        _ => scenario,
+    };
     let mut ctx = Context {
         world,
+        mailboxes,
         seed: Seed(seed),
         client: None,
         ordered: None,
@@ -312,6 +332,8 @@ impl From<crate::acme::AcmeError> for StepError {
 
 struct Context<'w> {
     world: &'w World,
+    /// In a shared world, the scenario's own mailbox for each world user.
+    mailboxes: super::mailboxes::ScenarioMailboxes,
     seed: Seed,
     client: Option<AcmeClient>,
     ordered: Option<Ordered>,
@@ -438,6 +460,12 @@ impl Context<'_> {
         }
     }
 
+    /// Whether the MUA answers a challenge mail that breaks a MUST (recording each defect):
+    /// a server under test, unless the run asked for a strict MUA.
+    fn lenient_mua(&self) -> bool {
+        matches!(self.sut, Sut::Server(target) if !target.strict_mua)
+    }
+
     fn client(&self) -> Result<&AcmeClient, StepError> {
         self.client
             .as_ref()
@@ -479,11 +507,16 @@ impl Context<'_> {
         let found = users.iter().find(|u| match name {
             "alice" => u.address.starts_with("alice@"),
             "eai" => !u.address.is_ascii(),
-            other => u.address == other,
+            other => {
+                u.address == other || self.mailboxes.get(&u.address).is_some_and(|b| b.0 == other)
+            }
         });
-        found
-            .map(|u| (u.address.clone(), u.password.clone()))
-            .ok_or_else(|| StepError::Harness(format!("no user {name} in the world")))
+        let found =
+            found.ok_or_else(|| StepError::Harness(format!("no user {name} in the world")))?;
+        Ok(match self.mailboxes.get(&found.address) {
+            Some(own) => own.clone(),
+            None => (found.address.clone(), found.password.clone()),
+        })
     }
 
     async fn account(&mut self, label: &str) -> Result<&AcmeClient, StepError> {
@@ -549,7 +582,9 @@ impl Context<'_> {
             return self.issue_external(s, cmd).await;
         }
         let (address, password) = self.user(&s.user)?;
-        let options = self.mua_options(&s.mua)?;
+        let mut options = self.mua_options(&s.mua)?;
+        // Lookalike mail in the mailbox is there to be ignored: only a strict MUA tells.
+        options.lenient = self.lenient_mua() && s.inject.is_empty();
         let mut account = MailAccount::in_world(self.world, &address, &password)?;
         match (s.mua.imap_tls.as_deref(), &self.world.mail) {
             (None | Some("starttls"), _) => {}
@@ -786,7 +821,8 @@ impl Context<'_> {
             .clone()
             .ok_or_else(|| StepError::Harness("no order yet: order first".into()))?;
         let from = ordered.challenge_from().to_owned();
-        let exchange = email::read_challenge(self.world, ordered, &address, WAIT).await;
+        let exchange =
+            email::read_challenge_as(self.world, ordered, &address, WAIT, self.lenient_mua()).await;
         match exchange {
             Ok(exchange) => {
                 self.observe_challenge(&exchange).await;

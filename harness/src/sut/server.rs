@@ -27,6 +27,10 @@ pub struct ServerTarget {
     pub contact: Vec<String>,
     /// The world it uses for DNS and mail.
     pub world: World,
+    /// A strict MUA (`--strict-mua`): a challenge mail that breaks a MUST of RFC 8823 §3.1 is
+    /// ignored, as a conformant MUA does, and the scenario stops there. Default (lenient): it
+    /// is answered all the same, each defect a finding, so one defect does not hide the rest.
+    pub strict_mua: bool,
     /// `Err(why)` when it does not do RFC 8823: email scenarios are then `unimplemented`.
     pub email: Result<(), String>,
     /// `Err(why)` when it offers no draft-ietf-acme-email-tls challenge: email-tls scenarios
@@ -45,6 +49,8 @@ pub struct ServerSetup<'a> {
     pub issuing_roots: Vec<Vec<u8>>,
     /// Whether accounts carry a `mailto:` contact.
     pub with_contact: bool,
+    /// See [`ServerTarget::strict_mua`].
+    pub strict_mua: bool,
     /// Where to write the wiring as JSON, before the wait.
     pub wiring_file: Option<&'a std::path::Path>,
     /// The shared world's configuration (`--server-world FILE` over the example world; e.g.
@@ -69,6 +75,7 @@ impl ServerTarget {
             root_pem,
             issuing_roots,
             with_contact,
+            strict_mua,
             wiring_file,
             world: config,
             seed,
@@ -140,6 +147,16 @@ impl ServerTarget {
                 .to_owned(),
             n => format!("issued certificates must chain to the {n} root(s) of --server-root"),
         });
+        say(if strict_mua {
+            "the MUA is strict (--strict-mua): a challenge mail that breaks a MUST of RFC 8823 \
+             §3.1 is ignored, and its scenario stops there"
+                .to_owned()
+        } else {
+            "the MUA is lenient: a challenge mail that breaks a MUST of RFC 8823 §3.1 is \
+             answered all the same, each defect a finding (--strict-mua: ignore it, as a \
+             conformant MUA does)"
+                .to_owned()
+        });
         let email = email_support(&client, &world, &contact).await;
         match &email {
             Ok(()) => say("it offers email-reply-00 for email identifiers".into()),
@@ -161,6 +178,7 @@ impl ServerTarget {
             issuing_roots,
             contact,
             world,
+            strict_mua,
             email,
             email_tls,
         })

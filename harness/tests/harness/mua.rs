@@ -359,6 +359,7 @@ async fn the_judge_answers_a_token_once_and_wants_dkim() {
         from: exchange.challenge["from"].as_str().unwrap().to_owned(),
         to: ALICE.into(),
         require_dkim: true,
+        lenient: false,
     };
     let raw = &exchange.challenge_mail;
     let mut answered = BTreeSet::new();

@@ -47,6 +47,7 @@ async fn a_srv_only_ca_passes_every_non_policy_email_tls_scenario() {
         issuing_roots,
         contact: vec!["mailto:alice@example.test".into()],
         world,
+        strict_mua: false,
         email: Err("not under test here".into()),
         email_tls: Ok(()),
     };

@@ -28,14 +28,25 @@ fn issuance() -> LoadedScenario {
     scenario_named(ISSUANCE)
 }
 
-/// The world's own CA as a server under test.
+/// The world's own CA as a server under test, judged with the lenient MUA of a server run.
 fn target(world: World, issuing_roots: Vec<Vec<u8>>, contact: Vec<String>) -> Sut {
+    target_with_mua(world, issuing_roots, contact, false)
+}
+
+/// [`target`], with a strict MUA when `strict_mua` (`run --strict-mua`).
+fn target_with_mua(
+    world: World,
+    issuing_roots: Vec<Vec<u8>>,
+    contact: Vec<String>,
+    strict_mua: bool,
+) -> Sut {
     Sut::Server(Arc::new(ServerTarget {
         directory_url: world.ca.directory_url(),
         root_pem: world.pki.root_pem().to_owned(),
         issuing_roots,
         contact,
         world,
+        strict_mua,
         email: Ok(()),
         email_tls: Err("not under test here".into()),
     }))
@@ -98,10 +109,17 @@ async fn a_step_reads_the_challenge_mail_of_its_own_order_in_a_shared_mailbox() 
     let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
     let sut = target(crate::support::world().await, Vec::new(), Vec::new());
     let world = world_of(&sut);
-    // An earlier order left its challenge mail, never answered, in alice's INBOX: a server run
-    // shares one world (and mailbox) across scenarios.
+    // An earlier order left its challenge mail, never answered, in the INBOX the scenario will
+    // use (its own mailbox standing for alice; say, the same scenario run before in this world).
+    let (_, boxes) = acmeproof::scenario::mailboxes::prepare(
+        world,
+        &reply_with_cc,
+        acmeproof_mocks::seed::Seed(reply_with_cc.seed()),
+    )
+    .expect("mailboxes");
+    let (own, _) = boxes.get("alice@example.test").expect("alice's").clone();
     let earlier = crate::support::client(world, "earlier").await;
-    acmeproof::acme::email::start(&earlier, world, "alice@example.test", crate::support::WAIT)
+    acmeproof::acme::email::start(&earlier, world, &own, crate::support::WAIT)
         .await
         .expect("an earlier challenge mail");
     let run = scenario::run::run_with(&reply_with_cc, reply_with_cc.seed(), &sut).await;
@@ -112,7 +130,7 @@ async fn a_step_reads_the_challenge_mail_of_its_own_order_in_a_shared_mailbox() 
         .as_ref()
         .expect("mail")
         .store
-        .messages("alice@example.test", "INBOX")
+        .messages(&own, "INBOX")
         .expect("inbox");
     assert!(inbox.len() >= 2, "both challenge mails are there");
     if let Sut::Server(t) = sut {
@@ -139,18 +157,30 @@ async fn a_server_declining_eai_addresses_is_unimplemented_not_a_failure() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_defect_of_an_ignored_challenge_mail_is_its_own_finding() {
-    let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
-    // A CA whose challenge mail breaks two MUSTs at once: no Auto-Submitted, no DKIM.
-    let world = crate::support::world_with(|c| {
+/// A world whose CA's challenge mail breaks two MUSTs at once: no Auto-Submitted, no DKIM.
+async fn world_with_a_doubly_broken_challenge() -> World {
+    crate::support::world_with(|c| {
         c.ca.knobs.challenge_without_auto_submitted = true;
         c.ca.knobs.challenge_unsigned = true;
     })
-    .await;
-    let sut = target(world, Vec::new(), Vec::new());
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_defect_of_an_ignored_challenge_mail_is_its_own_finding() {
+    let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
+    let world = world_with_a_doubly_broken_challenge().await;
+    let sut = target_with_mua(world, Vec::new(), Vec::new(), true);
     let run = scenario::run::run_with(&reply_with_cc, reply_with_cc.seed(), &sut).await;
     assert_eq!(outcome_of(&run, false), Outcome::Fail, "{run:#?}");
+    // The strict MUA ignored the mail: nothing after read-challenge ran.
+    assert!(
+        run.steps
+            .iter()
+            .any(|s| s.status == acmeproof::scenario::StepStatus::NotRun),
+        "{:#?}",
+        run.steps
+    );
     let ids: Vec<&str> = run.findings.as_slice().iter().map(|f| f.req).collect();
     let auto_submitted = run
         .findings
@@ -167,6 +197,80 @@ async fn each_defect_of_an_ignored_challenge_mail_is_its_own_finding() {
     assert_ne!(auto_submitted.req, dkim.req);
     // Not folded into one line under SMIME-7.
     assert!(!ids.contains(&"SMIME-7"), "{ids:?}");
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lenient_mua_records_each_defect_and_goes_on_with_the_exchange() {
+    let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
+    let world = world_with_a_doubly_broken_challenge().await;
+    let sut = target(world, Vec::new(), Vec::new());
+    let run = scenario::run::run_with(&reply_with_cc, reply_with_cc.seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Fail, "{run:#?}");
+    // Both defects are findings, each under its own id ...
+    let ids: Vec<&str> = run.findings.as_slice().iter().map(|f| f.req).collect();
+    assert!(
+        run.findings
+            .as_slice()
+            .iter()
+            .any(|f| f.expected.contains("Auto-Submitted")),
+        "{ids:?}"
+    );
+    assert!(
+        run.findings
+            .as_slice()
+            .iter()
+            .any(|f| f.expected.to_lowercase().contains("dkim")),
+        "{ids:?}"
+    );
+    // ... and the mail was answered: every step ran, and the CA (which only broke its own
+    // mail) validated the reply.
+    assert!(
+        run.steps
+            .iter()
+            .all(|s| s.status != acmeproof::scenario::StepStatus::NotRun),
+        "{:#?}",
+        run.steps
+    );
+    assert!(run.error.is_none(), "{:?}", run.error);
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scenario_of_a_server_run_orders_and_reads_a_mailbox_of_its_own() {
+    let world = crate::support::world_with(|_| {}).await;
+    let sut = target(world, Vec::new(), Vec::new());
+    let first = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
+    let second = issuance();
+    for scenario in [&first, &second] {
+        let run = scenario::run::run_with(scenario, scenario.seed(), &sut).await;
+        assert_eq!(outcome_of(&run, false), Outcome::Pass, "{run:#?}");
+    }
+    let store = &world_of(&sut).mail.as_ref().expect("mail").store;
+    let users = store.users();
+    // Each scenario got its own alice, and its challenge mail went there, not to the world's.
+    let own: Vec<&String> = users
+        .iter()
+        .filter(|u| u.starts_with("alice-") && u.ends_with("@example.test"))
+        .collect();
+    assert!(own.len() >= 2, "{users:?}");
+    for user in own {
+        assert!(
+            !store.messages(user, "INBOX").expect("inbox").is_empty(),
+            "{user} got no mail"
+        );
+    }
+    assert!(
+        store
+            .messages("alice@example.test", "INBOX")
+            .expect("inbox")
+            .is_empty(),
+        "the world's own alice got a scenario's mail"
+    );
     if let Sut::Server(t) = sut {
         t.shutdown().await;
     }
