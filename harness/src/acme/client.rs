@@ -113,6 +113,7 @@ pub struct AcmeClient {
     key: AccountKey,
     kid: Mutex<Option<String>>,
     nonces: Mutex<Vec<String>>,
+    wire: super::wire::HttpLog,
 }
 
 impl AcmeClient {
@@ -147,6 +148,7 @@ impl AcmeClient {
             key,
             kid: Mutex::new(None),
             nonces: Mutex::new(Vec::new()),
+            wire: super::wire::HttpLog::default(),
         })
     }
 
@@ -168,6 +170,11 @@ impl AcmeClient {
     /// Uses an existing account URL as `kid`.
     pub fn set_account_url(&self, url: String) {
         *self.kid.lock().unwrap_or_else(|p| p.into_inner()) = Some(url);
+    }
+
+    /// What this client sent and got so far (taken: a second call returns what came after).
+    pub fn take_wire(&self) -> (Vec<super::wire::HttpExchange>, usize) {
+        self.wire.take()
     }
 
     /// The underlying HTTP client (for raw requests in tests).
@@ -272,17 +279,36 @@ impl AcmeClient {
         url: &str,
         body: Vec<u8>,
     ) -> Result<Result<Response, AcmeError>, AcmeError> {
-        let answer = self
-            .http
-            .post(url)
-            .header(header::CONTENT_TYPE, "application/jose+json")
-            .body(body)
-            .send()
-            .await?;
-        self.keep_nonce(answer.headers());
-        let status = answer.status().as_u16();
-        let headers = answer.headers().clone();
-        let body = answer.bytes().await?.to_vec();
+        let at = time::OffsetDateTime::now_utc();
+        let request = super::wire::request_text("POST", url, &body);
+        let answered = async {
+            let answer = self
+                .http
+                .post(url)
+                .header(header::CONTENT_TYPE, "application/jose+json")
+                .body(body)
+                .send()
+                .await?;
+            let status = answer.status().as_u16();
+            let headers = answer.headers().clone();
+            let body = answer.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        let (status, headers, body) = match answered {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.wire.record(at, request, format!("no answer: {e}"));
+                return Err(e.into());
+            }
+        };
+        let location = header_str(&headers, header::LOCATION);
+        self.wire.record(
+            at,
+            request,
+            super::wire::answer_text(status, location.as_deref(), &body),
+        );
+        self.keep_nonce(&headers);
         if (200..300).contains(&status) {
             return Ok(Ok(Response {
                 status,

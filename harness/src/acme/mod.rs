@@ -6,7 +6,8 @@
 //! - [`flow`]: whole dns-01 issuances;
 //! - [`email`]: RFC 8823 issuance over the mail plane, step by step;
 //! - [`email_tls`]: draft-ietf-acme-email-tls issuance for a mail server, step by step;
-//! - [`probe`]: deliberately broken requests (the JWS and transport rules of RFC 8555 §6).
+//! - [`probe`]: deliberately broken requests (the JWS and transport rules of RFC 8555 §6);
+//! - [`wire`]: what a client sent and got, for the transcript of a server run.
 
 // `AcmeError::Problem` carries the whole problem document; it is built once per failed request,
 // so its size costs nothing measurable.
@@ -18,5 +19,6 @@ pub mod email;
 pub mod email_tls;
 pub mod flow;
 pub mod probe;
+pub mod wire;
 
 pub use client::{AcmeClient, AcmeError, Directory, Response};

@@ -26,6 +26,13 @@ impl ScenarioMailboxes {
         self.by_original.get(original)
     }
 
+    /// The scenario's mailbox passwords (for redaction).
+    pub fn passwords(&self) -> impl Iterator<Item = &str> {
+        self.by_original
+            .values()
+            .map(|(_, password)| password.as_str())
+    }
+
     /// Every (world user, the scenario's address) pair.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.by_original

@@ -31,6 +31,7 @@ use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox
 use crate::sut::Sut;
 
 mod external;
+mod server_wire;
 mod tls;
 
 /// The bound on anything a step awaits.
@@ -234,6 +235,7 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         sut,
         scenario_id: &scenario.file.id,
         process: Vec::new(),
+        mail_notes: Vec::new(),
     };
     let mut halted = false;
     for (index, step) in scenario.file.steps.iter().enumerate() {
@@ -283,11 +285,12 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         }
     }
     out.findings = std::mem::take(&mut ctx.findings);
-    // A shared world's transcript mixes every scenario's traffic: none is kept.
-    let shared_world = matches!(sut, Sut::Server(_));
-    if !shared_world {
-        out.transcript = super::transcript::collect(world);
-    }
+    // A shared world's transcript mixes every scenario's traffic: the scenario's own is what
+    // its client and mailbox saw.
+    out.transcript = match sut {
+        Sut::Server(_) => ctx.server_transcript(),
+        _ => super::transcript::collect(world),
+    };
     let last_ms = out.transcript.last().map(|e| e.at_ms).unwrap_or_default();
     for mut entry in std::mem::take(&mut ctx.process) {
         entry.seq = out.transcript.len() as u64;
@@ -344,6 +347,8 @@ struct Context<'w> {
     scenario_id: &'w str,
     /// What external programs printed, for the transcript.
     process: Vec<acmeproof_reports::TranscriptEntry>,
+    /// In a server run, the mail this scenario saw and sent, for its transcript.
+    mail_notes: Vec<server_wire::MailNote>,
 }
 
 /// A finding for an expectation of the scenario. A requirement the catalogue calls descriptive
@@ -613,6 +618,13 @@ impl Context<'_> {
         let req = s.req.as_deref().unwrap_or("SMIME-10");
         match (s.expect.as_str(), result) {
             ("issued", Ok(outcome)) => {
+                self.note_challenge_mail(&address, &outcome.exchange.challenge_mail);
+                self.note_mail(
+                    "the reply as submitted",
+                    acmeproof_reports::Direction::ClientToServer,
+                    &address,
+                    &outcome.reply,
+                );
                 self.observe_challenge(&outcome.exchange).await;
                 self.observe_reply(&outcome.exchange, &address).await;
                 if let Some(want) = s.ignored
@@ -825,6 +837,7 @@ impl Context<'_> {
             email::read_challenge_as(self.world, ordered, &address, WAIT, self.lenient_mua()).await;
         match exchange {
             Ok(exchange) => {
+                self.note_challenge_mail(&address, &exchange.challenge_mail);
                 self.observe_challenge(&exchange).await;
                 self.exchange = Some(exchange);
                 Ok(())
@@ -833,6 +846,7 @@ impl Context<'_> {
             // MUA's one-line reason only when the checker names no MUST (nothing else would
             // say why the mail was ignored).
             Err(FlowError::Ignored { raw, reason }) => {
+                self.note_challenge_mail(&address, &raw);
                 let defects = self
                     .challenge_findings(&raw, Some(from), Some(address.clone()))
                     .await;
@@ -875,6 +889,13 @@ impl Context<'_> {
         let from = c.from.clone().unwrap_or(address.clone());
         let mut reply = email::response(client, &exchange, &from, &style, now)?;
         reply = super::rewrite::change_reply(reply, c);
+        let how = c.send.as_deref().unwrap_or("submission");
+        self.note_mail(
+            &format!("the reply as built (then sent: {how})"),
+            acmeproof_reports::Direction::ClientToServer,
+            &from,
+            &reply,
+        );
         let to = exchange.info.reply_address().unwrap_or_default().to_owned();
         let envelope = email::envelope(&from, &to);
         match c.send.as_deref().unwrap_or("submission") {

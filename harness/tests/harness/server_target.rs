@@ -11,6 +11,7 @@ use acmeproof::scenario::{self, LoadedScenario, outcome_of};
 use acmeproof::sut::Sut;
 use acmeproof::sut::server::ServerTarget;
 use acmeproof_mocks::world::World;
+use acmeproof_reports::Channel;
 
 const ISSUANCE: &str = "rfc8823/3/issuance-ascii-address";
 
@@ -270,6 +271,56 @@ async fn each_scenario_of_a_server_run_orders_and_reads_a_mailbox_of_its_own() {
             .expect("inbox")
             .is_empty(),
         "the world's own alice got a scenario's mail"
+    );
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_run_keeps_each_scenarios_own_wire_without_secrets() {
+    let world = crate::support::world_with(|_| {}).await;
+    let sut = target(world, Vec::new(), Vec::new());
+    let reply_with_cc = scenario_named("rfc8823/3.2/reply-with-cc-accepted");
+    let run = scenario::run::run_with(&reply_with_cc, reply_with_cc.seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Pass, "{run:#?}");
+    let text = |channel: Channel, needle: &str| {
+        run.transcript
+            .iter()
+            .any(|e| e.channel == channel && e.text.contains(needle))
+    };
+    // Its HTTPS exchanges, decoded: the newOrder payload and the server's answers ...
+    assert!(
+        text(Channel::Http, "payload: {\"identifiers\""),
+        "{:#?}",
+        run.transcript
+    );
+    assert!(
+        text(Channel::Http, "\"status\":\"valid\""),
+        "{:#?}",
+        run.transcript
+    );
+    // ... the challenge mail as it arrived, and the reply as it was sent.
+    assert!(text(Channel::Smtp, "the challenge mail as received"));
+    assert!(text(Channel::Smtp, "-----BEGIN ACME RESPONSE-----"));
+    // In time order, numbered.
+    assert!(
+        run.transcript
+            .windows(2)
+            .all(|w| w[0].at_ms <= w[1].at_ms && w[0].seq < w[1].seq)
+    );
+    // Only this scenario's: another scenario's mailbox never shows up.
+    let (_, boxes) = acmeproof::scenario::mailboxes::prepare(
+        world_of(&sut),
+        &reply_with_cc,
+        acmeproof_mocks::seed::Seed(reply_with_cc.seed()),
+    )
+    .expect("mailboxes");
+    let (own, password) = boxes.get("alice@example.test").expect("alice").clone();
+    assert!(text(Channel::Smtp, &own));
+    assert!(
+        run.transcript.iter().all(|e| !e.text.contains(&password)),
+        "a mailbox password in the transcript"
     );
     if let Sut::Server(t) = sut {
         t.shutdown().await;
