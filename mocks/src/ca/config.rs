@@ -32,6 +32,9 @@ pub struct CaConfig {
     /// The DNS server the CA resolves through (`"127.0.0.1:53000"`), instead of the world's
     /// own: a CA served as a server under test validates against the tester's world.
     pub resolver: Option<std::net::SocketAddr>,
+    /// The SMTP server the CA hands its challenge mail to (`"127.0.0.1:2525"`), instead of the
+    /// world's first relay: the tester's world's relay, for a CA served as a server under test.
+    pub smarthost: Option<std::net::SocketAddr>,
     /// Where a capability-*-00 validation of a port really connects (`"25" = 40001`), over the
     /// world's own mail servers: the tester's world's servers, for a CA served as a server
     /// under test (draft-ietf-acme-email-tls-05 §3.4).
@@ -48,6 +51,7 @@ impl Default for CaConfig {
             challenge_from: "acme-challenge@ca.acmeproof.test".into(),
             knobs: Knobs::default(),
             resolver: None,
+            smarthost: None,
             connect_ports: BTreeMap::new(),
         }
     }

@@ -73,6 +73,10 @@ pub struct MailConfig {
     pub retry_attempts: u32,
     /// Milliseconds between attempts.
     pub retry_delay_ms: u64,
+    /// Mail hosts outside the world, by name (`"mx.served.test" = "127.0.0.1:2525"`): an MX
+    /// record of the world naming one sends the world's mail there. A CA served as a server
+    /// under test gets its replies so.
+    pub routes: std::collections::BTreeMap<String, SocketAddr>,
     /// The IMAP server (port 143 style) advertises LOGINDISABLED and refuses LOGIN and
     /// AUTHENTICATE until STARTTLS (RFC 3501 §6.2.3, §7.2.1); off by default.
     pub imap_login_disabled_before_tls: bool,
@@ -94,6 +98,7 @@ impl Default for MailConfig {
             }],
             retry_attempts: 5,
             retry_delay_ms: 200,
+            routes: Default::default(),
             imap_login_disabled_before_tls: false,
         }
     }
@@ -272,6 +277,9 @@ impl MailPlane {
         }
         let keys = DkimKeys::new(keys);
         let routes = MailRoutes::default();
+        for (host, addr) in &config.routes {
+            routes.insert(host, *addr);
+        }
         let retry = RetryPolicy {
             attempts: config.retry_attempts.max(1),
             delay: std::time::Duration::from_millis(config.retry_delay_ms),
@@ -424,7 +432,10 @@ impl MailPlane {
             .ok_or_else(|| MailPlaneError::Dkim(ca_domain.clone(), "no key".into()))?;
         ca.set_mail(CaMail {
             from: ca.shared().config.challenge_from.clone(),
-            smarthost: first_relay,
+            smarthost: match ca.shared().config.smarthost {
+                Some(addr) => Some(("smarthost".to_owned(), addr)),
+                None => first_relay,
+            },
             key: ca_key,
             routes: routes.clone(),
             resolver,

@@ -214,6 +214,9 @@ pub struct DkimEndpoint {
     pub selector: String,
     /// Where the key is published.
     pub txt_name: String,
+    /// The TXT record published there (RFC 6376 §3.6.1), for another world that must verify
+    /// this world's signatures (a CA served as a server under test).
+    pub txt: String,
 }
 
 /// A TSIG key as scripts need it (`nsupdate -y ALG:NAME:SECRET`).
@@ -364,6 +367,7 @@ impl World {
                         domain: k.domain().to_owned(),
                         selector: k.selector().to_owned(),
                         txt_name: k.dns_name(),
+                        txt: k.txt_record_value(),
                     })
                     .collect(),
             }),
