@@ -31,6 +31,8 @@ use crate::relay::{
 use crate::seed::Seed;
 use crate::smtp::{Role, SmtpConfig, SmtpServer};
 
+use super::smarthost::{Smarthost, SmarthostAuth, SmarthostConfig};
+
 /// The port a capability-smtp-00 validation of service `lmtp` reaches the world's LMTP on.
 pub const LMTP_PORT: u16 = 24;
 
@@ -76,6 +78,25 @@ pub struct MailConfig {
     /// The IMAP server (port 143 style) advertises LOGINDISABLED and refuses LOGIN and
     /// AUTHENTICATE until STARTTLS (RFC 3501 §6.2.3, §7.2.1); off by default.
     pub imap_login_disabled_before_tls: bool,
+    /// The mailbox of an ACME server under test (`run --server-url`): a user of the store like
+    /// any other, so replies sent to the challenge's From reach it (RFC 8823 §3: the response
+    /// is a reply to the challenge) and the server reads them over IMAP or POP3.
+    pub ca_mailbox: Option<CaMailboxSpec>,
+    /// The smarthost for a server under test's outgoing mail (`[mail.smarthost]`); none by
+    /// default.
+    pub smarthost: Option<SmarthostConfig>,
+}
+
+/// The CA mailbox of a world config: its address, and its password (drawn from the world
+/// seed when not given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaMailboxSpec {
+    /// The address, e.g. `acme-ca@ca.example.test`.
+    pub address: String,
+    /// The password for IMAP and POP3.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 impl Default for MailConfig {
@@ -95,6 +116,8 @@ impl Default for MailConfig {
             retry_attempts: 5,
             retry_delay_ms: 200,
             imap_login_disabled_before_tls: false,
+            ca_mailbox: None,
+            smarthost: None,
         }
     }
 }
@@ -149,6 +172,10 @@ pub struct MailPlane {
     pub pop3s: Pop3Server,
     /// The users.
     pub users: Vec<UserSpec>,
+    /// The CA mailbox (also one of the store's users), with its password.
+    pub ca_mailbox: Option<UserSpec>,
+    /// The smarthost for a server under test.
+    pub smarthost: Option<Smarthost>,
 }
 
 /// The users' MX hands each message to LMTP (RFC 2033 final delivery).
@@ -218,13 +245,21 @@ impl MailPlane {
         let resolver = WorldResolver::new(dns.addr())
             .map_err(|e| MailPlaneError::Dns("resolver".into(), e.to_string()))?;
         let store = MailStore::with_seed(&seed.stream("mail.store"));
-        for user in &config.users {
+        let ca_mailbox = config.ca_mailbox.as_ref().map(|spec| UserSpec {
+            address: spec.address.clone(),
+            password: spec
+                .password
+                .clone()
+                .unwrap_or_else(|| seed.stream("mail.ca-mailbox").token(12)),
+        });
+        let mailboxes: Vec<&UserSpec> = config.users.iter().chain(&ca_mailbox).collect();
+        for user in &mailboxes {
             store
                 .add_user(&user.address, &user.password)
                 .map_err(|e| MailPlaneError::User(user.address.clone(), e.to_string()))?;
         }
         let ca_domain = domain_of(&ca.shared().config.challenge_from);
-        let mut domains: Vec<String> = config.users.iter().map(|u| domain_of(&u.address)).collect();
+        let mut domains: Vec<String> = mailboxes.iter().map(|u| domain_of(&u.address)).collect();
         domains.push(ca_domain.clone());
         domains.sort();
         domains.dedup();
@@ -381,6 +416,44 @@ impl MailPlane {
         let submission = start("Submission", submission_config(false)).await?;
         let submissions = start("Submissions", submission_config(true)).await?;
 
+        // The smarthost of a server under test: Submission's protocol (STARTTLS, AUTH) with a
+        // sink that signs only when configured to.
+        let smarthost = match &config.smarthost {
+            None => None,
+            Some(smarthost) => {
+                let host = "smarthost.acmeproof.test";
+                let sink = Arc::new(RelaySink::new(
+                    host,
+                    smarthost.behaviour(),
+                    match &first_relay {
+                        Some((host, _)) => NextHop::Relay(host.clone()),
+                        None => NextHop::Mx,
+                    },
+                    relay_ctx.clone(),
+                    seed.stream("mail.smarthost"),
+                ));
+                let auth = Arc::new(SmarthostAuth::new(smarthost.users.clone()));
+                let server_config = |implicit: bool| {
+                    let mut c = SmtpConfig::new(
+                        Role::Submission,
+                        host,
+                        Arc::new(SharedRelay(Arc::clone(&sink))),
+                        clock.clone(),
+                    );
+                    c.tls = Some(Arc::clone(&tls));
+                    c.implicit_tls = implicit;
+                    c.auth = Some(auth.clone());
+                    c
+                };
+                Some(Smarthost {
+                    starttls: start("smarthost", server_config(false)).await?,
+                    implicit_tls: start("smarthost (TLS)", server_config(true)).await?,
+                    sink,
+                    config: smarthost.clone(),
+                })
+            }
+        };
+
         // Mailbox access for MUAs and real mail clients.
         let imap_config = |implicit: bool| {
             let mut c = ImapConfig::new("imap.acmeproof.test", store.clone(), clock.clone());
@@ -447,6 +520,8 @@ impl MailPlane {
             pop3,
             pop3s,
             users: config.users.clone(),
+            ca_mailbox,
+            smarthost,
         };
         // draft-ietf-acme-email-tls capability validations of port 25, 587, … reach the
         // world's servers, which listen on system-chosen loopback ports.
@@ -503,6 +578,9 @@ impl MailPlane {
             server.shutdown().await;
         }
         self.msa.shutdown().await;
+        if let Some(smarthost) = &self.smarthost {
+            smarthost.shutdown().await;
+        }
         for (_, _, sink) in &self.relays {
             sink.shutdown().await;
         }
