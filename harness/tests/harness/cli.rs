@@ -1097,3 +1097,34 @@ fn a_server_that_answers_garbage_or_hangs_ends_the_run_in_one_line_within_the_wa
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_fixed_world_port_that_is_taken_is_one_error_line() {
+    let (dir, ca) = folder_with_a_root("taken-port");
+    // Held for the whole test: the world cannot have it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let world = dir.join("world.toml");
+    std::fs::write(
+        &world,
+        format!("[mail.listen]\nsmarthost = \"127.0.0.1:{port}\"\n"),
+    )
+    .expect("world");
+    let o = acmeproof(&[
+        "run",
+        "--server-url",
+        "https://127.0.0.1:1/dir",
+        "--server-ca",
+        ca.to_str().expect("utf-8"),
+        "--server-world",
+        world.to_str().expect("utf-8"),
+        "--server-wait",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    drop(taken);
+    let _ = std::fs::remove_dir_all(&dir);
+}

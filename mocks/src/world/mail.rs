@@ -85,6 +85,44 @@ pub struct MailConfig {
     /// The smarthost for a server under test's outgoing mail (`[mail.smarthost]`); none by
     /// default.
     pub smarthost: Option<SmarthostConfig>,
+    /// Fixed listen addresses (`[mail.listen]`), so a server under test's configuration can be
+    /// written once; each server not named listens on 127.0.0.1, port chosen by the system.
+    pub listen: MailListen,
+}
+
+/// Where the mail servers listen; `None`: 127.0.0.1 port 0. The relays are internal hops
+/// between senders and MX, which nothing outside the world connects to: they always take
+/// port 0.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailListen {
+    /// The users' MX (SMTP).
+    pub mx: Option<SocketAddr>,
+    /// Submission with STARTTLS.
+    pub submission: Option<SocketAddr>,
+    /// Submission with implicit TLS.
+    pub submissions: Option<SocketAddr>,
+    /// LMTP into the store.
+    pub lmtp: Option<SocketAddr>,
+    /// IMAP (plain or STARTTLS).
+    pub imap: Option<SocketAddr>,
+    /// IMAP with implicit TLS.
+    pub imaps: Option<SocketAddr>,
+    /// POP3 (plain or STLS).
+    pub pop3: Option<SocketAddr>,
+    /// POP3 with implicit TLS.
+    pub pop3s: Option<SocketAddr>,
+    /// The world CA's own MX.
+    pub ca_mx: Option<SocketAddr>,
+    /// The smarthost with STARTTLS.
+    pub smarthost: Option<SocketAddr>,
+    /// The smarthost with implicit TLS.
+    pub smarthost_tls: Option<SocketAddr>,
+}
+
+/// `fixed`, else 127.0.0.1 port 0.
+fn listen_on(fixed: Option<SocketAddr>) -> SocketAddr {
+    fixed.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 /// The CA mailbox of a world config: its address, and its password (drawn from the world
@@ -118,6 +156,7 @@ impl Default for MailConfig {
             imap_login_disabled_before_tls: false,
             ca_mailbox: None,
             smarthost: None,
+            listen: MailListen::default(),
         }
     }
 }
@@ -327,16 +366,15 @@ impl MailPlane {
                 .map_err(|e| MailPlaneError::Server(name, e.to_string()))
         };
 
-        let lmtp = start(
-            "LMTP",
-            SmtpConfig::new(
-                Role::Lmtp,
-                "lmtp.acmeproof.test",
-                Arc::new(StoreSink::new(store.clone())),
-                clock.clone(),
-            ),
-        )
-        .await?;
+        let listen = &config.listen;
+        let mut lmtp_config = SmtpConfig::new(
+            Role::Lmtp,
+            "lmtp.acmeproof.test",
+            Arc::new(StoreSink::new(store.clone())),
+            clock.clone(),
+        );
+        lmtp_config.listen = listen_on(listen.lmtp);
+        let lmtp = start("LMTP", lmtp_config).await?;
         let mx_name = "mx.acmeproof.test";
         let mut mx_config = SmtpConfig::new(
             Role::Mx,
@@ -349,6 +387,7 @@ impl MailPlane {
             clock.clone(),
         );
         mx_config.tls = Some(Arc::clone(&tls));
+        mx_config.listen = listen_on(listen.mx);
         let mx = start("MX", mx_config).await?;
         for domain in &domains {
             if *domain != ca_domain {
@@ -411,6 +450,11 @@ impl MailPlane {
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
             c.auth = Some(Arc::new(store.clone()));
+            c.listen = listen_on(if implicit {
+                listen.submissions
+            } else {
+                listen.submission
+            });
             c
         };
         let submission = start("Submission", submission_config(false)).await?;
@@ -443,6 +487,11 @@ impl MailPlane {
                     c.tls = Some(Arc::clone(&tls));
                     c.implicit_tls = implicit;
                     c.auth = Some(auth.clone());
+                    c.listen = listen_on(if implicit {
+                        listen.smarthost_tls
+                    } else {
+                        listen.smarthost
+                    });
                     c
                 };
                 Some(Smarthost {
@@ -460,6 +509,7 @@ impl MailPlane {
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
             c.require_tls_for_login = config.imap_login_disabled_before_tls;
+            c.listen = listen_on(if implicit { listen.imaps } else { listen.imap });
             c
         };
         let imap = ImapServer::start(imap_config(false))
@@ -472,6 +522,7 @@ impl MailPlane {
             let mut c = Pop3Config::new("pop3.acmeproof.test", store.clone(), clock.clone());
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
+            c.listen = listen_on(if implicit { listen.pop3s } else { listen.pop3 });
             c
         };
         let pop3 = Pop3Server::start(pop3_config(false))
@@ -490,6 +541,7 @@ impl MailPlane {
             clock.clone(),
         );
         ca_mx_config.tls = Some(Arc::clone(&tls));
+        ca_mx_config.listen = listen_on(listen.ca_mx);
         let ca_mx = start("CA MX", ca_mx_config).await?;
         routes.insert(&ca_mx_host, ca_mx.addr());
         let ca_key = keys

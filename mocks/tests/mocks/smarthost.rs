@@ -206,3 +206,35 @@ async fn replies_to_the_ca_mailbox_land_in_its_inbox_with_a_seeded_password() {
     assert!(mail.store.authenticate(CA, &ca.password).is_some());
     world.shutdown().await;
 }
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[tokio::test]
+async fn fixed_listen_addresses_are_kept_and_a_taken_one_is_one_clear_error() {
+    let (smarthost, imaps) = (free_port(), free_port());
+    let mut config = WorldConfig::example();
+    config.mail.smarthost = Some(SmarthostConfig::default());
+    config.mail.listen.smarthost = Some(([127, 0, 0, 1], smarthost).into());
+    config.mail.listen.imaps = Some(([127, 0, 0, 1], imaps).into());
+    let world = World::start(config.clone()).await.expect("world");
+    let mail = world.mail.as_ref().unwrap();
+    assert_eq!(
+        mail.smarthost.as_ref().unwrap().starttls.addr().port(),
+        smarthost
+    );
+    assert_eq!(mail.imaps.addr().port(), imaps);
+    // The others still take a port the system chose.
+    assert_ne!(mail.imap.addr().port(), 0);
+    // A second world wants the same ports: one line naming the address.
+    let err = World::start(config).await.expect_err("the port is taken");
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{smarthost}")), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    world.shutdown().await;
+}
