@@ -50,3 +50,8 @@ pub mod relay;
 pub mod seed;
 pub mod smtp;
 pub mod world;
+
+/// A bind failure that names the address, so "address in use" says which one.
+pub(crate) fn bind_error(addr: std::net::SocketAddr, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{addr}: {e}"))
+}

@@ -15,6 +15,7 @@ use crate::scenario::{self, LoadedScenario, run::ScenarioRun};
 use crate::sut::server::{ServerSetup, ServerTarget};
 use crate::sut::{ClientCommand, Sut};
 use acmeproof_mocks::world::WorldConfig;
+use acmeproof_mocks::world::mail::CaMailboxSpec;
 
 /// Where the scenarios are, and which.
 #[derive(Debug, Args)]
@@ -103,6 +104,34 @@ pub struct RunArgs {
     /// Seconds to wait for the --server-url directory to answer.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     server_wait: u64,
+    /// The --server-url server's own mailbox in the world (its challenge mail's From; replies
+    /// arrive there, readable over IMAP and POP3). Default: acme-ca@ca.example.test with a
+    /// password drawn from the seed.
+    #[arg(long, value_name = "ADDRESS[:PASSWORD]", requires = "server_url")]
+    ca_mailbox: Option<String>,
+    /// The smarthost DKIM-signs the --server-url server's mail for its From domain, like a
+    /// provider's MSA. By default it passes mail on as sent, so the judged challenge mail is
+    /// exactly what the server produced.
+    #[arg(long, requires = "server_url")]
+    smarthost_dkim: bool,
+}
+
+/// `ADDRESS[:PASSWORD]` of `--ca-mailbox`: the password follows the first `:` after the `@`
+/// (a domain has none).
+fn ca_mailbox(arg: &str) -> Result<CaMailboxSpec, CliError> {
+    let at = arg
+        .rfind('@')
+        .ok_or_else(|| CliError::Input(format!("--ca-mailbox {arg:?}: not an address (no @)")))?;
+    let (address, password) = match arg[at..].find(':') {
+        Some(colon) => (&arg[..at + colon], Some(arg[at + colon + 1..].to_owned())),
+        None => (arg, None),
+    };
+    acmeproof_protocol::address::parse_address(address)
+        .map_err(|e| CliError::Input(format!("--ca-mailbox {address:?}: {e}")))?;
+    Ok(CaMailboxSpec {
+        address: address.to_owned(),
+        password,
+    })
 }
 
 /// Which reports to write, and where.
@@ -555,6 +584,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                     world: server_world,
                     seed: args.seed.unwrap_or(1),
                     wait: std::time::Duration::from_secs(args.server_wait),
+                    ca_mailbox: args.ca_mailbox.as_deref().map(ca_mailbox).transpose()?,
+                    smarthost_dkim: args.smarthost_dkim,
                 },
                 &mut say,
             ))

@@ -162,6 +162,9 @@ pub async fn issue_in<'a>(
     let verifier = DkimVerifier::new(&resolver);
     let deadline = Instant::now() + options.timeout;
     let mut ignored = Vec::new();
+    // The last ignored mail from the challenge's sender: if nothing answerable comes, that was
+    // the challenge mail, and its defects (not a timeout) are what the CA is judged on.
+    let mut ignored_challenge: Option<(Vec<u8>, String)> = None;
     let (uid, raw, info, dkim_pass) = 'found: loop {
         let mut batch = mailbox.new_messages().await?.into_iter();
         while let Some(fetched) = batch.next() {
@@ -172,6 +175,11 @@ pub async fn issue_in<'a>(
                 }
                 judge::Judgement::Ignore(reason) => {
                     tracing::info!(uid = fetched.uid, %reason, "mail not answered");
+                    if from_address(&fetched.raw)
+                        .is_some_and(|from| from.eq_ignore_ascii_case(&expected.from))
+                    {
+                        ignored_challenge = Some((fetched.raw.clone(), reason.clone()));
+                    }
                     ignored.push(IgnoredMail {
                         uid: fetched.uid,
                         reason,
@@ -180,6 +188,9 @@ pub async fn issue_in<'a>(
             }
         }
         if !mailbox.wait(options.wait, deadline).await? {
+            if let Some((raw, reason)) = ignored_challenge {
+                return Err(FlowError::Ignored { raw, reason });
+            }
             let seen = ignored
                 .iter()
                 .map(|i| format!("UID {}: {}", i.uid, i.reason))
@@ -251,4 +262,10 @@ pub async fn issue_in<'a>(
         issued,
         certificate,
     })
+}
+
+/// The address of `raw`'s From field, if it has one.
+fn from_address(raw: &[u8]) -> Option<String> {
+    let message = mail_parser::MessageParser::default().parse_headers(raw)?;
+    message.from()?.first()?.address().map(str::to_owned)
 }

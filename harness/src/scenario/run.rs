@@ -640,6 +640,11 @@ impl Context<'_> {
                 }
                 Ok(())
             }
+            // The challenge mail came and an RFC 8823 MUA ignores it: its defects are the
+            // finding, not the missing certificate.
+            ("issued", Err(FlowError::Ignored { raw, reason })) => Err(self
+                .ignored_challenge(&raw, &reason, None, address.clone(), req)
+                .await),
             ("issued", Err(e)) => match self.policy_refusal(&e) {
                 Some(policy) => Err(policy),
                 None => self.fail(expectation(
@@ -719,6 +724,33 @@ impl Context<'_> {
             )
             .await;
         self.findings.extend(findings);
+    }
+
+    /// A challenge mail an RFC 8823 MUA ignores: one finding per defect the protocol's checker
+    /// names, each under its own id; the MUA's one-line reason under `req` only when the
+    /// checker names no MUST (nothing else would say why the mail was ignored). The scenario
+    /// stops there.
+    async fn ignored_challenge(
+        &mut self,
+        raw: &[u8],
+        reason: &str,
+        from: Option<String>,
+        address: String,
+        req: &str,
+    ) -> StepError {
+        let defects = self.challenge_findings(raw, from, Some(address)).await;
+        let named = defects.has_must();
+        self.findings.extend(defects);
+        if !named {
+            self.findings.push(expectation(
+                req,
+                "a challenge mail an RFC 8823 MUA answers",
+                format!("it ignores it: {reason}"),
+            ));
+        }
+        StepError::Halt(format!(
+            "an RFC 8823 MUA ignores the challenge mail: {reason}"
+        ))
     }
 
     /// The protocol's challenge rules on `raw`, with the world's DKIM results: one finding per
@@ -847,21 +879,15 @@ impl Context<'_> {
             // say why the mail was ignored).
             Err(FlowError::Ignored { raw, reason }) => {
                 self.note_challenge_mail(&address, &raw);
-                let defects = self
-                    .challenge_findings(&raw, Some(from), Some(address.clone()))
-                    .await;
-                let named = defects.has_must();
-                self.findings.extend(defects);
-                if !named {
-                    self.findings.push(expectation(
+                Err(self
+                    .ignored_challenge(
+                        &raw,
+                        &reason,
+                        Some(from),
+                        address.clone(),
                         s.req.as_deref().unwrap_or("SMIME-7"),
-                        "a challenge mail an RFC 8823 MUA answers",
-                        format!("it ignores it: {reason}"),
-                    ));
-                }
-                Err(StepError::Halt(format!(
-                    "an RFC 8823 MUA ignores the challenge mail: {reason}"
-                )))
+                    )
+                    .await)
             }
             Err(e) => {
                 let _ = self.fail(expectation(
@@ -1130,6 +1156,15 @@ impl Context<'_> {
         match (&s.error, answer) {
             (None, Ok(_)) => Ok(()),
             (Some(want), Err(e)) if one_of(want, e.problem_kind().unwrap_or_default()) => Ok(()),
+            // RFC 8555 §7.4: a server may decline an identifier; against a server under test
+            // that is a policy, not a broken rule.
+            (None, Err(e)) => {
+                let e = FlowError::Acme(e);
+                match self.policy_refusal(&e) {
+                    Some(policy) => Err(policy),
+                    None => self.fail(expectation(&s.req, "an order", e.to_string())),
+                }
+            }
             (want, answer) => self.fail(expectation(
                 &s.req,
                 match want {

@@ -33,7 +33,21 @@ impl Sut {
         match self {
             Sut::Reference => "reference".into(),
             Sut::Client(cmd) => format!("client: {}", cmd.name()),
-            Sut::Server(target) => format!("server: {}", target.directory_url),
+            Sut::Server(target) => match target
+                .world
+                .mail
+                .as_ref()
+                .and_then(|m| m.smarthost.as_ref())
+            {
+                // The report header says whether the judged challenge mail is the server's own
+                // or carries the smarthost's signature.
+                Some(smarthost) => format!(
+                    "server: {} ({})",
+                    target.directory_url,
+                    smarthost.config.describe()
+                ),
+                None => format!("server: {}", target.directory_url),
+            },
         }
     }
 

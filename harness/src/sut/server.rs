@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
 use acmeproof_mocks::seed::Seed;
+use acmeproof_mocks::world::mail::CaMailboxSpec;
+use acmeproof_mocks::world::smarthost::SmarthostConfig;
 use acmeproof_mocks::world::{World, WorldConfig};
 use serde_json::{Value, json};
 
@@ -60,6 +62,34 @@ pub struct ServerSetup<'a> {
     pub seed: u64,
     /// How long to wait for the directory to answer.
     pub wait: Duration,
+    /// The server's own mailbox (`--ca-mailbox`); `None`: the world config's `[mail]
+    /// ca_mailbox`, else [`DEFAULT_CA_MAILBOX`] with a password from the seed.
+    pub ca_mailbox: Option<CaMailboxSpec>,
+    /// The smarthost DKIM-signs like a provider's MSA (`--smarthost-dkim`).
+    pub smarthost_dkim: bool,
+}
+
+/// The CA mailbox's address when neither `--ca-mailbox` nor the world config names one.
+pub const DEFAULT_CA_MAILBOX: &str = "acme-ca@ca.example.test";
+
+/// The world a server under test needs on top of `config`: a CA mailbox and a smarthost.
+fn server_world(
+    mut config: WorldConfig,
+    ca_mailbox: Option<CaMailboxSpec>,
+    smarthost_dkim: bool,
+) -> WorldConfig {
+    let mail = &mut config.mail;
+    if let Some(spec) = ca_mailbox {
+        mail.ca_mailbox = Some(spec);
+    } else if mail.ca_mailbox.is_none() {
+        mail.ca_mailbox = Some(CaMailboxSpec {
+            address: DEFAULT_CA_MAILBOX.into(),
+            password: None,
+        });
+    }
+    let smarthost = mail.smarthost.get_or_insert_with(SmarthostConfig::default);
+    smarthost.dkim_sign |= smarthost_dkim;
+    config
 }
 
 impl ServerTarget {
@@ -80,8 +110,10 @@ impl ServerTarget {
             world: config,
             seed,
             wait,
+            ca_mailbox,
+            smarthost_dkim,
         } = setup;
-        let config = WorldConfig { seed, ..config };
+        let config = server_world(WorldConfig { seed, ..config }, ca_mailbox, smarthost_dkim);
         let world = World::start(config)
             .await
             .map_err(|e| format!("the world did not start: {e}"))?;
@@ -198,9 +230,30 @@ impl ServerTarget {
 /// their passwords, DKIM keys, the management API).
 pub fn wiring(world: &World, directory_url: &str, contact: &[String]) -> Value {
     let mail = world.mail.as_ref();
-    let smarthost = mail.and_then(|m| m.relays.first()).map(|(name, server, _)| {
-        json!({ "address": server.addr().to_string(), "name": name, "auth": false })
+    let smarthost = mail.and_then(|m| m.smarthost.as_ref()).map(|s| {
+        json!({
+            "address": s.starttls.addr().to_string(),
+            "starttls": true,
+            "implicit_tls_address": s.implicit_tls.addr().to_string(),
+            "auth": if s.config.users.is_empty() { "any" } else { "configured" },
+            "users": s.config.users,
+            "dkim_sign": s.config.dkim_sign,
+            "what_it_does": s.config.describe(),
+        })
     });
+    let ca_mailbox = mail
+        .and_then(|m| Some((m, m.ca_mailbox.as_ref()?)))
+        .map(|(m, user)| {
+            json!({
+                "address": user.address,
+                "username": user.address,
+                "password": user.password,
+                "imap": { "address": m.imap.addr().to_string(), "tls": "none or STARTTLS" },
+                "imaps": { "address": m.imaps.addr().to_string(), "tls": "implicit" },
+                "pop3": { "address": m.pop3.addr().to_string(), "tls": "none or STLS" },
+                "pop3s": { "address": m.pop3s.addr().to_string(), "tls": "implicit" },
+            })
+        });
     let ports: serde_json::Map<String, Value> = mail
         .map(|m| {
             acmeproof_protocol::email_tls::Service::ALL
@@ -214,6 +267,8 @@ pub fn wiring(world: &World, directory_url: &str, contact: &[String]) -> Value {
         "server_under_test": directory_url,
         "dns_resolver": world.dns.addr().to_string(),
         "smtp_smarthost": smarthost,
+        "ca_mailbox": ca_mailbox,
+        "tls_root_pem": world.pki.root_pem(),
         "capability_ports": ports,
         "account_contact": contact,
         "world": world.endpoints(None),
@@ -228,19 +283,35 @@ pub fn configuration(world: &World) -> Vec<String> {
         world.dns.addr()
     )];
     if let Some(mail) = &world.mail {
-        if let Some((name, server, _)) = mail.relays.first() {
+        if let Some(smarthost) = &mail.smarthost {
+            let auth = if smarthost.config.users.is_empty() {
+                "any user name and password"
+            } else {
+                "the users of [mail.smarthost]"
+            };
             lines.push(format!(
-                "  SMTP smarthost for challenge mail: {} ({name}, no AUTH; it routes by the \
-                 world's MX records)",
-                server.addr()
+                "  SMTP smarthost for challenge mail: {} (STARTTLS), {} (implicit TLS); AUTH \
+                 PLAIN or LOGIN with {auth}; {}",
+                smarthost.starttls.addr(),
+                smarthost.implicit_tls.addr(),
+                smarthost.config.describe()
             ));
         }
-        lines.push(format!(
-            "  replies come back through the world's relays to the MX of the challenge's From \
-             domain; for a From in a world domain, read them over IMAP at imap://{} (STARTTLS) \
-             as a [mail] user of the world",
-            mail.imap.addr()
-        ));
+        if let Some(user) = &mail.ca_mailbox {
+            lines.push(format!(
+                "  the CA mailbox (the challenge's From; replies arrive there): {} password {} \
+                 over IMAP {} (plain or STARTTLS), IMAPS {}, POP3 {} (plain or STLS), POP3S {}",
+                user.address,
+                user.password,
+                mail.imap.addr(),
+                mail.imaps.addr(),
+                mail.pop3.addr(),
+                mail.pop3s.addr()
+            ));
+        }
+        lines.push(
+            "  TLS of every world server: the world's root, in the wiring's tls_root_pem".into(),
+        );
         // draft-ietf-acme-email-tls capability challenges: the world's servers listen on
         // loopback ports the system chose, not on 25, 993, …
         let ports: Vec<String> = acmeproof_protocol::email_tls::Service::ALL

@@ -936,6 +936,9 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
         world.to_str().expect("utf-8"),
         "--wiring",
         wiring.to_str().expect("utf-8"),
+        "--ca-mailbox",
+        "ca@ca.example.test:ca-secret",
+        "--smarthost-dkim",
         "--out",
         dir.join("report").to_str().expect("utf-8"),
         "rfc8555/8.4/dns-01-issuance",
@@ -964,6 +967,27 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
             .expect("addr")
     );
     assert!(w["smtp_smarthost"]["address"].is_string(), "{w:#}");
+    assert!(
+        w["smtp_smarthost"]["implicit_tls_address"].is_string(),
+        "{w:#}"
+    );
+    assert_eq!(w["smtp_smarthost"]["auth"], "any", "{w:#}");
+    assert_eq!(w["smtp_smarthost"]["dkim_sign"], true, "{w:#}");
+    // The CA mailbox named on the command line, its credentials and where to read it.
+    assert_eq!(w["ca_mailbox"]["address"], "ca@ca.example.test", "{w:#}");
+    assert_eq!(w["ca_mailbox"]["username"], "ca@ca.example.test", "{w:#}");
+    assert_eq!(w["ca_mailbox"]["password"], "ca-secret", "{w:#}");
+    for field in ["imap", "imaps", "pop3", "pop3s"] {
+        assert!(w["ca_mailbox"][field]["address"].is_string(), "{w:#}");
+    }
+    assert!(
+        w["tls_root_pem"]
+            .as_str()
+            .is_some_and(|p| p.contains("BEGIN CERTIFICATE")),
+        "{w:#}"
+    );
+    assert!(said.contains("the CA mailbox"), "{said}");
+    assert!(said.contains("DKIM-signs"), "{said}");
     assert!(w["capability_ports"]["993"].as_u64().is_some(), "{w:#}");
     assert!(
         w["account_contact"][0]
@@ -991,6 +1015,20 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
     let said = String::from_utf8_lossy(&o.stderr);
     assert_eq!(said.trim().lines().count(), 1, "{said}");
     assert!(said.contains("--server-world"), "{said}");
+    // A --ca-mailbox that is no address: one line, exit 2.
+    let o = acmeproof(&[
+        "run",
+        "--server-url",
+        &url,
+        "--server-ca",
+        ca.to_str().expect("utf-8"),
+        "--ca-mailbox",
+        "nobody",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.contains("--ca-mailbox"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1057,5 +1095,36 @@ fn a_server_that_answers_garbage_or_hangs_ends_the_run_in_one_line_within_the_wa
         assert!(errors[0].contains(why), "{said}");
         assert!(!said.contains("panicked"), "{said}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_fixed_world_port_that_is_taken_is_one_error_line() {
+    let (dir, ca) = folder_with_a_root("taken-port");
+    // Held for the whole test: the world cannot have it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let world = dir.join("world.toml");
+    std::fs::write(
+        &world,
+        format!("[mail.listen]\nsmarthost = \"127.0.0.1:{port}\"\n"),
+    )
+    .expect("world");
+    let o = acmeproof(&[
+        "run",
+        "--server-url",
+        "https://127.0.0.1:1/dir",
+        "--server-ca",
+        ca.to_str().expect("utf-8"),
+        "--server-world",
+        world.to_str().expect("utf-8"),
+        "--server-wait",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(said.contains(&format!("127.0.0.1:{port}")), "{said}");
+    drop(taken);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -326,3 +326,48 @@ async fn a_server_run_keeps_each_scenarios_own_wire_without_secrets() {
         t.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuance_whose_challenge_mail_is_ignored_names_its_defects_not_a_timeout() {
+    // A CA whose challenge mail has no Auto-Submitted: the MUA ignores it, so no certificate
+    // comes. The finding is that defect (SMIME-25), not "no certificate" filed under the
+    // issuance's own requirement after the wait runs out.
+    let world =
+        crate::support::world_with(|c| c.ca.knobs.challenge_without_auto_submitted = true).await;
+    let sut = target_with_mua(world, Vec::new(), Vec::new(), true);
+    let s = issuance();
+    let run = scenario::run::run_with(&s, s.seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Fail, "{run:#?}");
+    let findings = run.findings.as_slice();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.expected.contains("Auto-Submitted")),
+        "{findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| !f.observed.contains("no certificate")),
+        "{findings:#?}"
+    );
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_order_step_the_server_declines_is_unimplemented_not_a_failure() {
+    // RFC 8555 §7.4: declining an identifier (here an EAI address) is the server's policy.
+    let s = scenario_named("rfc8823/3/eai-local-part-a-label-domain-order");
+    let world = crate::support::world_with(|c| c.ca.knobs.refuse_eai = true).await;
+    let sut = target(world, Vec::new(), Vec::new());
+    let run = scenario::run::run_with(&s, s.seed(), &sut).await;
+    assert_eq!(outcome_of(&run, false), Outcome::Unimplemented, "{run:#?}");
+    assert!(run.findings.as_slice().is_empty(), "{:?}", run.findings);
+    let (_, why) = run.verdict.clone().expect("a verdict");
+    assert!(why.contains("rejectedIdentifier"), "{why}");
+    if let Sut::Server(t) = sut {
+        t.shutdown().await;
+    }
+}

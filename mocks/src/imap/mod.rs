@@ -124,6 +124,8 @@ pub struct ImapConfig {
     /// The `ACME=<digest>` capability of capability-imap-00 (draft-ietf-acme-email-tls-05
     /// §3.4), shown only while set; a shared handle, see [`ImapServer::acme_capability`].
     pub acme: crate::mail::acme::AcmeAdvert,
+    /// Where to listen: 127.0.0.1 port 0 (the system chooses) unless a world config fixes it.
+    pub listen: SocketAddr,
 }
 
 impl std::fmt::Debug for ImapConfig {
@@ -162,6 +164,7 @@ impl ImapConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
             acme: Default::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -201,7 +204,7 @@ impl std::fmt::Debug for ImapServer {
 }
 
 impl ImapServer {
-    /// Binds 127.0.0.1:0 and serves.
+    /// Binds `config.listen` (127.0.0.1:0 by default) and serves.
     pub async fn start(config: ImapConfig) -> Result<ImapServer, ImapError> {
         if config.implicit_tls && config.tls.is_none() {
             return Err(ImapError::Config("implicit_tls needs a TLS config".into()));
@@ -209,9 +212,9 @@ impl ImapServer {
         if config.hostname.contains(['\r', '\n']) {
             return Err(ImapError::Config("hostname holds CR or LF".into()));
         }
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(ImapError::Bind)?;
+            .map_err(|e| ImapError::Bind(crate::bind_error(config.listen, e)))?;
         let addr = listener.local_addr().map_err(ImapError::Bind)?;
         let shared = Arc::new(Shared {
             transcript: Transcript::new(config.transcript_lines, config.clock.clone()),

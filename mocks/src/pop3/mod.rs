@@ -83,6 +83,8 @@ pub struct Pop3Config {
     pub acme: crate::mail::acme::AcmeAdvert,
     /// Transcript capacity in lines (0 keeps none).
     pub transcript_lines: usize,
+    /// Where to listen: 127.0.0.1 port 0 (the system chooses) unless a world config fixes it.
+    pub listen: SocketAddr,
 }
 
 impl std::fmt::Debug for Pop3Config {
@@ -114,6 +116,7 @@ impl Pop3Config {
             capa_extra: Vec::new(),
             acme: Default::default(),
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -157,14 +160,14 @@ impl std::fmt::Debug for Pop3Server {
 }
 
 impl Pop3Server {
-    /// Binds 127.0.0.1:0 and serves.
+    /// Binds `config.listen` (127.0.0.1:0 by default) and serves.
     pub async fn start(config: Pop3Config) -> Result<Pop3Server, Pop3Error> {
         if config.implicit_tls && config.tls.is_none() {
             return Err(Pop3Error::Config("implicit_tls needs a TLS config".into()));
         }
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(Pop3Error::Bind)?;
+            .map_err(|e| Pop3Error::Bind(crate::bind_error(config.listen, e)))?;
         let addr = listener.local_addr().map_err(Pop3Error::Bind)?;
         let shared = Arc::new(Shared {
             capa_extra: RwLock::new(sanitize_lines(config.capa_extra.clone())),

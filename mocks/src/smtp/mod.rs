@@ -114,6 +114,8 @@ pub struct SmtpConfig {
     pub transcript_lines: usize,
     /// Simultaneous connections; more are answered `421 4.7.0` and closed.
     pub max_connections: usize,
+    /// Where to listen: 127.0.0.1 port 0 (the system chooses) unless a world config fixes it.
+    pub listen: SocketAddr,
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -160,6 +162,7 @@ impl SmtpConfig {
             clock,
             transcript_lines: DEFAULT_TRANSCRIPT_LINES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -201,7 +204,7 @@ impl std::fmt::Debug for SmtpServer {
 }
 
 impl SmtpServer {
-    /// Binds 127.0.0.1:0 and serves.
+    /// Binds `config.listen` (127.0.0.1:0 by default) and serves.
     pub async fn start(config: SmtpConfig) -> Result<SmtpServer, SmtpError> {
         if config.role == Role::Submission && config.auth.is_none() {
             return Err(SmtpError::Config(
@@ -211,9 +214,9 @@ impl SmtpServer {
         if config.implicit_tls && config.tls.is_none() {
             return Err(SmtpError::Config("implicit_tls needs a TLS config".into()));
         }
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(SmtpError::Bind)?;
+            .map_err(|e| SmtpError::Bind(crate::bind_error(config.listen, e)))?;
         let addr = listener.local_addr().map_err(SmtpError::Bind)?;
         let shared = Arc::new(Shared {
             extra: RwLock::new(sanitize_keywords(config.advertise_extra.clone())),

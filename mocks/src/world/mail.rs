@@ -31,6 +31,8 @@ use crate::relay::{
 use crate::seed::Seed;
 use crate::smtp::{Role, SmtpConfig, SmtpServer};
 
+use super::smarthost::{Smarthost, SmarthostAuth, SmarthostConfig};
+
 /// The port a capability-smtp-00 validation of service `lmtp` reaches the world's LMTP on.
 pub const LMTP_PORT: u16 = 24;
 
@@ -80,6 +82,63 @@ pub struct MailConfig {
     /// The IMAP server (port 143 style) advertises LOGINDISABLED and refuses LOGIN and
     /// AUTHENTICATE until STARTTLS (RFC 3501 §6.2.3, §7.2.1); off by default.
     pub imap_login_disabled_before_tls: bool,
+    /// The mailbox of an ACME server under test (`run --server-url`): a user of the store like
+    /// any other, so replies sent to the challenge's From reach it (RFC 8823 §3: the response
+    /// is a reply to the challenge) and the server reads them over IMAP or POP3.
+    pub ca_mailbox: Option<CaMailboxSpec>,
+    /// The smarthost for a server under test's outgoing mail (`[mail.smarthost]`); none by
+    /// default.
+    pub smarthost: Option<SmarthostConfig>,
+    /// Fixed listen addresses (`[mail.listen]`), so a server under test's configuration can be
+    /// written once; each server not named listens on 127.0.0.1, port chosen by the system.
+    pub listen: MailListen,
+}
+
+/// Where the mail servers listen; `None`: 127.0.0.1 port 0. The relays are internal hops
+/// between senders and MX, which nothing outside the world connects to: they always take
+/// port 0.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailListen {
+    /// The users' MX (SMTP).
+    pub mx: Option<SocketAddr>,
+    /// Submission with STARTTLS.
+    pub submission: Option<SocketAddr>,
+    /// Submission with implicit TLS.
+    pub submissions: Option<SocketAddr>,
+    /// LMTP into the store.
+    pub lmtp: Option<SocketAddr>,
+    /// IMAP (plain or STARTTLS).
+    pub imap: Option<SocketAddr>,
+    /// IMAP with implicit TLS.
+    pub imaps: Option<SocketAddr>,
+    /// POP3 (plain or STLS).
+    pub pop3: Option<SocketAddr>,
+    /// POP3 with implicit TLS.
+    pub pop3s: Option<SocketAddr>,
+    /// The world CA's own MX.
+    pub ca_mx: Option<SocketAddr>,
+    /// The smarthost with STARTTLS.
+    pub smarthost: Option<SocketAddr>,
+    /// The smarthost with implicit TLS.
+    pub smarthost_tls: Option<SocketAddr>,
+}
+
+/// `fixed`, else 127.0.0.1 port 0.
+fn listen_on(fixed: Option<SocketAddr>) -> SocketAddr {
+    fixed.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// The CA mailbox of a world config: its address, and its password (drawn from the world
+/// seed when not given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaMailboxSpec {
+    /// The address, e.g. `acme-ca@ca.example.test`.
+    pub address: String,
+    /// The password for IMAP and POP3.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 impl Default for MailConfig {
@@ -100,6 +159,9 @@ impl Default for MailConfig {
             retry_delay_ms: 200,
             routes: Default::default(),
             imap_login_disabled_before_tls: false,
+            ca_mailbox: None,
+            smarthost: None,
+            listen: MailListen::default(),
         }
     }
 }
@@ -154,6 +216,10 @@ pub struct MailPlane {
     pub pop3s: Pop3Server,
     /// The users.
     pub users: Vec<UserSpec>,
+    /// The CA mailbox (also one of the store's users), with its password.
+    pub ca_mailbox: Option<UserSpec>,
+    /// The smarthost for a server under test.
+    pub smarthost: Option<Smarthost>,
 }
 
 /// The users' MX hands each message to LMTP (RFC 2033 final delivery).
@@ -223,13 +289,21 @@ impl MailPlane {
         let resolver = WorldResolver::new(dns.addr())
             .map_err(|e| MailPlaneError::Dns("resolver".into(), e.to_string()))?;
         let store = MailStore::with_seed(&seed.stream("mail.store"));
-        for user in &config.users {
+        let ca_mailbox = config.ca_mailbox.as_ref().map(|spec| UserSpec {
+            address: spec.address.clone(),
+            password: spec
+                .password
+                .clone()
+                .unwrap_or_else(|| seed.stream("mail.ca-mailbox").token(12)),
+        });
+        let mailboxes: Vec<&UserSpec> = config.users.iter().chain(&ca_mailbox).collect();
+        for user in &mailboxes {
             store
                 .add_user(&user.address, &user.password)
                 .map_err(|e| MailPlaneError::User(user.address.clone(), e.to_string()))?;
         }
         let ca_domain = domain_of(&ca.shared().config.challenge_from);
-        let mut domains: Vec<String> = config.users.iter().map(|u| domain_of(&u.address)).collect();
+        let mut domains: Vec<String> = mailboxes.iter().map(|u| domain_of(&u.address)).collect();
         domains.push(ca_domain.clone());
         domains.sort();
         domains.dedup();
@@ -300,16 +374,15 @@ impl MailPlane {
                 .map_err(|e| MailPlaneError::Server(name, e.to_string()))
         };
 
-        let lmtp = start(
-            "LMTP",
-            SmtpConfig::new(
-                Role::Lmtp,
-                "lmtp.acmeproof.test",
-                Arc::new(StoreSink::new(store.clone())),
-                clock.clone(),
-            ),
-        )
-        .await?;
+        let listen = &config.listen;
+        let mut lmtp_config = SmtpConfig::new(
+            Role::Lmtp,
+            "lmtp.acmeproof.test",
+            Arc::new(StoreSink::new(store.clone())),
+            clock.clone(),
+        );
+        lmtp_config.listen = listen_on(listen.lmtp);
+        let lmtp = start("LMTP", lmtp_config).await?;
         let mx_name = "mx.acmeproof.test";
         let mut mx_config = SmtpConfig::new(
             Role::Mx,
@@ -322,6 +395,7 @@ impl MailPlane {
             clock.clone(),
         );
         mx_config.tls = Some(Arc::clone(&tls));
+        mx_config.listen = listen_on(listen.mx);
         let mx = start("MX", mx_config).await?;
         for domain in &domains {
             if *domain != ca_domain {
@@ -384,10 +458,58 @@ impl MailPlane {
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
             c.auth = Some(Arc::new(store.clone()));
+            c.listen = listen_on(if implicit {
+                listen.submissions
+            } else {
+                listen.submission
+            });
             c
         };
         let submission = start("Submission", submission_config(false)).await?;
         let submissions = start("Submissions", submission_config(true)).await?;
+
+        // The smarthost of a server under test: Submission's protocol (STARTTLS, AUTH) with a
+        // sink that signs only when configured to.
+        let smarthost = match &config.smarthost {
+            None => None,
+            Some(smarthost) => {
+                let host = "smarthost.acmeproof.test";
+                let sink = Arc::new(RelaySink::new(
+                    host,
+                    smarthost.behaviour(),
+                    match &first_relay {
+                        Some((host, _)) => NextHop::Relay(host.clone()),
+                        None => NextHop::Mx,
+                    },
+                    relay_ctx.clone(),
+                    seed.stream("mail.smarthost"),
+                ));
+                let auth = Arc::new(SmarthostAuth::new(smarthost.users.clone()));
+                let server_config = |implicit: bool| {
+                    let mut c = SmtpConfig::new(
+                        Role::Submission,
+                        host,
+                        Arc::new(SharedRelay(Arc::clone(&sink))),
+                        clock.clone(),
+                    );
+                    c.tls = Some(Arc::clone(&tls));
+                    c.implicit_tls = implicit;
+                    c.auth = Some(auth.clone());
+                    c.listen = listen_on(if implicit {
+                        listen.smarthost_tls
+                    } else {
+                        listen.smarthost
+                    });
+                    c
+                };
+                Some(Smarthost {
+                    starttls: start("smarthost", server_config(false)).await?,
+                    implicit_tls: start("smarthost (TLS)", server_config(true)).await?,
+                    sink,
+                    config: smarthost.clone(),
+                })
+            }
+        };
 
         // Mailbox access for MUAs and real mail clients.
         let imap_config = |implicit: bool| {
@@ -395,6 +517,7 @@ impl MailPlane {
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
             c.require_tls_for_login = config.imap_login_disabled_before_tls;
+            c.listen = listen_on(if implicit { listen.imaps } else { listen.imap });
             c
         };
         let imap = ImapServer::start(imap_config(false))
@@ -407,6 +530,7 @@ impl MailPlane {
             let mut c = Pop3Config::new("pop3.acmeproof.test", store.clone(), clock.clone());
             c.tls = Some(Arc::clone(&tls));
             c.implicit_tls = implicit;
+            c.listen = listen_on(if implicit { listen.pop3s } else { listen.pop3 });
             c
         };
         let pop3 = Pop3Server::start(pop3_config(false))
@@ -425,6 +549,7 @@ impl MailPlane {
             clock.clone(),
         );
         ca_mx_config.tls = Some(Arc::clone(&tls));
+        ca_mx_config.listen = listen_on(listen.ca_mx);
         let ca_mx = start("CA MX", ca_mx_config).await?;
         routes.insert(&ca_mx_host, ca_mx.addr());
         let ca_key = keys
@@ -458,6 +583,8 @@ impl MailPlane {
             pop3,
             pop3s,
             users: config.users.clone(),
+            ca_mailbox,
+            smarthost,
         };
         // draft-ietf-acme-email-tls capability validations of port 25, 587, … reach the
         // world's servers, which listen on system-chosen loopback ports.
@@ -514,6 +641,9 @@ impl MailPlane {
             server.shutdown().await;
         }
         self.msa.shutdown().await;
+        if let Some(smarthost) = &self.smarthost {
+            smarthost.shutdown().await;
+        }
         for (_, _, sink) in &self.relays {
             sink.shutdown().await;
         }

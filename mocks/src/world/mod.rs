@@ -16,6 +16,7 @@ use crate::seed::Seed;
 pub mod closed_port;
 pub mod mail;
 pub mod management;
+pub mod smarthost;
 
 /// The world `acmeproof serve` starts without a config: one zone with a host, a mail exchanger and a CAA
 /// record naming this CA, and unsigned RFC 2136 updates allowed.
@@ -203,6 +204,27 @@ pub struct MailEndpoints {
     pub users: Vec<mail::UserSpec>,
     /// DKIM keys: domain, selector, the TXT name.
     pub dkim: Vec<DkimEndpoint>,
+    /// The mailbox of an ACME server under test, with its password (a store user: read it
+    /// over `imap`, `imaps`, `pop3` or `pop3s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_mailbox: Option<mail::UserSpec>,
+    /// The smarthost for a server under test's outgoing mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smarthost: Option<SmarthostEndpoint>,
+}
+
+/// Where the smarthost listens and what it does.
+#[derive(Debug, Clone, Serialize)]
+pub struct SmarthostEndpoint {
+    /// SMTP with STARTTLS; AUTH (PLAIN, LOGIN) after it.
+    pub starttls: SocketAddr,
+    /// SMTP with implicit TLS.
+    pub implicit_tls: SocketAddr,
+    /// Whether it DKIM-signs for the From domain.
+    pub dkim_sign: bool,
+    /// `"any"` (any user name and password) or `"configured"` (the users of
+    /// `[mail.smarthost]`).
+    pub auth: &'static str,
 }
 
 /// One DKIM key of the world.
@@ -370,6 +392,17 @@ impl World {
                         txt: k.txt_record_value(),
                     })
                     .collect(),
+                ca_mailbox: m.ca_mailbox.clone(),
+                smarthost: m.smarthost.as_ref().map(|s| SmarthostEndpoint {
+                    starttls: s.starttls.addr(),
+                    implicit_tls: s.implicit_tls.addr(),
+                    dkim_sign: s.config.dkim_sign,
+                    auth: if s.config.users.is_empty() {
+                        "any"
+                    } else {
+                        "configured"
+                    },
+                }),
             }),
         }
     }

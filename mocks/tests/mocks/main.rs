@@ -14,5 +14,6 @@ mod mangle;
 mod pki;
 mod pop3;
 mod relay;
+mod smarthost;
 mod smtp;
 mod tools;
