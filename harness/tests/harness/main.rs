@@ -44,6 +44,7 @@ mod peers_mailbox;
 mod peers_pebble;
 mod scenario_engine;
 mod serve;
+mod served_ca;
 mod served_email_tls;
 mod server_target;
 mod support;
