@@ -74,6 +74,12 @@ pub struct MuaOptions {
     pub timeout: Duration,
     /// Where the certificate keys come from (one stream per order).
     pub seed: Seed,
+    /// The least UID the order's challenge mail can have. When a mail from the challenge's
+    /// From with at least this UID fails validation, the MUA stops waiting with
+    /// [`FlowError::Ignored`]: RFC 8823 §3 has the CA send one challenge mail per challenge, so
+    /// no better one is coming. `None`: wait out the timeout (lookalikes put in the mailbox
+    /// before the order have lower UIDs either way).
+    pub challenge_from_uid: Option<u32>,
 }
 
 impl Default for MuaOptions {
@@ -88,6 +94,7 @@ impl Default for MuaOptions {
             require_dkim: true,
             timeout: Duration::from_secs(30),
             seed: Seed(1),
+            challenge_from_uid: None,
         }
     }
 }
@@ -167,6 +174,16 @@ pub async fn issue_in<'a>(
                 }
                 judge::Judgement::Ignore(reason) => {
                     tracing::info!(uid = fetched.uid, %reason, "mail not answered");
+                    if options
+                        .challenge_from_uid
+                        .is_some_and(|first| fetched.uid >= first)
+                        && sent_by(&fetched.raw, &expected.from)
+                    {
+                        return Err(FlowError::Ignored {
+                            raw: fetched.raw,
+                            reason,
+                        });
+                    }
                     ignored.push(IgnoredMail {
                         uid: fetched.uid,
                         reason,
@@ -246,4 +263,17 @@ pub async fn issue_in<'a>(
         issued,
         certificate,
     })
+}
+
+/// Whether `raw`'s From is `address` (case-insensitively).
+fn sent_by(raw: &[u8], address: &str) -> bool {
+    mail_parser::MessageParser::default()
+        .parse_headers(raw)
+        .and_then(|m| {
+            m.from()
+                .and_then(|f| f.first())
+                .and_then(|a| a.address())
+                .map(|a| a.eq_ignore_ascii_case(address))
+        })
+        .unwrap_or(false)
 }

@@ -565,6 +565,12 @@ impl Context<'_> {
         for kind in &s.inject {
             self.inject(kind, &address)?;
         }
+        let mut options = options;
+        if let Sut::Server(_) = self.sut {
+            // The server's challenge mail comes after this mark: one it fails is the verdict,
+            // not a reason to wait out the timeout.
+            options.challenge_from_uid = Some(email::inbox_mark(self.world, &address));
+        }
         let client = self.client()?;
         let result = mua::issue_in(
             &mut mailbox,
@@ -592,6 +598,24 @@ impl Context<'_> {
                     ));
                 }
                 Ok(())
+            }
+            // As in read-challenge: one finding per defect the protocol's checker names.
+            (_, Err(FlowError::Ignored { raw, reason })) => {
+                let defects = self
+                    .challenge_findings(&raw, None, Some(address.clone()))
+                    .await;
+                let named = defects.has_must();
+                self.findings.extend(defects);
+                if !named {
+                    self.findings.push(expectation(
+                        req,
+                        "a challenge mail an RFC 8823 MUA answers",
+                        format!("it ignores it: {reason}"),
+                    ));
+                }
+                Err(StepError::Halt(format!(
+                    "an RFC 8823 MUA ignores the challenge mail: {reason}"
+                )))
             }
             ("issued", Err(e)) => match self.policy_refusal(&e) {
                 Some(policy) => Err(policy),
