@@ -12,7 +12,7 @@
 //! - `corpus_ca`: the CA's bad-input corpus for HTTP and JWS (`tests/corpus/ca.toml`), each
 //!   case with its exact status and problem type;
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
-//!   replies the CA must refuse;
+//!   replies the CA must refuse, and a corpus reply handed to its recipient's MX as signed;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
 //! - `matrix`: `acmeproof matrix` over the open-issue variants, cells read back from JSON;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
