@@ -77,6 +77,12 @@ pub struct MuaOptions {
     pub timeout: Duration,
     /// Where the certificate keys come from (one stream per order).
     pub seed: Seed,
+    /// The least UID the order's challenge mail can have. When a mail from the challenge's
+    /// From with at least this UID fails validation, the MUA stops waiting with
+    /// [`FlowError::Ignored`]: RFC 8823 §3 has the CA send one challenge mail per challenge, so
+    /// no better one is coming. `None`: wait out the timeout (lookalikes put in the mailbox
+    /// before the order have lower UIDs either way).
+    pub challenge_from_uid: Option<u32>,
 }
 
 impl Default for MuaOptions {
@@ -92,6 +98,7 @@ impl Default for MuaOptions {
             lenient: false,
             timeout: Duration::from_secs(30),
             seed: Seed(1),
+            challenge_from_uid: None,
         }
     }
 }
@@ -162,9 +169,6 @@ pub async fn issue_in<'a>(
     let verifier = DkimVerifier::new(&resolver);
     let deadline = Instant::now() + options.timeout;
     let mut ignored = Vec::new();
-    // The last ignored mail from the challenge's sender: if nothing answerable comes, that was
-    // the challenge mail, and its defects (not a timeout) are what the CA is judged on.
-    let mut ignored_challenge: Option<(Vec<u8>, String)> = None;
     let (uid, raw, info, dkim_pass) = 'found: loop {
         let mut batch = mailbox.new_messages().await?.into_iter();
         while let Some(fetched) = batch.next() {
@@ -175,10 +179,15 @@ pub async fn issue_in<'a>(
                 }
                 judge::Judgement::Ignore(reason) => {
                     tracing::info!(uid = fetched.uid, %reason, "mail not answered");
-                    if from_address(&fetched.raw)
-                        .is_some_and(|from| from.eq_ignore_ascii_case(&expected.from))
+                    if options
+                        .challenge_from_uid
+                        .is_some_and(|first| fetched.uid >= first)
+                        && sent_by(&fetched.raw, &expected.from)
                     {
-                        ignored_challenge = Some((fetched.raw.clone(), reason.clone()));
+                        return Err(FlowError::Ignored {
+                            raw: fetched.raw,
+                            reason,
+                        });
                     }
                     ignored.push(IgnoredMail {
                         uid: fetched.uid,
@@ -188,9 +197,6 @@ pub async fn issue_in<'a>(
             }
         }
         if !mailbox.wait(options.wait, deadline).await? {
-            if let Some((raw, reason)) = ignored_challenge {
-                return Err(FlowError::Ignored { raw, reason });
-            }
             let seen = ignored
                 .iter()
                 .map(|i| format!("UID {}: {}", i.uid, i.reason))
@@ -264,8 +270,15 @@ pub async fn issue_in<'a>(
     })
 }
 
-/// The address of `raw`'s From field, if it has one.
-fn from_address(raw: &[u8]) -> Option<String> {
-    let message = mail_parser::MessageParser::default().parse_headers(raw)?;
-    message.from()?.first()?.address().map(str::to_owned)
+/// Whether `raw`'s From is `address` (case-insensitively).
+fn sent_by(raw: &[u8], address: &str) -> bool {
+    mail_parser::MessageParser::default()
+        .parse_headers(raw)
+        .and_then(|m| {
+            m.from()
+                .and_then(|f| f.first())
+                .and_then(|a| a.address())
+                .map(|a| a.eq_ignore_ascii_case(address))
+        })
+        .unwrap_or(false)
 }

@@ -9,6 +9,7 @@
 //! - [`run`]: one scenario against the reference implementations, producing findings;
 //! - [`transcript`]: the wire of a run, from every server of the world.
 
+pub mod deliver;
 pub mod load;
 pub mod lookalike;
 pub mod mailboxes;

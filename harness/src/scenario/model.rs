@@ -80,17 +80,42 @@ pub struct ReplyChanges {
     pub digest: Option<String>,
     /// Replace the Subject with this text.
     pub subject: Option<String>,
-    /// How it leaves: `submission` (signed by the MSA, default), `unsigned` (straight to the
-    /// CA's MX, no DKIM), `other-domain` (signed by a key of another domain than From's),
-    /// `sender-domain` (signed for the envelope sender's domain, whatever From says: a
-    /// permissive MSA elsewhere).
+    /// How it leaves: `submission` (signed by the MSA, default); or signed by the harness
+    /// and handed straight to the MX the world's DNS names for the recipient's domain, so the
+    /// CA reads exactly these bytes: `direct` (the From domain's world key), `unsigned` (no
+    /// DKIM), `other-domain` (a key of another domain than the sender's), `sender-domain`
+    /// (the envelope sender's domain, whatever From says: a permissive MSA elsewhere).
     pub send: Option<String>,
+    /// With a signing `send`: sign with a key made for the moment and published under the
+    /// signing domain: `rsa-sha1` (RFC 8301 §3.1) or `rsa-512` (a 512-bit RSA key, RFC 8301
+    /// §3.2).
+    pub dkim_key: Option<String>,
+    /// With a signing `send`: the header fields `h=` names (default: RFC 8823 §3.2 item 9's).
+    pub dkim_signed: Option<Vec<String>>,
+    /// With a signing `send`: change the mail after signing: `body` (a line added) or `header`
+    /// (the signed Date rewritten).
+    pub tamper: Option<String>,
     /// Quote the digest block as a reply would (`> ` before each line).
     #[serde(default)]
     pub quote: bool,
     /// Rewrite the digest lines: `padded` (a `=` added), `spaced` (a space every 8
-    /// characters), `indented` (leading spaces).
+    /// characters), `indented` (leading spaces), `altered` (its first character changed: the
+    /// right length and alphabet, the wrong digest).
     pub digest_style: Option<String>,
+    /// Leave out the BEGIN and END lines, keeping the digest line.
+    #[serde(default)]
+    pub no_block: bool,
+    /// Put a line of text before and after the block, as a person writing the reply would.
+    #[serde(default)]
+    pub text_around: bool,
+    /// Re-encode the text/plain body: `quoted-printable` or `base64` (RFC 2045 §6).
+    pub encoding: Option<String>,
+    /// Rewrite the Subject: `encoded` (one RFC 2047 UTF-8 `B` encoded-word), `folded` (folded
+    /// inside token-part1, RFC 5322 §2.2.3), `no-re` (`ACME: <token-part1>` without `Re:`).
+    pub subject_form: Option<String>,
+    /// Leave out In-Reply-To and References.
+    #[serde(default)]
+    pub no_in_reply_to: bool,
 }
 
 impl ReplyChanges {
@@ -120,6 +145,30 @@ impl ReplyChanges {
         }
         if let Some(style) = &self.digest_style {
             parts.push(format!("digest {style}"));
+        }
+        if let Some(key) = &self.dkim_key {
+            parts.push(format!("DKIM key {key}"));
+        }
+        if let Some(h) = &self.dkim_signed {
+            parts.push(format!("DKIM h={}", h.join(":")));
+        }
+        if let Some(t) = &self.tamper {
+            parts.push(format!("{t} changed after signing"));
+        }
+        if self.no_block {
+            parts.push("no BEGIN/END lines".into());
+        }
+        if self.text_around {
+            parts.push("text around the block".into());
+        }
+        if let Some(e) = &self.encoding {
+            parts.push(format!("body {e}"));
+        }
+        if let Some(f) = &self.subject_form {
+            parts.push(format!("Subject {f}"));
+        }
+        if self.no_in_reply_to {
+            parts.push("no In-Reply-To".into());
         }
         if parts.is_empty() {
             "as the reference MUA writes it".into()

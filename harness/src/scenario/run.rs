@@ -605,6 +605,11 @@ impl Context<'_> {
         for kind in &s.inject {
             self.inject(kind, &address)?;
         }
+        if let Sut::Server(_) = self.sut {
+            // The server's challenge mail comes after this mark: one it fails is the verdict,
+            // not a reason to wait out the timeout.
+            options.challenge_from_uid = Some(email::inbox_mark(self.world, &address));
+        }
         let client = self.client()?;
         let result = mua::issue_in(
             &mut mailbox,
@@ -642,7 +647,7 @@ impl Context<'_> {
             }
             // The challenge mail came and an RFC 8823 MUA ignores it: its defects are the
             // finding, not the missing certificate.
-            ("issued", Err(FlowError::Ignored { raw, reason })) => Err(self
+            (_, Err(FlowError::Ignored { raw, reason })) => Err(self
                 .ignored_challenge(&raw, &reason, None, address.clone(), req)
                 .await),
             ("issued", Err(e)) => match self.policy_refusal(&e) {
@@ -914,64 +919,49 @@ impl Context<'_> {
         let c = &s.change;
         let from = c.from.clone().unwrap_or(address.clone());
         let mut reply = email::response(client, &exchange, &from, &style, now)?;
-        reply = super::rewrite::change_reply(reply, c);
-        let how = c.send.as_deref().unwrap_or("submission");
-        self.note_mail(
-            &format!("the reply as built (then sent: {how})"),
-            acmeproof_reports::Direction::ClientToServer,
-            &from,
-            &reply,
-        );
+        reply = super::rewrite::change_reply(reply, c).map_err(StepError::Harness)?;
         let to = exchange.info.reply_address().unwrap_or_default().to_owned();
         let envelope = email::envelope(&from, &to);
-        match c.send.as_deref().unwrap_or("submission") {
-            "submission" => {
-                let password = if from == address {
-                    password
-                } else {
-                    self.user(&from)?.1
-                };
-                MailAccount::in_world(self.world, &from, &password)?
-                    .submit(&envelope, &reply)
-                    .await?;
+        if c.send.as_deref().unwrap_or("submission") == "submission" {
+            if c.dkim_key.is_some() || c.dkim_signed.is_some() || c.tamper.is_some() {
+                return Err(StepError::Harness(
+                    "change.dkim_key, dkim_signed and tamper need a send that signs here \
+                     (direct, other-domain, sender-domain)"
+                        .into(),
+                ));
             }
-            "unsigned" => email::inject_to_ca(self.world, &envelope, &reply).await?,
-            // Signed elsewhere and handed straight to the CA's MX: `sender-domain` is a
-            // permissive MSA that signs for the envelope sender's domain whatever the From
-            // says; `other-domain` a key of a domain that is not the From's.
-            mode @ ("sender-domain" | "other-domain") => {
-                let keys = &self
-                    .world
-                    .mail
-                    .as_ref()
-                    .ok_or_else(|| StepError::Harness("no mail plane".into()))?
-                    .keys;
-                let domain_of = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_owned());
-                let domain = if mode == "sender-domain" {
-                    domain_of(&from)
-                } else {
-                    let from_domain = domain_of(&from).unwrap_or_default();
-                    ["παράδειγμα.δοκιμή", "example.test"]
-                        .into_iter()
-                        .find(|d| *d != from_domain)
-                        .map(str::to_owned)
-                };
-                let key = domain
-                    .as_deref()
-                    .and_then(|d| keys.get(d))
-                    .ok_or_else(|| StepError::Harness(format!("no DKIM key for {mode}")))?;
-                let signed = key
-                    .sign(&reply, acmeproof_protocol::smime::RESPONSE_DKIM_MUST_SIGN)
-                    .map_err(|e| StepError::Harness(e.to_string()))?;
-                email::inject_to_ca(self.world, &envelope, &signed).await?;
-            }
-            other => {
-                return Err(StepError::Harness(format!(
-                    "change.send = {other:?}: submission, unsigned, other-domain or sender-domain"
-                )));
-            }
+            let password = if from == address {
+                password
+            } else {
+                self.user(&from)?.1
+            };
+            self.note_mail(
+                "the reply as submitted (the world's MSA signs it on its way)",
+                acmeproof_reports::Direction::ClientToServer,
+                &from,
+                &reply,
+            );
+            MailAccount::in_world(self.world, &from, &password)?
+                .submit(&envelope, &reply)
+                .await?;
+            return Ok(());
         }
-        Ok(())
+        // Signed here and handed straight to the recipient domain's MX: the server under test
+        // reads exactly these bytes (no MSA or relay re-signs or re-encodes them).
+        let signer = super::deliver::signer(c, &from).map_err(StepError::Harness)?;
+        let signed = super::deliver::sign(self.world, self.seed, &signer, c, &reply)
+            .await
+            .map_err(StepError::Harness)?;
+        let sent = super::deliver::tamper(signed, c).map_err(StepError::Harness)?;
+        self.note_mail(
+            "the reply as sent straight to the recipient domain's MX",
+            acmeproof_reports::Direction::ClientToServer,
+            &from,
+            &sent,
+        );
+        super::deliver::to_mx(self.world, &envelope, &sent)
+            .await
+            .map_err(StepError::Harness)
     }
 
     async fn expect_authorization(&mut self, s: &ExpectAuthorizationStep) -> Result<(), StepError> {

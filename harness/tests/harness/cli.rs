@@ -487,8 +487,8 @@ fn run_list_and_explain_the_scenario_library() {
     let out = acmeproof(&[
         "run",
         "--quiet",
-        "rfc8823/3.2/reply-witho*",
-        "rfc8823/3.2/reply-wrong-*",
+        "rfc8823/3.2/reply-without-d*",
+        "rfc8823/3.2/reply-wrong-digest-r*",
         "--out",
         reports.to_str().unwrap(),
     ]);
@@ -645,7 +645,7 @@ fn chromium_renders_the_html_report_with_its_matrix() {
         "run",
         "--quiet",
         "rfc8555/6.5/*",
-        "rfc8823/3.2/reply-witho*",
+        "rfc8823/3.2/reply-without-d*",
         "--format",
         "html",
         "--out",

@@ -436,3 +436,89 @@ async fn the_read_only_proof_knob_takes_token_part1_over_https_instead_of_a_repl
     assert_eq!(authz["status"], "valid", "{authz}");
     world.shutdown().await;
 }
+
+/// A reply of the corpus (`send = "direct"` and its kin): signed by the harness, handed to the
+/// MX the world's DNS names for the recipient's domain, and read there exactly as signed: by
+/// the built-in CA (its address's MX is the CA's) and in a world mailbox (an external CA whose
+/// address is a world user's reads it there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corpus_reply_reaches_the_mx_of_its_recipient_exactly_as_signed() {
+    use acmeproof::scenario::deliver::{self, Signer};
+    use acmeproof::scenario::model::ReplyChanges;
+    use acmeproof_mocks::dkim::DkimVerifier;
+    use acmeproof_mocks::dns::WorldResolver;
+    use acmeproof_mocks::seed::Seed;
+    use acmeproof_protocol::smime::dkim::Verification;
+
+    let world = world().await;
+    let ca_address = world.ca.shared().config.challenge_from.clone();
+    let reply = |to: &str| {
+        format!(
+            "From: {ALICE}\r\nTo: {to}\r\nSubject: Re: ACME: corpus\r\nDate: Mon, 7 Dec 2026 \
+             10:00:00 +0000\r\nMessage-ID: <corpus@example.test>\r\n\r\nhello {to}\r\n"
+        )
+        .into_bytes()
+    };
+    let verifier = DkimVerifier::new(&WorldResolver::new(world.dns.addr()).expect("resolver"));
+    let plain = ReplyChanges::default();
+    let sha1 = ReplyChanges {
+        dkim_key: Some("rsa-sha1".into()),
+        send: Some("direct".into()),
+        ..ReplyChanges::default()
+    };
+    for (to, changes) in [(ca_address.as_str(), &plain), (EAI, &sha1)] {
+        let signer = deliver::signer(
+            &ReplyChanges {
+                send: Some("direct".into()),
+                ..changes.clone()
+            },
+            ALICE,
+        )
+        .expect("signer");
+        let signed = deliver::sign(&world, Seed(3), &signer, changes, &reply(to))
+            .await
+            .expect("signed");
+        deliver::to_mx(&world, &email::envelope(ALICE, to), &signed)
+            .await
+            .expect("the MX takes it");
+        let got: Vec<u8> = if to == ca_address {
+            world
+                .ca
+                .shared()
+                .inbox()
+                .last()
+                .expect("the CA's MX got it")
+                .to_vec()
+        } else {
+            world
+                .mail
+                .as_ref()
+                .expect("mail")
+                .store
+                .messages(to, "INBOX")
+                .expect("the INBOX")
+                .last()
+                .expect("delivered")
+                .raw
+                .to_vec()
+        };
+        // The MX puts its Received field in front (RFC 5321 §4.4); nothing else changes.
+        assert!(got.ends_with(&signed), "{}", String::from_utf8_lossy(&got));
+        let results = verifier.check(&got).await;
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert_eq!(
+            results[0].verification,
+            Verification::Verified,
+            "{results:?}"
+        );
+        let algorithm = results[0].tags.as_ref().and_then(|t| t.algorithm.clone());
+        let want = if changes.dkim_key.is_some() {
+            "rsa-sha1"
+        } else {
+            "ed25519-sha256"
+        };
+        assert_eq!(algorithm.as_deref(), Some(want));
+        assert!(matches!(signer, Signer::Domain(_) | Signer::Hostile { .. }));
+    }
+    world.shutdown().await;
+}

@@ -5,12 +5,14 @@
 //! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
 //! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
 //!   and the JWS negative matrix over HTTPS;
+//! - `broken_ca`: the world's CA judged as a server under test, unbroken and with each
+//!   broken-on-purpose knob, through every server scenario: one finding id per knob;
 //! - `ca_features`: the CA next to Pebble: revocation through authorizations, badCSR, `status`
 //!   in embedded problems, ES512, tls-alpn-01, the order list, ARI and the CRL;
 //! - `corpus_ca`: the CA's bad-input corpus for HTTP and JWS (`tests/corpus/ca.toml`), each
 //!   case with its exact status and problem type;
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
-//!   replies the CA must refuse;
+//!   replies the CA must refuse, and a corpus reply handed to its recipient's MX as signed;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
 //! - `matrix`: `acmeproof matrix` over the open-issue variants, cells read back from JSON;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
@@ -28,6 +30,7 @@
 //!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
 mod acme;
+mod broken_ca;
 mod ca_features;
 mod cli;
 mod client_cmd;

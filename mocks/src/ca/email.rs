@@ -181,7 +181,10 @@ async fn send_challenge(
     if knobs.challenge_without_auto_submitted {
         email.auto_submitted = None;
     }
-    let raw = email.build();
+    let mut raw = email.build();
+    if knobs.challenge_without_date {
+        raw = without_field(&raw, "Date");
+    }
     // RFC 8823 §3.1 item 5 / §6: DKIM with d= the From domain, covering the listed fields.
     let signed = if knobs.challenge_unsigned {
         raw
@@ -533,7 +536,10 @@ async fn verdict(ca: &CaShared, raw: &[u8], v: &ReplyExpectation) -> Result<(), 
     let context = v.verified_context(ca, raw).await;
     let report = smime::check_response(raw, &context)
         .map_err(|e| Problem::new(ProblemType::IncorrectResponse, format!("the reply: {e}")))?;
-    let mut reasons = Vec::new();
+    let knobs = ca.knobs();
+    let unsigned = context.dkim.as_ref().is_some_and(Vec::is_empty);
+    let waived = waived_by_knobs(&knobs, unsigned);
+    let mut reasons = refused_by_knobs(&knobs, raw, &report);
     // MUST-level findings of the protocol checker: From (SMIME-40), To (SMIME-41), List-*
     // (SMIME-44), the block (SMIME-46/48), DKIM (SMIME-51/52/54, RFC 8301's MAIL-7/8)…
     use crate::protocol::requirements as req;
@@ -544,7 +550,7 @@ async fn verdict(ca: &CaShared, raw: &[u8], v: &ReplyExpectation) -> Result<(), 
         .filter(|f| f.level == Level::Must)
     {
         // SMIME-10 (the digest) is judged below with its own error type.
-        if finding.req == req::SMIME_10 {
+        if finding.req == req::SMIME_10 || waived.contains(&finding.req) {
             continue;
         }
         reasons.push(format!(
@@ -573,4 +579,93 @@ async fn verdict(ca: &CaShared, raw: &[u8], v: &ReplyExpectation) -> Result<(), 
         ));
     }
     Err(Problem::new(kind, reasons.join("; ")).with_status(403))
+}
+
+/// The rules the broken-on-purpose knobs let pass: the protocol checker still reports them,
+/// and this CA looks away. `unsigned`: the reply has no DKIM-Signature field at all.
+fn waived_by_knobs(knobs: &super::knobs::Knobs, unsigned: bool) -> Vec<&'static str> {
+    use crate::protocol::requirements as req;
+    let mut waived = Vec::new();
+    if knobs.accept_unsigned_replies && unsigned {
+        waived.push(req::SMIME_51);
+    }
+    if knobs.accept_rsa_sha1 {
+        waived.push(req::MAIL_7);
+    }
+    if knobs.loose_dkim_h {
+        waived.push(req::SMIME_52);
+    }
+    waived
+}
+
+/// What the broken-on-purpose knobs refuse that RFC 8823 has a CA accept, as reasons in the
+/// form of the checker's.
+fn refused_by_knobs(
+    knobs: &super::knobs::Knobs,
+    raw: &[u8],
+    report: &smime::ResponseReport,
+) -> Vec<String> {
+    use crate::protocol::requirements as req;
+    let mut reasons = Vec::new();
+    if knobs.refuse_wrapped_digest
+        && let Some(block) = report.block.as_ref().filter(|b| b.lines > 1)
+    {
+        reasons.push(format!(
+            "{}: expected the digest on one line (knob refuse_wrapped_digest); observed {} lines",
+            req::SMIME_48,
+            block.lines
+        ));
+    }
+    if knobs.refuse_encoded_subject {
+        let parsed = mail_parser::MessageParser::default().parse(raw);
+        let encoded = parsed
+            .as_ref()
+            .and_then(|m| m.header_raw("Subject"))
+            .is_some_and(|s| !smime::subject::encoded_words(s).is_empty());
+        if encoded {
+            reasons.push(format!(
+                "{}: expected a Subject without encoded-words (knob refuse_encoded_subject); \
+                 observed RFC 2047 encoded-words",
+                req::SMIME_39
+            ));
+        }
+    }
+    reasons
+}
+
+/// `raw` without the header field `name` (and its continuation lines).
+fn without_field(raw: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return raw.to_vec();
+    };
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut dropping = false;
+    let kept: Vec<&str> = head
+        .split("\r\n")
+        .filter(|line| {
+            if line.starts_with([' ', '\t']) {
+                return !dropping;
+            }
+            dropping = line.to_ascii_lowercase().starts_with(&prefix);
+            !dropping
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", kept.join("\r\n")).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_and_its_continuation_lines_are_left_out_and_nothing_else() {
+        let raw =
+            b"Date: Mon,\r\n 1 Dec 2026\r\nFrom: a@b.test\r\nX-Date: kept\r\n\r\nDate: body\r\n";
+        assert_eq!(
+            without_field(raw, "Date"),
+            b"From: a@b.test\r\nX-Date: kept\r\n\r\nDate: body\r\n"
+        );
+        assert_eq!(without_field(b"no body", "Date"), b"no body");
+    }
 }

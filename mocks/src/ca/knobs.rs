@@ -56,6 +56,27 @@ pub struct Knobs {
     /// Broken on purpose: send the challenge mail without a DKIM signature (RFC 8823 §3.1
     /// item 5, §6).
     pub challenge_unsigned: bool,
+    /// Broken on purpose: leave the Date field out of the challenge mail (RFC 5322 §3.6: "The
+    /// only required header fields are the origination date field and the originator address
+    /// field(s)"; MAIL-1).
+    pub challenge_without_date: bool,
+    /// Broken on purpose: accept a reply that carries no DKIM-Signature at all (RFC 8823 §3.2
+    /// item 9 makes the response's DKIM signature a MUST; SMIME-51). A signature that does not
+    /// verify is still refused.
+    pub accept_unsigned_replies: bool,
+    /// Broken on purpose: let an `a=rsa-sha1` signature count (RFC 8301 §3.1: "rsa-sha1 MUST
+    /// NOT be used for signing or verifying"; MAIL-7).
+    pub accept_rsa_sha1: bool,
+    /// Broken on purpose: accept a reply signature whose `h=` leaves out fields RFC 8823 §3.2
+    /// item 9 requires signed (SMIME-52).
+    pub loose_dkim_h: bool,
+    /// Broken on purpose: refuse a digest spread over several lines (RFC 8823 §3.2 item 7:
+    /// "line endings (CRLFs) can be freely inserted in the middle of the encoded digest, so
+    /// they MUST be ignored when processing it"; SMIME-48).
+    pub refuse_wrapped_digest: bool,
+    /// Broken on purpose: refuse a reply whose Subject is RFC 2047 encoded (RFC 8823 §3.2
+    /// item 1 has the server decode an encoded Subject before it reads the token; SMIME-39).
+    pub refuse_encoded_subject: bool,
     /// Injected failures per endpoint name (see [`ENDPOINTS`]).
     pub chaos: BTreeMap<String, Chaos>,
     /// Lifetime of a pending order, in seconds of the world clock.
@@ -333,6 +354,12 @@ impl Default for Knobs {
             refuse_eai: false,
             challenge_without_auto_submitted: false,
             challenge_unsigned: false,
+            challenge_without_date: false,
+            accept_unsigned_replies: false,
+            accept_rsa_sha1: false,
+            loose_dkim_h: false,
+            refuse_wrapped_digest: false,
+            refuse_encoded_subject: false,
             chaos: BTreeMap::new(),
             order_lifetime_secs: 7 * 24 * 3600,
             authz_lifetime_secs: 7 * 24 * 3600,
