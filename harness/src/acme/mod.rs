@@ -19,4 +19,4 @@ pub mod email_tls;
 pub mod flow;
 pub mod probe;
 
-pub use client::{AcmeClient, AcmeError, Directory, Response};
+pub use client::{AcmeClient, AcmeError, Directory, Observed, Response};
