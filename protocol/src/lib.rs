@@ -10,7 +10,8 @@
 //! - [`b64url`]: base64url, strict (RFC 8555 §6.1) and lenient (mail examples).
 //! - [`jwk`]: RFC 7638 JWK thumbprints.
 //! - [`keyauth`]: RFC 8555 §8.1 key authorizations and the §8.4 dns-01 TXT value.
-//! - [`objects`]: RFC 8555 resource objects as a server sends them (ACME-25 on challenges).
+//! - [`objects`]: RFC 8555 resource objects as a server sends them (orders, authorizations,
+//!   challenges, their state machines).
 //! - [`problem`]: RFC 8555 §6.7 error types, long and short.
 //! - [`token`]: RFC 8823 token joining (`string` vs `binary`: RFC 8823 leaves the join open) and reply digests.
 //! - [`smime`]: RFC 8823 challenge and response e-mails: builders and checkers.
@@ -18,7 +19,8 @@
 //! - [`email_tls`]: draft-ietf-acme-email-tls-05 names, ports and capability lines.
 //! - [`ari`]: RFC 9773 certificate identifiers (renewalInfo, `replaces`).
 //! - [`tls_alpn`]: RFC 8737 tls-alpn-01: the acmeIdentifier digest and the certificate check.
-//! - [`pki`]: certificate profiles; the RFC 7817 §4 mail server certificate check.
+//! - [`pki`]: certificate profiles; the RFC 7817 §4 mail server certificate check; the issued
+//!   S/MIME certificate against its CSR.
 //! - [`requirements`]: the catalogue of every SMIME-n, TLS-n and ACME-n id.
 //! - [`finding`]: what a checker reports.
 #![forbid(unsafe_code)]

@@ -375,6 +375,14 @@ catalogue! {
         "ARI: `renewalInfo` in the directory; GET renewalInfo/<AKI>.<serial> gives a window that ends after it starts";
     ACME_41 = "ACME-41", "MUST", Server, "RFC 9773 §5",
         "newOrder `replaces` is reflected in the order; a certificate already replaced gets 409 alreadyReplaced";
+    ACME_42 = "ACME-42", "MUST", Server, "RFC 8555 §7.1.3, §7.4",
+        "order object: `expires` (RFC 3339) when pending or valid; identifiers; authorizations, finalize, certificate URLs";
+    ACME_43 = "ACME-43", "—", Server, "RFC 8555 §7.1.3, §7.1.4",
+        "authorization object: a §7.1.6 status, identifier, challenges; an order's authz is for one of its identifiers";
+    ACME_44 = "ACME-44", "—", Server, "RFC 8555 §7.1.6",
+        "orders and authorizations move only forward along the §7.1.6 state diagrams (an order never goes back)";
+    ACME_45 = "ACME-45", "—", Server, "RFC 8555 §7.4",
+        "the certificate issued on finalize corresponds to the CSR: exactly its subjectAltNames, its public key";
 
     // ── Surrounding mail rules: acmeproof's own family ───────────────────────────────────────────
     MAIL_1 = "MAIL-1", "MUST", Any, "RFC 5322 §3.6",
@@ -393,6 +401,8 @@ catalogue! {
         "sign or verify DKIM with rsa-sha1 (\"MUST NOT be used for signing or verifying\")";
     MAIL_8 = "MAIL-8", "MUST", Any, "RFC 8301 §3.2",
         "a DKIM signer uses RSA keys of at least 1024 bits";
+    MAIL_9 = "MAIL-9", "MUST", Any, "RFC 8550 §4.4.4",
+        "an S/MIME certificate's extKeyUsage, if present, has emailProtection or anyExtendedKeyUsage";
 }
 
 /// The exact text behind a TLS-n requirement, the draft versions that carry it, how the
@@ -596,7 +606,7 @@ mod tests {
 
     #[test]
     fn families_are_contiguous_and_in_order() {
-        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 41), ("MAIL", 8)];
+        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 45), ("MAIL", 9)];
         let mut rows = CATALOGUE.iter();
         for (family, count) in expected {
             for n in 1..=count {
@@ -610,8 +620,8 @@ mod tests {
                 );
             }
         }
-        assert!(rows.next().is_none(), "rows after MAIL-8");
-        assert_eq!(CATALOGUE.len(), 58 + 16 + 41 + 8);
+        assert!(rows.next().is_none(), "rows after MAIL-9");
+        assert_eq!(CATALOGUE.len(), 58 + 16 + 45 + 9);
     }
 
     #[test]

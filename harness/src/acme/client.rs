@@ -105,6 +105,35 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// One successful answer to a signed POST, kept for a judge of the server's objects.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The URL POSTed to.
+    pub url: String,
+    /// The payload sent (`None` for POST-as-GET).
+    pub payload: Option<Value>,
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
+    /// The body, at most [`OBSERVED_BODY_MAX`] octets of it.
+    pub body: Vec<u8>,
+}
+
+/// How many answers a recording client keeps before the judge takes them: a hostile server
+/// cannot grow the log without bound (later answers are dropped, and counted).
+pub const OBSERVED_MAX: usize = 4096;
+
+/// The most of one body a recording client keeps (a certificate chain is a few KiB).
+pub const OBSERVED_BODY_MAX: usize = 256 * 1024;
+
+/// The answers a recording client kept, and how many it had to drop.
+#[derive(Debug, Default)]
+struct Recording {
+    kept: Vec<Observed>,
+    dropped: usize,
+}
+
 /// A client bound to one CA and one account key.
 #[derive(Debug)]
 pub struct AcmeClient {
@@ -114,6 +143,8 @@ pub struct AcmeClient {
     kid: Mutex<Option<String>>,
     nonces: Mutex<Vec<String>>,
     wire: super::wire::HttpLog,
+    /// `Some` once [`AcmeClient::record`] was called: every successful signed POST's answer.
+    recording: Mutex<Option<Recording>>,
 }
 
 impl AcmeClient {
@@ -149,7 +180,43 @@ impl AcmeClient {
             kid: Mutex::new(None),
             nonces: Mutex::new(Vec::new()),
             wire: super::wire::HttpLog::default(),
+            recording: Mutex::new(None),
         })
+    }
+
+    /// Keeps every successful answer to a signed POST from now on, for
+    /// [`AcmeClient::take_observed`].
+    pub fn record(&self) {
+        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
+        recording.get_or_insert_with(Recording::default);
+    }
+
+    /// The answers kept since the last call, oldest first, and how many were dropped because
+    /// more than [`OBSERVED_MAX`] came in between.
+    pub fn take_observed(&self) -> (Vec<Observed>, usize) {
+        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
+        match recording.as_mut() {
+            Some(r) => (std::mem::take(&mut r.kept), std::mem::take(&mut r.dropped)),
+            None => (Vec::new(), 0),
+        }
+    }
+
+    fn observe(&self, url: &str, payload: Option<&Value>, answer: &Response) {
+        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = recording.as_mut() else {
+            return;
+        };
+        if r.kept.len() >= OBSERVED_MAX {
+            r.dropped += 1;
+            return;
+        }
+        r.kept.push(Observed {
+            url: url.to_owned(),
+            payload: payload.cloned(),
+            status: answer.status,
+            location: answer.location(),
+            body: answer.body[..answer.body.len().min(OBSERVED_BODY_MAX)].to_vec(),
+        });
     }
 
     /// The directory.
@@ -237,7 +304,12 @@ impl AcmeClient {
             let answer = self.send_raw(url, body.to_string().into_bytes()).await?;
             match answer {
                 Err(e) if e.problem_kind() == Some("badNonce") && !retried => retried = true,
-                other => return other,
+                other => {
+                    if let Ok(answer) = &other {
+                        self.observe(url, payload, answer);
+                    }
+                    return other;
+                }
             }
         }
     }
@@ -268,7 +340,12 @@ impl AcmeClient {
             let answer = self.send_raw(url, body.to_string().into_bytes()).await?;
             match answer {
                 Err(e) if e.problem_kind() == Some("badNonce") && !retried => retried = true,
-                other => return other,
+                other => {
+                    if let Ok(answer) = &other {
+                        self.observe(url, payload, answer);
+                    }
+                    return other;
+                }
             }
         }
     }

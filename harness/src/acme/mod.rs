@@ -21,4 +21,4 @@ pub mod flow;
 pub mod probe;
 pub mod wire;
 
-pub use client::{AcmeClient, AcmeError, Directory, Response};
+pub use client::{AcmeClient, AcmeError, Directory, Observed, Response};

@@ -31,6 +31,7 @@ use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox
 use crate::sut::Sut;
 
 mod external;
+mod objects;
 mod server_wire;
 mod tls;
 
@@ -236,11 +237,13 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         scenario_id: &scenario.file.id,
         process: Vec::new(),
         mail_notes: Vec::new(),
+        objects: objects::ObjectJudge::default(),
     };
     let mut halted = false;
     for (index, step) in scenario.file.steps.iter().enumerate() {
         let step_started = Instant::now();
         let result = ctx.step(step).await;
+        ctx.judge_objects();
         let made = (ctx.findings.as_slice().len()).saturating_sub(out.finding_steps.len());
         out.finding_steps
             .extend(std::iter::repeat_n(Some(index), made));
@@ -349,6 +352,8 @@ struct Context<'w> {
     process: Vec<acmeproof_reports::TranscriptEntry>,
     /// In a server run, the mail this scenario saw and sent, for its transcript.
     mail_notes: Vec<server_wire::MailNote>,
+    /// The RFC 8555 objects the client was shown, judged after every step.
+    objects: objects::ObjectJudge,
 }
 
 /// A finding for an expectation of the scenario. A requirement the catalogue calls descriptive
@@ -368,6 +373,50 @@ fn expectation(req: &str, expected: impl Into<String>, observed: impl Into<Strin
 }
 
 impl Context<'_> {
+    /// Holds every order, authorization, challenge and certificate the client was shown during
+    /// the last step to RFC 8555's rules (see [`objects`]).
+    fn judge_objects(&mut self) {
+        let Some(client) = self.client.as_ref() else {
+            return;
+        };
+        let (observed, dropped) = client.take_observed();
+        let new_order = client.directory().new_order.clone();
+        let findings = self.objects.judge(&new_order, observed, dropped);
+        self.findings.extend(findings);
+    }
+
+    /// Judges the objects of the step so far and says whether that found a MUST broken: a step
+    /// whose own check refused a certificate or an authorization leaves the defect to the
+    /// judge's finding under its own rule when there is one, instead of a second finding
+    /// under the scenario's id (one finding per defect).
+    fn judged_now(&mut self) -> bool {
+        let before = self.findings.as_slice().len();
+        self.judge_objects();
+        self.findings.as_slice()[before..]
+            .iter()
+            .any(|f| f.level == Level::Must)
+    }
+
+    /// An authorization the scenario expects refused with an error type or detail, whose
+    /// invalid challenge has no `error`: the defect is ACME-25's (RFC 8555 §8.2), found by the
+    /// object judge (here, should the judge not have seen the object).
+    fn invalid_without_error(&mut self) -> StepError {
+        self.judge_objects();
+        if !self
+            .findings
+            .as_slice()
+            .iter()
+            .any(|f| f.req == requirements::ACME_25)
+        {
+            self.findings.push(expectation(
+                requirements::ACME_25,
+                "an invalid challenge has an `error` (§8.2)",
+                "no error",
+            ));
+        }
+        StepError::Expectation("the invalid challenge carries no error to compare (ACME-25)".into())
+    }
+
     async fn step(&mut self, step: &Step) -> Result<(), StepError> {
         match step {
             Step::Issue(s) => self.issue(s).await,
@@ -530,6 +579,7 @@ impl Context<'_> {
                 .map_err(|e| StepError::Harness(format!("key: {e}")))?;
             let (directory_url, root_pem) = self.acme_server();
             let client = AcmeClient::connect(&directory_url, &root_pem, key).await?;
+            client.record();
             // A server under test gets the contact it was configured with (RFC 8555 §7.3:
             // many CAs require one); the reference CA's scenarios set theirs in their steps.
             let contact = match self.sut {
@@ -650,6 +700,9 @@ impl Context<'_> {
             (_, Err(FlowError::Ignored { raw, reason })) => Err(self
                 .ignored_challenge(&raw, &reason, None, address.clone(), req)
                 .await),
+            ("issued", Err(FlowError::Certificate(e))) if self.judged_now() => Err(
+                StepError::Expectation(format!("the certificate (judged as an object): {e}")),
+            ),
             ("issued", Err(e)) => match self.policy_refusal(&e) {
                 Some(policy) => Err(policy),
                 None => self.fail(expectation(
@@ -666,6 +719,11 @@ impl Context<'_> {
                 ),
                 "a certificate was issued",
             )),
+            ("refused", Err(FlowError::Invalid(authz)))
+                if s.error.is_some() && without_error(&authz) =>
+            {
+                Err(self.invalid_without_error())
+            }
             ("refused", Err(FlowError::Invalid(authz))) => {
                 let got = error_type(&authz);
                 match &s.error {
@@ -994,14 +1052,15 @@ impl Context<'_> {
             .client()?
             .poll(&url, &["pending", "processing"], WAIT)
             .await?;
-        // Every challenge object the server shows is held to RFC 8555's rules (ACME-25).
-        for challenge in authz["challenges"].as_array().into_iter().flatten() {
-            self.findings
-                .extend(acmeproof_protocol::objects::check_challenge_object(
-                    challenge,
-                ));
-        }
+        // The challenge objects it shows are judged with every other object after the step
+        // (judge_objects).
         let status = authz["status"].as_str().unwrap_or_default().to_owned();
+        // An invalid challenge without `error` is ACME-25's defect (the object judge's
+        // finding): there is no error type or detail to hold against the scenario's.
+        if status == s.status && (s.error.is_some() || s.detail.is_some()) && without_error(&authz)
+        {
+            return Err(self.invalid_without_error());
+        }
         if status != s.status {
             return self.fail(expectation(
                 &s.req,
@@ -1132,6 +1191,9 @@ impl Context<'_> {
                 let chain = client.download(&cert).await?;
                 match mua::certificate::check_smime(&chain, &address, usage, self.trust_anchors()) {
                     Ok(_) => Ok(()),
+                    Err(e) if self.judged_now() => Err(StepError::Expectation(format!(
+                        "the certificate (judged as an object): {e}"
+                    ))),
                     Err(e) => self.fail(expectation(&s.req, "a conformant certificate", e)),
                 }
             }
@@ -1242,6 +1304,15 @@ impl Context<'_> {
 fn one_of(want: &str, got: &str) -> bool {
     let got = short_type(got);
     want.split('|').any(|w| short_type(w) == got)
+}
+
+/// Whether the authorization has an invalid challenge that says nothing of why (no `error`).
+fn without_error(authz: &Value) -> bool {
+    authz["challenges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["status"] == "invalid" && c.get("error").is_none_or(Value::is_null))
 }
 
 fn error_type(authz: &Value) -> String {

@@ -32,6 +32,16 @@ struct Row {
 /// The matrix. A new knob is one more row.
 const ROWS: &[Row] = &[
     Row {
+        knob: r#"{"challenge_without_auto_submitted": true}"#,
+        id: "SMIME-25",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_unsigned": true}"#,
+        id: "SMIME-28",
+        catches: None,
+    },
+    Row {
         knob: r#"{"challenge_without_date": true}"#,
         id: "MAIL-1",
         catches: None,
@@ -70,6 +80,21 @@ const ROWS: &[Row] = &[
         id: "SMIME-39",
         catches: Some(&["rfc8823/3.2/reply-encoded-subject-accepted"]),
     },
+    Row {
+        knob: r#"{"ignore_csr_key_usage": true}"#,
+        id: "SMIME-57",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"omit_validated": true}"#,
+        id: "ACME-25",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"omit_error": true}"#,
+        id: "ACME-25",
+        catches: None,
+    },
 ];
 
 /// What one scenario gave.
@@ -97,15 +122,9 @@ async fn target(knob: &str) -> Sut {
     })
     .await;
     Sut::Server(Arc::new(ServerTarget {
-        directory_url: world.ca.directory_url(),
-        root_pem: world.pki.root_pem().to_owned(),
         issuing_roots: vec![world.pki.root_der().to_vec()],
         contact: vec!["mailto:alice@example.test".into()],
-        world,
-        // The MUA of a server run: lenient, so each defect is a finding and the flow goes on.
-        strict_mua: false,
-        email: Ok(()),
-        email_tls: Ok(()),
+        ..crate::support::world_ca_under_test(world)
     }))
 }
 

@@ -14,6 +14,8 @@
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
 //!   replies the CA must refuse, and a corpus reply handed to its recipient's MX as signed;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
+//! - `objects`: the RFC 8555 object checks of a server run, against the CA's knobs that omit
+//!   `validated`, omit `error` and ignore the CSR's key usage;
 //! - `matrix`: `acmeproof matrix` over the open-issue variants, cells read back from JSON;
 //! - `knobs`: external account binding, strict mode, Retry-After, validation attempts;
 //! - `scenario_engine`: scenario load errors and expectations that fire;
@@ -40,6 +42,7 @@ mod email_tls;
 mod knobs;
 mod matrix;
 mod mua;
+mod objects;
 mod peers;
 mod peers_ca;
 mod peers_mail;

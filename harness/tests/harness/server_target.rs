@@ -42,14 +42,11 @@ fn target_with_mua(
     strict_mua: bool,
 ) -> Sut {
     Sut::Server(Arc::new(ServerTarget {
-        directory_url: world.ca.directory_url(),
-        root_pem: world.pki.root_pem().to_owned(),
         issuing_roots,
         contact,
-        world,
         strict_mua,
-        email: Ok(()),
         email_tls: Err("not under test here".into()),
+        ..crate::support::world_ca_under_test(world)
     }))
 }
 

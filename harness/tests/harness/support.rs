@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use acmeproof::acme::AcmeClient;
+use acmeproof::sut::server::ServerTarget;
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::{World, WorldConfig};
@@ -68,4 +69,20 @@ pub fn chromium(program: &std::path::Path, profile: &std::path::Path) -> std::pr
     ])
     .arg(format!("--user-data-dir={}", profile.display()));
     cmd
+}
+
+/// The world's own CA as a server under test, judged as `run --server-url` judges by default:
+/// a lenient MUA, each chain up to its own top, no account contact. Tests change what they need
+/// with struct update syntax.
+pub fn world_ca_under_test(world: World) -> ServerTarget {
+    ServerTarget {
+        directory_url: world.ca.directory_url(),
+        root_pem: world.pki.root_pem().to_owned(),
+        issuing_roots: Vec::new(),
+        contact: Vec::new(),
+        world,
+        strict_mua: false,
+        email: Ok(()),
+        email_tls: Ok(()),
+    }
 }

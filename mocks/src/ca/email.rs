@@ -324,10 +324,10 @@ pub async fn read_only_proof(ca: &Arc<CaShared>, challenge_id: &str, token_part1
 }
 
 fn finish(ca: &CaShared, challenge_id: &str, outcome: Result<(), Problem>) {
-    let lifetime = ca.knobs().authz_lifetime();
+    let knobs = ca.knobs();
     let now = ca.clock.now();
     ca.store()
-        .finish_validation(challenge_id, outcome, now, lifetime);
+        .finish_validation(challenge_id, outcome, now, &knobs);
     let _ = ca.validations.send(challenge_id.to_owned());
 }
 

@@ -77,6 +77,20 @@ pub struct Knobs {
     /// Broken on purpose: refuse a reply whose Subject is RFC 2047 encoded (RFC 8823 §3.2
     /// item 1 has the server decode an encoded Subject before it reads the token; SMIME-39).
     pub refuse_encoded_subject: bool,
+    /// Broken on purpose: issue a certificate for signing and encryption whatever key usage
+    /// the CSR asks for. RFC 8823 §3.3: "In order to request signing-only S/MIME certificates,
+    /// the CSR MUST include the key usage extension with digitalSignature and/or
+    /// nonRepudiation bits set and no other bits set" (likewise encryption-only), so a
+    /// signing-only or encryption-only request gets what it did not ask for (SMIME-57).
+    pub ignore_csr_key_usage: bool,
+    /// Broken on purpose: a valid challenge without `validated`. RFC 8555 §7.1.5: "validated
+    /// (optional, string): The time at which the server validated this challenge ... This
+    /// field is REQUIRED if the "status" field is "valid"." (ACME-25)
+    pub omit_validated: bool,
+    /// Broken on purpose: an invalid challenge without `error`. RFC 8555 §8.2: "The server
+    /// MUST add an entry to the "error" field in the challenge after each failed validation
+    /// query." (ACME-25)
+    pub omit_error: bool,
     /// Injected failures per endpoint name (see [`ENDPOINTS`]).
     pub chaos: BTreeMap<String, Chaos>,
     /// Lifetime of a pending order, in seconds of the world clock.
@@ -360,6 +374,9 @@ impl Default for Knobs {
             loose_dkim_h: false,
             refuse_wrapped_digest: false,
             refuse_encoded_subject: false,
+            ignore_csr_key_usage: false,
+            omit_validated: false,
+            omit_error: false,
             chaos: BTreeMap::new(),
             order_lifetime_secs: 7 * 24 * 3600,
             authz_lifetime_secs: 7 * 24 * 3600,

@@ -230,9 +230,16 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let profile = match order.identifiers.as_slice() {
         [only] if only.kind == IdentifierKind::Email => Profile::Smime {
             email: only.value.clone(),
-            // RFC 8823 §3.3: the CSR's key usage picks signing, encryption or both.
-            usage: SmimeUsage::from_csr_key_usage(csr.key_usage)
-                .map_err(|e| bad_csr(e.to_string()))?,
+            // RFC 8823 §3.3: the CSR's key usage picks signing, encryption or both. Knob
+            // ignore_csr_key_usage breaks that on purpose: always both.
+            usage: match SmimeUsage::from_csr_key_usage(csr.key_usage)
+                .map_err(|e| bad_csr(e.to_string()))?
+            {
+                _ if ca.knobs().ignore_csr_key_usage => SmimeUsage::Both {
+                    non_repudiation: false,
+                },
+                usage => usage,
+            },
         },
         ids => email_tls::certificate_profile(&ca.knobs(), ids, &targets),
     };

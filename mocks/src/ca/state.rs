@@ -262,8 +262,9 @@ impl Store {
         challenge_id: &str,
         outcome: Result<(), Problem>,
         now: OffsetDateTime,
-        authz_lifetime: time::Duration,
+        knobs: &super::knobs::Knobs,
     ) {
+        let authz_lifetime = knobs.authz_lifetime();
         let Some(challenge) = self.challenges.get_mut(challenge_id) else {
             return;
         };
@@ -274,7 +275,8 @@ impl Store {
         match outcome {
             Ok(expires) => {
                 challenge.status = ChallengeStatus::Valid;
-                challenge.validated = Some(now);
+                // Knob omit_validated breaks RFC 8555 §7.1.5 on purpose.
+                challenge.validated = (!knobs.omit_validated).then_some(now);
                 challenge.error = None;
                 if let Some(authz) = self.authzs.get_mut(&authz_id)
                     && authz.status == AuthzStatus::Pending
@@ -285,7 +287,8 @@ impl Store {
             }
             Err(problem) => {
                 challenge.status = ChallengeStatus::Invalid;
-                challenge.error = Some(problem_json(&problem));
+                // Knob omit_error breaks RFC 8555 §8.2 on purpose.
+                challenge.error = (!knobs.omit_error).then(|| problem_json(&problem));
                 if let Some(authz) = self.authzs.get_mut(&authz_id)
                     && authz.status == AuthzStatus::Pending
                 {

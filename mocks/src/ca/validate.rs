@@ -54,8 +54,7 @@ pub async fn run(ca: Arc<CaShared>, id: String) {
         None => return,
     };
     let now = ca.clock.now();
-    ca.store()
-        .finish_validation(&id, outcome, now, knobs.authz_lifetime());
+    ca.store().finish_validation(&id, outcome, now, &knobs);
     let _ = ca.validations.send(id);
 }
 

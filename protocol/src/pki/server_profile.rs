@@ -115,20 +115,7 @@ pub fn server_names(der: &[u8]) -> Result<ServerNames, String> {
                     }
                 }
             }
-            ParsedExtension::KeyUsage(ku) => {
-                let bits = [
-                    (ku.digital_signature(), "digitalSignature"),
-                    (ku.non_repudiation(), "nonRepudiation"),
-                    (ku.key_encipherment(), "keyEncipherment"),
-                    (ku.data_encipherment(), "dataEncipherment"),
-                    (ku.key_agreement(), "keyAgreement"),
-                    (ku.key_cert_sign(), "keyCertSign"),
-                    (ku.crl_sign(), "cRLSign"),
-                    (ku.encipher_only(), "encipherOnly"),
-                    (ku.decipher_only(), "decipherOnly"),
-                ];
-                names.key_usage = Some(bits.iter().filter(|b| b.0).map(|b| b.1).collect());
-            }
+            ParsedExtension::KeyUsage(ku) => names.key_usage = Some(key_usage_names(ku)),
             ParsedExtension::ExtendedKeyUsage(eku) => {
                 names.ext_key_usage = Some(eku_names(eku));
             }
@@ -136,6 +123,25 @@ pub fn server_names(der: &[u8]) -> Result<ServerNames, String> {
         }
     }
     Ok(names)
+}
+
+/// The bits of a keyUsage extension by name (RFC 5280 §4.2.1.3).
+pub fn key_usage_names(ku: &x509_parser::extensions::KeyUsage) -> Vec<&'static str> {
+    [
+        (ku.digital_signature(), "digitalSignature"),
+        (ku.non_repudiation(), "nonRepudiation"),
+        (ku.key_encipherment(), "keyEncipherment"),
+        (ku.data_encipherment(), "dataEncipherment"),
+        (ku.key_agreement(), "keyAgreement"),
+        (ku.key_cert_sign(), "keyCertSign"),
+        (ku.crl_sign(), "cRLSign"),
+        (ku.encipher_only(), "encipherOnly"),
+        (ku.decipher_only(), "decipherOnly"),
+    ]
+    .iter()
+    .filter(|b| b.0)
+    .map(|b| b.1)
+    .collect()
 }
 
 /// The purposes of an extKeyUsage extension by name (`serverAuth`, `emailProtection`, …), other

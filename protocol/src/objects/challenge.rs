@@ -1,8 +1,8 @@
-//! RFC 8555 resource objects as a server sends them, checked by their own rules: what a judge of
-//! an external CA reads from every authorization it fetches.
+//! Challenge objects (RFC 8555 §7.1.5, §8).
 
 use serde_json::Value;
 
+use super::looks_like_rfc3339;
 use crate::finding::Findings;
 use crate::requirements as req;
 
@@ -53,19 +53,6 @@ pub fn check_challenge_object(challenge: &Value) -> Findings {
         );
     }
     out
-}
-
-/// `YYYY-MM-DDTHH:MM:SS…`: the shape of an RFC 3339 date-time, enough to tell one from a
-/// number or free text.
-fn looks_like_rfc3339(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() >= 20
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't')
-        && b[13] == b':'
-        && b[16] == b':'
 }
 
 #[cfg(test)]
