@@ -55,7 +55,12 @@ pub fn signer(changes: &ReplyChanges, from: &str) -> Result<Signer, String> {
                 .unwrap_or("example.test");
             Signer::Domain(other.to_owned())
         }
-        other => return Err(format!("change.send = {other:?} does not sign here")),
+        other => {
+            return Err(format!(
+                "change.send = {other:?}: submission, direct, unsigned, other-domain or \
+                 sender-domain"
+            ));
+        }
     };
     Ok(match (&changes.dkim_key, signer) {
         (None, signer) => signer,

@@ -113,18 +113,29 @@ fn subject_in_form(value: &str, form: &str) -> Result<String, String> {
     use base64::Engine as _;
     match form {
         // RFC 2047 §2: an encoded-word is at most 75 characters, so a long Subject takes
-        // several, separated by folding white space, which §6.2 has a decoder drop.
-        "encoded" => Ok(value
-            .as_bytes()
-            .chunks(45)
-            .map(|chunk| {
-                format!(
-                    "=?UTF-8?B?{}?=",
-                    base64::engine::general_purpose::STANDARD.encode(chunk)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\r\n ")),
+        // several, separated by folding white space, which §6.2 has a decoder drop; §5: each
+        // holds whole characters.
+        "encoded" => {
+            let mut chunks: Vec<String> = vec![String::new()];
+            for c in value.chars() {
+                if chunks.last().is_some_and(|l| l.len() + c.len_utf8() > 45) {
+                    chunks.push(String::new());
+                }
+                if let Some(last) = chunks.last_mut() {
+                    last.push(c);
+                }
+            }
+            Ok(chunks
+                .iter()
+                .map(|chunk| {
+                    format!(
+                        "=?UTF-8?B?{}?=",
+                        base64::engine::general_purpose::STANDARD.encode(chunk)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\r\n "))
+        }
         // RFC 5322 §2.2.3 folding inside token-part1: unfolded, a space is left in the token,
         // which RFC 8823 §3.1 item 1 has the parser drop.
         "folded" => {
@@ -299,6 +310,17 @@ mod tests {
         let (raw, parsed) = subject("encoded");
         assert!(raw.contains("Subject: =?UTF-8?B?"), "{raw}");
         assert_eq!(parsed, "Re: ACME: abc");
+        // A two-octet character at octets 44-45: a split by octets would cut it.
+        let long = format!("{}δοκιμή ACME: {}", "R".repeat(44), "x".repeat(22));
+        let words = subject_in_form(&long, "encoded").unwrap();
+        assert_eq!(words.matches("=?UTF-8?B?").count(), 2, "{words}");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(format!("Subject: {words}\r\n\r\n").as_bytes())
+            .unwrap()
+            .subject()
+            .unwrap()
+            .to_owned();
+        assert_eq!(parsed, long);
         let (raw, _) = subject("folded");
         assert!(raw.contains("Subject: Re: ACME: a\r\n bc"), "{raw}");
         let (_, parsed) = subject("no-re");
