@@ -8,6 +8,9 @@ use reqwest::header::{self, HeaderMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// The problem type of an error answer that carries no problem document.
+pub const NO_PROBLEM_DOCUMENT: &str = "(no problem document)";
+
 /// The User-Agent sent with every request (RFC 8555 §6.1, ACME-34).
 pub const USER_AGENT: &str = concat!("acmeproof/", env!("CARGO_PKG_VERSION"));
 
@@ -15,7 +18,7 @@ pub const USER_AGENT: &str = concat!("acmeproof/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
     /// The connection or the HTTP exchange failed.
-    #[error("HTTP: {0}")]
+    #[error("HTTP: {}", one_line(.0))]
     Http(#[from] reqwest::Error),
     /// The server answered with a problem document.
     #[error("{status} {kind}: {detail}")]
@@ -38,6 +41,41 @@ pub enum AcmeError {
     /// A poll did not reach a final state in time.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
+}
+
+/// The most of one answer's body the client reads: a certificate chain or an order is a few
+/// KiB; a server sending more is cut off, not buffered without bound.
+pub const MAX_ANSWER_OCTETS: usize = 1024 * 1024;
+
+/// `answer`'s body, refused past [`MAX_ANSWER_OCTETS`].
+async fn read_bounded(mut answer: reqwest::Response) -> Result<Vec<u8>, AcmeError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_OCTETS {
+            return Err(AcmeError::Protocol(format!(
+                "a {} answer longer than {MAX_ANSWER_OCTETS} octets",
+                answer.status().as_u16()
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// An error and its causes on one line (reqwest's own text leaves out why: "timed out",
+/// "connection refused").
+fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text.replace(['\n', '\r'], " ")
 }
 
 impl AcmeError {
@@ -83,8 +121,18 @@ pub struct Response {
 impl Response {
     /// The body as JSON.
     pub fn json(&self) -> Result<Value, AcmeError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| AcmeError::Protocol(format!("answer is not JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let kind = header_str(&self.headers, header::CONTENT_TYPE).unwrap_or_default();
+            let start: String = String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(60)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            AcmeError::Protocol(format!(
+                "a {} answer ({kind}) is not JSON: {e}; it begins {start:?}",
+                self.status
+            ))
+        })
     }
 
     /// The `Location` header.
@@ -116,6 +164,8 @@ pub struct Observed {
     pub status: u16,
     /// The `Location` header, if any.
     pub location: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
     /// The body, at most [`OBSERVED_BODY_MAX`] octets of it.
     pub body: Vec<u8>,
 }
@@ -144,7 +194,12 @@ pub struct AcmeClient {
     nonces: Mutex<Vec<String>>,
     /// `Some` once [`AcmeClient::record`] was called: every successful signed POST's answer.
     recording: Mutex<Option<Recording>>,
+    /// The bound on each request after the directory (a hung server is given up on).
+    request_timeout: Mutex<Duration>,
 }
+
+/// The bound on each request unless [`AcmeClient::set_request_timeout`] says otherwise.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl AcmeClient {
     /// Reads the directory of `directory_url`, trusting only `root_pem` for TLS.
@@ -161,7 +216,7 @@ impl AcmeClient {
             .user_agent(USER_AGENT)
             .tls_certs_only(roots)
             .no_proxy()
-            .timeout(Duration::from_secs(30))
+            .timeout(REQUEST_TIMEOUT)
             .pool_max_idle_per_host(64)
             .build()?;
         let answer = http.get(directory_url).send().await?;
@@ -179,7 +234,24 @@ impl AcmeClient {
             kid: Mutex::new(None),
             nonces: Mutex::new(Vec::new()),
             recording: Mutex::new(None),
+            request_timeout: Mutex::new(REQUEST_TIMEOUT),
         })
+    }
+
+    /// Bounds each later request (nonce, POST) by `timeout`: a server that accepts and never
+    /// answers costs at most that.
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        *self
+            .request_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = timeout;
+    }
+
+    fn request_timeout(&self) -> Duration {
+        *self
+            .request_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Keeps every successful answer to a signed POST from now on, for
@@ -213,6 +285,7 @@ impl AcmeClient {
             payload: payload.cloned(),
             status: answer.status,
             location: answer.location(),
+            content_type: header_str(&answer.headers, header::CONTENT_TYPE),
             body: answer.body[..answer.body.len().min(OBSERVED_BODY_MAX)].to_vec(),
         });
     }
@@ -247,7 +320,12 @@ impl AcmeClient {
         if let Some(n) = self.nonces.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(n);
         }
-        let answer = self.http.head(&self.directory.new_nonce).send().await?;
+        let answer = self
+            .http
+            .head(&self.directory.new_nonce)
+            .timeout(self.request_timeout())
+            .send()
+            .await?;
         self.keep_nonce(answer.headers());
         self.nonces
             .lock()
@@ -353,13 +431,14 @@ impl AcmeClient {
             .http
             .post(url)
             .header(header::CONTENT_TYPE, "application/jose+json")
+            .timeout(self.request_timeout())
             .body(body)
             .send()
             .await?;
         self.keep_nonce(answer.headers());
         let status = answer.status().as_u16();
         let headers = answer.headers().clone();
-        let body = answer.bytes().await?.to_vec();
+        let body = read_bounded(answer).await?;
         if (200..300).contains(&status) {
             return Ok(Ok(Response {
                 status,
@@ -372,7 +451,7 @@ impl AcmeClient {
             .get("type")
             .and_then(|t| t.as_str())
             .map(|t| acmeproof_protocol::problem::short_type(t).to_owned())
-            .unwrap_or_else(|| "(no problem document)".into());
+            .unwrap_or_else(|| NO_PROBLEM_DOCUMENT.into());
         let detail = document
             .get("detail")
             .and_then(|d| d.as_str())

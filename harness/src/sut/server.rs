@@ -32,6 +32,9 @@ pub struct ServerTarget {
     /// `Err(why)` when it offers no draft-ietf-acme-email-tls challenge: email-tls scenarios
     /// are then `unimplemented`.
     pub email_tls: Result<(), String>,
+    /// The bound on each request to it (`--client-timeout`): a server that accepts and never
+    /// answers ends the step there.
+    pub request_timeout: Duration,
 }
 
 /// How a run meets its server under test (the `run --server-*` options).
@@ -54,6 +57,8 @@ pub struct ServerSetup<'a> {
     pub seed: u64,
     /// How long to wait for the directory to answer.
     pub wait: Duration,
+    /// The bound on each request once the run is under way.
+    pub request_timeout: Duration,
 }
 
 impl ServerTarget {
@@ -73,6 +78,7 @@ impl ServerTarget {
             world: config,
             seed,
             wait,
+            request_timeout,
         } = setup;
         let config = WorldConfig { seed, ..config };
         let world = World::start(config)
@@ -163,6 +169,7 @@ impl ServerTarget {
             world,
             email,
             email_tls,
+            request_timeout,
         })
     }
 

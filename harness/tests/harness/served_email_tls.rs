@@ -49,6 +49,7 @@ async fn a_srv_only_ca_passes_every_non_policy_email_tls_scenario() {
         world,
         email: Err("not under test here".into()),
         email_tls: Ok(()),
+        request_timeout: acmeproof::acme::client::REQUEST_TIMEOUT,
     };
     let sut = Sut::Server(std::sync::Arc::new(target));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/email-tls");

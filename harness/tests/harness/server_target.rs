@@ -38,6 +38,7 @@ fn target(world: World, issuing_roots: Vec<Vec<u8>>, contact: Vec<String>) -> Su
         world,
         email: Ok(()),
         email_tls: Err("not under test here".into()),
+        request_timeout: acmeproof::acme::client::REQUEST_TIMEOUT,
     }))
 }
 

@@ -174,6 +174,16 @@ impl Context<'_> {
             options,
         };
         let result = operator.issue(&s.domain).await;
+        if let Err(e) = &result
+            && let Some(stop) = self.broken_flow(e)
+        {
+            return Err(stop);
+        }
+        if let (Err(e), "issued") = (&result, s.expect.as_str())
+            && let Some(policy) = self.key_refusal(e, &s.key)
+        {
+            return Err(policy);
+        }
         match (s.expect.as_str(), result) {
             ("issued", Ok(issued)) => {
                 let findings = check_server_certificate(
