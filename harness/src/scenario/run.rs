@@ -369,16 +369,22 @@ impl Context<'_> {
         self.findings.extend(findings);
     }
 
-    /// Judges the objects of the step so far and says whether that found a MUST broken: a step
-    /// whose own check refused a certificate or an authorization leaves the defect to the
-    /// judge's finding under its own rule when there is one, instead of a second finding
-    /// under the scenario's id (one finding per defect).
+    /// Judges the objects of the step so far and says whether that found the certificate
+    /// broken at MUST level: a step whose own check refused the certificate leaves the defect
+    /// to the judge's finding under its own rule when there is one, instead of a second
+    /// finding under the scenario's id (one finding per defect).
     fn judged_now(&mut self) -> bool {
+        const CERTIFICATE_RULES: [&str; 4] = [
+            requirements::ACME_23,
+            requirements::ACME_45,
+            requirements::SMIME_57,
+            requirements::MAIL_9,
+        ];
         let before = self.findings.as_slice().len();
         self.judge_objects();
         self.findings.as_slice()[before..]
             .iter()
-            .any(|f| f.level == Level::Must)
+            .any(|f| f.level == Level::Must && CERTIFICATE_RULES.contains(&f.req))
     }
 
     /// An authorization the scenario expects refused with an error type or detail, whose
