@@ -768,10 +768,17 @@ impl Context<'_> {
         }
     }
 
-    /// [`Context::broken_answer`] for a flow's error.
+    /// [`Context::broken_answer`] for a flow's error; and a failure on the harness's own side
+    /// (its IMAP reading, its Submission, its DNS changes, its CSR) is a harness error, under
+    /// no requirement id: the server under test did nothing wrong there.
     fn broken_flow(&mut self, e: &FlowError) -> Option<StepError> {
         match e {
             FlowError::Acme(acme) => self.broken_answer(acme),
+            FlowError::Imap(_) | FlowError::Smtp(_) | FlowError::Dns(_) | FlowError::Csr(_) => {
+                Some(StepError::Harness(format!(
+                    "the harness's own side failed: {e}"
+                )))
+            }
             _ => None,
         }
     }
