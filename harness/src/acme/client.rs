@@ -208,6 +208,17 @@ impl AcmeClient {
         root_pem: &str,
         key: AccountKey,
     ) -> Result<AcmeClient, AcmeError> {
+        AcmeClient::connect_bounded(directory_url, root_pem, key, REQUEST_TIMEOUT).await
+    }
+
+    /// [`AcmeClient::connect`] with every request, the directory's first, bounded by
+    /// `timeout`.
+    pub async fn connect_bounded(
+        directory_url: &str,
+        root_pem: &str,
+        key: AccountKey,
+        timeout: Duration,
+    ) -> Result<AcmeClient, AcmeError> {
         // reqwest is built without a default TLS provider: the workspace picks rustls' ring
         // provider, installed here once.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -216,7 +227,7 @@ impl AcmeClient {
             .user_agent(USER_AGENT)
             .tls_certs_only(roots)
             .no_proxy()
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .pool_max_idle_per_host(64)
             .build()?;
         let answer = http.get(directory_url).send().await?;
@@ -226,7 +237,13 @@ impl AcmeClient {
                 answer.status()
             )));
         }
-        let directory: Directory = answer.json().await?;
+        let body = read_bounded(answer).await?;
+        let directory: Directory = serde_json::from_slice(&body).map_err(|e| {
+            AcmeError::Protocol(format!(
+                "GET {directory_url}: the answer is not a directory object (error decoding it: \
+                 {e})"
+            ))
+        })?;
         Ok(AcmeClient {
             http,
             directory,
@@ -234,7 +251,7 @@ impl AcmeClient {
             kid: Mutex::new(None),
             nonces: Mutex::new(Vec::new()),
             recording: Mutex::new(None),
-            request_timeout: Mutex::new(REQUEST_TIMEOUT),
+            request_timeout: Mutex::new(timeout),
         })
     }
 

@@ -583,11 +583,13 @@ impl Context<'_> {
             let key = AccountKey::generate(KeyAlg::Es256, &self.seed.stream(label))
                 .map_err(|e| StepError::Harness(format!("key: {e}")))?;
             let (directory_url, root_pem) = self.acme_server();
-            let client = AcmeClient::connect(&directory_url, &root_pem, key).await?;
+            let timeout = match self.sut {
+                Sut::Server(target) => target.request_timeout,
+                _ => crate::acme::client::REQUEST_TIMEOUT,
+            };
+            let client =
+                AcmeClient::connect_bounded(&directory_url, &root_pem, key, timeout).await?;
             client.record();
-            if let Sut::Server(target) = self.sut {
-                client.set_request_timeout(target.request_timeout);
-            }
             // A server under test gets the contact it was configured with (RFC 8555 §7.3:
             // many CAs require one); the reference CA's scenarios set theirs in their steps.
             let contact = match self.sut {
