@@ -48,7 +48,7 @@ pub enum AcmeError {
 pub const MAX_ANSWER_OCTETS: usize = 1024 * 1024;
 
 /// `answer`'s body, refused past [`MAX_ANSWER_OCTETS`].
-async fn read_bounded(mut answer: reqwest::Response) -> Result<Vec<u8>, AcmeError> {
+pub(crate) async fn read_bounded(mut answer: reqwest::Response) -> Result<Vec<u8>, AcmeError> {
     let mut body = Vec::new();
     while let Some(chunk) = answer.chunk().await? {
         if body.len() + chunk.len() > MAX_ANSWER_OCTETS {

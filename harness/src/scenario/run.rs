@@ -1307,14 +1307,14 @@ impl Context<'_> {
         let client = self.account("account").await?;
         let http = client.http().clone();
         let dir_url = self.acme_server().0;
-        let dir: Value = http
+        let answer = http
             .get(&dir_url)
             .send()
             .await
-            .map_err(|e| StepError::Harness(e.to_string()))?
-            .json()
-            .await
             .map_err(|e| StepError::Harness(e.to_string()))?;
+        let body = crate::acme::client::read_bounded(answer).await?;
+        let dir: Value = serde_json::from_slice(&body)
+            .map_err(|e| StepError::Harness(format!("the directory is not JSON: {e}")))?;
         let mut problems = Vec::new();
         for field in [
             "newNonce",
