@@ -8,6 +8,9 @@ use reqwest::header::{self, HeaderMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// The problem type of an error answer that carries no problem document.
+pub const NO_PROBLEM_DOCUMENT: &str = "(no problem document)";
+
 /// The User-Agent sent with every request (RFC 8555 §6.1, ACME-34).
 pub const USER_AGENT: &str = concat!("acmeproof/", env!("CARGO_PKG_VERSION"));
 
@@ -15,7 +18,7 @@ pub const USER_AGENT: &str = concat!("acmeproof/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, thiserror::Error)]
 pub enum AcmeError {
     /// The connection or the HTTP exchange failed.
-    #[error("HTTP: {0}")]
+    #[error("HTTP: {}", one_line(.0))]
     Http(#[from] reqwest::Error),
     /// The server answered with a problem document.
     #[error("{status} {kind}: {detail}")]
@@ -38,6 +41,41 @@ pub enum AcmeError {
     /// A poll did not reach a final state in time.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
+}
+
+/// The most of one answer's body the client reads: a certificate chain or an order is a few
+/// KiB; a server sending more is cut off, not buffered without bound.
+pub const MAX_ANSWER_OCTETS: usize = 1024 * 1024;
+
+/// `answer`'s body, refused past [`MAX_ANSWER_OCTETS`].
+pub(crate) async fn read_bounded(mut answer: reqwest::Response) -> Result<Vec<u8>, AcmeError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = answer.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_OCTETS {
+            return Err(AcmeError::Protocol(format!(
+                "a {} answer longer than {MAX_ANSWER_OCTETS} octets",
+                answer.status().as_u16()
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// An error and its causes on one line (reqwest's own text leaves out why: "timed out",
+/// "connection refused").
+fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text.replace(['\n', '\r'], " ")
 }
 
 impl AcmeError {
@@ -83,8 +121,18 @@ pub struct Response {
 impl Response {
     /// The body as JSON.
     pub fn json(&self) -> Result<Value, AcmeError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| AcmeError::Protocol(format!("answer is not JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let kind = header_str(&self.headers, header::CONTENT_TYPE).unwrap_or_default();
+            let start: String = String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(60)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            AcmeError::Protocol(format!(
+                "a {} answer ({kind}) is not JSON: {e}; it begins {start:?}",
+                self.status
+            ))
+        })
     }
 
     /// The `Location` header.
@@ -116,6 +164,8 @@ pub struct Observed {
     pub status: u16,
     /// The `Location` header, if any.
     pub location: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
     /// The body, at most [`OBSERVED_BODY_MAX`] octets of it.
     pub body: Vec<u8>,
 }
@@ -145,7 +195,12 @@ pub struct AcmeClient {
     wire: super::wire::HttpLog,
     /// `Some` once [`AcmeClient::record`] was called: every successful signed POST's answer.
     recording: Mutex<Option<Recording>>,
+    /// The bound on each request after the directory (a hung server is given up on).
+    request_timeout: Mutex<Duration>,
 }
+
+/// The bound on each request unless [`AcmeClient::set_request_timeout`] says otherwise.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl AcmeClient {
     /// Reads the directory of `directory_url`, trusting only `root_pem` for TLS.
@@ -153,6 +208,17 @@ impl AcmeClient {
         directory_url: &str,
         root_pem: &str,
         key: AccountKey,
+    ) -> Result<AcmeClient, AcmeError> {
+        AcmeClient::connect_bounded(directory_url, root_pem, key, REQUEST_TIMEOUT).await
+    }
+
+    /// [`AcmeClient::connect`] with every request, the directory's first, bounded by
+    /// `timeout`.
+    pub async fn connect_bounded(
+        directory_url: &str,
+        root_pem: &str,
+        key: AccountKey,
+        timeout: Duration,
     ) -> Result<AcmeClient, AcmeError> {
         // reqwest is built without a default TLS provider: the workspace picks rustls' ring
         // provider, installed here once.
@@ -162,7 +228,7 @@ impl AcmeClient {
             .user_agent(USER_AGENT)
             .tls_certs_only(roots)
             .no_proxy()
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .pool_max_idle_per_host(64)
             .build()?;
         let answer = http.get(directory_url).send().await?;
@@ -172,7 +238,13 @@ impl AcmeClient {
                 answer.status()
             )));
         }
-        let directory: Directory = answer.json().await?;
+        let body = read_bounded(answer).await?;
+        let directory: Directory = serde_json::from_slice(&body).map_err(|e| {
+            AcmeError::Protocol(format!(
+                "GET {directory_url}: the answer is not a directory object (error decoding it: \
+                 {e})"
+            ))
+        })?;
         Ok(AcmeClient {
             http,
             directory,
@@ -181,7 +253,24 @@ impl AcmeClient {
             nonces: Mutex::new(Vec::new()),
             wire: super::wire::HttpLog::default(),
             recording: Mutex::new(None),
+            request_timeout: Mutex::new(timeout),
         })
+    }
+
+    /// Bounds each later request (nonce, POST) by `timeout`: a server that accepts and never
+    /// answers costs at most that.
+    pub fn set_request_timeout(&self, timeout: Duration) {
+        *self
+            .request_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = timeout;
+    }
+
+    fn request_timeout(&self) -> Duration {
+        *self
+            .request_timeout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Keeps every successful answer to a signed POST from now on, for
@@ -215,6 +304,7 @@ impl AcmeClient {
             payload: payload.cloned(),
             status: answer.status,
             location: answer.location(),
+            content_type: header_str(&answer.headers, header::CONTENT_TYPE),
             body: answer.body[..answer.body.len().min(OBSERVED_BODY_MAX)].to_vec(),
         });
     }
@@ -254,7 +344,12 @@ impl AcmeClient {
         if let Some(n) = self.nonces.lock().unwrap_or_else(|p| p.into_inner()).pop() {
             return Ok(n);
         }
-        let answer = self.http.head(&self.directory.new_nonce).send().await?;
+        let answer = self
+            .http
+            .head(&self.directory.new_nonce)
+            .timeout(self.request_timeout())
+            .send()
+            .await?;
         self.keep_nonce(answer.headers());
         self.nonces
             .lock()
@@ -363,20 +458,21 @@ impl AcmeClient {
                 .http
                 .post(url)
                 .header(header::CONTENT_TYPE, "application/jose+json")
+                .timeout(self.request_timeout())
                 .body(body)
                 .send()
                 .await?;
             let status = answer.status().as_u16();
             let headers = answer.headers().clone();
-            let body = answer.bytes().await?.to_vec();
-            Ok::<_, reqwest::Error>((status, headers, body))
+            let body = read_bounded(answer).await?;
+            Ok::<_, AcmeError>((status, headers, body))
         }
         .await;
         let (status, headers, body) = match answered {
             Ok(answer) => answer,
             Err(e) => {
                 self.wire.record(at, request, format!("no answer: {e}"));
-                return Err(e.into());
+                return Err(e);
             }
         };
         let location = header_str(&headers, header::LOCATION);
@@ -398,7 +494,7 @@ impl AcmeClient {
             .get("type")
             .and_then(|t| t.as_str())
             .map(|t| acmeproof_protocol::problem::short_type(t).to_owned())
-            .unwrap_or_else(|| "(no problem document)".into());
+            .unwrap_or_else(|| NO_PROBLEM_DOCUMENT.into());
         let detail = document
             .get("detail")
             .and_then(|d| d.as_str())

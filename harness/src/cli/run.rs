@@ -62,7 +62,8 @@ pub struct RunArgs {
     /// `acmeproof run --help-placeholders`). Exit 89 means "unimplemented".
     #[arg(long, value_name = "TEMPLATE")]
     client_cmd: Option<String>,
-    /// Seconds one run of --client-cmd may take before it is killed.
+    /// Seconds one run of --client-cmd may take before it is killed; with --server-url, the
+    /// most one request to the server may take (a hung answer ends its step there).
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     client_timeout: u64,
     /// Print what each --client-cmd placeholder stands for, and exit.
@@ -586,6 +587,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                     wait: std::time::Duration::from_secs(args.server_wait),
                     ca_mailbox: args.ca_mailbox.as_deref().map(ca_mailbox).transpose()?,
                     smarthost_dkim: args.smarthost_dkim,
+                    request_timeout: std::time::Duration::from_secs(args.client_timeout.max(1)),
                 },
                 &mut say,
             ))

@@ -83,6 +83,11 @@ pub struct MuaOptions {
     /// no better one is coming. `None`: wait out the timeout (lookalikes put in the mailbox
     /// before the order have lower UIDs either way).
     pub challenge_from_uid: Option<u32>,
+    /// With [`PostTiming::AfterReply`]: when no challenge mail has come this long after the
+    /// order, POST the challenge anyway and wait on. RFC 8823 §3 leaves it to the CA when the
+    /// challenge mail is sent; a CA that sends it only on the challenge POST would otherwise
+    /// never be answered. `None`: never (the reference CA's own scenarios say when).
+    pub post_without_mail: Option<Duration>,
 }
 
 impl Default for MuaOptions {
@@ -99,6 +104,7 @@ impl Default for MuaOptions {
             timeout: Duration::from_secs(30),
             seed: Seed(1),
             challenge_from_uid: None,
+            post_without_mail: None,
         }
     }
 }
@@ -129,6 +135,9 @@ pub struct MuaOutcome {
     pub issued: Issued,
     /// What the leaf certificate carries.
     pub certificate: acmeproof_mocks::ca::pki::CertSummary,
+    /// Whether the challenge was POSTed before any challenge mail had come, because none came
+    /// within [`MuaOptions::post_without_mail`].
+    pub posted_without_mail: bool,
 }
 
 /// The whole RFC 8823 issuance for `account`, as the reference MUA does it. `anchors` are what
@@ -168,6 +177,12 @@ pub async fn issue_in<'a>(
     let resolver = WorldResolver::new(account.dns).map_err(|e| FlowError::Dns(e.to_string()))?;
     let verifier = DkimVerifier::new(&resolver);
     let deadline = Instant::now() + options.timeout;
+    // The moment to POST without a mail, if the CA may be waiting for the POST to send it.
+    let mut post_at = match (options.post, options.post_without_mail) {
+        (PostTiming::AfterReply, Some(after)) => Some((Instant::now() + after).min(deadline)),
+        _ => None,
+    };
+    let mut posted_without_mail = false;
     let mut ignored = Vec::new();
     let (uid, raw, info, dkim_pass) = 'found: loop {
         let mut batch = mailbox.new_messages().await?.into_iter();
@@ -194,6 +209,18 @@ pub async fn issue_in<'a>(
                         reason,
                     });
                 }
+            }
+        }
+        if let Some(at) = post_at {
+            if mailbox.wait(options.wait, at).await? {
+                continue;
+            }
+            post_at = None;
+            if Instant::now() < deadline {
+                tracing::info!("no challenge mail yet: the challenge is POSTed first");
+                client.respond(ordered.challenge_url()).await?;
+                posted_without_mail = true;
+                continue;
             }
         }
         if !mailbox.wait(options.wait, deadline).await? {
@@ -228,7 +255,7 @@ pub async fn issue_in<'a>(
         .await?;
     let part1 = exchange.info.token_part1.clone().unwrap_or_default();
     mailbox.mark_answered(uid, &part1).await?;
-    if options.post == PostTiming::AfterReply {
+    if options.post == PostTiming::AfterReply && !posted_without_mail {
         client.respond(exchange.challenge_url()).await?;
     }
     let authorization = client
@@ -267,6 +294,7 @@ pub async fn issue_in<'a>(
         authorization,
         issued,
         certificate,
+        posted_without_mail,
     })
 }
 

@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::model::*;
 use super::{LoadedScenario, StepLog, StepStatus};
 use crate::acme::AcmeClient;
+use crate::acme::client::NO_PROBLEM_DOCUMENT;
 use crate::acme::email::{self, CsrKeyUsage, Exchange, Ordered, ReplyStyle};
 use crate::acme::flow::FlowError;
 use crate::acme::probe::{Fault, probe};
@@ -37,6 +38,12 @@ mod tls;
 
 /// The bound on anything a step awaits.
 const WAIT: Duration = Duration::from_secs(20);
+
+/// How long a server under test has to send the challenge mail after the order before the
+/// harness POSTs the challenge anyway: RFC 8823 §3 leaves it to the CA when the mail goes out,
+/// and a CA that sends it only on the challenge POST is waiting for that POST. (Never against
+/// the reference CA, whose scenarios say when it mails.)
+const MAIL_BEFORE_POST: Duration = Duration::from_secs(10);
 
 /// What one run of a scenario produced.
 #[derive(Debug, Default)]
@@ -238,6 +245,7 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
         process: Vec::new(),
         mail_notes: Vec::new(),
         objects: objects::ObjectJudge::default(),
+        posted_without_mail: false,
     };
     let mut halted = false;
     for (index, step) in scenario.file.steps.iter().enumerate() {
@@ -354,6 +362,9 @@ struct Context<'w> {
     mail_notes: Vec<server_wire::MailNote>,
     /// The RFC 8555 objects the client was shown, judged after every step.
     objects: objects::ObjectJudge,
+    /// The challenge was POSTed before its mail came (the server mails on the POST): a later
+    /// `post` step has nothing left to do.
+    posted_without_mail: bool,
 }
 
 /// A finding for an expectation of the scenario. A requirement the catalogue calls descriptive
@@ -385,16 +396,22 @@ impl Context<'_> {
         self.findings.extend(findings);
     }
 
-    /// Judges the objects of the step so far and says whether that found a MUST broken: a step
-    /// whose own check refused a certificate or an authorization leaves the defect to the
-    /// judge's finding under its own rule when there is one, instead of a second finding
-    /// under the scenario's id (one finding per defect).
+    /// Judges the objects of the step so far and says whether that found the certificate
+    /// broken at MUST level: a step whose own check refused the certificate leaves the defect
+    /// to the judge's finding under its own rule when there is one, instead of a second
+    /// finding under the scenario's id (one finding per defect).
     fn judged_now(&mut self) -> bool {
+        const CERTIFICATE_RULES: [&str; 4] = [
+            requirements::ACME_23,
+            requirements::ACME_45,
+            requirements::SMIME_57,
+            requirements::MAIL_9,
+        ];
         let before = self.findings.as_slice().len();
         self.judge_objects();
         self.findings.as_slice()[before..]
             .iter()
-            .any(|f| f.level == Level::Must)
+            .any(|f| f.level == Level::Must && CERTIFICATE_RULES.contains(&f.req))
     }
 
     /// An authorization the scenario expects refused with an error type or detail, whose
@@ -423,6 +440,7 @@ impl Context<'_> {
             Step::Order(s) => self.order(s).await,
             Step::ReadChallenge(s) => self.read_challenge(s).await,
             Step::Reply(s) => self.reply(s).await,
+            Step::Post(_) if self.posted_without_mail => Ok(()),
             Step::Post(_) => {
                 let url = self.challenge_url()?;
                 self.client()?.respond(&url).await?;
@@ -435,7 +453,10 @@ impl Context<'_> {
                 let names: Vec<&str> = s.names.iter().map(String::as_str).collect();
                 match crate::acme::flow::issue_dns01(client, &world.dns, &names, WAIT).await {
                     Ok(_) => Ok(()),
-                    Err(e) => self.fail(expectation(&s.req, "a certificate", e.to_string())),
+                    Err(e) => match self.broken_flow(&e) {
+                        Some(stop) => Err(stop),
+                        None => self.fail(expectation(&s.req, "a certificate", e.to_string())),
+                    },
                 }
             }
             Step::DeactivateAccount(_) => {
@@ -520,6 +541,28 @@ impl Context<'_> {
         matches!(self.sut, Sut::Server(target) if !target.strict_mua)
     }
 
+    /// A finalize a server under test refused for the CSR's key type, when the scenario asked
+    /// for a key other than the default ES256 (P-256): as `unimplemented` with its own words.
+    /// RFC 8555 §6.7: "badCSR: The CSR is unacceptable (e.g., due to a short key)"; which keys
+    /// a CA certifies is its policy, not a MUST. (A refused P-256 key, which every CA of the
+    /// WebPKI takes, is judged as the scenario says.)
+    fn key_refusal(&self, e: &FlowError, key: &str) -> Option<StepError> {
+        let Sut::Server(_) = self.sut else {
+            return None;
+        };
+        match e {
+            FlowError::Acme(crate::acme::AcmeError::Problem { kind, detail, .. })
+                if key != "es256" && (kind == "badCSR" || kind == "badPublicKey") =>
+            {
+                Some(StepError::Unimplemented(format!(
+                    "the server will not certify a {key} key ({kind}: {detail}), a policy RFC \
+                     8555 §6.7 allows"
+                )))
+            }
+            _ => None,
+        }
+    }
+
     fn client(&self) -> Result<&AcmeClient, StepError> {
         self.client
             .as_ref()
@@ -578,7 +621,12 @@ impl Context<'_> {
             let key = AccountKey::generate(KeyAlg::Es256, &self.seed.stream(label))
                 .map_err(|e| StepError::Harness(format!("key: {e}")))?;
             let (directory_url, root_pem) = self.acme_server();
-            let client = AcmeClient::connect(&directory_url, &root_pem, key).await?;
+            let timeout = match self.sut {
+                Sut::Server(target) => target.request_timeout,
+                _ => crate::acme::client::REQUEST_TIMEOUT,
+            };
+            let client =
+                AcmeClient::connect_bounded(&directory_url, &root_pem, key, timeout).await?;
             client.record();
             // A server under test gets the contact it was configured with (RFC 8555 §7.3:
             // many CAs require one); the reference CA's scenarios set theirs in their steps.
@@ -618,6 +666,8 @@ impl Context<'_> {
                 "before-reply" => PostTiming::BeforeReply,
                 other => return Err(bad("post", other)),
             };
+        } else if let Sut::Server(_) = self.sut {
+            o.post_without_mail = Some(MAIL_BEFORE_POST);
         }
         if let Some(usage) = &v.usage {
             o.usage = usage_of(usage).ok_or_else(|| bad("usage", usage))?;
@@ -670,6 +720,11 @@ impl Context<'_> {
         )
         .await;
         mailbox.close().await;
+        if let Err(e) = &result
+            && let Some(stop) = self.broken_flow(e)
+        {
+            return Err(stop);
+        }
         let req = s.req.as_deref().unwrap_or("SMIME-10");
         match (s.expect.as_str(), result) {
             ("issued", Ok(outcome)) => {
@@ -680,6 +735,9 @@ impl Context<'_> {
                     &address,
                     &outcome.reply,
                 );
+                if outcome.posted_without_mail {
+                    self.mailed_on_post();
+                }
                 self.observe_challenge(&outcome.exchange).await;
                 self.observe_reply(&outcome.exchange, &address).await;
                 if let Some(want) = s.ignored
@@ -740,6 +798,64 @@ impl Context<'_> {
                 "expect = {other:?}: issued or refused"
             ))),
         }
+    }
+
+    /// An answer no ACME server may give, met in the middle of a flow, whatever the scenario
+    /// tests: one clear line, never a finding under the scenario's id (it did not get to test
+    /// its rule). A connection that failed or hung past the request bound, or a body that is
+    /// not what RFC 8555 says (not JSON, no Location), ends the scenario as `error`; an error
+    /// status without a problem document is ACME-30's (RFC 8555 §6.7: "the server MUST
+    /// return an HTTP error response with a problem document" in Content-Type
+    /// application/problem+json).
+    fn broken_answer(&mut self, e: &crate::acme::AcmeError) -> Option<StepError> {
+        use crate::acme::AcmeError;
+        match e {
+            AcmeError::Http(_) | AcmeError::Protocol(_) => Some(StepError::Harness(format!(
+                "the server's answer cannot be used: {e}"
+            ))),
+            AcmeError::Problem { status, kind, .. } if kind == NO_PROBLEM_DOCUMENT => {
+                self.findings.push(expectation(
+                    requirements::ACME_30,
+                    "an error answer with a problem document (application/problem+json)",
+                    format!("{status} without one"),
+                ));
+                Some(StepError::Halt(format!(
+                    "the server answered {status} without a problem document"
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Context::broken_answer`] for a flow's error; and a failure on the harness's own side
+    /// (its IMAP reading, its Submission, its DNS changes, its CSR) is a harness error, under
+    /// no requirement id: the server under test did nothing wrong there.
+    fn broken_flow(&mut self, e: &FlowError) -> Option<StepError> {
+        match e {
+            FlowError::Acme(acme) => self.broken_answer(acme),
+            FlowError::Imap(_) | FlowError::Smtp(_) | FlowError::Dns(_) | FlowError::Csr(_) => {
+                Some(StepError::Harness(format!(
+                    "the harness's own side failed: {e}"
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    /// The policy note of a server that sent the challenge mail only after the challenge POST:
+    /// RFC 8823 §3 leaves when to the CA, so it is no failure.
+    fn mailed_on_post(&mut self) {
+        self.findings.push(
+            Finding::new(
+                requirements::SMIME_7,
+                "policy: when the challenge mail is sent is the CA's choice (RFC 8823 §3)",
+                format!(
+                    "none came within {MAIL_BEFORE_POST:?} of the order; it came after the \
+                     challenge POST"
+                ),
+            )
+            .at(Level::Info),
+        );
     }
 
     fn fail(&mut self, finding: Finding) -> Result<(), StepError> {
@@ -913,7 +1029,12 @@ impl Context<'_> {
         let ordered = email::order(client, &address).await;
         let mut ordered = match ordered {
             Ok(ordered) => ordered,
-            Err(e) => return Err(self.policy_refusal(&e).unwrap_or_else(|| e.into())),
+            Err(e) => {
+                return Err(self
+                    .policy_refusal(&e)
+                    .or_else(|| self.broken_flow(&e))
+                    .unwrap_or_else(|| e.into()));
+            }
         };
         ordered.inbox_from_uid = mark;
         self.ordered = Some(ordered);
@@ -928,8 +1049,40 @@ impl Context<'_> {
             .clone()
             .ok_or_else(|| StepError::Harness("no order yet: order first".into()))?;
         let from = ordered.challenge_from().to_owned();
-        let exchange =
-            email::read_challenge_as(self.world, ordered, &address, WAIT, self.lenient_mua()).await;
+        let exchange = match self.sut {
+            // A server under test may send the mail only on the challenge POST (RFC 8823 §3
+            // leaves when to it): without a mail for a while, POST, then wait on.
+            Sut::Server(_) => {
+                let first = email::read_challenge_as(
+                    self.world,
+                    ordered.clone(),
+                    &address,
+                    MAIL_BEFORE_POST,
+                    self.lenient_mua(),
+                )
+                .await;
+                match first {
+                    Err(FlowError::Unexpected(_)) => {
+                        self.client()?.respond(ordered.challenge_url()).await?;
+                        self.posted_without_mail = true;
+                        let exchange = email::read_challenge_as(
+                            self.world,
+                            ordered,
+                            &address,
+                            WAIT,
+                            self.lenient_mua(),
+                        )
+                        .await;
+                        if exchange.is_ok() {
+                            self.mailed_on_post();
+                        }
+                        exchange
+                    }
+                    other => other,
+                }
+            }
+            _ => email::read_challenge(self.world, ordered, &address, WAIT).await,
+        };
         match exchange {
             Ok(exchange) => {
                 self.note_challenge_mail(&address, &exchange.challenge_mail);
@@ -1168,6 +1321,12 @@ impl Context<'_> {
         let (csr, _) = email::smime_csr(&csr_address, usage, &rng)?;
         let finalize = order["finalize"].as_str().unwrap_or_default().to_owned();
         let answer = client.finalize(&finalize, &csr).await;
+        if let Err(e) = &answer
+            && let Some(stop) = self.broken_answer(e)
+        {
+            return Err(stop);
+        }
+        let client = self.client()?;
         match (&s.error, answer) {
             (Some(want), Err(e)) => {
                 let got = e.problem_kind().unwrap_or_default().to_owned();
@@ -1205,6 +1364,11 @@ impl Context<'_> {
         let answer = client
             .new_order(&[serde_json::json!({"type": s.kind, "value": s.value})])
             .await;
+        if let Err(e) = &answer
+            && let Some(stop) = self.broken_answer(e)
+        {
+            return Err(stop);
+        }
         match (&s.error, answer) {
             (None, Ok(_)) => Ok(()),
             (Some(want), Err(e)) if one_of(want, e.problem_kind().unwrap_or_default()) => Ok(()),
@@ -1235,14 +1399,14 @@ impl Context<'_> {
         let client = self.account("account").await?;
         let http = client.http().clone();
         let dir_url = self.acme_server().0;
-        let dir: Value = http
+        let answer = http
             .get(&dir_url)
             .send()
             .await
-            .map_err(|e| StepError::Harness(e.to_string()))?
-            .json()
-            .await
             .map_err(|e| StepError::Harness(e.to_string()))?;
+        let body = crate::acme::client::read_bounded(answer).await?;
+        let dir: Value = serde_json::from_slice(&body)
+            .map_err(|e| StepError::Harness(format!("the directory is not JSON: {e}")))?;
         let mut problems = Vec::new();
         for field in [
             "newNonce",

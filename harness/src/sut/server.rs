@@ -38,6 +38,9 @@ pub struct ServerTarget {
     /// `Err(why)` when it offers no draft-ietf-acme-email-tls challenge: email-tls scenarios
     /// are then `unimplemented`.
     pub email_tls: Result<(), String>,
+    /// The bound on each request to it (`--client-timeout`): a server that accepts and never
+    /// answers ends the step there.
+    pub request_timeout: Duration,
 }
 
 /// How a run meets its server under test (the `run --server-*` options).
@@ -67,6 +70,8 @@ pub struct ServerSetup<'a> {
     pub ca_mailbox: Option<CaMailboxSpec>,
     /// The smarthost DKIM-signs like a provider's MSA (`--smarthost-dkim`).
     pub smarthost_dkim: bool,
+    /// The bound on each request once the run is under way.
+    pub request_timeout: Duration,
 }
 
 /// The CA mailbox's address when neither `--ca-mailbox` nor the world config names one.
@@ -112,6 +117,7 @@ impl ServerTarget {
             wait,
             ca_mailbox,
             smarthost_dkim,
+            request_timeout,
         } = setup;
         let config = server_world(WorldConfig { seed, ..config }, ca_mailbox, smarthost_dkim);
         let world = World::start(config)
@@ -213,6 +219,7 @@ impl ServerTarget {
             strict_mua,
             email,
             email_tls,
+            request_timeout,
         })
     }
 

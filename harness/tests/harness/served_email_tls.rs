@@ -46,10 +46,8 @@ async fn a_srv_only_ca_passes_every_non_policy_email_tls_scenario() {
         root_pem,
         issuing_roots,
         contact: vec!["mailto:alice@example.test".into()],
-        world,
-        strict_mua: false,
         email: Err("not under test here".into()),
-        email_tls: Ok(()),
+        ..crate::support::world_ca_under_test(world)
     };
     let sut = Sut::Server(std::sync::Arc::new(target));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/email-tls");

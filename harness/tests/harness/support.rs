@@ -84,5 +84,6 @@ pub fn world_ca_under_test(world: World) -> ServerTarget {
         strict_mua: false,
         email: Ok(()),
         email_tls: Ok(()),
+        request_timeout: acmeproof::acme::client::REQUEST_TIMEOUT,
     }
 }

@@ -23,6 +23,9 @@ pub const ENDPOINTS: &[&str] = &[
     "revoke-cert",
 ];
 
+/// The names knob `refuse_csr_keys` takes.
+pub const CSR_KEY_TYPES: &[&str] = &["rsa", "p256", "p384", "ed25519"];
+
 /// All CA knobs. Unknown keys are refused, so a typo in a config cannot silently do nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -50,6 +53,11 @@ pub struct Knobs {
     /// SmtpUTF8Mailbox) with `rejectedIdentifier`: a policy RFC 8555 §7.4 allows a CA, and one a
     /// judge of an external CA must not report as a violation.
     pub refuse_eai: bool,
+    /// The CSR key types this CA will not certify (`rsa`, `p256`, `p384`, `ed25519`): a
+    /// finalize with such a key is refused with `badCSR`. RFC 8555 §6.7: "badCSR: The CSR is
+    /// unacceptable (e.g., due to a short key)": which keys a CA takes is its policy, and a
+    /// judge of an external CA must not report a refusal as a violation.
+    pub refuse_csr_keys: Vec<String>,
     /// Broken on purpose: leave `Auto-Submitted: auto-generated` out of the challenge mail
     /// (RFC 8823 §3.1 item 4 MUST), so a judge of the MUA side can be watched firing.
     pub challenge_without_auto_submitted: bool,
@@ -366,6 +374,7 @@ impl Default for Knobs {
             retry_after_secs: None,
             strict: false,
             refuse_eai: false,
+            refuse_csr_keys: Vec::new(),
             challenge_without_auto_submitted: false,
             challenge_unsigned: false,
             challenge_without_date: false,
@@ -405,7 +414,9 @@ impl Default for Knobs {
 }
 
 /// Failures injected on one endpoint, each a percentage of requests (0–100), drawn in order:
-/// first `rate_limited`, then `unavailable`, then `internal`.
+/// `rate_limited`, `unavailable`, `internal`, then the answers no ACME server may give
+/// (`garbage`, `html`, `wrong_status`, `hang`), so a client's judge can be watched meeting a
+/// broken server in the middle of a flow.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Chaos {
@@ -415,6 +426,17 @@ pub struct Chaos {
     pub unavailable: u8,
     /// 500 `serverInternal`.
     pub internal: u8,
+    /// 200 with `Content-Type: application/json` and a body that is not JSON (RFC 8555 §6:
+    /// "ACME messages ... are JSON").
+    pub garbage: u8,
+    /// 200 with an HTML page, as a proxy or a misrouted web server gives.
+    pub html: u8,
+    /// 418 with a text body: an error status without a problem document (RFC 8555 §6.7: error
+    /// answers are `application/problem+json`, ACME-30).
+    pub wrong_status: u8,
+    /// The request is read and never answered (until the CA shuts down): a client must give
+    /// up on its own bound.
+    pub hang: u8,
     /// The Retry-After value in seconds (default 1).
     pub retry_after_secs: Option<u64>,
 }
@@ -425,6 +447,9 @@ pub enum KnobError {
     /// A percentage above 100.
     #[error("knob {0}: a percentage must be 0..=100, got {1}")]
     Percentage(String, u8),
+    /// A key type name that does not exist.
+    #[error("knob refuse_csr_keys: {0:?} is not rsa, p256, p384 or ed25519")]
+    KeyType(String),
     /// A chaos entry for an endpoint that does not exist.
     #[error("knob chaos.{0}: no such endpoint (known: {known})", known = ENDPOINTS.join(", "))]
     Endpoint(String),
@@ -481,6 +506,13 @@ impl Knobs {
                 return Err(KnobError::Zero(name));
             }
         }
+        if let Some(bad) = self
+            .refuse_csr_keys
+            .iter()
+            .find(|k| !CSR_KEY_TYPES.contains(&k.as_str()))
+        {
+            return Err(KnobError::KeyType(bad.clone()));
+        }
         for (endpoint, chaos) in &self.chaos {
             if !ENDPOINTS.contains(&endpoint.as_str()) {
                 return Err(KnobError::Endpoint(endpoint.clone()));
@@ -489,6 +521,10 @@ impl Knobs {
                 ("rate_limited", chaos.rate_limited),
                 ("unavailable", chaos.unavailable),
                 ("internal", chaos.internal),
+                ("garbage", chaos.garbage),
+                ("html", chaos.html),
+                ("wrong_status", chaos.wrong_status),
+                ("hang", chaos.hang),
             ] {
                 if pct > 100 {
                     return Err(KnobError::Percentage(

@@ -222,6 +222,13 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let der = acmeproof_protocol::b64url::decode_strict(csr_b64)
         .map_err(|e| bad_csr(format!("\"csr\" is not base64url: {e}")))?;
     let csr = pki::parse_csr(&der).map_err(|e| Problem::new(e.problem_type(), e.to_string()))?;
+    // Knob refuse_csr_keys: a key type this CA does not certify (its policy, RFC 8555 §6.7).
+    let key_type = csr.key.knob_name();
+    if ca.knobs().refuse_csr_keys.iter().any(|k| k == key_type) {
+        return Err(bad_csr(format!(
+            "this CA does not certify {key_type} keys (knob refuse_csr_keys)"
+        )));
+    }
     // RFC 7817 §5: a CSR tool "MUST include" the SRV-IDs; those the order validated are not
     // ACME identifiers but are accepted, any other SRVName is still refused.
     let targets = email_tls::order_targets(&ca.store(), &order);

@@ -469,7 +469,9 @@ async fn dispatch(
     let Some(route) = route else {
         return Err(Problem::malformed(format!("no resource at {}", req.path)).with_status(404));
     };
-    chaos(ca, route)?;
+    if let Some(broken) = chaos(ca, route).await? {
+        return Ok(broken);
+    }
     if ca.knobs().strict && !req.headers.contains_key(header::USER_AGENT) {
         // RFC 8555 §6.1 (ACME-34): "ACME clients MUST send a User-Agent header field".
         return Err(Problem::malformed(
@@ -516,10 +518,14 @@ fn method_not_allowed(allow: &str, detail: &str) -> Problem {
     problem
 }
 
-fn chaos(ca: &CaShared, route: &Route) -> Result<(), Problem> {
+/// How long a `hang` holds a request: past any client's bound; the CA's shutdown drops it.
+const HANG: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The knob chaos on `route`: a problem, an answer no ACME server may give, or nothing.
+async fn chaos(ca: &CaShared, route: &Route) -> Result<Option<Reply>, Problem> {
     let knobs = ca.knobs();
     let Some(chaos) = knobs.chaos.get(route.endpoint()) else {
-        return Ok(());
+        return Ok(None);
     };
     let retry_after = chaos.retry_after_secs.unwrap_or(1);
     if ca.dice.chance(chaos.rate_limited) {
@@ -535,7 +541,36 @@ fn chaos(ca: &CaShared, route: &Route) -> Result<(), Problem> {
     if ca.dice.chance(chaos.internal) {
         return Err(Problem::internal("internal error (knob chaos)"));
     }
-    Ok(())
+    let body = |status: StatusCode, kind: &'static str, text: &str| Reply {
+        status,
+        headers: Vec::new(),
+        body: Some((kind, text.as_bytes().to_vec())),
+    };
+    if ca.dice.chance(chaos.garbage) {
+        return Ok(Some(body(
+            StatusCode::OK,
+            "application/json",
+            "{\"status\": \"valid\", <- not JSON (knob chaos)",
+        )));
+    }
+    if ca.dice.chance(chaos.html) {
+        return Ok(Some(body(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "<!DOCTYPE html><html><body><h1>Welcome</h1></body></html>",
+        )));
+    }
+    if ca.dice.chance(chaos.wrong_status) {
+        return Ok(Some(body(
+            StatusCode::IM_A_TEAPOT,
+            "text/plain; charset=utf-8",
+            "I'm a teapot (knob chaos)",
+        )));
+    }
+    if ca.dice.chance(chaos.hang) {
+        tokio::time::sleep(HANG).await;
+    }
+    Ok(None)
 }
 
 fn directory(ca: &CaShared) -> Reply {

@@ -149,10 +149,32 @@ impl ObjectJudge {
         self.status.insert(url.to_owned(), (kind, to.to_owned()));
     }
 
-    /// An S/MIME order's certificate against the CSR its finalize got. Other orders
+    /// Any order's certificate download is a PEM chain (ACME-23); an S/MIME order's
+    /// certificate is held against the CSR its finalize got. Other orders
     /// (draft-ietf-acme-email-tls, dns-01) have their own profile, checked by their steps: an
     /// RFC 7817 certificate rightly carries SRV-IDs its CSR did not ask for.
     fn certificate(&self, order_url: &str, o: &Observed, out: &mut Findings) {
+        let pem = String::from_utf8_lossy(&o.body);
+        let chain = crate::mua::certificate::pem_chain(&pem).unwrap_or_default();
+        let kind = o.content_type.as_deref().unwrap_or_default();
+        let media = kind.split(';').next().unwrap_or_default().trim();
+        if chain.is_empty() || !media.eq_ignore_ascii_case("application/pem-certificate-chain") {
+            let start: String = pem
+                .chars()
+                .take(40)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            out.add(
+                acmeproof_protocol::requirements::ACME_23,
+                "the certificate as application/pem-certificate-chain (RFC 8555 §7.4.2, §9.1)",
+                format!(
+                    "{} certificate(s) in a {:?} answer beginning {start:?}",
+                    chain.len(),
+                    kind
+                ),
+            );
+            return;
+        }
         let smime = self
             .orders
             .get(order_url)
@@ -163,10 +185,6 @@ impl ObjectJudge {
             .find(|(_, order)| order.as_str() == order_url)
             .and_then(|(f, _)| self.csr.get(f));
         let (true, Some(csr)) = (smime, csr) else {
-            return;
-        };
-        let pem = String::from_utf8_lossy(&o.body);
-        let Ok(chain) = crate::mua::certificate::pem_chain(&pem) else {
             return;
         };
         if let Some(leaf) = chain.first() {

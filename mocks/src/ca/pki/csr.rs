@@ -99,6 +99,16 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// Its name for knob `refuse_csr_keys`: `rsa`, `p256`, `p384`, `ed25519`.
+    pub fn knob_name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa { .. } => "rsa",
+            KeyAlgorithm::EcP256 => "p256",
+            KeyAlgorithm::EcP384 => "p384",
+            KeyAlgorithm::Ed25519 => "ed25519",
+        }
+    }
+
     /// True for RSA keys (they encrypt: keyEncipherment; EC keys agree: keyAgreement).
     pub fn is_rsa(self) -> bool {
         matches!(self, KeyAlgorithm::Rsa { .. })
