@@ -153,37 +153,6 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// One successful answer to a signed POST, kept for a judge of the server's objects.
-#[derive(Debug, Clone)]
-pub struct Observed {
-    /// The URL POSTed to.
-    pub url: String,
-    /// The payload sent (`None` for POST-as-GET).
-    pub payload: Option<Value>,
-    /// The HTTP status.
-    pub status: u16,
-    /// The `Location` header, if any.
-    pub location: Option<String>,
-    /// The `Content-Type` header, if any.
-    pub content_type: Option<String>,
-    /// The body, at most [`OBSERVED_BODY_MAX`] octets of it.
-    pub body: Vec<u8>,
-}
-
-/// How many answers a recording client keeps before the judge takes them: a hostile server
-/// cannot grow the log without bound (later answers are dropped, and counted).
-pub const OBSERVED_MAX: usize = 4096;
-
-/// The most of one body a recording client keeps (a certificate chain is a few KiB).
-pub const OBSERVED_BODY_MAX: usize = 256 * 1024;
-
-/// The answers a recording client kept, and how many it had to drop.
-#[derive(Debug, Default)]
-struct Recording {
-    kept: Vec<Observed>,
-    dropped: usize,
-}
-
 /// A client bound to one CA and one account key.
 #[derive(Debug)]
 pub struct AcmeClient {
@@ -192,9 +161,8 @@ pub struct AcmeClient {
     key: AccountKey,
     kid: Mutex<Option<String>>,
     nonces: Mutex<Vec<String>>,
+    /// Every exchange, once [`AcmeClient::record`] was called.
     wire: super::wire::HttpLog,
-    /// `Some` once [`AcmeClient::record`] was called: every successful signed POST's answer.
-    recording: Mutex<Option<Recording>>,
     /// The bound on each request after the directory (a hung server is given up on).
     request_timeout: Mutex<Duration>,
 }
@@ -252,7 +220,6 @@ impl AcmeClient {
             kid: Mutex::new(None),
             nonces: Mutex::new(Vec::new()),
             wire: super::wire::HttpLog::default(),
-            recording: Mutex::new(None),
             request_timeout: Mutex::new(timeout),
         })
     }
@@ -273,40 +240,16 @@ impl AcmeClient {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keeps every successful answer to a signed POST from now on, for
-    /// [`AcmeClient::take_observed`].
+    /// Keeps every exchange from now on, for [`AcmeClient::take_observed`] and
+    /// [`AcmeClient::take_wire`] (bounded: see [`super::wire`]).
     pub fn record(&self) {
-        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
-        recording.get_or_insert_with(Recording::default);
+        self.wire.enable();
     }
 
-    /// The answers kept since the last call, oldest first, and how many were dropped because
-    /// more than [`OBSERVED_MAX`] came in between.
-    pub fn take_observed(&self) -> (Vec<Observed>, usize) {
-        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
-        match recording.as_mut() {
-            Some(r) => (std::mem::take(&mut r.kept), std::mem::take(&mut r.dropped)),
-            None => (Vec::new(), 0),
-        }
-    }
-
-    fn observe(&self, url: &str, payload: Option<&Value>, answer: &Response) {
-        let mut recording = self.recording.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(r) = recording.as_mut() else {
-            return;
-        };
-        if r.kept.len() >= OBSERVED_MAX {
-            r.dropped += 1;
-            return;
-        }
-        r.kept.push(Observed {
-            url: url.to_owned(),
-            payload: payload.cloned(),
-            status: answer.status,
-            location: answer.location(),
-            content_type: header_str(&answer.headers, header::CONTENT_TYPE),
-            body: answer.body[..answer.body.len().min(OBSERVED_BODY_MAX)].to_vec(),
-        });
+    /// The successful answers since the last call, oldest first, and how many exchanges were
+    /// dropped past the bound meanwhile.
+    pub fn take_observed(&self) -> (Vec<super::wire::Observed>, usize) {
+        self.wire.take_observed()
     }
 
     /// The directory.
@@ -329,9 +272,10 @@ impl AcmeClient {
         *self.kid.lock().unwrap_or_else(|p| p.into_inner()) = Some(url);
     }
 
-    /// What this client sent and got so far (taken: a second call returns what came after).
+    /// Every exchange since the last call, for a transcript, and how many were dropped past the
+    /// bound meanwhile.
     pub fn take_wire(&self) -> (Vec<super::wire::HttpExchange>, usize) {
-        self.wire.take()
+        self.wire.take_wire()
     }
 
     /// The underlying HTTP client (for raw requests in tests).
@@ -399,12 +343,7 @@ impl AcmeClient {
             let answer = self.send_raw(url, body.to_string().into_bytes()).await?;
             match answer {
                 Err(e) if e.problem_kind() == Some("badNonce") && !retried => retried = true,
-                other => {
-                    if let Ok(answer) = &other {
-                        self.observe(url, payload, answer);
-                    }
-                    return other;
-                }
+                other => return other,
             }
         }
     }
@@ -435,12 +374,7 @@ impl AcmeClient {
             let answer = self.send_raw(url, body.to_string().into_bytes()).await?;
             match answer {
                 Err(e) if e.problem_kind() == Some("badNonce") && !retried => retried = true,
-                other => {
-                    if let Ok(answer) = &other {
-                        self.observe(url, payload, answer);
-                    }
-                    return other;
-                }
+                other => return other,
             }
         }
     }
@@ -451,8 +385,9 @@ impl AcmeClient {
         url: &str,
         body: Vec<u8>,
     ) -> Result<Result<Response, AcmeError>, AcmeError> {
-        let at = time::OffsetDateTime::now_utc();
-        let request = super::wire::request_text("POST", url, &body);
+        let exchange = self.wire.enabled().then(|| {
+            super::wire::HttpExchange::request(time::OffsetDateTime::now_utc(), url, &body)
+        });
         let answered = async {
             let answer = self
                 .http
@@ -471,16 +406,21 @@ impl AcmeClient {
         let (status, headers, body) = match answered {
             Ok(answer) => answer,
             Err(e) => {
-                self.wire.record(at, request, format!("no answer: {e}"));
+                if let Some(exchange) = exchange {
+                    self.wire.record(exchange.answered(Err(e.to_string())));
+                }
                 return Err(e);
             }
         };
-        let location = header_str(&headers, header::LOCATION);
-        self.wire.record(
-            at,
-            request,
-            super::wire::answer_text(status, location.as_deref(), &body),
-        );
+        if let Some(exchange) = exchange {
+            self.wire
+                .record(exchange.answered(Ok(super::wire::Received {
+                    status,
+                    location: header_str(&headers, header::LOCATION),
+                    content_type: header_str(&headers, header::CONTENT_TYPE),
+                    body: &body,
+                })));
+        }
         self.keep_nonce(&headers);
         if (200..300).contains(&status) {
             return Ok(Ok(Response {

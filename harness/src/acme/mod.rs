@@ -21,4 +21,5 @@ pub mod flow;
 pub mod probe;
 pub mod wire;
 
-pub use client::{AcmeClient, AcmeError, Directory, Observed, Response};
+pub use client::{AcmeClient, AcmeError, Directory, Response};
+pub use wire::Observed;

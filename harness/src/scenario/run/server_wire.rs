@@ -62,14 +62,14 @@ impl Context<'_> {
                     Channel::Http,
                     Direction::ClientToServer,
                     String::new(),
-                    e.request,
+                    e.request_text(),
                 ));
                 lines.push((
                     e.at,
                     Channel::Http,
                     Direction::ServerToClient,
                     String::new(),
-                    e.answer,
+                    e.answer_text(),
                 ));
             }
             if dropped > 0 {
