@@ -992,7 +992,16 @@ impl Context<'_> {
         let answer = probe(client, fault).await?;
         let want_error = s.error.clone().unwrap_or_default();
         let mut failed = None;
-        if answer.status != s.status || !one_of(&want_error, &answer.problem) {
+        let refused = (400..500).contains(&answer.status);
+        if s.any_refusal && !refused {
+            failed = Some(expectation(
+                &s.req,
+                "a refusal (any 4xx)",
+                format!("{} {}", answer.status, answer.problem),
+            ));
+        } else if !s.any_refusal
+            && (answer.status != s.status || !one_of(&want_error, &answer.problem))
+        {
             failed = Some(expectation(
                 &s.req,
                 format!("{} {want_error}", s.status),

@@ -212,3 +212,32 @@ async fn issue_tls_expectations_fire_both_ways() {
     let (result, findings) = outcome(&agreeing).await;
     assert_eq!(result, "pass", "{findings:?}");
 }
+
+#[tokio::test]
+async fn any_refusal_passes_any_4xx_and_fires_on_an_accepted_request() {
+    let probe = |fault: &str| {
+        format!(
+            "{HEAD}
+[[step]]
+action = \"probe\"
+fault = \"{fault}\"
+status = 403
+error = \"unauthorized\"
+any_refusal = true
+req = \"ACME-7\"
+"
+        )
+        .replace("SMIME-10", "ACME-7")
+    };
+    // The reference CA answers 400 malformed, not the 403 unauthorized written here: any
+    // refusal passes.
+    let (verdict, findings) = outcome(&probe("bad-signature")).await;
+    assert_eq!(verdict, "pass", "{findings:?}");
+    // A conformant request is answered 200: that is no refusal.
+    let (verdict, findings) = outcome(&probe("none")).await;
+    assert_eq!(verdict, "fail");
+    assert!(
+        findings.iter().any(|f| f.starts_with("ACME-7 200")),
+        "{findings:?}"
+    );
+}
