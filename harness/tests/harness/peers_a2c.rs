@@ -329,3 +329,92 @@ fn the_readme_shows_the_configuration_the_test_uses() {
     assert!(readme.contains(ACME_SRV_CFG), "README: acme_srv.cfg");
     assert!(readme.contains(SMIME_CNF), "README: smime.cnf");
 }
+
+/// acme2certifier's own mail handler, configured as [`ACME_SRV_CFG`] says, against `serve`
+/// with a CA mailbox and a smarthost: it sends a challenge through the smarthost (STARTTLS,
+/// login) and, after alice replies through Submission, reads the reply from the CA mailbox
+/// over IMAPS. The scenarios never get this far (an RFC 8823 MUA ignores its challenge mail),
+/// so this shows the wiring works both ways.
+const PY_A2C_MAIL: &str = r#"
+import os, smtplib, ssl, sys, time, logging
+os.environ["ACME_SRV_CONFIGFILE"] = os.path.abspath(sys.argv[1])
+submission, bundle = sys.argv[2:4]
+from acme2certifier.acme_srv.email_handler import EmailHandler
+log = logging.getLogger("acme2certifier")
+with EmailHandler(logger=log) as handler:
+    assert handler.send_email_challenge("alice@example.test", "TOKENPART1") is not None
+print("challenge sent")
+host, port = submission.rsplit(":", 1)
+with smtplib.SMTP(host, int(port), timeout=20) as s:
+    s.starttls(context=ssl.create_default_context(cafile=bundle))
+    s.login("alice@example.test", "alice-password")
+    s.sendmail("alice@example.test", ["acme-ca@ca.example.test"],
+               "From: alice@example.test\r\nTo: acme-ca@ca.example.test\r\n"
+               "Subject: Re: ACME: TOKENPART1\r\n\r\n-----BEGIN ACME RESPONSE-----\r\n"
+               "digest\r\n-----END ACME RESPONSE-----\r\n")
+# Delivery is store-and-forward: poll, bounded.
+for _ in range(100):
+    with EmailHandler(logger=log) as handler:
+        got = handler.receive(callback=lambda m: m if "ACME: TOKENPART1" in m["subject"] else None)
+    if got:
+        assert "digest" in got["body"], got
+        print("reply read over IMAPS")
+        break
+    time.sleep(0.1)
+else:
+    raise SystemExit("acme2certifier found no reply in the CA mailbox")
+print("ok")
+"#;
+
+#[tokio::test]
+async fn acme2certifiers_mail_handler_sends_through_the_smarthost_and_reads_the_ca_mailbox() {
+    let Some(python) = acmeproof_testkit::require_python_package("acme2certifier") else {
+        return;
+    };
+    let world = crate::peers_mail::MailWorld::start_with(
+        "a2c-mail",
+        Some(
+            r#"
+[dns]
+zones = ["example.test"]
+
+[mail]
+users = [{ address = "alice@example.test", password = "alice-password" }]
+ca_mailbox = { address = "acme-ca@ca.example.test" }
+
+[mail.smarthost]
+"#,
+        ),
+    );
+    let mail = &world.serve.endpoints["mail"];
+    // The wiring's shape, from serve's endpoints.
+    let wiring = serde_json::json!({
+        "dns_resolver": world.serve.endpoints["dns"],
+        "smtp_smarthost": { "address": mail["smarthost"]["starttls"] },
+        "ca_mailbox": {
+            "address": mail["ca_mailbox"]["address"],
+            "username": mail["ca_mailbox"]["address"],
+            "password": mail["ca_mailbox"]["password"],
+            "imaps": { "address": mail["imaps"] },
+        },
+    });
+    let cfg = world.write("acme_srv.cfg", &acme_srv_cfg(&wiring, &world.serve.dir));
+    let script = world.write("a2c_mail.py", PY_A2C_MAIL);
+    let mut command = Command::new(python);
+    command
+        .arg(&script)
+        .arg(&cfg)
+        .arg(world.mail("submission"))
+        .arg(world.bundle())
+        .current_dir(&world.serve.dir);
+    let out = crate::peers::run(command, crate::peers_mail::TOOL_LIMIT);
+    let text = crate::peers::show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("reply read over IMAPS"), "{text}");
+    // The challenge reached alice through the smarthost, as acme2certifier wrote it.
+    let (summary, raw) = world
+        .wait_for("alice@example.test", "ACME: TOKENPART1")
+        .await;
+    assert_eq!(summary["from"], "acme-ca@ca.example.test", "{summary}");
+    assert!(raw.contains("by smarthost.acmeproof.test"), "{raw}");
+}
