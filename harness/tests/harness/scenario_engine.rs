@@ -241,3 +241,26 @@ req = \"ACME-7\"
         "{findings:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_refusing_the_fresh_nonce_of_its_own_bad_nonce_answer_is_an_acme_4_finding() {
+    // Every nonce refused: the client's one retry with the badNonce answer's Replay-Nonce is
+    // refused too, which RFC 8555 §6.5 forbids. A finding, not a harness error.
+    let text = format!(
+        "{HEAD}
+[world.ca.knobs]
+nonce_reject_percent = 100
+[[step]]
+action = \"order\"
+[[step]]
+action = \"post\"
+"
+    );
+    let (verdict, findings) = outcome(&text).await;
+    assert_eq!(verdict, "fail", "{findings:?}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].starts_with("ACME-4 refused again: 400 badNonce"),
+        "{findings:?}"
+    );
+}
