@@ -82,6 +82,22 @@ pub fn require_python(modules: &[&str]) -> Option<PathBuf> {
     None
 }
 
+/// Returns the `python3` on `PATH` when it imports `module` (a Python package under test, like
+/// acme2certifier), or `None` after printing "skipped: MODULE not installed" (a panic when
+/// [`tools_required`]).
+pub fn require_python_package(module: &str) -> Option<PathBuf> {
+    let python = find_tool("python3").filter(|p| python_imports(p, &[module]));
+    if python.is_none() {
+        if tools_required() {
+            panic!(
+                "{module} not installed, and {REQUIRE_TOOLS_ENV} is set: install it (see .ci/run)"
+            );
+        }
+        eprintln!("skipped: {module} not installed");
+    }
+    python
+}
+
 /// Whether `python` imports every module of `modules`.
 pub fn python_imports(python: &Path, modules: &[&str]) -> bool {
     std::process::Command::new(python)

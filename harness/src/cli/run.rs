@@ -376,6 +376,10 @@ pub fn describe(step: &scenario::Step) -> String {
         ),
         Step::AdvanceClock(s) => format!("advance-clock: {} s", s.seconds),
         Step::SetKnobs(s) => format!("set-knobs: {:?}", s.knobs),
+        Step::Probe(s) if s.any_refusal => format!(
+            "probe: a request with fault {} must be refused, with any 4xx ({})",
+            s.fault, s.req
+        ),
         Step::Probe(s) => format!(
             "probe: a request with fault {} must get {}{} ({})",
             s.fault,

@@ -384,6 +384,10 @@ pub struct ProbeStep {
     pub error: Option<String>,
     /// The requirement a wrong answer is filed under.
     pub req: String,
+    /// The RFC requires a refusal but names no status or error type for it: any 4xx answer
+    /// passes (`status` and `error` are then what the reference CA answers).
+    #[serde(default)]
+    pub any_refusal: bool,
 }
 
 /// A step that only names its requirement.

@@ -274,6 +274,16 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
                 out.sut_error = Some(detail.clone());
                 (StepStatus::Failed, Some(detail))
             }
+            Err(StepError::Broke(finding)) => {
+                let detail = format!(
+                    "{}: expected {}; observed {}",
+                    finding.req, finding.expected, finding.observed
+                );
+                ctx.findings.push(finding);
+                out.finding_steps.push(Some(index));
+                halted = true;
+                (StepStatus::Failed, Some(detail))
+            }
         };
         out.steps.push(StepLog {
             index,
@@ -330,17 +340,40 @@ enum StepError {
     /// The system under test broke without breaking a rule: a client that crashed, timed out,
     /// exited non-zero or could not log in. No requirement id: its own words say what.
     Sut(String),
+    /// The server broke a rule that stops the step whatever it was for: this finding, and the
+    /// later steps are not run.
+    Broke(Finding),
+}
+
+/// A badNonce that reached a step: the client already retried once with the nonce of the
+/// badNonce answer (RFC 8555 §6.5, ACME-5), so the server refused the fresh nonce it had just
+/// handed out, or handed out none. RFC 8555 §6.5: the badNonce answer "MUST include a
+/// Replay-Nonce header field with a fresh nonce that the server will accept in a retry of the
+/// original query".
+fn refused_own_nonce(e: &crate::acme::AcmeError) -> Option<StepError> {
+    (e.problem_kind() == Some("badNonce")).then(|| {
+        StepError::Broke(expectation(
+            "ACME-4",
+            "the retry with the badNonce answer's fresh Replay-Nonce accepted",
+            format!("refused again: {e}"),
+        ))
+    })
 }
 
 impl From<FlowError> for StepError {
     fn from(e: FlowError) -> Self {
-        StepError::Harness(e.to_string())
+        match &e {
+            FlowError::Acme(acme) => {
+                refused_own_nonce(acme).unwrap_or_else(|| StepError::Harness(e.to_string()))
+            }
+            _ => StepError::Harness(e.to_string()),
+        }
     }
 }
 
 impl From<crate::acme::AcmeError> for StepError {
     fn from(e: crate::acme::AcmeError) -> Self {
-        StepError::Harness(e.to_string())
+        refused_own_nonce(&e).unwrap_or_else(|| StepError::Harness(e.to_string()))
     }
 }
 
@@ -1253,7 +1286,16 @@ impl Context<'_> {
         let answer = probe(client, fault).await?;
         let want_error = s.error.clone().unwrap_or_default();
         let mut failed = None;
-        if answer.status != s.status || !one_of(&want_error, &answer.problem) {
+        let refused = (400..500).contains(&answer.status);
+        if s.any_refusal && !refused {
+            failed = Some(expectation(
+                &s.req,
+                "a refusal (any 4xx)",
+                format!("{} {}", answer.status, answer.problem),
+            ));
+        } else if !s.any_refusal
+            && (answer.status != s.status || !one_of(&want_error, &answer.problem))
+        {
             failed = Some(expectation(
                 &s.req,
                 format!("{} {want_error}", s.status),

@@ -232,9 +232,10 @@ impl ServerTarget {
 }
 
 /// What the server must be configured with, for a script (`run --wiring FILE`): the DNS
-/// resolver, the SMTP smarthost for challenge mail, the capability ports (service port → world
-/// port), the accounts' contact, and every endpoint of the world (mail servers, users and
-/// their passwords, DKIM keys, the management API).
+/// resolver, the SMTP smarthost for challenge mail (with its AUTH and signing), the CA mailbox
+/// and its credentials and IMAP/POP3 endpoints, the root of the world's TLS, the capability
+/// ports (service port → world port), the accounts' contact, and every endpoint of the world
+/// (mail servers, users and their passwords, DKIM keys, the management API).
 pub fn wiring(world: &World, directory_url: &str, contact: &[String]) -> Value {
     let mail = world.mail.as_ref();
     let smarthost = mail.and_then(|m| m.smarthost.as_ref()).map(|s| {

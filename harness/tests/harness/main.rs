@@ -28,6 +28,10 @@
 //! - `peers_mail`: swaks, curl and Python's smtplib against `acmeproof serve`'s mail plane
 //!   (Submission, implicit TLS, MX with SMTPUTF8, LMTP), arrival seen through the management API;
 //! - `peers_pebble`: `acmeproof run --server-url` against Pebble (Debian `pebble`);
+//! - `peers_smarthost`: swaks and Python's smtplib through the smarthost of a server under
+//!   test (STARTTLS, AUTH), imaplib and poplib reading its CA mailbox;
+//! - `peers_a2c`: `acmeproof run --server-url` against acme2certifier (PyPI), configured from
+//!   `--wiring` as the README shows;
 //! - `peers_mailbox`: Python's imaplib and poplib, fetchmail and s-nail reading mailboxes from
 //!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
@@ -44,10 +48,12 @@ mod matrix;
 mod mua;
 mod objects;
 mod peers;
+mod peers_a2c;
 mod peers_ca;
 mod peers_mail;
 mod peers_mailbox;
 mod peers_pebble;
+mod peers_smarthost;
 mod scenario_engine;
 mod serve;
 mod served_ca;

@@ -33,7 +33,12 @@ pub(crate) struct MailWorld {
 
 impl MailWorld {
     pub(crate) fn start(name: &str) -> MailWorld {
-        let serve = ServeProcess::start(name, None);
+        Self::start_with(name, None)
+    }
+
+    /// A `serve` of the world `config` (TOML), or of the example world.
+    pub(crate) fn start_with(name: &str, config: Option<&str>) -> MailWorld {
+        let serve = ServeProcess::start(name, config);
         assert!(
             serve.endpoints["mail"].is_object(),
             "the example world has a mail plane: {}",

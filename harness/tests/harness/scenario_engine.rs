@@ -212,3 +212,55 @@ async fn issue_tls_expectations_fire_both_ways() {
     let (result, findings) = outcome(&agreeing).await;
     assert_eq!(result, "pass", "{findings:?}");
 }
+
+#[tokio::test]
+async fn any_refusal_passes_any_4xx_and_fires_on_an_accepted_request() {
+    let probe = |fault: &str| {
+        format!(
+            "{HEAD}
+[[step]]
+action = \"probe\"
+fault = \"{fault}\"
+status = 403
+error = \"unauthorized\"
+any_refusal = true
+req = \"ACME-7\"
+"
+        )
+        .replace("SMIME-10", "ACME-7")
+    };
+    // The reference CA answers 400 malformed, not the 403 unauthorized written here: any
+    // refusal passes.
+    let (verdict, findings) = outcome(&probe("bad-signature")).await;
+    assert_eq!(verdict, "pass", "{findings:?}");
+    // A conformant request is answered 200: that is no refusal.
+    let (verdict, findings) = outcome(&probe("none")).await;
+    assert_eq!(verdict, "fail");
+    assert!(
+        findings.iter().any(|f| f.starts_with("ACME-7 200")),
+        "{findings:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_refusing_the_fresh_nonce_of_its_own_bad_nonce_answer_is_an_acme_4_finding() {
+    // Every nonce refused: the client's one retry with the badNonce answer's Replay-Nonce is
+    // refused too, which RFC 8555 §6.5 forbids. A finding, not a harness error.
+    let text = format!(
+        "{HEAD}
+[world.ca.knobs]
+nonce_reject_percent = 100
+[[step]]
+action = \"order\"
+[[step]]
+action = \"post\"
+"
+    );
+    let (verdict, findings) = outcome(&text).await;
+    assert_eq!(verdict, "fail", "{findings:?}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(
+        findings[0].starts_with("ACME-4 refused again: 400 badNonce"),
+        "{findings:?}"
+    );
+}
