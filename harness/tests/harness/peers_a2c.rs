@@ -310,7 +310,27 @@ fn acme2certifier_is_judged_through_the_wiring_and_its_challenge_mail_arrives() 
         shown.push_str(&format!("{outcome}: {}\n", ids.len()));
         if outcome == "fail" || outcome == "error" {
             for id in ids {
-                shown.push_str(&format!("  {id}\n"));
+                // Each failure with the ids and levels of its findings (or its error), so the
+                // log says why without the report.
+                let s = scenario(id);
+                let mut why: Vec<String> = s["findings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        format!(
+                            "{} {}",
+                            f["req"].as_str().unwrap_or("?"),
+                            f["level"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                why.sort();
+                why.dedup();
+                if let Some(error) = s["error"].as_str() {
+                    why.push(format!("error: {error}"));
+                }
+                shown.push_str(&format!("  {id}: {}\n", why.join(", ")));
             }
         }
     }
