@@ -383,6 +383,8 @@ catalogue! {
         "orders and authorizations move only forward along the §7.1.6 state diagrams (an order never goes back)";
     ACME_45 = "ACME-45", "—", Server, "RFC 8555 §7.4",
         "the certificate issued on finalize corresponds to the CSR: exactly its subjectAltNames, its public key";
+    ACME_46 = "ACME-46", "SHOULD", Server, "RFC 8555 §8.2",
+        "a failed validation is retried after some time (email-reply-00: a reply after the POST)";
 
     // ── Surrounding mail rules: acmeproof's own family ───────────────────────────────────────────
     MAIL_1 = "MAIL-1", "MUST", Any, "RFC 5322 §3.6",
@@ -606,7 +608,7 @@ mod tests {
 
     #[test]
     fn families_are_contiguous_and_in_order() {
-        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 45), ("MAIL", 9)];
+        let expected = [("SMIME", 58), ("TLS", 16), ("ACME", 46), ("MAIL", 9)];
         let mut rows = CATALOGUE.iter();
         for (family, count) in expected {
             for n in 1..=count {
@@ -621,7 +623,7 @@ mod tests {
             }
         }
         assert!(rows.next().is_none(), "rows after MAIL-9");
-        assert_eq!(CATALOGUE.len(), 58 + 16 + 45 + 9);
+        assert_eq!(CATALOGUE.len(), 58 + 16 + 46 + 9);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct Selection {
     /// from).
     #[arg(long, value_name = "DIR")]
     scenarios: Option<PathBuf>,
+    /// Leave out the scenarios whose id matches this glob (repeatable), after the filters.
+    #[arg(long, value_name = "GLOB")]
+    skip: Vec<String>,
 }
 
 /// Arguments of `acmeproof run`.
@@ -201,31 +204,33 @@ fn scenario_dir(given: Option<&Path>) -> PathBuf {
 pub(super) fn select(selection: &Selection) -> Result<Vec<LoadedScenario>, CliError> {
     let dir = scenario_dir(selection.scenarios.as_deref());
     let all = scenario::load_dir(&dir).map_err(|e| CliError::Input(e.to_string()))?;
-    if selection.filters.is_empty() {
-        return Ok(all);
-    }
-    let mut chosen = Vec::new();
-    let mut globs = Vec::new();
-    for filter in &selection.filters {
-        let glob = globset::GlobBuilder::new(filter)
-            .literal_separator(false)
-            .build()
-            .map_err(|e| CliError::Input(format!("filter {filter:?}: {e}")))?
-            .compile_matcher();
-        if !all.iter().any(|s| glob.is_match(&s.file.id)) {
-            return Err(CliError::Input(format!(
-                "filter {filter:?} matches no scenario in {}",
-                dir.display()
-            )));
-        }
-        globs.push(glob);
-    }
-    for s in all {
-        if globs.iter().any(|g| g.is_match(&s.file.id)) {
-            chosen.push(s);
-        }
-    }
-    Ok(chosen)
+    let globs = |patterns: &[String], what: &str| {
+        patterns
+            .iter()
+            .map(|pattern| {
+                let glob = globset::GlobBuilder::new(pattern)
+                    .literal_separator(false)
+                    .build()
+                    .map_err(|e| CliError::Input(format!("{what} {pattern:?}: {e}")))?
+                    .compile_matcher();
+                if all.iter().any(|s| glob.is_match(&s.file.id)) {
+                    Ok(glob)
+                } else {
+                    Err(CliError::Input(format!(
+                        "{what} {pattern:?} matches no scenario in {}",
+                        dir.display()
+                    )))
+                }
+            })
+            .collect::<Result<Vec<_>, CliError>>()
+    };
+    let filters = globs(&selection.filters, "filter")?;
+    let skips = globs(&selection.skip, "--skip")?;
+    Ok(all
+        .into_iter()
+        .filter(|s| filters.is_empty() || filters.iter().any(|g| g.is_match(&s.file.id)))
+        .filter(|s| !skips.iter().any(|g| g.is_match(&s.file.id)))
+        .collect())
 }
 
 /// Runs `acmeproof list`.

@@ -473,6 +473,16 @@ fn run_list_and_explain_the_scenario_library() {
         "{listed}"
     );
     assert!(!listed.contains("rfc8823/3.2/"), "{listed}");
+    // --skip leaves out what it matches, after the filters; one that matches nothing is an
+    // error, as a filter's typo is.
+    let out = acmeproof(&["list", "rfc8823/3.1/*", "--skip", "*re-subject*"]);
+    assert_eq!(out.status.code(), Some(0));
+    let fewer = stdout(&out);
+    assert!(!fewer.contains("rfc8823/3.1/re-subject-ignored"), "{fewer}");
+    assert_eq!(fewer.lines().count() + 1, listed.lines().count(), "{fewer}");
+    let out = acmeproof(&["list", "--skip", "nothing/like/this"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--skip"));
 
     let out = acmeproof(&["explain", "rfc8823/3.2/reply-without-dkim-refused"]);
     assert_eq!(out.status.code(), Some(0));

@@ -212,7 +212,12 @@ fn acme2certifier_is_judged_through_the_wiring_and_its_challenge_mail_arrives() 
     .arg("--out")
     .arg(&out)
     .arg("--scenarios")
-    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"));
+    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+    // acme2certifier 0.46.3 cannot deactivate two accounts within one second (it overwrites
+    // the key with a timestamp: UNIQUE constraint failed, a 500), and the failed update leaves
+    // its SQLite database locked, so every later request waits out the lock and fails with
+    // badNonce. The README says so; the deactivation scenarios are left out here.
+    .args(["--skip", "rfc8555/7.3.6/*"]);
     if let Some(dns) = loopback_port_53() {
         let world = dir.join("world.toml");
         std::fs::write(&world, format!("[dns]\nlisten = \"{dns}\"\n")).expect("world");
