@@ -93,10 +93,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ids(f: &Findings) -> Vec<&str> {
-        f.as_slice().iter().map(|f| f.req).collect()
-    }
-
     fn authz(status: &str) -> Value {
         json!({
             "status": status,
@@ -140,9 +136,9 @@ mod tests {
     fn a_valid_authorization_without_expires_is_acme_26() {
         let mut a = authz("valid");
         a.as_object_mut().unwrap().remove("expires");
-        assert_eq!(ids(&check_authorization_object(&a, None)), ["ACME-26"]);
+        assert_eq!(check_authorization_object(&a, None).ids(), ["ACME-26"]);
         a["expires"] = json!("next week");
-        assert_eq!(ids(&check_authorization_object(&a, None)), ["ACME-26"]);
+        assert_eq!(check_authorization_object(&a, None).ids(), ["ACME-26"]);
     }
 
     #[test]
@@ -159,7 +155,7 @@ mod tests {
         cases.push(a);
         for a in cases {
             assert_eq!(
-                ids(&check_authorization_object(&a, Some(&order_ids()))),
+                check_authorization_object(&a, Some(&order_ids())).ids(),
                 ["ACME-43"],
                 "{a}"
             );

@@ -138,10 +138,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ids(f: &Findings) -> Vec<&str> {
-        f.as_slice().iter().map(|f| f.req).collect()
-    }
-
     fn order(status: &str) -> Value {
         json!({
             "status": status,
@@ -187,7 +183,7 @@ mod tests {
         o["certificate"] = json!(7);
         cases.push(o);
         for o in cases {
-            assert_eq!(ids(&check_order_object(&o)), ["ACME-42"], "{o}");
+            assert_eq!(check_order_object(&o).ids(), ["ACME-42"], "{o}");
         }
     }
 
@@ -203,21 +199,13 @@ mod tests {
         );
         fetched["identifiers"][0]["value"] = json!("bob@example.test");
         assert_eq!(
-            ids(&check_new_order_location(
-                "https://ca.example/order/1",
-                &created,
-                &fetched
-            )),
+            check_new_order_location("https://ca.example/order/1", &created, &fetched).ids(),
             ["ACME-18"]
         );
         let mut other = order("pending");
         other["finalize"] = json!("https://ca.example/order/2/finalize");
         assert_eq!(
-            ids(&check_new_order_location(
-                "https://ca.example/order/1",
-                &created,
-                &other
-            )),
+            check_new_order_location("https://ca.example/order/1", &created, &other).ids(),
             ["ACME-18"]
         );
     }

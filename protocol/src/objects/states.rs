@@ -81,10 +81,6 @@ pub fn check_transition(kind: Kind, url: &str, from: &str, to: &str) -> Findings
 mod tests {
     use super::*;
 
-    fn ids(f: &Findings) -> Vec<&str> {
-        f.as_slice().iter().map(|f| f.req).collect()
-    }
-
     #[test]
     fn forward_moves_pass() {
         for (kind, from, to) in [
@@ -119,7 +115,7 @@ mod tests {
             (Kind::Challenge, "processing", "pending", "ACME-25"),
         ] {
             assert_eq!(
-                ids(&check_transition(kind, "u", from, to)),
+                check_transition(kind, "u", from, to).ids(),
                 [id],
                 "{kind:?} {from} -> {to}"
             );

@@ -172,10 +172,6 @@ mod tests {
     const DS: KeyUsagePurpose = KeyUsagePurpose::DigitalSignature;
     const KE: KeyUsagePurpose = KeyUsagePurpose::KeyEncipherment;
 
-    fn ids(f: &Findings) -> Vec<&str> {
-        f.as_slice().iter().map(|f| f.req).collect()
-    }
-
     fn san(addr: &str) -> SanType {
         SanType::Rfc822Name(addr.try_into().unwrap())
     }
@@ -243,7 +239,7 @@ mod tests {
         ] {
             let c = cert(&key, names, &[DS, KE], &[EMAIL]);
             assert_eq!(
-                ids(&check_issued_certificate(&c, &r)),
+                check_issued_certificate(&c, &r).ids(),
                 ["ACME-45"],
                 "{names:?}"
             );
@@ -256,7 +252,7 @@ mod tests {
         let other = KeyPair::generate().unwrap();
         let c = cert(&other, &["alice@example.test"], &[DS, KE], &[EMAIL]);
         let r = csr(&key, &["alice@example.test"], &[]);
-        assert_eq!(ids(&check_issued_certificate(&c, &r)), ["ACME-45"]);
+        assert_eq!(check_issued_certificate(&c, &r).ids(), ["ACME-45"]);
     }
 
     #[test]
@@ -272,7 +268,7 @@ mod tests {
             let c = cert(&key, &["alice@example.test"], issued, &[EMAIL]);
             let r = csr(&key, &["alice@example.test"], asked);
             assert_eq!(
-                ids(&check_issued_certificate(&c, &r)),
+                check_issued_certificate(&c, &r).ids(),
                 ["SMIME-57"],
                 "{asked:?} -> {issued:?}"
             );
@@ -289,7 +285,7 @@ mod tests {
             &[ExtendedKeyUsagePurpose::ServerAuth],
         );
         let r = csr(&key, &["alice@example.test"], &[]);
-        assert_eq!(ids(&check_issued_certificate(&c, &r)), ["MAIL-9"]);
+        assert_eq!(check_issued_certificate(&c, &r).ids(), ["MAIL-9"]);
         let c = cert(
             &key,
             &["alice@example.test"],
@@ -303,6 +299,6 @@ mod tests {
     fn an_unparsable_certificate_is_acme_23() {
         let key = KeyPair::generate().unwrap();
         let r = csr(&key, &["alice@example.test"], &[]);
-        assert_eq!(ids(&check_issued_certificate(b"junk", &r)), ["ACME-23"]);
+        assert_eq!(check_issued_certificate(b"junk", &r).ids(), ["ACME-23"]);
     }
 }
