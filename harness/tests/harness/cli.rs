@@ -475,7 +475,12 @@ fn run_list_and_explain_the_scenario_library() {
     assert!(!listed.contains("rfc8823/3.2/"), "{listed}");
     // --skip leaves out what it matches, after the filters; one that matches nothing is an
     // error, as a filter's typo is.
-    let out = acmeproof(&["list", "rfc8823/3.1/*", "--skip", "*re-subject*"]);
+    let out = acmeproof(&[
+        "list",
+        "rfc8823/3.1/*",
+        "--skip",
+        "rfc8823/3.1/re-subject-ignored",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let fewer = stdout(&out);
     assert!(!fewer.contains("rfc8823/3.1/re-subject-ignored"), "{fewer}");
