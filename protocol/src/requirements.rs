@@ -3,24 +3,23 @@
 //! Each [`Requirement`] has an id, a BCP 14 level, the actor it binds, the clause it comes from
 //! and a one-line summary in our own words (read the cited clause for the exact text).
 //!
-//! The ids are the ids of the protocol digest (`shared/spec/acme-email-digest.md` beside the repository), so a
-//! finding, a scenario file and the digest all name a rule the same way:
+//! The ids are stable: a finding, a scenario file and a report name a rule the same way, and a
+//! retired id is never reused. The families:
 //!
-//! | family    | rules of                                          | digest table |
-//! |-----------|---------------------------------------------------|--------------|
-//! | `SMIME-n` | RFC 8823: `email` identifier, `email-reply-00`    | §1.12        |
-//! | `TLS-n`   | draft-ietf-acme-email-tls, versions in `source`;  | §2.7         |
-//! |           | the exact texts in [`TLS_TEXTS`]                  |              |
-//! | `ACME-n`  | the RFC 8555 core a mock CA / client checker needs | §3.14       |
-//! | `MAIL-n`  | RFC 5322, RFC 3834, RFC 2047 around them          | none (ours)  |
+//! | family    | rules of                                                               |
+//! |-----------|------------------------------------------------------------------------|
+//! | `SMIME-n` | RFC 8823: the `email` identifier, `email-reply-00`                     |
+//! | `TLS-n`   | draft-ietf-acme-email-tls, versions in `source`; the exact texts in [`TLS_TEXTS`] |
+//! | `ACME-n`  | the RFC 8555 core a mock CA or a client checker needs                  |
+//! | `MAIL-n`  | RFC 5322, RFC 3834, RFC 2047, RFC 6376/8301 around them (acmeproof's own) |
 //!
-//! Levels follow the digest's level column: MUST and MUST NOT are [`Level::Must`], SHOULD and the
-//! texts' lower-case "should" are [`Level::Should`], MAY is [`Level::May`], and "—" (descriptive
-//! text without a keyword) is [`Level::Info`]. A prohibition (MUST NOT, SHOULD NOT) sets
-//! [`Requirement::negative`], and its summary then names the forbidden act, so
-//! `"{keyword}: {summary}"` reads as a sentence. The digest's ACME table has no level column;
-//! there the level is the strongest keyword RFC 8555 states for the listed actor in the cited
-//! clause, and [`Level::Info`] where that clause only describes (ACME-22, -24, -29, -31).
+//! Levels: MUST and MUST NOT are [`Level::Must`], SHOULD and the texts' lower-case "should" are
+//! [`Level::Should`], MAY is [`Level::May`], and "—" (descriptive text without a keyword) is
+//! [`Level::Info`]. A prohibition (MUST NOT, SHOULD NOT) sets [`Requirement::negative`], and its
+//! summary then names the forbidden act, so `"{keyword}: {summary}"` reads as a sentence. For
+//! an `ACME-n` row the level is the strongest keyword RFC 8555 states for the listed actor in
+//! the cited clause, and [`Level::Info`] where that clause only describes (ACME-22, -24, -29,
+//! -31).
 //!
 //! Code names ids through the constants ([`SMIME_28`] rather than `"SMIME-28"`); the tests in
 //! this module and `tests/catalogue.rs` keep the constants, the catalogue and every id mentioned

@@ -4,6 +4,7 @@
 mod catalogue;
 mod mails;
 mod properties;
+mod self_contained;
 mod snapshots;
 mod support;
 mod vectors;
