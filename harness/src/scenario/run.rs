@@ -353,7 +353,7 @@ enum StepError {
 fn refused_own_nonce(e: &crate::acme::AcmeError) -> Option<StepError> {
     (e.problem_kind() == Some("badNonce")).then(|| {
         StepError::Broke(expectation(
-            "ACME-4",
+            requirements::ACME_4,
             "the retry with the badNonce answer's fresh Replay-Nonce accepted",
             format!("refused again: {e}"),
         ))
@@ -406,7 +406,7 @@ fn expectation(req: &str, expected: impl Into<String>, observed: impl Into<Strin
     let (id, level) = match requirements::lookup(req) {
         Some(r) if r.level == Level::Info => (r.id, Level::Must),
         Some(r) => (r.id, r.level),
-        None => ("SMIME-16", Level::Must),
+        None => (requirements::SMIME_16, Level::Must),
     };
     Finding {
         req: id,
@@ -758,7 +758,7 @@ impl Context<'_> {
         {
             return Err(stop);
         }
-        let req = s.req.as_deref().unwrap_or("SMIME-10");
+        let req = s.req.as_deref().unwrap_or(requirements::SMIME_10);
         match (s.expect.as_str(), result) {
             ("issued", Ok(outcome)) => {
                 self.note_challenge_mail(&address, &outcome.exchange.challenge_mail);
@@ -984,7 +984,7 @@ impl Context<'_> {
             Err(e) => {
                 let mut out = Findings::new();
                 out.push(expectation(
-                    "SMIME-16",
+                    requirements::SMIME_16,
                     "a challenge mail that parses",
                     e.to_string(),
                 ));
@@ -1017,7 +1017,7 @@ impl Context<'_> {
             .await
         else {
             self.findings.push(expectation(
-                "SMIME-37",
+                requirements::SMIME_37,
                 "a reply reaching the CA's MX",
                 "none passed the last relay",
             ));
@@ -1033,7 +1033,7 @@ impl Context<'_> {
         match check_response(&copy.data, &context) {
             Ok(report) => self.findings.extend(report.findings),
             Err(e) => self.findings.push(expectation(
-                "SMIME-37",
+                requirements::SMIME_37,
                 "a reply that parses",
                 e.to_string(),
             )),
@@ -1134,13 +1134,13 @@ impl Context<'_> {
                         &reason,
                         Some(from),
                         address.clone(),
-                        s.req.as_deref().unwrap_or("SMIME-7"),
+                        s.req.as_deref().unwrap_or(requirements::SMIME_7),
                     )
                     .await)
             }
             Err(e) => {
                 let _ = self.fail(expectation(
-                    s.req.as_deref().unwrap_or("SMIME-7"),
+                    s.req.as_deref().unwrap_or(requirements::SMIME_7),
                     "a challenge mail in the mailbox",
                     e.to_string(),
                 ));
@@ -1307,9 +1307,9 @@ impl Context<'_> {
         if !answer.nonce {
             let mut finding = expectation(
                 if answer.problem == "badNonce" {
-                    "ACME-4"
+                    requirements::ACME_4
                 } else {
-                    "ACME-3"
+                    requirements::ACME_3
                 },
                 "a Replay-Nonce header",
                 format!("none on the {} answer", answer.status),
@@ -1330,7 +1330,7 @@ impl Context<'_> {
             && !media_type.is_some_and(|t| t.eq_ignore_ascii_case("application/problem+json"))
         {
             self.findings.push(expectation(
-                "ACME-30",
+                requirements::ACME_30,
                 "Content-Type application/problem+json",
                 format!("{:?}", answer.content_type),
             ));
