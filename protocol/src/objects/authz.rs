@@ -6,8 +6,8 @@ use super::looks_like_rfc3339;
 use crate::finding::Findings;
 use crate::requirements as req;
 
-/// RFC 8555 §7.1.6: the states an authorization can be in.
-const AUTHZ_STATES: [&str; 6] = [
+/// RFC 8555 §7.1.6: the states an authorization can be in (a pending one can move to any).
+pub(super) const AUTHZ_STATES: [&str; 6] = [
     "pending",
     "valid",
     "invalid",
