@@ -62,22 +62,22 @@ impl Requirement {
     }
 }
 
-/// Who a requirement binds (the digest's actor column).
+/// Who a requirement binds.
 ///
 /// In draft-ietf-acme-email-tls the ACME client is the mail server itself (SMTP, IMAP or POP3)
 /// whose DNS records or capability lines the CA checks, so those rules are [`Actor::Client`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Actor {
-    /// The ACME server / CA, including the challenge e-mails it sends (digest `S`).
+    /// The ACME server / CA, including the challenge e-mails it sends.
     Server,
-    /// The ACME client (digest `C`).
+    /// The ACME client.
     Client,
-    /// The ACME-email-aware mail user agent and the response e-mails it sends (digest `M`).
+    /// The ACME-email-aware mail user agent and the response e-mails it sends.
     Mua,
-    /// Both ends of the ACME exchange: one produces, the other checks (digest `C/S`, `S/C`).
+    /// Both ends of the ACME exchange: one produces, the other checks.
     ServerAndClient,
-    /// The MUA producing a response e-mail and the server checking it (digest `M/S`).
+    /// The MUA producing a response e-mail and the server checking it.
     MuaAndServer,
     /// Whoever writes the message or value: general mail syntax and registry facts.
     Any,

@@ -180,7 +180,7 @@ impl std::fmt::Display for Format {
 /// Arguments of `acmeproof explain`.
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The scenario id.
+    /// A scenario id, or a requirement id (`SMIME-25`): its text and the scenarios that test it.
     id: String,
     /// The scenario folder.
     #[arg(long, value_name = "DIR")]
@@ -233,6 +233,55 @@ pub(super) fn select(selection: &Selection) -> Result<Vec<LoadedScenario>, CliEr
         .collect())
 }
 
+/// `acmeproof explain REQ-ID`: the catalogue's row (and, for a draft rule, the drafts' text)
+/// and every scenario that names the requirement, in its list or in a step.
+fn explain_requirement(
+    r: &acmeproof_protocol::requirements::Requirement,
+    all: &[LoadedScenario],
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    writeln!(out, "{} {} ({})", r.id, r.keyword(), r.source)?;
+    writeln!(out, "  {}", r.summary)?;
+    use acmeproof_protocol::requirements::Actor;
+    let binds = match r.actor {
+        Actor::Server => "the ACME server (the CA and its challenge mail)",
+        Actor::Client => "the ACME client",
+        Actor::Mua => "the mail user agent and its response mail",
+        Actor::ServerAndClient => "both ends of the ACME exchange",
+        Actor::MuaAndServer => "the MUA writing the response and the server checking it",
+        Actor::Any => "whoever writes the message or value",
+    };
+    writeln!(out, "  binds: {binds}")?;
+    for text in acmeproof_protocol::requirements::TLS_TEXTS
+        .iter()
+        .filter(|t| t.id == r.id)
+    {
+        writeln!(out, "  drafts {}: \"{}\"", text.versions, text.quote)?;
+        writeln!(out, "  checker: {}", text.checker)?;
+    }
+    let testing: Vec<&LoadedScenario> = all
+        .iter()
+        .filter(|s| {
+            s.file.requirements.iter().any(|id| id == r.id)
+                || s.file
+                    .steps
+                    .iter()
+                    .any(|step| step.requirements().contains(&r.id))
+        })
+        .collect();
+    writeln!(out, "\nScenarios ({})", testing.len())?;
+    for s in testing {
+        writeln!(
+            out,
+            "  {:<58} {:<6} {}",
+            s.file.id,
+            format!("{:?}", s.file.role).to_lowercase(),
+            s.file.title
+        )?;
+    }
+    Ok(EXIT_OK)
+}
+
 /// Runs `acmeproof list`.
 pub fn list(selection: &Selection, out: &mut dyn Write) -> Result<u8, CliError> {
     for s in select(selection)? {
@@ -251,6 +300,9 @@ pub fn list(selection: &Selection, out: &mut dyn Write) -> Result<u8, CliError> 
 pub fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let dir = scenario_dir(args.scenarios.as_deref());
     let all = scenario::load_dir(&dir).map_err(|e| CliError::Input(e.to_string()))?;
+    if let Some(r) = acmeproof_protocol::requirements::lookup(&args.id) {
+        return explain_requirement(r, &all, out);
+    }
     let s = all
         .iter()
         .find(|s| s.file.id == args.id)

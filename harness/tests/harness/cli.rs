@@ -498,6 +498,23 @@ fn run_list_and_explain_the_scenario_library() {
         "{text}"
     );
 
+    // A requirement id: its catalogue row and the scenarios that test it.
+    let out = acmeproof(&["explain", "SMIME-51"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("SMIME-51 MUST (RFC 8823 §3.2"), "{text}");
+    assert!(text.contains("binds: the mail user agent"), "{text}");
+    assert!(
+        text.contains("rfc8823/3.2/reply-without-dkim-refused"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("rfc8823/3.2/reply-with-cc-accepted"),
+        "{text}"
+    );
+    let out = acmeproof(&["explain", "no-such-scenario-or-rule"]);
+    assert_eq!(out.status.code(), Some(2));
+
     let reports = std::env::temp_dir().join(format!("acmeproof-run-{}", std::process::id()));
     let out = acmeproof(&[
         "run",
