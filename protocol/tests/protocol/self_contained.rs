@@ -5,27 +5,25 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Names and paths of documents that live outside the repository.
+/// Names and paths of documents that live outside the repository. Each is written in two
+/// halves, so that this file, which must name them, does not itself cite them.
 const OUTSIDE: &[&str] = &[
-    "DESIGN.md",
-    "crates.md",
-    "peers.md",
-    "style.md",
-    "acme-email-digest",
-    "../shared",
-    "shared/spec",
-    "shared/notes",
-    "shared/seeds",
-    "digest §",
+    concat!("DESIGN", ".md"),
+    concat!("crates", ".md"),
+    concat!("peers", ".md"),
+    concat!("style", ".md"),
+    concat!("acme-email", "-digest"),
+    concat!("..", "/shared"),
+    concat!("shared", "/spec"),
+    concat!("shared", "/notes"),
+    concat!("shared", "/seeds"),
+    concat!("digest", " §"),
 ];
 
 /// What to read: text files by extension, and the CI scripts (which have none).
 const EXTS: &[&str] = &[
     "rs", "md", "toml", "json", "yaml", "yml", "py", "sh", "txt", "eml", "html", "xsd",
 ];
-
-/// This file names the patterns on purpose.
-const SKIPPED: &[&str] = &["protocol/tests/protocol/self_contained.rs"];
 
 /// `label:line: text` for every line of `text` that points outside the repository.
 fn outside_references(label: &str, text: &str) -> Vec<String> {
@@ -74,9 +72,6 @@ fn no_file_points_outside_the_repository() {
             .unwrap_or(path)
             .to_string_lossy()
             .replace('\\', "/");
-        if SKIPPED.contains(&label.as_str()) {
-            continue;
-        }
         if let Ok(bytes) = fs::read(path) {
             found.extend(outside_references(&label, &String::from_utf8_lossy(&bytes)));
             read += 1;
@@ -99,10 +94,17 @@ fn no_file_points_outside_the_repository() {
 
 #[test]
 fn the_scanner_fires_on_outside_references_and_stays_quiet_otherwise() {
-    let text = "see DESIGN.md for why\nplain text\n(digest §1.7)\nour docs/architecture.md\n";
+    // The scanner's own patterns, put into text, are what it must report.
+    let text = format!(
+        "see {} for why\nplain text\n({}1.7)\nour docs/architecture.md\n",
+        OUTSIDE[0], OUTSIDE[9]
+    );
     assert_eq!(
-        outside_references("f", text),
-        ["f:1: see DESIGN.md for why", "f:3: (digest §1.7)"]
+        outside_references("f", &text),
+        [
+            format!("f:1: see {} for why", OUTSIDE[0]),
+            format!("f:3: ({}1.7)", OUTSIDE[9]),
+        ]
     );
     assert!(outside_references("f", "RFC 8823 §3.2: the digest is base64url").is_empty());
 }
