@@ -366,6 +366,17 @@ fn describe(names: &ServerNames) -> String {
 mod tests {
     use super::*;
 
+    /// The server-profile findings on `der`, ordered for DOMAIN and validated as `validated`.
+    fn check(der: &[u8], validated: &[Validated]) -> Findings {
+        check_server_certificate(
+            der,
+            &Expectation {
+                domain: DOMAIN,
+                validated,
+            },
+        )
+    }
+
     const DOMAIN: &str = "mail.example.test";
 
     /// DER of a GeneralNames holding dNSNames and SRVNames (RFC 5280 §4.2.1.6, RFC 4985 §2).
@@ -438,13 +449,7 @@ mod tests {
             &[DS],
         );
         let v = [imaps(993, Proof::Capability)];
-        let f = check_server_certificate(
-            &der,
-            &Expectation {
-                domain: DOMAIN,
-                validated: &v,
-            },
-        );
+        let f = check(&der, &v);
         assert!(f.is_empty(), "{f:?}");
     }
 
@@ -457,13 +462,7 @@ mod tests {
             &[DS, rcgen::KeyUsagePurpose::KeyAgreement],
         );
         let v = [imaps(993, Proof::Capability)];
-        let f = check_server_certificate(
-            &der,
-            &Expectation {
-                domain: DOMAIN,
-                validated: &v,
-            },
-        );
+        let f = check(&der, &v);
         assert!(!f.has_must(), "{f:?}");
         assert_eq!(levels(&f), [Level::Info, Level::Info], "{f:?}");
         assert!(f.as_slice()[0].observed.contains("no dNSName"));
@@ -479,13 +478,7 @@ mod tests {
             &[DS],
         );
         let v = [imaps(993, Proof::DnsEmail)];
-        let f = check_server_certificate(
-            &der,
-            &Expectation {
-                domain: DOMAIN,
-                validated: &v,
-            },
-        );
+        let f = check(&der, &v);
         assert_eq!(levels(&f), [Level::Must, Level::Must], "{f:?}");
         assert!(f.as_slice()[0].observed.contains("www.example.test"));
         assert!(f.as_slice()[1].observed.contains("_smtp"));
@@ -495,13 +488,7 @@ mod tests {
     fn no_validated_identifier_at_all_fails() {
         let der = cert(&[], &["_smtp.mail.example.test"], None, &[DS]);
         let v = [imaps(993, Proof::DnsEmail)];
-        let f = check_server_certificate(
-            &der,
-            &Expectation {
-                domain: DOMAIN,
-                validated: &v,
-            },
-        );
+        let f = check(&der, &v);
         assert_eq!(f.ids(), ["TLS-4", "TLS-4"]);
         assert!(f.has_must());
         assert!(
@@ -509,13 +496,7 @@ mod tests {
                 .expected
                 .contains("_imaps.mail.example.test")
         );
-        let garbage = check_server_certificate(
-            b"\x30\x00",
-            &Expectation {
-                domain: DOMAIN,
-                validated: &v,
-            },
-        );
+        let garbage = check(b"\x30\x00", &v);
         assert!(garbage.has_must());
     }
 
@@ -532,13 +513,7 @@ mod tests {
             port: 1143,
             proof: Proof::Capability,
         }];
-        let f = check_server_certificate(
-            &der,
-            &Expectation {
-                domain: DOMAIN,
-                validated: &v,
-            },
-        );
+        let f = check(&der, &v);
         assert_eq!(levels(&f), [Level::Info, Level::Info], "{f:?}");
         assert!(f.as_slice()[0].observed.contains("twin"));
         assert!(f.as_slice()[1].observed.contains("port 1143"));
