@@ -6,13 +6,13 @@
 //! (its challenge mail reaches the scenario's mailbox through the smarthost, with STARTTLS and
 //! AUTH) and prints the outcome table the README shows.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support::{Running, lines};
 
 /// acme2certifier's configuration, as the README shows it; `{…}` are filled from the wiring
 /// (`{dir}`: the folder with the issuing CA, its profile and the database).
@@ -54,16 +54,6 @@ keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = emailProtection
 basicConstraints = critical, CA:FALSE
 ";
-
-/// Kills a child process when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `host:port` of a wiring field.
 fn host_port(value: &Value) -> (String, String) {
@@ -144,19 +134,6 @@ fn loopback_port_53() -> Option<String> {
     (53..=62).map(|n| format!("127.0.0.{n}:53")).find(|addr| {
         std::net::UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok()
     })
-}
-
-/// Lines of `reader`, sent on as they come.
-fn lines(reader: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(reader).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 #[test]

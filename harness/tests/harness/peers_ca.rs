@@ -14,20 +14,10 @@ use serde_json::{Value, json};
 
 use crate::peers::{run, show};
 use crate::serve::ServeProcess;
-use crate::support::pem_chain;
+use crate::support::{free_port, pem_chain};
 
 /// A bound for one lego run.
 const LEGO_LIMIT: Duration = Duration::from_secs(120);
-
-/// A port nobody listens on right now, for lego's tls-alpn-01 server. The system picks it;
-/// between this probe and lego's bind another process could take it, which would fail the
-/// run loudly rather than pass it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
 
 /// The management API, from a synchronous test.
 fn management(serve: &ServeProcess, method: reqwest::Method, path: &str, body: &Value) -> Value {

@@ -3,33 +3,13 @@
 //! RFC 8823, so the RFC 8555 scenarios pass or name its deviations, and the email scenarios
 //! are `unimplemented`, not crashes.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
-/// Kills a child process when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A free loopback port. Pebble takes fixed addresses only: the port is picked by binding 0
-/// and let go just before Pebble binds it.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use crate::support::{Running, free_port, lines};
 
 /// A root and a leaf for 127.0.0.1 (Pebble's HTTPS; Debian's package ships none).
 fn pebble_tls(dir: &Path) {
@@ -82,15 +62,7 @@ fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut harness = Running(run.spawn().expect("acmeproof runs"));
-    let stderr = harness.0.stderr.take().expect("stderr");
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = lines(harness.0.stderr.take().expect("stderr"));
     let mut said = Vec::new();
     let dns = loop {
         let line = lines

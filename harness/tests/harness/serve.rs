@@ -23,6 +23,12 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Starts `serve` with `config` (TOML) or the built-in example world.
     pub fn start(name: &str, config: Option<&str>) -> ServeProcess {
+        Self::try_start(name, config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`ServeProcess::start`], or why `serve` printed no endpoints (it exited: say, a fixed
+    /// port of its config was taken).
+    pub fn try_start(name: &str, config: Option<&str>) -> Result<ServeProcess, String> {
         let dir =
             std::env::temp_dir().join(format!("acmeproof-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -46,14 +52,27 @@ impl ServeProcess {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx.recv_timeout(WAIT).expect("serve prints its endpoints");
-        let endpoints: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-        ServeProcess {
+        let printed = rx
+            .recv_timeout(WAIT)
+            .map_err(|_| "serve printed no endpoints in time".to_owned())
+            .and_then(|line| {
+                serde_json::from_str::<Value>(&line)
+                    .map_err(|e| format!("serve printed no endpoints ({e}): {line:?}"))
+            });
+        let endpoints = match printed {
+            Ok(endpoints) => endpoints,
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(why);
+            }
+        };
+        Ok(ServeProcess {
             child: Some(child),
             endpoints,
             dir,
-        }
+        })
     }
 
     /// An endpoint field as a string.

@@ -5,7 +5,6 @@
 //! run's DNS publishes the CA's DKIM key. The unbroken CA passes every server scenario; a CA
 //! with one rule broken on purpose gets that rule's finding and nothing else.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,15 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::serve::ServeProcess;
-
-/// A loopback port free a moment ago: the two processes must know each other's addresses before
-/// either starts, so these are fixed in their configurations.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use crate::support::free_ports;
 
 /// The CA's challenge domain: outside the run's world, reached through its MX record.
 const CA_DOMAIN: &str = "served.test";
@@ -47,9 +38,24 @@ impl Judged {
 }
 
 /// Serves the reference CA with `knobs` (TOML lines of `[ca.knobs]`) and judges it with the
-/// scenarios matching `filters` (all server scenarios when empty).
+/// scenarios matching `filters` (all server scenarios when empty). The fixed ports are picked
+/// free but another test may take one before it is bound: then, and only then, the two
+/// processes are started again on other ports.
 fn judge(name: &str, knobs: &str, filters: &[&str]) -> Judged {
-    let (dns, ca_mx) = (free_port(), free_port());
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        match try_judge(name, knobs, filters) {
+            Ok(judged) => return judged,
+            Err(why) => taken.push(why),
+        }
+    }
+    panic!("a fixed port was taken three times: {taken:#?}")
+}
+
+/// One attempt of [`judge`]; `Err` when a fixed port was taken meanwhile.
+fn try_judge(name: &str, knobs: &str, filters: &[&str]) -> Result<Judged, String> {
+    let ports = free_ports(10);
+    let (dns, ca_mx) = (ports[0], ports[1]);
     // The run's mail servers, each on a fixed port: the capability challenges of
     // draft-ietf-acme-email-tls reach them there ([ca.connect_ports], service port → port).
     let services: Vec<(&str, u16, u16)> = [
@@ -63,14 +69,15 @@ fn judge(name: &str, knobs: &str, filters: &[&str]) -> Judged {
         ("lmtp", 24),
     ]
     .into_iter()
-    .map(|(server, port)| (server, port, free_port()))
+    .zip(&ports[2..])
+    .map(|((server, port), at)| (server, port, *at))
     .collect();
     let mx = services[0].2;
     let connect_ports: String = services
         .iter()
         .map(|(_, port, at)| format!("\"{port}\" = {at}\n"))
         .collect();
-    let served = ServeProcess::start(
+    let served = ServeProcess::try_start(
         name,
         Some(&format!(
             "seed = 8823\n\
@@ -80,7 +87,7 @@ fn judge(name: &str, knobs: &str, filters: &[&str]) -> Judged {
              [ca.knobs]\n{knobs}\n\
              [mail.listen]\nca_mx = \"127.0.0.1:{ca_mx}\"\n"
         )),
-    );
+    )?;
     let dkim = served.endpoints["mail"]["dkim"]
         .as_array()
         .and_then(|keys| keys.iter().find(|k| k["domain"] == CA_DOMAIN))
@@ -157,6 +164,9 @@ fn judge(name: &str, knobs: &str, filters: &[&str]) -> Judged {
         .expect("acmeproof run");
     let took = started.elapsed();
     let said = String::from_utf8_lossy(&o.stderr).into_owned();
+    if said.contains("Address already in use") {
+        return Err(said);
+    }
     let report: Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("report.json"))
             .unwrap_or_else(|e| panic!("report.json: {e}; stderr: {said}")),
@@ -171,13 +181,13 @@ fn judge(name: &str, knobs: &str, filters: &[&str]) -> Judged {
             findings.push((id.clone(), f["req"].as_str().unwrap_or_default().into()));
         }
     }
-    Judged {
+    Ok(Judged {
         outcomes,
         findings,
         exit: o.status.code(),
         took,
         said,
-    }
+    })
 }
 
 #[test]
