@@ -11,6 +11,11 @@
 //!          └──── challenge mail ──────────────► mailstore ◄── imap / pop3
 //! ```
 //!
+//! Depends on: acmeproof-protocol (every rule the servers apply), tokio, hickory-server, axum,
+//! rustls. Must not: depend on the harness or the reports, or decide a protocol rule itself
+//! (the CA refuses by calling a checker of acmeproof-protocol and names its id with
+//! `Problem::violates`).
+//!
 //! - [`dns`]: hickory-server zones with faults, UPDATE/TSIG and a query history;
 //! - [`ca`]: RFC 8555 resources on axum + rustls, dns-01, http-01, certificate profiles;
 //! - [`mailstore`]: users and mailboxes shared by LMTP delivery ([`mailstore::StoreSink`]) and

@@ -7,6 +7,11 @@
 //!        (no sockets, no tokio, no clock, no filesystem: time and randomness are passed in)
 //! ```
 //!
+//! Depends on: no other acmeproof crate; parsing crates only (x509-parser, mail-parser,
+//! mail-builder, idna, sha2, base64, serde). Must not: do I/O or pull in tokio (`.ci/run` checks it),
+//! or hold anything but rules: the CA, the MUA and the judges call these checkers, and a rule
+//! written anywhere else is a second home for it.
+//!
 //! - [`b64url`]: base64url, strict (RFC 8555 §6.1) and lenient (mail examples).
 //! - [`jwk`]: RFC 7638 JWK thumbprints.
 //! - [`keyauth`]: RFC 8555 §8.1 key authorizations and the §8.4 dns-01 TXT value.

@@ -9,6 +9,10 @@
 //!                          waiver file ─┘ (xfail / xpass)
 //! ```
 //!
+//! Depends on: acmeproof-protocol (requirement ids and levels), serde, quick-junit. Must not:
+//! depend on the harness or the mocks, or do I/O beyond what a caller hands it: every renderer
+//! is a pure function from the model to text.
+//!
 //! - [`model`]: [`RunReport`] → [`ScenarioResult`] → [`StepResult`], [`FindingRecord`] and
 //!   [`TranscriptEntry`], with knob values; [`Outcome`] and how findings and waivers decide it;
 //!   [`Gate`]: what a CI gate makes of a run, and its exit code.

@@ -4,6 +4,9 @@
 //! (dig, nsupdate, certbot, lego, swaks, ...) skips with "skipped: X not installed" when the tool
 //! is missing, so `cargo test --workspace` passes on a bare machine, but fails when
 //! `ACMEPROOF_REQUIRE_TOOLS=1` is set (as `.ci/run` does), so CI always runs it.
+//!
+//! Depends on: nothing of acmeproof. Must not: be a normal dependency of any crate (it is a
+//! dev-dependency only, docs/architecture.md).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stderr)]
 

@@ -1,5 +1,5 @@
-//! `acmeproof serve`: starts a world (DNS and CA; the mail plane joins later) on loopback,
-//! prints every endpoint, and runs until Ctrl-C or SIGTERM.
+//! `acmeproof serve`: starts a world (DNS, CA and the mail plane) on loopback, prints every
+//! endpoint, and runs until Ctrl-C or SIGTERM.
 
 use std::io::Write;
 use std::path::PathBuf;

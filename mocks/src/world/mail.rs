@@ -42,7 +42,7 @@ pub const LMTP_PORT: u16 = 24;
 pub struct UserSpec {
     /// The address (an EAI address is fine: `δοκιμή@παράδειγμα.δοκιμή`).
     pub address: String,
-    /// The password for Submission (and IMAP/POP3 later).
+    /// The password for Submission, IMAP and POP3.
     pub password: String,
 }
 

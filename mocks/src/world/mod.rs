@@ -1,4 +1,5 @@
-//! A world: the DNS, the PKI and the CA (the mail plane joins later), started together on
+//! A world: the DNS, the PKI, the CA and the mail plane (MX, Submission, relays, LMTP, the
+//! mailstore, IMAP and POP3, the smarthost of a server under test), started together on
 //! loopback, configured from one TOML document, with a management API beside them.
 
 use std::net::SocketAddr;
