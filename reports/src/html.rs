@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use acmeproof_protocol::requirements::{Actor, CATALOGUE, Requirement};
 
-use crate::model::{Gate, RunReport, ScenarioResult, StepStatus};
+use crate::model::{Gate, Outcome, RunReport, ScenarioResult, StepStatus};
 
 const STYLE: &str = r#"
 :root { --fg:#1b1f23; --muted:#6a737d; --line:#d0d7de; --bg:#fff; }
@@ -252,15 +252,31 @@ fn coverage(
     rows: &BTreeMap<RowKey, Vec<Option<usize>>>,
     catalogue: &[Requirement],
 ) {
-    // requirement id → rows that declare it or met a finding for it.
+    // requirement id → rows that declare it or met a finding for it; and the ids that a
+    // scenario which ran exercised. A scenario that reached no verdict on the implementation
+    // (skipped, not implemented by it, or a harness error) is listed but exercised nothing.
     let mut by_req: BTreeMap<&str, Vec<&RowKey>> = BTreeMap::new();
+    let mut exercised: BTreeSet<&str> = BTreeSet::new();
     for (key, cells) in rows {
         let mut reqs: BTreeSet<&str> = BTreeSet::new();
         for (ri, si) in cells.iter().enumerate() {
             if let Some(si) = si {
                 let s = &reports[ri].scenarios[*si];
-                reqs.extend(s.requirements.iter().map(String::as_str));
-                reqs.extend(s.findings.iter().map(|f| f.req.as_str()));
+                let named = s
+                    .requirements
+                    .iter()
+                    .map(String::as_str)
+                    .chain(s.findings.iter().map(|f| f.req.as_str()));
+                let ran = !matches!(
+                    s.outcome,
+                    Outcome::Skipped | Outcome::Unimplemented | Outcome::Error
+                );
+                for req in named {
+                    reqs.insert(req);
+                    if ran {
+                        exercised.insert(req);
+                    }
+                }
             }
         }
         for req in reqs {
@@ -270,7 +286,7 @@ fn coverage(
 
     let uncovered: Vec<&str> = catalogue
         .iter()
-        .filter(|r| !by_req.contains_key(r.id))
+        .filter(|r| !exercised.contains(r.id))
         .map(|r| r.id)
         .collect();
     let unknown: Vec<&str> = by_req
@@ -281,14 +297,14 @@ fn coverage(
 
     out.push_str("<h2 id=\"coverage\">Requirement coverage</h2>\n");
     out.push_str(&format!(
-        "<p>{} of {} catalogue requirements are exercised by at least one scenario. \
+        "<p>{} of {} catalogue requirements are exercised by at least one scenario that ran (skipped, unimplemented and errored scenarios do not count). \
          ⚑ marks a finding against the requirement itself.</p>\n",
         catalogue.len() - uncovered.len(),
         catalogue.len()
     ));
     if !uncovered.is_empty() {
         out.push_str(&format!(
-            "<p>Not covered by any scenario: <code>{}</code></p>\n",
+            "<p>Not exercised by a scenario that ran: <code>{}</code></p>\n",
             esc(&uncovered.join(", "))
         ));
     }
@@ -304,7 +320,7 @@ fn coverage(
     for req in catalogue {
         let keys = by_req.get(req.id).map(Vec::as_slice).unwrap_or(&[]);
         let span = keys.len().max(1);
-        let class = if keys.is_empty() {
+        let class = if !exercised.contains(req.id) {
             " class=\"uncovered\""
         } else {
             ""
