@@ -1,4 +1,5 @@
-//! Every requirement id mentioned anywhere in the workspace exists in the catalogue.
+//! Every requirement id mentioned anywhere in the workspace exists in the catalogue, and
+//! production code names one by its constant, never by a string literal.
 //!
 //! Findings, scenario files, fixtures and comments name requirements by id (`SMIME-28`); a typo
 //! or a renumbering would otherwise only show up as a finding reported at the wrong level.
@@ -141,4 +142,63 @@ fn the_skip_list_names_real_files() {
     for file in SKIPPED {
         assert!(root.join(file).is_file(), "{file} does not exist");
     }
+}
+
+/// `label:line` for every string literal in `text` that is exactly an id (`"SMIME-25"`), in the
+/// code before the file's first `#[cfg(test)]` (the trailing test module, by convention).
+fn id_literals(label: &str, text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|line| !line.trim_start().starts_with("#[cfg(test)]"))
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .flat_map(|(n, line)| {
+            ids_in(line)
+                .into_iter()
+                .filter(move |id| line.contains(&format!("\"{id}\"")))
+                .map(move |id| format!("{label}:{}: \"{id}\"", n + 1))
+        })
+        .collect()
+}
+
+#[test]
+fn production_code_names_ids_by_constant_never_by_literal() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for dir in CODE_DIRS {
+        walk(
+            &root.join(dir).join("src"),
+            &["rs"],
+            &mut files,
+            &mut problems,
+        );
+    }
+    files.sort();
+    assert!(
+        files.len() > 50,
+        "the walk found only {} files",
+        files.len()
+    );
+    for path in &files {
+        let label = relative(&root, path);
+        if label == "protocol/src/requirements.rs" {
+            continue;
+        }
+        match fs::read_to_string(path) {
+            Ok(text) => problems.extend(id_literals(&label, &text)),
+            Err(e) => problems.push(format!("{label}: {e}")),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "use the constant (`req::SMIME_25`) instead of the literal id:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_literal_scanner_fires_on_a_literal_and_not_on_tests_or_comments() {
+    let text = "let a = \"SMIME-25\";\nlet b = req::SMIME_25;\n// see \"TLS-1\"\n\
+                let c = format!(\"SMIME-25 and more\");\n#[cfg(test)]\nlet d = \"ACME-1\";";
+    assert_eq!(id_literals("x.rs", text), ["x.rs:1: \"SMIME-25\""]);
 }

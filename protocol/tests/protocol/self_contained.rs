@@ -18,6 +18,11 @@ const OUTSIDE: &[&str] = &[
     concat!("shared", "/notes"),
     concat!("shared", "/seeds"),
     concat!("digest", " §"),
+    // The machine the repository was written on: its workspace and tool library.
+    concat!(" /wo", "rk/"),
+    concat!("`/wo", "rk/"),
+    concat!("\"/wo", "rk/"),
+    concat!(".lib", "rary/"),
 ];
 
 /// What to read: text files by extension, and the CI scripts (which have none).
