@@ -544,6 +544,20 @@ pub fn lookup(id: &str) -> Option<&'static Requirement> {
     CATALOGUE.iter().find(|r| r.id == id)
 }
 
+/// The MUST and SHOULD rows no scenario can make fire, each with the one-line reason.
+///
+/// The reverse-coverage test (`harness/tests/harness/coverage.rs`) asks every other MUST and
+/// SHOULD row for a place in the code that names it and a scenario that exercises it.
+pub static UNTESTABLE: &[(&str, &str)] = &[];
+
+/// Why `id` cannot be exercised by a scenario, if the catalogue says it cannot.
+pub fn untestable(id: &str) -> Option<&'static str> {
+    UNTESTABLE
+        .iter()
+        .find(|(row, _)| *row == id)
+        .map(|(_, reason)| *reason)
+}
+
 /// Every token in `text` shaped like a requirement id, `(SMIME|TLS|ACME|MAIL)-[0-9]+`, in order
 /// of appearance (repeats kept).
 ///
@@ -595,6 +609,26 @@ mod tests {
     fn family_and_number(id: &str) -> (&str, u32) {
         let (family, number) = id.split_once('-').expect("id has a dash");
         (family, number.parse().expect("id number is decimal"))
+    }
+
+    #[test]
+    fn untestable_rows_are_must_or_should_rows_with_a_one_line_reason() {
+        let mut seen = HashSet::new();
+        for (id, reason) in UNTESTABLE {
+            let row = lookup(id).unwrap_or_else(|| panic!("{id} is not in the catalogue"));
+            assert!(
+                matches!(row.level, Level::Must | Level::Should),
+                "{id} is {}, and only MUST and SHOULD rows need a scenario",
+                row.keyword()
+            );
+            assert!(seen.insert(*id), "{id} listed twice");
+            assert!(
+                !reason.trim().is_empty() && !reason.contains('\n'),
+                "{id}: {reason:?}"
+            );
+            assert_eq!(untestable(id), Some(*reason));
+        }
+        assert_eq!(untestable(SMIME_28), None);
     }
 
     #[test]

@@ -259,6 +259,14 @@ fn explain_requirement(
         writeln!(out, "  drafts {}: \"{}\"", text.versions, text.quote)?;
         writeln!(out, "  checker: {}", text.checker)?;
     }
+    let places: Vec<_> = crate::checkers::checkers_of(r.id).collect();
+    writeln!(out, "\nNamed in the code ({})", places.len())?;
+    for c in &places {
+        writeln!(out, "  {}:{}  {}", c.path, c.line, c.item)?;
+    }
+    if let Some(reason) = acmeproof_protocol::requirements::untestable(r.id) {
+        writeln!(out, "\nNot exercised by a scenario: {reason}")?;
+    }
     let testing: Vec<&LoadedScenario> = all
         .iter()
         .filter(|s| {
