@@ -47,29 +47,48 @@ pub enum Fault {
     Huge,
 }
 
+/// Every fault with its name in scenario files.
+const FAULT_NAMES: [(Fault, &str); 16] = [
+    (Fault::None, "none"),
+    (Fault::ReusedNonce, "reused-nonce"),
+    (Fault::UnknownNonce, "unknown-nonce"),
+    (Fault::AlgNone, "alg-none"),
+    (Fault::Hs256, "hs256"),
+    (Fault::JwkAndKid, "jwk-and-kid"),
+    (Fault::UrlMismatch, "url-mismatch"),
+    (Fault::PaddedBase64, "padded-base64"),
+    (Fault::BadSignature, "bad-signature"),
+    (Fault::UnknownCrit, "unknown-crit"),
+    (Fault::WrongContentType, "wrong-content-type"),
+    (Fault::GetOnPostResource, "get-on-post-resource"),
+    (Fault::Garbage, "garbage"),
+    (Fault::Empty, "empty"),
+    (Fault::Truncated, "truncated"),
+    (Fault::Huge, "huge"),
+];
+
 impl FromStr for Fault {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, String> {
-        Ok(match name {
-            "none" => Fault::None,
-            "reused-nonce" => Fault::ReusedNonce,
-            "unknown-nonce" => Fault::UnknownNonce,
-            "alg-none" => Fault::AlgNone,
-            "hs256" => Fault::Hs256,
-            "jwk-and-kid" => Fault::JwkAndKid,
-            "url-mismatch" => Fault::UrlMismatch,
-            "padded-base64" => Fault::PaddedBase64,
-            "bad-signature" => Fault::BadSignature,
-            "unknown-crit" => Fault::UnknownCrit,
-            "wrong-content-type" => Fault::WrongContentType,
-            "get-on-post-resource" => Fault::GetOnPostResource,
-            "garbage" => Fault::Garbage,
-            "empty" => Fault::Empty,
-            "truncated" => Fault::Truncated,
-            "huge" => Fault::Huge,
-            other => return Err(format!("unknown fault {other:?}")),
-        })
+        FAULT_NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(fault, _)| *fault)
+            .ok_or_else(|| {
+                let all: Vec<&str> = FAULT_NAMES.iter().map(|(_, n)| *n).collect();
+                format!("unknown fault {name:?}: one of {}", all.join(", "))
+            })
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = FAULT_NAMES
+            .iter()
+            .find(|(fault, _)| fault == self)
+            .map_or("?", |(_, n)| *n);
+        f.write_str(name)
     }
 }
 

@@ -363,7 +363,7 @@ pub fn describe(step: &scenario::Step) -> String {
             if !s.inject.is_empty() {
                 text.push_str(&format!(" after lookalikes {:?}", s.inject));
             }
-            if s.expect == "refused" {
+            if s.expect == scenario::model::Expect::Refused {
                 text.push_str(&format!(
                     "; the CA must refuse ({})",
                     s.error.as_deref().unwrap_or("any error")
@@ -429,7 +429,7 @@ pub fn describe(step: &scenario::Step) -> String {
             } else {
                 ""
             },
-            if s.expect == "refused" {
+            if s.expect == scenario::model::Expect::Refused {
                 format!(
                     "; the CA must refuse ({})",
                     s.error.as_deref().unwrap_or("any error")

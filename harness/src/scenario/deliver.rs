@@ -18,7 +18,7 @@ use acmeproof_mocks::relay::send::{self, RetryPolicy, Target};
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::World;
 
-use super::model::ReplyChanges;
+use super::model::{ReplyChanges, SendVia, Tamper};
 
 /// The header fields a corpus signature covers by default: RFC 8823 §3.2 item 9's list.
 const MUST_SIGN: &[&str] = acmeproof_protocol::smime::RESPONSE_DKIM_MUST_SIGN;
@@ -44,35 +44,31 @@ pub enum Signer {
 pub fn signer(changes: &ReplyChanges, from: &str) -> Result<Signer, String> {
     let domain_of = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_owned());
     let from_domain = domain_of(from).ok_or_else(|| format!("no domain in {from:?}"))?;
-    let signer = match changes.send.as_deref().unwrap_or("submission") {
-        "unsigned" => Signer::None,
-        "direct" | "sender-domain" => Signer::Domain(from_domain),
+    let signer = match changes.send.unwrap_or(SendVia::Submission) {
+        SendVia::Unsigned => Signer::None,
+        SendVia::Direct | SendVia::SenderDomain => Signer::Domain(from_domain),
         // A key of the world that is not the sender's domain.
-        "other-domain" => {
+        SendVia::OtherDomain => {
             let other = ["παράδειγμα.δοκιμή", "example.test"]
                 .into_iter()
                 .find(|d| *d != from_domain)
                 .unwrap_or("example.test");
             Signer::Domain(other.to_owned())
         }
-        other => {
-            return Err(format!(
-                "change.send = {other:?}: submission, direct, unsigned, other-domain or \
-                 sender-domain"
-            ));
+        SendVia::Submission => {
+            return Err("change.send = \"submission\": the MSA signs, not the harness".into());
         }
     };
-    Ok(match (&changes.dkim_key, signer) {
+    Ok(match (changes.dkim_key, signer) {
         (None, signer) => signer,
-        (Some(kind), Signer::Domain(domain)) if kind == "rsa-sha1" || kind == "rsa-512" => {
-            Signer::Hostile {
-                domain,
-                kind: kind.clone(),
-            }
-        }
+        (Some(kind), Signer::Domain(domain)) => Signer::Hostile {
+            domain,
+            kind: kind.as_str().to_owned(),
+        },
         (Some(kind), _) => {
             return Err(format!(
-                "change.dkim_key = {kind:?}: rsa-sha1 or rsa-512, with send = direct"
+                "change.dkim_key = {kind:?} needs a send that signs with a domain's key \
+                 (direct, other-domain, sender-domain)"
             ));
         }
     })
@@ -123,13 +119,13 @@ pub async fn sign(
 /// body, so the body hash no longer matches, RFC 6376 §3.7) or `header` (the signed Date
 /// rewritten, so the header hash no longer matches).
 pub fn tamper(signed: Vec<u8>, changes: &ReplyChanges) -> Result<Vec<u8>, String> {
-    let Some(how) = changes.tamper.as_deref() else {
+    let Some(how) = changes.tamper else {
         return Ok(signed);
     };
     let text = String::from_utf8(signed).map_err(|_| "the reply is not UTF-8".to_owned())?;
     match how {
-        "body" => Ok(format!("{text}Sent from my phone\r\n").into_bytes()),
-        "header" => {
+        Tamper::Body => Ok(format!("{text}Sent from my phone\r\n").into_bytes()),
+        Tamper::Header => {
             let (head, body) = text.split_once("\r\n\r\n").ok_or("the reply has no body")?;
             let head: Vec<String> = head
                 .split("\r\n")
@@ -143,7 +139,6 @@ pub fn tamper(signed: Vec<u8>, changes: &ReplyChanges) -> Result<Vec<u8>, String
                 .collect();
             Ok(format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes())
         }
-        other => Err(format!("change.tamper = {other:?}: body or header")),
     }
 }
 
@@ -183,7 +178,7 @@ mod tests {
     #[test]
     fn tampering_changes_the_body_or_the_signed_date_only() {
         let c = |t: &str| ReplyChanges {
-            tamper: Some(t.into()),
+            tamper: Some(t.parse().unwrap()),
             ..ReplyChanges::default()
         };
         let body = String::from_utf8(tamper(SIGNED.into(), &c("body")).unwrap()).unwrap();
@@ -197,7 +192,7 @@ mod tests {
             head.ends_with("Subject: Re: ACME: x\r\n\r\nbody\r\n"),
             "{head}"
         );
-        assert!(tamper(SIGNED.into(), &c("both")).is_err());
+        assert!("both".parse::<Tamper>().is_err());
         let none = tamper(SIGNED.into(), &ReplyChanges::default()).unwrap();
         assert_eq!(none, SIGNED.as_bytes());
     }
@@ -205,8 +200,8 @@ mod tests {
     #[test]
     fn the_signer_follows_send_and_dkim_key() {
         let c = |send: &str, key: Option<&str>| ReplyChanges {
-            send: Some(send.into()),
-            dkim_key: key.map(str::to_owned),
+            send: Some(send.parse().unwrap()),
+            dkim_key: key.map(|k| k.parse().unwrap()),
             ..ReplyChanges::default()
         };
         let alice = "alice@example.test";
@@ -227,6 +222,8 @@ mod tests {
             })
         );
         assert!(signer(&c("unsigned", Some("rsa-512")), alice).is_err());
-        assert!(signer(&c("direct", Some("dsa")), alice).is_err());
+        assert!(signer(&c("submission", None), alice).is_err());
+        // An unknown key kind is a load error now: the file does not parse.
+        assert!("dsa".parse::<super::super::model::DkimKey>().is_err());
     }
 }

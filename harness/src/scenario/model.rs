@@ -4,7 +4,236 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use acmeproof_protocol::token::Join;
 pub use acmeproof_reports::{Outcome, Role};
+
+use crate::acme::probe::Fault;
+
+/// Defines a closed set of values a scenario field takes: a serde enum (so a typo fails when
+/// the file loads, with its file and line, listing the values), its spelling in the file, and
+/// `FromStr` for the variants that set it from a matrix value.
+macro_rules! closed_set {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[doc = concat!("`", $text, "` in a scenario file.")]
+                #[serde(rename = $text)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every value, in the order the file format lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The value as a scenario file spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text).ok_or_else(|| {
+                    let all: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("{text:?} is not one of {}", all.join(", "))
+                })
+            }
+        }
+    };
+}
+
+closed_set! {
+    /// The reference MUA's response body.
+    ReplyBody {
+        TextPlain = "text-plain",
+        MultipartAlternative = "multipart-alternative",
+    }
+}
+
+closed_set! {
+    /// When the reference MUA POSTs the challenge.
+    PostWhen {
+        AfterReply = "after-reply",
+        BeforeReply = "before-reply",
+    }
+}
+
+closed_set! {
+    /// The key usage the CSR asks for (RFC 8823 §3.3).
+    Usage {
+        /// No keyUsage extension: the CA decides (signing and encryption).
+        Both = "both",
+        Signing = "signing",
+        Encryption = "encryption",
+    }
+}
+
+closed_set! {
+    /// How the reference MUA waits for the challenge mail.
+    MailWait {
+        Idle = "idle",
+        Poll = "poll",
+    }
+}
+
+closed_set! {
+    /// How the reference MUA reaches IMAP.
+    ImapTls {
+        Starttls = "starttls",
+        Implicit = "implicit",
+    }
+}
+
+closed_set! {
+    /// How a reply leaves (see [`ReplyChanges::send`]).
+    SendVia {
+        Submission = "submission",
+        Direct = "direct",
+        Unsigned = "unsigned",
+        OtherDomain = "other-domain",
+        SenderDomain = "sender-domain",
+    }
+}
+
+closed_set! {
+    /// A DKIM key made for the moment (RFC 8301).
+    DkimKey {
+        RsaSha1 = "rsa-sha1",
+        Rsa512 = "rsa-512",
+    }
+}
+
+closed_set! {
+    /// What is changed after signing.
+    Tamper {
+        Body = "body",
+        Header = "header",
+    }
+}
+
+closed_set! {
+    /// How the digest lines are rewritten.
+    DigestStyle {
+        Padded = "padded",
+        Spaced = "spaced",
+        Indented = "indented",
+        Altered = "altered",
+    }
+}
+
+closed_set! {
+    /// The transfer encoding of the reply's text/plain body (RFC 2045 §6).
+    BodyEncoding {
+        QuotedPrintable = "quoted-printable",
+        Base64 = "base64",
+    }
+}
+
+closed_set! {
+    /// How the reply's Subject is rewritten.
+    SubjectForm {
+        Encoded = "encoded",
+        Folded = "folded",
+        NoRe = "no-re",
+    }
+}
+
+closed_set! {
+    /// What an issuance must end in.
+    Expect {
+        Issued = "issued",
+        Refused = "refused",
+    }
+}
+
+closed_set! {
+    /// A lookalike challenge put in the mailbox before the MUA orders.
+    Lookalike {
+        OtherSender = "other-sender",
+        ReSubject = "re-subject",
+        ForgedDkim = "forged-dkim",
+    }
+}
+
+closed_set! {
+    /// The status an authorization must reach.
+    AuthzStatus {
+        Valid = "valid",
+        Invalid = "invalid",
+    }
+}
+
+closed_set! {
+    /// The level a mismatch is lowered to, where the texts leave the choice open.
+    Lowered {
+        Should = "should",
+        May = "may",
+        Info = "info",
+    }
+}
+
+closed_set! {
+    /// How the reference mail-server operator proves control (draft-ietf-acme-email-tls).
+    TlsProof {
+        Capability = "capability",
+        DnsEmail = "dns-email",
+    }
+}
+
+closed_set! {
+    /// Where `service`/`port` travel.
+    TlsField {
+        ChallengePayload = "challenge-payload",
+        ChallengeHeader = "challenge-header",
+        NewOrder = "new-order",
+        NewOrderHeader = "new-order-header",
+        NewOrderArrays = "new-order-arrays",
+        ServiceIdentifier = "service-identifier",
+    }
+}
+
+closed_set! {
+    /// When the world's mail server shows the ACME capability.
+    Advert {
+        Always = "always",
+        BeforeTls = "before-tls",
+        AfterTls = "after-tls",
+    }
+}
+
+closed_set! {
+    /// The mail server certificate's key.
+    TlsKey {
+        Es256 = "es256",
+        Es384 = "es384",
+        Ed25519 = "ed25519",
+        Rs256 = "rs256",
+    }
+}
+
+/// A field whose type already has a `FromStr` (a probe's fault), read from its name.
+fn from_name<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    let name = String::deserialize(deserializer)?;
+    name.parse().map_err(serde::de::Error::custom)
+}
 
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,19 +279,19 @@ fn default_expect() -> Outcome {
 #[serde(deny_unknown_fields)]
 pub struct MuaVariant {
     /// `string` or `binary`.
-    pub join: Option<String>,
+    pub join: Option<Join>,
     /// `text-plain` or `multipart-alternative`.
-    pub body: Option<String>,
+    pub body: Option<ReplyBody>,
     /// Wrap the digest after this many characters.
     pub wrap: Option<usize>,
     /// `after-reply` (default) or `before-reply`.
-    pub post: Option<String>,
+    pub post: Option<PostWhen>,
     /// `both` (default), `signing` or `encryption`.
-    pub usage: Option<String>,
+    pub usage: Option<Usage>,
     /// `idle` (default) or `poll`.
-    pub wait: Option<String>,
+    pub wait: Option<MailWait>,
     /// `starttls` (default) or `implicit`.
-    pub imap_tls: Option<String>,
+    pub imap_tls: Option<ImapTls>,
 }
 
 /// What happens to a reply before it is sent.
@@ -85,23 +314,23 @@ pub struct ReplyChanges {
     /// CA reads exactly these bytes: `direct` (the From domain's world key), `unsigned` (no
     /// DKIM), `other-domain` (a key of another domain than the sender's), `sender-domain`
     /// (the envelope sender's domain, whatever From says: a permissive MSA elsewhere).
-    pub send: Option<String>,
+    pub send: Option<SendVia>,
     /// With a signing `send`: sign with a key made for the moment and published under the
     /// signing domain: `rsa-sha1` (RFC 8301 §3.1) or `rsa-512` (a 512-bit RSA key, RFC 8301
     /// §3.2).
-    pub dkim_key: Option<String>,
+    pub dkim_key: Option<DkimKey>,
     /// With a signing `send`: the header fields `h=` names (default: RFC 8823 §3.2 item 9's).
     pub dkim_signed: Option<Vec<String>>,
     /// With a signing `send`: change the mail after signing: `body` (a line added) or `header`
     /// (the signed Date rewritten).
-    pub tamper: Option<String>,
+    pub tamper: Option<Tamper>,
     /// Quote the digest block as a reply would (`> ` before each line).
     #[serde(default)]
     pub quote: bool,
     /// Rewrite the digest lines: `padded` (a `=` added), `spaced` (a space every 8
     /// characters), `indented` (leading spaces), `altered` (its first character changed: the
     /// right length and alphabet, the wrong digest).
-    pub digest_style: Option<String>,
+    pub digest_style: Option<DigestStyle>,
     /// Leave out the BEGIN and END lines, keeping the digest line.
     #[serde(default)]
     pub no_block: bool,
@@ -109,10 +338,10 @@ pub struct ReplyChanges {
     #[serde(default)]
     pub text_around: bool,
     /// Re-encode the text/plain body: `quoted-printable` or `base64` (RFC 2045 §6).
-    pub encoding: Option<String>,
+    pub encoding: Option<BodyEncoding>,
     /// Rewrite the Subject: `encoded` (one RFC 2047 UTF-8 `B` encoded-word), `folded` (folded
     /// inside token-part1, RFC 5322 §2.2.3), `no-re` (`ACME: <token-part1>` without `Re:`).
-    pub subject_form: Option<String>,
+    pub subject_form: Option<SubjectForm>,
     /// Leave out In-Reply-To and References.
     #[serde(default)]
     pub no_in_reply_to: bool,
@@ -285,21 +514,21 @@ pub struct IssueStep {
     pub mua: MuaVariant,
     /// `issued` (default) or `refused`.
     #[serde(default = "default_issued")]
-    pub expect: String,
+    pub expect: Expect,
     /// For `refused`: the ACME error type (`unauthorized`, `incorrectResponse`, …).
     pub error: Option<String>,
     /// Lookalike challenges put in the mailbox once the MUA has it open and before it
     /// orders: `other-sender`, `re-subject`, `forged-dkim`.
     #[serde(default)]
-    pub inject: Vec<String>,
+    pub inject: Vec<Lookalike>,
     /// How many mails the MUA must have ignored.
     pub ignored: Option<usize>,
     /// The requirement a mismatch is filed under.
     pub req: Option<String>,
 }
 
-fn default_issued() -> String {
-    "issued".into()
+fn default_issued() -> Expect {
+    Expect::Issued
 }
 
 /// [`Step::Reply`].
@@ -322,7 +551,7 @@ pub struct ReplyStep {
 #[serde(deny_unknown_fields)]
 pub struct ExpectAuthorizationStep {
     /// `valid` or `invalid`.
-    pub status: String,
+    pub status: AuthzStatus,
     /// For `invalid`: the error type (without the `urn:ietf:params:acme:error:` prefix).
     pub error: Option<String>,
     /// Text the error detail must contain.
@@ -331,7 +560,7 @@ pub struct ExpectAuthorizationStep {
     pub req: String,
     /// Lower the finding a mismatch gives: `should`, `may` or `info`. For what the texts leave
     /// open: the reference CA's reading is one choice, and another CA's is not a MUST failure.
-    pub level: Option<String>,
+    pub level: Option<Lowered>,
 }
 
 /// [`Step::Finalize`].
@@ -340,7 +569,7 @@ pub struct ExpectAuthorizationStep {
 pub struct FinalizeStep {
     /// `both`, `signing` or `encryption`.
     #[serde(default = "default_usage")]
-    pub usage: String,
+    pub usage: Usage,
     /// The requirement a bad certificate is filed under.
     pub req: String,
     /// Ask for this address in the CSR instead of the order's.
@@ -352,8 +581,8 @@ pub struct FinalizeStep {
     pub error: Option<String>,
 }
 
-fn default_usage() -> String {
-    "both".into()
+fn default_usage() -> Usage {
+    Usage::Both
 }
 
 /// [`Step::AdvanceClock`].
@@ -377,7 +606,8 @@ pub struct SetKnobsStep {
 #[serde(deny_unknown_fields)]
 pub struct ProbeStep {
     /// The fault (`alg-none`, `reused-nonce`, …; see `acme::probe::Fault`).
-    pub fault: String,
+    #[serde(deserialize_with = "from_name")]
+    pub fault: Fault,
     /// The HTTP status the server must answer.
     pub status: u16,
     /// The problem type it must answer (without the URN prefix); none for a success.
@@ -437,12 +667,12 @@ pub struct IssueTlsStep {
     pub services: Vec<String>,
     /// `capability` (capability-*-00, the default) or `dns-email` (dns-email-00).
     #[serde(default = "default_tls_proof")]
-    pub proof: String,
+    pub proof: TlsProof,
     /// Where `service`/`port` go: the draft's challenge POST, `challenge-payload` (-05, the
     /// default) or `challenge-header` (-00…-04); or acmeproof's newOrder proposal, `new-order`
     /// (identifier objects, several services) or `new-order-header`.
     #[serde(default = "default_service_field")]
-    pub field: String,
+    pub field: TlsField,
     /// Publish the service-bound digest (the `service_port_in_hash` proposal).
     #[serde(default)]
     pub service_port_in_hash: bool,
@@ -451,16 +681,16 @@ pub struct IssueTlsStep {
     pub repeat_in_challenge: bool,
     /// When the world's server shows the capability: `always`, `before-tls`, `after-tls`.
     #[serde(default = "default_advert")]
-    pub advert: String,
+    pub advert: Advert,
     /// Put the SRV-IDs in the CSR (RFC 7817 §5).
     #[serde(default)]
     pub csr_srv_ids: bool,
     /// The certificate key: `es256` (default), `ed25519`, `rs256`.
     #[serde(default = "default_tls_key")]
-    pub key: String,
+    pub key: TlsKey,
     /// `issued` (default) or `refused`.
     #[serde(default = "default_issued")]
-    pub expect: String,
+    pub expect: Expect,
     /// For `refused`: the error type(s), `|`-separated.
     pub error: Option<String>,
     /// For `refused`: text the error detail must contain (e.g. a requirement id).
@@ -473,18 +703,18 @@ fn default_mail_domain() -> String {
     "mail.example.test".into()
 }
 
-fn default_tls_proof() -> String {
-    "capability".into()
+fn default_tls_proof() -> TlsProof {
+    TlsProof::Capability
 }
 
-fn default_service_field() -> String {
-    "challenge-payload".into()
+fn default_service_field() -> TlsField {
+    TlsField::ChallengePayload
 }
 
-fn default_advert() -> String {
-    "always".into()
+fn default_advert() -> Advert {
+    Advert::Always
 }
 
-fn default_tls_key() -> String {
-    "es256".into()
+fn default_tls_key() -> TlsKey {
+    TlsKey::Es256
 }

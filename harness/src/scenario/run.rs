@@ -17,7 +17,6 @@ use acmeproof_protocol::smime::{
     ChallengeContext, ExpectedDigest, ResponseBody, ResponseContext, check_challenge,
     check_response,
 };
-use acmeproof_protocol::token::Join;
 use acmeproof_protocol::{Finding, Findings, Level};
 use serde_json::Value;
 
@@ -89,7 +88,7 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
                     Step::Issue(_) if !cmd.uses("email") => {
                         Some("it needs an RFC 8823 client, and the command takes no {email}".into())
                     }
-                    Step::Issue(s) if s.expect == "issued" => {
+                    Step::Issue(s) if s.expect == Expect::Issued => {
                         if let Some(variant) = crate::sut::asks::reference_variant(s) {
                             return Some(format!(
                                 "it sets the reference MUA's {variant}: an external client has \
@@ -116,13 +115,14 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
                      {services}"
                             .into(),
                     ),
-                    Step::IssueTls(s) if s.expect == "issued" => external::tls_variant_fields(s)
-                        .map(|f| {
+                    Step::IssueTls(s) if s.expect == Expect::Issued => {
+                        external::tls_variant_fields(s).map(|f| {
                             format!(
                                 "it sets the reference operator's {f}: its own client is the \
                              variant"
                             )
-                        }),
+                        })
+                    }
                     Step::SetKnobs(_) | Step::AdvanceClock(_) => None,
                     other => Some(format!(
                         "its step {:?} drives the reference client by hand",
@@ -674,42 +674,37 @@ impl Context<'_> {
     }
 
     fn mua_options(&self, v: &MuaVariant) -> Result<MuaOptions, StepError> {
-        let bad = |field: &str, value: &str| {
-            StepError::Harness(format!("mua.{field} = {value:?} is not a known value"))
-        };
         let mut o = MuaOptions {
             timeout: WAIT,
             seed: self.seed,
             ..MuaOptions::default()
         };
-        if let Some(join) = &v.join {
-            o.join = join.parse::<Join>().map_err(|_| bad("join", join))?;
+        if let Some(join) = v.join {
+            o.join = join;
         }
-        if let Some(body) = &v.body {
-            o.body = match body.as_str() {
-                "text-plain" => ResponseBody::TextPlain,
-                "multipart-alternative" => ResponseBody::MultipartAlternative,
-                other => return Err(bad("body", other)),
+        if let Some(body) = v.body {
+            o.body = match body {
+                ReplyBody::TextPlain => ResponseBody::TextPlain,
+                ReplyBody::MultipartAlternative => ResponseBody::MultipartAlternative,
             };
         }
         o.wrap = v.wrap;
-        if let Some(post) = &v.post {
-            o.post = match post.as_str() {
-                "after-reply" => PostTiming::AfterReply,
-                "before-reply" => PostTiming::BeforeReply,
-                other => return Err(bad("post", other)),
-            };
-        } else if let Sut::Server(_) = self.sut {
-            o.post_without_mail = Some(MAIL_BEFORE_POST);
+        match v.post {
+            Some(PostWhen::AfterReply) => o.post = PostTiming::AfterReply,
+            Some(PostWhen::BeforeReply) => o.post = PostTiming::BeforeReply,
+            None => {
+                if let Sut::Server(_) = self.sut {
+                    o.post_without_mail = Some(MAIL_BEFORE_POST);
+                }
+            }
         }
-        if let Some(usage) = &v.usage {
-            o.usage = usage_of(usage).ok_or_else(|| bad("usage", usage))?;
+        if let Some(usage) = v.usage {
+            o.usage = usage_of(usage);
         }
-        if let Some(wait) = &v.wait {
-            o.wait = match wait.as_str() {
-                "idle" => MailboxWait::Idle,
-                "poll" => MailboxWait::Poll(Duration::from_millis(50)),
-                other => return Err(bad("wait", other)),
+        if let Some(wait) = v.wait {
+            o.wait = match wait {
+                MailWait::Idle => MailboxWait::Idle,
+                MailWait::Poll => MailboxWait::Poll(Duration::from_millis(50)),
             };
         }
         Ok(o)
@@ -724,19 +719,21 @@ impl Context<'_> {
         // Lookalike mail in the mailbox is there to be ignored: only a strict MUA tells.
         options.lenient = self.lenient_mua() && s.inject.is_empty();
         let mut account = MailAccount::in_world(self.world, &address, &password)?;
-        match (s.mua.imap_tls.as_deref(), &self.world.mail) {
-            (None | Some("starttls"), _) => {}
-            (Some("implicit"), Some(mail)) => account = account.with_imaps(mail.imaps.addr()),
-            (Some(other), _) => {
-                return Err(StepError::Harness(format!(
-                    "mua.imap_tls = {other:?}: starttls or implicit"
-                )));
+        match (s.mua.imap_tls, &self.world.mail) {
+            (None | Some(ImapTls::Starttls), _) => {}
+            (Some(ImapTls::Implicit), Some(mail)) => {
+                account = account.with_imaps(mail.imaps.addr())
+            }
+            (Some(ImapTls::Implicit), None) => {
+                return Err(StepError::Harness(
+                    "mua.imap_tls: the world has no mail plane".into(),
+                ));
             }
         }
         self.account("account").await?;
         let mut mailbox = Mailbox::open(&account, WAIT).await?;
         for kind in &s.inject {
-            self.inject(kind, &address)?;
+            self.inject(*kind, &address)?;
         }
         if let Sut::Server(_) = self.sut {
             // The server's challenge mail comes after this mark: one it fails is the verdict,
@@ -759,8 +756,8 @@ impl Context<'_> {
             return Err(stop);
         }
         let req = s.req.as_deref().unwrap_or(requirements::SMIME_10);
-        match (s.expect.as_str(), result) {
-            ("issued", Ok(outcome)) => {
+        match (s.expect, result) {
+            (Expect::Issued, Ok(outcome)) => {
                 self.note_challenge_mail(&address, &outcome.exchange.challenge_mail);
                 self.note_mail(
                     "the reply as submitted",
@@ -791,10 +788,10 @@ impl Context<'_> {
             (_, Err(FlowError::Ignored { raw, reason })) => Err(self
                 .ignored_challenge(&raw, &reason, None, address.clone(), req)
                 .await),
-            ("issued", Err(FlowError::Certificate(e))) if self.judged_now() => Err(
+            (Expect::Issued, Err(FlowError::Certificate(e))) if self.judged_now() => Err(
                 StepError::Expectation(format!("the certificate (judged as an object): {e}")),
             ),
-            ("issued", Err(e)) => match self.policy_refusal(&e) {
+            (Expect::Issued, Err(e)) => match self.policy_refusal(&e) {
                 Some(policy) => Err(policy),
                 None => self.fail(expectation(
                     req,
@@ -802,7 +799,7 @@ impl Context<'_> {
                     format!("no certificate: {e}"),
                 )),
             },
-            ("refused", Ok(_)) => self.fail(expectation(
+            (Expect::Refused, Ok(_)) => self.fail(expectation(
                 req,
                 format!(
                     "the CA refuses ({})",
@@ -810,12 +807,12 @@ impl Context<'_> {
                 ),
                 "a certificate was issued",
             )),
-            ("refused", Err(FlowError::Invalid(authz)))
+            (Expect::Refused, Err(FlowError::Invalid(authz)))
                 if s.error.is_some() && without_error(&authz) =>
             {
                 Err(self.invalid_without_error())
             }
-            ("refused", Err(FlowError::Invalid(authz))) => {
+            (Expect::Refused, Err(FlowError::Invalid(authz))) => {
                 let got = error_type(&authz);
                 match &s.error {
                     Some(want) if !one_of(want, &got) => self.fail(expectation(
@@ -826,10 +823,7 @@ impl Context<'_> {
                     _ => Ok(()),
                 }
             }
-            ("refused", Err(e)) => Err(StepError::Harness(e.to_string())),
-            (other, _) => Err(StepError::Harness(format!(
-                "expect = {other:?}: issued or refused"
-            ))),
+            (Expect::Refused, Err(e)) => Err(StepError::Harness(e.to_string())),
         }
     }
 
@@ -1040,7 +1034,7 @@ impl Context<'_> {
         }
     }
 
-    fn inject(&self, kind: &str, to: &str) -> Result<(), StepError> {
+    fn inject(&self, kind: Lookalike, to: &str) -> Result<(), StepError> {
         let mail = self
             .world
             .mail
@@ -1166,7 +1160,7 @@ impl Context<'_> {
         reply = super::rewrite::change_reply(reply, c).map_err(StepError::Harness)?;
         let to = exchange.info.reply_address().unwrap_or_default().to_owned();
         let envelope = email::envelope(&from, &to);
-        if c.send.as_deref().unwrap_or("submission") == "submission" {
+        if c.send.unwrap_or(SendVia::Submission) == SendVia::Submission {
             if c.dkim_key.is_some() || c.dkim_signed.is_some() || c.tamper.is_some() {
                 return Err(StepError::Harness(
                     "change.dkim_key, dkim_signed and tamper need a send that signs here \
@@ -1209,17 +1203,11 @@ impl Context<'_> {
     }
 
     async fn expect_authorization(&mut self, s: &ExpectAuthorizationStep) -> Result<(), StepError> {
-        let lowered = match s.level.as_deref() {
-            None => None,
-            Some("should") => Some(Level::Should),
-            Some("may") => Some(Level::May),
-            Some("info") => Some(Level::Info),
-            Some(other) => {
-                return Err(StepError::Harness(format!(
-                    "level = {other:?}: should, may or info"
-                )));
-            }
-        };
+        let lowered = s.level.map(|level| match level {
+            Lowered::Should => Level::Should,
+            Lowered::May => Level::May,
+            Lowered::Info => Level::Info,
+        });
         let result = self.expect_authorization_at(s).await;
         if let (Some(level), Err(StepError::Expectation(_))) = (lowered, &result)
             && let Some(last) = self.findings.last_mut()
@@ -1243,11 +1231,13 @@ impl Context<'_> {
         let status = authz["status"].as_str().unwrap_or_default().to_owned();
         // An invalid challenge without `error` is ACME-25's defect (the object judge's
         // finding): there is no error type or detail to hold against the scenario's.
-        if status == s.status && (s.error.is_some() || s.detail.is_some()) && without_error(&authz)
+        if status == s.status.as_str()
+            && (s.error.is_some() || s.detail.is_some())
+            && without_error(&authz)
         {
             return Err(self.invalid_without_error());
         }
-        if status != s.status {
+        if status != s.status.as_str() {
             return self.fail(expectation(
                 &s.req,
                 format!("authorization {}", s.status),
@@ -1281,7 +1271,7 @@ impl Context<'_> {
     }
 
     async fn probe(&mut self, s: &ProbeStep) -> Result<(), StepError> {
-        let fault: Fault = s.fault.parse().map_err(StepError::Harness)?;
+        let fault: Fault = s.fault;
         let client = self.account("account").await?;
         let answer = probe(client, fault).await?;
         let want_error = s.error.clone().unwrap_or_default();
@@ -1342,8 +1332,7 @@ impl Context<'_> {
     }
 
     async fn finalize(&mut self, s: &FinalizeStep) -> Result<(), StepError> {
-        let usage = usage_of(&s.usage)
-            .ok_or_else(|| StepError::Harness(format!("usage = {:?}", s.usage)))?;
+        let usage = usage_of(s.usage);
         let (address, _) = self
             .user
             .clone()
@@ -1530,11 +1519,10 @@ fn error_type(authz: &Value) -> String {
     .to_owned()
 }
 
-fn usage_of(name: &str) -> Option<CsrKeyUsage> {
-    match name {
-        "both" => Some(CsrKeyUsage::Absent),
-        "signing" => Some(CsrKeyUsage::Signing),
-        "encryption" => Some(CsrKeyUsage::Encryption),
-        _ => None,
+fn usage_of(usage: Usage) -> CsrKeyUsage {
+    match usage {
+        Usage::Both => CsrKeyUsage::Absent,
+        Usage::Signing => CsrKeyUsage::Signing,
+        Usage::Encryption => CsrKeyUsage::Encryption,
     }
 }

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::LoadedScenario;
-use super::model::Step;
+use super::model::{Step, TlsField};
 
 /// One open issue.
 #[derive(Debug, Clone, Copy)]
@@ -164,14 +164,24 @@ pub fn apply(
         .map_err(|e| format!("{} = {ca}: {e}", variant.name))?;
     for step in &mut out.file.steps {
         match (variant.name, step) {
-            ("token_join", Step::Issue(s)) => s.mua.join = Some(client.to_owned()),
+            ("token_join", Step::Issue(s)) => {
+                s.mua.join = Some(
+                    client
+                        .parse()
+                        .map_err(|_| format!("token_join: no client value {client:?}"))?,
+                )
+            }
             ("service_port_in_hash", Step::IssueTls(s)) => {
                 s.service_port_in_hash = client == "yes";
             }
             (
                 "service_field" | "draft" | "service_arrays" | "service_identifier",
                 Step::IssueTls(s),
-            ) => s.field = client.to_owned(),
+            ) => {
+                s.field = client
+                    .parse()
+                    .map_err(|e| format!("{}: {e}", variant.name))?
+            }
             ("one_cert_tls_and_starttls", Step::IssueTls(s)) if client == "tls-and-starttls" => {
                 let mut all = s.services.clone();
                 for service in &s.services {
@@ -185,7 +195,7 @@ pub fn apply(
                 s.services = all;
                 // Several services in one order: acmeproof's newOrder proposal (the draft
                 // names one service per challenge POST).
-                s.field = "new-order".into();
+                s.field = TlsField::NewOrder;
             }
             _ => {}
         }

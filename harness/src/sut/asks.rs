@@ -6,7 +6,7 @@
 use acmeproof_mocks::ca::Knobs;
 use acmeproof_mocks::ca::knobs::EmailSendOn;
 
-use crate::scenario::model::{IssueStep, Step};
+use crate::scenario::model::{ImapTls, IssueStep, PostWhen, ReplyBody, Step, Usage};
 
 /// One thing a scenario asks of the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +42,10 @@ pub fn reference_variant(s: &IssueStep) -> Option<&'static str> {
 /// What the issue step `s` asks of the client, in a world whose CA runs with `knobs`.
 pub fn asks(s: &IssueStep, knobs: &Knobs) -> Vec<Ask> {
     let m = &s.mua;
-    let usage = m.usage.clone().unwrap_or_else(|| "both".into());
-    let body = m.body.clone().unwrap_or_else(|| "text-plain".into());
-    let post = m.post.clone().unwrap_or_else(|| "after-reply".into());
-    let implicit = m.imap_tls.as_deref() == Some("implicit");
+    let usage = m.usage.unwrap_or(Usage::Both);
+    let body = m.body.unwrap_or(ReplyBody::TextPlain);
+    let post = m.post.unwrap_or(PostWhen::AfterReply);
+    let implicit = m.imap_tls == Some(ImapTls::Implicit);
     let mail_on = match knobs.email_send_on {
         EmailSendOn::AuthzFetch => "authorization",
         EmailSendOn::ChallengePost => "challenge-post",
@@ -53,15 +53,15 @@ pub fn asks(s: &IssueStep, knobs: &Knobs) -> Vec<Ask> {
     vec![
         Ask {
             placeholder: "usage",
-            default: usage == "both",
+            default: usage == Usage::Both,
             what: format!("ask for a certificate for {usage} (RFC 8823 §3.3)"),
-            value: usage,
+            value: usage.as_str().into(),
         },
         Ask {
             placeholder: "reply_body",
-            default: body == "text-plain",
+            default: body == ReplyBody::TextPlain,
             what: format!("reply with a {body} body"),
-            value: body,
+            value: body.as_str().into(),
         },
         Ask {
             placeholder: "imap_tls",
@@ -71,9 +71,9 @@ pub fn asks(s: &IssueStep, knobs: &Knobs) -> Vec<Ask> {
         },
         Ask {
             placeholder: "post",
-            default: post == "after-reply",
+            default: post == PostWhen::AfterReply,
             what: format!("POST the challenge {post}"),
-            value: post,
+            value: post.as_str().into(),
         },
         Ask {
             placeholder: "mail_on",
@@ -110,7 +110,7 @@ mod tests {
         IssueStep {
             user: "alice".into(),
             mua,
-            expect: "issued".into(),
+            expect: crate::scenario::model::Expect::Issued,
             error: None,
             inject: Vec::new(),
             ignored: None,
@@ -127,7 +127,7 @@ mod tests {
                 .all(|a| a.default)
         );
         let signing = step(MuaVariant {
-            usage: Some("signing".into()),
+            usage: Some(Usage::Signing),
             ..Default::default()
         });
         let asked: Vec<_> = asks(&signing, &knobs)
@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(asked, ["mail_on"]);
         assert!(
             reference_variant(&step(MuaVariant {
-                join: Some("binary".into()),
+                join: Some(acmeproof_protocol::token::Join::Binary),
                 ..Default::default()
             }))
             .is_some()

@@ -444,7 +444,7 @@ async fn the_read_only_proof_knob_takes_token_part1_over_https_instead_of_a_repl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corpus_reply_reaches_the_mx_of_its_recipient_exactly_as_signed() {
     use acmeproof::scenario::deliver::{self, Signer};
-    use acmeproof::scenario::model::ReplyChanges;
+    use acmeproof::scenario::model::{DkimKey, ReplyChanges, SendVia};
     use acmeproof_mocks::dkim::DkimVerifier;
     use acmeproof_mocks::dns::WorldResolver;
     use acmeproof_mocks::seed::Seed;
@@ -462,14 +462,14 @@ async fn a_corpus_reply_reaches_the_mx_of_its_recipient_exactly_as_signed() {
     let verifier = DkimVerifier::new(&WorldResolver::new(world.dns.addr()).expect("resolver"));
     let plain = ReplyChanges::default();
     let sha1 = ReplyChanges {
-        dkim_key: Some("rsa-sha1".into()),
-        send: Some("direct".into()),
+        dkim_key: Some(DkimKey::RsaSha1),
+        send: Some(SendVia::Direct),
         ..ReplyChanges::default()
     };
     for (to, changes) in [(ca_address.as_str(), &plain), (EAI, &sha1)] {
         let signer = deliver::signer(
             &ReplyChanges {
-                send: Some("direct".into()),
+                send: Some(SendVia::Direct),
                 ..changes.clone()
             },
             ALICE,

@@ -192,9 +192,13 @@ async fn unexpected_challenges_are_ignored_and_only_the_real_one_is_answered() {
     let store = &world.mail.as_ref().unwrap().store;
     let now = world.clock.now();
     for kind in acmeproof::scenario::lookalike::KINDS {
-        let raw =
-            acmeproof::scenario::lookalike::build(kind, &ca_from, ALICE, &Seed(9).stream("forger"))
-                .unwrap();
+        let raw = acmeproof::scenario::lookalike::build(
+            *kind,
+            &ca_from,
+            ALICE,
+            &Seed(9).stream("forger"),
+        )
+        .unwrap();
         store.deliver(ALICE, &raw, now).expect("deliver");
     }
     let outcome = mua::issue_in(

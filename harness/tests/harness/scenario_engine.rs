@@ -59,6 +59,49 @@ fn load_errors_name_the_file_the_line_and_the_field() {
     let e = load(&failing_expect).unwrap_err();
     assert!(e.contains("waiver"), "a known failure is a waiver: {e}");
 
+    // Every closed set of values is an enum: a typo fails here, with the line and the values
+    // allowed, not when the step runs.
+    for (step, typo) in [
+        ("action = \"issue\"\nmua = { join = \"strng\" }", "strng"),
+        ("action = \"issue\"\nexpect = \"refusd\"", "refusd"),
+        ("action = \"issue\"\ninject = [\"re-subjet\"]", "re-subjet"),
+        ("action = \"reply\"\nchange = { send = \"drect\" }", "drect"),
+        (
+            "action = \"reply\"\nchange = { digest_style = \"paded\" }",
+            "paded",
+        ),
+        (
+            "action = \"finalize\"\nusage = \"sigining\"\nreq = \"SMIME-57\"",
+            "sigining",
+        ),
+        (
+            "action = \"probe\"\nfault = \"alg-nun\"\nstatus = 400\nreq = \"ACME-8\"",
+            "alg-nun",
+        ),
+        (
+            "action = \"expect-authorization\"\nstatus = \"vaild\"\nreq = \"SMIME-10\"",
+            "vaild",
+        ),
+        (
+            "action = \"issue-tls\"\nservices = [\"smtp\"]\nadvert = \"allways\"\nreq = \"TLS-9\"",
+            "allways",
+        ),
+    ] {
+        let e = load(&format!("{HEAD}\n[[step]]\n{step}\n")).unwrap_err();
+        assert!(
+            e.starts_with("scenarios/test.toml: line ") && e.contains(typo),
+            "{step}: {e}"
+        );
+    }
+    let e = load(&format!(
+        "{HEAD}\n[[step]]\naction = \"reply\"\nchange = {{ send = \"drect\" }}\n"
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("direct") && e.contains("unsigned"),
+        "names the values: {e}"
+    );
+
     let fine = format!("{HEAD}\n[[step]]\naction = \"issue\"\n");
     let loaded = load(&fine).unwrap();
     assert_eq!(loaded.spec(), "rfc8823");

@@ -4,6 +4,7 @@
 use acmeproof_reports::{Channel, Direction, TranscriptEntry};
 
 use super::{Context, IssueStep, IssueTlsStep, StepError, expectation};
+use crate::scenario::model::{Advert, TlsField};
 use acmeproof_protocol::requirements as req;
 
 use crate::sut::client_cmd::{EXIT_UNIMPLEMENTED, Exit, Values};
@@ -54,7 +55,7 @@ impl Context<'_> {
                     .await;
                 if sent {
                     for kind in &s.inject {
-                        self.inject(kind, &address)?;
+                        self.inject(*kind, &address)?;
                     }
                 }
                 Ok::<(), StepError>(())
@@ -173,7 +174,7 @@ impl Context<'_> {
             .map(|t| t.replace(":closed", &format!(":{closed}")))
             .collect();
         values.insert("services", services.join(","));
-        values.insert("proof", s.proof.clone());
+        values.insert("proof", s.proof.as_str().to_owned());
         values.insert("management_url", self.world.management_url());
         let run = cmd
             .run(&values, &workdir)
@@ -347,13 +348,13 @@ fn folder_name(id: &str) -> String {
 /// The reference operator's variant fields a step sets, if any: such a step is about that
 /// variant of the reference client, not about an external one.
 pub(super) fn tls_variant_fields(s: &IssueTlsStep) -> Option<&'static str> {
-    if s.field != "challenge-payload" {
+    if s.field != TlsField::ChallengePayload {
         Some("field")
     } else if s.service_port_in_hash {
         Some("service_port_in_hash")
     } else if s.repeat_in_challenge {
         Some("repeat_in_challenge")
-    } else if s.advert != "always" {
+    } else if s.advert != Advert::Always {
         Some("advert")
     } else {
         None
