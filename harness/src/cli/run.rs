@@ -242,6 +242,10 @@ fn explain_requirement(
 ) -> Result<u8, CliError> {
     writeln!(out, "{} {} ({})", r.id, r.keyword(), r.source)?;
     writeln!(out, "  {}", r.summary)?;
+    // A TLS row's text is its drafts quote, printed below with the versions it comes from.
+    if !r.id.starts_with("TLS-") {
+        writeln!(out, "  \"{}\"", r.text)?;
+    }
     use acmeproof_protocol::requirements::Actor;
     let binds = match r.actor {
         Actor::Server => "the ACME server (the CA and its challenge mail)",
