@@ -283,7 +283,9 @@ pub struct IssueStep {
     /// The MUA's variant.
     #[serde(default)]
     pub mua: MuaVariant,
-    /// `issued` (default) or `refused`.
+    /// `issued` (default) or `refused`; or, where a CA knob breaks `req` in the challenge mail
+    /// on purpose, `ignored` (the MUA must not answer it) or `flagged` (a SHOULD: the MUA goes
+    /// on, and its checker names `req`).
     #[serde(default = "default_issued")]
     pub expect: String,
     /// For `refused`: the ACME error type (`unauthorized`, `incorrectResponse`, …).
