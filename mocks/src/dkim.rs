@@ -306,6 +306,17 @@ impl DkimKey {
         Ok(())
     }
 
+    /// This key with `d=` another domain, whose DNS publishes no such key: its signatures do not
+    /// verify. Only for a broken-on-purpose signer (knob `challenge_dkim_other_domain`, RFC
+    /// 8823 §3.1 item 6: `d=` is the From domain).
+    pub fn with_domain(&self, domain: &str) -> Result<DkimKey, DkimError> {
+        let domain = domain_to_a_labels(domain).map_err(|_| DkimError::BadDomain(domain.into()))?;
+        Ok(DkimKey {
+            domain,
+            ..self.clone()
+        })
+    }
+
     /// `raw` with a `DKIM-Signature:` field prepended, covering `headers` (names absent from the
     /// message are signed as absent, RFC 6376 §5.4). RFC 6376 §5.4 requires From among them.
     pub fn sign(&self, raw: &[u8], headers: &[&str]) -> Result<Vec<u8>, DkimError> {

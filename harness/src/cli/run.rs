@@ -367,7 +367,14 @@ pub fn describe(step: &scenario::Step) -> String {
             if !s.inject.is_empty() {
                 text.push_str(&format!(" after lookalikes {:?}", s.inject));
             }
-            if s.expect == scenario::model::Expect::Refused {
+            use scenario::model::IssueExpect;
+            if s.expect == IssueExpect::Ignored {
+                text.push_str("; the MUA must ignore the CA's broken challenge mail");
+            }
+            if s.expect == IssueExpect::Flagged {
+                text.push_str("; the MUA must flag the CA's challenge mail and go on");
+            }
+            if s.expect == IssueExpect::Refused {
                 text.push_str(&format!(
                     "; the CA must refuse ({})",
                     s.error.as_deref().unwrap_or("any error")

@@ -193,7 +193,14 @@ pub async fn issue_in<'a>(
                     break 'found (fetched.uid, fetched.raw, info, dkim_pass);
                 }
                 judge::Judgement::Ignore(reason) => {
-                    tracing::info!(uid = fetched.uid, %reason, "mail not answered");
+                    // RFC 8823 §3.1: failed validations SHOULD be logged (SMIME-36): here, and
+                    // in the outcome's `ignored` list a caller reads.
+                    tracing::info!(
+                        uid = fetched.uid,
+                        %reason,
+                        rule = acmeproof_protocol::requirements::SMIME_36,
+                        "mail not answered"
+                    );
                     if options
                         .challenge_from_uid
                         .is_some_and(|first| fetched.uid >= first)

@@ -161,6 +161,18 @@ closed_set! {
 }
 
 closed_set! {
+    /// What the reference MUA's issuance must end in.
+    IssueExpect {
+        Issued = "issued",
+        Refused = "refused",
+        /// A challenge mail broken on purpose (a CA knob): the MUA must not answer it.
+        Ignored = "ignored",
+        /// A challenge mail that breaks only a SHOULD: the MUA goes on and flags it.
+        Flagged = "flagged",
+    }
+}
+
+closed_set! {
     /// A lookalike challenge put in the mailbox before the MUA orders.
     Lookalike {
         OtherSender = "other-sender",
@@ -512,9 +524,11 @@ pub struct IssueStep {
     /// The MUA's variant.
     #[serde(default)]
     pub mua: MuaVariant,
-    /// `issued` (default) or `refused`.
-    #[serde(default = "default_issued")]
-    pub expect: Expect,
+    /// `issued` (default) or `refused`; or, where a CA knob breaks `req` in the challenge mail
+    /// on purpose, `ignored` (the MUA must not answer it) or `flagged` (a SHOULD: the MUA goes
+    /// on, and its checker names `req`).
+    #[serde(default = "default_issue_expect")]
+    pub expect: IssueExpect,
     /// For `refused`: the ACME error type (`unauthorized`, `incorrectResponse`, …).
     pub error: Option<String>,
     /// Lookalike challenges put in the mailbox once the MUA has it open and before it
@@ -529,6 +543,10 @@ pub struct IssueStep {
 
 fn default_issued() -> Expect {
     Expect::Issued
+}
+
+fn default_issue_expect() -> IssueExpect {
+    IssueExpect::Issued
 }
 
 /// [`Step::Reply`].

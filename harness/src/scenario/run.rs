@@ -88,7 +88,7 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
                     Step::Issue(_) if !cmd.uses("email") => {
                         Some("it needs an RFC 8823 client, and the command takes no {email}".into())
                     }
-                    Step::Issue(s) if s.expect == Expect::Issued => {
+                    Step::Issue(s) if s.expect == IssueExpect::Issued => {
                         if let Some(variant) = crate::sut::asks::reference_variant(s) {
                             return Some(format!(
                                 "it sets the reference MUA's {variant}: an external client has \
@@ -716,8 +716,10 @@ impl Context<'_> {
         }
         let (address, password) = self.user(&s.user)?;
         let mut options = self.mua_options(&s.mua)?;
-        // Lookalike mail in the mailbox is there to be ignored: only a strict MUA tells.
-        options.lenient = self.lenient_mua() && s.inject.is_empty();
+        // Lookalike mail in the mailbox is there to be ignored: only a strict MUA tells; and so
+        // is a challenge mail broken on purpose.
+        options.lenient =
+            self.lenient_mua() && s.inject.is_empty() && s.expect != IssueExpect::Ignored;
         let mut account = MailAccount::in_world(self.world, &address, &password)?;
         match (s.mua.imap_tls, &self.world.mail) {
             (None | Some(ImapTls::Starttls), _) => {}
@@ -735,7 +737,7 @@ impl Context<'_> {
         for kind in &s.inject {
             self.inject(*kind, &address)?;
         }
-        if let Sut::Server(_) = self.sut {
+        if matches!(self.sut, Sut::Server(_)) || s.expect == IssueExpect::Ignored {
             // The server's challenge mail comes after this mark: one it fails is the verdict,
             // not a reason to wait out the timeout.
             options.challenge_from_uid = Some(email::inbox_mark(self.world, &address));
@@ -757,7 +759,40 @@ impl Context<'_> {
         }
         let req = s.req.as_deref().unwrap_or(requirements::SMIME_10);
         match (s.expect, result) {
-            (Expect::Issued, Ok(outcome)) => {
+            // A challenge mail broken on purpose (a CA knob) under `req`: the MUA must not
+            // answer it (RFC 8823 §3.1, SMIME-35).
+            (IssueExpect::Ignored, Err(FlowError::Ignored { raw, reason })) => {
+                self.broken_on_purpose(&raw, &reason, &address, req, Level::Must)
+                    .await
+            }
+            (IssueExpect::Ignored, Ok(outcome)) => {
+                self.note_challenge_mail(&address, &outcome.exchange.challenge_mail);
+                self.fail(expectation(
+                    req,
+                    format!("the MUA ignores a challenge mail that breaks {req} (SMIME-35)"),
+                    "it answered it, and a certificate was issued",
+                ))
+            }
+            (IssueExpect::Ignored, Err(e)) => self.fail(expectation(
+                req,
+                format!("the CA's challenge mail, which breaks {req}, seen and ignored"),
+                e.to_string(),
+            )),
+            // A challenge mail that breaks only a SHOULD (a CA knob): the MUA goes on, and the
+            // checker it calls flags the mail under `req`.
+            (IssueExpect::Flagged, Ok(outcome)) => {
+                self.note_challenge_mail(&address, &outcome.exchange.challenge_mail);
+                let raw = self.challenge_as_sent(&outcome.exchange);
+                self.observe_reply(&outcome.exchange, &address).await;
+                self.broken_on_purpose(&raw, "answered", &address, req, Level::Should)
+                    .await
+            }
+            (IssueExpect::Flagged, Err(e)) => self.fail(expectation(
+                req,
+                format!("the MUA goes on with a challenge mail that breaks only the SHOULD {req}"),
+                format!("no certificate: {e}"),
+            )),
+            (IssueExpect::Issued, Ok(outcome)) => {
                 self.note_challenge_mail(&address, &outcome.exchange.challenge_mail);
                 self.note_mail(
                     "the reply as submitted",
@@ -768,7 +803,7 @@ impl Context<'_> {
                 if outcome.posted_without_mail {
                     self.mailed_on_post();
                 }
-                self.observe_challenge(&outcome.exchange).await;
+                self.observe_challenge(&outcome.exchange, &address).await;
                 self.observe_reply(&outcome.exchange, &address).await;
                 if let Some(want) = s.ignored
                     && outcome.ignored.len() != want
@@ -788,10 +823,10 @@ impl Context<'_> {
             (_, Err(FlowError::Ignored { raw, reason })) => Err(self
                 .ignored_challenge(&raw, &reason, None, address.clone(), req)
                 .await),
-            (Expect::Issued, Err(FlowError::Certificate(e))) if self.judged_now() => Err(
+            (IssueExpect::Issued, Err(FlowError::Certificate(e))) if self.judged_now() => Err(
                 StepError::Expectation(format!("the certificate (judged as an object): {e}")),
             ),
-            (Expect::Issued, Err(e)) => match self.policy_refusal(&e) {
+            (IssueExpect::Issued, Err(e)) => match self.policy_refusal(&e) {
                 Some(policy) => Err(policy),
                 None => self.fail(expectation(
                     req,
@@ -799,7 +834,7 @@ impl Context<'_> {
                     format!("no certificate: {e}"),
                 )),
             },
-            (Expect::Refused, Ok(_)) => self.fail(expectation(
+            (IssueExpect::Refused, Ok(_)) => self.fail(expectation(
                 req,
                 format!(
                     "the CA refuses ({})",
@@ -807,12 +842,12 @@ impl Context<'_> {
                 ),
                 "a certificate was issued",
             )),
-            (Expect::Refused, Err(FlowError::Invalid(authz)))
+            (IssueExpect::Refused, Err(FlowError::Invalid(authz)))
                 if s.error.is_some() && without_error(&authz) =>
             {
                 Err(self.invalid_without_error())
             }
-            (Expect::Refused, Err(FlowError::Invalid(authz))) => {
+            (IssueExpect::Refused, Err(FlowError::Invalid(authz))) => {
                 let got = error_type(&authz);
                 match &s.error {
                     Some(want) if !one_of(want, &got) => self.fail(expectation(
@@ -823,8 +858,48 @@ impl Context<'_> {
                     _ => Ok(()),
                 }
             }
-            (Expect::Refused, Err(e)) => Err(StepError::Harness(e.to_string())),
+            (IssueExpect::Refused, Err(e)) => Err(StepError::Harness(e.to_string())),
         }
+    }
+
+    /// A challenge mail a scenario's CA knob broke under `req` on purpose: the protocol's
+    /// checker (which the MUA calls) must name `req` at `level`. The mail's defects are the CA's,
+    /// and the side judged is the MUA, so they are kept as INFO notes under their own ids.
+    async fn broken_on_purpose(
+        &mut self,
+        raw: &[u8],
+        reason: &str,
+        address: &str,
+        req: &str,
+        level: Level,
+    ) -> Result<(), StepError> {
+        let defects = self
+            .challenge_findings(raw, None, Some(address.to_owned()))
+            .await;
+        let named = defects
+            .as_slice()
+            .iter()
+            .any(|f| f.req == req && f.level == level);
+        for mut f in defects.as_slice().iter().cloned() {
+            if f.level != Level::Info {
+                f.observed = format!("{} (the CA broken on purpose)", f.observed);
+                f.level = Level::Info;
+            }
+            self.findings.push(f);
+        }
+        if named {
+            return Ok(());
+        }
+        let seen: Vec<String> = defects
+            .as_slice()
+            .iter()
+            .map(|f| format!("{} {:?}", f.req, f.level))
+            .collect();
+        self.fail(expectation(
+            req,
+            format!("the challenge mail flagged under {req} at {level:?} level"),
+            format!("the MUA {reason}; the checker names {seen:?}"),
+        ))
     }
 
     /// An answer no ACME server may give, met in the middle of a flow, whatever the scenario
@@ -919,14 +994,15 @@ impl Context<'_> {
             .unwrap_or_else(|| exchange.challenge_mail.clone())
     }
 
-    /// The CA's challenge mail, checked by the protocol rules: its findings are the CA's.
-    async fn observe_challenge(&mut self, exchange: &Exchange) {
+    /// The CA's challenge mail to `address`, checked by the protocol rules: its findings are
+    /// the CA's. The To expected is the address ordered, not the mail's own (SMIME-23).
+    async fn observe_challenge(&mut self, exchange: &Exchange, address: &str) {
         let raw = self.challenge_as_sent(exchange);
         let findings = self
             .challenge_findings(
                 &raw,
                 exchange.challenge["from"].as_str().map(str::to_owned),
-                exchange.info.to.clone(),
+                Some(address.to_owned()),
             )
             .await;
         self.findings.extend(findings);
@@ -1113,7 +1189,7 @@ impl Context<'_> {
         match exchange {
             Ok(exchange) => {
                 self.note_challenge_mail(&address, &exchange.challenge_mail);
-                self.observe_challenge(&exchange).await;
+                self.observe_challenge(&exchange, &address).await;
                 self.exchange = Some(exchange);
                 Ok(())
             }

@@ -110,7 +110,7 @@ mod tests {
         IssueStep {
             user: "alice".into(),
             mua,
-            expect: crate::scenario::model::Expect::Issued,
+            expect: crate::scenario::model::IssueExpect::Issued,
             error: None,
             inject: Vec::new(),
             ignored: None,

@@ -132,8 +132,19 @@ pub fn judge_csrs(history: &[RequestRecord], address: &str) -> Vec<Finding> {
             ));
         }
         if let Err(e) = SmimeUsage::from_csr_key_usage(info.key_usage) {
+            // RFC 8823 §3.3: a request with an encryption bit and no signing bit is an
+            // encryption-only one, whose rule is SMIME-56; any other, SMIME-55.
+            use acmeproof_mocks::ca::pki::KeyUsageBits as Bits;
+            let encryption_only = info.key_usage.is_some_and(|bits| {
+                bits.intersects(Bits::KEY_ENCIPHERMENT | Bits::KEY_AGREEMENT)
+                    && !bits.intersects(Bits::DIGITAL_SIGNATURE | Bits::NON_REPUDIATION)
+            });
             out.push(finding(
-                req::SMIME_55,
+                if encryption_only {
+                    req::SMIME_56
+                } else {
+                    req::SMIME_55
+                },
                 Level::Must,
                 "keyUsage for signing, encryption or both (RFC 8823 §3.3)",
                 e.to_string(),
@@ -667,6 +678,23 @@ mod tests {
             ids(&judge_csrs(&[ca_bits], "alice@example.test")),
             ["SMIME-55"]
         );
+        // Encryption-only with a bit RFC 8823 §3.3 does not allow: SMIME-56.
+        let encrypt_extra = csr_request(
+            vec![email("alice@example.test")],
+            vec![
+                rcgen::KeyUsagePurpose::KeyEncipherment,
+                rcgen::KeyUsagePurpose::DataEncipherment,
+            ],
+        );
+        assert_eq!(
+            ids(&judge_csrs(&[encrypt_extra], "alice@example.test")),
+            ["SMIME-56"]
+        );
+        let encrypt_only = csr_request(
+            vec![email("alice@example.test")],
+            vec![rcgen::KeyUsagePurpose::KeyEncipherment],
+        );
+        assert!(judge_csrs(&[encrypt_only], "alice@example.test").is_empty());
     }
 
     #[test]

@@ -47,6 +47,61 @@ const ROWS: &[Row] = &[
         catches: None,
     },
     Row {
+        knob: r#"{"challenge_short_token_part1": true}"#,
+        id: "SMIME-6",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_subject_latin1": true}"#,
+        id: "SMIME-20",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_subject_utf8": true}"#,
+        id: "SMIME-21",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_subject_long_encoded_word": true}"#,
+        id: "MAIL-6",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_to_other": true}"#,
+        id: "SMIME-23",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_without_type_acme": true}"#,
+        id: "SMIME-26",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_dkim_h_short": true}"#,
+        id: "SMIME-29",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_dkim_h_without_list": true}"#,
+        id: "SMIME-30",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_dkim_other_domain": true}"#,
+        id: "SMIME-31",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_two_message_ids": true}"#,
+        id: "MAIL-2",
+        catches: None,
+    },
+    Row {
+        knob: r#"{"challenge_two_auto_submitted": true}"#,
+        id: "MAIL-3",
+        catches: None,
+    },
+    Row {
         knob: r#"{"accept_unsigned_replies": true}"#,
         id: "SMIME-51",
         catches: Some(&[

@@ -11,6 +11,8 @@
 //!   in embedded problems, ES512, tls-alpn-01, the order list, ARI and the CRL;
 //! - `corpus_ca`: the CA's bad-input corpus for HTTP and JWS (`tests/corpus/ca.toml`), each
 //!   case with its exact status and problem type;
+//! - `coverage`: reverse coverage: every MUST/SHOULD row has code that names it and a scenario,
+//!   or the catalogue's one-line reason why not;
 //! - `email`: RFC 8823 end to end over the mail plane (store, Submission, relays), and the
 //!   replies the CA must refuse, and a corpus reply handed to its recipient's MX as signed;
 //! - `mua`: the reference MUA over IMAP and Submission, end to end, its rules and variants;
@@ -41,6 +43,7 @@ mod ca_features;
 mod cli;
 mod client_cmd;
 mod corpus_ca;
+mod coverage;
 mod email;
 mod email_tls;
 mod knobs;

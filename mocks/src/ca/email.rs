@@ -77,7 +77,13 @@ pub struct EmailState {
 pub fn register(ca: &CaShared, store: &mut super::state::Store, challenge_id: &str) {
     // 16 octets (128 bits). Not a multiple of three, so the string and binary joins (RFC 8823
     // §3 leaves the join open) give different digests: a client's join choice is visible.
-    let token_part1 = ca.tokens.token(16);
+    // Knob `challenge_short_token_part1`: 8 octets (64 bits), breaking SMIME-6 on purpose.
+    let octets = if ca.knobs().challenge_short_token_part1 {
+        8
+    } else {
+        16
+    };
+    let token_part1 = ca.tokens.token(octets);
     let message_id = format!(
         "{}@{}",
         ca.ids.token(12),
@@ -181,16 +187,35 @@ async fn send_challenge(
     if knobs.challenge_without_auto_submitted {
         email.auto_submitted = None;
     }
-    let mut raw = email.build();
-    if knobs.challenge_without_date {
-        raw = without_field(&raw, "Date");
+    if knobs.challenge_without_type_acme {
+        email.auto_submitted = Some("auto-generated".into());
     }
+    if knobs.challenge_to_other {
+        email.to = format!("postmaster@{}", domain_of(to));
+    }
+    let raw = broken_on_purpose(&knobs, email.build(), &email.subject());
     // RFC 8823 §3.1 item 5 / §6: DKIM with d= the From domain, covering the listed fields.
+    let mut fields = crate::relay::signed_fields();
+    if knobs.challenge_dkim_h_short {
+        fields.retain(|f| *f != "Auto-Submitted");
+    }
+    if knobs.challenge_dkim_h_without_list {
+        fields.retain(|f| !smime::DKIM_SHOULD_SIGN.contains(f));
+    }
+    let other_key;
+    let key = if knobs.challenge_dkim_other_domain {
+        other_key = mail
+            .key
+            .with_domain(&format!("not-{}", domain_of(&mail.from)))
+            .map_err(|e| format!("DKIM key: {e}"))?;
+        &other_key
+    } else {
+        &*mail.key
+    };
     let signed = if knobs.challenge_unsigned {
         raw
     } else {
-        mail.key
-            .sign(&raw, &crate::relay::signed_fields())
+        key.sign(&raw, &fields)
             .map_err(|e| format!("DKIM signing failed: {e}"))?
     };
     {
@@ -633,6 +658,60 @@ fn refused_by_knobs(
     reasons
 }
 
+/// The header changes of the broken-on-purpose knobs, each breaking one rule; `subject` is the
+/// conformant Subject value.
+fn broken_on_purpose(knobs: &super::knobs::Knobs, mut raw: Vec<u8>, subject: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    if knobs.challenge_without_date {
+        raw = without_field(&raw, "Date");
+    }
+    // The Subject as one RFC 2047 encoded-word (§4.1 "B" encoding) in a given charset; the
+    // decoded text is the conformant Subject, so only the charset (or length) rule breaks.
+    let encoded = |charset: &str, text: &str| {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+        format!("=?{charset}?B?{b64}?=")
+    };
+    let broken_subject = if knobs.challenge_subject_latin1 {
+        Some(encoded("ISO-8859-1", subject))
+    } else if knobs.challenge_subject_utf8 {
+        Some(encoded("UTF-8", subject))
+    } else if knobs.challenge_subject_long_encoded_word {
+        // Folding white space after the label is free (RFC 8823 §3.1 item 1 drops it with the
+        // token's), and makes the word longer than RFC 2047 §2's 75 characters.
+        let padded = subject.replacen(' ', &" ".repeat(40), 1);
+        Some(encoded("US-ASCII", &padded))
+    } else {
+        None
+    };
+    if let Some(value) = broken_subject {
+        raw = [
+            format!("Subject: {value}\r\n").into_bytes(),
+            without_field(&raw, "Subject"),
+        ]
+        .concat();
+    }
+    for (on, name) in [
+        (knobs.challenge_two_message_ids, "Message-ID"),
+        (knobs.challenge_two_auto_submitted, "Auto-Submitted"),
+    ] {
+        if on {
+            raw = with_field_twice(&raw, name);
+        }
+    }
+    raw
+}
+
+/// `raw` with the first field `name` repeated at the top of the header section.
+fn with_field_twice(raw: &[u8], name: &str) -> Vec<u8> {
+    let value = mail_parser::MessageParser::default()
+        .parse_headers(raw)
+        .and_then(|m| m.header_raw(name).map(|v| v.trim().to_owned()));
+    match value {
+        Some(value) => [format!("{name}: {value}\r\n").into_bytes(), raw.to_vec()].concat(),
+        None => raw.to_vec(),
+    }
+}
+
 /// `raw` without the header field `name` (and its continuation lines).
 fn without_field(raw: &[u8], name: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(raw);
@@ -657,6 +736,55 @@ fn without_field(raw: &[u8], name: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::smime::{ChallengeContext, check_challenge};
+
+    /// The ids the protocol's challenge checker gives the mail with `knob` set (DKIM left out:
+    /// these knobs change header fields only).
+    fn broken_ids(knob: &str) -> Vec<&'static str> {
+        let knobs = super::super::knobs::Knobs::default()
+            .merged(&serde_json::json!({ knob: true }))
+            .expect("a knob");
+        let email = ChallengeEmail::new(
+            "acme@ca.test",
+            "alice@example.test",
+            "LgYemJLy3F1LDkiJrdIGbA",
+            "m1@ca.test",
+            1_700_000_000,
+        );
+        let raw = broken_on_purpose(&knobs, email.build(), &email.subject());
+        let context = ChallengeContext {
+            expected_to: Some("alice@example.test".into()),
+            ..ChallengeContext::default()
+        };
+        let report = check_challenge(&raw, &context).expect("a message");
+        assert_eq!(
+            report.info.token_part1.as_deref(),
+            Some("LgYemJLy3F1LDkiJrdIGbA"),
+            "{knob}: the token still reads"
+        );
+        report
+            .findings
+            .as_slice()
+            .iter()
+            .filter(|f| f.level != Level::Info && f.req != "SMIME-28")
+            .map(|f| f.req)
+            .collect()
+    }
+
+    #[test]
+    fn each_header_knob_breaks_its_one_rule() {
+        assert!(broken_ids("strict").is_empty(), "an unbroken mail");
+        for (knob, id) in [
+            ("challenge_without_date", "MAIL-1"),
+            ("challenge_subject_latin1", "SMIME-20"),
+            ("challenge_subject_utf8", "SMIME-21"),
+            ("challenge_subject_long_encoded_word", "MAIL-6"),
+            ("challenge_two_message_ids", "MAIL-2"),
+            ("challenge_two_auto_submitted", "MAIL-3"),
+        ] {
+            assert_eq!(broken_ids(knob), [id], "{knob}");
+        }
+    }
 
     #[test]
     fn a_field_and_its_continuation_lines_are_left_out_and_nothing_else() {

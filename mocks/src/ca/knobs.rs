@@ -68,6 +68,42 @@ pub struct Knobs {
     /// only required header fields are the origination date field and the originator address
     /// field(s)"; MAIL-1).
     pub challenge_without_date: bool,
+    /// Broken on purpose: a token-part1 of 64 bits. RFC 8823 §3 step 4 has token-part1 carry
+    /// at least 128 bits of entropy (SMIME-6).
+    pub challenge_short_token_part1: bool,
+    /// Broken on purpose: the challenge Subject as one ISO-8859-1 encoded-word. RFC 8823 §3.1
+    /// item 1 allows the UTF-8 and US-ASCII charsets only (SMIME-20).
+    pub challenge_subject_latin1: bool,
+    /// Broken on purpose: the challenge Subject as one UTF-8 encoded-word. RFC 8823 §3.1 item
+    /// 1: "The US-ASCII charset SHOULD be used" (SMIME-21, a SHOULD: an MUA goes on).
+    pub challenge_subject_utf8: bool,
+    /// Broken on purpose: the challenge Subject as one US-ASCII encoded-word longer than 75
+    /// characters. RFC 2047 §2: "An 'encoded-word' may not be more than 75 characters long"
+    /// (MAIL-6).
+    pub challenge_subject_long_encoded_word: bool,
+    /// Broken on purpose: the challenge To names `postmaster@` the address's domain, the
+    /// envelope still the address. RFC 8823 §3.1 item 3: To is the address of whoever asked for
+    /// the certificate (SMIME-23).
+    pub challenge_to_other: bool,
+    /// Broken on purpose: `Auto-Submitted: auto-generated` without `type=acme`. RFC 8823 §3.1
+    /// item 5 has the field carry the `type=acme` parameter at SHOULD level (SMIME-26: an MUA
+    /// goes on).
+    pub challenge_without_type_acme: bool,
+    /// Broken on purpose: the challenge's DKIM `h=` leaves out Auto-Submitted, which RFC 8823
+    /// §3.1 item 6 lists among the fields the signature must cover (SMIME-29).
+    pub challenge_dkim_h_short: bool,
+    /// Broken on purpose: the challenge's DKIM `h=` leaves out the Resent-* and List-* fields
+    /// RFC 8823 §3.1 item 6 asks for at SHOULD level (SMIME-30: an MUA goes on).
+    pub challenge_dkim_h_without_list: bool,
+    /// Broken on purpose: the challenge's DKIM signature says `d=` another domain. RFC 8823
+    /// §3.1 item 6 has `d=` be the domain of the From field (SMIME-31).
+    pub challenge_dkim_other_domain: bool,
+    /// Broken on purpose: the Message-ID field twice (same value). RFC 5322 §3.6: Message-ID
+    /// occurs at most once (MAIL-2).
+    pub challenge_two_message_ids: bool,
+    /// Broken on purpose: the Auto-Submitted field twice (same value). RFC 3834 §5 allows at
+    /// most one Auto-Submitted field in a message (MAIL-3).
+    pub challenge_two_auto_submitted: bool,
     /// Broken on purpose: accept a reply that carries no DKIM-Signature at all (RFC 8823 §3.2
     /// item 9 makes the response's DKIM signature a MUST; SMIME-51). A signature that does not
     /// verify is still refused.
@@ -378,6 +414,17 @@ impl Default for Knobs {
             challenge_without_auto_submitted: false,
             challenge_unsigned: false,
             challenge_without_date: false,
+            challenge_short_token_part1: false,
+            challenge_subject_latin1: false,
+            challenge_subject_utf8: false,
+            challenge_subject_long_encoded_word: false,
+            challenge_to_other: false,
+            challenge_without_type_acme: false,
+            challenge_dkim_h_short: false,
+            challenge_dkim_h_without_list: false,
+            challenge_dkim_other_domain: false,
+            challenge_two_message_ids: false,
+            challenge_two_auto_submitted: false,
             accept_unsigned_replies: false,
             accept_rsa_sha1: false,
             loose_dkim_h: false,

@@ -339,6 +339,7 @@ fn check_subject(
         );
         return;
     };
+    subject::check_encoded_words(raw_subject, findings);
     for word in subject::encoded_words(raw_subject) {
         if !word.charset_allowed() {
             findings.add(

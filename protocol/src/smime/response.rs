@@ -400,6 +400,7 @@ fn check_subject(
         ));
         return None;
     };
+    subject::check_encoded_words(raw, findings);
     for word in subject::encoded_words(raw) {
         if !word.charset_allowed() {
             findings.push(structural(

@@ -62,13 +62,50 @@ pub struct EncodedWord {
     pub charset: String,
     /// `B` or `Q` (upper-cased).
     pub encoding: char,
+    /// Its length from `=?` to `?=`.
+    pub length: usize,
+    /// Whether its encoded-text is made of what its encoding allows (RFC 2047 §4.1: the
+    /// base64 alphabet and `=` for `B`; §4.2: printable ASCII but `?` for `Q`).
+    pub text_valid: bool,
 }
+
+/// RFC 2047 §2: "An 'encoded-word' may not be more than 75 characters long, including
+/// 'charset', 'encoding', 'encoded-text', and delimiters."
+pub const MAX_ENCODED_WORD: usize = 75;
 
 impl EncodedWord {
     /// RFC 8823 §3.1 item 1: only UTF-8 and US-ASCII are allowed (charset names are
     /// case-insensitive, RFC 2047 §2).
     pub fn charset_allowed(&self) -> bool {
         self.charset.eq_ignore_ascii_case("utf-8") || self.charset.eq_ignore_ascii_case("us-ascii")
+    }
+
+    /// Why the word is not well formed (RFC 2047 §2, §4; MAIL-6), if it is not. Decoders
+    /// accept such words, so this is the one place that notices them.
+    pub fn malformed(&self) -> Option<String> {
+        if self.length > MAX_ENCODED_WORD {
+            return Some(format!(
+                "an encoded-word of {} characters (RFC 2047 §2: at most {MAX_ENCODED_WORD})",
+                self.length
+            ));
+        }
+        (!self.text_valid).then(|| {
+            format!(
+                "an encoded-word whose encoded-text is not {} encoding (RFC 2047 §4)",
+                self.encoding
+            )
+        })
+    }
+}
+
+/// MAIL-6 on one raw header value: one finding per encoded-word that is not well formed.
+pub fn check_encoded_words(raw: &str, findings: &mut crate::finding::Findings) {
+    for why in encoded_words(raw).iter().filter_map(EncodedWord::malformed) {
+        findings.add(
+            crate::requirements::MAIL_6,
+            "well-formed encoded-words (=?charset?encoding?encoded-text?=, at most 75 characters)",
+            why,
+        );
     }
 }
 
@@ -120,7 +157,22 @@ fn parse_encoded_word(s: &str) -> Option<(EncodedWord, usize)> {
         .map_or(charset_full, |(c, _lang)| c)
         .to_string();
     let used = charset_end + 1 + 2 + text_end + 2;
-    Some((EncodedWord { charset, encoding }, used))
+    let encoded = &text[..text_end];
+    let text_valid = match encoding {
+        'B' => encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)),
+        _ => encoded.bytes().all(|b| b.is_ascii_graphic() && b != b'?'),
+    };
+    Some((
+        EncodedWord {
+            charset,
+            encoding,
+            length: used + 2,
+            text_valid,
+        },
+        used,
+    ))
 }
 
 #[cfg(test)]
@@ -165,5 +217,23 @@ mod tests {
         assert!(encoded_words("=?UTF-8?X?abc?=").is_empty());
         assert!(encoded_words("a =? b ?= c").is_empty());
         assert!(encoded_words("=?UTF-8?Q?a b?=").is_empty());
+    }
+
+    #[test]
+    fn encoded_words_too_long_or_with_bad_text_are_mail_6() {
+        let findings = |raw: &str| {
+            let mut f = crate::finding::Findings::new();
+            check_encoded_words(raw, &mut f);
+            f.as_slice().iter().map(|f| f.req).collect::<Vec<_>>()
+        };
+        // 75 characters exactly: well formed.
+        let at_limit = format!("=?US-ASCII?B?{}?=", "A".repeat(60));
+        assert_eq!(at_limit.len(), 75);
+        assert!(findings(&at_limit).is_empty());
+        assert!(findings("=?UTF-8?Q?ACME:_abc?= =?us-ascii?B?QUJD?=").is_empty());
+        let over = format!("=?US-ASCII?B?{}?=", "A".repeat(64));
+        assert_eq!(findings(&over), ["MAIL-6"]);
+        assert_eq!(findings("x =?UTF-8?B?QU*D?= y"), ["MAIL-6"]);
+        assert_eq!(encoded_words(&over)[0].length, 79);
     }
 }

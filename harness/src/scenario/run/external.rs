@@ -72,6 +72,22 @@ impl Context<'_> {
         };
         self.after_client(&run)?;
         let ca = self.world.ca.shared();
+        if s.expect == crate::scenario::model::IssueExpect::Ignored {
+            // The CA's challenge mail broke `req` on purpose: an RFC 8823 client must not
+            // answer it (§3.1, SMIME-35), whatever it then reports.
+            let req = s.req.as_deref().unwrap_or(req::SMIME_35);
+            return match client_judge::posted_before_reply(ca, &address) {
+                None => Ok(()),
+                Some(_) => self.fail(expectation(
+                    req,
+                    format!("no reply to a challenge mail that breaks {req} (SMIME-35)"),
+                    format!(
+                        "a reply reached the CA ({})",
+                        client_judge::exchange_summary(ca, &address)
+                    ),
+                )),
+            };
+        }
         for f in client_judge::judge_csrs(&ca.history(), &address) {
             self.findings.push(f);
         }
