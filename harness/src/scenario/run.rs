@@ -25,11 +25,12 @@ use super::model::*;
 use super::{LoadedScenario, StepLog, StepStatus};
 use crate::acme::AcmeClient;
 use crate::acme::client::NO_PROBLEM_DOCUMENT;
-use crate::acme::email::{self, CsrKeyUsage, Exchange, Ordered, ReplyStyle};
+use crate::acme::email::{self, Exchange, Ordered, ReplyStyle};
 use crate::acme::flow::FlowError;
 use crate::acme::probe::{Fault, probe};
 use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox::Mailbox};
 use crate::sut::Sut;
+use acmeproof_protocol::pki::SmimeUsage;
 
 mod external;
 mod objects;
@@ -1530,11 +1531,11 @@ fn error_type(authz: &Value) -> String {
     .to_owned()
 }
 
-fn usage_of(name: &str) -> Option<CsrKeyUsage> {
+fn usage_of(name: &str) -> Option<SmimeUsage> {
     match name {
-        "both" => Some(CsrKeyUsage::Absent),
-        "signing" => Some(CsrKeyUsage::Signing),
-        "encryption" => Some(CsrKeyUsage::Encryption),
+        "both" => Some(SmimeUsage::BOTH),
+        "signing" => Some(SmimeUsage::SIGNING),
+        "encryption" => Some(SmimeUsage::EncryptionOnly),
         _ => None,
     }
 }

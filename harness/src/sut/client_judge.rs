@@ -7,11 +7,11 @@ use acmeproof_mocks::ca::CaShared;
 use acmeproof_mocks::ca::email::ReplyExpectation;
 use acmeproof_mocks::ca::email_tls;
 use acmeproof_mocks::ca::model::{ChallengeKind, OrderStatus};
-use acmeproof_mocks::ca::pki::csr::parse_csr;
-use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
-use acmeproof_mocks::ca::pki::profile::SmimeUsage;
 use acmeproof_mocks::ca::server::RequestRecord;
 use acmeproof_protocol::pki::server_profile;
+use acmeproof_protocol::pki::{
+    Identifier, SmimeUsage, identifiers_of, parse_csr, same_identifier_set,
+};
 use acmeproof_protocol::requirements as req;
 use acmeproof_protocol::smime::{ResponseContext, check_response};
 use acmeproof_protocol::{Finding, Level};
@@ -119,10 +119,7 @@ pub fn judge_csrs(history: &[RequestRecord], address: &str) -> Vec<Finding> {
                 continue;
             }
         };
-        let wanted = vec![acmeproof_mocks::ca::pki::identifier::Identifier {
-            kind: IdentifierKind::Email,
-            value: address.to_owned(),
-        }];
+        let wanted = vec![Identifier::email(address)];
         if let Err(why) = same_identifier_set(&wanted, &identifiers_of(&info)) {
             out.push(finding(
                 req::SMIME_13,

@@ -22,7 +22,6 @@ use x509_parser::oid_registry::{
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::usage::KeyUsageBits;
-use crate::ca::problem::ProblemType;
 
 /// RFC 8398 §3: id-on-SmtpUTF8Mailbox, 1.3.6.1.5.5.7.8.9.
 pub const OID_SMTP_UTF8_MAILBOX: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 8, 9];
@@ -33,8 +32,12 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted (bits): ring, which verifies the CSR signature, stops at 8192.
 pub const MAX_RSA_BITS: usize = 8192;
 
-/// Why a CSR is refused. The `Display` text is meant for the `detail` of the ACME problem;
-/// [`CsrError::problem_type`] gives `badCSR`.
+/// Why a CSR is refused. The `Display` text is meant for the `detail` of the ACME problem.
+///
+/// A CA answers every one of them with `badCSR`, refused keys included: RFC 8555 §6.7
+/// "badCSR: The CSR is unacceptable (e.g., due to a short key)"; `badPublicKey` is about the key
+/// that signed the JWS ("The JWS was signed by a public key the server does not support"), not
+/// the CSR's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CsrError {
@@ -69,17 +72,6 @@ pub enum CsrError {
         /// The bits outside the RFC 8823 §3.3 sets.
         extra: KeyUsageBits,
     },
-}
-
-impl CsrError {
-    /// The RFC 8555 §6.7 error type the CA answers with.
-    ///
-    /// Always `badCSR`, refused keys included: RFC 8555 §6.7 "badCSR: The CSR is unacceptable
-    /// (e.g., due to a short key)"; `badPublicKey` is about the key that signed the JWS ("The
-    /// JWS was signed by a public key the server does not support"), not the CSR's.
-    pub fn problem_type(&self) -> ProblemType {
-        ProblemType::BadCsr
-    }
 }
 
 /// The public key algorithm of a CSR (and of the certificate issued for it).
@@ -192,7 +184,7 @@ pub enum SanName {
 
 impl SanName {
     /// Reads one x509-parser GeneralName.
-    pub(crate) fn from_general_name(name: &GeneralName<'_>) -> SanName {
+    pub fn from_general_name(name: &GeneralName<'_>) -> SanName {
         match name {
             GeneralName::DNSName(s) => SanName::Dns((*s).to_owned()),
             GeneralName::RFC822Name(s) => SanName::Rfc822((*s).to_owned()),
@@ -220,6 +212,16 @@ impl SanName {
             SanName::SrvName(v) => format!("srv:{v}"),
             SanName::Ip(ip) => format!("ip:{ip}"),
             SanName::Other(v) => format!("other:{v}"),
+        }
+    }
+}
+
+impl From<crate::address::SanForm> for SanName {
+    /// The subjectAltName RFC 8398 §3 gives an address ([`crate::address::san_form`]).
+    fn from(form: crate::address::SanForm) -> SanName {
+        match form {
+            crate::address::SanForm::Rfc822Name(v) => SanName::Rfc822(v),
+            crate::address::SanForm::SmtpUtf8Mailbox(v) => SanName::SmtpUtf8Mailbox(v),
         }
     }
 }
@@ -388,21 +390,5 @@ mod tests {
                 proptest::prop_assert_eq!(info.spki_der, spki);
             }
         }
-    }
-
-    #[test]
-    fn problem_types() {
-        assert_eq!(
-            CsrError::RsaKeySize { bits: 1024 }.problem_type(),
-            ProblemType::BadCsr
-        );
-        assert_eq!(
-            CsrError::UnsupportedKey("P-521".into()).problem_type(),
-            ProblemType::BadCsr
-        );
-        assert_eq!(
-            CsrError::BadSignature("x".into()).problem_type(),
-            ProblemType::BadCsr
-        );
     }
 }
