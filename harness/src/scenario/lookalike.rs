@@ -18,7 +18,7 @@ pub fn build(kind: &str, ca_from: &str, to: &str, rng: &SeededRng) -> Result<Vec
     let fake = |from: &str, part1: &str| {
         ChallengeEmail::new(from, to, part1, format!("{part1}@lookalike.test"), 0).build()
     };
-    let ca_domain = ca_from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let ca_domain = acmeproof_protocol::address::domain_of(ca_from).unwrap_or_default();
     match kind {
         "other-sender" => Ok(fake("acme-challenge@evil.test", "AAAAAAAAAAAAAAAAAAAAAA")),
         "re-subject" => Ok(
