@@ -222,6 +222,54 @@ impl SanForm {
 /// U-labels. Rejects wildcards (RFC 8823 §3), control characters, white space outside quotes,
 /// address literals, over-long parts and domains that fail IDNA.
 pub fn parse_address(s: &str) -> Result<EmailAddress, AddressError> {
+    parse_with(s, true)
+}
+
+/// Checks an RFC 5321 §4.1.2 `Mailbox` as an SMTP server receives it in `MAIL FROM` or
+/// `RCPT TO` (RFC 6531 §3.3 for UTF-8). The local part follows the rules of [`parse_address`]
+/// (Dot-string or Quoted-string, 64 octets), except that `*` is ordinary atext: the wildcard ban
+/// is RFC 8823 §3's, for `email` identifiers. The domain is checked only as far as a receiving
+/// server needs to route it: at most 255 octets, an address literal (`[192.0.2.1]`, RFC 5321
+/// §4.1.3) or non-empty labels of letters, digits and hyphens (any script). Whether it is
+/// IDNA-valid is the next hop's business, not a syntax error of the command.
+pub fn check_mailbox(s: &str) -> Result<(), AddressError> {
+    parse_with(s, false).map(|_| ())
+}
+
+/// The domain of a received mailbox (see [`check_mailbox`]).
+fn check_receiving_domain(domain: &str) -> Result<(), AddressError> {
+    if domain.is_empty() {
+        return Err(AddressError::EmptyDomain);
+    }
+    if domain.len() > MAX_DOMAIN_OCTETS {
+        return Err(AddressError::DomainTooLong { len: domain.len() });
+    }
+    if domain.starts_with('[') {
+        return if domain.ends_with(']') {
+            Ok(())
+        } else {
+            Err(AddressError::InvalidLabel {
+                label: domain.to_owned(),
+                reason: "an address literal ends with ']'",
+            })
+        };
+    }
+    for label in domain.split('.') {
+        if label.is_empty() {
+            return Err(AddressError::EmptyLabel);
+        }
+        if !label.chars().all(|c| c.is_alphanumeric() || c == '-') {
+            return Err(AddressError::InvalidLabel {
+                label: label.to_owned(),
+                reason: "only letters, digits and hyphens",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`parse_address`] (`identifier`), or the looser mailbox of [`check_mailbox`].
+fn parse_with(s: &str, identifier: bool) -> Result<EmailAddress, AddressError> {
     // Byte offset of `inner` within `s`, for error positions.
     let (inner, base) = match (s.strip_prefix('<'), s.ends_with('>')) {
         (Some(rest), true) => match rest.strip_suffix('>') {
@@ -236,7 +284,7 @@ pub fn parse_address(s: &str) -> Result<EmailAddress, AddressError> {
     }
     // RFC 8823 §3: "Any identifier of type "email" in a newOrder request MUST NOT have a
     // wildcard ("*") character in its value." — anywhere, quoted or not.
-    if inner.contains('*') {
+    if identifier && inner.contains('*') {
         return Err(AddressError::Wildcard);
     }
     if let Some((at, _)) = inner.char_indices().find(|(_, c)| c.is_control()) {
@@ -275,7 +323,11 @@ pub fn parse_address(s: &str) -> Result<EmailAddress, AddressError> {
     }
 
     check_local_part(local)?;
-    check_domain(domain)?;
+    if identifier {
+        check_domain(domain)?;
+    } else {
+        check_receiving_domain(domain)?;
+    }
     Ok(EmailAddress {
         local: local.to_owned(),
         domain: domain.to_owned(),
@@ -527,6 +579,38 @@ pub fn san_form(addr: &EmailAddress) -> Result<SanForm, AddressError> {
 /// "internationalized" for this purpose (RFC 6531 §3.2).
 pub fn needs_smtputf8(addr: &EmailAddress) -> bool {
     !addr.is_ascii_local()
+}
+
+/// Splits an address as written into local part and domain at its last `@`, without checking
+/// either: for addresses read off the wire (envelopes, headers, configuration) that must be
+/// routed or shown even when they are not valid. `None` without an `@`.
+///
+/// The last `@` is the separator: RFC 5321 §4.1.2 lets a quoted local part contain `@`, a
+/// domain never does. Use [`parse_address`] where the address must be valid.
+pub fn split(address: &str) -> Option<(&str, &str)> {
+    address.rsplit_once('@')
+}
+
+/// The domain of an address as written (see [`split`]); `None` without an `@`.
+pub fn domain_of(address: &str) -> Option<&str> {
+    split(address).map(|(_, domain)| domain)
+}
+
+/// A domain in the form domains are compared and looked up in: lowercase A-labels (RFC 5890
+/// §2.3.2.1; RFC 4343: DNS names compare case-insensitively), or, for a domain that is not
+/// IDNA-valid, the domain as written lowercased, so it can only ever equal itself.
+pub fn domain_key(domain: &str) -> String {
+    domain_to_a_labels(domain).unwrap_or_else(|_| domain.to_lowercase())
+}
+
+impl EmailAddress {
+    /// The address in the form two addresses are compared in for identity (an ACME `email`
+    /// identifier, a CSR's name): the local part exactly (RFC 8398 §5: it "MUST NOT be
+    /// case-folded"), the domain in lowercase A-labels (domains compare case-insensitively, and
+    /// A-labels and U-labels of one domain are the same domain).
+    pub fn comparison_key(&self) -> Result<String, AddressError> {
+        self.with_a_label_domain().map(|a| a.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -904,5 +988,55 @@ mod tests {
                 prop_assert_eq!(parse_address(&a.to_string()), Ok(a));
             }
         }
+    }
+
+    #[test]
+    fn split_takes_the_last_at_and_needs_one() {
+        assert_eq!(split("alice@example.test"), Some(("alice", "example.test")));
+        assert_eq!(
+            split("\"a@b\"@example.test"),
+            Some(("\"a@b\"", "example.test"))
+        );
+        assert_eq!(split("postmaster"), None);
+        assert_eq!(domain_of("a@Example.TEST"), Some("Example.TEST"));
+        assert_eq!(domain_of(""), None);
+    }
+
+    #[test]
+    fn domain_key_is_lowercase_a_labels() {
+        assert_eq!(domain_key("Bücher.Example"), "xn--bcher-kva.example");
+        assert_eq!(domain_key("EXAMPLE.test"), "example.test");
+        // Not IDNA-valid: lowercased as written, so it only equals itself.
+        assert_eq!(domain_key("A..B"), "a..b");
+    }
+
+    #[test]
+    fn comparison_key_keeps_the_local_part_and_folds_the_domain() {
+        let key = |s: &str| parse_address(s).unwrap().comparison_key().unwrap();
+        assert_eq!(key("Alice@Bücher.Example"), "Alice@xn--bcher-kva.example");
+        assert_ne!(key("Alice@example.test"), key("alice@example.test"));
+        assert_eq!(key("alice@EXAMPLE.test"), key("alice@example.test"));
+    }
+
+    #[test]
+    fn smtp_mailboxes_allow_star_and_literals_but_not_bad_syntax() {
+        assert_eq!(check_mailbox("a*b@example.net"), Ok(()));
+        assert_eq!(check_mailbox("a@[192.0.2.1]"), Ok(()));
+        assert_eq!(check_mailbox("δ@example.net"), Ok(()));
+        assert_eq!(check_mailbox("\"a b\"@example.net"), Ok(()));
+        assert_eq!(check_mailbox("a"), Err(AddressError::MissingAt));
+        assert!(check_mailbox("a@@example.net").is_err());
+        assert!(check_mailbox("a..b@example.net").is_err());
+        assert!(check_mailbox("a@exa_mple.net").is_err());
+        assert!(check_mailbox("a@example..net").is_err());
+        // Routing, not IDNA: a hyphen-edged label is the next hop's problem.
+        assert_eq!(check_mailbox("a@-x-.example"), Ok(()));
+        assert!(check_mailbox("a@[192.0.2.1").is_err());
+        assert!(check_mailbox(&format!("{}@example.net", "a".repeat(65))).is_err());
+        // The wildcard ban stays the identifier's.
+        assert_eq!(
+            parse_address("a*b@example.net"),
+            Err(AddressError::Wildcard)
+        );
     }
 }

@@ -12,6 +12,7 @@ use acmeproof_mocks::mail::Envelope;
 use acmeproof_mocks::seed::{Seed, SeededRng};
 use acmeproof_mocks::world::World;
 use acmeproof_protocol::address::SanForm;
+use acmeproof_protocol::pki::SmimeUsage;
 use acmeproof_protocol::smime::{ChallengeInfo, ResponseBody, ResponseEmail};
 use acmeproof_protocol::token::{Join, reply_digest};
 use serde_json::{Value, json};
@@ -247,10 +248,7 @@ pub fn response(
         style.join,
     )
     .map_err(|e| unexpected(e.to_string()))?;
-    let domain = address
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or("example.test");
+    let domain = acmeproof_protocol::address::domain_of(address).unwrap_or("example.test");
     let message_id = format!("reply-{}@{domain}", &digest.digest[..12]);
     let mut email =
         ResponseEmail::reply_to(&exchange.info, address, digest.digest, message_id, now)
@@ -285,34 +283,12 @@ pub async fn answer_and_wait(
         .await?)
 }
 
-/// The S/MIME key usage a CSR asks for (RFC 8823 §3.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CsrKeyUsage {
-    /// No key usage extension: signing and encryption.
-    #[default]
-    Absent,
-    /// digitalSignature only.
-    Signing,
-    /// keyEncipherment only.
-    Encryption,
-}
-
-impl std::fmt::Display for CsrKeyUsage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CsrKeyUsage::Absent => "signing and encryption (no keyUsage in the CSR)",
-            CsrKeyUsage::Signing => "signing only (digitalSignature)",
-            CsrKeyUsage::Encryption => "encryption only (keyEncipherment)",
-        })
-    }
-}
-
 /// A CSR for an S/MIME certificate of `address` (rfc822Name, or SmtpUTF8Mailbox for a
 /// non-ASCII local part, RFC 8398), with its key in PKCS#8 PEM. The P-256 key comes from `rng`,
 /// so a seeded run asks for the same key every time.
 pub fn smime_csr(
     address: &str,
-    usage: CsrKeyUsage,
+    usage: SmimeUsage,
     rng: &SeededRng,
 ) -> Result<(Vec<u8>, String), FlowError> {
     let csr_error = |e: rcgen::Error| FlowError::Csr(e.to_string());
@@ -336,11 +312,11 @@ pub fn smime_csr(
             rcgen::OtherNameValue::Utf8String(addr),
         )),
     }];
-    params.key_usages = match usage {
-        CsrKeyUsage::Absent => Vec::new(),
-        CsrKeyUsage::Signing => vec![rcgen::KeyUsagePurpose::DigitalSignature],
-        CsrKeyUsage::Encryption => vec![rcgen::KeyUsagePurpose::KeyEncipherment],
-    };
+    // RFC 8823 §3.3: the KeyUsage request (none for signing and encryption) picks the usage.
+    params.key_usages = usage
+        .csr_request()
+        .map(acmeproof_mocks::ca::pki::rcgen_key_usages)
+        .unwrap_or_default();
     let csr = params.serialize_request(&key).map_err(csr_error)?;
     Ok((csr.der().to_vec(), key.serialize_pem()))
 }
@@ -351,7 +327,7 @@ pub async fn finalize_smime(
     client: &AcmeClient,
     exchange: &Exchange,
     address: &str,
-    usage: CsrKeyUsage,
+    usage: SmimeUsage,
     seed: Seed,
     timeout: Duration,
 ) -> Result<super::flow::Issued, FlowError> {

@@ -19,14 +19,14 @@
 use std::time::Duration;
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg};
-use acmeproof_mocks::ca::pki::{SanName, subject_alt_name_der};
+use acmeproof_mocks::ca::pki::subject_alt_name_der;
 use acmeproof_mocks::dns::DnsServer;
 use acmeproof_mocks::mail::acme::AdvertPhase;
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::mail::MailPlane;
 use acmeproof_protocol::email_tls::{self, Service};
 use acmeproof_protocol::keyauth;
-use acmeproof_protocol::pki::server_profile;
+use acmeproof_protocol::pki::{SanName, server_profile};
 use acmeproof_protocol::{Findings, requirements as req};
 use serde_json::{Map, Value, json};
 
@@ -587,7 +587,8 @@ pub fn check_server_certificate<'a>(
     validated: &[server_profile::Validated],
     anchors: impl Into<acmeproof_mocks::ca::pki::TrustAnchors<'a>>,
 ) -> Findings {
-    use acmeproof_mocks::ca::pki::{CertSummary, Purpose, validate_path};
+    use acmeproof_mocks::ca::pki::{Purpose, validate_path};
+    use acmeproof_protocol::pki::CertSummary;
     let mut out = Findings::new();
     let chain: Vec<Vec<u8>> = x509_parser::pem::Pem::iter_from_buffer(chain_pem.as_bytes())
         .filter_map(Result::ok)

@@ -16,8 +16,8 @@ use clap::Args;
 
 use super::{CliError, EXIT_OK};
 use crate::acme::AcmeClient;
-use crate::acme::email::CsrKeyUsage;
 use crate::mua::{self, MailAccount, MuaOptions, MuaOutcome, PostTiming};
+use acmeproof_protocol::pki::SmimeUsage;
 
 /// Arguments of `acmeproof demo`.
 #[derive(Debug, Args)]
@@ -107,9 +107,9 @@ async fn run_in(world: &World, args: &DemoArgs) -> Result<String, CliError> {
             Join::String
         },
         usage: match args.usage.as_str() {
-            "signing" => CsrKeyUsage::Signing,
-            "encryption" => CsrKeyUsage::Encryption,
-            _ => CsrKeyUsage::Absent,
+            "signing" => SmimeUsage::SIGNING,
+            "encryption" => SmimeUsage::EncryptionOnly,
+            _ => SmimeUsage::BOTH,
         },
         post: if args.post_first {
             PostTiming::BeforeReply
@@ -221,8 +221,7 @@ async fn run_in(world: &World, args: &DemoArgs) -> Result<String, CliError> {
 fn ex_domain(outcome: &MuaOutcome) -> &str {
     outcome.exchange.challenge["from"]
         .as_str()
-        .and_then(|f| f.rsplit_once('@'))
-        .map(|(_, d)| d)
+        .and_then(acmeproof_protocol::address::domain_of)
         .unwrap_or("?")
 }
 

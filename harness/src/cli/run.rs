@@ -123,8 +123,8 @@ pub struct RunArgs {
 /// `ADDRESS[:PASSWORD]` of `--ca-mailbox`: the password follows the first `:` after the `@`
 /// (a domain has none).
 fn ca_mailbox(arg: &str) -> Result<CaMailboxSpec, CliError> {
-    let at = arg
-        .rfind('@')
+    let at = acmeproof_protocol::address::split(arg)
+        .map(|(local, _)| local.len())
         .ok_or_else(|| CliError::Input(format!("--ca-mailbox {arg:?}: not an address (no @)")))?;
     let (address, password) = match arg[at..].find(':') {
         Some(colon) => (&arg[..at + colon], Some(arg[at + colon + 1..].to_owned())),

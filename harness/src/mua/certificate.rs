@@ -1,10 +1,9 @@
 //! What the MUA checks on the certificate it gets: the chain up to the trust anchor, and the
 //! S/MIME profile for its address (RFC 8823 §3.3, RFC 8550 §4.4, RFC 8398 §3).
 
-use acmeproof_mocks::ca::pki::{CertSummary, Purpose, TrustAnchors, validate_path};
-use acmeproof_protocol::address::{SanForm, parse_address, san_form};
-
-use crate::acme::email::CsrKeyUsage;
+use acmeproof_mocks::ca::pki::{Purpose, TrustAnchors, validate_path};
+use acmeproof_protocol::address::{parse_address, san_form};
+use acmeproof_protocol::pki::{CertSummary, SanName, SmimeUsage, smime_profile};
 
 /// The certificates of a PEM chain, DER, leaf first.
 pub fn pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, String> {
@@ -23,10 +22,7 @@ pub fn expected_san(address: &str) -> Result<String, String> {
     let san = parse_address(address)
         .and_then(|a| san_form(&a))
         .map_err(|e| format!("{address}: {e}"))?;
-    Ok(match san {
-        SanForm::Rfc822Name(a) => format!("email:{a}"),
-        SanForm::SmtpUtf8Mailbox(a) => format!("smtputf8:{a}"),
-    })
+    Ok(SanName::from(san).tagged())
 }
 
 /// Checks `chain_pem` (the leaf, then what the CA sent with it) up to `anchors` (the world's
@@ -35,7 +31,7 @@ pub fn expected_san(address: &str) -> Result<String, String> {
 pub fn check_smime<'a>(
     chain_pem: &str,
     address: &str,
-    usage: CsrKeyUsage,
+    usage: SmimeUsage,
     anchors: impl Into<TrustAnchors<'a>>,
 ) -> Result<CertSummary, String> {
     let chain = pem_chain(chain_pem)?;
@@ -52,28 +48,11 @@ pub fn check_smime<'a>(
         summary.not_before,
     )
     .map_err(|e| format!("chain: {e}"))?;
-    let san = expected_san(address)?;
-    if !summary.has_san(&san) {
-        return Err(format!("no SAN {san}: {:?}", summary.sans));
-    }
-    let eku = summary.eku_names();
-    if !eku.iter().any(|p| p == "emailProtection") {
-        return Err(format!("EKU lacks emailProtection: {eku:?}"));
-    }
-    let bits = summary.key_usage_names();
-    let has = |name: &str| bits.iter().any(|b| b == name);
-    let signs = has("digitalSignature") || has("nonRepudiation");
-    // RFC 8823 §3.3: encryption is keyEncipherment for RSA keys, keyAgreement for EC keys.
-    let encrypts = has("keyEncipherment") || has("keyAgreement");
-    let fits = match usage {
-        CsrKeyUsage::Signing => signs && !encrypts,
-        CsrKeyUsage::Encryption => encrypts && !signs,
-        CsrKeyUsage::Absent => signs && encrypts,
-    };
-    if !fits {
-        return Err(format!(
-            "key usage {bits:?} does not match the {usage:?} the CSR asked for"
-        ));
+    // The S/MIME profile is protocol's (ACME-45, MAIL-9, SMIME-57); the MUA refuses the
+    // certificate on any finding.
+    let findings = smime_profile::check_smime_leaf(&summary, address, usage);
+    if let Some(first) = findings.as_slice().first() {
+        return Err(first.observed.clone());
     }
     Ok(summary)
 }

@@ -48,11 +48,7 @@ pub async fn judge(
     answered: &BTreeSet<String>,
     verifier: &DkimVerifier,
 ) -> Judgement {
-    let from_domain = expected
-        .from
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or_default();
+    let from_domain = acmeproof_protocol::address::domain_of(&expected.from).unwrap_or_default();
     // One DKIM rule (protocol::smime::dkim): the signature that verifies must also carry d= and
     // h= as RFC 8823 §3.1 item 6 says. Where DKIM is required, a mail that fails it breaks a
     // MUST of §3.1 and is ignored like any other.

@@ -39,8 +39,9 @@ pub use account::{ImapTls, MailAccount};
 pub use mailbox::MailboxWait;
 
 use crate::acme::AcmeClient;
-use crate::acme::email::{self, CsrKeyUsage, ReplyStyle};
+use crate::acme::email::{self, ReplyStyle};
 use crate::acme::flow::{FlowError, Issued};
+use acmeproof_protocol::pki::SmimeUsage;
 
 /// When the MUA POSTs the challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,7 +66,7 @@ pub struct MuaOptions {
     /// When the challenge is POSTed.
     pub post: PostTiming,
     /// The key usage the CSR asks for (RFC 8823 §3.3).
-    pub usage: CsrKeyUsage,
+    pub usage: SmimeUsage,
     /// How new mail is awaited.
     pub wait: MailboxWait,
     /// Whether the challenge must carry a verifying DKIM signature of its sender's domain.
@@ -97,7 +98,7 @@ impl Default for MuaOptions {
             body: ResponseBody::TextPlain,
             wrap: None,
             post: PostTiming::AfterReply,
-            usage: CsrKeyUsage::Absent,
+            usage: SmimeUsage::BOTH,
             wait: MailboxWait::Idle,
             require_dkim: true,
             lenient: false,
@@ -134,7 +135,7 @@ pub struct MuaOutcome {
     /// The certificate and its key.
     pub issued: Issued,
     /// What the leaf certificate carries.
-    pub certificate: acmeproof_mocks::ca::pki::CertSummary,
+    pub certificate: acmeproof_protocol::pki::CertSummary,
     /// Whether the challenge was POSTed before any challenge mail had come, because none came
     /// within [`MuaOptions::post_without_mail`].
     pub posted_without_mail: bool,

@@ -42,8 +42,9 @@ pub enum Signer {
 
 /// Which signer `changes` ask for, the reply being from `from`.
 pub fn signer(changes: &ReplyChanges, from: &str) -> Result<Signer, String> {
-    let domain_of = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_owned());
-    let from_domain = domain_of(from).ok_or_else(|| format!("no domain in {from:?}"))?;
+    let from_domain = acmeproof_protocol::address::domain_of(from)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no domain in {from:?}"))?;
     let signer = match changes.send.unwrap_or(SendVia::Submission) {
         SendVia::Unsigned => Signer::None,
         SendVia::Direct | SendVia::SenderDomain => Signer::Domain(from_domain),
@@ -147,9 +148,8 @@ pub fn tamper(signed: Vec<u8>, changes: &ReplyChanges) -> Result<Vec<u8>, String
 pub async fn to_mx(world: &World, envelope: &Envelope, data: &[u8]) -> Result<(), String> {
     let mail = world.mail.as_ref().ok_or("the world has no mail plane")?;
     let to = envelope.rcpt_to.first().ok_or("no recipient")?;
-    let domain = to
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
+    let domain = acmeproof_protocol::address::domain_of(to)
+        .map(str::to_owned)
         .ok_or_else(|| format!("no domain in {to:?}"))?;
     let resolver = WorldResolver::new(world.dns.addr()).map_err(|e| e.to_string())?;
     let replies = send::send(

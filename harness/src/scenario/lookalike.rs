@@ -20,7 +20,7 @@ pub fn build(kind: Lookalike, ca_from: &str, to: &str, rng: &SeededRng) -> Resul
     let fake = |from: &str, part1: &str| {
         ChallengeEmail::new(from, to, part1, format!("{part1}@lookalike.test"), 0).build()
     };
-    let ca_domain = ca_from.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let ca_domain = acmeproof_protocol::address::domain_of(ca_from).unwrap_or_default();
     match kind {
         Lookalike::OtherSender => Ok(fake("acme-challenge@evil.test", "AAAAAAAAAAAAAAAAAAAAAA")),
         Lookalike::ReSubject => Ok(String::from_utf8_lossy(&fake(

@@ -46,7 +46,7 @@ impl ScenarioMailboxes {
 fn scenario_address(id: &str, address: &str) -> String {
     let hash = sha2::Sha256::digest(format!("{id}\0{address}").as_bytes());
     let tag: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
-    match address.rsplit_once('@') {
+    match acmeproof_protocol::address::split(address) {
         Some((local, domain)) => format!("{local}-{tag}@{domain}"),
         None => format!("{address}-{tag}"),
     }

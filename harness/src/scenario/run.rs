@@ -24,11 +24,12 @@ use super::model::*;
 use super::{LoadedScenario, StepLog, StepStatus};
 use crate::acme::AcmeClient;
 use crate::acme::client::NO_PROBLEM_DOCUMENT;
-use crate::acme::email::{self, CsrKeyUsage, Exchange, Ordered, ReplyStyle};
+use crate::acme::email::{self, Exchange, Ordered, ReplyStyle};
 use crate::acme::flow::FlowError;
 use crate::acme::probe::{Fault, probe};
 use crate::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming, mailbox::Mailbox};
 use crate::sut::Sut;
+use acmeproof_protocol::pki::SmimeUsage;
 
 mod external;
 mod objects;
@@ -1595,10 +1596,10 @@ fn error_type(authz: &Value) -> String {
     .to_owned()
 }
 
-fn usage_of(usage: Usage) -> CsrKeyUsage {
+fn usage_of(usage: Usage) -> SmimeUsage {
     match usage {
-        Usage::Both => CsrKeyUsage::Absent,
-        Usage::Signing => CsrKeyUsage::Signing,
-        Usage::Encryption => CsrKeyUsage::Encryption,
+        Usage::Both => SmimeUsage::BOTH,
+        Usage::Signing => SmimeUsage::SIGNING,
+        Usage::Encryption => SmimeUsage::EncryptionOnly,
     }
 }

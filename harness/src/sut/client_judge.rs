@@ -7,11 +7,11 @@ use acmeproof_mocks::ca::CaShared;
 use acmeproof_mocks::ca::email::ReplyExpectation;
 use acmeproof_mocks::ca::email_tls;
 use acmeproof_mocks::ca::model::{ChallengeKind, OrderStatus};
-use acmeproof_mocks::ca::pki::csr::parse_csr;
-use acmeproof_mocks::ca::pki::identifier::{IdentifierKind, identifiers_of, same_identifier_set};
-use acmeproof_mocks::ca::pki::profile::SmimeUsage;
 use acmeproof_mocks::ca::server::RequestRecord;
 use acmeproof_protocol::pki::server_profile;
+use acmeproof_protocol::pki::{
+    Identifier, SmimeUsage, identifiers_of, parse_csr, same_identifier_set,
+};
 use acmeproof_protocol::requirements as req;
 use acmeproof_protocol::smime::{ResponseContext, check_response};
 use acmeproof_protocol::{Finding, Level};
@@ -119,10 +119,7 @@ pub fn judge_csrs(history: &[RequestRecord], address: &str) -> Vec<Finding> {
                 continue;
             }
         };
-        let wanted = vec![acmeproof_mocks::ca::pki::identifier::Identifier {
-            kind: IdentifierKind::Email,
-            value: address.to_owned(),
-        }];
+        let wanted = vec![Identifier::email(address)];
         if let Err(why) = same_identifier_set(&wanted, &identifiers_of(&info)) {
             out.push(finding(
                 req::SMIME_13,
@@ -132,19 +129,8 @@ pub fn judge_csrs(history: &[RequestRecord], address: &str) -> Vec<Finding> {
             ));
         }
         if let Err(e) = SmimeUsage::from_csr_key_usage(info.key_usage) {
-            // RFC 8823 §3.3: a request with an encryption bit and no signing bit is an
-            // encryption-only one, whose rule is SMIME-56; any other, SMIME-55.
-            use acmeproof_mocks::ca::pki::KeyUsageBits as Bits;
-            let encryption_only = info.key_usage.is_some_and(|bits| {
-                bits.intersects(Bits::KEY_ENCIPHERMENT | Bits::KEY_AGREEMENT)
-                    && !bits.intersects(Bits::DIGITAL_SIGNATURE | Bits::NON_REPUDIATION)
-            });
             out.push(finding(
-                if encryption_only {
-                    req::SMIME_56
-                } else {
-                    req::SMIME_55
-                },
+                e.key_usage_rule().unwrap_or(req::SMIME_55),
                 Level::Must,
                 "keyUsage for signing, encryption or both (RFC 8823 §3.3)",
                 e.to_string(),

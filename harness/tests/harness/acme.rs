@@ -4,9 +4,10 @@
 use acmeproof::acme::probe::{Fault, probe};
 use acmeproof::acme::{AcmeError, flow};
 use acmeproof_mocks::account_key::{KeyAlg, SignWith};
-use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+use acmeproof_mocks::ca::pki::verify_chain;
 use acmeproof_mocks::dns::RecordSpec;
 use acmeproof_protocol::b64url;
+use acmeproof_protocol::pki::CertSummary;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -48,9 +49,8 @@ async fn dns01_issuance_chains_to_the_world_root() {
         .as_str()
         .expect("csr")
         .to_owned();
-    let csr =
-        acmeproof_mocks::ca::pki::csr::parse_csr(&b64url::decode_strict(&csr_b64).expect("b64"))
-            .expect("csr parses");
+    let csr = acmeproof_protocol::pki::parse_csr(&b64url::decode_strict(&csr_b64).expect("b64"))
+        .expect("csr parses");
     assert!(csr.subject_cns.is_empty(), "{:?}", csr.subject_cns);
     // The served root is the one in the bundle `serve` writes.
     assert!(world.pki.root_pem().contains("BEGIN CERTIFICATE"));

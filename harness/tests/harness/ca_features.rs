@@ -460,7 +460,7 @@ async fn renewal_info_suggests_a_window_in_world_time_and_now_for_a_revoked_cert
         rfc3339(&info["suggestedWindow"]["end"]),
     );
     // 90-day validity: days 60 to 75 after notBefore (notBefore is backdated).
-    let summary = acmeproof_mocks::ca::pki::CertSummary::from_der(&der).unwrap();
+    let summary = acmeproof_protocol::pki::CertSummary::from_der(&der).unwrap();
     let validity = summary.not_after - summary.not_before;
     assert_eq!(start, summary.not_after - validity / 3);
     assert_eq!(end, summary.not_after - validity / 6);
@@ -649,7 +649,7 @@ async fn certificates_name_the_crl_that_lists_them_once_revoked() {
         "CRL numbers increase: {first} then {second}"
     );
     let serial = |pem: &str| {
-        acmeproof_mocks::ca::pki::CertSummary::from_der(&pem_chain(pem)[0])
+        acmeproof_protocol::pki::CertSummary::from_der(&pem_chain(pem)[0])
             .unwrap()
             .serial_hex
     };

@@ -7,7 +7,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use acmeproof::acme::email::CsrKeyUsage;
 use acmeproof::mua::judge::{Expected, Judgement, judge};
 use acmeproof::mua::mailbox::Mailbox;
 use acmeproof::mua::{self, MailAccount, MailboxWait, MuaOptions, PostTiming};
@@ -18,6 +17,7 @@ use acmeproof_mocks::relay::RelayBehaviour;
 use acmeproof_mocks::seed::Seed;
 use acmeproof_mocks::world::World;
 use acmeproof_mocks::world::mail::RelaySpec;
+use acmeproof_protocol::pki::SmimeUsage;
 use acmeproof_protocol::smime::ResponseBody;
 use acmeproof_protocol::token::Join;
 use serde_json::Value;
@@ -29,7 +29,7 @@ const ALICE_PASSWORD: &str = "alice-password";
 const EAI: &str = "δοκιμή@παράδειγμα.δοκιμή";
 const EAI_PASSWORD: &str = "eai-password";
 
-fn options(usage: CsrKeyUsage) -> MuaOptions {
+fn options(usage: SmimeUsage) -> MuaOptions {
     MuaOptions {
         usage,
         timeout: WAIT,
@@ -60,7 +60,7 @@ async fn alice_gets_a_signing_certificate_through_imap_and_submission() {
     let outcome = mua::issue(
         &client,
         &account(&world, ALICE, ALICE_PASSWORD),
-        &options(CsrKeyUsage::Signing),
+        &options(SmimeUsage::SIGNING),
         world.pki.root_der(),
     )
     .await
@@ -79,17 +79,12 @@ async fn alice_gets_a_signing_certificate_through_imap_and_submission() {
     let chain = &outcome.issued.chain_pem;
     let root = world.pki.root_der();
     let check = |address, usage, root| mua::certificate::check_smime(chain, address, usage, root);
-    assert!(check(ALICE, CsrKeyUsage::Signing, root).is_ok());
-    let e = check(EAI, CsrKeyUsage::Signing, root).unwrap_err();
+    assert!(check(ALICE, SmimeUsage::SIGNING, root).is_ok());
+    let e = check(EAI, SmimeUsage::SIGNING, root).unwrap_err();
     assert!(e.contains("no SAN smtputf8:"), "{e}");
-    let e = check(ALICE, CsrKeyUsage::Encryption, root).unwrap_err();
+    let e = check(ALICE, SmimeUsage::EncryptionOnly, root).unwrap_err();
     assert!(e.contains("does not match"), "{e}");
-    let e = check(
-        ALICE,
-        CsrKeyUsage::Signing,
-        &outcome.exchange.challenge_mail,
-    )
-    .unwrap_err();
+    let e = check(ALICE, SmimeUsage::SIGNING, &outcome.exchange.challenge_mail).unwrap_err();
     assert!(e.starts_with("chain:"), "{e}");
 
     // The way in: the challenge as fetched over IMAP carries the trace of LMTP, the MX and the
@@ -154,7 +149,7 @@ async fn an_eai_address_gets_an_encryption_certificate_over_imaps() {
     let outcome = mua::issue(
         &client,
         &account(&world, EAI, EAI_PASSWORD).with_imaps(imaps),
-        &options(CsrKeyUsage::Encryption),
+        &options(SmimeUsage::EncryptionOnly),
         world.pki.root_der(),
     )
     .await
@@ -205,7 +200,7 @@ async fn unexpected_challenges_are_ignored_and_only_the_real_one_is_answered() {
         &mut mailbox,
         &client,
         &account,
-        &options(CsrKeyUsage::Absent),
+        &options(SmimeUsage::BOTH),
         world.pki.root_der(),
     )
     .await
@@ -314,7 +309,7 @@ async fn a_ca_that_mails_on_post_needs_the_post_before_the_reply() {
     let client = client(&world, "mua-post-before").await;
     let before = MuaOptions {
         post: PostTiming::BeforeReply,
-        ..options(CsrKeyUsage::Absent)
+        ..options(SmimeUsage::BOTH)
     };
     let outcome = mua::issue(&client, &account, &before, world.pki.root_der())
         .await
@@ -332,7 +327,7 @@ async fn variants_binary_join_multipart_wrapped_digest_and_polling() {
         body: ResponseBody::MultipartAlternative,
         wrap: Some(16),
         wait: MailboxWait::Poll(Duration::from_millis(50)),
-        ..options(CsrKeyUsage::Signing)
+        ..options(SmimeUsage::SIGNING)
     };
     let outcome = mua::issue(
         &client,
@@ -440,7 +435,7 @@ async fn a_duplicated_challenge_gets_one_reply() {
         &mut mailbox,
         &client,
         &account,
-        &options(CsrKeyUsage::Absent),
+        &options(SmimeUsage::BOTH),
         world.pki.root_der(),
     )
     .await
@@ -460,7 +455,7 @@ async fn a_duplicated_challenge_gets_one_reply() {
         &mut mailbox,
         &client,
         &account,
-        &options(CsrKeyUsage::Absent),
+        &options(SmimeUsage::BOTH),
         world.pki.root_der(),
     )
     .await

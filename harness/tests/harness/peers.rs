@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use acmeproof_mocks::ca::pki::{CertSummary, verify_chain};
+use acmeproof_mocks::ca::pki::verify_chain;
+use acmeproof_protocol::pki::CertSummary;
 
 use crate::serve::{ServeProcess, root_der};
 use crate::support::pem_chain;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use acmeproof_mocks::ca::pki::CertSummary;
+use acmeproof_protocol::pki::CertSummary;
 use serde_json::{Value, json};
 
 use crate::peers::{run, show};

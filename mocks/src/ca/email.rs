@@ -110,7 +110,7 @@ pub fn register(ca: &CaShared, store: &mut super::state::Store, challenge_id: &s
 }
 
 fn domain_of(address: &str) -> &str {
-    address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address)
+    crate::protocol::address::domain_of(address).unwrap_or(address)
 }
 
 /// Sends the challenge mail of `challenge_id` unless it was sent already (RFC 8823 §3: one

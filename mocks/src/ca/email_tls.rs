@@ -865,7 +865,7 @@ mod tests {
     fn validated_srv_ids_may_be_in_the_csr() {
         let csr = CsrInfo {
             spki_der: Vec::new(),
-            key: super::super::pki::KeyAlgorithm::EcP256,
+            key: acmeproof_protocol::pki::KeyAlgorithm::EcP256,
             subject_cns: Vec::new(),
             subject: String::new(),
             sans: vec![

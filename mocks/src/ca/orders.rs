@@ -221,7 +221,8 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     let bad_csr = |detail: String| Problem::new(ProblemType::BadCsr, detail);
     let der = acmeproof_protocol::b64url::decode_strict(csr_b64)
         .map_err(|e| bad_csr(format!("\"csr\" is not base64url: {e}")))?;
-    let csr = pki::parse_csr(&der).map_err(|e| Problem::new(e.problem_type(), e.to_string()))?;
+    let csr =
+        pki::parse_csr(&der).map_err(|e| Problem::new(pki::csr_problem_type(&e), e.to_string()))?;
     // Knob refuse_csr_keys: a key type this CA does not certify (its policy, RFC 8555 §6.7).
     let key_type = csr.key.knob_name();
     if ca.knobs().refuse_csr_keys.iter().any(|k| k == key_type) {

@@ -239,9 +239,8 @@ pub async fn check_caa(
 ) -> Result<(), Problem> {
     let domain = match identifier.kind {
         IdentifierKind::Dns => identifier.value.clone(),
-        IdentifierKind::Email => match identifier.value.rsplit_once('@') {
-            Some((_, d)) => crate::protocol::address::domain_to_a_labels(d)
-                .unwrap_or_else(|_| d.to_ascii_lowercase()),
+        IdentifierKind::Email => match crate::protocol::address::domain_of(&identifier.value) {
+            Some(d) => crate::protocol::address::domain_key(d),
             None => return Err(Problem::malformed("an email identifier without a domain")),
         },
         // RFC 8659 §3 defines CAA for domain names only.

@@ -118,7 +118,7 @@ fn ascii_mailbox(addr: &Addr<'_>) -> BuiltAddress<'static> {
     let Some(email) = addr.address.as_deref() else {
         return BuiltAddress::new_group(name, Vec::new());
     };
-    let (local, domain) = email.rsplit_once('@').unwrap_or((email, ""));
+    let (local, domain) = crate::protocol::address::split(email).unwrap_or((email, ""));
     if local.is_ascii() {
         let domain = crate::protocol::address::domain_to_a_labels(domain)
             .unwrap_or_else(|_| domain.to_owned());

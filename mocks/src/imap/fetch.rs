@@ -406,7 +406,7 @@ fn phrase(r: &mut Resp, name: Option<&str>, cs: Charset) {
 
 fn addresses(r: &mut Resp, a: Option<&Address<'_>>, cs: Charset) {
     let one = |r: &mut Resp, name: Option<&str>, address: Option<&str>| {
-        let (local, host) = match address.and_then(|a| a.rsplit_once('@')) {
+        let (local, host) = match address.and_then(crate::protocol::address::split) {
             Some((l, h)) => (Some(l), Some(h)),
             None => (address, None),
         };

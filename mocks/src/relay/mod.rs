@@ -332,9 +332,7 @@ impl RelaySink {
         // One transaction per recipient domain (the next hop differs per domain).
         let mut by_domain: Vec<(String, Vec<String>)> = Vec::new();
         for rcpt in &envelope.rcpt_to {
-            let domain = rcpt
-                .rsplit_once('@')
-                .map(|(_, d)| d)
+            let domain = crate::protocol::address::domain_of(rcpt)
                 .unwrap_or("")
                 .to_owned();
             match by_domain
@@ -400,11 +398,9 @@ impl RelaySink {
             &error.reply(),
             self.ctx.clock.now().unix_timestamp(),
         );
-        let sender_domain = envelope
-            .mail_from
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_owned())
-            .unwrap_or_default();
+        let sender_domain = crate::protocol::address::domain_of(&envelope.mail_from)
+            .unwrap_or_default()
+            .to_owned();
         let dsn_envelope = Envelope {
             mail_from: String::new(),
             rcpt_to: vec![envelope.mail_from.clone()],
@@ -442,7 +438,7 @@ pub fn signed_fields() -> Vec<&'static str> {
 pub fn from_domain(raw: &[u8]) -> Option<String> {
     let message = mail_parser::MessageParser::default().parse_headers(raw)?;
     let from = message.from()?.first()?.address()?.to_owned();
-    from.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase())
+    crate::protocol::address::domain_of(&from).map(str::to_ascii_lowercase)
 }
 
 /// The shared relay sink type the SMTP server holds.

@@ -24,9 +24,6 @@ pub(crate) const READ_LINE_MAX: usize = if AUTH_LINE_MAX > MAIL_LINE_MAX {
 };
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets including the angle brackets.
 const PATH_MAX: usize = 256;
-/// RFC 5321 §4.5.3.1.1 and §4.5.3.1.2.
-const LOCAL_MAX: usize = 64;
-const DOMAIN_MAX: usize = 255;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,49 +243,28 @@ fn parse_path(s: &str) -> Result<(String, &str), Reply> {
     Ok((addr.to_owned(), rest))
 }
 
-/// `local@domain` with the length limits; `postmaster` alone is allowed (RCPT, §4.1.1.3).
+/// `local@domain` by the protocol's one mailbox syntax (`address::check_mailbox`: RFC 5321
+/// §4.1.2 with RFC 6531 UTF-8, the §4.5.3.1 size limits); `postmaster` alone is allowed (RCPT,
+/// §4.1.1.3). A bad mailbox is answered 501 5.1.3 (RFC 3463 §3.2 "Bad destination mailbox
+/// address syntax").
 fn check_mailbox(addr: &str) -> Result<(), Reply> {
+    use crate::protocol::address::{AddressError, check_mailbox};
     if addr.eq_ignore_ascii_case("postmaster") {
         return Ok(());
     }
-    let bad = |t: &str| Reply::new(501, (5, 1, 3), t.to_owned());
-    let Some(at) = addr.rfind('@') else {
-        return Err(bad("address needs a domain"));
-    };
-    let (local, domain) = (&addr[..at], &addr[at + 1..]);
-    if local.is_empty() || domain.is_empty() {
-        return Err(bad("bad address syntax"));
-    }
-    if local.len() > LOCAL_MAX {
-        return Err(bad("local part too long"));
-    }
-    // RFC 5321 §4.1.2: Local-part = Dot-string / Quoted-string, a Dot-string being atoms of
-    // atext (RFC 6531 §3.3 adds UTF-8) joined by single dots: an unquoted "@" (as in
-    // `a@@example.net`), an empty atom or a special is not one.
-    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
-    let atext =
-        |c: char| c.is_ascii_alphanumeric() || !c.is_ascii() || "!#$%&'*+-/=?^_`{|}~".contains(c);
-    if !quoted
-        && !local
-            .split('.')
-            .all(|atom| !atom.is_empty() && atom.chars().all(atext))
-    {
-        return Err(bad("bad local part"));
-    }
-    if domain.len() > DOMAIN_MAX {
-        return Err(bad("domain too long"));
-    }
-    let domain_ok = if domain.starts_with('[') {
-        domain.ends_with(']')
-    } else {
-        domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-    };
-    if !domain_ok {
-        return Err(bad("bad domain"));
-    }
-    Ok(())
+    check_mailbox(addr).map_err(|e| {
+        let text = match e {
+            AddressError::MissingAt => "address needs a domain",
+            AddressError::LocalPartTooLong { .. } => "local part too long",
+            AddressError::DomainTooLong { .. } => "domain too long",
+            AddressError::MultipleAt
+            | AddressError::EmptyLocalPart
+            | AddressError::InvalidLocalPart { .. } => "bad local part",
+            AddressError::EmptyDomain => "bad address syntax",
+            _ => "bad domain",
+        };
+        Reply::new(501, (5, 1, 3), text.to_owned())
+    })
 }
 
 #[cfg(test)]

@@ -268,8 +268,8 @@ impl MailSink for MxSink {
 }
 
 fn domain_of(address: &str) -> String {
-    let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address);
-    crate::protocol::address::domain_to_a_labels(domain).unwrap_or_else(|_| domain.to_lowercase())
+    let domain = crate::protocol::address::domain_of(address).unwrap_or(address);
+    crate::protocol::address::domain_key(domain)
 }
 
 fn record(name: &str, rtype: &str, value: &str) -> RecordSpec {

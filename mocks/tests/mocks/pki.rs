@@ -4,13 +4,15 @@
 use std::sync::OnceLock;
 
 use acmeproof_mocks::ca::pki::{
-    CertSummary, CsrError, Identifier, IdentifierKind, KeyAlgorithm, KeyUsageBits, Pki, PkiError,
-    Profile, Purpose, SmimeUsage, TrustAnchors, check_csr_identifiers, identifiers_of, parse_csr,
-    same_identifier_set, validate_path, verify_chain,
+    Pki, PkiError, Profile, Purpose, TrustAnchors, csr_problem_type, validate_path, verify_chain,
 };
 use acmeproof_mocks::ca::problem::ProblemType;
 use acmeproof_mocks::clock::Clock;
 use acmeproof_mocks::seed::Seed;
+use acmeproof_protocol::pki::{
+    CertSummary, CsrError, Identifier, IdentifierKind, KeyAlgorithm, KeyUsageBits, SmimeUsage,
+    check_csr_identifiers, identifiers_of, parse_csr, same_identifier_set,
+};
 use rcgen::{
     CertificateParams, DistinguishedName, DnType, KeyPair, KeyUsagePurpose, OtherNameValue, SanType,
 };
@@ -360,7 +362,7 @@ fn key_usage_outside_rfc8823_sets_is_refused() {
         .unwrap();
         let err = SmimeUsage::from_csr_key_usage(info.key_usage).unwrap_err();
         assert!(matches!(err, CsrError::KeyUsageNotAllowed { .. }), "{err}");
-        assert_eq!(err.problem_type(), ProblemType::BadCsr);
+        assert_eq!(csr_problem_type(&err), ProblemType::BadCsr);
         assert!(err.to_string().contains("RFC 8823 §3.3"), "{err}");
     }
 }
@@ -580,7 +582,7 @@ fn a_corrupted_csr_signature_is_refused() {
     bad[last] ^= 0x01;
     let err = parse_csr(&bad).unwrap_err();
     assert!(matches!(err, CsrError::BadSignature(_)), "{err}");
-    assert_eq!(err.problem_type(), ProblemType::BadCsr);
+    assert_eq!(csr_problem_type(&err), ProblemType::BadCsr);
 
     // Alter the signed content (the requested name) instead.
     let at = good
@@ -618,7 +620,7 @@ fn openssl_rsa_csr(bits: u32) -> Vec<u8> {
 fn rsa_1024_is_refused_as_a_bad_csr() {
     let err = parse_csr(&openssl_rsa_csr(1024)).unwrap_err();
     assert_eq!(err, CsrError::RsaKeySize { bits: 1024 });
-    assert_eq!(err.problem_type(), ProblemType::BadCsr);
+    assert_eq!(csr_problem_type(&err), ProblemType::BadCsr);
     assert!(err.to_string().contains("1024"), "{err}");
     // The same path with a 2048-bit key passes.
     let info = parse_csr(&openssl_rsa_csr(2048)).unwrap();

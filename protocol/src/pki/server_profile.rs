@@ -31,16 +31,14 @@
 //!   a port that is not the service's IANA default (a proof on port 2525 then vouches for 25);
 //! - keyUsage and extKeyUsage: neither RFC 7817 nor any draft version says anything of them.
 
-use x509_parser::asn1_rs::{Any, FromDer as _, Tag, TaggedExplicit};
+use x509_parser::asn1_rs::FromDer as _;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 
+use super::csr::SanName;
 use crate::email_tls::{self, Service};
 use crate::finding::{Findings, Level};
 use crate::requirements::TLS_4;
-
-/// RFC 4985 §2: id-on-dnsSRV, 1.3.6.1.5.5.7.8.7.
-const OID_SRV_NAME: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 8, 7];
 
 /// How a service was proved (draft-ietf-acme-email-tls-05 §3.3, §3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +105,9 @@ pub fn server_names(der: &[u8]) -> Result<ServerNames, String> {
                 for name in &san.general_names {
                     match name {
                         GeneralName::DNSName(d) => names.dns.push(d.to_ascii_lowercase()),
-                        GeneralName::OtherName(oid, raw) => match srv_name(oid, raw) {
-                            Some(srv) => names.srv.push(srv.to_ascii_lowercase()),
-                            None => names.other.push(format!("otherName {oid}")),
+                        GeneralName::OtherName(oid, _) => match SanName::from_general_name(name) {
+                            SanName::SrvName(srv) => names.srv.push(srv.to_ascii_lowercase()),
+                            _ => names.other.push(format!("otherName {oid}")),
                         },
                         other => names.other.push(other.to_string()),
                     }
@@ -162,22 +160,6 @@ pub fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<Str
     .collect();
     purposes.extend(eku.other.iter().map(|oid| oid.to_id_string()));
     purposes
-}
-
-/// RFC 4985 §2 `SRVName ::= IA5String (SIZE (1..MAX))` inside the otherName's `[0] EXPLICIT`.
-fn srv_name(oid: &x509_parser::asn1_rs::Oid<'_>, raw: &[u8]) -> Option<String> {
-    let components: Vec<u64> = oid.iter()?.collect();
-    if components != OID_SRV_NAME {
-        return None;
-    }
-    let (_, tagged) =
-        TaggedExplicit::<Any<'_>, x509_parser::asn1_rs::Error, 0>::from_der(raw).ok()?;
-    let any = tagged.into_inner();
-    (any.header.tag() == Tag::Ia5String)
-        .then(|| std::str::from_utf8(any.data).ok())
-        .flatten()
-        .filter(|s| !s.is_empty() && s.is_ascii())
-        .map(str::to_owned)
 }
 
 /// The SRV-ID of `service` for `domain` (RFC 4985 §2, RFC 7817 §6: no `_tcp` label).

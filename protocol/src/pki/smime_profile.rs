@@ -6,7 +6,12 @@ use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
-use super::server_profile::{eku_names, key_usage_names};
+use super::cert::CertSummary;
+use super::csr::SanName;
+use super::server_profile::eku_names;
+use super::smime_usage::SmimeUsage;
+use super::usage::KeyUsageBits;
+use crate::address::{parse_address, san_form};
 use crate::finding::Findings;
 use crate::requirements as req;
 
@@ -53,7 +58,7 @@ pub fn check_issued_certificate(leaf_der: &[u8], csr_der: &[u8]) -> Findings {
             ParsedExtension::SubjectAlternativeName(san) => {
                 csr_names.extend(san.general_names.iter().map(describe));
             }
-            ParsedExtension::KeyUsage(ku) => csr_usage = Some(key_usage_names(ku)),
+            ParsedExtension::KeyUsage(ku) => csr_usage = Some(KeyUsageBits::from_flags(ku.flags)),
             _ => {}
         }
     }
@@ -65,7 +70,7 @@ pub fn check_issued_certificate(leaf_der: &[u8], csr_der: &[u8]) -> Findings {
             ParsedExtension::SubjectAlternativeName(san) => {
                 cert_names.extend(san.general_names.iter().map(describe));
             }
-            ParsedExtension::KeyUsage(ku) => cert_usage = Some(key_usage_names(ku)),
+            ParsedExtension::KeyUsage(ku) => cert_usage = Some(KeyUsageBits::from_flags(ku.flags)),
             ParsedExtension::ExtendedKeyUsage(eku) => cert_eku = Some(eku_names(eku)),
             _ => {}
         }
@@ -96,7 +101,7 @@ pub fn check_issued_certificate(leaf_der: &[u8], csr_der: &[u8]) -> Findings {
             "another key",
         );
     }
-    check_usage(csr_usage.as_deref(), cert_usage.as_deref(), &mut out);
+    check_usage(csr_usage, cert_usage, &mut out);
     if let Some(eku) = cert_eku
         && !eku
             .iter()
@@ -112,33 +117,76 @@ pub fn check_issued_certificate(leaf_der: &[u8], csr_der: &[u8]) -> Findings {
     out
 }
 
-/// What RFC 8823 §3.3 makes of the CSR's key usage, held against the certificate's. A
-/// certificate without keyUsage may be used for anything (RFC 5280 §4.2.1.3), so it is
-/// signing-only or encryption-only for no one.
-fn check_usage(asked: Option<&[&str]>, got: Option<&[&str]>, out: &mut Findings) {
-    let signs = |bits: &[&str]| {
-        bits.iter()
-            .any(|b| matches!(*b, "digitalSignature" | "nonRepudiation"))
-    };
-    // RFC 8823 §3.3: encryption is keyEncipherment (RSA) or keyAgreement (EC).
-    let encrypts = |bits: &[&str]| {
-        bits.iter()
-            .any(|b| matches!(*b, "keyEncipherment" | "keyAgreement"))
-    };
-    let (want_sign, want_encrypt, what) = match asked {
-        Some(bits) if signs(bits) && !encrypts(bits) => (true, false, "signing-only"),
-        Some(bits) if encrypts(bits) && !signs(bits) => (false, true, "encryption-only"),
-        _ => (true, true, "signing and encryption"),
-    };
-    let fits = match got {
-        None => want_sign && want_encrypt,
-        Some(bits) => signs(bits) == want_sign && encrypts(bits) == want_encrypt,
-    };
-    if !fits {
+/// The S/MIME profile of the certificate the reference MUA got for `address` after asking for
+/// `usage` (what an S/MIME agent checks before it uses the certificate):
+/// - ACME-45: it names the address in the subjectAltName form RFC 8398 §3 gives it ("When the
+///   local-part is ASCII, rfc822Name subjectAltName MUST be used"; a non-ASCII one is an
+///   SmtpUTF8Mailbox), as the CSR asked;
+/// - MAIL-9 (RFC 8550 §4.4.4): the extKeyUsage is present and holds emailProtection (the MUA
+///   asks more than the MUST: anyExtendedKeyUsage or no extension is not enough for it);
+/// - SMIME-57 (RFC 8823 §3.3): the keyUsage is present and fits `usage` exactly.
+///
+/// An address that does not parse is one finding under ACME-45.
+pub fn check_smime_leaf(leaf: &CertSummary, address: &str, usage: SmimeUsage) -> Findings {
+    let mut out = Findings::new();
+    match parse_address(address).and_then(|a| san_form(&a)) {
+        Err(e) => out.add(
+            req::ACME_45,
+            "a certificate for an e-mail address",
+            format!("{address}: {e}"),
+        ),
+        Ok(form) => {
+            let san = SanName::from(form).tagged();
+            if !leaf.has_san(&san) {
+                out.add(
+                    req::ACME_45,
+                    format!("the subjectAltName {san} (RFC 8398 §3)"),
+                    format!("no SAN {san}: {:?}", leaf.sans),
+                );
+            }
+        }
+    }
+    let eku = leaf.eku_names();
+    if !eku.iter().any(|p| p == "emailProtection") {
+        out.add(
+            req::MAIL_9,
+            "extKeyUsage with emailProtection (RFC 8550 §4.4.4)",
+            format!("EKU lacks emailProtection: {eku:?}"),
+        );
+    }
+    let bits = leaf.key_usage.as_ref().map(|k| k.value);
+    if !usage.fits(Some(bits.unwrap_or(KeyUsageBits::EMPTY))) {
         out.add(
             req::SMIME_57,
-            format!("a {what} certificate, as the CSR's key usage {asked:?} asks (RFC 8823 §3.3)"),
-            format!("keyUsage {got:?}"),
+            format!("keyUsage for {usage} (RFC 8823 §3.3)"),
+            format!(
+                "key usage {:?} does not match the {usage:?} the CSR asked for",
+                leaf.key_usage_names()
+            ),
+        );
+    }
+    out
+}
+
+/// What RFC 8823 §3.3 makes of the CSR's key usage ([`SmimeUsage::read`]: a request with
+/// bits outside the two sets is read as both, the client's fault and not judged here), held
+/// against the certificate's ([`SmimeUsage::fits`]).
+fn check_usage(asked: Option<KeyUsageBits>, got: Option<KeyUsageBits>, out: &mut Findings) {
+    let want = SmimeUsage::read(asked);
+    if !want.fits(got) {
+        let what = match want {
+            SmimeUsage::SigningOnly { .. } => "signing-only",
+            SmimeUsage::EncryptionOnly => "encryption-only",
+            SmimeUsage::Both { .. } => "signing and encryption",
+        };
+        let names = |bits: Option<KeyUsageBits>| bits.map(KeyUsageBits::names);
+        out.add(
+            req::SMIME_57,
+            format!(
+                "a {what} certificate, as the CSR's key usage {:?} asks (RFC 8823 §3.3)",
+                names(asked)
+            ),
+            format!("keyUsage {:?}", names(got)),
         );
     }
 }
@@ -147,7 +195,7 @@ fn check_usage(asked: Option<&[&str]>, got: Option<&[&str]>, out: &mut Findings)
 /// lower-cased (domains are case-insensitive; local parts are not), other names by their
 /// encoding.
 fn describe(name: &GeneralName<'_>) -> String {
-    let lower_domain = |addr: &str| match addr.rsplit_once('@') {
+    let lower_domain = |addr: &str| match crate::address::split(addr) {
         Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
         None => addr.to_lowercase(),
     };
@@ -300,5 +348,60 @@ mod tests {
         let key = KeyPair::generate().unwrap();
         let r = csr(&key, &["alice@example.test"], &[]);
         assert_eq!(check_issued_certificate(b"junk", &r).ids(), ["ACME-23"]);
+    }
+
+    fn leaf(
+        names: &[&str],
+        usage: &[KeyUsagePurpose],
+        eku: &[ExtendedKeyUsagePurpose],
+    ) -> CertSummary {
+        let key = KeyPair::generate().unwrap();
+        CertSummary::from_der(&cert(&key, names, usage, eku)).unwrap()
+    }
+
+    #[test]
+    fn the_leaf_the_mua_asked_for_passes() {
+        let ka = KeyUsagePurpose::KeyAgreement;
+        for (usage, bits) in [
+            (SmimeUsage::BOTH, &[DS, ka][..]),
+            (SmimeUsage::SIGNING, &[DS][..]),
+            (SmimeUsage::EncryptionOnly, &[ka][..]),
+        ] {
+            let l = leaf(&["alice@example.test"], bits, &[EMAIL]);
+            let found = check_smime_leaf(&l, "alice@example.test", usage);
+            assert!(found.as_slice().is_empty(), "{usage:?}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn a_leaf_off_the_profile_is_flagged_under_its_rule() {
+        let good = leaf(&["alice@example.test"], &[DS, KE], &[EMAIL]);
+        assert_eq!(
+            check_smime_leaf(&good, "bob@example.test", SmimeUsage::BOTH).ids(),
+            ["ACME-45"]
+        );
+        assert_eq!(
+            check_smime_leaf(&good, "not an address", SmimeUsage::BOTH).ids(),
+            ["ACME-45"]
+        );
+        assert_eq!(
+            check_smime_leaf(&good, "alice@example.test", SmimeUsage::SIGNING).ids(),
+            ["SMIME-57"]
+        );
+        let server = leaf(
+            &["alice@example.test"],
+            &[DS, KE],
+            &[ExtendedKeyUsagePurpose::ServerAuth],
+        );
+        assert_eq!(
+            check_smime_leaf(&server, "alice@example.test", SmimeUsage::BOTH).ids(),
+            ["MAIL-9"]
+        );
+        // The MUA wants the keyUsage extension: none at all is not "both".
+        let no_usage = leaf(&["alice@example.test"], &[], &[EMAIL]);
+        assert_eq!(
+            check_smime_leaf(&no_usage, "alice@example.test", SmimeUsage::BOTH).ids(),
+            ["SMIME-57"]
+        );
     }
 }

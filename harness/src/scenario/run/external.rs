@@ -299,9 +299,7 @@ impl Context<'_> {
         v.insert("email", address.to_owned());
         v.insert(
             "domain",
-            address
-                .rsplit_once('@')
-                .map(|(_, d)| d)
+            acmeproof_protocol::address::domain_of(address)
                 .unwrap_or("")
                 .into(),
         );

@@ -22,13 +22,13 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
 use super::PkiError;
-use super::csr::CsrInfo;
 use super::keys::{derive_p256, hex, serial};
 use super::profile::Profile;
+use super::rcgen_key_usages;
 use super::tls;
-use super::usage::KeyUsageBits;
 use crate::clock::Clock;
 use crate::seed::{Seed, SeededRng};
+use acmeproof_protocol::pki::{CsrInfo, KeyUsageBits};
 
 /// How far before "now" a certificate's notBefore is set, so a peer whose clock is slightly
 /// behind still accepts it (the usual CA practice; RFC 5280 leaves it to policy).
@@ -296,7 +296,7 @@ fn ca_params(cn: &str, org: &str, now: OffsetDateTime, serials: &SeededRng) -> C
     (params.not_before, params.not_after) = validity_from(now, CA_VALIDITY);
     params.serial_number = Some(SerialNumber::from_slice(&serial(serials)));
     // RFC 5280 §4.2.1.3: a CA key that signs certificates and CRLs; rcgen marks KU critical.
-    params.key_usages = (KeyUsageBits::KEY_CERT_SIGN | KeyUsageBits::CRL_SIGN).to_rcgen();
+    params.key_usages = rcgen_key_usages(KeyUsageBits::KEY_CERT_SIGN | KeyUsageBits::CRL_SIGN);
     params
 }
 

@@ -1,4 +1,6 @@
-//! The world PKI and certificate issuance for the mock CA.
+//! The world PKI and certificate issuance for the mock CA: its machinery only. The rules (CSR
+//! parsing, the identifier-set rule, the S/MIME key usage, the certificate profiles and
+//! `CertSummary`) live in `acmeproof_protocol::pki`; the CA calls them.
 //!
 //! ```text
 //!  finalize CSR ──parse_csr──► CsrInfo ──check_csr_identifiers(order)──► ok?
@@ -10,40 +12,66 @@
 //! ```
 //!
 //! - [`authority`]: [`Pki`], the root and intermediate (RFC 5280), issuance, TLS configs;
-//! - [`csr`]: PKCS#10 parsing and verification (RFC 2986, RFC 2985 extensionRequest);
-//! - [`identifier`]: ACME identifiers and the RFC 8555 §7.4 same-set rule;
-//! - [`profile`]: TLS server (RFC 7817 §4) and S/MIME (RFC 8823 §3.3, RFC 8550 §4.4) contents;
+//! - [`profile`]: TLS server (RFC 7817 §4) and S/MIME (RFC 8823 §3.3, RFC 8550 §4.4) contents
+//!   written into the certificates it issues;
 //! - `san`: subjectAltName encoding, including SRVName (RFC 4985) and SmtpUTF8Mailbox
 //!   (RFC 8398);
-//! - [`inspect`]: reading certificates back, chain verification;
+//! - [`inspect`]: chain verification (signatures and issuer links);
 //! - [`path`]: RFC 5280 path validation (rustls-webpki) of a chain up to given roots, or up to
-//!   its own top certificate when no root is known;
-//! - [`usage`]: KeyUsage bit sets.
+//!   its own top certificate when no root is known.
 //!
 //! rcgen writes every certificate, x509-parser reads every CSR and certificate, and yasna
 //! only encodes the GeneralNames of a SAN that contains an SRVName.
 
 pub mod authority;
-pub mod csr;
-pub mod identifier;
 pub mod inspect;
 mod keys;
 pub mod path;
 pub mod profile;
 mod san;
 mod tls;
-pub mod usage;
 
-pub use authority::{CRL_NEXT_UPDATE, Issued, Pki, RevokedEntry};
-pub use csr::{CsrError, CsrInfo, KeyAlgorithm, SanName, parse_csr};
-pub use identifier::{
-    Identifier, IdentifierKind, check_csr_identifiers, identifiers_of, same_identifier_set,
+// The rules the CA applies, from their one home (for the CA's own code; others import them
+// from `acmeproof_protocol::pki`).
+pub(crate) use acmeproof_protocol::pki::{
+    CsrError, CsrInfo, Identifier, IdentifierKind, KeyUsageBits, SanName, SmimeUsage,
+    check_csr_identifiers, parse_csr,
 };
-pub use inspect::{CertSummary, InspectError, verify_chain};
+pub use authority::{CRL_NEXT_UPDATE, Issued, Pki, RevokedEntry};
+pub use inspect::verify_chain;
 pub use keys::SERIAL_OCTETS;
 pub use path::{Purpose, TrustAnchors, validate_path};
-pub use profile::{Profile, SmimeUsage};
-pub use usage::KeyUsageBits;
+pub use profile::Profile;
+
+/// The RFC 8555 §6.7 error type the CA answers a refused CSR with.
+///
+/// Always `badCSR`, refused keys included: RFC 8555 §6.7 "badCSR: The CSR is unacceptable
+/// (e.g., due to a short key)"; `badPublicKey` is about the key that signed the JWS ("The JWS
+/// was signed by a public key the server does not support"), not the CSR's.
+pub fn csr_problem_type(_: &CsrError) -> crate::ca::problem::ProblemType {
+    crate::ca::problem::ProblemType::BadCsr
+}
+
+/// `bits` as rcgen purposes, for writing a certificate (bits above 8 have no rcgen purpose and
+/// are dropped).
+pub fn rcgen_key_usages(bits: KeyUsageBits) -> Vec<rcgen::KeyUsagePurpose> {
+    use rcgen::KeyUsagePurpose as P;
+    [
+        (KeyUsageBits::DIGITAL_SIGNATURE, P::DigitalSignature),
+        (KeyUsageBits::NON_REPUDIATION, P::ContentCommitment),
+        (KeyUsageBits::KEY_ENCIPHERMENT, P::KeyEncipherment),
+        (KeyUsageBits::DATA_ENCIPHERMENT, P::DataEncipherment),
+        (KeyUsageBits::KEY_AGREEMENT, P::KeyAgreement),
+        (KeyUsageBits::KEY_CERT_SIGN, P::KeyCertSign),
+        (KeyUsageBits::CRL_SIGN, P::CrlSign),
+        (KeyUsageBits::ENCIPHER_ONLY, P::EncipherOnly),
+        (KeyUsageBits::DECIPHER_ONLY, P::DecipherOnly),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| bits.contains(*bit))
+    .map(|(_, purpose)| purpose)
+    .collect()
+}
 
 /// DER of a subjectAltName extension value (`GeneralNames`) holding `names`, SRVNames included
 /// (rcgen cannot encode an IA5String otherName; see `san.rs`). Clients use it to put SRV-IDs in

@@ -10,113 +10,13 @@ use acmeproof_protocol::address::{SanForm, domain_to_a_labels, parse_address, sa
 use rcgen::{CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa};
 
 use super::PkiError;
-use super::csr::{CsrError, KeyAlgorithm, SanName};
+use super::rcgen_key_usages;
 use super::san::apply_sans;
-use super::usage::KeyUsageBits;
+use acmeproof_protocol::pki::KeyUsageBits;
+use acmeproof_protocol::pki::{KeyAlgorithm, SanName, SmimeUsage};
 
 /// RFC 5280 Appendix A.1: `ub-common-name INTEGER ::= 64`.
 const UB_COMMON_NAME: usize = 64;
-
-/// RFC 8823 §3.3 signing bits: "digitalSignature and/or nonRepudiation".
-const SIGNING_BITS: KeyUsageBits = KeyUsageBits::from_flags(
-    KeyUsageBits::DIGITAL_SIGNATURE.flags() | KeyUsageBits::NON_REPUDIATION.flags(),
-);
-/// RFC 8823 §3.3 encryption bits: "keyEncipherment or keyAgreement".
-const ENCRYPTION_BITS: KeyUsageBits = KeyUsageBits::from_flags(
-    KeyUsageBits::KEY_ENCIPHERMENT.flags() | KeyUsageBits::KEY_AGREEMENT.flags(),
-);
-
-/// What an S/MIME certificate may be used for (RFC 8823 §3.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-pub enum SmimeUsage {
-    /// Signing only: digitalSignature, plus nonRepudiation if the CSR asked for it.
-    SigningOnly {
-        /// The CSR requested nonRepudiation.
-        non_repudiation: bool,
-    },
-    /// Encryption only: keyEncipherment (RSA) or keyAgreement (EC).
-    EncryptionOnly,
-    /// Signing and encryption: both of the above.
-    Both {
-        /// The CSR requested nonRepudiation.
-        non_repudiation: bool,
-    },
-}
-
-impl SmimeUsage {
-    /// RFC 8823 §3.3, exactly:
-    /// - "In order to request signing-only S/MIME certificates, the CSR MUST include the key
-    ///   usage extension with digitalSignature and/or nonRepudiation bits set and no other bits
-    ///   set."
-    /// - "In order to request encryption-only S/MIME certificates, the CSR MUST include the key
-    ///   usage extension with keyEncipherment or keyAgreement bits set and no other bits set."
-    /// - "Presence of both of the above sets of key usage bits in the CSR, as well as absence of
-    ///   the key usage extension in the CSR, signals to the ACME server to issue an S/MIME
-    ///   certificate suitable for both signing and encryption."
-    ///
-    /// Any other bit (dataEncipherment, keyCertSign, …), or a KeyUsage with no bit at all
-    /// (RFC 5280 §4.2.1.3: "at least one of the bits MUST be set to 1"), is an error.
-    pub fn from_csr_key_usage(requested: Option<KeyUsageBits>) -> Result<SmimeUsage, CsrError> {
-        let Some(bits) = requested else {
-            return Ok(SmimeUsage::Both {
-                non_repudiation: false,
-            });
-        };
-        let extra = bits.without(SIGNING_BITS | ENCRYPTION_BITS);
-        if !extra.is_empty() || bits.is_empty() {
-            return Err(CsrError::KeyUsageNotAllowed {
-                requested: bits,
-                extra,
-            });
-        }
-        let non_repudiation = bits.contains(KeyUsageBits::NON_REPUDIATION);
-        Ok(
-            match (
-                bits.intersects(SIGNING_BITS),
-                bits.intersects(ENCRYPTION_BITS),
-            ) {
-                (true, true) => SmimeUsage::Both { non_repudiation },
-                (true, false) => SmimeUsage::SigningOnly { non_repudiation },
-                // Not empty and no extra bits: at least one encryption bit.
-                _ => SmimeUsage::EncryptionOnly,
-            },
-        )
-    }
-
-    /// The KeyUsage bits of the certificate for a key of type `key`.
-    ///
-    /// Encryption is keyEncipherment for RSA (RFC 8550 §4.4.2, RFC 4055 §1.2) and
-    /// keyAgreement for EC (RFC 5480 §3). Ed25519 can only sign (RFC 8410 §5), so
-    /// `EncryptionOnly` is refused and `Both` gives the signing bits only.
-    pub fn key_usage(self, key: KeyAlgorithm) -> Result<KeyUsageBits, PkiError> {
-        let (sign, encrypt, non_repudiation) = match self {
-            SmimeUsage::SigningOnly { non_repudiation } => (true, false, non_repudiation),
-            SmimeUsage::EncryptionOnly => (false, true, false),
-            SmimeUsage::Both { non_repudiation } => (true, true, non_repudiation),
-        };
-        let mut bits = KeyUsageBits::EMPTY;
-        if sign {
-            bits = bits | KeyUsageBits::DIGITAL_SIGNATURE;
-            if non_repudiation {
-                bits = bits | KeyUsageBits::NON_REPUDIATION;
-            }
-        }
-        if encrypt {
-            bits = bits
-                | match key {
-                    KeyAlgorithm::Rsa { .. } => KeyUsageBits::KEY_ENCIPHERMENT,
-                    KeyAlgorithm::EcP256 | KeyAlgorithm::EcP384 => KeyUsageBits::KEY_AGREEMENT,
-                    KeyAlgorithm::Ed25519 if sign => KeyUsageBits::EMPTY,
-                    KeyAlgorithm::Ed25519 => {
-                        return Err(PkiError::Profile(
-                            "an Ed25519 key cannot encrypt (RFC 8410 §5): no encryption-only certificate".into(),
-                        ));
-                    }
-                };
-        }
-        Ok(bits)
-    }
-}
 
 /// The kind of end-entity certificate to issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +40,7 @@ pub enum Profile {
     Smime {
         /// The address, as in the `email` identifier.
         email: String,
-        /// Signing, encryption or both (see [`SmimeUsage::from_csr_key_usage`]).
+        /// Signing, encryption or both (see `SmimeUsage::from_csr_key_usage`).
         usage: SmimeUsage,
     },
 }
@@ -188,7 +88,7 @@ impl Profile {
                 } else {
                     KeyUsageBits::DIGITAL_SIGNATURE
                 };
-                params.key_usages = ku.to_rcgen();
+                params.key_usages = rcgen_key_usages(ku);
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
             }
             Profile::SrvOnly { srv_names } => {
@@ -199,7 +99,7 @@ impl Profile {
                 // An empty subject: the SAN goes critical (RFC 5280 §4.2.1.6).
                 apply_sans(params, &names)?;
                 params.key_usages =
-                    (KeyUsageBits::DIGITAL_SIGNATURE | KeyUsageBits::KEY_AGREEMENT).to_rcgen();
+                    rcgen_key_usages(KeyUsageBits::DIGITAL_SIGNATURE | KeyUsageBits::KEY_AGREEMENT);
                 params.extended_key_usages = vec![
                     ExtendedKeyUsagePurpose::ServerAuth,
                     ExtendedKeyUsagePurpose::ClientAuth,
@@ -225,7 +125,11 @@ impl Profile {
                 apply_sans(params, &[san])?;
                 // RFC 8550 §4.4.2: "If a key usage extension is included in a PKIX certificate,
                 // then it MUST be marked as critical." rcgen always marks it critical.
-                params.key_usages = usage.key_usage(key)?.to_rcgen();
+                params.key_usages = rcgen_key_usages(
+                    usage
+                        .key_usage(key)
+                        .map_err(|e| PkiError::Profile(e.to_string()))?,
+                );
                 // RFC 8550 §4.4.4: id-kp-emailProtection.
                 params.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
             }
@@ -272,93 +176,6 @@ fn srv_name(srv: &str) -> Result<String, PkiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const DS: KeyUsageBits = KeyUsageBits::DIGITAL_SIGNATURE;
-    const NR: KeyUsageBits = KeyUsageBits::NON_REPUDIATION;
-    const KE: KeyUsageBits = KeyUsageBits::KEY_ENCIPHERMENT;
-    const KA: KeyUsageBits = KeyUsageBits::KEY_AGREEMENT;
-
-    #[test]
-    fn rfc8823_3_3_usage_choice() {
-        use SmimeUsage::*;
-        let ok = |bits| SmimeUsage::from_csr_key_usage(bits).unwrap();
-        assert_eq!(
-            ok(None),
-            Both {
-                non_repudiation: false
-            }
-        );
-        assert_eq!(
-            ok(Some(DS)),
-            SigningOnly {
-                non_repudiation: false
-            }
-        );
-        assert_eq!(
-            ok(Some(NR)),
-            SigningOnly {
-                non_repudiation: true
-            }
-        );
-        assert_eq!(
-            ok(Some(DS | NR)),
-            SigningOnly {
-                non_repudiation: true
-            }
-        );
-        assert_eq!(ok(Some(KE)), EncryptionOnly);
-        assert_eq!(ok(Some(KA)), EncryptionOnly);
-        assert_eq!(ok(Some(KE | KA)), EncryptionOnly);
-        assert_eq!(
-            ok(Some(DS | KE)),
-            Both {
-                non_repudiation: false
-            }
-        );
-        assert_eq!(
-            ok(Some(DS | NR | KA)),
-            Both {
-                non_repudiation: true
-            }
-        );
-    }
-
-    #[test]
-    fn rfc8823_3_3_other_bits_are_refused() {
-        for extra in [
-            KeyUsageBits::DATA_ENCIPHERMENT,
-            KeyUsageBits::KEY_CERT_SIGN,
-            KeyUsageBits::CRL_SIGN,
-            KeyUsageBits::ENCIPHER_ONLY,
-            KeyUsageBits::DECIPHER_ONLY,
-        ] {
-            let err = SmimeUsage::from_csr_key_usage(Some(DS | extra)).unwrap_err();
-            assert!(matches!(err, CsrError::KeyUsageNotAllowed { extra: e, .. } if e == extra));
-            assert!(err.to_string().contains("not allowed"), "{err}");
-        }
-        assert!(SmimeUsage::from_csr_key_usage(Some(KeyUsageBits::EMPTY)).is_err());
-    }
-
-    #[test]
-    fn certificate_bits_per_key_type() {
-        let rsa = KeyAlgorithm::Rsa { bits: 2048 };
-        let both = SmimeUsage::Both {
-            non_repudiation: false,
-        };
-        assert_eq!(both.key_usage(rsa).unwrap(), DS | KE);
-        assert_eq!(both.key_usage(KeyAlgorithm::EcP256).unwrap(), DS | KA);
-        assert_eq!(both.key_usage(KeyAlgorithm::Ed25519).unwrap(), DS);
-        assert!(
-            SmimeUsage::EncryptionOnly
-                .key_usage(KeyAlgorithm::Ed25519)
-                .is_err()
-        );
-        assert_eq!(SmimeUsage::EncryptionOnly.key_usage(rsa).unwrap(), KE);
-        let sign_nr = SmimeUsage::SigningOnly {
-            non_repudiation: true,
-        };
-        assert_eq!(sign_nr.key_usage(KeyAlgorithm::EcP384).unwrap(), DS | NR);
-    }
 
     #[test]
     fn srv_names_are_normalised_and_checked() {

@@ -12,7 +12,7 @@ use yasna::Tag;
 use yasna::models::ObjectIdentifier;
 
 use super::PkiError;
-use super::csr::{OID_SMTP_UTF8_MAILBOX, OID_SRV_NAME, SanName};
+use acmeproof_protocol::pki::{OID_SMTP_UTF8_MAILBOX, OID_SRV_NAME, SanName};
 
 /// id-ce-subjectAltName, 2.5.29.17.
 const OID_SUBJECT_ALT_NAME: &[u64] = &[2, 5, 29, 17];

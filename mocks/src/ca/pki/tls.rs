@@ -9,11 +9,11 @@ use rustls::crypto::CryptoProvider;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 
 use super::PkiError;
-use super::csr::SanName;
 use super::profile::dns_a_labels;
+use super::rcgen_key_usages;
 use super::san::apply_sans;
-use super::usage::KeyUsageBits;
 use crate::clock::Clock;
+use acmeproof_protocol::pki::{KeyUsageBits, SanName};
 
 fn ring() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -40,7 +40,7 @@ pub(crate) fn server_leaf_profile(
             .push(DnType::CommonName, first.clone());
     }
     apply_sans(params, &sans)?;
-    params.key_usages = KeyUsageBits::DIGITAL_SIGNATURE.to_rcgen();
+    params.key_usages = rcgen_key_usages(KeyUsageBits::DIGITAL_SIGNATURE);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     Ok(())
 }

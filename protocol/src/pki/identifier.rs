@@ -5,12 +5,12 @@
 //! initial newOrder request. Identifiers of type "dns" MUST appear either in the commonName
 //! portion of the requested subject name or in an extensionRequest attribute \[RFC2985\]
 //! requesting a subjectAltName extension, or both." A mismatch is answered with `badCSR`, and
-//! the order stays `ready` (digest ACME-21).
+//! the order stays `ready` (ACME-21).
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use acmeproof_protocol::address::{domain_to_a_labels, parse_address};
+use crate::address::{domain_to_a_labels, parse_address};
 
 use super::csr::{CsrInfo, SanName};
 
@@ -19,7 +19,6 @@ use super::csr::{CsrInfo, SanName};
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
-#[non_exhaustive]
 pub enum IdentifierKind {
     /// `dns` (RFC 8555 §9.7.7): a domain name.
     Dns,
@@ -91,13 +90,9 @@ impl Identifier {
     pub fn comparison_key(&self) -> (IdentifierKind, String) {
         let value = match self.kind {
             IdentifierKind::Dns => dns_key(&self.value),
-            IdentifierKind::Email => match parse_address(&self.value) {
-                Ok(addr) => match domain_to_a_labels(addr.domain()) {
-                    Ok(domain) => format!("{}@{domain}", addr.local()),
-                    Err(_) => self.value.clone(),
-                },
-                Err(_) => self.value.clone(),
-            },
+            IdentifierKind::Email => parse_address(&self.value)
+                .and_then(|addr| addr.comparison_key())
+                .unwrap_or_else(|_| self.value.clone()),
             IdentifierKind::Ip => match self.value.parse::<std::net::IpAddr>() {
                 Ok(ip) => ip.to_string(),
                 Err(_) => self.value.clone(),
@@ -341,5 +336,67 @@ mod tests {
         assert!(!cn_is_dns_name("alice"));
         assert!(!cn_is_dns_name("alice@example.test"));
         assert!(!cn_is_dns_name("127.0.0.1"));
+    }
+
+    fn csr(cns: &[&str], sans: Vec<SanName>) -> CsrInfo {
+        CsrInfo {
+            spki_der: Vec::new(),
+            key: crate::pki::KeyAlgorithm::EcP256,
+            subject_cns: cns.iter().map(|c| (*c).to_owned()).collect(),
+            subject: String::new(),
+            sans,
+            key_usage: None,
+        }
+    }
+
+    #[test]
+    fn csr_check_is_quiet_on_the_order_names() {
+        let order = [Identifier::email("alice@example.test")];
+        let ok = csr(&[], vec![SanName::Rfc822("alice@EXAMPLE.test".into())]);
+        assert_eq!(check_csr_identifiers(&order, &ok), Ok(()));
+        let order = [Identifier::dns("mail.example.test")];
+        let cn_only = csr(&["mail.example.test"], Vec::new());
+        assert_eq!(check_csr_identifiers(&order, &cn_only), Ok(()));
+        let eai = [Identifier::email("δοκιμή@example.test")];
+        let utf8 = csr(
+            &[],
+            vec![SanName::SmtpUtf8Mailbox("δοκιμή@example.test".into())],
+        );
+        assert_eq!(check_csr_identifiers(&eai, &utf8), Ok(()));
+    }
+
+    #[test]
+    fn csr_check_fires_on_other_names() {
+        let order = [Identifier::email("alice@example.test")];
+        let other_address = csr(&[], vec![SanName::Rfc822("bob@example.test".into())]);
+        let e = check_csr_identifiers(&order, &other_address).unwrap_err();
+        assert!(
+            e.contains("missing from the CSR: email:alice@example.test"),
+            "{e}"
+        );
+        let extra_dns = csr(
+            &["mail.example.test"],
+            vec![SanName::Rfc822("alice@example.test".into())],
+        );
+        let e = check_csr_identifiers(&order, &extra_dns).unwrap_err();
+        assert!(e.contains("not in the order: dns:mail.example.test"), "{e}");
+        let srv = csr(
+            &[],
+            vec![
+                SanName::Rfc822("alice@example.test".into()),
+                SanName::SrvName("_imaps.example.test".into()),
+            ],
+        );
+        let e = check_csr_identifiers(&order, &srv).unwrap_err();
+        assert!(
+            e.contains("not ACME identifiers: srv:_imaps.example.test"),
+            "{e}"
+        );
+        let ascii_utf8 = csr(
+            &[],
+            vec![SanName::SmtpUtf8Mailbox("alice@example.test".into())],
+        );
+        let e = check_csr_identifiers(&order, &ascii_utf8).unwrap_err();
+        assert!(e.contains("RFC 8398 §3"), "{e}");
     }
 }

@@ -82,26 +82,6 @@ impl KeyUsageBits {
             })
             .collect()
     }
-
-    /// The same bits as rcgen purposes (bits above 8 have no rcgen purpose and are dropped).
-    pub(crate) fn to_rcgen(self) -> Vec<rcgen::KeyUsagePurpose> {
-        use rcgen::KeyUsagePurpose as P;
-        [
-            (Self::DIGITAL_SIGNATURE, P::DigitalSignature),
-            (Self::NON_REPUDIATION, P::ContentCommitment),
-            (Self::KEY_ENCIPHERMENT, P::KeyEncipherment),
-            (Self::DATA_ENCIPHERMENT, P::DataEncipherment),
-            (Self::KEY_AGREEMENT, P::KeyAgreement),
-            (Self::KEY_CERT_SIGN, P::KeyCertSign),
-            (Self::CRL_SIGN, P::CrlSign),
-            (Self::ENCIPHER_ONLY, P::EncipherOnly),
-            (Self::DECIPHER_ONLY, P::DecipherOnly),
-        ]
-        .into_iter()
-        .filter(|(bit, _)| self.contains(*bit))
-        .map(|(_, purpose)| purpose)
-        .collect()
-    }
 }
 
 impl std::ops::BitOr for KeyUsageBits {
@@ -151,6 +131,5 @@ mod tests {
             ku.without(KeyUsageBits::DIGITAL_SIGNATURE),
             KeyUsageBits::KEY_ENCIPHERMENT
         );
-        assert_eq!(ku.to_rcgen().len(), 2);
     }
 }

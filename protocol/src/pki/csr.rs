@@ -22,7 +22,6 @@ use x509_parser::oid_registry::{
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::usage::KeyUsageBits;
-use crate::ca::problem::ProblemType;
 
 /// RFC 8398 §3: id-on-SmtpUTF8Mailbox, 1.3.6.1.5.5.7.8.9.
 pub const OID_SMTP_UTF8_MAILBOX: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 8, 9];
@@ -33,8 +32,12 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// Largest RSA modulus accepted (bits): ring, which verifies the CSR signature, stops at 8192.
 pub const MAX_RSA_BITS: usize = 8192;
 
-/// Why a CSR is refused. The `Display` text is meant for the `detail` of the ACME problem;
-/// [`CsrError::problem_type`] gives `badCSR`.
+/// Why a CSR is refused. The `Display` text is meant for the `detail` of the ACME problem.
+///
+/// A CA answers every one of them with `badCSR`, refused keys included: RFC 8555 §6.7
+/// "badCSR: The CSR is unacceptable (e.g., due to a short key)"; `badPublicKey` is about the key
+/// that signed the JWS ("The JWS was signed by a public key the server does not support"), not
+/// the CSR's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CsrError {
@@ -72,13 +75,23 @@ pub enum CsrError {
 }
 
 impl CsrError {
-    /// The RFC 8555 §6.7 error type the CA answers with.
-    ///
-    /// Always `badCSR`, refused keys included: RFC 8555 §6.7 "badCSR: The CSR is unacceptable
-    /// (e.g., due to a short key)"; `badPublicKey` is about the key that signed the JWS ("The
-    /// JWS was signed by a public key the server does not support"), not the CSR's.
-    pub fn problem_type(&self) -> ProblemType {
-        ProblemType::BadCsr
+    /// The requirement a refused KeyUsage breaks (RFC 8823 §3.3): a request with an
+    /// encryption bit and no signing bit is an encryption-only one, whose rule is SMIME-56
+    /// ("keyEncipherment or keyAgreement bits set and no other bits set"); any other is held
+    /// to the signing-only rule, SMIME-55. `None` for the errors that are not about KeyUsage.
+    pub fn key_usage_rule(&self) -> Option<&'static str> {
+        let CsrError::KeyUsageNotAllowed { requested, .. } = self else {
+            return None;
+        };
+        let encryption_only = requested
+            .intersects(KeyUsageBits::KEY_ENCIPHERMENT | KeyUsageBits::KEY_AGREEMENT)
+            && !requested
+                .intersects(KeyUsageBits::DIGITAL_SIGNATURE | KeyUsageBits::NON_REPUDIATION);
+        Some(if encryption_only {
+            crate::requirements::SMIME_56
+        } else {
+            crate::requirements::SMIME_55
+        })
     }
 }
 
@@ -192,7 +205,7 @@ pub enum SanName {
 
 impl SanName {
     /// Reads one x509-parser GeneralName.
-    pub(crate) fn from_general_name(name: &GeneralName<'_>) -> SanName {
+    pub fn from_general_name(name: &GeneralName<'_>) -> SanName {
         match name {
             GeneralName::DNSName(s) => SanName::Dns((*s).to_owned()),
             GeneralName::RFC822Name(s) => SanName::Rfc822((*s).to_owned()),
@@ -220,6 +233,16 @@ impl SanName {
             SanName::SrvName(v) => format!("srv:{v}"),
             SanName::Ip(ip) => format!("ip:{ip}"),
             SanName::Other(v) => format!("other:{v}"),
+        }
+    }
+}
+
+impl From<crate::address::SanForm> for SanName {
+    /// The subjectAltName RFC 8398 §3 gives an address ([`crate::address::san_form`]).
+    fn from(form: crate::address::SanForm) -> SanName {
+        match form {
+            crate::address::SanForm::Rfc822Name(v) => SanName::Rfc822(v),
+            crate::address::SanForm::SmtpUtf8Mailbox(v) => SanName::SmtpUtf8Mailbox(v),
         }
     }
 }
@@ -341,6 +364,20 @@ pub fn parse_csr(der: &[u8]) -> Result<CsrInfo, CsrError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_refused_key_usage_names_the_encryption_only_or_the_signing_only_rule() {
+        use crate::requirements::{SMIME_55, SMIME_56};
+        let refused = |bits: KeyUsageBits| CsrError::KeyUsageNotAllowed {
+            requested: bits,
+            extra: KeyUsageBits::DATA_ENCIPHERMENT,
+        };
+        let enc = KeyUsageBits::KEY_ENCIPHERMENT | KeyUsageBits::DATA_ENCIPHERMENT;
+        assert_eq!(refused(enc).key_usage_rule(), Some(SMIME_56));
+        let sig = KeyUsageBits::DIGITAL_SIGNATURE | KeyUsageBits::DATA_ENCIPHERMENT;
+        assert_eq!(refused(sig).key_usage_rule(), Some(SMIME_55));
+        assert_eq!(CsrError::Malformed("x".into()).key_usage_rule(), None);
+    }
     use super::*;
 
     #[test]
@@ -388,21 +425,5 @@ mod tests {
                 proptest::prop_assert_eq!(info.spki_der, spki);
             }
         }
-    }
-
-    #[test]
-    fn problem_types() {
-        assert_eq!(
-            CsrError::RsaKeySize { bits: 1024 }.problem_type(),
-            ProblemType::BadCsr
-        );
-        assert_eq!(
-            CsrError::UnsupportedKey("P-521".into()).problem_type(),
-            ProblemType::BadCsr
-        );
-        assert_eq!(
-            CsrError::BadSignature("x".into()).problem_type(),
-            ProblemType::BadCsr
-        );
     }
 }
