@@ -42,6 +42,7 @@ pub mod dkim;
 pub mod dns;
 pub mod https;
 pub mod imap;
+mod line;
 pub mod mail;
 pub mod mailstore;
 pub mod mangle;

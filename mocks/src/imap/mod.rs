@@ -22,8 +22,8 @@
 //!   probe.rs      the parser on one received command, for the imap-codec comparison example
 //! ```
 //!
-//! The accept loop, the bounded line reader and the transcript are the SMTP engine's
-//! (`smtp::server`, `smtp::io`, `smtp::transcript`).
+//! The accept loop, the bounded line reader, the TLS upgrade and the transcript are the
+//! line-server core's (`line`).
 //!
 //! Policies:
 //! - A command line (all its lines, literals excluded) over `max_command_octets` → `tag BAD`
@@ -36,7 +36,7 @@
 //! - A synchronising literal after no tag, an unknown command, or (before login) a command
 //!   that needs login → `BAD` instead of `+` (RFC 9051 §7.5), so the next line is a command; an
 //!   APPEND to a mailbox that does not exist → `NO [TRYCREATE]` instead of `+`.
-//! - Output: while more than [`crate::smtp::io::OUTPUT_HIGH_WATER`] octets of answers are
+//! - Output: while more than `line::conn::OUTPUT_HIGH_WATER` octets of answers are
 //!   unsent, no further command is read, and a FETCH waits for the client between messages;
 //!   a client that never reads meets the idle timeout instead of growing the server's memory.
 //! - SEARCH with a charset other than US-ASCII or UTF-8 → `tag NO [BADCHARSET (US-ASCII
@@ -56,10 +56,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::line::accept::{ADMISSION_SLACK, Admission, Listening, implicit_tls, serve_connections};
+use crate::line::transcript::Transcript;
+pub use crate::line::{Direction, SHUTDOWN_GRACE, TranscriptLine};
 use crate::mailstore::MailStore;
-use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
-use crate::smtp::transcript::Transcript;
-pub use crate::smtp::{Direction, TranscriptLine};
 
 pub mod bench;
 mod downgrade;
@@ -74,14 +74,15 @@ mod session;
 pub const DEFAULT_MAX_COMMAND_OCTETS: usize = 64 * 1024;
 /// Default bound on the literals of one command other than APPEND: 64 KiB.
 pub const DEFAULT_MAX_LITERAL_OCTETS: usize = 64 * 1024;
-/// Default APPENDLIMIT (RFC 7889): the largest message APPEND takes, the SMTP engine's SIZE.
-pub const DEFAULT_MAX_APPEND_OCTETS: usize = crate::smtp::DEFAULT_MAX_MESSAGE_OCTETS;
+/// Default APPENDLIMIT (RFC 7889): the largest message APPEND takes, 10 MiB (the same as the
+/// SMTP servers' default SIZE, so a message they accept can be appended).
+pub const DEFAULT_MAX_APPEND_OCTETS: usize = 10 * 1024 * 1024;
 /// Default autologout timer. RFC 3501 §5.4 asks for at least 30 minutes; a test world does not
 /// need idle clients to linger that long.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default idle timeout before login: a connection that has not logged in is closed after
 /// 30 s without a command. This is the bound on how long idle connections can lock a new
-/// client out at the connection cap (see `smtp::server::Admission`).
+/// client out at the connection cap (see `line::accept::Admission`).
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
@@ -191,7 +192,7 @@ pub(crate) struct Shared {
 /// A running server. Dropping the handle stops it too; [`ImapServer::shutdown`] stops it and
 /// waits, bounded.
 pub struct ImapServer {
-    listening: crate::smtp::server::Listening,
+    listening: Listening,
     shared: Arc<Shared>,
 }
 
@@ -244,7 +245,7 @@ impl ImapServer {
             },
         ));
         Ok(ImapServer {
-            listening: crate::smtp::server::Listening::new(addr, stop, task),
+            listening: Listening::new(addr, stop, task),
             shared,
         })
     }
@@ -268,7 +269,7 @@ impl ImapServer {
     }
 
     /// Stops accepting, tells open sessions to close (`* BYE`), and waits at most
-    /// 2 × [`crate::smtp::SHUTDOWN_GRACE`].
+    /// 2 × [`SHUTDOWN_GRACE`].
     pub async fn shutdown(&self) {
         self.listening.shutdown().await;
     }

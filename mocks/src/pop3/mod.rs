@@ -8,7 +8,8 @@
 //!   command.rs  parsing command lines (pure)
 //! ```
 //!
-//! The line reader and the transcript are the SMTP engine's (`smtp::io`, `smtp::transcript`).
+//! The accept loop, the line reader, the TLS upgrade and the transcript are the line-server core's
+//! (`line`).
 //!
 //! Policies (each cited at the code that implements it):
 //! - A command line over 255 octets (RFC 2449 §4) gets `-ERR` and the session goes on.
@@ -32,29 +33,25 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
+use crate::line::accept::{ADMISSION_SLACK, Admission, Listening, implicit_tls, serve_connections};
+use crate::line::transcript::Transcript;
 use crate::mailstore::MailStore;
-use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
-use crate::smtp::transcript::Transcript;
 
 mod command;
 mod session;
 
-pub use crate::smtp::{Direction, TranscriptLine};
+pub use crate::line::{Direction, SHUTDOWN_GRACE, TranscriptLine};
 
 /// Default idle timeout: RFC 1939 §3 allows an autologout timer of at least 10 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Default idle timeout in the AUTHORIZATION state: 30 s without a command. This is the bound
 /// on how long idle connections can lock a new client out at the connection cap (see
-/// `smtp::server::Admission`).
+/// `line::accept::Admission`).
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default transcript size (lines, across connections; oldest dropped first).
 pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
-/// How long open connections get after shutdown starts before they are aborted (the same
-/// accept loop as SMTP's).
-pub use crate::smtp::SHUTDOWN_GRACE;
-
 /// Configuration of one POP3 server.
 #[derive(Clone)]
 pub struct Pop3Config {
@@ -146,7 +143,7 @@ pub(crate) struct Shared {
 /// A running POP3 server. Dropping the handle stops it too; [`Pop3Server::shutdown`] stops it
 /// and waits, bounded.
 pub struct Pop3Server {
-    listening: crate::smtp::server::Listening,
+    listening: Listening,
     shared: Arc<Shared>,
 }
 
@@ -178,7 +175,6 @@ impl Pop3Server {
         });
         let (stop, stopped) = watch::channel(false);
         let serve_shared = Arc::clone(&shared);
-        // The accept loop, connection limit and bounded shutdown are the SMTP engine's.
         let cfg = &shared.config;
         let admission = Admission {
             max_connections: cfg.max_connections,
@@ -205,7 +201,7 @@ impl Pop3Server {
             },
         ));
         Ok(Pop3Server {
-            listening: crate::smtp::server::Listening::new(addr, stop, task),
+            listening: Listening::new(addr, stop, task),
             shared,
         })
     }

@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use super::command::{self, Command};
 use super::{Direction, Shared};
+use crate::line::conn;
+use crate::line::{BoxStream, Conn, Line};
 use crate::mailstore::{INBOX, StoreError, StoredMessage};
-use crate::smtp::io::{self, BoxStream, Conn, Line};
 
 /// Consecutive bad commands before `-ERR` and close (the SMTP engine's limit; RFC 1939 leaves
 /// abuse handling to the server).
@@ -95,7 +96,7 @@ pub(crate) async fn run(
     conn_id: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let opened = io::opening_stream(
+    let opened = conn::opening_stream(
         shared.config.tls.as_ref(),
         shared.config.implicit_tls,
         stream,
@@ -521,7 +522,7 @@ impl Session {
         let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
-        let Some(tls) = io::handshake(config, stream, idle).await else {
+        let Some(tls) = conn::handshake(config, stream, idle).await else {
             tracing::debug!(peer = %self.peer, "STLS handshake failed");
             return false;
         };

@@ -2,8 +2,8 @@
 //! 4616, SASL-IR RFC 4959).
 
 use super::{Flow, Line, Read, Session};
-use crate::smtp::auth;
-use crate::smtp::io::{self, Conn};
+use crate::line::sasl as auth;
+use crate::line::{Conn, conn};
 
 impl Session {
     pub(super) fn starttls(&mut self, tag: &str) -> Flow {
@@ -39,7 +39,7 @@ impl Session {
         let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
-        let Some(tls) = io::handshake(config, stream, idle).await else {
+        let Some(tls) = conn::handshake(config, stream, idle).await else {
             tracing::debug!(conn_id = self.conn_id, "IMAP STARTTLS handshake failed");
             return false;
         };

@@ -17,8 +17,9 @@ use tokio::sync::watch;
 use super::parse::{self, Command, Kind, ParseError, SeqNum, SeqSet};
 use super::response::{Charset, Resp};
 use super::{Direction, MAX_DISCARD_OCTETS, Shared};
+use crate::line::conn;
+use crate::line::{BoxStream, Conn, Line};
 use crate::mailstore::{StoreError, StoredMessage};
-use crate::smtp::io::{self, BoxStream, Conn, Line};
 
 mod login;
 mod mailboxes;
@@ -78,7 +79,7 @@ pub(crate) async fn run(
     conn_id: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let opened = io::opening_stream(
+    let opened = conn::opening_stream(
         shared.config.tls.as_ref(),
         shared.config.implicit_tls,
         stream,

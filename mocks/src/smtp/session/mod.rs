@@ -8,9 +8,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::command::{self, Command};
-use super::io::{self, BoxStream, Conn, Line};
 use super::reply;
 use super::{Direction, Role, Shared};
+use crate::line::conn;
+use crate::line::{BoxStream, Conn, Line};
 use crate::mail::{Reply, Session as SessionInfo};
 
 mod authenticate;
@@ -79,7 +80,7 @@ pub(crate) async fn run(
     conn_id: u64,
     stop: watch::Receiver<bool>,
 ) {
-    let opened = io::opening_stream(
+    let opened = conn::opening_stream(
         shared.config.tls.as_ref(),
         shared.config.implicit_tls,
         stream,
@@ -360,7 +361,8 @@ impl Session {
         let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
             return false;
         };
-        let Some(tls) = io::handshake(config, stream, self.shared.config.idle_timeout).await else {
+        let Some(tls) = conn::handshake(config, stream, self.shared.config.idle_timeout).await
+        else {
             tracing::debug!(peer = %self.peer, "STARTTLS handshake failed");
             return false;
         };

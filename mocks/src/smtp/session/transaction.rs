@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::super::command::Param;
 use super::super::data::{DataParser, Fed, TEXT_LINE_MAX};
-use super::super::io::Line;
 use super::super::{Role, reply};
 use super::{Flow, Read, Session, Txn};
+use crate::line::Line;
 use crate::mail::{Envelope, Incoming, Reply};
 
 impl Session {
@@ -176,7 +176,7 @@ impl Session {
         }
         let octets = parser.octets();
         let finished = parser.finish();
-        self.record_in(&super::super::transcript::data_shown(
+        self.record_in(&super::super::data::data_shown(
             finished.as_deref().ok(),
             octets,
         ));

@@ -1,6 +1,6 @@
-//! The accept loop: one task per connection, a connection limit with a bounded wait for a slot
-//! (see [`Admission`]), and shutdown that stops accepting, tells sessions to close, and aborts
-//! what is left after a grace period. Shared by the SMTP, IMAP and POP3 servers.
+//! The accept loop of every line server (SMTP, LMTP, IMAP, POP3): one task per connection, a
+//! connection limit with a bounded wait for a slot (see [`Admission`]), and shutdown that stops
+//! accepting, tells sessions to close, and aborts what is left after [`SHUTDOWN_GRACE`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,29 +13,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::io::{self, BoxStream};
-use super::{SHUTDOWN_GRACE, Shared, session};
+use super::conn::{self, BoxStream};
 
-/// The SMTP accept loop.
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    stop: watch::Receiver<bool>,
-) {
-    let admission = Admission {
-        max_connections: shared.config.max_connections,
-        // RFC 5321 §3.1: a server may answer 421 at connection time.
-        busy: b"421 4.7.0 too many connections, try later\r\n",
-        tls: implicit_tls(shared.config.implicit_tls, shared.config.tls.as_ref()),
-        // An idle session is closed after the idle timeout, so a slot frees within it.
-        wait: shared.config.idle_timeout + ADMISSION_SLACK,
-    };
-    serve_connections(listener, admission, "SMTP", stop, move |tcp, peer, stop| {
-        let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-        session::run(Arc::clone(&shared), Box::new(tcp), peer, conn_id, stop)
-    })
-    .await;
-}
+/// How long open connections get after shutdown starts before they are aborted.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// How much longer than a server's idle bound a connection over the cap waits for a slot: the
 /// idle session it waits for is closed by its own timer, which fires at about the same time.
@@ -155,7 +136,7 @@ pub(crate) async fn serve_connections<F, Fut>(
 async fn refuse(tcp: TcpStream, admission: &Admission) {
     let mut stream: BoxStream = Box::new(tcp);
     if let Some(tls) = &admission.tls {
-        match io::accept_tls(Arc::clone(tls), stream, REFUSAL_HANDSHAKE_TIMEOUT).await {
+        match conn::accept_tls(Arc::clone(tls), stream, REFUSAL_HANDSHAKE_TIMEOUT).await {
             Some(s) => stream = s,
             None => return,
         }
