@@ -185,7 +185,7 @@ pub enum ImapError {
 /// What the accept loop and the sessions share.
 pub(crate) struct Shared {
     pub(crate) config: ImapConfig,
-    pub(crate) transcript: Transcript,
+    pub(crate) transcript: Arc<Transcript>,
     pub(crate) next_conn: AtomicU64,
 }
 
@@ -218,7 +218,10 @@ impl ImapServer {
             .map_err(|e| ImapError::Bind(crate::bind_error(config.listen, e)))?;
         let addr = listener.local_addr().map_err(ImapError::Bind)?;
         let shared = Arc::new(Shared {
-            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
+            transcript: Arc::new(Transcript::new(
+                config.transcript_lines,
+                config.clock.clone(),
+            )),
             next_conn: AtomicU64::new(1),
             config,
         });

@@ -134,7 +134,7 @@ pub enum Pop3Error {
 pub(crate) struct Shared {
     pub(crate) config: Pop3Config,
     pub(crate) capa_extra: RwLock<Vec<String>>,
-    pub(crate) transcript: Transcript,
+    pub(crate) transcript: Arc<Transcript>,
     /// Canonical users whose maildrop a session holds (RFC 1939 §8 exclusive access).
     pub(crate) locked: Mutex<HashSet<String>>,
     next_conn: AtomicU64,
@@ -168,7 +168,10 @@ impl Pop3Server {
         let addr = listener.local_addr().map_err(Pop3Error::Bind)?;
         let shared = Arc::new(Shared {
             capa_extra: RwLock::new(sanitize_lines(config.capa_extra.clone())),
-            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
+            transcript: Arc::new(Transcript::new(
+                config.transcript_lines,
+                config.clock.clone(),
+            )),
             locked: Mutex::new(HashSet::new()),
             next_conn: AtomicU64::new(1),
             config,

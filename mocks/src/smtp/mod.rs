@@ -175,7 +175,7 @@ pub enum SmtpError {
 pub(crate) struct Shared {
     pub(crate) config: SmtpConfig,
     pub(crate) extra: RwLock<Vec<String>>,
-    pub(crate) transcript: Transcript,
+    pub(crate) transcript: Arc<Transcript>,
     pub(crate) next_conn: AtomicU64,
 }
 
@@ -212,7 +212,10 @@ impl SmtpServer {
         let addr = listener.local_addr().map_err(SmtpError::Bind)?;
         let shared = Arc::new(Shared {
             extra: RwLock::new(sanitize_keywords(config.advertise_extra.clone())),
-            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
+            transcript: Arc::new(Transcript::new(
+                config.transcript_lines,
+                config.clock.clone(),
+            )),
             next_conn: AtomicU64::new(1),
             config,
         });

@@ -1,9 +1,9 @@
 //! AUTH (RFC 4954): when it is allowed, the PLAIN and LOGIN exchanges, and the result.
 
 use super::super::{Role, command, reply};
-use super::{Flow, Read, Session, Stop};
-use crate::line::Line;
+use super::{Flow, Session, Stop};
 use crate::line::sasl::{self as auth, SaslError};
+use crate::line::{End, Line};
 use crate::mail::Reply;
 
 /// RFC 4954 §4: "If the client wishes to cancel the authentication exchange, it issues a line
@@ -74,7 +74,7 @@ impl Session {
         };
         match authenticator.authenticate(&user, &pass) {
             Some(canonical) => {
-                tracing::debug!(conn = self.conn_id, user = %canonical, "authenticated");
+                tracing::debug!(conn = self.link.conn_id(), user = %canonical, "authenticated");
                 self.auth_user = Some(canonical);
                 self.reply(Reply::new(235, (2, 7, 0), "Authentication successful"));
             }
@@ -113,22 +113,22 @@ impl Session {
     /// Sends `334 prompt` and reads the client's base64 answer (logged as `<redacted>`).
     async fn challenge(&mut self, prompt: &str) -> Result<auth::Response, Stop> {
         self.reply(reply::plain(334, prompt));
-        match self.read(command::AUTH_CONTINUATION_MAX).await {
-            Read::Line(Line::Full(bytes)) => {
+        match self.read_line(command::AUTH_CONTINUATION_MAX).await {
+            Ok(Line::Full(bytes)) => {
                 self.record_in("<redacted>");
                 let text = command::strip_line(&bytes).map_err(Stop::Reply)?;
                 auth::decode(text).map_err(sasl_refusal)
             }
-            Read::Line(Line::TooLong { .. }) => {
+            Ok(Line::TooLong { .. }) => {
                 self.record_in("<redacted>");
                 Err(Stop::Reply(Reply::new(500, (5, 5, 6), "line too long")))
             }
-            Read::Gone => Err(Stop::Close),
-            Read::Timeout => {
+            Err(End::Gone) => Err(Stop::Close),
+            Err(End::Timeout) => {
                 self.idle_timeout();
                 Err(Stop::Close)
             }
-            Read::Shutdown => {
+            Err(End::Shutdown) => {
                 self.shutting_down();
                 Err(Stop::Close)
             }
