@@ -40,6 +40,23 @@ pub(crate) struct Opening {
     pub(crate) idle: Duration,
 }
 
+impl Opening {
+    /// What a server's configuration says about its connections.
+    pub(crate) fn new(
+        transcript: &Arc<Transcript>,
+        tls: Option<&Arc<rustls::ServerConfig>>,
+        implicit_tls: bool,
+        idle: Duration,
+    ) -> Self {
+        Opening {
+            transcript: Arc::clone(transcript),
+            tls: tls.cloned(),
+            implicit_tls,
+            idle,
+        }
+    }
+}
+
 /// One connection's transport, shared by every line protocol.
 pub(crate) struct Link {
     conn: Conn,

@@ -24,5 +24,5 @@ pub(crate) mod transcript;
 pub use accept::SHUTDOWN_GRACE;
 pub(crate) use conn::{BoxStream, Conn, Line};
 pub(crate) use link::{End, Link, Opening};
-pub(crate) use serve::{Flow, Protocol, serve};
+pub(crate) use serve::{Flow, Protocol, open_and_serve};
 pub use transcript::{Direction, TranscriptLine};

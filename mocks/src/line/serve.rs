@@ -3,7 +3,10 @@
 //! through [`Protocol`]: what it reads as one command (a line; for IMAP a command with its
 //! literals), what it answers, and its words for the ends.
 
-use super::link::{End, Link};
+use tokio::sync::watch;
+
+use super::conn::BoxStream;
+use super::link::{End, Link, Opening};
 
 /// What the loop does after a command.
 pub(crate) enum Flow {
@@ -41,6 +44,22 @@ pub(crate) trait Protocol {
 
     /// TLS is up after STARTTLS/STLS: forget what the plaintext session established.
     fn tls_started(&mut self);
+}
+
+/// Opens the link over an accepted stream (the implicit-TLS handshake first, where the port has
+/// it) and serves the session `session` builds on it; a failed handshake ends the connection.
+pub(crate) async fn open_and_serve<P: Protocol>(
+    stream: BoxStream,
+    conn_id: u64,
+    stop: watch::Receiver<bool>,
+    opening: Opening,
+    session: impl FnOnce(Link) -> P,
+) {
+    let Some(link) = Link::open(stream, conn_id, stop, opening).await else {
+        tracing::debug!(conn_id, "implicit TLS handshake failed");
+        return;
+    };
+    serve(session(link)).await;
 }
 
 /// Serves one connection to the end.

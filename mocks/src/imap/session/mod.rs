@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use super::parse::{self, Command, Kind, ParseError, SeqNum, SeqSet};
 use super::response::{Charset, Resp};
 use super::{MAX_DISCARD_OCTETS, Shared};
-use crate::line::{BoxStream, End, Flow, Line, Link, Opening, Protocol};
+use crate::line::{BoxStream, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mailstore::{StoreError, StoredMessage};
 
 mod login;
@@ -62,17 +62,13 @@ pub(crate) async fn run(
     stop: watch::Receiver<bool>,
 ) {
     let cfg = &shared.config;
-    let opening = Opening {
-        transcript: Arc::clone(&shared.transcript),
-        tls: cfg.tls.clone(),
-        implicit_tls: cfg.implicit_tls,
-        idle: cfg.idle_timeout,
-    };
-    let Some(link) = Link::open(stream, conn_id, stop, opening).await else {
-        tracing::debug!(conn_id, "IMAP implicit TLS handshake failed");
-        return;
-    };
-    crate::line::serve(Session {
+    let opening = Opening::new(
+        &shared.transcript,
+        cfg.tls.as_ref(),
+        cfg.implicit_tls,
+        cfg.idle_timeout,
+    );
+    open_and_serve(stream, conn_id, stop, opening, |link| Session {
         shared,
         link,
         user: None,

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::command::{self, Command};
 use super::reply;
 use super::{Role, Shared};
-use crate::line::{BoxStream, End, Flow, Line, Link, Opening, Protocol};
+use crate::line::{BoxStream, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mail::{Reply, Session as SessionInfo};
 
 mod authenticate;
@@ -58,17 +58,13 @@ pub(crate) async fn run(
     stop: watch::Receiver<bool>,
 ) {
     let cfg = &shared.config;
-    let opening = Opening {
-        transcript: Arc::clone(&shared.transcript),
-        tls: cfg.tls.clone(),
-        implicit_tls: cfg.implicit_tls,
-        idle: cfg.idle_timeout,
-    };
-    let Some(link) = Link::open(stream, conn_id, stop, opening).await else {
-        tracing::debug!(%peer, "implicit TLS handshake failed");
-        return;
-    };
-    crate::line::serve(Session {
+    let opening = Opening::new(
+        &shared.transcript,
+        cfg.tls.as_ref(),
+        cfg.implicit_tls,
+        cfg.idle_timeout,
+    );
+    open_and_serve(stream, conn_id, stop, opening, |link| Session {
         shared,
         link,
         peer,
