@@ -49,14 +49,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
 use crate::clock::Clock;
-use crate::line::accept::{ADMISSION_SLACK, Admission, Listening, implicit_tls, serve_connections};
+use crate::line::accept::{self, ADMISSION_SLACK, Admission, Listening, implicit_tls};
 use crate::line::transcript::Transcript;
 pub use crate::line::{Direction, SHUTDOWN_GRACE, TranscriptLine};
 use crate::mailstore::MailStore;
@@ -186,7 +182,6 @@ pub enum ImapError {
 pub(crate) struct Shared {
     pub(crate) config: ImapConfig,
     pub(crate) transcript: Arc<Transcript>,
-    pub(crate) next_conn: AtomicU64,
 }
 
 /// A running server. Dropping the handle stops it too; [`ImapServer::shutdown`] stops it and
@@ -213,19 +208,13 @@ impl ImapServer {
         if config.hostname.contains(['\r', '\n']) {
             return Err(ImapError::Config("hostname holds CR or LF".into()));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| ImapError::Bind(crate::bind_error(config.listen, e)))?;
-        let addr = listener.local_addr().map_err(ImapError::Bind)?;
         let shared = Arc::new(Shared {
             transcript: Arc::new(Transcript::new(
                 config.transcript_lines,
                 config.clock.clone(),
             )),
-            next_conn: AtomicU64::new(1),
             config,
         });
-        let (stop, stopped) = watch::channel(false);
         let cfg = &shared.config;
         let admission = Admission {
             max_connections: cfg.max_connections,
@@ -237,20 +226,18 @@ impl ImapServer {
             wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
         };
         let serve_shared = Arc::clone(&shared);
-        let task = tokio::spawn(serve_connections(
-            listener,
+        let listen = shared.config.listen;
+        let listening = accept::listen(
+            listen,
             admission,
             "IMAP",
-            stopped,
-            move |tcp, _peer, stop| {
-                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
+            move |tcp, _peer, conn_id, stop| {
                 session::run(Arc::clone(&serve_shared), Box::new(tcp), conn_id, stop)
             },
-        ));
-        Ok(ImapServer {
-            listening: Listening::new(addr, stop, task),
-            shared,
-        })
+        )
+        .await
+        .map_err(ImapError::Bind)?;
+        Ok(ImapServer { listening, shared })
     }
 
     /// The bound address.

@@ -50,19 +50,43 @@ pub(crate) struct Admission {
     pub(crate) wait: Duration,
 }
 
+/// Binds `listen` and runs [`serve_connections`] on it in a task: the running server's handle.
+pub(crate) async fn listen<F, Fut>(
+    listen: SocketAddr,
+    admission: Admission,
+    protocol: &'static str,
+    serve: F,
+) -> std::io::Result<Listening>
+where
+    F: Fn(TcpStream, SocketAddr, u64, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| crate::bind_error(listen, e))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve_connections(
+        listener, admission, protocol, stopped, serve,
+    ));
+    Ok(Listening::new(addr, stop, task))
+}
+
 /// Accepts until `stop` turns true (or its sender is dropped) and runs `serve` for each
-/// connection [`Admission`] lets in, then gives open sessions [`SHUTDOWN_GRACE`] to finish
+/// connection [`Admission`] lets in, with the connection's number (from 1, in accept order, as
+/// the transcript shows it), then gives open sessions [`SHUTDOWN_GRACE`] to finish
 /// before aborting them. Every task (session, waiter, refusal) is in one `JoinSet`.
-pub(crate) async fn serve_connections<F, Fut>(
+async fn serve_connections<F, Fut>(
     listener: TcpListener,
     admission: Admission,
     protocol: &'static str,
     mut stop: watch::Receiver<bool>,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
+    F: Fn(TcpStream, SocketAddr, u64, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let mut next_conn = 0u64;
     let admission = Arc::new(admission);
     let slots = Arc::new(Semaphore::new(admission.max_connections));
     let waiting = Arc::new(AtomicUsize::new(0));
@@ -79,8 +103,10 @@ pub(crate) async fn serve_connections<F, Fut>(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
+                next_conn += 1;
+                let conn_id = next_conn;
                 if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
-                    let session = serve(tcp, peer, stop.clone());
+                    let session = serve(tcp, peer, conn_id, stop.clone());
                     tasks.spawn(async move {
                         session.await;
                         drop(slot);
@@ -100,7 +126,7 @@ pub(crate) async fn serve_connections<F, Fut>(
                     match slot {
                         Ok(Ok(slot)) => {
                             waiting.fetch_sub(1, Ordering::Relaxed);
-                            serve(tcp, peer, stop).await;
+                            serve(tcp, peer, conn_id, stop).await;
                             drop(slot);
                         }
                         _ => {

@@ -3,8 +3,8 @@
 //! world's [`MailStore`]: a user's maildrop is their `INBOX`.
 //!
 //! ```text
-//!   mod.rs      config, start/addr/shutdown, the accept loop
-//!   session.rs  the per-connection state machine: AUTHORIZATION → TRANSACTION → UPDATE
+//!   mod.rs      config, start/addr/shutdown, the connection cap's POP3 refusal
+//!   session.rs  the per-connection state machine: AUTHORIZATION → TRANSACTION → UPDATE, STLS
 //!   command.rs  parsing command lines (pure)
 //! ```
 //!
@@ -25,15 +25,11 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
 use crate::clock::Clock;
-use crate::line::accept::{ADMISSION_SLACK, Admission, Listening, implicit_tls, serve_connections};
+use crate::line::accept::{self, ADMISSION_SLACK, Admission, Listening, implicit_tls};
 use crate::line::transcript::Transcript;
 use crate::mailstore::MailStore;
 
@@ -137,7 +133,6 @@ pub(crate) struct Shared {
     pub(crate) transcript: Arc<Transcript>,
     /// Canonical users whose maildrop a session holds (RFC 1939 §8 exclusive access).
     pub(crate) locked: Mutex<HashSet<String>>,
-    next_conn: AtomicU64,
 }
 
 /// A running POP3 server. Dropping the handle stops it too; [`Pop3Server::shutdown`] stops it
@@ -162,10 +157,6 @@ impl Pop3Server {
         if config.implicit_tls && config.tls.is_none() {
             return Err(Pop3Error::Config("implicit_tls needs a TLS config".into()));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| Pop3Error::Bind(crate::bind_error(config.listen, e)))?;
-        let addr = listener.local_addr().map_err(Pop3Error::Bind)?;
         let shared = Arc::new(Shared {
             capa_extra: RwLock::new(sanitize_lines(config.capa_extra.clone())),
             transcript: Arc::new(Transcript::new(
@@ -173,10 +164,8 @@ impl Pop3Server {
                 config.clock.clone(),
             )),
             locked: Mutex::new(HashSet::new()),
-            next_conn: AtomicU64::new(1),
             config,
         });
-        let (stop, stopped) = watch::channel(false);
         let serve_shared = Arc::clone(&shared);
         let cfg = &shared.config;
         let admission = Admission {
@@ -187,13 +176,12 @@ impl Pop3Server {
             // Idle sessions before login are closed after the login timeout.
             wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
         };
-        let task = tokio::spawn(serve_connections(
-            listener,
+        let listen = shared.config.listen;
+        let listening = accept::listen(
+            listen,
             admission,
             "POP3",
-            stopped,
-            move |tcp, peer, stop| {
-                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
+            move |tcp, peer, conn_id, stop| {
                 session::run(
                     Arc::clone(&serve_shared),
                     Box::new(tcp),
@@ -202,11 +190,10 @@ impl Pop3Server {
                     stop,
                 )
             },
-        ));
-        Ok(Pop3Server {
-            listening: Listening::new(addr, stop, task),
-            shared,
-        })
+        )
+        .await
+        .map_err(Pop3Error::Bind)?;
+        Ok(Pop3Server { listening, shared })
     }
 
     /// The bound address.

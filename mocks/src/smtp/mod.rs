@@ -24,12 +24,8 @@
 //! - Ten bad commands in a row → `421 4.7.0` and close; idle timeout → `421 4.4.2` and close.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::line::accept::{self, ADMISSION_SLACK, Admission, Listening};
@@ -176,7 +172,6 @@ pub(crate) struct Shared {
     pub(crate) config: SmtpConfig,
     pub(crate) extra: RwLock<Vec<String>>,
     pub(crate) transcript: Arc<Transcript>,
-    pub(crate) next_conn: AtomicU64,
 }
 
 /// A running server. Dropping the handle stops it too (the accept loop sees the stop channel
@@ -206,20 +201,14 @@ impl SmtpServer {
         if config.implicit_tls && config.tls.is_none() {
             return Err(SmtpError::Config("implicit_tls needs a TLS config".into()));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| SmtpError::Bind(crate::bind_error(config.listen, e)))?;
-        let addr = listener.local_addr().map_err(SmtpError::Bind)?;
         let shared = Arc::new(Shared {
             extra: RwLock::new(sanitize_keywords(config.advertise_extra.clone())),
             transcript: Arc::new(Transcript::new(
                 config.transcript_lines,
                 config.clock.clone(),
             )),
-            next_conn: AtomicU64::new(1),
             config,
         });
-        let (stop, stopped) = watch::channel(false);
         let cfg = &shared.config;
         let admission = Admission {
             max_connections: cfg.max_connections,
@@ -230,13 +219,12 @@ impl SmtpServer {
             wait: cfg.idle_timeout + ADMISSION_SLACK,
         };
         let serve_shared = Arc::clone(&shared);
-        let task = tokio::spawn(accept::serve_connections(
-            listener,
+        let listen = shared.config.listen;
+        let listening = accept::listen(
+            listen,
             admission,
             "SMTP",
-            stopped,
-            move |tcp, peer, stop| {
-                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
+            move |tcp, peer, conn_id, stop| {
                 session::run(
                     Arc::clone(&serve_shared),
                     Box::new(tcp),
@@ -245,11 +233,10 @@ impl SmtpServer {
                     stop,
                 )
             },
-        ));
-        Ok(SmtpServer {
-            listening: Listening::new(addr, stop, task),
-            shared,
-        })
+        )
+        .await
+        .map_err(SmtpError::Bind)?;
+        Ok(SmtpServer { listening, shared })
     }
 
     /// The bound address.

@@ -2,7 +2,8 @@
 //! assembly with literals and limits, and the dispatch of each command.
 //!
 //! ```text
-//!   mod.rs        the session loop, reading a command with its literals, dispatch, sync
+//!   mod.rs        the line core's Protocol (greeting, BYE on the ends), reading a command with
+//!                 its literals, dispatch, sync
 //!   login.rs      STARTTLS, LOGIN, AUTHENTICATE
 //!   mailboxes.rs  SELECT/EXAMINE, LIST/LSUB, STATUS, CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
 //!                 NAMESPACE
