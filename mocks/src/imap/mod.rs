@@ -227,14 +227,9 @@ impl ImapServer {
         };
         let serve_shared = Arc::clone(&shared);
         let listen = shared.config.listen;
-        let listening = accept::listen(
-            listen,
-            admission,
-            "IMAP",
-            move |tcp, _peer, conn_id, stop| {
-                session::run(Arc::clone(&serve_shared), Box::new(tcp), conn_id, stop)
-            },
-        )
+        let listening = accept::listen(listen, admission, "IMAP", move |accepted| {
+            session::run(Arc::clone(&serve_shared), accepted)
+        })
         .await
         .map_err(ImapError::Bind)?;
         Ok(ImapServer { listening, shared })

@@ -18,6 +18,18 @@ use super::conn::{self, BoxStream};
 /// How long open connections get after shutdown starts before they are aborted.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// A connection the accept loop let in.
+pub(crate) struct Accepted {
+    /// The TCP stream, boxed so TLS can take its place.
+    pub(crate) stream: BoxStream,
+    /// The peer's address.
+    pub(crate) peer: SocketAddr,
+    /// The connection's number, from 1 in accept order (the transcript shows it).
+    pub(crate) conn_id: u64,
+    /// Turns true when the server shuts down.
+    pub(crate) stop: watch::Receiver<bool>,
+}
+
 /// How much longer than a server's idle bound a connection over the cap waits for a slot: the
 /// idle session it waits for is closed by its own timer, which fires at about the same time.
 pub(crate) const ADMISSION_SLACK: Duration = Duration::from_secs(2);
@@ -58,7 +70,7 @@ pub(crate) async fn listen<F, Fut>(
     serve: F,
 ) -> std::io::Result<Listening>
 where
-    F: Fn(TcpStream, SocketAddr, u64, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
+    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let listener = TcpListener::bind(listen)
@@ -73,8 +85,7 @@ where
 }
 
 /// Accepts until `stop` turns true (or its sender is dropped) and runs `serve` for each
-/// connection [`Admission`] lets in, with the connection's number (from 1, in accept order, as
-/// the transcript shows it), then gives open sessions [`SHUTDOWN_GRACE`] to finish
+/// connection [`Admission`] lets in, then gives open sessions [`SHUTDOWN_GRACE`] to finish
 /// before aborting them. Every task (session, waiter, refusal) is in one `JoinSet`.
 async fn serve_connections<F, Fut>(
     listener: TcpListener,
@@ -83,7 +94,7 @@ async fn serve_connections<F, Fut>(
     mut stop: watch::Receiver<bool>,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, u64, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
+    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut next_conn = 0u64;
@@ -106,7 +117,12 @@ async fn serve_connections<F, Fut>(
                 next_conn += 1;
                 let conn_id = next_conn;
                 if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
-                    let session = serve(tcp, peer, conn_id, stop.clone());
+                    let session = serve(Accepted {
+                        stream: Box::new(tcp),
+                        peer,
+                        conn_id,
+                        stop: stop.clone(),
+                    });
                     tasks.spawn(async move {
                         session.await;
                         drop(slot);
@@ -126,7 +142,8 @@ async fn serve_connections<F, Fut>(
                     match slot {
                         Ok(Ok(slot)) => {
                             waiting.fetch_sub(1, Ordering::Relaxed);
-                            serve(tcp, peer, conn_id, stop).await;
+                            let stream: BoxStream = Box::new(tcp);
+                            serve(Accepted { stream, peer, conn_id, stop }).await;
                             drop(slot);
                         }
                         _ => {

@@ -21,6 +21,7 @@ pub(crate) mod sasl;
 pub(crate) mod serve;
 pub(crate) mod transcript;
 
+pub(crate) use accept::Accepted;
 pub use accept::SHUTDOWN_GRACE;
 pub(crate) use conn::{BoxStream, Conn, Line};
 pub(crate) use link::{End, Link, Opening};

@@ -3,9 +3,7 @@
 //! through [`Protocol`]: what it reads as one command (a line; for IMAP a command with its
 //! literals), what it answers, and its words for the ends.
 
-use tokio::sync::watch;
-
-use super::conn::BoxStream;
+use super::accept::Accepted;
 use super::link::{End, Link, Opening};
 
 /// What the loop does after a command.
@@ -49,13 +47,12 @@ pub(crate) trait Protocol {
 /// Opens the link over an accepted stream (the implicit-TLS handshake first, where the port has
 /// it) and serves the session `session` builds on it; a failed handshake ends the connection.
 pub(crate) async fn open_and_serve<P: Protocol>(
-    stream: BoxStream,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
+    accepted: Accepted,
     opening: Opening,
     session: impl FnOnce(Link) -> P,
 ) {
-    let Some(link) = Link::open(stream, conn_id, stop, opening).await else {
+    let conn_id = accepted.conn_id;
+    let Some(link) = Link::open(accepted.stream, conn_id, accepted.stop, opening).await else {
         tracing::debug!(conn_id, "implicit TLS handshake failed");
         return;
     };

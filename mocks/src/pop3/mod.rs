@@ -177,20 +177,9 @@ impl Pop3Server {
             wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
         };
         let listen = shared.config.listen;
-        let listening = accept::listen(
-            listen,
-            admission,
-            "POP3",
-            move |tcp, peer, conn_id, stop| {
-                session::run(
-                    Arc::clone(&serve_shared),
-                    Box::new(tcp),
-                    peer,
-                    conn_id,
-                    stop,
-                )
-            },
-        )
+        let listening = accept::listen(listen, admission, "POP3", move |accepted| {
+            session::run(Arc::clone(&serve_shared), accepted)
+        })
         .await
         .map_err(Pop3Error::Bind)?;
         Ok(Pop3Server { listening, shared })

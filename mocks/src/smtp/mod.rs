@@ -220,20 +220,9 @@ impl SmtpServer {
         };
         let serve_shared = Arc::clone(&shared);
         let listen = shared.config.listen;
-        let listening = accept::listen(
-            listen,
-            admission,
-            "SMTP",
-            move |tcp, peer, conn_id, stop| {
-                session::run(
-                    Arc::clone(&serve_shared),
-                    Box::new(tcp),
-                    peer,
-                    conn_id,
-                    stop,
-                )
-            },
-        )
+        let listening = accept::listen(listen, admission, "SMTP", move |accepted| {
+            session::run(Arc::clone(&serve_shared), accepted)
+        })
         .await
         .map_err(SmtpError::Bind)?;
         Ok(SmtpServer { listening, shared })

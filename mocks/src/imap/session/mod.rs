@@ -13,12 +13,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::parse::{self, Command, Kind, ParseError, SeqNum, SeqSet};
 use super::response::{Charset, Resp};
 use super::{MAX_DISCARD_OCTETS, Shared};
-use crate::line::{BoxStream, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
+use crate::line::{Accepted, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mailstore::{StoreError, StoredMessage};
 
 mod login;
@@ -56,12 +54,7 @@ struct Session {
 }
 
 /// Serves one accepted connection to the end.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    stream: BoxStream,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, accepted: Accepted) {
     let cfg = &shared.config;
     let opening = Opening::new(
         &shared.transcript,
@@ -69,7 +62,7 @@ pub(crate) async fn run(
         cfg.implicit_tls,
         cfg.idle_timeout,
     );
-    open_and_serve(stream, conn_id, stop, opening, |link| Session {
+    open_and_serve(accepted, opening, |link| Session {
         shared,
         link,
         user: None,

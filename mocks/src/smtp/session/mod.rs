@@ -7,12 +7,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::command::{self, Command};
 use super::reply;
 use super::{Role, Shared};
-use crate::line::{BoxStream, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
+use crate::line::{Accepted, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mail::{Reply, Session as SessionInfo};
 
 mod authenticate;
@@ -50,13 +48,8 @@ struct Session {
 }
 
 /// Serves one accepted connection to the end.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    stream: BoxStream,
-    peer: SocketAddr,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-) {
+pub(crate) async fn run(shared: Arc<Shared>, accepted: Accepted) {
+    let peer = accepted.peer;
     let cfg = &shared.config;
     let opening = Opening::new(
         &shared.transcript,
@@ -64,7 +57,7 @@ pub(crate) async fn run(
         cfg.implicit_tls,
         cfg.idle_timeout,
     );
-    open_and_serve(stream, conn_id, stop, opening, |link| Session {
+    open_and_serve(accepted, opening, |link| Session {
         shared,
         link,
         peer,
