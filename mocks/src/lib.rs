@@ -29,6 +29,8 @@
 //! - [`world`]: everything started together, with the management API;
 //! - [`imap`]: an IMAP4rev1 server over the mailstore (IDLE, LITERAL+, UTF8=ACCEPT, TLS);
 //! - [`pop3`]: a POP3 server over the mailstore (CAPA, STLS, UIDL, TOP, POP3S).
+//! - `line` (inside the crate): the one core SMTP, LMTP, IMAP and POP3 run on: accept loop,
+//!   connection cap, implicit TLS and STARTTLS, bounded reads, idle timeout, transcript.
 //!
 //! Still to come with its issue: the reference MUA over IMAP.
 #![forbid(unsafe_code)]
@@ -47,6 +49,7 @@ pub mod dkim;
 pub mod dns;
 pub mod https;
 pub mod imap;
+mod line;
 pub mod mail;
 pub mod mailstore;
 pub mod mangle;

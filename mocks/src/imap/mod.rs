@@ -22,8 +22,8 @@
 //!   probe.rs      the parser on one received command, for the imap-codec comparison example
 //! ```
 //!
-//! The accept loop, the bounded line reader and the transcript are the SMTP engine's
-//! (`smtp::server`, `smtp::io`, `smtp::transcript`).
+//! The accept loop, the bounded line reader, the TLS upgrade and the transcript are the
+//! line-server core's (`line`).
 //!
 //! Policies:
 //! - A command line (all its lines, literals excluded) over `max_command_octets` → `tag BAD`
@@ -36,7 +36,7 @@
 //! - A synchronising literal after no tag, an unknown command, or (before login) a command
 //!   that needs login → `BAD` instead of `+` (RFC 9051 §7.5), so the next line is a command; an
 //!   APPEND to a mailbox that does not exist → `NO [TRYCREATE]` instead of `+`.
-//! - Output: while more than [`crate::smtp::io::OUTPUT_HIGH_WATER`] octets of answers are
+//! - Output: while more than `line::conn::OUTPUT_HIGH_WATER` octets of answers are
 //!   unsent, no further command is read, and a FETCH waits for the client between messages;
 //!   a client that never reads meets the idle timeout instead of growing the server's memory.
 //! - SEARCH with a charset other than US-ASCII or UTF-8 → `tag NO [BADCHARSET (US-ASCII
@@ -49,17 +49,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
 use crate::clock::Clock;
+use crate::line::accept::{self, ADMISSION_SLACK, Admission, Listening, implicit_tls};
+use crate::line::transcript::Transcript;
+pub use crate::line::{Direction, SHUTDOWN_GRACE, TranscriptLine};
 use crate::mailstore::MailStore;
-use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
-use crate::smtp::transcript::Transcript;
-pub use crate::smtp::{Direction, TranscriptLine};
 
 pub mod bench;
 mod downgrade;
@@ -74,14 +70,15 @@ mod session;
 pub const DEFAULT_MAX_COMMAND_OCTETS: usize = 64 * 1024;
 /// Default bound on the literals of one command other than APPEND: 64 KiB.
 pub const DEFAULT_MAX_LITERAL_OCTETS: usize = 64 * 1024;
-/// Default APPENDLIMIT (RFC 7889): the largest message APPEND takes, the SMTP engine's SIZE.
-pub const DEFAULT_MAX_APPEND_OCTETS: usize = crate::smtp::DEFAULT_MAX_MESSAGE_OCTETS;
+/// Default APPENDLIMIT (RFC 7889): the largest message APPEND takes, 10 MiB (the same as the
+/// SMTP servers' default SIZE, so a message they accept can be appended).
+pub const DEFAULT_MAX_APPEND_OCTETS: usize = 10 * 1024 * 1024;
 /// Default autologout timer. RFC 3501 §5.4 asks for at least 30 minutes; a test world does not
 /// need idle clients to linger that long.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default idle timeout before login: a connection that has not logged in is closed after
 /// 30 s without a command. This is the bound on how long idle connections can lock a new
-/// client out at the connection cap (see `smtp::server::Admission`).
+/// client out at the connection cap (see `line::accept::Admission`).
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
@@ -184,14 +181,13 @@ pub enum ImapError {
 /// What the accept loop and the sessions share.
 pub(crate) struct Shared {
     pub(crate) config: ImapConfig,
-    pub(crate) transcript: Transcript,
-    pub(crate) next_conn: AtomicU64,
+    pub(crate) transcript: Arc<Transcript>,
 }
 
 /// A running server. Dropping the handle stops it too; [`ImapServer::shutdown`] stops it and
 /// waits, bounded.
 pub struct ImapServer {
-    listening: crate::smtp::server::Listening,
+    listening: Listening,
     shared: Arc<Shared>,
 }
 
@@ -212,16 +208,13 @@ impl ImapServer {
         if config.hostname.contains(['\r', '\n']) {
             return Err(ImapError::Config("hostname holds CR or LF".into()));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| ImapError::Bind(crate::bind_error(config.listen, e)))?;
-        let addr = listener.local_addr().map_err(ImapError::Bind)?;
         let shared = Arc::new(Shared {
-            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
-            next_conn: AtomicU64::new(1),
+            transcript: Arc::new(Transcript::new(
+                config.transcript_lines,
+                config.clock.clone(),
+            )),
             config,
         });
-        let (stop, stopped) = watch::channel(false);
         let cfg = &shared.config;
         let admission = Admission {
             max_connections: cfg.max_connections,
@@ -233,20 +226,13 @@ impl ImapServer {
             wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
         };
         let serve_shared = Arc::clone(&shared);
-        let task = tokio::spawn(serve_connections(
-            listener,
-            admission,
-            "IMAP",
-            stopped,
-            move |tcp, _peer, stop| {
-                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
-                session::run(Arc::clone(&serve_shared), Box::new(tcp), conn_id, stop)
-            },
-        ));
-        Ok(ImapServer {
-            listening: crate::smtp::server::Listening::new(addr, stop, task),
-            shared,
+        let listen = shared.config.listen;
+        let listening = accept::listen(listen, admission, "IMAP", move |accepted| {
+            session::run(Arc::clone(&serve_shared), accepted)
         })
+        .await
+        .map_err(ImapError::Bind)?;
+        Ok(ImapServer { listening, shared })
     }
 
     /// The bound address.
@@ -268,7 +254,7 @@ impl ImapServer {
     }
 
     /// Stops accepting, tells open sessions to close (`* BYE`), and waits at most
-    /// 2 × [`crate::smtp::SHUTDOWN_GRACE`].
+    /// 2 × [`SHUTDOWN_GRACE`].
     pub async fn shutdown(&self) {
         self.listening.shutdown().await;
     }

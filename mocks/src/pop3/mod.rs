@@ -3,12 +3,13 @@
 //! world's [`MailStore`]: a user's maildrop is their `INBOX`.
 //!
 //! ```text
-//!   mod.rs      config, start/addr/shutdown, the accept loop
-//!   session.rs  the per-connection state machine: AUTHORIZATION → TRANSACTION → UPDATE
+//!   mod.rs      config, start/addr/shutdown, the connection cap's POP3 refusal
+//!   session.rs  the per-connection state machine: AUTHORIZATION → TRANSACTION → UPDATE, STLS
 //!   command.rs  parsing command lines (pure)
 //! ```
 //!
-//! The line reader and the transcript are the SMTP engine's (`smtp::io`, `smtp::transcript`).
+//! The accept loop, the line reader, the TLS upgrade and the transcript are the line-server core's
+//! (`line`).
 //!
 //! Policies (each cited at the code that implements it):
 //! - A command line over 255 octets (RFC 2449 §4) gets `-ERR` and the session goes on.
@@ -24,37 +25,29 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
 use crate::clock::Clock;
+use crate::line::accept::{self, ADMISSION_SLACK, Admission, Listening, implicit_tls};
+use crate::line::transcript::Transcript;
 use crate::mailstore::MailStore;
-use crate::smtp::server::{ADMISSION_SLACK, Admission, implicit_tls, serve_connections};
-use crate::smtp::transcript::Transcript;
 
 mod command;
 mod session;
 
-pub use crate::smtp::{Direction, TranscriptLine};
+pub use crate::line::{Direction, SHUTDOWN_GRACE, TranscriptLine};
 
 /// Default idle timeout: RFC 1939 §3 allows an autologout timer of at least 10 minutes.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// Default idle timeout in the AUTHORIZATION state: 30 s without a command. This is the bound
 /// on how long idle connections can lock a new client out at the connection cap (see
-/// `smtp::server::Admission`).
+/// `line::accept::Admission`).
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 /// Default transcript size (lines, across connections; oldest dropped first).
 pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
-/// How long open connections get after shutdown starts before they are aborted (the same
-/// accept loop as SMTP's).
-pub use crate::smtp::SHUTDOWN_GRACE;
-
 /// Configuration of one POP3 server.
 #[derive(Clone)]
 pub struct Pop3Config {
@@ -137,16 +130,15 @@ pub enum Pop3Error {
 pub(crate) struct Shared {
     pub(crate) config: Pop3Config,
     pub(crate) capa_extra: RwLock<Vec<String>>,
-    pub(crate) transcript: Transcript,
+    pub(crate) transcript: Arc<Transcript>,
     /// Canonical users whose maildrop a session holds (RFC 1939 §8 exclusive access).
     pub(crate) locked: Mutex<HashSet<String>>,
-    next_conn: AtomicU64,
 }
 
 /// A running POP3 server. Dropping the handle stops it too; [`Pop3Server::shutdown`] stops it
 /// and waits, bounded.
 pub struct Pop3Server {
-    listening: crate::smtp::server::Listening,
+    listening: Listening,
     shared: Arc<Shared>,
 }
 
@@ -165,20 +157,16 @@ impl Pop3Server {
         if config.implicit_tls && config.tls.is_none() {
             return Err(Pop3Error::Config("implicit_tls needs a TLS config".into()));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| Pop3Error::Bind(crate::bind_error(config.listen, e)))?;
-        let addr = listener.local_addr().map_err(Pop3Error::Bind)?;
         let shared = Arc::new(Shared {
             capa_extra: RwLock::new(sanitize_lines(config.capa_extra.clone())),
-            transcript: Transcript::new(config.transcript_lines, config.clock.clone()),
+            transcript: Arc::new(Transcript::new(
+                config.transcript_lines,
+                config.clock.clone(),
+            )),
             locked: Mutex::new(HashSet::new()),
-            next_conn: AtomicU64::new(1),
             config,
         });
-        let (stop, stopped) = watch::channel(false);
         let serve_shared = Arc::clone(&shared);
-        // The accept loop, connection limit and bounded shutdown are the SMTP engine's.
         let cfg = &shared.config;
         let admission = Admission {
             max_connections: cfg.max_connections,
@@ -188,26 +176,13 @@ impl Pop3Server {
             // Idle sessions before login are closed after the login timeout.
             wait: cfg.login_timeout.min(cfg.idle_timeout) + ADMISSION_SLACK,
         };
-        let task = tokio::spawn(serve_connections(
-            listener,
-            admission,
-            "POP3",
-            stopped,
-            move |tcp, peer, stop| {
-                let conn_id = serve_shared.next_conn.fetch_add(1, Ordering::Relaxed);
-                session::run(
-                    Arc::clone(&serve_shared),
-                    Box::new(tcp),
-                    peer,
-                    conn_id,
-                    stop,
-                )
-            },
-        ));
-        Ok(Pop3Server {
-            listening: crate::smtp::server::Listening::new(addr, stop, task),
-            shared,
+        let listen = shared.config.listen;
+        let listening = accept::listen(listen, admission, "POP3", move |accepted| {
+            session::run(Arc::clone(&serve_shared), accepted)
         })
+        .await
+        .map_err(Pop3Error::Bind)?;
+        Ok(Pop3Server { listening, shared })
     }
 
     /// The bound address.

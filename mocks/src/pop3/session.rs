@@ -1,37 +1,16 @@
-//! One POP3 connection: greeting, the command loop, and the RFC 1939 states as a closed enum.
-//! A command handler takes the state by value and returns the next one, so a TRANSACTION
-//! command cannot run without a maildrop.
+//! One POP3 connection: greeting, command dispatch, STLS, and the RFC 1939 states as a closed
+//! enum. A command handler takes the state by value and returns the next one, so a TRANSACTION
+//! command cannot run without a maildrop. The session loop, the reads and the TLS upgrade are
+//! the line core's (`line::serve`, `line::Link`).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
+use super::Shared;
 use super::command::{self, Command};
-use super::{Direction, Shared};
+use crate::line::{Accepted, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mailstore::{INBOX, StoreError, StoredMessage};
-use crate::smtp::io::{self, BoxStream, Conn, Line};
-
-/// Consecutive bad commands before `-ERR` and close (the SMTP engine's limit; RFC 1939 leaves
-/// abuse handling to the server).
-const MAX_BAD_COMMANDS: u32 = 10;
-
-/// What the main loop does after a command.
-enum Flow {
-    Continue,
-    Close,
-    StartTls,
-}
-
-/// What a read produced.
-enum Read {
-    Line(Line),
-    /// Peer closed, or the socket failed: nothing more to say.
-    Gone,
-    Timeout,
-    Shutdown,
-}
 
 /// RFC 1939 §3 session states (UPDATE is the QUIT handler of [`Maildrop`]).
 enum State {
@@ -78,134 +57,93 @@ impl Drop for MaildropLock {
 
 struct Session {
     shared: Arc<Shared>,
-    conn: Conn,
-    conn_id: u64,
+    link: Link,
     peer: SocketAddr,
-    stop: watch::Receiver<bool>,
-    tls: bool,
-    bad: u32,
     state: State,
 }
 
 /// Serves one accepted connection to the end.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    stream: BoxStream,
-    peer: SocketAddr,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-) {
-    let opened = io::opening_stream(
-        shared.config.tls.as_ref(),
-        shared.config.implicit_tls,
-        stream,
-        shared.config.idle_timeout,
-    )
-    .await;
-    let Some((stream, tls)) = opened else {
-        tracing::debug!(%peer, "POP3S handshake failed");
-        return;
-    };
-    let mut session = Session {
+pub(crate) async fn run(shared: Arc<Shared>, accepted: Accepted) {
+    let peer = accepted.peer;
+    let cfg = &shared.config;
+    let opening = Opening::new(
+        &shared.transcript,
+        cfg.tls.as_ref(),
+        cfg.implicit_tls,
+        cfg.idle_timeout,
+    );
+    open_and_serve(accepted, opening, |link| Session {
         shared,
-        conn: Conn::new(stream),
-        conn_id,
+        link,
         peer,
-        stop,
-        tls,
-        bad: 0,
         state: State::Authorization { user: None },
-    };
-    session.serve().await;
+    })
+    .await;
 }
 
-impl Session {
-    async fn serve(&mut self) {
-        self.ok("acmeproof POP3 ready");
-        loop {
-            let flow = match self.read().await {
-                Read::Line(Line::Full(bytes)) => self.command(&bytes),
-                Read::Line(Line::TooLong { .. }) => {
-                    self.record_in("<overlong command line dropped>");
-                    // RFC 2449 §4: 255 octets per command line; answer and go on.
-                    self.err("line too long (limit 255 octets)");
-                    Flow::Continue
-                }
-                // RFC 1939 §6: no QUIT, no UPDATE; the maildrop lock goes with the session.
-                Read::Gone => return,
-                Read::Timeout => {
-                    // RFC 1939 §3: the autologout timer closes "without removing any messages
-                    // or sending any response to the client".
-                    tracing::debug!(peer = %self.peer, "POP3 idle timeout");
-                    Flow::Close
-                }
-                Read::Shutdown => {
-                    self.err("[SYS/TEMP] server shutting down");
-                    Flow::Close
-                }
-            };
-            match flow {
-                Flow::Continue => {}
-                Flow::Close => break,
-                Flow::StartTls => {
-                    if !self.start_tls().await {
-                        return;
-                    }
-                    continue;
-                }
-            }
-            if self.bad >= MAX_BAD_COMMANDS {
-                self.err("too many errors, closing");
-                break;
-            }
-        }
-        // A client that stops reading cannot hold the task past the idle timeout.
-        let _ = tokio::time::timeout(self.shared.config.idle_timeout, self.conn.close()).await;
+impl Protocol for Session {
+    type Input = Line;
+
+    fn link(&mut self) -> &mut Link {
+        &mut self.link
     }
 
-    /// Reads a line with the idle timeout, or notices shutdown.
-    async fn read(&mut self) -> Read {
+    fn greet(&mut self) {
+        self.ok("acmeproof POP3 ready");
+    }
+
+    /// A command line with the idle timeout: before login the shorter login timeout, which
+    /// bounds how long idle connections can hold the slots of the connection cap.
+    async fn read(&mut self) -> Result<Line, End> {
         let cfg = &self.shared.config;
-        // Before login the shorter login timeout applies: it bounds how long idle connections
-        // can hold the slots of the connection cap.
         let idle = match self.state {
             State::Authorization { .. } => cfg.login_timeout.min(cfg.idle_timeout),
             State::Transaction(_) => cfg.idle_timeout,
         };
-        let conn = &mut self.conn;
-        let stop = &mut self.stop;
-        tokio::select! {
-            read = tokio::time::timeout(idle, conn.read_line(command::READ_LINE_MAX)) => match read {
-                Ok(Ok(Some(line))) => Read::Line(line),
-                Ok(Ok(None)) | Ok(Err(_)) => Read::Gone,
-                Err(_) => Read::Timeout,
-            },
-            _ = stop.wait_for(|stopping| *stopping) => Read::Shutdown,
+        self.link.read_line(command::READ_LINE_MAX, idle).await
+    }
+
+    async fn handle(&mut self, line: Line) -> Flow {
+        match line {
+            Line::Full(bytes) => self.command(&bytes),
+            Line::TooLong { .. } => {
+                self.link.record_in("<overlong command line dropped>");
+                // RFC 2449 §4: 255 octets per command line; answer and go on.
+                self.err("line too long (limit 255 octets)");
+                Flow::Continue
+            }
         }
     }
 
-    fn record_in(&self, line: &str) {
-        self.shared
-            .transcript
-            .record(self.conn_id, Direction::ClientToServer, line);
+    fn on_timeout(&mut self) {
+        // RFC 1939 §3: the autologout timer closes "without removing any messages or sending
+        // any response to the client".
+        tracing::debug!(peer = %self.peer, "POP3 idle timeout");
     }
 
-    fn send_line(&mut self, line: &str) {
-        self.shared
-            .transcript
-            .record(self.conn_id, Direction::ServerToClient, line);
-        self.conn.queue(line.as_bytes());
-        self.conn.queue(b"\r\n");
+    fn on_shutdown(&mut self) {
+        self.err("[SYS/TEMP] server shutting down");
     }
 
+    fn on_too_many_errors(&mut self) {
+        self.err("too many errors, closing");
+    }
+
+    fn tls_started(&mut self) {
+        // RFC 2595 §4: the session starts over in AUTHORIZATION state (no USER remembered).
+        self.state = State::Authorization { user: None };
+    }
+}
+
+impl Session {
     fn ok(&mut self, text: &str) {
-        self.bad = 0;
-        self.send_line(&format!("+OK {text}"));
+        self.link.reset_bad();
+        self.link.send_line(&format!("+OK {text}"));
     }
 
     fn err(&mut self, text: &str) {
-        self.bad += 1;
-        self.send_line(&format!("-ERR {text}"));
+        self.link.count_bad();
+        self.link.send_line(&format!("-ERR {text}"));
     }
 
     /// `+OK` first line, then `lines` (dot-stuffed), then `.` (RFC 1939 §3 multi-line).
@@ -213,12 +151,12 @@ impl Session {
         self.ok(first);
         for line in lines {
             if line.starts_with('.') {
-                self.send_line(&format!(".{line}"));
+                self.link.send_line(&format!(".{line}"));
             } else {
-                self.send_line(line);
+                self.link.send_line(line);
             }
         }
-        self.send_line(".");
+        self.link.send_line(".");
     }
 
     fn command(&mut self, bytes: &[u8]) -> Flow {
@@ -226,12 +164,12 @@ impl Session {
             Ok(text) => text,
             Err(e) => {
                 let shown = String::from_utf8_lossy(bytes);
-                self.record_in(shown.trim_end_matches(['\r', '\n']));
+                self.link.record_in(shown.trim_end_matches(['\r', '\n']));
                 self.err(&e.text());
                 return Flow::Continue;
             }
         };
-        self.record_in(&redact(text));
+        self.link.record_in(&redact(text));
         let cmd = match command::parse(text) {
             Ok(cmd) => cmd,
             Err(e) => {
@@ -239,7 +177,7 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        tracing::trace!(conn = self.conn_id, ?cmd, "POP3 command");
+        tracing::trace!(conn = self.link.conn_id(), ?cmd, "POP3 command");
         let state = std::mem::replace(&mut self.state, State::Authorization { user: None });
         let (next, flow) = match state {
             State::Authorization { user } => self.authorization(user, cmd),
@@ -253,7 +191,7 @@ impl Session {
         let mut lines: Vec<String> = Vec::new();
         if authorization {
             lines.push("USER".into());
-            if self.shared.config.tls.is_some() && !self.tls {
+            if self.link.offers_tls() {
                 lines.push("STLS".into());
             }
         }
@@ -273,7 +211,7 @@ impl Session {
         }
         // draft-ietf-acme-email-tls-04 §3.4: "POP3 server than returns the base64url encoding
         // of this digest as a value of the "ACME" capability in response to CAPA command".
-        if let Some(digest) = self.shared.config.acme.visible(self.tls) {
+        if let Some(digest) = self.shared.config.acme.visible(self.link.tls()) {
             lines.push(crate::protocol::email_tls::pop3_capability(&digest));
         }
         self.multi("Capability list follows", &lines);
@@ -352,7 +290,7 @@ impl Session {
             // RFC 3206 §4: [SYS/TEMP] for a transient system failure.
             "[SYS/TEMP] cannot open the maildrop".to_owned()
         })?;
-        tracing::debug!(%user, tls = self.tls, messages = messages.len(), "POP3 login");
+        tracing::debug!(%user, tls = self.link.tls(), messages = messages.len(), "POP3 login");
         let mbox = Maildrop {
             user,
             uidvalidity,
@@ -445,13 +383,9 @@ impl Session {
             None => self.ok(&format!("{size} octets")),
             Some(_) => self.ok("top of message follows"),
         }
-        self.shared.transcript.record(
-            self.conn_id,
-            Direction::ServerToClient,
-            &format!("<{} octets of message {num}>", out.len()),
-        );
-        self.conn.queue(&out);
-        self.send_line(".");
+        let shown = format!("<{} octets of message {num}>", out.len());
+        self.link.send_raw(&shown, out);
+        self.link.send_line(".");
     }
 
     /// RFC 1939 §6 UPDATE: the marked messages are flagged `\Deleted` and the INBOX expunged.
@@ -489,15 +423,15 @@ impl Session {
 
     /// RFC 2595 §4: STLS in AUTHORIZATION state only, once, when offered.
     fn stls(&mut self) -> Flow {
-        if self.tls {
+        if self.link.tls() {
             self.err("TLS already active");
             return Flow::Continue;
         }
-        if self.shared.config.tls.is_none() {
+        if !self.link.has_tls_config() {
             self.err("STLS not offered");
             return Flow::Continue;
         }
-        if self.conn.has_buffered() {
+        if self.link.pipelined_after_starttls() {
             // STLS command injection (the CVE-2011-0411 class): plaintext pipelined after STLS
             // must never be read as if it came over TLS. Refuse and close.
             self.err("commands pipelined after STLS refused");
@@ -505,31 +439,6 @@ impl Session {
         }
         self.ok("Begin TLS negotiation");
         Flow::StartTls
-    }
-
-    /// Swaps the plain stream for TLS; on failure the connection is over.
-    async fn start_tls(&mut self) -> bool {
-        let Some(config) = self.shared.config.tls.clone() else {
-            return false;
-        };
-        let placeholder = Conn::new(Box::new(tokio::io::join(
-            tokio::io::empty(),
-            tokio::io::sink(),
-        )));
-        let plain = std::mem::replace(&mut self.conn, placeholder);
-        let idle = self.shared.config.idle_timeout;
-        let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
-            return false;
-        };
-        let Some(tls) = io::handshake(config, stream, idle).await else {
-            tracing::debug!(peer = %self.peer, "STLS handshake failed");
-            return false;
-        };
-        self.conn = Conn::new(tls);
-        self.tls = true;
-        // RFC 2595 §4: the session starts over in AUTHORIZATION state (no USER remembered).
-        self.state = State::Authorization { user: None };
-        true
     }
 }
 

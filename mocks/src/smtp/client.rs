@@ -10,8 +10,8 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::auth::encode_plain;
-use super::io::{BoxStream, Conn, Line};
+use crate::line::sasl::encode_plain;
+use crate::line::{BoxStream, Conn, Line};
 use crate::mail::{Envelope, Reply};
 
 /// Default timeout for connecting and for each reply.

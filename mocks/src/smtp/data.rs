@@ -14,6 +14,24 @@ use crate::mail::Reply;
 /// RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
 pub(crate) const TEXT_LINE_MAX: usize = 1000;
 
+/// How much of one DATA section a transcript keeps: the rest is counted, not kept.
+pub(crate) const DATA_SHOWN_OCTETS: usize = 64 * 1024;
+
+/// The transcript form of a DATA section: the message as received (lossy UTF-8, CRLF kept),
+/// cut after [`DATA_SHOWN_OCTETS`] with a count of what follows; a section the server refused
+/// is only counted.
+pub(crate) fn data_shown(data: Option<&[u8]>, octets: usize) -> String {
+    let Some(data) = data else {
+        return format!("<{octets} octets of DATA, refused>");
+    };
+    let shown = &data[..data.len().min(DATA_SHOWN_OCTETS)];
+    let mut text = String::from_utf8_lossy(shown).into_owned();
+    if data.len() > shown.len() {
+        text.push_str(&format!("… {} more octets", data.len() - shown.len()));
+    }
+    text
+}
+
 /// What feeding a line did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Fed {
@@ -125,6 +143,23 @@ impl DataParser {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn data_is_shown_up_to_the_cap_and_counted_beyond() {
+        assert_eq!(
+            data_shown(Some(b"Subject: x\r\n\r\nhi\r\n"), 17),
+            "Subject: x\r\n\r\nhi\r\n"
+        );
+        let big = vec![b'a'; DATA_SHOWN_OCTETS + 10];
+        let shown = data_shown(Some(&big), big.len());
+        assert!(
+            shown.ends_with("… 10 more octets"),
+            "{}",
+            &shown[shown.len() - 40..]
+        );
+        assert_eq!(shown.len(), DATA_SHOWN_OCTETS + "… 10 more octets".len());
+        assert_eq!(data_shown(None, 99), "<99 octets of DATA, refused>");
+    }
 
     /// Splits like the reader does and feeds until the end.
     fn run(input: &[u8], max: usize) -> (Option<Result<Vec<u8>, Reply>>, usize) {

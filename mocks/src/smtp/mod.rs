@@ -2,16 +2,12 @@
 //! SMTP/LMTP client.
 //!
 //! ```text
-//!   server.rs   accept loop, connection limit, shutdown
 //!   session/    the per-connection state machine (RFC 5321, 2033, 3207, 6531, 1870, 2920):
 //!               mod.rs (loop, HELO/EHLO/LHLO, STARTTLS), transaction.rs (MAIL, RCPT, DATA),
 //!               authenticate.rs (AUTH, RFC 4954)
 //!   command.rs  parsing command lines, paths and MAIL parameters (pure)
 //!   data.rs     DATA: end-of-data detection, dot-unstuffing, bare CR/LF, limits (pure)
-//!   auth.rs     SASL PLAIN / LOGIN decoding (pure)
 //!   reply.rs    rendering single and multi-line replies
-//!   io.rs       a bounded line reader + write buffer over plain or TLS streams
-//!   transcript  the bounded wire log the harness shows
 //!   client.rs   SmtpClient (relays, the CA, tests)
 //!   bench.rs    bench_mx_accept
 //! ```
@@ -28,28 +24,22 @@
 //! - Ten bad commands in a row → `421 4.7.0` and close; idle timeout → `421 4.4.2` and close.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-
 use crate::clock::Clock;
+use crate::line::accept::{self, ADMISSION_SLACK, Admission, Listening};
+use crate::line::transcript::Transcript;
 use crate::mail::{Authenticator, MailSink};
 
-pub(crate) mod auth;
 pub mod bench;
 pub mod client;
 mod command;
 mod data;
-pub(crate) mod io;
 mod reply;
-pub(crate) mod server;
 mod session;
-pub(crate) mod transcript;
 
-pub use transcript::{Direction, TranscriptLine};
+pub use crate::line::{Direction, SHUTDOWN_GRACE, TranscriptLine};
 
 /// Default SIZE (RFC 1870): 10 MiB.
 pub const DEFAULT_MAX_MESSAGE_OCTETS: usize = 10 * 1024 * 1024;
@@ -61,8 +51,6 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_TRANSCRIPT_LINES: usize = 10_000;
 /// Default limit on simultaneous connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
-/// How long open connections get after shutdown starts before they are aborted.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Which server this is. One engine; the role picks greeting, HELO verb and policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,14 +171,13 @@ pub enum SmtpError {
 pub(crate) struct Shared {
     pub(crate) config: SmtpConfig,
     pub(crate) extra: RwLock<Vec<String>>,
-    pub(crate) transcript: transcript::Transcript,
-    pub(crate) next_conn: AtomicU64,
+    pub(crate) transcript: Arc<Transcript>,
 }
 
 /// A running server. Dropping the handle stops it too (the accept loop sees the stop channel
 /// close); [`SmtpServer::shutdown`] stops it and waits, bounded.
 pub struct SmtpServer {
-    listening: crate::smtp::server::Listening,
+    listening: Listening,
     shared: Arc<Shared>,
 }
 
@@ -214,22 +201,31 @@ impl SmtpServer {
         if config.implicit_tls && config.tls.is_none() {
             return Err(SmtpError::Config("implicit_tls needs a TLS config".into()));
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| SmtpError::Bind(crate::bind_error(config.listen, e)))?;
-        let addr = listener.local_addr().map_err(SmtpError::Bind)?;
         let shared = Arc::new(Shared {
             extra: RwLock::new(sanitize_keywords(config.advertise_extra.clone())),
-            transcript: transcript::Transcript::new(config.transcript_lines, config.clock.clone()),
-            next_conn: AtomicU64::new(1),
+            transcript: Arc::new(Transcript::new(
+                config.transcript_lines,
+                config.clock.clone(),
+            )),
             config,
         });
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared), stopped));
-        Ok(SmtpServer {
-            listening: crate::smtp::server::Listening::new(addr, stop, task),
-            shared,
+        let cfg = &shared.config;
+        let admission = Admission {
+            max_connections: cfg.max_connections,
+            // RFC 5321 §3.1: a server may answer 421 at connection time.
+            busy: b"421 4.7.0 too many connections, try later\r\n",
+            tls: accept::implicit_tls(cfg.implicit_tls, cfg.tls.as_ref()),
+            // An idle session is closed after the idle timeout, so a slot frees within it.
+            wait: cfg.idle_timeout + ADMISSION_SLACK,
+        };
+        let serve_shared = Arc::clone(&shared);
+        let listen = shared.config.listen;
+        let listening = accept::listen(listen, admission, "SMTP", move |accepted| {
+            session::run(Arc::clone(&serve_shared), accepted)
         })
+        .await
+        .map_err(SmtpError::Bind)?;
+        Ok(SmtpServer { listening, shared })
     }
 
     /// The bound address.

@@ -1,13 +1,13 @@
 //! STARTTLS (RFC 3501 §6.2.1, RFC 2595), LOGIN (§6.2.3) and AUTHENTICATE PLAIN (§6.2.2, RFC
 //! 4616, SASL-IR RFC 4959).
 
-use super::{Flow, Line, Read, Session};
-use crate::smtp::auth;
-use crate::smtp::io::{self, Conn};
+use super::Session;
+use crate::line::sasl as auth;
+use crate::line::{End, Flow, Line};
 
 impl Session {
     pub(super) fn starttls(&mut self, tag: &str) -> Flow {
-        if self.tls || self.shared.config.tls.is_none() {
+        if !self.link.offers_tls() {
             self.bad_line(&format!("{tag} BAD STARTTLS not available"));
             return Flow::Continue;
         }
@@ -15,7 +15,7 @@ impl Session {
             self.bad_line(&format!("{tag} BAD STARTTLS only before authentication"));
             return Flow::Continue;
         }
-        if self.conn.has_buffered() {
+        if self.link.pipelined_after_starttls() {
             // STARTTLS command injection (the CVE-2011-0411 class): plaintext pipelined after
             // STARTTLS must never be read as if it came over TLS. Refuse and close.
             self.bad_line(&format!("{tag} BAD commands pipelined after STARTTLS"));
@@ -26,34 +26,12 @@ impl Session {
         Flow::StartTls
     }
 
-    pub(super) async fn start_tls(&mut self) -> bool {
-        let Some(config) = self.shared.config.tls.clone() else {
-            return false;
-        };
-        let placeholder = Conn::new(Box::new(tokio::io::join(
-            tokio::io::empty(),
-            tokio::io::sink(),
-        )));
-        let plain = std::mem::replace(&mut self.conn, placeholder);
-        let idle = self.shared.config.idle_timeout;
-        let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
-            return false;
-        };
-        let Some(tls) = io::handshake(config, stream, idle).await else {
-            tracing::debug!(conn_id = self.conn_id, "IMAP STARTTLS handshake failed");
-            return false;
-        };
-        self.conn = Conn::new(tls);
-        self.tls = true;
-        true
-    }
-
     fn login_refused(&mut self, tag: &str) -> bool {
         if self.user.is_some() {
             self.bad_line(&format!("{tag} BAD already authenticated"));
             return true;
         }
-        if self.shared.config.require_tls_for_login && !self.tls {
+        if self.shared.config.require_tls_for_login && !self.link.tls() {
             self.line(&format!("{tag} NO [PRIVACYREQUIRED] use STARTTLS first"));
             return true;
         }
@@ -78,7 +56,7 @@ impl Session {
                 self.line(&format!(
                     "{tag} NO [AUTHENTICATIONFAILED] authentication failed"
                 ));
-                self.bad += 1;
+                self.link.count_bad();
             }
         }
     }
@@ -111,11 +89,11 @@ impl Session {
                         self.bad_line(&format!("{tag} BAD response too long"));
                         return Flow::Continue;
                     }
-                    Err(Read::Timeout) => {
+                    Err(End::Timeout) => {
                         self.line("* BYE Autologout; idle for too long");
                         return Flow::Close;
                     }
-                    Err(Read::Shutdown) => {
+                    Err(End::Shutdown) => {
                         self.line("* BYE server shutting down");
                         return Flow::Close;
                     }
@@ -140,7 +118,7 @@ impl Session {
                 self.line(&format!(
                     "{tag} NO [AUTHENTICATIONFAILED] authentication failed"
                 ));
-                self.bad += 1;
+                self.link.count_bad();
             }
         }
         Flow::Continue

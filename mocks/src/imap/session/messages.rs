@@ -10,7 +10,8 @@ use super::super::fetch::{self, View};
 use super::super::parse::{self, FetchAtt, SeqSet, StoreMode};
 use super::super::response::flag_list;
 use super::super::search::{self, Candidate};
-use super::{Flow, Line, Session, by_uid, store_refusal};
+use super::{Session, by_uid, store_refusal};
+use crate::line::{End, Flow, Line};
 use crate::mailstore::{StoreError, StoreEvent};
 
 /// A UID set in RFC 4315 `uid-set` form: ascending ranges, `a:b` for runs.
@@ -354,25 +355,17 @@ impl Session {
         let max = self.shared.config.max_command_octets;
         let user = self.user();
         loop {
-            if self.conn.flush().await.is_err() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.link.flush(left).await {
                 return Flow::Close;
             }
             let mailbox = self.selected.as_ref().map(|s| s.name.clone());
-            let conn = &mut self.conn;
-            let stop = &mut self.stop;
             enum Wake {
-                Line(Option<Line>),
+                Read(Result<Line, End>),
                 Event(bool),
-                Timeout,
-                Shutdown,
-                Gone,
             }
             let wake = tokio::select! {
-                read = tokio::time::timeout_at(deadline, conn.read_line(max)) => match read {
-                    Ok(Ok(Some(l))) => Wake::Line(Some(l)),
-                    Ok(Ok(None)) | Ok(Err(_)) => Wake::Gone,
-                    Err(_) => Wake::Timeout,
-                },
+                read = self.link.read_line_by(max, deadline) => Wake::Read(read),
                 ev = events.recv() => Wake::Event(match ev {
                     Ok(StoreEvent::Delivered { user: u, mailbox: m, .. })
                     | Ok(StoreEvent::Expunged { user: u, mailbox: m, .. }) => {
@@ -382,12 +375,11 @@ impl Session {
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => false,
                 }),
-                _ = stop.wait_for(|s| *s) => Wake::Shutdown,
             };
             match wake {
                 Wake::Event(true) => self.sync(true),
                 Wake::Event(false) => {}
-                Wake::Line(Some(Line::Full(l))) => {
+                Wake::Read(Ok(Line::Full(l))) => {
                     let text = String::from_utf8_lossy(&l);
                     let text = text.trim_end();
                     self.record_in(text);
@@ -398,19 +390,19 @@ impl Session {
                     }
                     return Flow::Continue;
                 }
-                Wake::Line(_) => {
+                Wake::Read(Ok(Line::TooLong { .. })) => {
                     self.bad_line(&format!("{tag} BAD expected DONE"));
                     return Flow::Continue;
                 }
-                Wake::Timeout => {
+                Wake::Read(Err(End::Timeout)) => {
                     self.line("* BYE Autologout; idle for too long");
                     return Flow::Close;
                 }
-                Wake::Shutdown => {
+                Wake::Read(Err(End::Shutdown)) => {
                     self.line("* BYE server shutting down");
                     return Flow::Close;
                 }
-                Wake::Gone => return Flow::Close,
+                Wake::Read(Err(End::Gone)) => return Flow::Close,
             }
         }
     }

@@ -2,7 +2,8 @@
 //! assembly with literals and limits, and the dispatch of each command.
 //!
 //! ```text
-//!   mod.rs        the session loop, reading a command with its literals, dispatch, sync
+//!   mod.rs        the line core's Protocol (greeting, BYE on the ends), reading a command with
+//!                 its literals, dispatch, sync
 //!   login.rs      STARTTLS, LOGIN, AUTHENTICATE
 //!   mailboxes.rs  SELECT/EXAMINE, LIST/LSUB, STATUS, CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
 //!                 NAMESPACE
@@ -12,39 +13,24 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::parse::{self, Command, Kind, ParseError, SeqNum, SeqSet};
 use super::response::{Charset, Resp};
-use super::{Direction, MAX_DISCARD_OCTETS, Shared};
+use super::{MAX_DISCARD_OCTETS, Shared};
+use crate::line::{Accepted, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mailstore::{StoreError, StoredMessage};
-use crate::smtp::io::{self, BoxStream, Conn, Line};
 
 mod login;
 mod mailboxes;
 mod messages;
 
-/// Consecutive BAD answers before `* BYE` and close.
-const MAX_BAD_COMMANDS: u32 = 10;
-
-/// What the main loop does next.
-enum Flow {
-    Continue,
-    Close,
-    StartTls,
-}
-
 /// What reading a command produced.
-enum Read {
+enum Input {
     /// The command's octets without the final CRLF, literals inlined as `{n}CRLF<octets>`.
     Command(Vec<u8>),
     /// Over `max_command_octets`; the tag if one could be read.
     TooLong(Option<String>),
     /// Already answered (a refused literal); `true` to close.
     Answered(bool),
-    Gone,
-    Timeout,
-    Shutdown,
 }
 
 struct Selected {
@@ -61,46 +47,81 @@ struct Selected {
 
 struct Session {
     shared: Arc<Shared>,
-    conn: Conn,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-    tls: bool,
+    link: Link,
     user: Option<String>,
     selected: Option<Selected>,
     utf8: bool,
-    bad: u32,
 }
 
 /// Serves one accepted connection to the end.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    stream: BoxStream,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-) {
-    let opened = io::opening_stream(
-        shared.config.tls.as_ref(),
-        shared.config.implicit_tls,
-        stream,
-        shared.config.idle_timeout,
-    )
-    .await;
-    let Some((stream, tls)) = opened else {
-        tracing::debug!(conn_id, "IMAP implicit TLS handshake failed");
-        return;
-    };
-    let mut session = Session {
+pub(crate) async fn run(shared: Arc<Shared>, accepted: Accepted) {
+    let cfg = &shared.config;
+    let opening = Opening::new(
+        &shared.transcript,
+        cfg.tls.as_ref(),
+        cfg.implicit_tls,
+        cfg.idle_timeout,
+    );
+    open_and_serve(accepted, opening, |link| Session {
         shared,
-        conn: Conn::new(stream),
-        conn_id,
-        stop,
-        tls,
+        link,
         user: None,
         selected: None,
         utf8: false,
-        bad: 0,
-    };
-    session.serve().await;
+    })
+    .await;
+}
+
+impl Protocol for Session {
+    type Input = Input;
+
+    fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    fn greet(&mut self) {
+        let greeting = format!(
+            "* OK [CAPABILITY {}] acmeproof IMAP ready",
+            self.capabilities()
+        );
+        self.line(&greeting);
+    }
+
+    async fn read(&mut self) -> Result<Input, End> {
+        self.read_command().await
+    }
+
+    async fn handle(&mut self, input: Input) -> Flow {
+        match input {
+            Input::Command(bytes) => self.command(&bytes).await,
+            Input::TooLong(tag) => {
+                self.record_in("<overlong command dropped>");
+                let tag = tag.unwrap_or_else(|| "*".into());
+                self.bad_line(&format!("{tag} BAD command line too long"));
+                Flow::Continue
+            }
+            Input::Answered(true) => Flow::Close,
+            Input::Answered(false) => Flow::Continue,
+        }
+    }
+
+    fn on_timeout(&mut self) {
+        // RFC 3501 §5.4: the autologout timer; the server sends BYE before it closes.
+        self.line("* BYE Autologout; idle for too long");
+    }
+
+    fn on_shutdown(&mut self) {
+        self.line("* BYE server shutting down");
+    }
+
+    fn on_too_many_errors(&mut self) {
+        self.line("* BYE too many bad commands");
+    }
+
+    fn tls_started(&mut self) {
+        // Nothing to forget: STARTTLS is refused after login (RFC 3501 §6.2.1), and the
+        // client asks for CAPABILITY again itself.
+    }
 }
 
 /// The tag at the start of a command (or of the first octets of one), if it has one: a tag
@@ -159,13 +180,13 @@ impl Session {
             "MOVE",
             "CHILDREN",
         ];
-        let login_disabled = cfg.require_tls_for_login && !self.tls;
+        let login_disabled = cfg.require_tls_for_login && !self.link.tls();
         if login_disabled {
             caps.push("LOGINDISABLED");
         } else {
             caps.push("AUTH=PLAIN");
         }
-        if cfg.tls.is_some() && !self.tls {
+        if self.link.offers_tls() {
             caps.push("STARTTLS");
         }
         let mut caps = caps.join(" ");
@@ -173,68 +194,15 @@ impl Session {
         caps.push_str(&format!(" APPENDLIMIT={}", cfg.max_append_octets));
         // draft-ietf-acme-email-tls-05 §3.4: the digest "as a value of the "ACME" IMAP
         // capability", in the greeting's CAPABILITY response code and in CAPABILITY.
-        if let Some(digest) = cfg.acme.visible(self.tls) {
+        if let Some(digest) = cfg.acme.visible(self.link.tls()) {
             caps.push(' ');
             caps.push_str(&crate::protocol::email_tls::imap_capability(&digest));
         }
         caps
     }
 
-    async fn serve(&mut self) {
-        let greeting = format!(
-            "* OK [CAPABILITY {}] acmeproof IMAP ready",
-            self.capabilities()
-        );
-        self.line(&greeting);
-        loop {
-            let flow = match self.read_command().await {
-                Read::Command(bytes) => self.command(&bytes).await,
-                Read::TooLong(tag) => {
-                    self.record_in("<overlong command dropped>");
-                    let tag = tag.unwrap_or_else(|| "*".into());
-                    self.bad_line(&format!("{tag} BAD command line too long"));
-                    Flow::Continue
-                }
-                Read::Answered(close) => {
-                    if close {
-                        Flow::Close
-                    } else {
-                        Flow::Continue
-                    }
-                }
-                Read::Gone => return,
-                Read::Timeout => {
-                    self.line("* BYE Autologout; idle for too long");
-                    Flow::Close
-                }
-                Read::Shutdown => {
-                    self.line("* BYE server shutting down");
-                    Flow::Close
-                }
-            };
-            match flow {
-                Flow::Continue => {}
-                Flow::Close => break,
-                Flow::StartTls => {
-                    if !self.start_tls().await {
-                        return;
-                    }
-                    continue;
-                }
-            }
-            if self.bad >= MAX_BAD_COMMANDS {
-                self.line("* BYE too many bad commands");
-                break;
-            }
-        }
-        // A client that stops reading cannot hold the task past the idle timeout.
-        let _ = tokio::time::timeout(self.shared.config.idle_timeout, self.conn.close()).await;
-    }
-
     fn record_in(&self, line: &str) {
-        self.shared
-            .transcript
-            .record(self.conn_id, Direction::ClientToServer, line);
+        self.link.record_in(line);
     }
 
     /// Queues a response line (flushed before the next read).
@@ -243,50 +211,31 @@ impl Session {
     }
 
     fn send(&mut self, r: Resp) {
-        self.shared
-            .transcript
-            .record(self.conn_id, Direction::ServerToClient, &r.shown);
-        self.conn.queue_owned(r.wire);
-        self.conn.queue(b"\r\n");
+        self.link.send_shown(&r.shown, r.wire);
     }
 
     /// Inside a command whose answer can be large (FETCH): when the unsent output is over the
     /// high water mark, waits (bounded by the idle timeout) until the client has read it.
     /// `false` when the client is gone or reads nothing: the command stops there.
     async fn drain(&mut self) -> bool {
-        if !self.conn.backlogged() {
-            return true;
-        }
         let idle = self.shared.config.idle_timeout;
-        matches!(
-            tokio::time::timeout(idle, self.conn.flush()).await,
-            Ok(Ok(()))
-        )
+        self.link.drain(idle).await
     }
 
     fn bad_line(&mut self, line: &str) {
         self.line(line);
-        self.bad += 1;
+        self.link.count_bad();
     }
 
     fn ok(&mut self, tag: &str, text: &str) {
         self.line(&format!("{tag} OK {text}"));
-        self.bad = 0;
+        self.link.reset_bad();
     }
 
     /// One line with the idle timeout, or shutdown.
-    async fn read_line(&mut self, max: usize) -> Result<Line, Read> {
+    async fn read_line(&mut self, max: usize) -> Result<Line, End> {
         let idle = self.idle_timeout();
-        let conn = &mut self.conn;
-        let stop = &mut self.stop;
-        tokio::select! {
-            read = tokio::time::timeout(idle, conn.read_line(max)) => match read {
-                Ok(Ok(Some(line))) => Ok(line),
-                Ok(Ok(None)) | Ok(Err(_)) => Err(Read::Gone),
-                Err(_) => Err(Read::Timeout),
-            },
-            _ = stop.wait_for(|s| *s) => Err(Read::Shutdown),
-        }
+        self.link.read_line(max, idle).await
     }
 
     /// The autologout timer now: the shorter login timeout until the client has logged in (it
@@ -301,7 +250,7 @@ impl Session {
     }
 
     /// Reads a whole command: its lines and the literals between them.
-    async fn read_command(&mut self) -> Read {
+    async fn read_command(&mut self) -> Result<Input, End> {
         let cfg = &self.shared.config;
         let (max_cmd, max_lit) = (cfg.max_command_octets, cfg.max_literal_octets);
         let idle = self.idle_timeout();
@@ -311,7 +260,7 @@ impl Session {
         loop {
             let room = max_cmd.saturating_sub(line_octets);
             if room == 0 {
-                return Read::TooLong(tag_of(&buf));
+                return Ok(Input::TooLong(tag_of(&buf)));
             }
             let line = match self.read_line(room).await {
                 Ok(Line::Full(l)) => l,
@@ -319,12 +268,12 @@ impl Session {
                     // The tag is in the first line: in what came before a literal, or in the
                     // kept head of this one, when a space shows the tag ended inside it.
                     if !buf.is_empty() {
-                        return Read::TooLong(tag_of(&buf));
+                        return Ok(Input::TooLong(tag_of(&buf)));
                     }
                     let tag = head.contains(&b' ').then(|| tag_of(&head)).flatten();
-                    return Read::TooLong(tag);
+                    return Ok(Input::TooLong(tag));
                 }
-                Err(r) => return r,
+                Err(end) => return Err(end),
             };
             line_octets += line.len();
             let body = line
@@ -334,7 +283,7 @@ impl Session {
             buf.extend_from_slice(body);
             let Ok(Some((n, sync))) = parse::trailing_literal(body) else {
                 // No literal, or a bad announcement (`{abc}`) the parser will refuse.
-                return Read::Command(buf);
+                return Ok(Input::Command(buf));
             };
             let append = is_append(&buf);
             // APPEND carries a whole message in one literal (RFC 7889 APPENDLIMIT); its other
@@ -352,18 +301,14 @@ impl Session {
                 if let Some(refusal) = self.refuse_before_literal(&buf) {
                     self.record_in(&shown(&buf));
                     self.bad_line(&refusal);
-                    return Read::Answered(false);
+                    return Ok(Input::Answered(false));
                 }
                 self.line("+ Ready for literal data");
             }
             buf.extend_from_slice(b"\r\n");
-            let read = tokio::time::timeout(idle, self.conn.read_exact(n as usize, Some(&mut buf)));
-            match read.await {
-                Ok(Ok(true)) => {}
-                // Disconnected mid-literal: nothing to answer.
-                Ok(Ok(false)) | Ok(Err(_)) => return Read::Gone,
-                Err(_) => return Read::Timeout,
-            }
+            self.link
+                .read_exact(n as usize, Some(&mut buf), idle)
+                .await?;
             literal_octets += n;
         }
     }
@@ -410,7 +355,13 @@ impl Session {
     /// a non-synchronising one is on its way and is dropped unread (or the connection closed).
     /// The answer carries TOOBIG: `NO` for an APPEND over APPENDLIMIT (RFC 7889 §4), `BAD` for
     /// any other command, which cannot be read without its literal.
-    async fn refuse_literal(&mut self, buf: &[u8], n: u64, sync: bool, append: bool) -> Read {
+    async fn refuse_literal(
+        &mut self,
+        buf: &[u8],
+        n: u64,
+        sync: bool,
+        append: bool,
+    ) -> Result<Input, End> {
         self.record_in(&format!("<command with a literal of {n} octets refused>"));
         let tag = tag_of(buf).unwrap_or_else(|| "*".into());
         let answer = if append {
@@ -420,26 +371,20 @@ impl Session {
         };
         if sync {
             self.bad_line(&answer);
-            return Read::Answered(false);
+            return Ok(Input::Answered(false));
         }
         if n > MAX_DISCARD_OCTETS {
             self.bad_line(&answer);
             self.line("* BYE literal too large");
-            return Read::Answered(true);
+            return Ok(Input::Answered(true));
         }
         let idle = self.shared.config.idle_timeout;
-        match tokio::time::timeout(idle, self.conn.read_exact(n as usize, None)).await {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) | Ok(Err(_)) => return Read::Gone,
-            Err(_) => return Read::Timeout,
-        }
+        self.link.read_exact(n as usize, None, idle).await?;
         // The rest of the command line follows the literal; drop it too (bounded).
-        match self.read_line(self.shared.config.max_command_octets).await {
-            Ok(_) => {}
-            Err(r) => return r,
-        }
+        self.read_line(self.shared.config.max_command_octets)
+            .await?;
         self.bad_line(&answer);
-        Read::Answered(false)
+        Ok(Input::Answered(false))
     }
 
     async fn command(&mut self, bytes: &[u8]) -> Flow {

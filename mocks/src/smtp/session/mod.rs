@@ -1,40 +1,20 @@
-//! One connection's state machine: greeting, the command loop, HELO/EHLO/LHLO, STARTTLS and the
-//! limits. The mail transaction is in `transaction`, AUTH in `authenticate`; parsing is in
-//! `command`, DATA content in `data`, SASL decoding in `auth`.
+//! One connection's state machine: greeting, command dispatch, HELO/EHLO/LHLO, STARTTLS and the
+//! SMTP answers to the line core's ends (idle timeout, shutdown, too many errors). The session
+//! loop, the reads and the TLS upgrade are the line core's (`line::serve`, `line::Link`); the
+//! mail transaction is in `transaction`, AUTH in `authenticate`; parsing is in `command`, DATA
+//! content in `data`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::command::{self, Command};
-use super::io::{self, BoxStream, Conn, Line};
 use super::reply;
-use super::{Direction, Role, Shared};
+use super::{Role, Shared};
+use crate::line::{Accepted, End, Flow, Line, Link, Opening, Protocol, open_and_serve};
 use crate::mail::{Reply, Session as SessionInfo};
 
 mod authenticate;
 mod transaction;
-
-/// Consecutive bad commands before `421 4.7.0` and close (RFC 5321 §4.3.2 lets a server close
-/// on abuse; Postfix `smtpd_hard_error_limit` is the same idea).
-pub(crate) const MAX_BAD_COMMANDS: u32 = 10;
-
-/// What the main loop does after a command.
-enum Flow {
-    Continue,
-    Close,
-    StartTls,
-}
-
-/// What a read produced.
-enum Read {
-    Line(Line),
-    /// Peer closed, or the socket failed: nothing more to say.
-    Gone,
-    Timeout,
-    Shutdown,
-}
 
 /// How an exchange inside a command (AUTH continuation) ended early.
 enum Stop {
@@ -59,91 +39,90 @@ struct Txn {
 
 struct Session {
     shared: Arc<Shared>,
-    conn: Conn,
-    conn_id: u64,
+    link: Link,
     peer: SocketAddr,
-    stop: watch::Receiver<bool>,
-    tls: bool,
     /// The HELO/EHLO/LHLO name and whether it was EHLO/LHLO (extensions allowed).
     helo: Option<(String, bool)>,
     auth_user: Option<String>,
     txn: Option<Txn>,
-    bad: u32,
 }
 
 /// Serves one accepted connection to the end.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    stream: BoxStream,
-    peer: SocketAddr,
-    conn_id: u64,
-    stop: watch::Receiver<bool>,
-) {
-    let opened = io::opening_stream(
-        shared.config.tls.as_ref(),
-        shared.config.implicit_tls,
-        stream,
-        shared.config.idle_timeout,
-    )
-    .await;
-    let Some((stream, tls)) = opened else {
-        tracing::debug!(%peer, "implicit TLS handshake failed");
-        return;
-    };
-    let mut session = Session {
+pub(crate) async fn run(shared: Arc<Shared>, accepted: Accepted) {
+    let peer = accepted.peer;
+    let cfg = &shared.config;
+    let opening = Opening::new(
+        &shared.transcript,
+        cfg.tls.as_ref(),
+        cfg.implicit_tls,
+        cfg.idle_timeout,
+    );
+    open_and_serve(accepted, opening, |link| Session {
         shared,
-        conn: Conn::new(stream),
-        conn_id,
+        link,
         peer,
-        stop,
-        tls,
         helo: None,
         auth_user: None,
         txn: None,
-        bad: 0,
-    };
-    session.serve().await;
+    })
+    .await;
+}
+
+impl Protocol for Session {
+    type Input = Line;
+
+    fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    fn greet(&mut self) {
+        let kind = if self.lmtp() { "LMTP" } else { "ESMTP" };
+        let greeting = format!("{} {kind} acmeproof", self.shared.config.hostname);
+        self.reply(reply::plain(220, greeting));
+    }
+
+    async fn read(&mut self) -> Result<Line, End> {
+        self.read_line(command::READ_LINE_MAX).await
+    }
+
+    async fn handle(&mut self, line: Line) -> Flow {
+        match line {
+            Line::Full(bytes) => self.command(&bytes).await,
+            Line::TooLong { .. } => {
+                self.record_in("<overlong command line dropped>");
+                // RFC 5321 §4.5.3.1.9: "500 Line too long"; the session goes on.
+                self.reply(Reply::new(500, (5, 5, 6), "line too long"));
+                Flow::Continue
+            }
+        }
+    }
+
+    fn on_timeout(&mut self) {
+        self.idle_timeout();
+    }
+
+    fn on_shutdown(&mut self) {
+        self.shutting_down();
+    }
+
+    fn on_too_many_errors(&mut self) {
+        // RFC 5321 §4.3.2 lets a server close on abuse.
+        self.reply(Reply::new(421, (4, 7, 0), "too many errors, closing"));
+    }
+
+    fn tls_started(&mut self) {
+        // RFC 3207 §4.2: "the server MUST discard any knowledge obtained from the client,
+        // such as the argument to the EHLO command, which was not obtained from the TLS
+        // negotiation itself"; the client must EHLO again.
+        self.helo = None;
+        self.auth_user = None;
+        self.txn = None;
+    }
 }
 
 impl Session {
     fn lmtp(&self) -> bool {
         self.shared.config.role == Role::Lmtp
-    }
-
-    async fn serve(&mut self) {
-        let kind = if self.lmtp() { "LMTP" } else { "ESMTP" };
-        let greeting = format!("{} {kind} acmeproof", self.shared.config.hostname);
-        self.reply(reply::plain(220, greeting));
-        loop {
-            let flow = match self.read(command::READ_LINE_MAX).await {
-                Read::Line(Line::Full(bytes)) => self.command(&bytes).await,
-                Read::Line(Line::TooLong { .. }) => {
-                    self.record_in("<overlong command line dropped>");
-                    // RFC 5321 §4.5.3.1.9: "500 Line too long"; the session goes on.
-                    self.reply(Reply::new(500, (5, 5, 6), "line too long"));
-                    Flow::Continue
-                }
-                Read::Gone => return,
-                Read::Timeout => self.idle_timeout(),
-                Read::Shutdown => self.shutting_down(),
-            };
-            match flow {
-                Flow::Continue => {}
-                Flow::Close => break,
-                Flow::StartTls => {
-                    if !self.start_tls().await {
-                        return;
-                    }
-                    continue;
-                }
-            }
-            if self.bad >= MAX_BAD_COMMANDS {
-                self.reply(Reply::new(421, (4, 7, 0), "too many errors, closing"));
-                break;
-            }
-        }
-        // A client that stops reading cannot hold the task past the idle timeout.
-        let _ = tokio::time::timeout(self.shared.config.idle_timeout, self.conn.close()).await;
     }
 
     fn idle_timeout(&mut self) -> Flow {
@@ -156,44 +135,26 @@ impl Session {
         Flow::Close
     }
 
-    /// Reads a line with the idle timeout, or notices shutdown.
-    async fn read(&mut self, max: usize) -> Read {
-        let idle = self.shared.config.idle_timeout;
-        let conn = &mut self.conn;
-        let stop = &mut self.stop;
-        tokio::select! {
-            read = tokio::time::timeout(idle, conn.read_line(max)) => match read {
-                Ok(Ok(Some(line))) => Read::Line(line),
-                Ok(Ok(None)) | Ok(Err(_)) => Read::Gone,
-                Err(_) => Read::Timeout,
-            },
-            _ = stop.wait_for(|stopping| *stopping) => Read::Shutdown,
-        }
+    /// Reads a line of at most `max` octets with the idle timeout, or notices shutdown.
+    async fn read_line(&mut self, max: usize) -> Result<Line, End> {
+        self.link
+            .read_line(max, self.shared.config.idle_timeout)
+            .await
     }
 
     fn record_in(&self, line: &str) {
-        self.shared
-            .transcript
-            .record(self.conn_id, Direction::ClientToServer, line);
+        self.link.record_in(line);
     }
 
     /// Queues a reply (flushed before the next read) and counts bad commands.
     fn reply(&mut self, r: Reply) {
         let line = reply::line(&r);
-        self.send_line(&line);
+        self.link.send_line(&line);
         if matches!(r.code, 500..=504 | 555) {
-            self.bad += 1;
+            self.link.count_bad();
         } else if r.code < 400 {
-            self.bad = 0;
+            self.link.reset_bad();
         }
-    }
-
-    fn send_line(&mut self, line: &str) {
-        self.shared
-            .transcript
-            .record(self.conn_id, Direction::ServerToClient, line);
-        self.conn.queue(line.as_bytes());
-        self.conn.queue(b"\r\n");
     }
 
     async fn command(&mut self, bytes: &[u8]) -> Flow {
@@ -293,7 +254,7 @@ impl Session {
         }
         lines.push("ENHANCEDSTATUSCODES".into());
         lines.push(format!("SIZE {}", cfg.max_message_octets));
-        if cfg.tls.is_some() && !self.tls {
+        if self.link.offers_tls() {
             lines.push("STARTTLS".into());
         }
         if self.auth_offered() {
@@ -305,13 +266,13 @@ impl Session {
         // draft-ietf-acme-email-tls-05 §3.4: "SMTP server than returns the base64url encoding
         // of this digest as a value of the "ACME" EHLO capability."
         // Listed right after the greeting line, so it is a `250-` line as in the -05 example.
-        if let Some(digest) = cfg.acme.visible(self.tls) {
+        if let Some(digest) = cfg.acme.visible(self.link.tls()) {
             lines.insert(1, crate::protocol::email_tls::ehlo_capability(&digest));
         }
         for line in reply::multi(250, &lines) {
-            self.send_line(&line);
+            self.link.send_line(&line);
         }
-        self.bad = 0;
+        self.link.reset_bad();
     }
 
     /// RFC 4954 §4 + RFC 8314 §3.3: Submission offers AUTH only under TLS unless configured
@@ -320,21 +281,21 @@ impl Session {
         let cfg = &self.shared.config;
         cfg.role == Role::Submission
             && cfg.auth.is_some()
-            && (self.tls || !cfg.require_tls_for_auth)
+            && (self.link.tls() || !cfg.require_tls_for_auth)
     }
 
     fn starttls(&mut self) -> Flow {
-        if self.tls {
+        if self.link.tls() {
             self.reply(Reply::new(503, (5, 5, 1), "TLS already active"));
             return Flow::Continue;
         }
-        if self.shared.config.tls.is_none() {
+        if !self.link.has_tls_config() {
             self.reply(Reply::new(502, (5, 5, 1), "STARTTLS not offered"));
             return Flow::Continue;
         }
-        if self.conn.has_buffered() {
-            // RFC 3207 §4.2, the CVE-2011-0411 class: plaintext pipelined after
-            // STARTTLS must never be read as if it came over TLS. Refuse and close.
+        if self.link.pipelined_after_starttls() {
+            // RFC 3207 §4.2, the CVE-2011-0411 class: plaintext pipelined after STARTTLS
+            // must never be read as if it came over TLS. Refuse and close.
             self.reply(Reply::new(
                 501,
                 (5, 5, 4),
@@ -346,33 +307,6 @@ impl Session {
         Flow::StartTls
     }
 
-    /// Swaps the plain stream for TLS; on failure the connection is over.
-    async fn start_tls(&mut self) -> bool {
-        let Some(config) = self.shared.config.tls.clone() else {
-            return false;
-        };
-        let placeholder = Conn::new(Box::new(tokio::io::join(
-            tokio::io::empty(),
-            tokio::io::sink(),
-        )));
-        let plain = std::mem::replace(&mut self.conn, placeholder);
-        let idle = self.shared.config.idle_timeout;
-        let Ok(Ok(stream)) = tokio::time::timeout(idle, plain.into_stream()).await else {
-            return false;
-        };
-        let Some(tls) = io::handshake(config, stream, self.shared.config.idle_timeout).await else {
-            tracing::debug!(peer = %self.peer, "STARTTLS handshake failed");
-            return false;
-        };
-        self.conn = Conn::new(tls);
-        self.tls = true;
-        // RFC 3207 §4.2: discard all knowledge from the client; it must EHLO again.
-        self.helo = None;
-        self.auth_user = None;
-        self.txn = None;
-        true
-    }
-
     /// What the sink learns about this session.
     fn info(&self, smtputf8: bool) -> SessionInfo {
         let (helo, esmtp) = self.helo.clone().unwrap_or_default();
@@ -380,13 +314,13 @@ impl Session {
             peer: self.peer,
             helo,
             authenticated_as: self.auth_user.clone(),
-            tls: self.tls,
+            tls: self.link.tls(),
             server_name: self.shared.config.hostname.clone(),
             protocol: protocol_keyword(
                 self.lmtp(),
                 esmtp,
                 smtputf8,
-                self.tls,
+                self.link.tls(),
                 self.auth_user.is_some(),
             ),
         }

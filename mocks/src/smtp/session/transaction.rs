@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use super::super::command::Param;
 use super::super::data::{DataParser, Fed, TEXT_LINE_MAX};
-use super::super::io::Line;
 use super::super::{Role, reply};
-use super::{Flow, Read, Session, Txn};
+use super::{Flow, Session, Txn};
+use crate::line::End;
+use crate::line::Line;
 use crate::mail::{Envelope, Incoming, Reply};
 
 impl Session {
@@ -161,22 +162,22 @@ impl Session {
         ));
         let mut parser = DataParser::new(self.shared.config.max_message_octets);
         loop {
-            match self.read(TEXT_LINE_MAX).await {
-                Read::Line(Line::Full(line)) => {
+            match self.read_line(TEXT_LINE_MAX).await {
+                Ok(Line::Full(line)) => {
                     if parser.feed(&line) == Fed::End {
                         break;
                     }
                 }
-                Read::Line(Line::TooLong { crlf, .. }) => parser.feed_too_long(crlf),
+                Ok(Line::TooLong { crlf, .. }) => parser.feed_too_long(crlf),
                 // The transaction is abandoned: the sink gets nothing.
-                Read::Gone => return Flow::Close,
-                Read::Timeout => return self.idle_timeout(),
-                Read::Shutdown => return self.shutting_down(),
+                Err(End::Gone) => return Flow::Close,
+                Err(End::Timeout) => return self.idle_timeout(),
+                Err(End::Shutdown) => return self.shutting_down(),
             }
         }
         let octets = parser.octets();
         let finished = parser.finish();
-        self.record_in(&super::super::transcript::data_shown(
+        self.record_in(&super::super::data::data_shown(
             finished.as_deref().ok(),
             octets,
         ));
@@ -240,7 +241,7 @@ impl Session {
             let first_failure = replies.iter().position(|r| !r.is_positive());
             for (i, r) in replies.iter().enumerate() {
                 if !r.is_positive() && Some(i) != first_failure {
-                    tracing::info!(conn = self.conn_id, reply = %r, "further recipient failure");
+                    tracing::info!(conn = self.link.conn_id(), reply = %r, "further recipient failure");
                 }
             }
             let answer = match first_failure {

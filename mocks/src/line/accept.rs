@@ -1,6 +1,6 @@
-//! The accept loop: one task per connection, a connection limit with a bounded wait for a slot
-//! (see [`Admission`]), and shutdown that stops accepting, tells sessions to close, and aborts
-//! what is left after a grace period. Shared by the SMTP, IMAP and POP3 servers.
+//! The accept loop of every line server (SMTP, LMTP, IMAP, POP3): one task per connection, a
+//! connection limit with a bounded wait for a slot (see [`Admission`]), and shutdown that stops
+//! accepting, tells sessions to close, and aborts what is left after [`SHUTDOWN_GRACE`].
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,28 +13,21 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::io::{self, BoxStream};
-use super::{SHUTDOWN_GRACE, Shared, session};
+use super::conn::{self, BoxStream};
 
-/// The SMTP accept loop.
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    stop: watch::Receiver<bool>,
-) {
-    let admission = Admission {
-        max_connections: shared.config.max_connections,
-        // RFC 5321 §3.1: a server may answer 421 at connection time.
-        busy: b"421 4.7.0 too many connections, try later\r\n",
-        tls: implicit_tls(shared.config.implicit_tls, shared.config.tls.as_ref()),
-        // An idle session is closed after the idle timeout, so a slot frees within it.
-        wait: shared.config.idle_timeout + ADMISSION_SLACK,
-    };
-    serve_connections(listener, admission, "SMTP", stop, move |tcp, peer, stop| {
-        let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-        session::run(Arc::clone(&shared), Box::new(tcp), peer, conn_id, stop)
-    })
-    .await;
+/// How long open connections get after shutdown starts before they are aborted.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// A connection the accept loop let in.
+pub(crate) struct Accepted {
+    /// The TCP stream, boxed so TLS can take its place.
+    pub(crate) stream: BoxStream,
+    /// The peer's address.
+    pub(crate) peer: SocketAddr,
+    /// The connection's number, from 1 in accept order (the transcript shows it).
+    pub(crate) conn_id: u64,
+    /// Turns true when the server shuts down.
+    pub(crate) stop: watch::Receiver<bool>,
 }
 
 /// How much longer than a server's idle bound a connection over the cap waits for a slot: the
@@ -69,19 +62,42 @@ pub(crate) struct Admission {
     pub(crate) wait: Duration,
 }
 
+/// Binds `listen` and runs [`serve_connections`] on it in a task: the running server's handle.
+pub(crate) async fn listen<F, Fut>(
+    listen: SocketAddr,
+    admission: Admission,
+    protocol: &'static str,
+    serve: F,
+) -> std::io::Result<Listening>
+where
+    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| crate::bind_error(listen, e))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(serve_connections(
+        listener, admission, protocol, stopped, serve,
+    ));
+    Ok(Listening::new(addr, stop, task))
+}
+
 /// Accepts until `stop` turns true (or its sender is dropped) and runs `serve` for each
 /// connection [`Admission`] lets in, then gives open sessions [`SHUTDOWN_GRACE`] to finish
 /// before aborting them. Every task (session, waiter, refusal) is in one `JoinSet`.
-pub(crate) async fn serve_connections<F, Fut>(
+async fn serve_connections<F, Fut>(
     listener: TcpListener,
     admission: Admission,
     protocol: &'static str,
     mut stop: watch::Receiver<bool>,
     serve: F,
 ) where
-    F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
+    F: Fn(Accepted) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let mut next_conn = 0u64;
     let admission = Arc::new(admission);
     let slots = Arc::new(Semaphore::new(admission.max_connections));
     let waiting = Arc::new(AtomicUsize::new(0));
@@ -98,8 +114,15 @@ pub(crate) async fn serve_connections<F, Fut>(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
+                next_conn += 1;
+                let conn_id = next_conn;
                 if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
-                    let session = serve(tcp, peer, stop.clone());
+                    let session = serve(Accepted {
+                        stream: Box::new(tcp),
+                        peer,
+                        conn_id,
+                        stop: stop.clone(),
+                    });
                     tasks.spawn(async move {
                         session.await;
                         drop(slot);
@@ -119,7 +142,8 @@ pub(crate) async fn serve_connections<F, Fut>(
                     match slot {
                         Ok(Ok(slot)) => {
                             waiting.fetch_sub(1, Ordering::Relaxed);
-                            serve(tcp, peer, stop).await;
+                            let stream: BoxStream = Box::new(tcp);
+                            serve(Accepted { stream, peer, conn_id, stop }).await;
                             drop(slot);
                         }
                         _ => {
@@ -155,7 +179,7 @@ pub(crate) async fn serve_connections<F, Fut>(
 async fn refuse(tcp: TcpStream, admission: &Admission) {
     let mut stream: BoxStream = Box::new(tcp);
     if let Some(tls) = &admission.tls {
-        match io::accept_tls(Arc::clone(tls), stream, REFUSAL_HANDSHAKE_TIMEOUT).await {
+        match conn::accept_tls(Arc::clone(tls), stream, REFUSAL_HANDSHAKE_TIMEOUT).await {
             Some(s) => stream = s,
             None => return,
         }

@@ -1,5 +1,6 @@
-//! A bounded line reader and a write buffer over a plain or TLS stream, shared by the server
-//! and the client.
+//! A bounded line reader and a write buffer over a plain or TLS stream, shared by the line
+//! servers (SMTP, LMTP, IMAP, POP3) and the SMTP client, and the server side of the TLS
+//! handshakes (implicit TLS, STARTTLS/STLS).
 //!
 //! Never allocates more than `max + READ_CHUNK` for a line: a longer line is consumed up to its
 //! LF and reported as [`Line::TooLong`]. Replies are buffered and flushed before the next
@@ -13,7 +14,7 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Anything we can speak SMTP over: a TcpStream, a TLS stream over one, a test duplex.
+/// Anything a line protocol can run over: a TcpStream, a TLS stream over one, a test duplex.
 pub(crate) trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
 
