@@ -26,32 +26,6 @@ pub fn dns01_txt_value(token: &str, thumbprint: &str) -> String {
     digest(&key_authorization(token, thumbprint))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc8555_tokens() {
-        // Computed from the RFC 8555 §8.3 token and the RFC 7638 key.
-        let ka = key_authorization(
-            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
-        );
-        assert_eq!(
-            ka,
-            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
-        assert_eq!(digest(&ka), "_cC5rvB9vM8qzT3MTBcTeVpQwtbNypBXyQnE4fhM9QQ");
-        assert_ne!(
-            dns01_txt_value(
-                "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
-                "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
-            ),
-            "_cC5rvB9vM8qzT3MTBcTeVpQwtbNypBXyQnE4fhM9QQ"
-        );
-    }
-}
-
 /// Checks the challenges of an authorization the server refused after the client proved it
 /// with the value this module computes, under ACME-27 (RFC 8555 §8.1: "keyAuthorization =
 /// token || '.' || base64url(Thumbprint(accountKey))"): an http-01, dns-01 or tls-alpn-01
@@ -78,6 +52,32 @@ pub fn check_refused_proof(authz: &serde_json::Value) -> Findings {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8555_tokens() {
+        // Computed from the RFC 8555 §8.3 token and the RFC 7638 key.
+        let ka = key_authorization(
+            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+        );
+        assert_eq!(
+            ka,
+            "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(digest(&ka), "_cC5rvB9vM8qzT3MTBcTeVpQwtbNypBXyQnE4fhM9QQ");
+        assert_ne!(
+            dns01_txt_value(
+                "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+                "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
+            ),
+            "_cC5rvB9vM8qzT3MTBcTeVpQwtbNypBXyQnE4fhM9QQ"
+        );
+    }
 }
 
 /// Compares a received digest with the expected one in constant time (RFC 8823 §6: an attacker

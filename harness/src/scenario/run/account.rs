@@ -4,7 +4,8 @@
 //! files a mismatch under the step's `req`.
 
 use acmeproof_mocks::account_key::{AccountKey, KeyAlg, SignWith};
-use acmeproof_protocol::{Level, b64url};
+use acmeproof_protocol::b64url;
+use acmeproof_protocol::objects;
 use serde_json::{Map, json};
 
 use super::{Context, StepError, WAIT, expectation, one_of, refused_own_nonce};
@@ -13,6 +14,25 @@ use crate::scenario::model::{
     KeyChangeFault, KeyChangeStep, NewAccountCase, NewAccountStep, ReqStep, RevokeBy, RevokeStep,
 };
 use crate::sut::Sut;
+
+/// A newAccount answer, owned: a success's status and Location, or a refusal's problem type.
+#[derive(Debug)]
+enum OwnedAnswer {
+    Success(u16, Option<String>),
+    Refused(String),
+}
+
+impl OwnedAnswer {
+    fn view(&self) -> objects::AccountAnswer<'_> {
+        match self {
+            OwnedAnswer::Success(status, location) => objects::AccountAnswer::Success {
+                status: *status,
+                location: location.as_deref(),
+            },
+            OwnedAnswer::Refused(kind) => objects::AccountAnswer::Refused(kind),
+        }
+    }
+}
 
 /// The certificate a `revoke` step revokes: the last `issue-dns` issuance and its names.
 #[derive(Debug, Clone)]
@@ -101,38 +121,52 @@ impl Context<'_> {
         }
     }
 
-    /// RFC 8555 §7.3: "the server creates an account ... returns this account object in a 201
-    /// (Created) response, with the account URL in a Location header field"; §7.3.1: for a key
-    /// it knows, "the server MUST return a 200 (OK) response with a Location header field
-    /// pointing to the existing account".
-    async fn account_created(&mut self, s: &NewAccountStep) -> Result<(), StepError> {
+    /// RFC 8555 §7.3 and §7.3.1, decided by [`objects::check_new_account`] (ACME-15): a new
+    /// key's newAccount, then the same request again.
+    async fn account_created(&mut self, _s: &NewAccountStep) -> Result<(), StepError> {
         let client = self.connect(self.fresh_key("new-account")?).await?;
         let url = client.directory().new_account.clone();
         let payload = json!({ "termsOfServiceAgreed": true, "contact": self.contact() });
         let first = client.post_with(&url, Some(&payload), SignWith::Jwk).await;
         let again = client.post_with(&url, Some(&payload), SignWith::Jwk).await;
-        let mut problems = Vec::new();
-        let created = self.answered(first, "the first newAccount", 201, &mut problems)?;
-        let found = self.answered(
-            again,
-            "newAccount again with the same key",
-            200,
-            &mut problems,
-        )?;
-        if let (Some(created), Some(found)) = (created, found) {
-            match (created.location(), found.location()) {
-                (Some(a), Some(b)) if a == b => {}
-                (Some(a), b) => problems.push(format!(
-                    "the second Location {b:?} is not the first's {a:?}"
+        let (first, again) = (self.account_answer(first)?, self.account_answer(again)?);
+        self.judged(objects::check_new_account(first.view(), again.view()))
+    }
+
+    /// A newAccount answer as the protocol's checks take it, or why the step stops.
+    fn account_answer(
+        &mut self,
+        answer: Result<Response, AcmeError>,
+    ) -> Result<OwnedAnswer, StepError> {
+        match answer {
+            Ok(r) => Ok(OwnedAnswer::Success(r.status, r.location())),
+            Err(e) => match self.unusable(&e) {
+                Some(stop) => Err(stop),
+                None => Ok(OwnedAnswer::Refused(
+                    e.problem_kind().unwrap_or_default().to_owned(),
                 )),
-                (None, _) => problems.push("the 201 carries no Location".into()),
-            }
+            },
         }
-        self.verdict(
-            &s.req,
-            "201 and a Location, then 200 and the same Location for the same key",
-            problems,
-        )
+    }
+
+    /// Ok without findings; else the findings, and the step failed.
+    fn judged(&mut self, found: acmeproof_protocol::Findings) -> Result<(), StepError> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        let detail = found
+            .as_slice()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: expected {}; observed {}",
+                    f.req, f.expected, f.observed
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.findings.extend(found);
+        Err(StepError::Expectation(detail))
     }
 
     /// One answer held to `status`: the response, or a problem noted in `problems`.
@@ -159,56 +193,27 @@ impl Context<'_> {
         }
     }
 
-    /// RFC 8555 §7.3.1: "If the "onlyReturnExisting" field is present with the value "true",
-    /// then the server MUST NOT create a new account if one does not already exist ... the
-    /// server returns an error of type "accountDoesNotExist"" ; a known key gets 200 and the
-    /// account's Location.
-    async fn only_return_existing(&mut self, s: &NewAccountStep) -> Result<(), StepError> {
+    /// RFC 8555 §7.3.1, decided by [`objects::check_only_return_existing`] (ACME-15): the
+    /// scenario's key and a key the server never saw, each with `onlyReturnExisting`.
+    async fn only_return_existing(&mut self, _s: &NewAccountStep) -> Result<(), StepError> {
         let payload = json!({ "onlyReturnExisting": true });
         let stranger = self.connect(self.fresh_key("stranger")?).await?;
         let (known, account_url) = {
             let client = self.account("account").await?;
             let url = client.directory().new_account.clone();
             let known = client.post_with(&url, Some(&payload), SignWith::Jwk).await;
-            (known, client.account_url())
+            (known, client.account_url().unwrap_or_default())
         };
         let url = stranger.directory().new_account.clone();
         let unknown = stranger
             .post_with(&url, Some(&payload), SignWith::Jwk)
             .await;
-        let mut problems = Vec::new();
-        if let Some(r) = self.answered(
-            known,
-            "onlyReturnExisting for the account's key",
-            200,
-            &mut problems,
-        )? && r.location() != account_url
-        {
-            problems.push(format!(
-                "its Location {:?} is not the account's {account_url:?}",
-                r.location()
-            ));
-        }
-        match unknown {
-            Ok(r) => problems.push(format!(
-                "onlyReturnExisting for an unknown key answered {} (accountDoesNotExist expected)",
-                r.status
-            )),
-            Err(e) => {
-                if let Some(stop) = self.unusable(&e) {
-                    return Err(stop);
-                }
-                if e.problem_kind() != Some("accountDoesNotExist") {
-                    problems.push(format!("onlyReturnExisting for an unknown key: {e}"));
-                }
-            }
-        }
-        self.verdict(
-            &s.req,
-            "onlyReturnExisting: 200 and the Location for a known key, accountDoesNotExist \
-             for an unknown one",
-            problems,
-        )
+        let (known, unknown) = (self.account_answer(known)?, self.account_answer(unknown)?);
+        self.judged(objects::check_only_return_existing(
+            known.view(),
+            &account_url,
+            unknown.view(),
+        ))
     }
 
     /// RFC 8555 §7.3: with `meta.termsOfService` in the directory, a newAccount without
@@ -484,9 +489,8 @@ impl Context<'_> {
         self.verdict(&s.req, &expected, problems)
     }
 
-    /// RFC 8555 §7.1.2.1: "The server SHOULD include pending orders and SHOULD NOT include
-    /// orders that are invalid in the array of URLs". The scenario's order (of `order` or
-    /// `issue-dns`) is looked for in the account's `orders` list.
+    /// RFC 8555 §7.1.2.1, decided by [`objects::check_orders_list`] (ACME-36): the scenario's
+    /// order (of `order` or `issue-dns`) looked for in the account's `orders` list.
     pub(super) async fn orders_list(&mut self, s: &ReqStep) -> Result<(), StepError> {
         let order_url = match (&self.ordered, &self.issued) {
             (Some(o), _) => o.order_url.clone(),
@@ -514,24 +518,7 @@ impl Context<'_> {
             .as_array()
             .is_some_and(|l| l.iter().any(|u| u.as_str() == Some(order_url.as_str())));
         let status = order["status"].as_str().unwrap_or_default().to_owned();
-        let wrong = match (status.as_str(), listed) {
-            ("invalid", true) => Some("an invalid order listed"),
-            ("pending", false) => Some("a pending order left out"),
-            _ => None,
-        };
-        match wrong {
-            Some(what) => {
-                let mut finding = expectation(
-                    &s.req,
-                    "pending orders listed, invalid ones not (RFC 8555 §7.1.2.1)",
-                    format!("{what}: {order_url}"),
-                );
-                finding.level = Level::Should;
-                self.findings.push(finding);
-                Err(StepError::Expectation(format!("{what}: {order_url}")))
-            }
-            None => Ok(()),
-        }
+        self.judged(objects::check_orders_list(&order_url, &status, listed))
     }
 }
 
