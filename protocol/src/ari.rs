@@ -8,6 +8,8 @@
 //! trailing "=" characters MUST be stripped from both parts of the unique identifier."
 
 use crate::b64url;
+use crate::finding::Findings;
+use crate::requirements as req;
 
 /// A certificate identifier, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +71,72 @@ impl CertId {
     }
 }
 
+/// The certificate identifier of a DER certificate (RFC 9773 §4.1): its AKI keyIdentifier and
+/// its serial's content octets. `None` for a certificate that does not parse or has no AKI
+/// keyIdentifier (RFC 9773 §4.1 needs one).
+pub fn cert_id_of(der: &[u8]) -> Option<CertId> {
+    use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let key_identifier = cert
+        .extensions()
+        .iter()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        })?;
+    Some(CertId {
+        key_identifier,
+        serial: cert.tbs_certificate.raw_serial().to_vec(),
+    })
+}
+
+/// Checks a renewalInfo answer under ACME-40 (RFC 9773 §4.2: "suggestedWindow (object,
+/// required): A JSON object with two keys, "start" and "end", whose values are timestamps,
+/// encoded in the format specified in [RFC3339] ... The end timestamp MUST be after the start
+/// timestamp").
+pub fn check_renewal_info(body: &serde_json::Value) -> Findings {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    let mut out = Findings::new();
+    let window = &body["suggestedWindow"];
+    let at = |name: &str| {
+        window[name]
+            .as_str()
+            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+    };
+    match (at("start"), at("end")) {
+        (Some(start), Some(end)) if end > start => {}
+        (Some(_), Some(_)) => out.add(
+            req::ACME_40,
+            "a suggestedWindow whose end is after its start (RFC 9773 §4.2)",
+            format!("suggestedWindow {window}"),
+        ),
+        _ => out.add(
+            req::ACME_40,
+            "a suggestedWindow with RFC 3339 start and end (RFC 9773 §4.2)",
+            format!("suggestedWindow {window}"),
+        ),
+    }
+    out
+}
+
+/// Checks the order a newOrder with `replaces` created under ACME-41 (RFC 9773 §5: the order
+/// object carries "replaces (string, optional): A string uniquely identifying a previously-
+/// issued certificate which this order is intended to replace"): it names `cert_id`.
+pub fn check_replaces_reflected(order: &serde_json::Value, cert_id: &str) -> Findings {
+    let mut out = Findings::new();
+    if order["replaces"].as_str() != Some(cert_id) {
+        out.add(
+            req::ACME_41,
+            format!("the order says it replaces {cert_id} (RFC 9773 §5)"),
+            format!("replaces {}", order["replaces"]),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +180,25 @@ mod tests {
         ] {
             assert_eq!(CertId::parse(text), Err(error), "{text}");
         }
+    }
+
+    #[test]
+    fn renewal_windows_and_replaces_are_judged() {
+        use serde_json::json;
+        let good = json!({"suggestedWindow": {"start": "2026-12-06T00:00:00Z", "end": "2026-12-07T00:00:00+01:00"}});
+        assert!(check_renewal_info(&good).is_empty());
+        for bad in [
+            json!({"suggestedWindow": {"start": "2026-12-07T00:00:00Z", "end": "2026-12-06T00:00:00Z"}}),
+            json!({"suggestedWindow": {"start": "2026-12-06T00:00:00Z", "end": "2026-12-06T00:00:00Z"}}),
+            json!({"suggestedWindow": {"start": "2026-12-06", "end": "2026-12-07T00:00:00Z"}}),
+            json!({}),
+        ] {
+            assert_eq!(check_renewal_info(&bad).ids(), vec![req::ACME_40], "{bad}");
+        }
+        assert!(check_replaces_reflected(&json!({"replaces": "a.b"}), "a.b").is_empty());
+        assert_eq!(
+            check_replaces_reflected(&json!({}), "a.b").ids(),
+            vec![req::ACME_41]
+        );
     }
 }

@@ -7,6 +7,8 @@
 use sha2::{Digest as _, Sha256};
 
 use crate::b64url;
+use crate::finding::Findings;
+use crate::requirements as req;
 
 /// RFC 8555 §8.1: the key authorization for `token` and the account key's thumbprint.
 pub fn key_authorization(token: &str, thumbprint: &str) -> String {
@@ -22,6 +24,34 @@ pub fn digest(key_authorization: &str) -> String {
 /// RFC 8555 §8.4: the TXT value to publish at `_acme-challenge.<domain>` for `token`.
 pub fn dns01_txt_value(token: &str, thumbprint: &str) -> String {
     digest(&key_authorization(token, thumbprint))
+}
+
+/// Checks the challenges of an authorization the server refused after the client proved it
+/// with the value this module computes, under ACME-27 (RFC 8555 §8.1: "keyAuthorization =
+/// token || '.' || base64url(Thumbprint(accountKey))"): an http-01, dns-01 or tls-alpn-01
+/// challenge that failed with `incorrectResponse` found that value wrong, so the server
+/// computed the key authorization (or its digest) otherwise. Only for a proof made with
+/// [`key_authorization`] and [`digest`]; other failures (DNS, connection) are no finding.
+pub fn check_refused_proof(authz: &serde_json::Value) -> Findings {
+    let mut out = Findings::new();
+    for c in authz["challenges"].as_array().into_iter().flatten() {
+        let kind = c["type"].as_str().unwrap_or_default();
+        let error = c["error"]["type"].as_str().unwrap_or_default();
+        if c["status"] == "invalid"
+            && matches!(kind, "http-01" | "dns-01" | "tls-alpn-01")
+            && crate::problem::short_type(error) == "incorrectResponse"
+        {
+            out.add(
+                req::ACME_27,
+                format!(
+                    "{kind}: the proof made from token \".\" base64url(thumbprint) accepted \
+                     (RFC 8555 §8.1)"
+                ),
+                format!("incorrectResponse: {}", c["error"]["detail"]),
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -58,6 +88,31 @@ pub fn digests_match(received: &str, expected: &str) -> bool {
     use subtle::ConstantTimeEq as _;
     let received = received.strip_suffix('=').unwrap_or(received);
     received.len() == expected.len() && bool::from(received.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+#[cfg(test)]
+mod refused_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_an_incorrect_response_to_a_key_authorization_proof_is_acme_27() {
+        let authz = |kind: &str, status: &str, error: &str| {
+            json!({"challenges": [{"type": kind, "status": status,
+                "error": {"type": format!("urn:ietf:params:acme:error:{error}"), "detail": "x"}}]})
+        };
+        for kind in ["http-01", "dns-01", "tls-alpn-01"] {
+            let refused = check_refused_proof(&authz(kind, "invalid", "incorrectResponse"));
+            assert_eq!(refused.ids(), vec![req::ACME_27], "{kind}");
+        }
+        assert!(check_refused_proof(&authz("dns-01", "invalid", "dns")).is_empty());
+        assert!(check_refused_proof(&authz("dns-01", "valid", "incorrectResponse")).is_empty());
+        assert!(
+            check_refused_proof(&authz("email-reply-00", "invalid", "incorrectResponse"))
+                .is_empty()
+        );
+        assert!(check_refused_proof(&json!({})).is_empty());
+    }
 }
 
 #[cfg(test)]

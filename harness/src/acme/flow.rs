@@ -191,6 +191,9 @@ pub async fn issue(
     }
     for (authz_url, _) in &to_answer {
         let authz = client.poll(authz_url, &["pending"], timeout).await?;
+        if str_at(&authz, "status")? == "invalid" {
+            return Err(FlowError::Invalid(authz));
+        }
         if str_at(&authz, "status")? != "valid" {
             return Err(FlowError::Unexpected(format!(
                 "authorization {authz_url} ended {}",

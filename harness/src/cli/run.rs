@@ -423,10 +423,33 @@ pub fn describe(step: &scenario::Step) -> String {
             s.req
         ),
         Step::IssueDns(s) => format!(
-            "issue-dns: a dns-01 certificate for {:?} ({})",
-            s.names, s.req
+            "issue-dns: a {} certificate for {:?} ({})",
+            match s.proof {
+                scenario::model::NameProof::Dns01 => "dns-01",
+                scenario::model::NameProof::TlsAlpn01 => "tls-alpn-01",
+            },
+            s.names,
+            s.req
         ),
         Step::DeactivateAccount(_) => "deactivate-account".into(),
+        Step::NewAccount(s) => format!("new-account: {:?} ({})", s.case, s.req),
+        Step::UpdateContact(s) => format!("update-contact: a new contact ({})", s.req),
+        Step::KeyChange(s) => format!("key-change: fault {:?} ({})", s.fault, s.req),
+        Step::Revoke(s) => format!(
+            "revoke: signed by {:?}{}{} ({})",
+            s.by,
+            s.reason
+                .map(|r| format!(", reason {r}"))
+                .unwrap_or_default(),
+            s.error
+                .as_deref()
+                .map(|e| format!("; the CA must answer {e}"))
+                .unwrap_or_default(),
+            s.req
+        ),
+        Step::OrdersList(s) => format!("orders-list: the account's orders ({})", s.req),
+        Step::RenewalInfo(s) => format!("renewal-info: the ARI window ({})", s.req),
+        Step::Replace(s) => format!("replace: newOrder replaces the certificate ({})", s.req),
         Step::Directory(s) => format!("directory: the directory and newNonce ({})", s.req),
         Step::IssueTls(s) => format!(
             "issue-tls: the mail-server operator gets a certificate for {} ({}) by {}, \

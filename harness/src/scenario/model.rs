@@ -453,6 +453,20 @@ pub enum Step {
     Directory(ReqStep),
     /// A draft-ietf-acme-email-tls issuance by the reference mail-server operator.
     IssueTls(IssueTlsStep),
+    /// newAccount as RFC 8555 §7.3 and §7.3.1 say (see [`NewAccountCase`]).
+    NewAccount(NewAccountStep),
+    /// The account's contact changed by a POST to the account URL (RFC 8555 §7.3.2).
+    UpdateContact(ReqStep),
+    /// An account key rollover (RFC 8555 §7.3.5), good or with one fault.
+    KeyChange(KeyChangeStep),
+    /// revokeCert of the last `issue-dns` certificate (RFC 8555 §7.6).
+    Revoke(RevokeStep),
+    /// The account's orders list (RFC 8555 §7.1.2.1) against the order of the scenario.
+    OrdersList(ReqStep),
+    /// ARI: the renewalInfo of the last `issue-dns` certificate (RFC 9773 §4.2).
+    RenewalInfo(ReqStep),
+    /// Two newOrders that `replaces` the last `issue-dns` certificate (RFC 9773 §5).
+    Replace(ReqStep),
 }
 
 impl Step {
@@ -474,6 +488,13 @@ impl Step {
             Step::DeactivateAccount(_) => "deactivate-account",
             Step::Directory(_) => "directory",
             Step::IssueTls(_) => "issue-tls",
+            Step::NewAccount(_) => "new-account",
+            Step::UpdateContact(_) => "update-contact",
+            Step::KeyChange(_) => "key-change",
+            Step::Revoke(_) => "revoke",
+            Step::OrdersList(_) => "orders-list",
+            Step::RenewalInfo(_) => "renewal-info",
+            Step::Replace(_) => "replace",
         }
     }
 
@@ -489,6 +510,13 @@ impl Step {
             Step::Directory(s) => vec![s.req.as_str()],
             Step::Finalize(s) => vec![s.req.as_str()],
             Step::IssueTls(s) => vec![s.req.as_str()],
+            Step::NewAccount(s) => vec![s.req.as_str()],
+            Step::UpdateContact(s)
+            | Step::OrdersList(s)
+            | Step::RenewalInfo(s)
+            | Step::Replace(s) => vec![s.req.as_str()],
+            Step::KeyChange(s) => vec![s.req.as_str()],
+            Step::Revoke(s) => vec![s.req.as_str()],
             _ => Vec::new(),
         }
     }
@@ -667,8 +695,26 @@ pub struct NewOrderStep {
 pub struct IssueDnsStep {
     /// The names.
     pub names: Vec<String>,
+    /// How the names are proved (default dns-01).
+    #[serde(default)]
+    pub proof: NameProof,
     /// The requirement a failure is filed under.
     pub req: String,
+}
+
+/// The challenge an [`IssueDnsStep`] answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NameProof {
+    /// dns-01 (RFC 8555 §8.4): TXT records in the world's DNS.
+    #[default]
+    #[serde(rename = "dns-01")]
+    Dns01,
+    /// tls-alpn-01 (RFC 8737 §3): the harness's responder, the built-in CA's
+    /// `tls_alpn01_port` pointed at it (so never against a server under test, which connects
+    /// to port 443).
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
 }
 
 /// [`Step::IssueTls`]: the reference mail-server operator gets (or is refused) a certificate
@@ -735,4 +781,85 @@ fn default_advert() -> Advert {
 
 fn default_tls_key() -> TlsKey {
     TlsKey::Es256
+}
+
+/// [`Step::NewAccount`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountStep {
+    /// What is asked of the server.
+    pub case: NewAccountCase,
+    /// The requirement a wrong answer is filed under.
+    pub req: String,
+}
+
+/// What a [`Step::NewAccount`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NewAccountCase {
+    /// A new key: 201 and a Location; the same key again: 200 and the same Location (RFC 8555
+    /// §7.3, §7.3.1).
+    Created,
+    /// `onlyReturnExisting`: the scenario's account key gets 200 and its Location, a key the
+    /// server never saw gets `accountDoesNotExist` (RFC 8555 §7.3.1).
+    OnlyReturnExisting,
+    /// With `meta.termsOfService` in the directory, a newAccount without
+    /// `termsOfServiceAgreed: true` is refused (RFC 8555 §7.3, §7.3.3).
+    TermsNotAgreed,
+    /// A `jwk` that is no P-256 point (its `y` changed), the request signed by the real key:
+    /// `badPublicKey` (RFC 8555 §6.2, §6.7).
+    BadPublicKey,
+}
+
+/// [`Step::KeyChange`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyChangeStep {
+    /// The one thing wrong with the request (`none`: a good rollover).
+    #[serde(default)]
+    pub fault: KeyChangeFault,
+    /// The requirement a wrong answer is filed under.
+    pub req: String,
+}
+
+/// The fault of a [`Step::KeyChange`] request (RFC 8555 §7.3.5's checks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyChangeFault {
+    /// A good rollover: it works, the old key no longer does, the new one does.
+    #[default]
+    None,
+    /// "The inner JWS MUST omit the "nonce" header parameter": the inner JWS carries one.
+    InnerNonce,
+    /// "Check that the "url" parameters of the inner and outer JWSs are the same": they differ.
+    UrlMismatch,
+    /// "Check that the "oldKey" field of the keyChange object is the same as the account key":
+    /// another key.
+    OldKeyMismatch,
+}
+
+/// [`Step::Revoke`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeStep {
+    /// Who signs the request.
+    pub by: RevokeBy,
+    /// The `reason` member (RFC 5280 §5.3.1 code); none leaves it out.
+    pub reason: Option<u8>,
+    /// The problem type(s) the server must answer, `|`-separated; none when it must revoke.
+    pub error: Option<String>,
+    /// The requirement a wrong answer is filed under.
+    pub req: String,
+}
+
+/// The signer of a [`Step::Revoke`] request (RFC 8555 §7.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevokeBy {
+    /// The account that holds the certificate (`kid`).
+    Account,
+    /// The certificate's own key (`jwk`).
+    CertificateKey,
+    /// Another account that first proves every identifier of the certificate (`kid`).
+    AuthorizedAccount,
 }

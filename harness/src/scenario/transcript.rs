@@ -175,6 +175,7 @@ mod tests {
             protected: Some(serde_json::json!({"alg": "ES256"})),
             payload: Some(serde_json::json!({"identifiers": []})),
             user_agent: None,
+            replay_nonce: None,
         }
     }
 

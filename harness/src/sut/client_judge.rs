@@ -16,6 +16,7 @@ use acmeproof_protocol::requirements as req;
 use acmeproof_protocol::smime::{ResponseContext, check_response};
 use acmeproof_protocol::{Finding, Level};
 use base64::Engine as _;
+use serde_json::Value;
 
 /// A finding of this judge.
 fn finding(
@@ -46,11 +47,55 @@ fn rule_broken(record: &RequestRecord) -> Option<(&'static str, Level)> {
     Some((rule.id, level))
 }
 
+/// The key a request was signed with, as its protected header names it (`kid`, else `jwk`).
+fn signer(record: &RequestRecord) -> Option<&Value> {
+    let protected = record.protected.as_ref()?;
+    protected.get("kid").or_else(|| protected.get("jwk"))
+}
+
+/// RFC 8555 §6.5 (ACME-5): after a badNonce answer, "the client SHOULD retry the request"
+/// and "MUST use the new nonce" from that answer's Replay-Nonce. The retry is the same
+/// signer's next POST to the same URL path; one that carries another nonce is the finding. No
+/// retry at all is the SHOULD, not judged here: the client may have given up for good reason.
+fn judge_nonce_retries(history: &[RequestRecord]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (index, refused) in history.iter().enumerate() {
+        let (Some("badNonce"), Some(fresh), Some(who)) = (
+            refused.problem.as_deref(),
+            refused.replay_nonce.as_deref(),
+            signer(refused),
+        ) else {
+            continue;
+        };
+        let retry = history[index + 1..]
+            .iter()
+            .find(|r| r.method == "POST" && r.path == refused.path && signer(r) == Some(who));
+        let Some(retry) = retry else { continue };
+        let sent = retry
+            .protected
+            .as_ref()
+            .and_then(|p| p.get("nonce"))
+            .and_then(Value::as_str);
+        if sent != Some(fresh) {
+            out.push(finding(
+                req::ACME_5,
+                Level::Must,
+                format!(
+                    "the retry of {} with the badNonce answer's nonce {fresh}",
+                    refused.path
+                ),
+                format!("it carried {}", sent.unwrap_or("no nonce")),
+            ));
+        }
+    }
+    out
+}
+
 /// What the CA's request history says of the client: each refused request under the rule the
 /// CA named (ACME-6…20, SMIME-1…), a missing User-Agent (ACME-34), a challenge POST whose
 /// payload is not `{}` (ACME-24).
 pub fn judge_requests(history: &[RequestRecord]) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out = judge_nonce_retries(history);
     let mut without_agent = 0;
     for r in history {
         if r.user_agent.as_deref().unwrap_or_default().is_empty() {
@@ -578,7 +623,42 @@ mod tests {
             protected: None,
             payload: None,
             user_agent: Some("client/1".into()),
+            replay_nonce: None,
         }
+    }
+
+    /// A POST signed by `kid` with `nonce`.
+    fn signed(path: &str, status: u16, problem: Option<&str>, nonce: &str) -> RequestRecord {
+        let mut r = record("POST", path, status, problem);
+        r.protected = Some(json!({"alg": "ES256", "kid": "https://ca/acct/1", "nonce": nonce}));
+        r
+    }
+
+    #[test]
+    fn a_retry_after_bad_nonce_must_carry_the_answers_nonce() {
+        let mut refused = signed("/acme/new-order", 400, Some("badNonce"), "n1");
+        refused.replay_nonce = Some("n2".into());
+        // Another account's request in between is not the retry.
+        let mut other = signed("/acme/new-order", 201, None, "n9");
+        other.protected = Some(json!({"alg": "ES256", "kid": "https://ca/acct/2", "nonce": "n9"}));
+        let good = vec![
+            refused.clone(),
+            other.clone(),
+            signed("/acme/new-order", 201, None, "n2"),
+        ];
+        assert!(
+            judge_requests(&good).is_empty(),
+            "{:?}",
+            judge_requests(&good)
+        );
+        let stale = vec![
+            refused.clone(),
+            other,
+            signed("/acme/new-order", 201, None, "n7"),
+        ];
+        assert_eq!(ids(&judge_requests(&stale)), vec!["ACME-5"]);
+        // No retry at all is not this MUST.
+        assert!(judge_requests(&[refused]).is_empty());
     }
 
     fn ids(findings: &[Finding]) -> Vec<&str> {

@@ -226,7 +226,10 @@ async fn dns01_outcome(world: &acmeproof_mocks::world::World, name: &str) -> Val
     let client = client(world, name).await;
     match flow::issue_dns01(&client, &world.dns, &[name], WAIT).await {
         Ok(_) => json!({"status": "issued"}),
-        Err(flow::FlowError::Unexpected(text)) => json!({ "status": "failed", "text": text }),
+        // The authorization ended invalid: its challenges say why.
+        Err(flow::FlowError::Invalid(authz)) => {
+            json!({ "status": "failed", "text": authz.to_string() })
+        }
         Err(e) => panic!("{e}"),
     }
 }

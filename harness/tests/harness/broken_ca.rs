@@ -150,6 +150,26 @@ const ROWS: &[Row] = &[
         id: "ACME-25",
         catches: None,
     },
+    Row {
+        knob: r#"{"accept_keychange_inner_nonce": true}"#,
+        id: "ACME-33",
+        catches: Some(&["rfc8555/7.3.5/key-change-inner-nonce-refused"]),
+    },
+    Row {
+        knob: r#"{"revoke_twice_ok": true}"#,
+        id: "ACME-32",
+        catches: Some(&["rfc8555/7.6/revoke-by-account-then-already-revoked"]),
+    },
+    Row {
+        knob: r#"{"ignore_terms_of_service": true}"#,
+        id: "ACME-16",
+        catches: Some(&["rfc8555/7.3/terms-of-service-not-agreed-refused"]),
+    },
+    Row {
+        knob: r#"{"key_authorization_without_dot": true}"#,
+        id: "ACME-27",
+        catches: None,
+    },
 ];
 
 /// What one scenario gave.

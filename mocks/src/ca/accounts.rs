@@ -29,7 +29,8 @@ pub fn new_account(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Pr
         ));
     }
     let agreed = payload.get("termsOfServiceAgreed") == Some(&Value::Bool(true));
-    if ca.config.terms_of_service && !agreed {
+    // Knob ignore_terms_of_service breaks that on purpose.
+    if ca.config.terms_of_service && !agreed && !ca.knobs().ignore_terms_of_service {
         // RFC 8555 §7.3 (ACME-16): with terms in the directory, agreement is required.
         let mut p = Problem::malformed(format!(
             "the terms of service at {} must be agreed to (\"termsOfServiceAgreed\": true)",
@@ -239,7 +240,10 @@ pub fn key_change(ca: &Arc<CaShared>, auth: &Authenticated, url: &str) -> Result
         }
     };
     let account_url = ca.urls.account(&account.id);
-    let new_jwk = jws::verify_key_change(inner, url, &account_url, &account.jwk)?;
+    let accept_inner_nonce = ca.knobs().accept_keychange_inner_nonce;
+    let new_jwk =
+        jws::verify_key_change_with(inner, url, &account_url, &account.jwk, accept_inner_nonce)
+            .map_err(|p| p.violates(crate::protocol::requirements::ACME_33))?;
     let thumbprint = acmeproof_protocol::jwk::thumbprint(&new_jwk)
         .map_err(|e| Problem::new(ProblemType::BadPublicKey, e.to_string()))?;
     let mut store = ca.store();

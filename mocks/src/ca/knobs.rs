@@ -135,6 +135,20 @@ pub struct Knobs {
     /// MUST add an entry to the "error" field in the challenge after each failed validation
     /// query." (ACME-25)
     pub omit_error: bool,
+    /// Broken on purpose: a keyChange whose inner JWS carries a `nonce` is accepted. RFC 8555
+    /// §7.3.5: "The inner JWS MUST omit the "nonce" header parameter." (ACME-33)
+    pub accept_keychange_inner_nonce: bool,
+    /// Broken on purpose: revoking a certificate already revoked answers 200. RFC 8555 §6.7:
+    /// "alreadyRevoked: The request specified a certificate to be revoked that has already
+    /// been revoked" (ACME-32).
+    pub revoke_twice_ok: bool,
+    /// Broken on purpose: newAccount without `"termsOfServiceAgreed": true` is accepted though
+    /// the directory names terms of service (RFC 8555 §7.3, ACME-16).
+    pub ignore_terms_of_service: bool,
+    /// Broken on purpose: dns-01 validation expects the digest of `token || thumbprint`,
+    /// without the `.` RFC 8555 §8.1 puts between them ("keyAuthorization = token || '.' ||
+    /// base64url(Thumbprint(accountKey))", ACME-27), so the correct TXT value is refused.
+    pub key_authorization_without_dot: bool,
     /// Injected failures per endpoint name (see [`ENDPOINTS`]).
     pub chaos: BTreeMap<String, Chaos>,
     /// Lifetime of a pending order, in seconds of the world clock.
@@ -433,6 +447,10 @@ impl Default for Knobs {
             ignore_csr_key_usage: false,
             omit_validated: false,
             omit_error: false,
+            accept_keychange_inner_nonce: false,
+            revoke_twice_ok: false,
+            ignore_terms_of_service: false,
+            key_authorization_without_dot: false,
             chaos: BTreeMap::new(),
             order_lifetime_secs: 7 * 24 * 3600,
             authz_lifetime_secs: 7 * 24 * 3600,

@@ -234,7 +234,8 @@ pub fn finalize(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Re
     // ACME identifiers but are accepted, any other SRVName is still refused.
     let targets = email_tls::order_targets(&ca.store(), &order);
     let checked = email_tls::without_validated_srv_ids(&csr, &targets);
-    pki::check_csr_identifiers(&order.identifiers, &checked).map_err(bad_csr)?;
+    pki::check_csr_identifiers(&order.identifiers, &checked)
+        .map_err(|e| bad_csr(e).violates(crate::protocol::requirements::ACME_21))?;
     let profile = match order.identifiers.as_slice() {
         [only] if only.kind == IdentifierKind::Email => Profile::Smime {
             email: only.value.clone(),

@@ -93,7 +93,8 @@ pub fn check_replaces(
             ProblemType::AlreadyReplaced,
             format!("the certificate {replaces} is already replaced by another order"),
         )
-        .with_status(409));
+        .with_status(409)
+        .violates(crate::protocol::requirements::ACME_41));
     }
     Ok(())
 }

@@ -132,7 +132,8 @@ pub fn authenticate(
                 .as_str()
                 .unwrap_or("not valid")
         ))
-        .with_status(401));
+        .with_status(401)
+        .violates(crate::protocol::requirements::ACME_17));
     }
     match parsed.key() {
         KeyRef::Jwk(_) => jws::check_public_key(&jwk, parsed.alg())?,

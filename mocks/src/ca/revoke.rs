@@ -16,6 +16,7 @@ use super::resources::Authenticated;
 use super::server::{CaShared, Reply};
 use super::state::Store;
 use crate::protocol::b64url;
+use crate::protocol::requirements as req;
 
 /// RFC 5280 §5.3.1 reason codes a subscriber may give (the CA/Browser Forum subscriber set:
 /// unspecified, keyCompromise, affiliationChanged, superseded, cessationOfOperation).
@@ -41,6 +42,7 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
                     ProblemType::BadRevocationReason,
                     format!("reason {v} is not one of {ALLOWED_REASONS:?}"),
                 )
+                .violates(req::ACME_32)
             })?,
     };
     let (_, cert) = X509Certificate::from_der(&der)
@@ -72,7 +74,8 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
             {
                 return Err(Problem::unauthorized(
                     "only the issuing account, an account holding valid authorizations for every identifier of the certificate, or the certificate key may revoke (RFC 8555 §7.6)",
-                ));
+                )
+                .violates(req::ACME_35));
             }
         }
         _ => {
@@ -82,20 +85,26 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
             let signer = acmeproof_protocol::jwk::thumbprint(&auth.jwk)
                 .map_err(|e| Problem::new(ProblemType::BadPublicKey, e.to_string()))?;
             if cert_key != signer {
-                return Err(Problem::unauthorized(
-                    "the JWS key is not the certificate's key",
-                ));
+                return Err(
+                    Problem::unauthorized("the JWS key is not the certificate's key")
+                        .violates(req::ACME_32),
+                );
             }
         }
     }
     let Some(record) = store.certs.get_mut(&id) else {
         return Err(Problem::internal("certificate index is inconsistent"));
     };
+    // Knob revoke_twice_ok breaks that on purpose: a second revocation is answered 200.
     if record.revoked.is_some() {
+        if ca.knobs().revoke_twice_ok {
+            return Ok(Reply::empty(StatusCode::OK));
+        }
         return Err(Problem::new(
             ProblemType::AlreadyRevoked,
             format!("serial {serial} is already revoked"),
-        ));
+        )
+        .violates(req::ACME_32));
     }
     record.revoked = Some(reason);
     record.revoked_at = Some(ca.clock.now());

@@ -108,6 +108,10 @@ pub struct RequestRecord {
     /// The User-Agent sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The answer's Replay-Nonce: after a badNonce, the one the client must retry with (RFC
+    /// 8555 §6.5, ACME-5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_nonce: Option<String>,
 }
 
 impl CaShared {
@@ -456,6 +460,11 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
         protected: observed.protected,
         payload: observed.payload,
         user_agent,
+        replay_nonce: response
+            .headers()
+            .get("replay-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     });
     response
 }

@@ -101,7 +101,9 @@ async fn validate(ca: &CaShared, job: &Job, attempts: u32, retry_ms: u64) -> Res
 
 async fn attempt_once(ca: &CaShared, job: &Job) -> Result<(), Problem> {
     match job.kind {
-        ChallengeKind::Dns01 => dns01(&ca.resolver, job).await,
+        ChallengeKind::Dns01 => {
+            dns01(&ca.resolver, job, ca.knobs().key_authorization_without_dot).await
+        }
         ChallengeKind::Http01 => http01(ca, job).await,
         ChallengeKind::TlsAlpn01 => super::validate_alpn::tls_alpn01(ca, job).await,
         ChallengeKind::EmailReply00 => Err(Problem::internal(
@@ -115,9 +117,15 @@ async fn attempt_once(ca: &CaShared, job: &Job) -> Result<(), Problem> {
 }
 
 /// RFC 8555 §8.4 (ACME-29): a TXT at `_acme-challenge.<domain>` equal to the digest.
-async fn dns01(resolver: &WorldResolver, job: &Job) -> Result<(), Problem> {
+/// Knob `key_authorization_without_dot` breaks RFC 8555 §8.1 on purpose (ACME-27): the
+/// expected digest is of `token || thumbprint`, without the `.`.
+async fn dns01(resolver: &WorldResolver, job: &Job, without_dot: bool) -> Result<(), Problem> {
     let name = format!("_acme-challenge.{}", job.identifier.value);
-    let expected = keyauth::dns01_txt_value(&job.token, &job.thumbprint);
+    let expected = if without_dot {
+        keyauth::digest(&format!("{}{}", job.token, job.thumbprint))
+    } else {
+        keyauth::dns01_txt_value(&job.token, &job.thumbprint)
+    };
     let values = resolver.txt(&name).await.map_err(|e| {
         Problem::new(
             ProblemType::Dns,

@@ -72,8 +72,10 @@ pub(super) async fn tls_alpn01(ca: &CaShared, job: &Job) -> Result<(), Problem> 
     let found = read_certificate(&der)
         .map_err(|e| incorrect(format!("the certificate from {addr} does not parse: {e}")))?;
     let expected = acme_identifier(&job.token, &job.thumbprint);
-    check_certificate(&found, domain, &expected)
-        .map_err(|e| incorrect(format!("tls-alpn-01 at {addr}: {e} (RFC 8737 §3)")))
+    check_certificate(&found, domain, &expected).map_err(|e| {
+        incorrect(format!("tls-alpn-01 at {addr}: {e} (RFC 8737 §3)"))
+            .violates(crate::protocol::requirements::ACME_39)
+    })
 }
 
 /// The validation client: TLS 1.2 or 1.3 (RFC 8737 §5: "MUST only negotiate TLS 1.2 or

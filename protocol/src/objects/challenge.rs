@@ -9,6 +9,52 @@ use crate::requirements as req;
 /// RFC 8555 §7.1.6: the states a challenge can be in.
 const CHALLENGE_STATES: [&str; 4] = ["pending", "processing", "valid", "invalid"];
 
+/// The challenge types whose `token` RFC 8555 §8.3 defines (dns-01 §8.4 and tls-alpn-01, RFC
+/// 8737 §3, take "the same" token).
+const TOKEN_TYPES: [&str; 3] = ["http-01", "dns-01", "tls-alpn-01"];
+
+/// The least entropy of a token, in bits (RFC 8555 §8.3).
+const TOKEN_BITS: usize = 128;
+
+/// Checks the `token` of an http-01, dns-01 or tls-alpn-01 challenge under ACME-28 (RFC 8555
+/// §8.3: "This value MUST have at least 128 bits of entropy. It MUST NOT contain any
+/// characters outside the base64url alphabet and MUST NOT include base64 padding characters
+/// ("=")."). Only the length is observable of the entropy: the same measure as token-part1's
+/// (SMIME-6), [`crate::token::token_bits`]. Other challenge types have tokens of their own
+/// rules (email-reply-00's token-part2 is SMIME-x's) and are left alone.
+pub fn check_challenge_token(challenge: &Value) -> Findings {
+    let mut out = Findings::new();
+    let kind = challenge["type"].as_str().unwrap_or_default();
+    if !TOKEN_TYPES.contains(&kind) {
+        return out;
+    }
+    let Some(token) = challenge["token"].as_str() else {
+        out.add(
+            req::ACME_28,
+            format!("{kind}: a `token` string (RFC 8555 §8.3)"),
+            format!("token {}", challenge["token"]),
+        );
+        return out;
+    };
+    if token.is_empty() || !crate::b64url::is_alphabet(token) {
+        out.add(
+            req::ACME_28,
+            format!("{kind}: a token of base64url characters only, no `=` (RFC 8555 §8.3)"),
+            format!("token {token:?}"),
+        );
+    } else if let Some(bits) = crate::token::token_bits(token)
+        .ok()
+        .filter(|&b| b < TOKEN_BITS)
+    {
+        out.add(
+            req::ACME_28,
+            format!("{kind}: a token of at least {TOKEN_BITS} bits (RFC 8555 §8.3)"),
+            format!("{bits} bits: {token:?}"),
+        );
+    }
+    out
+}
+
 /// Checks one challenge object (RFC 8555 §7.1.5, §8, §8.2) under ACME-25:
 /// - its `status` is one of §7.1.6's;
 /// - "validated … This field is REQUIRED if the "status" field is "valid"" (§7.1.5), as an
@@ -83,5 +129,34 @@ mod tests {
         ] {
             assert_eq!(check_challenge_object(&c).ids(), ["ACME-25"], "{c}");
         }
+    }
+
+    #[test]
+    fn tokens_of_http_dns_and_alpn_challenges_are_acme_28() {
+        let good = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0";
+        for kind in ["http-01", "dns-01", "tls-alpn-01"] {
+            assert!(check_challenge_token(&json!({"type": kind, "token": good})).is_empty());
+            for bad in [
+                json!({"type": kind}),
+                json!({"type": kind, "token": ""}),
+                json!({"type": kind, "token": format!("{good}=")}),
+                json!({"type": kind, "token": "LoqXcYV8q5ON+bJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"}),
+                json!({"type": kind, "token": "LoqXcYV8q5ONbJQxbmR7"}),
+            ] {
+                assert_eq!(
+                    check_challenge_token(&bad).ids(),
+                    vec![req::ACME_28],
+                    "{bad}"
+                );
+            }
+        }
+        // 128 bits exactly is enough; other types' tokens are not this rule's.
+        assert!(
+            check_challenge_token(&json!({"type": "dns-01", "token": "LoqXcYV8q5ONbJQxbmR7SA"}))
+                .is_empty()
+        );
+        assert!(
+            check_challenge_token(&json!({"type": "email-reply-00", "token": "x="})).is_empty()
+        );
     }
 }

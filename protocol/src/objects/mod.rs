@@ -2,21 +2,30 @@
 //! an external CA reads from every order, authorization and challenge it fetches, and the
 //! certificate it downloads.
 //!
-//! - [`challenge`]: a challenge object (ACME-25);
-//! - [`order`]: an order object (ACME-42) and the newOrder `Location` (ACME-18);
+//! - [`account`]: newAccount answers (ACME-15) and the orders list (ACME-36);
+//! - [`challenge`]: a challenge object (ACME-25) and its token (ACME-28);
+//! - [`directory`]: the directory (ACME-1) and the newNonce answers (ACME-2);
+//! - [`order`]: an order object (ACME-42), the newOrder `Location` (ACME-18), and an order
+//!   keeping its identifiers and authorizations (ACME-19);
 //! - [`authz`]: an authorization object (ACME-43, `expires` ACME-26);
 //! - [`states`]: the §7.1.6 state machines, one status after another (ACME-44).
 //!
 //! The issued certificate against its CSR is [`crate::pki::smime_profile`].
 
+pub mod account;
 pub mod authz;
 pub mod challenge;
+pub mod directory;
 pub mod order;
 pub mod states;
 
+pub use account::{
+    AccountAnswer, check_new_account, check_only_return_existing, check_orders_list,
+};
 pub use authz::check_authorization_object;
-pub use challenge::check_challenge_object;
-pub use order::{check_new_order_location, check_order_object};
+pub use challenge::{check_challenge_object, check_challenge_token};
+pub use directory::{NonceAnswer, check_directory_object, check_new_nonce_answer};
+pub use order::{check_new_order_location, check_order_object, check_order_unchanged};
 pub use states::{Kind, check_transition};
 
 /// `YYYY-MM-DDTHH:MM:SS…`: the shape of an RFC 3339 date-time, enough to tell one from a

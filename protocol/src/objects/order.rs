@@ -114,6 +114,44 @@ pub fn check_new_order_location(location: &str, created: &Value, fetched: &Value
     out
 }
 
+/// Checks an order as fetched again against the order first seen at its URL, under ACME-19
+/// (RFC 8555 §7.1.3: the `identifiers` are "the identifiers that the order pertains to", and
+/// "Once set, the server MUST NOT change the contents of the "identifiers" or
+/// "authorizations" arrays"). Compared as sets: a different order of the same URLs is no
+/// change of contents.
+pub fn check_order_unchanged(url: &str, first: &Value, now: &Value) -> Findings {
+    let mut out = Findings::new();
+    let urls = |order: &Value| {
+        let mut list: Vec<String> = order["authorizations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        list.sort();
+        list
+    };
+    // An answer without the arrays (an error body, a partial object) is ACME-42's to judge.
+    let has = |order: &Value| order["identifiers"].is_array() && order["authorizations"].is_array();
+    if !has(first) || !has(now) {
+        return out;
+    }
+    if identifier_set(first) != identifier_set(now) || urls(first) != urls(now) {
+        out.add(
+            req::ACME_19,
+            format!("the order {url} keeps its identifiers and authorizations (§7.1.3)"),
+            format!(
+                "first identifiers {} authorizations {}; now identifiers {} authorizations {}",
+                first["identifiers"],
+                first["authorizations"],
+                now["identifiers"],
+                now["authorizations"]
+            ),
+        );
+    }
+    out
+}
+
 /// The `(type, value)` pairs of an object's `identifiers`, sorted, values lower-cased (a
 /// server may normalise the case of a domain).
 pub fn identifier_set(object: &Value) -> Vec<(String, String)> {
@@ -208,5 +246,35 @@ mod tests {
             check_new_order_location("https://ca.example/order/1", &created, &other).ids(),
             ["ACME-18"]
         );
+    }
+
+    #[test]
+    fn an_order_that_changes_its_arrays_is_acme_19() {
+        let first = json!({
+            "identifiers": [{"type": "dns", "value": "a.example"}, {"type": "dns", "value": "b.example"}],
+            "authorizations": ["https://ca/authz/1", "https://ca/authz/2"],
+        });
+        let reordered = json!({
+            "status": "valid",
+            "identifiers": [{"type": "dns", "value": "B.example"}, {"type": "dns", "value": "a.example"}],
+            "authorizations": ["https://ca/authz/2", "https://ca/authz/1"],
+        });
+        assert!(check_order_unchanged("u", &first, &reordered).is_empty());
+        assert!(check_order_unchanged("u", &first, &json!({"status": "valid"})).is_empty());
+        let fewer_ids = json!({
+            "identifiers": [{"type": "dns", "value": "a.example"}],
+            "authorizations": ["https://ca/authz/1", "https://ca/authz/2"],
+        });
+        let other_authz = json!({
+            "identifiers": first["identifiers"].clone(),
+            "authorizations": ["https://ca/authz/1", "https://ca/authz/3"],
+        });
+        for now in [fewer_ids, other_authz] {
+            assert_eq!(
+                check_order_unchanged("u", &first, &now).ids(),
+                vec![req::ACME_19],
+                "{now}"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The RFC 8555 objects a server shows the harness's client, each held to its rules as it comes
-//! in: every order, authorization and challenge the client fetched or was answered with, in any
+//! in (an order also against itself as first seen, ACME-19; a challenge's token, ACME-28): every
+//! order, authorization and challenge the client fetched or was answered with, in any
 //! step, and every certificate against the CSR it answers (protocol::objects,
 //! protocol::pki::smime_profile).
 //!
@@ -32,6 +33,8 @@ pub(super) struct ObjectJudge {
     authz: HashMap<String, String>,
     /// Challenge URLs.
     challenges: HashSet<String>,
+    /// Order URL → the order as first seen, for ACME-19 (its arrays never change).
+    first_seen: HashMap<String, Value>,
     /// Certificate URL → order URL.
     certificates: HashMap<String, String>,
     /// URL → the kind and status it was last seen in.
@@ -112,6 +115,12 @@ impl ObjectJudge {
 
     fn order(&mut self, url: &str, order: &Value, out: &mut Findings) {
         out.extend(objects::check_order_object(order));
+        match self.first_seen.get(url) {
+            Some(first) => out.extend(objects::check_order_unchanged(url, first, order)),
+            None => {
+                self.first_seen.insert(url.to_owned(), order.clone());
+            }
+        }
         self.moved(Kind::Order, url, order, out);
         let ids = objects::order::identifier_set(order);
         if !ids.is_empty() {
@@ -132,6 +141,7 @@ impl ObjectJudge {
 
     fn challenge(&mut self, challenge: &Value, out: &mut Findings) {
         out.extend(objects::check_challenge_object(challenge));
+        out.extend(objects::check_challenge_token(challenge));
         if let Some(url) = challenge["url"].as_str() {
             self.challenges.insert(url.to_owned());
             self.moved(Kind::Challenge, url, challenge, out);

@@ -37,6 +37,18 @@ pub fn verify_key_change(
     account_url: &str,
     current_jwk: &Value,
 ) -> Result<Value, Problem> {
+    verify_key_change_with(inner, outer_url, account_url, current_jwk, false)
+}
+
+/// [`verify_key_change`], with check 5 (no inner `nonce`) skipped when `accept_inner_nonce`:
+/// knob `accept_keychange_inner_nonce` breaks RFC 8555 §7.3.5 on purpose (ACME-33).
+pub fn verify_key_change_with(
+    inner: &Value,
+    outer_url: &str,
+    account_url: &str,
+    current_jwk: &Value,
+    accept_inner_nonce: bool,
+) -> Result<Value, Problem> {
     let ctx = |p: Problem| Problem {
         detail: format!("keyChange inner JWS: {}", p.detail),
         ..p
@@ -51,7 +63,7 @@ pub fn verify_key_change(
             ));
         }
     };
-    if jws.protected().contains_key("nonce") {
+    if jws.protected().contains_key("nonce") && !accept_inner_nonce {
         return Err(Problem::malformed(
             "keyChange inner JWS MUST omit \"nonce\" (RFC 8555 §7.3.5)",
         ));

@@ -38,7 +38,7 @@ mod verify;
 
 pub use algorithms::{SUPPORTED_ALGORITHMS, check_request_alg, supported_algorithms};
 pub use eab::verify_external_account_binding;
-pub use key_change::verify_key_change;
+pub use key_change::{verify_key_change, verify_key_change_with};
 pub use parse::{
     FlattenedJws, JOSE_JSON, KeyRef, MAX_BODY_BYTES, ParsedJws, Payload, check_content_type, parse,
 };
