@@ -121,6 +121,10 @@ pub struct Problem {
     /// The requirement the request broke, set where the CA decides (never guessed from the
     /// type later): the request history keeps it, and a judge of an external client reads it.
     pub violates: Option<&'static str>,
+    /// The server rule this refusal applies where the request broke no rule of the client's
+    /// (a second revocation, a reason this CA does not take, a deactivated account): named at
+    /// the point of decision for a reader of the code, never held against a client.
+    pub enforces: Option<&'static str>,
 }
 
 /// One entry of a compound problem (RFC 8555 §6.7.1).
@@ -151,12 +155,20 @@ impl Problem {
             allow: None,
             location: None,
             violates: None,
+            enforces: None,
         }
     }
 
     /// The same problem, naming the requirement the request broke.
     pub fn violates(mut self, requirement: &'static str) -> Self {
         self.violates = Some(requirement);
+        self
+    }
+
+    /// The same problem, naming the server rule it applies to a request that broke no rule
+    /// of the client's (see [`Problem::enforces`](Self::enforces)).
+    pub fn enforcing(mut self, requirement: &'static str) -> Self {
+        self.enforces = Some(requirement);
         self
     }
 

@@ -94,7 +94,7 @@ pub fn check_replaces(
             format!("the certificate {replaces} is already replaced by another order"),
         )
         .with_status(409)
-        .violates(crate::protocol::requirements::ACME_41));
+        .enforcing(crate::protocol::requirements::ACME_41));
     }
     Ok(())
 }

@@ -133,7 +133,7 @@ pub fn authenticate(
                 .unwrap_or("not valid")
         ))
         .with_status(401)
-        .violates(crate::protocol::requirements::ACME_17));
+        .enforcing(crate::protocol::requirements::ACME_17));
     }
     match parsed.key() {
         KeyRef::Jwk(_) => jws::check_public_key(&jwk, parsed.alg())?,

@@ -42,7 +42,8 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
                     ProblemType::BadRevocationReason,
                     format!("reason {v} is not one of {ALLOWED_REASONS:?}"),
                 )
-                .violates(req::ACME_32)
+                // Which reasons a CA takes is its policy (RFC 8555 §7.6).
+                .enforcing(req::ACME_32)
             })?,
     };
     let (_, cert) = X509Certificate::from_der(&der)
@@ -75,7 +76,7 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
                 return Err(Problem::unauthorized(
                     "only the issuing account, an account holding valid authorizations for every identifier of the certificate, or the certificate key may revoke (RFC 8555 §7.6)",
                 )
-                .violates(req::ACME_35));
+                .enforcing(req::ACME_35));
             }
         }
         _ => {
@@ -104,7 +105,7 @@ pub fn revoke(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Problem
             ProblemType::AlreadyRevoked,
             format!("serial {serial} is already revoked"),
         )
-        .violates(req::ACME_32));
+        .enforcing(req::ACME_32));
     }
     record.revoked = Some(reason);
     record.revoked_at = Some(ca.clock.now());
