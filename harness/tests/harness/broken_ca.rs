@@ -47,6 +47,11 @@ const ROWS: &[Row] = &[
         catches: None,
     },
     Row {
+        knob: r#"{"challenge_token_reused": true}"#,
+        id: "SMIME-5",
+        catches: None,
+    },
+    Row {
         knob: r#"{"challenge_short_token_part1": true}"#,
         id: "SMIME-6",
         catches: None,
@@ -149,11 +154,6 @@ const ROWS: &[Row] = &[
         knob: r#"{"omit_error": true}"#,
         id: "ACME-25",
         catches: None,
-    },
-    Row {
-        knob: r#"{"accept_keychange_inner_nonce": true}"#,
-        id: "ACME-33",
-        catches: Some(&["rfc8555/7.3.5/key-change-inner-nonce-refused"]),
     },
     Row {
         knob: r#"{"revoke_twice_ok": true}"#,

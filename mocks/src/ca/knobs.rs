@@ -68,6 +68,9 @@ pub struct Knobs {
     /// only required header fields are the origination date field and the originator address
     /// field(s)"; MAIL-1).
     pub challenge_without_date: bool,
+    /// Broken on purpose: every email-reply-00 challenge gets the same token-part2. RFC 8823
+    /// §3 step 4: "A new token is generated for each issuance request" (SMIME-5).
+    pub challenge_token_reused: bool,
     /// Broken on purpose: a token-part1 of 64 bits. RFC 8823 §3 step 4 has token-part1 carry
     /// at least 128 bits of entropy (SMIME-6).
     pub challenge_short_token_part1: bool,
@@ -135,8 +138,10 @@ pub struct Knobs {
     /// MUST add an entry to the "error" field in the challenge after each failed validation
     /// query." (ACME-25)
     pub omit_error: bool,
-    /// Broken on purpose: a keyChange whose inner JWS carries a `nonce` is accepted. RFC 8555
-    /// §7.3.5: "The inner JWS MUST omit the "nonce" header parameter." (ACME-33)
+    /// Policy: a keyChange whose inner JWS carries a `nonce` is accepted. RFC 8555 §7.3.5: "The
+    /// inner JWS MUST omit the "nonce" header parameter" binds the client, and the server's
+    /// list of checks there does not include it, so accepting breaks no rule (ACME-33's
+    /// scenario for it is a policy scenario).
     pub accept_keychange_inner_nonce: bool,
     /// Broken on purpose: revoking a certificate already revoked answers 200. RFC 8555 §6.7:
     /// "alreadyRevoked: The request specified a certificate to be revoked that has already
@@ -429,6 +434,7 @@ impl Default for Knobs {
             challenge_unsigned: false,
             challenge_without_date: false,
             challenge_short_token_part1: false,
+            challenge_token_reused: false,
             challenge_subject_latin1: false,
             challenge_subject_utf8: false,
             challenge_subject_long_encoded_word: false,

@@ -41,7 +41,8 @@ pub fn verify_key_change(
 }
 
 /// [`verify_key_change`], with check 5 (no inner `nonce`) skipped when `accept_inner_nonce`:
-/// knob `accept_keychange_inner_nonce` breaks RFC 8555 §7.3.5 on purpose (ACME-33).
+/// knob `accept_keychange_inner_nonce`, a policy: the client MUST omit it (RFC 8555 §7.3.5),
+/// but the server's checks there do not include it.
 pub fn verify_key_change_with(
     inner: &Value,
     outer_url: &str,
