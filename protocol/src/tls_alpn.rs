@@ -11,6 +11,7 @@
 
 use sha2::{Digest as _, Sha256};
 
+use crate::finding::Finding;
 use crate::keyauth::key_authorization;
 
 /// The ALPN protocol name of the validation handshake (RFC 8737 §6.2).
@@ -70,6 +71,40 @@ pub enum AlpnCertificateError {
     },
 }
 
+/// RFC 8737 §3 on the CA's side of the validation handshake (ACME-38): "The ACME server
+/// [...] MUST provide an ALPN extension with the single protocol name "acme-tls/1" and an SNI
+/// extension containing only the domain name being validated". `alpn` is what the ClientHello
+/// offered (`None`: no ALPN extension), `sni` its server name.
+pub fn check_validation_hello(
+    alpn: Option<&[&[u8]]>,
+    sni: Option<&str>,
+    domain: &str,
+) -> Result<(), Finding> {
+    let broken = |observed: String| {
+        Finding::new(
+            crate::requirements::ACME_38,
+            format!("ALPN \"acme-tls/1\" only and SNI {domain:?}"),
+            observed,
+        )
+    };
+    match alpn {
+        Some([only]) if *only == ACME_TLS_1 => {}
+        Some(offered) => {
+            let names: Vec<String> = offered
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            return Err(broken(format!("ALPN {names:?}")));
+        }
+        None => return Err(broken("no ALPN extension".into())),
+    }
+    match sni {
+        Some(name) if name.eq_ignore_ascii_case(domain) => Ok(()),
+        Some(name) => Err(broken(format!("SNI {name:?}"))),
+        None => Err(broken("no SNI".into())),
+    }
+}
+
 /// RFC 8737 §3 step 4 on the certificate: exactly one subjectAltName entry, a dNSName equal to
 /// `domain` ("The comparison of dNSNames MUST be case insensitive"), and a critical
 /// acmeIdentifier extension holding `expected` (see [`acme_identifier`]).
@@ -117,6 +152,24 @@ fn hex(octets: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_validation_hello_offers_acme_tls_1_only_and_the_name_as_sni() {
+        let ok: &[&[u8]] = &[ACME_TLS_1];
+        assert_eq!(
+            check_validation_hello(Some(ok), Some("A.example.test"), "a.example.test"),
+            Ok(())
+        );
+        let two: &[&[u8]] = &[b"h2", ACME_TLS_1];
+        assert!(
+            check_validation_hello(Some(two), Some("a.example.test"), "a.example.test").is_err()
+        );
+        assert!(check_validation_hello(None, Some("a.example.test"), "a.example.test").is_err());
+        assert!(
+            check_validation_hello(Some(ok), Some("b.example.test"), "a.example.test").is_err()
+        );
+        assert!(check_validation_hello(Some(ok), None, "a.example.test").is_err());
+    }
     use super::*;
 
     fn good(domain: &str, digest: [u8; 32]) -> ValidationCertificate {

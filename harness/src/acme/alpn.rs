@@ -14,7 +14,7 @@ use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use acmeproof_protocol::tls_alpn::{ACME_TLS_1, acme_identifier};
+use acmeproof_protocol::tls_alpn::{ACME_TLS_1, acme_identifier, check_validation_hello};
 
 /// Why the responder could not start or take a name.
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +40,15 @@ struct Names(Mutex<HashMap<String, Arc<CertifiedKey>>>);
 
 impl ResolvesServerCert for Names {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        // RFC 8737 §3: only a handshake that offers acme-tls/1 gets the validation certificate.
-        let offers_acme = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_1));
+        // RFC 8737 §3: only the CA's validation handshake as the RFC has it (ALPN acme-tls/1
+        // alone, SNI the name) gets the validation certificate; any other fails the validation.
+        let alpn: Option<Vec<&[u8]>> = hello.alpn().map(Iterator::collect);
         let name = hello.server_name()?.to_ascii_lowercase();
-        offers_acme
-            .then(|| self.0.lock().ok()?.get(&name).cloned())
-            .flatten()
+        if let Err(finding) = check_validation_hello(alpn.as_deref(), Some(&name), &name) {
+            tracing::warn!(%finding.req, observed = %finding.observed, "tls-alpn-01 handshake refused");
+            return None;
+        }
+        self.0.lock().ok()?.get(&name).cloned()
     }
 }
 

@@ -123,7 +123,12 @@ fn new_authz(
     for kind in &kinds {
         let id = ca.new_id();
         // RFC 8555 §8.1 (ACME-28): ≥128 bits; RFC 8823 §3 asks the same of token-part2.
-        let token = ca.tokens.token(32);
+        let mut token = ca.tokens.token(32);
+        if *kind == ChallengeKind::EmailReply00 && ca.knobs().challenge_token_reused {
+            // Knob `challenge_token_reused`: one token-part2 for every challenge, breaking
+            // SMIME-5 on purpose (256 bits, so SMIME-4 holds).
+            token = crate::protocol::b64url::encode([0x5a; 32]);
+        }
         let from = (*kind == ChallengeKind::EmailReply00).then(|| ca.config.challenge_from.clone());
         store.challenges.insert(
             id.clone(),

@@ -21,10 +21,25 @@ const TOKEN_BITS: usize = 128;
 /// characters outside the base64url alphabet and MUST NOT include base64 padding characters
 /// ("=")."). Only the length is observable of the entropy: the same measure as token-part1's
 /// (SMIME-6), [`crate::token::token_bits`]. Other challenge types have tokens of their own
-/// rules (email-reply-00's token-part2 is SMIME-x's) and are left alone.
+/// rules: email-reply-00's token-part2 is held to SMIME-4's "should" instead.
 pub fn check_challenge_token(challenge: &Value) -> Findings {
     let mut out = Findings::new();
     let kind = challenge["type"].as_str().unwrap_or_default();
+    if kind == "email-reply-00" {
+        // RFC 8823 §3 step 3: token-part2 "should contain at least 128 bits of entropy"
+        // (lower-case should: SMIME-4). Only the length is observable.
+        if let Some(token) = challenge["token"].as_str()
+            && let Ok(bits) = crate::token::token_bits(token)
+            && bits < TOKEN_BITS
+        {
+            out.add(
+                req::SMIME_4,
+                format!("email-reply-00: a token-part2 of at least {TOKEN_BITS} bits"),
+                format!("{bits} bits: {token:?}"),
+            );
+        }
+        return out;
+    }
     if !TOKEN_TYPES.contains(&kind) {
         return out;
     }
@@ -101,8 +116,76 @@ pub fn check_challenge_object(challenge: &Value) -> Findings {
     out
 }
 
+/// The tokens of every challenge seen in one run, by challenge URL: RFC 8823 §3 step 4, "A new
+/// token is generated for each issuance request" (SMIME-5), so an email-reply-00 token seen
+/// again under another challenge is a reused one.
+#[derive(Debug, Default)]
+pub struct TokenLedger {
+    seen: std::collections::HashMap<String, String>,
+}
+
+/// The most tokens a ledger keeps (a hostile server could mint challenges without end).
+const LEDGER_CAPACITY: usize = 10_000;
+
+impl TokenLedger {
+    /// Records `challenge` (its `url` and `token`) and reports a token already seen under
+    /// another URL.
+    pub fn record(&mut self, challenge: &Value) -> Findings {
+        let mut out = Findings::new();
+        let (Some("email-reply-00"), Some(url), Some(token)) = (
+            challenge["type"].as_str(),
+            challenge["url"].as_str(),
+            challenge["token"].as_str(),
+        ) else {
+            return out;
+        };
+        match self.seen.get(token) {
+            Some(first) if first != url => out.add(
+                req::SMIME_5,
+                "a fresh token for each authorization (RFC 8823 §3 step 4)",
+                format!("token {token:?} of {url} was already the token of {first}"),
+            ),
+            Some(_) => {}
+            None if self.seen.len() < LEDGER_CAPACITY => {
+                self.seen.insert(token.to_owned(), url.to_owned());
+            }
+            None => {}
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_short_email_reply_token_is_smime_4_and_a_reused_one_smime_5() {
+        let challenge = |url: &str, token: &str| json!({"type": "email-reply-00", "url": url, "token": token, "status": "pending"});
+        let long = "A".repeat(22); // 132 bits
+        assert!(check_challenge_token(&challenge("https://ca/c/1", &long)).is_empty());
+        let short = check_challenge_token(&challenge("https://ca/c/1", "AAAAAAAA"));
+        assert_eq!(short.ids(), vec![req::SMIME_4]);
+
+        let mut ledger = TokenLedger::default();
+        assert!(
+            ledger
+                .record(&challenge("https://ca/c/1", &long))
+                .is_empty()
+        );
+        // The same challenge seen again is not a reuse.
+        assert!(
+            ledger
+                .record(&challenge("https://ca/c/1", &long))
+                .is_empty()
+        );
+        assert!(
+            ledger
+                .record(&challenge("https://ca/c/2", "BBBB"))
+                .is_empty()
+        );
+        let reused = ledger.record(&challenge("https://ca/c/3", &long));
+        assert_eq!(reused.ids(), vec![req::SMIME_5]);
+    }
     use super::*;
     use serde_json::json;
 

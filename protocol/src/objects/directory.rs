@@ -102,7 +102,10 @@ pub fn check_new_nonce_answer(answer: &NonceAnswer<'_>) -> Findings {
         out.add(
             req::ACME_2,
             format!("newNonce {m} carries Cache-Control: no-store (§7.2)"),
-            format!("Cache-Control {:?}", answer.cache_control),
+            match answer.cache_control {
+                Some(value) => format!("Cache-Control: {value}"),
+                None => "no Cache-Control".to_owned(),
+            },
         );
     }
     out

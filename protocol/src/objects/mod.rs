@@ -23,7 +23,7 @@ pub use account::{
     AccountAnswer, check_new_account, check_only_return_existing, check_orders_list,
 };
 pub use authz::check_authorization_object;
-pub use challenge::{check_challenge_object, check_challenge_token};
+pub use challenge::{TokenLedger, check_challenge_object, check_challenge_token};
 pub use directory::{NonceAnswer, check_directory_object, check_new_nonce_answer};
 pub use order::{check_new_order_location, check_order_object, check_order_unchanged};
 pub use states::{Kind, check_transition};

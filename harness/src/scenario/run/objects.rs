@@ -33,6 +33,8 @@ pub(super) struct ObjectJudge {
     authz: HashMap<String, String>,
     /// Challenge URLs.
     challenges: HashSet<String>,
+    /// Every email-reply-00 token seen, to tell a reused one (SMIME-5).
+    tokens: objects::TokenLedger,
     /// Order URL → the order as first seen, for ACME-19 (its arrays never change).
     first_seen: HashMap<String, Value>,
     /// Certificate URL → order URL.
@@ -142,6 +144,7 @@ impl ObjectJudge {
     fn challenge(&mut self, challenge: &Value, out: &mut Findings) {
         out.extend(objects::check_challenge_object(challenge));
         out.extend(objects::check_challenge_token(challenge));
+        out.extend(self.tokens.record(challenge));
         if let Some(url) = challenge["url"].as_str() {
             self.challenges.insert(url.to_owned());
             self.moved(Kind::Challenge, url, challenge, out);
