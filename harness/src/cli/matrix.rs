@@ -122,7 +122,7 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     let ran = runtime.block_on(super::run::run_all(
         varied,
         &crate::sut::Sut::Reference,
-        None,
+        super::run::SeedChoice::Own,
         false,
         workers,
         false,

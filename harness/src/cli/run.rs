@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// Replay with this seed instead of each scenario's own.
     #[arg(long)]
     seed: Option<u64>,
+    /// Mix N into each scenario's own seed: other account keys, tokens and mailboxes, for a
+    /// second run against a server that keeps its state (an account deactivated or a key
+    /// rolled over by the first run). Each scenario's replay line prints the seed it used.
+    #[arg(long, value_name = "N", conflicts_with = "seed")]
+    salt: Option<u64>,
     /// SHOULD-level findings fail too.
     #[arg(long)]
     strict: bool,
@@ -504,12 +509,41 @@ pub struct Ran {
     pub outcome: Outcome,
 }
 
+/// Which seed each scenario of a run gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedChoice {
+    /// Its own (from its file, or derived from its id): the same on every run.
+    Own,
+    /// Its own mixed with a salt (`--salt`): the same for the same salt.
+    Salted(u64),
+    /// This one for every scenario (`--seed`, to replay one).
+    Fixed(u64),
+}
+
+impl SeedChoice {
+    /// The seed `scenario` runs with.
+    pub fn for_scenario(self, scenario: &LoadedScenario) -> u64 {
+        match self {
+            SeedChoice::Own => scenario.seed(),
+            SeedChoice::Fixed(seed) => seed,
+            SeedChoice::Salted(salt) => {
+                use sha2::Digest as _;
+                let mut hash = sha2::Sha256::new();
+                hash.update(scenario.seed().to_be_bytes());
+                hash.update(salt.to_be_bytes());
+                let hash = hash.finalize();
+                u64::from_be_bytes(hash[..8].try_into().unwrap_or_default())
+            }
+        }
+    }
+}
+
 /// Runs the selected scenarios against `sut`, `jobs` at a time, with a progress bar when
 /// `progress`.
 pub async fn run_all(
     scenarios: Vec<LoadedScenario>,
     sut: &Sut,
-    seed: Option<u64>,
+    seed: SeedChoice,
     strict: bool,
     jobs: usize,
     progress: bool,
@@ -535,7 +569,7 @@ pub async fn run_all(
         let sut = sut.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let seed = seed.unwrap_or_else(|| scenario.seed());
+            let seed = seed.for_scenario(&scenario);
             let run = scenario::run::run_with(&scenario, seed, &sut).await;
             let outcome = scenario::outcome_of(&run, strict);
             bar.set_message(scenario.file.id.clone());
@@ -697,14 +731,12 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             .map_err(CliError::Input)?;
         sut = Sut::Server(Arc::new(target));
     }
-    let ran = runtime.block_on(run_all(
-        scenarios,
-        &sut,
-        args.seed,
-        args.strict,
-        jobs,
-        progress,
-    ));
+    let seed = match (args.seed, args.salt) {
+        (Some(seed), _) => SeedChoice::Fixed(seed),
+        (None, Some(salt)) => SeedChoice::Salted(salt),
+        (None, None) => SeedChoice::Own,
+    };
+    let ran = runtime.block_on(run_all(scenarios, &sut, seed, args.strict, jobs, progress));
     let mut report = RunReport::new(
         ToolInfo::new("acmeproof", env!("CARGO_PKG_VERSION")),
         started_at,

@@ -93,7 +93,11 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
                     Step::Issue(_) if !cmd.uses("email") => {
                         Some("it needs an RFC 8823 client, and the command takes no {email}".into())
                     }
-                    Step::Issue(s) if s.expect == IssueExpect::Issued => {
+                    // A challenge mail broken on purpose is judged by whether a reply reaches
+                    // the CA; whether a client flags a SHOULD it cannot tell us.
+                    Step::Issue(s)
+                        if matches!(s.expect, IssueExpect::Issued | IssueExpect::Ignored) =>
+                    {
                         if let Some(variant) = crate::sut::asks::reference_variant(s) {
                             return Some(format!(
                                 "it sets the reference MUA's {variant}: an external client has \
