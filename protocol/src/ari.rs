@@ -71,21 +71,27 @@ impl CertId {
     }
 }
 
-/// The certificate identifier of a DER certificate (RFC 9773 §4.1): its AKI keyIdentifier and
-/// its serial's content octets. `None` for a certificate that does not parse or has no AKI
-/// keyIdentifier (RFC 9773 §4.1 needs one).
-pub fn cert_id_of(der: &[u8]) -> Option<CertId> {
-    use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let key_identifier = cert
-        .extensions()
+/// The keyIdentifier of a certificate's Authority Key Identifier extension (RFC 5280
+/// §4.2.1.1), the first half of its RFC 9773 §4.1 certificate identifier.
+pub fn authority_key_id(cert: &x509_parser::certificate::X509Certificate<'_>) -> Option<Vec<u8>> {
+    use x509_parser::prelude::ParsedExtension;
+    cert.extensions()
         .iter()
         .find_map(|ext| match ext.parsed_extension() {
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
                 aki.key_identifier.as_ref().map(|k| k.0.to_vec())
             }
             _ => None,
-        })?;
+        })
+}
+
+/// The certificate identifier of a DER certificate (RFC 9773 §4.1): its AKI keyIdentifier and
+/// its serial's content octets. `None` for a certificate that does not parse or has no AKI
+/// keyIdentifier (RFC 9773 §4.1 needs one).
+pub fn cert_id_of(der: &[u8]) -> Option<CertId> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let key_identifier = authority_key_id(&cert)?;
     Some(CertId {
         key_identifier,
         serial: cert.tbs_certificate.raw_serial().to_vec(),

@@ -363,6 +363,13 @@ pub fn explain(args: &ExplainArgs, out: &mut dyn Write) -> Result<u8, CliError> 
     Ok(EXIT_OK)
 }
 
+/// "; the CA must answer <error>" when a step names the error the CA must answer.
+fn must_answer(error: Option<&str>) -> String {
+    error
+        .map(|e| format!("; the CA must answer {e}"))
+        .unwrap_or_default()
+}
+
 /// A step in one line, as the file says it.
 pub fn describe(step: &scenario::Step) -> String {
     use scenario::Step;
@@ -411,20 +418,14 @@ pub fn describe(step: &scenario::Step) -> String {
                 .as_deref()
                 .map(|a| format!(" naming {a}"))
                 .unwrap_or_default(),
-            s.error
-                .as_deref()
-                .map(|e| format!("; the CA must answer {e}"))
-                .unwrap_or_default(),
+            must_answer(s.error.as_deref()),
             s.req
         ),
         Step::NewOrder(s) => format!(
             "new-order: {} {}{} ({})",
             s.kind,
             s.value,
-            s.error
-                .as_deref()
-                .map(|e| format!("; the CA must answer {e}"))
-                .unwrap_or_default(),
+            must_answer(s.error.as_deref()),
             s.req
         ),
         Step::IssueDns(s) => format!(
@@ -446,10 +447,7 @@ pub fn describe(step: &scenario::Step) -> String {
             s.reason
                 .map(|r| format!(", reason {r}"))
                 .unwrap_or_default(),
-            s.error
-                .as_deref()
-                .map(|e| format!("; the CA must answer {e}"))
-                .unwrap_or_default(),
+            must_answer(s.error.as_deref()),
             s.req
         ),
         Step::OrdersList(s) => format!("orders-list: the account's orders ({})", s.req),

@@ -13,7 +13,7 @@ use ::time::{Duration, OffsetDateTime};
 use acmeproof_protocol::ari::CertId;
 use axum::http::{StatusCode, header};
 use serde_json::json;
-use x509_parser::prelude::{FromDer, ParsedExtension, X509Certificate};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::model::{CertRecord, OrderStatus};
 use super::pki::Identifier;
@@ -122,15 +122,7 @@ fn find<'a>(store: &'a Store, cert_id: &str) -> Result<&'a CertRecord, Problem> 
 fn leaf_facts(der: &[u8]) -> Result<(OffsetDateTime, Option<Vec<u8>>), Problem> {
     let (_, cert) = X509Certificate::from_der(der)
         .map_err(|e| Problem::internal(format!("a stored certificate does not parse: {e}")))?;
-    let aki = cert
-        .extensions()
-        .iter()
-        .find_map(|ext| match ext.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                aki.key_identifier.as_ref().map(|k| k.0.to_vec())
-            }
-            _ => None,
-        });
+    let aki = acmeproof_protocol::ari::authority_key_id(&cert);
     Ok((cert.validity().not_before.to_datetime(), aki))
 }
 
