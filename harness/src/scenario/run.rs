@@ -93,8 +93,13 @@ pub fn unsuitable(scenario: &LoadedScenario, sut: &Sut) -> Option<String> {
                     Step::Issue(_) if !cmd.uses("email") => {
                         Some("it needs an RFC 8823 client, and the command takes no {email}".into())
                     }
+                    Step::Issue(s) if s.expect == IssueExpect::Flagged => Some(
+                        "it checks that the MUA flags a challenge mail breaking a SHOULD, which \
+                         an external client has no way to report"
+                            .into(),
+                    ),
                     // A challenge mail broken on purpose is judged by whether a reply reaches
-                    // the CA; whether a client flags a SHOULD it cannot tell us.
+                    // the CA; whether a client flags a SHOULD it cannot tell us (above).
                     Step::Issue(s)
                         if matches!(s.expect, IssueExpect::Issued | IssueExpect::Ignored) =>
                     {
