@@ -1160,3 +1160,33 @@ fn a_fixed_world_port_that_is_taken_is_one_error_line() {
     drop(taken);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `run --salt N`: each scenario gets its own seed mixed with N (the same N, the same seeds),
+/// so a second run against a server that keeps its state uses other keys; `--salt` with
+/// `--seed` is a usage error.
+#[test]
+fn a_salt_changes_every_scenarios_seed_the_same_way_each_time() {
+    const ID: &str = "rfc8823/3/issuance-ascii-address";
+    let seed_of = |extra: &[&str]| {
+        let reports = std::env::temp_dir().join(format!(
+            "acmeproof-salt-{}-{}",
+            std::process::id(),
+            extra.join("-")
+        ));
+        let mut args = vec!["run", "--quiet", "--out", reports.to_str().unwrap(), ID];
+        args.extend_from_slice(extra);
+        let out = acmeproof(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let json = std::fs::read_to_string(reports.join("report.json")).unwrap();
+        let report = acmeproof_reports::json::parse(&json).unwrap();
+        let _ = std::fs::remove_dir_all(&reports);
+        report.scenarios[0].seed
+    };
+    let own = seed_of(&[]);
+    let salted = seed_of(&["--salt", "7"]);
+    assert_ne!(own, salted);
+    assert_eq!(salted, seed_of(&["--salt", "7"]));
+    assert_ne!(salted, seed_of(&["--salt", "8"]));
+    let out = acmeproof(&["run", "--salt", "7", "--seed", "1", ID]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+}
