@@ -415,7 +415,9 @@ impl Context<'_> {
     /// revocation request valid if it is signed with the private key corresponding to the
     /// public key in the certificate". A second revocation is `alreadyRevoked`, a reason the
     /// server does not allow `badRevocationReason`.
-    pub(super) async fn revoke(&mut self, s: &RevokeStep) -> Result<(), StepError> {
+    /// The last `issue-dns` certificate and its end-entity certificate (DER), for the steps
+    /// that revoke it or name it by its RFC 9773 identifier.
+    pub(super) fn issued_leaf(&self) -> Result<(IssuedCert, Vec<u8>), StepError> {
         let cert = self
             .issued
             .clone()
@@ -424,6 +426,11 @@ impl Context<'_> {
             .ok()
             .and_then(|c| c.into_iter().next())
             .ok_or_else(|| StepError::Harness("the issued chain has no certificate".into()))?;
+        Ok((cert, leaf))
+    }
+
+    pub(super) async fn revoke(&mut self, s: &RevokeStep) -> Result<(), StepError> {
+        let (cert, leaf) = self.issued_leaf()?;
         let mut payload = json!({ "certificate": b64url::encode(&leaf) });
         if let Some(reason) = s.reason {
             payload["reason"] = json!(reason);

@@ -29,14 +29,7 @@ impl Context<'_> {
 
     /// The RFC 9773 §4.1 identifier of the last `issue-dns` certificate, and its names.
     fn issued_cert_id(&self) -> Result<(String, Vec<String>), StepError> {
-        let cert = self
-            .issued
-            .as_ref()
-            .ok_or_else(|| StepError::Harness("no certificate yet: issue-dns first".into()))?;
-        let leaf = crate::mua::certificate::pem_chain(&cert.issued.chain_pem)
-            .ok()
-            .and_then(|c| c.into_iter().next())
-            .ok_or_else(|| StepError::Harness("the issued chain has no certificate".into()))?;
+        let (cert, leaf) = self.issued_leaf()?;
         let id = ari::cert_id_of(&leaf).ok_or_else(|| {
             StepError::Harness(
                 "the certificate has no Authority Key Identifier to name it by (RFC 9773 §4.1)"
