@@ -42,6 +42,8 @@ impl ResolvesServerCert for Names {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         // RFC 8737 §3: only the CA's validation handshake as the RFC has it (ALPN acme-tls/1
         // alone, SNI the name) gets the validation certificate; any other fails the validation.
+        // Here the checker's ALPN half decides; its SNI half holds by construction, since the
+        // certificate is looked up by the SNI (a wrong name finds none).
         let alpn: Option<Vec<&[u8]>> = hello.alpn().map(Iterator::collect);
         let name = hello.server_name()?.to_ascii_lowercase();
         if let Err(finding) = check_validation_hello(alpn.as_deref(), Some(&name), &name) {
