@@ -75,13 +75,14 @@ pub struct EmailState {
 /// Registers the exchange of a new email-reply-00 challenge (token-part1 drawn from the seed,
 /// ≥128 bits: RFC 8823 §3 step 3).
 pub fn register(ca: &CaShared, store: &mut super::state::Store, challenge_id: &str) {
-    // 16 octets (128 bits). Not a multiple of three, so the string and binary joins (RFC 8823
-    // §3 leaves the join open) give different digests: a client's join choice is visible.
-    // Knob `challenge_short_token_part1`: 8 octets (64 bits), breaking SMIME-6 on purpose.
+    // Knob `token_part1_octets`, 16 (128 bits) by default. 16 is not a multiple of three, so
+    // the string and binary joins (RFC 8823 §3 leaves the join open) give different digests:
+    // a client's join choice is visible. Knob `challenge_short_token_part1`: 8 octets (64
+    // bits), breaking SMIME-6 on purpose.
     let octets = if ca.knobs().challenge_short_token_part1 {
         8
     } else {
-        16
+        usize::from(ca.knobs().token_part1_octets)
     };
     let token_part1 = ca.tokens.token(octets);
     let message_id = format!(

@@ -170,6 +170,12 @@ pub struct Knobs {
     pub email_send_on: EmailSendOn,
     /// Which token joins make a correct RFC 8823 digest (RFC 8823 §3 says only "concatenates").
     pub email_join: JoinPolicy,
+    /// Octets of token-part1 (default 16, 128 bits; 1–64). RFC 8823 §3 step 4: "token-part1
+    /// MUST contain at least 128 bits of entropy", so under 16 breaks SMIME-6. Base64url
+    /// (RFC 4648 §5) turns each 3 octets into 4 characters, so the string and binary joins
+    /// (RFC 8823 §3 step 6 "concatenates") give the same token exactly when this is a
+    /// multiple of 3: the `token_join` variant crosses it to show where the joins coincide.
+    pub token_part1_octets: u8,
     /// How long after the challenge mail a reply is accepted (RFC 8823 §3: the CA decides;
     /// 24 hours by default), on the world clock.
     pub email_reply_window_secs: u64,
@@ -465,6 +471,7 @@ impl Default for Knobs {
             tls_alpn01_port: 443,
             email_send_on: EmailSendOn::AuthzFetch,
             email_join: JoinPolicy::Either,
+            token_part1_octets: 16,
             email_reply_window_secs: 24 * 3600,
             email_challenge_body: Default::default(),
             service_field: ServiceField::Both,
@@ -530,6 +537,9 @@ pub enum KnobError {
     /// A zero lifetime or validity.
     #[error("knob {0}: must be greater than 0")]
     Zero(&'static str),
+    /// A token-part1 length out of 1..=64 octets.
+    #[error("knob token_part1_octets: must be 1..=64, got {0}")]
+    TokenOctets(u8),
 }
 
 /// The longest lifetime or validity a knob gives (100 years): larger values are clamped, so
@@ -566,6 +576,9 @@ impl Knobs {
         }
         if self.validation_attempts == 0 {
             return Err(KnobError::Attempts);
+        }
+        if !(1..=64).contains(&self.token_part1_octets) {
+            return Err(KnobError::TokenOctets(self.token_part1_octets));
         }
         for (name, value) in [
             ("order_lifetime_secs", self.order_lifetime_secs),
@@ -633,6 +646,21 @@ mod tests {
         assert_eq!(k.validate(), Ok(()));
         assert_eq!(k.nonce_reject_percent, 0);
         assert!(k.chaos.is_empty() && !k.strict && !k.reuse_authorizations);
+    }
+
+    #[test]
+    fn token_part1_octets_defaults_to_16_and_is_bounded() {
+        assert_eq!(Knobs::default().token_part1_octets, 16);
+        let k = Knobs::default()
+            .merged(&serde_json::json!({ "token_part1_octets": 24 }))
+            .expect("24 octets");
+        assert_eq!(k.token_part1_octets, 24);
+        for bad in [0, 65] {
+            let e = Knobs::default()
+                .merged(&serde_json::json!({ "token_part1_octets": bad }))
+                .expect_err("out of range");
+            assert!(e.contains("token_part1_octets"), "{e}");
+        }
     }
 
     #[test]
