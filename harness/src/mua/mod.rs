@@ -89,6 +89,12 @@ pub struct MuaOptions {
     /// challenge mail is sent; a CA that sends it only on the challenge POST would otherwise
     /// never be answered. `None`: never (the reference CA's own scenarios say when).
     pub post_without_mail: Option<Duration>,
+    /// Prove by reading only: POST `{"tokenPart1": …}` (token-part1 from the challenge mail's
+    /// Subject) to the challenge instead of replying. RFC 8823 §3 wants the reply; this is the
+    /// alternative of the draft-ietf-acme-email-smime-01 open issue "Is being able to just
+    /// read email a sufficient proof of control?", as acmeproof defines it (CA knob `proof =
+    /// read-only`).
+    pub read_only: bool,
 }
 
 impl Default for MuaOptions {
@@ -106,6 +112,7 @@ impl Default for MuaOptions {
             seed: Seed(1),
             challenge_from_uid: None,
             post_without_mail: None,
+            read_only: false,
         }
     }
 }
@@ -255,17 +262,31 @@ pub async fn issue_in<'a>(
         body: options.body,
         wrap: options.wrap,
     };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let reply = email::response(client, &exchange, &account.address, &style, now)?;
-    let to = exchange.info.reply_address().unwrap_or_default().to_owned();
-    account
-        .submit(&email::envelope(&account.address, &to), &reply)
-        .await?;
     let part1 = exchange.info.token_part1.clone().unwrap_or_default();
-    mailbox.mark_answered(uid, &part1).await?;
-    if options.post == PostTiming::AfterReply && !posted_without_mail {
-        client.respond(exchange.challenge_url()).await?;
-    }
+    let reply = if options.read_only {
+        // The read-only proof: token-part1 back over HTTPS, no mail sent.
+        client
+            .post(
+                exchange.challenge_url(),
+                Some(&serde_json::json!({ "tokenPart1": part1 })),
+            )
+            .await?
+            .json()?;
+        mailbox.mark_answered(uid, &part1).await?;
+        Vec::new()
+    } else {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let reply = email::response(client, &exchange, &account.address, &style, now)?;
+        let to = exchange.info.reply_address().unwrap_or_default().to_owned();
+        account
+            .submit(&email::envelope(&account.address, &to), &reply)
+            .await?;
+        mailbox.mark_answered(uid, &part1).await?;
+        if options.post == PostTiming::AfterReply && !posted_without_mail {
+            client.respond(exchange.challenge_url()).await?;
+        }
+        reply
+    };
     let authorization = client
         .poll(
             &exchange.authz_url,

@@ -304,6 +304,9 @@ pub struct MuaVariant {
     pub wait: Option<MailWait>,
     /// `starttls` (default) or `implicit`.
     pub imap_tls: Option<ImapTls>,
+    /// `reply` (default, RFC 8823 §3) or `read-only` (POST `tokenPart1` instead of replying;
+    /// the `proof` variant).
+    pub proof: Option<acmeproof_mocks::ca::knobs::Proof>,
 }
 
 /// What happens to a reply before it is sent.

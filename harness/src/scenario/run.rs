@@ -738,6 +738,7 @@ impl Context<'_> {
         if let Some(usage) = v.usage {
             o.usage = usage_of(usage);
         }
+        o.read_only = v.proof == Some(acmeproof_mocks::ca::knobs::Proof::ReadOnly);
         if let Some(wait) = v.wait {
             o.wait = match wait {
                 MailWait::Idle => MailboxWait::Idle,
@@ -774,11 +775,9 @@ impl Context<'_> {
         for kind in &s.inject {
             self.inject(*kind, &address)?;
         }
-        if matches!(self.sut, Sut::Server(_)) || s.expect == IssueExpect::Ignored {
-            // The server's challenge mail comes after this mark: one it fails is the verdict,
-            // not a reason to wait out the timeout.
-            options.challenge_from_uid = Some(email::inbox_mark(self.world, &address));
-        }
+        // The CA's challenge mail comes after this mark: one the MUA must ignore is the
+        // verdict, not a reason to wait out the timeout (RFC 8823 §3: one mail per challenge).
+        options.challenge_from_uid = Some(email::inbox_mark(self.world, &address));
         let client = self.client()?;
         let result = mua::issue_in(
             &mut mailbox,
@@ -841,7 +840,10 @@ impl Context<'_> {
                     self.mailed_on_post();
                 }
                 self.observe_challenge(&outcome.exchange, &address).await;
-                self.observe_reply(&outcome.exchange, &address).await;
+                // A read-only proof sends no reply to observe.
+                if !options.read_only {
+                    self.observe_reply(&outcome.exchange, &address).await;
+                }
                 if let Some(want) = s.ignored
                     && outcome.ignored.len() != want
                 {

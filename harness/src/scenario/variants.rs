@@ -22,6 +22,12 @@ pub struct Variant {
     pub client: &'static [&'static str],
     /// The values a CA can take (the CA knob of the same meaning).
     pub ca: &'static [&'static str],
+    /// The text the question comes from, quoted.
+    pub draft_text: &'static str,
+    /// What the matrix shows.
+    pub shows: &'static str,
+    /// What the matrix cannot show.
+    pub cannot_show: &'static str,
 }
 
 /// Every variant, in documentation order.
@@ -31,7 +37,27 @@ pub const VARIANTS: &[Variant] = &[
         question: "Is token-part1 ∥ token-part2 a join of the base64url texts or of the decoded octets?",
         source: "RFC 8823 §3 step 6 (\"concatenates\"); acme4j issue #123",
         client: &["string", "binary"],
-        ca: &["string", "binary", "either"],
+        // The CA's join / its token-part1 octets (knob token_part1_octets).
+        ca: &[
+            "string/15",
+            "binary/15",
+            "either/15",
+            "string/16",
+            "binary/16",
+            "either/16",
+            "string/18",
+            "binary/18",
+            "either/18",
+            "string/24",
+            "binary/24",
+            "either/24",
+            "string/32",
+            "binary/32",
+            "either/32",
+        ],
+        draft_text: "RFC 8823 §3 step 6: \"The ACME client concatenates \"token-part1\" (received over email) and \"token-part2\" (received over HTTPS [RFC2818]) to create the ACME \"token\" and calculates keyAuthorization (as per Section 8.1 of [RFC8555]).\" Step 4: \"[...] and token-part1 MUST contain at least 128 bits of entropy.\"",
+        shows: "Columns cross the CA's join with its token-part1 length (knob token_part1_octets: 15, 16, 18, 24, 32 octets). Base64url (RFC 4648 §5) encodes each 3 octets as 4 characters, so joining the texts equals encoding the joined octets exactly when token-part1 is a multiple of 3 octets: at 18 and 24 a string client and a binary CA (or the reverse) interoperate, at 16 and 32 they do not. At 15 the joins coincide too, but 120 bits are under step 4's 128, so the MUA answers no CA (SMIME-6).",
+        cannot_show: "Which join deployed CAs and clients use: only the reference implementations are crossed here.",
     },
     Variant {
         name: "service_port_in_hash",
@@ -39,6 +65,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-ietf-acme-email-tls-00…-04 open issue; no formula was ever given (see docs/open-issues.md)",
         client: &["no", "yes"],
         ca: &["no", "yes"],
+        draft_text: "draft-ietf-acme-email-tls-00…-02 §3.3 item 2: \"[[OPEN ISSUE: Should service name and port number be incorporated into the hash?]]\"; -03/-04: \"[[TODO: Make sure that both service name and port number are incorporated into the hash]]\"; gone in -05.",
+        shows: "That a client and a CA that disagree on whether service and port are hashed never interoperate.",
+        cannot_show: "Whether any formula is right: no draft gave one. The hash with service and port, base64url(SHA-256(keyAuthorization || \".\" || service || \".\" || port)), is acmeproof's proposal until a draft fixes one; both sides here use that proposal.",
     },
     Variant {
         name: "one_cert_tls_and_starttls",
@@ -46,6 +75,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-ietf-acme-email-tls open issue; RFC 8314 §3 (implicit TLS ports)",
         client: &["one-service", "tls-and-starttls"],
         ca: &["refuse", "allow"],
+        draft_text: "draft-ietf-acme-email-tls-01…-05 §4 open issue 1: \"Should the same certificate be allowed to be used on both IMAP (143) and IMAPS (993) ports?\"; IETF 100 slides: \"Probably not\".",
+        shows: "A client ordering both ports of a service in one order against a CA that allows or refuses it; a client ordering one service per certificate works with both.",
+        cannot_show: "Whether sharing the certificate is safe: a policy question. Ordering several services in one order uses acmeproof's newOrder placement, which no draft has.",
     },
     Variant {
         name: "service_field",
@@ -53,6 +85,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-ietf-acme-email-tls-00…-05 §3 and Figure 1 (the challenge response); the newOrder placement is acmeproof's",
         client: &["challenge-payload", "challenge-header", "new-order"],
         ca: &["challenge", "new-order", "both"],
+        draft_text: "draft-ietf-acme-email-tls-00…-04 §3: \"\"service\" JWS header parameter MUST be included\"; -05 §3.1: '\"service\" field in JSON payload'; every version's Figure 1 is the challenge response.",
+        shows: "Which placements of service/port meet which CA placements.",
+        cannot_show: "Whether the newOrder placement is right: it is acmeproof's proposal for RFC 8555, not draft text.",
     },
     Variant {
         name: "draft",
@@ -60,6 +95,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-ietf-acme-email-tls-04 §3 Figure 1 vs -05 §3.1/§3.2 and Figure 1",
         client: &["challenge-header", "challenge-payload"],
         ca: &["02", "05", "any"],
+        draft_text: "-00…-04 §3 \"JWS header parameter\" (Figure 1: protected header) against -05 §3.1/§3.2 \"field in JSON payload\" (Figure 1: payload).",
+        shows: "That a -04 client and a -05 CA (and the reverse) do not meet; a CA reading both meets both.",
+        cannot_show: "Which version deployed software follows: the draft expired unpublished.",
     },
     Variant {
         name: "tls_profile",
@@ -67,6 +105,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "RFC 7817 §4 (what a CA MUST be able to issue, not what each certificate carries)",
         client: &["as-written"],
         ca: &["acmeproof", "srv-only"],
+        draft_text: "RFC 7817 §4: \"CAs MUST support issuance of certificates with DNS-IDs, SRV-IDs and CN-IDs\" (what a CA can issue, not what each certificate carries).",
+        shows: "That the reference MUA's certificate check accepts both profiles.",
+        cannot_show: "Which profile mail clients verifying the server accept: no TLS client of a mail user is run here.",
     },
     Variant {
         name: "twin_srv_id",
@@ -74,6 +115,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-ietf-acme-email-tls-03…-05 §4 open issue 1",
         client: &["as-written"],
         ca: &["false", "true"],
+        draft_text: "draft-ietf-acme-email-tls-03…-05 §4 open issue 1: \"Maybe if the ACME server sees a request for port 143 (or 993), it can include SRV-ID for the other port, if it can verify that both are running?\"",
+        shows: "Whether the client copes with a certificate carrying the twin service's SRV-ID.",
+        cannot_show: "Whether \"verify that both are running\" is a proof: acmeproof reads it as a greeting on the twin's IANA port, its own reading.",
     },
     Variant {
         name: "service_arrays",
@@ -81,6 +125,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-ietf-acme-email-tls-05 §4 open issue 1 (\"make both of them arrays\")",
         client: &["new-order", "new-order-arrays"],
         ca: &["false", "true"],
+        draft_text: "draft-ietf-acme-email-tls-05 §4 open issue 1: \"The cleanest way is to change \"service\" to \"services\", change \"port\" to \"ports\" and make both of them arrays.\"",
+        shows: "That an arrays client needs an arrays CA, and a one-service client meets both.",
+        cannot_show: "The arrays' exact shape: -05 sketches them; acmeproof's shape (one authorization per service) is its own.",
     },
     Variant {
         name: "service_identifier",
@@ -88,6 +135,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "draft-melnikov-acme-email-tls-00 §4, draft-ietf-acme-email-tls-00…-02 §4 open issue",
         client: &["new-order", "service-identifier"],
         ca: &["false", "true"],
+        draft_text: "draft-melnikov-acme-email-tls-00 §4, draft-ietf-acme-email-tls-00…-02 §4: \"define a new Identifier Type that specifies service@domain. The current version of the document just reuses \"dns\".\"",
+        shows: "That a service-identifier client needs a CA that knows the type.",
+        cannot_show: "The type's name: the drafts never gave one; `service` is acmeproof's.",
     },
     Variant {
         name: "lmtp",
@@ -95,6 +145,9 @@ pub const VARIANTS: &[Variant] = &[
         source: "IETF 100 minutes on -02 (LMTP has no IANA port)",
         client: &["as-written"],
         ca: &["off", "on"],
+        draft_text: "draft-ietf-acme-email-tls-00…-05 §4: \"Add support for LMTP (RFC 2033)?\"; RFC 2033 §4: LMTP \"MUST NOT be used on TCP port 25\".",
+        shows: "Whether a CA with the knob on issues for service `lmtp` with an explicit port, and refuses it with the knob off.",
+        cannot_show: "Which port is right: LMTP has no IANA port or service name (IETF 100 minutes on -02), so the port is always explicit and any default would be acmeproof's invention. The knob alone decides the cells; the question stays open.",
     },
     Variant {
         name: "challenge_body",
@@ -102,13 +155,19 @@ pub const VARIANTS: &[Variant] = &[
         source: "RFC 8823 §3.1 (the body is not specified)",
         client: &["as-written"],
         ca: &["text-plain", "multipart-alternative", "text-html"],
+        draft_text: "RFC 8823 §3.1: the challenge mail's body is not specified (items 1–7 constrain only header fields).",
+        shows: "Which challenge bodies the reference MUA answers.",
+        cannot_show: "What other MUAs cope with: only the reference MUA is a row here.",
     },
     Variant {
         name: "proof",
         question: "Is reading the challenge mail enough (token-part1 POSTed back), or must the user reply?",
         source: "draft-ietf-acme-smime-01 open issue; RFC 8823 §3 (reply)",
-        client: &["reply"],
+        client: &["reply", "read-only"],
         ca: &["reply", "read-only"],
+        draft_text: "draft-ietf-acme-email-smime-01 open issue (IETF 100 slides): \"The document assumes that we need to prove ability to send messages as an email address, not just read email\"; \"Is being able to just read email a sufficient proof of control?\". RFC 8823 §3 settled on the reply.",
+        shows: "The read-only row POSTs {\"tokenPart1\": …} (acmeproof's definition of reading only): a read-only CA issues; a reply-only CA refuses it (malformed, naming the rule the reply comes from). The reply row meets both.",
+        cannot_show: "Whether reading only is a sufficient proof of control: a security judgement, not interop. The tokenPart1 member is acmeproof's; no draft defined it.",
     },
 ];
 
@@ -140,6 +199,27 @@ fn twin(service: &str) -> Option<&'static str> {
     })
 }
 
+/// The CA knobs of `variant`'s CA value `ca`.
+pub fn ca_knob(variant: &Variant, ca: &str) -> Result<serde_json::Value, String> {
+    Ok(match variant.name {
+        // "JOIN/OCTETS": the join the CA accepts and its token-part1 length.
+        "token_join" => {
+            let (join, octets) = ca
+                .split_once('/')
+                .ok_or_else(|| format!("token_join: CA value {ca:?} is not JOIN/OCTETS"))?;
+            let octets: u8 = octets
+                .parse()
+                .map_err(|_| format!("token_join: {octets:?} is not a number of octets"))?;
+            json!({ "email_join": join, "token_part1_octets": octets })
+        }
+        "challenge_body" => json!({ "email_challenge_body": ca }),
+        "twin_srv_id" | "service_arrays" | "service_identifier" => {
+            json!({ variant.name: ca == "true" })
+        }
+        other => json!({ other: ca }),
+    })
+}
+
 /// `scenario` with `variant` set to `client` on the client side and `ca` on the CA side.
 pub fn apply(
     scenario: &LoadedScenario,
@@ -148,14 +228,7 @@ pub fn apply(
     ca: &str,
 ) -> Result<LoadedScenario, String> {
     let mut out = scenario.clone();
-    let knob = match variant.name {
-        "token_join" => json!({ "email_join": ca }),
-        "challenge_body" => json!({ "email_challenge_body": ca }),
-        "twin_srv_id" | "service_arrays" | "service_identifier" => {
-            json!({ variant.name: ca == "true" })
-        }
-        other => json!({ other: ca }),
-    };
+    let knob = ca_knob(variant, ca)?;
     out.world.ca.knobs = out
         .world
         .ca
@@ -169,6 +242,12 @@ pub fn apply(
                     client
                         .parse()
                         .map_err(|_| format!("token_join: no client value {client:?}"))?,
+                )
+            }
+            ("proof", Step::Issue(s)) => {
+                s.mua.proof = Some(
+                    serde_json::from_value(json!(client))
+                        .map_err(|_| format!("proof: no client value {client:?}"))?,
                 )
             }
             ("service_port_in_hash", Step::IssueTls(s)) => {
@@ -212,14 +291,7 @@ mod tests {
     fn every_ca_value_is_a_knob_value_the_ca_takes() {
         for v in VARIANTS {
             for ca in v.ca {
-                let knob = match v.name {
-                    "token_join" => json!({ "email_join": ca }),
-                    "challenge_body" => json!({ "email_challenge_body": ca }),
-                    "twin_srv_id" | "service_arrays" | "service_identifier" => {
-                        json!({ v.name: *ca == "true" })
-                    }
-                    other => json!({ other: ca }),
-                };
+                let knob = ca_knob(v, ca).unwrap_or_else(|e| panic!("{e}"));
                 Knobs::default()
                     .merged(&knob)
                     .unwrap_or_else(|e| panic!("{} = {ca}: {e}", v.name));

@@ -54,34 +54,108 @@ fn findings(cell: &Value) -> String {
     cell["runs"].to_string()
 }
 
+/// The verdict of the cell's only run.
+fn verdict(cell: &Value) -> &str {
+    cell["runs"][0]["verdict"].as_str().unwrap_or_default()
+}
+
+/// The requirement the cell's only run names (`None`: a policy refusal, no rule).
+fn why_req(cell: &Value) -> Option<&str> {
+    cell["runs"][0]["why"]["req"].as_str()
+}
+
+/// RFC 8823 §3 leaves the join open; base64url turns each 3 octets into 4 characters, so the
+/// two joins give the same token exactly when token-part1 is a multiple of 3 octets: the
+/// matrix shows string and binary meeting at 18 and 24 octets and failing at 16 and 32, and
+/// at 15 (a multiple of 3, but under RFC 8823 §3 step 4's 128 bits) the MUA answers no CA.
 #[test]
-fn token_join_string_against_binary_fails_on_the_digest_and_either_passes() {
+fn token_join_crosses_the_token_part1_length_and_the_joins_meet_at_multiples_of_three() {
     let (code, stdout, m) = matrix("join", &["--variants", "token_join"]);
     assert_eq!(code, 0, "{stdout}");
+    assert_eq!(m["schema_version"], 2);
     assert_eq!(m["clients"].as_array().map(Vec::len), Some(2));
-    assert_eq!(m["cas"].as_array().map(Vec::len), Some(3));
-    for (client, ca, pass) in [
-        ("string", "string", true),
-        ("string", "binary", false),
-        ("string", "either", true),
-        ("binary", "string", false),
-        ("binary", "binary", true),
-        ("binary", "either", true),
-    ] {
-        let c = cell(&m, client, ca);
-        assert_eq!(ok(c), pass, "{client} × {ca}: {c:#}");
-        if !pass {
-            let text = findings(c);
-            assert!(
-                text.contains("incorrectResponse") && text.contains("the digest"),
-                "{text}"
-            );
+    assert_eq!(m["cas"].as_array().map(Vec::len), Some(15));
+    for client in ["string", "binary"] {
+        let other = if client == "string" {
+            "binary"
+        } else {
+            "string"
+        };
+        for octets in [18, 24] {
+            for ca in [client, other, "either"] {
+                let c = cell(&m, client, &format!("{ca}/{octets}"));
+                assert!(ok(c), "{client} × {ca}/{octets}: {c:#}");
+                assert_eq!(verdict(c), "interop");
+            }
+        }
+        for octets in [16, 32] {
+            assert!(ok(cell(&m, client, &format!("{client}/{octets}"))));
+            assert!(ok(cell(&m, client, &format!("either/{octets}"))));
+            let c = cell(&m, client, &format!("{other}/{octets}"));
+            assert!(!ok(c), "{client} × {other}/{octets}: {c:#}");
+            assert_eq!(c["runs"][0]["why"]["problem"], "incorrectResponse", "{c:#}");
+            assert!(findings(c).contains("the digest"), "{c:#}");
+        }
+        for ca in [client, other, "either"] {
+            let c = cell(&m, client, &format!("{ca}/15"));
+            assert!(!ok(c), "{client} × {ca}/15: {c:#}");
+            assert_eq!(why_req(c), Some("SMIME-6"), "{c:#}");
         }
     }
     // The Markdown on stdout is the table a draft author takes to the meeting.
     assert!(
-        stdout.contains("| **string** | ✅ 1/1 | ❌ 1/1 fail"),
+        stdout.contains(
+            "| **string** | ❌ fail: 1/1<br>rfc8823/3/issuance-ascii-address \\[SMIME-6\\]"
+        ),
         "{stdout}"
+    );
+    assert!(stdout.contains("*What it cannot show*"), "{stdout}");
+}
+
+/// The read-only proof row (`tokenPart1` POSTed instead of a reply) gets a certificate from a
+/// read-only CA and is refused by a reply-only CA, whose problem document names the rule.
+#[test]
+fn proof_read_only_row_is_issued_by_a_read_only_ca_and_refused_with_the_id_by_a_reply_ca() {
+    let (code, stdout, m) = matrix("proof", &["--variants", "proof"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(ok(cell(&m, "reply", "reply")));
+    assert!(ok(cell(&m, "reply", "read-only")));
+    assert!(ok(cell(&m, "read-only", "read-only")));
+    let refused = cell(&m, "read-only", "reply");
+    assert!(!ok(refused), "{refused:#}");
+    assert_eq!(why_req(refused), Some("SMIME-12"), "{refused:#}");
+    assert_eq!(refused["runs"][0]["why"]["problem"], "malformed");
+    assert!(stdout.contains("\\[SMIME-12\\] malformed"), "{stdout}");
+}
+
+/// A scenario that expects a refusal keeps its meaning in every cell: the CA that refuses
+/// reads "refused as expected", the one that issues "issued (expected refusal)".
+#[test]
+fn a_refusal_scenario_reads_refused_as_expected_not_inverted() {
+    let (code, stdout, m) = matrix(
+        "refusal",
+        &[
+            "--variants",
+            "token_join",
+            "rfc8823/3.2/string-join-refused-by-binary-ca",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}");
+    let refused = cell(&m, "string", "binary/16");
+    assert!(ok(refused), "{refused:#}");
+    assert_eq!(verdict(refused), "refused-as-expected");
+    let issued = cell(&m, "string", "string/16");
+    assert!(!ok(issued));
+    assert_eq!(verdict(issued), "issued-expected-refusal");
+    assert!(stdout.contains("| **string** |"), "{stdout}");
+    assert!(stdout.contains("✅ refused as expected 1/1"), "{stdout}");
+    assert!(
+        stdout.contains("❌ issued (expected refusal): 1/1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("- ✅ refused as expected: the scenario expects a refusal"),
+        "the legend says so: {stdout}"
     );
 }
 
@@ -127,10 +201,12 @@ fn one_cert_tls_and_starttls_shows_its_trade_off() {
     assert!(ok(cell(&m, "tls-and-starttls", "allow")));
     let refused = cell(&m, "tls-and-starttls", "refuse");
     assert!(!ok(refused));
-    assert!(
-        findings(refused).contains("rejectedIdentifier"),
+    assert_eq!(
+        refused["runs"][0]["why"]["problem"], "rejectedIdentifier",
         "{refused:#}"
     );
+    // A refusal by the CA's policy names no rule: not the scenario's TLS-10.
+    assert_eq!(why_req(refused), None, "{refused:#}");
 }
 
 /// The draft's placement (the challenge POST, Figure 1) against acmeproof's newOrder proposal:
@@ -205,9 +281,11 @@ fn chromium_renders_the_matrix_page_with_its_failing_cells() {
         .expect("chromium runs");
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("<table id=\"matrix\">"), "{dom}");
-    // Two red cells (string × binary, binary × string), each saying why.
-    assert_eq!(dom.matches("class=\"fail\"").count(), 2, "{dom}");
-    assert_eq!(dom.matches("class=\"ok\"").count(), 4, "{dom}");
+    // Ten red cells (each row: three at 15 octets, the other join at 16 and at 32), each
+    // saying why and linking to its run's transcript.
+    assert_eq!(dom.matches("class=\"fail\"").count(), 10, "{dom}");
+    assert_eq!(dom.matches("class=\"ok\"").count(), 20, "{dom}");
     assert!(dom.contains("incorrectResponse"), "{dom}");
+    assert!(dom.contains("<section id=\"run-1\">"), "{dom}");
     let _ = std::fs::remove_dir_all(&out);
 }

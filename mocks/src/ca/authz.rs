@@ -157,9 +157,12 @@ pub async fn challenge(
                 && challenge.kind == ChallengeKind::EmailReply00
             {
                 if !read_only {
+                    // RFC 8823 §3 steps 7-8: the proof is the "response" email; the POST
+                    // only notifies the CA that it was sent (SMIME-12).
                     return Err(Problem::malformed(
                         "this CA wants the reply mail (RFC 8823 §3; knob proof = reply), not \"tokenPart1\" in the challenge POST",
-                    ));
+                    )
+                    .violates(crate::protocol::requirements::SMIME_12));
                 }
                 read_only_proof = Some(
                     value
