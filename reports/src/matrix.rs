@@ -160,13 +160,15 @@ impl MatrixCell {
         if self.unimplemented.is_some() {
             return Verdict::Unimplemented;
         }
+        // A failure outweighs everything; a pair that met in some scenario outweighs one
+        // that could not meet in another.
         const WORST_FIRST: [Verdict; 7] = [
             Verdict::Error,
             Verdict::IssuedExpectedRefusal,
             Verdict::Fail,
-            Verdict::Unimplemented,
             Verdict::RefusedAsExpected,
             Verdict::Interop,
+            Verdict::Unimplemented,
             Verdict::Skipped,
         ];
         WORST_FIRST
@@ -232,6 +234,15 @@ fn run_line(run: &MatrixRun, limit: usize) -> String {
         other => format!("{}: {}", run.scenario, other.label()),
     };
     match &run.why {
+        // Not meeting is no rule's failure: the reason alone.
+        Some(why)
+            if matches!(
+                run.verdict,
+                Verdict::Unimplemented | Verdict::Skipped | Verdict::Error
+            ) =>
+        {
+            text.push_str(&format!(": {}", why.detail));
+        }
         Some(why) => {
             text.push_str(&format!(
                 " [{}]",
@@ -254,14 +265,17 @@ fn run_line(run: &MatrixRun, limit: usize) -> String {
     text
 }
 
-/// The head of a cell: its verdict and how many runs.
+/// The head of a cell: its verdict and how many runs. Runs that did not meet (unimplemented)
+/// or did not apply (not run) are counted apart from those that ran.
 fn head(cell: &MatrixCell) -> String {
     let verdict = cell.verdict();
     if let Some(reason) = &cell.unimplemented {
         return format!("{} unimplemented: {reason}", verdict.mark());
     }
+    let count = |v: Verdict| cell.runs.iter().filter(|r| r.verdict == v).count();
     let total = cell.runs.len();
-    if verdict == Verdict::Skipped {
+    let (unimplemented, skipped) = (count(Verdict::Unimplemented), count(Verdict::Skipped));
+    if skipped == total {
         let why = cell
             .runs
             .iter()
@@ -270,25 +284,49 @@ fn head(cell: &MatrixCell) -> String {
             .unwrap_or_default();
         return format!("{} not run{why}", verdict.mark());
     }
-    if cell.ok() {
-        let refused = cell
-            .runs
-            .iter()
-            .filter(|r| r.verdict == Verdict::RefusedAsExpected)
-            .count();
-        if refused == total {
-            format!("{} refused as expected {total}/{total}", verdict.mark())
-        } else if refused > 0 {
-            format!(
-                "{} {total}/{total} ({refused} refused as expected)",
-                verdict.mark()
-            )
-        } else {
-            format!("{} {total}/{total}", verdict.mark())
-        }
+    let ran = total - unimplemented - skipped;
+    let refused = count(Verdict::RefusedAsExpected);
+    let bad = ran - count(Verdict::Interop) - refused;
+    let mut text = if bad > 0 {
+        format!("{} {}: {bad}/{ran}", verdict.mark(), verdict.label())
+    } else if ran == 0 {
+        format!("{} unimplemented: {unimplemented}/{total}", verdict.mark())
+    } else if refused == ran {
+        format!("✅ refused as expected {ran}/{ran}")
+    } else if refused > 0 {
+        format!("✅ {ran}/{ran} ({refused} refused as expected)")
     } else {
-        let failing = cell.runs.iter().filter(|r| !r.verdict.is_success()).count();
-        format!("{} {}: {failing}/{total}", verdict.mark(), verdict.label())
+        format!("✅ {ran}/{ran}")
+    };
+    if ran > 0 && unimplemented > 0 {
+        text.push_str(&format!(" (+{unimplemented} unimplemented)"));
+    }
+    if skipped > 0 {
+        text.push_str(&format!(" (+{skipped} not run)"));
+    }
+    text
+}
+
+/// The class of a cell in the HTML.
+fn class(cell: &MatrixCell) -> &'static str {
+    let bad = cell.runs.iter().any(|r| {
+        matches!(
+            r.verdict,
+            Verdict::Fail | Verdict::IssuedExpectedRefusal | Verdict::Error
+        )
+    });
+    let met = cell
+        .runs
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Interop | Verdict::RefusedAsExpected));
+    if cell.unimplemented.is_some() {
+        "none"
+    } else if bad {
+        "fail"
+    } else if met {
+        "ok"
+    } else {
+        "none"
     }
 }
 
@@ -394,16 +432,55 @@ pub fn render_markdown(m: &Matrix) -> String {
 /// run an anchor with its findings and transcript that the cell links to.
 pub fn render_html(m: &Matrix) -> String {
     let title = format!("acmeproof {}", m.title());
-    let mut out = format!(
+    let mut out = html_head(&title);
+    out.push_str(&format!("<h1>{}</h1>\n", esc(&title)));
+    html_body(m, "run", 2, &mut out);
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// Several matrices on one Markdown page: `intro` (Markdown), then each matrix.
+pub fn render_page_markdown(intro: &str, matrices: &[Matrix]) -> String {
+    let mut out = intro.to_owned();
+    for m in matrices {
+        out.push('\n');
+        out.push_str(&render_markdown(m));
+    }
+    out
+}
+
+/// Several matrices on one self-contained HTML page: `title`, `intro` (plain text), each
+/// matrix with anchors of its own.
+pub fn render_page_html(title: &str, intro: &str, matrices: &[Matrix]) -> String {
+    let mut out = html_head(title);
+    out.push_str(&format!("<h1>{}</h1>\n", esc(title)));
+    for paragraph in intro.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        out.push_str(&format!("<p>{}</p>\n", esc(paragraph.trim())));
+    }
+    for (i, m) in matrices.iter().enumerate() {
+        out.push_str(&format!("<h2>{}</h2>\n", esc(&m.title())));
+        html_body(m, &format!("m{}-run", i + 1), 3, &mut out);
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+fn html_head(title: &str) -> String {
+    format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n\
          <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
          td,th{{border:1px solid #999;padding:.4em .6em;vertical-align:top}}\
          td.ok{{background:#d9f2d9}}td.fail{{background:#f8d7d7}}td.none{{background:#eee}}th.row{{text-align:left}}\
          details,div.why{{font-size:.85em}}div.why{{max-width:28em}}code{{font-size:.9em}}\
-         pre{{white-space:pre-wrap;font-size:.8em;background:#f6f6f6;padding:.5em}}</style></head><body>\n<h1>{}</h1>\n<ul>\n",
-        esc(&title),
-        esc(&title)
-    );
+         pre{{white-space:pre-wrap;font-size:.8em;background:#f6f6f6;padding:.5em}}</style></head><body>\n",
+        esc(title)
+    )
+}
+
+/// The variants, the table, the legend and the runs of `m`; run anchors are `{prefix}-N`,
+/// run headings at level `level`.
+fn html_body(m: &Matrix, prefix: &str, level: u8, out: &mut String) {
+    out.push_str("<ul>\n");
     for v in &m.variants {
         out.push_str(&format!(
             "<li><b>{}</b>: {} <i>({})</i>",
@@ -422,9 +499,14 @@ pub fn render_html(m: &Matrix) -> String {
         }
         out.push_str("</li>\n");
     }
+    // One page may hold several matrices: each table's id is its own.
+    let table_id = prefix
+        .strip_suffix("-run")
+        .map(|p| format!("{p}-matrix"))
+        .unwrap_or_else(|| "matrix".to_owned());
     out.push_str(&format!(
         "</ul>\n<p>Rows: the clients; columns: the CAs. Each cell runs {} scenario(s); click a \
-         run for its findings and transcript.</p>\n<table id=\"matrix\"><thead><tr><th>client \\ CA</th>",
+         run for its findings and transcript.</p>\n<table id=\"{table_id}\"><thead><tr><th>client \\ CA</th>",
         m.scenarios.len()
     ));
     for ca in &m.cas {
@@ -442,11 +524,7 @@ pub fn render_html(m: &Matrix) -> String {
                 out.push_str("<td>—</td>");
                 continue;
             };
-            let class = match cell.verdict() {
-                Verdict::Unimplemented | Verdict::Skipped => "none",
-                _ if cell.ok() => "ok",
-                _ => "fail",
-            };
+            let class = class(cell);
             // Words, not emoji, in the head: a headless browser or a printer may have no emoji
             // font.
             let head = head(cell)
@@ -454,7 +532,7 @@ pub fn render_html(m: &Matrix) -> String {
                 .to_owned();
             out.push_str(&format!("<td class=\"{class}\"><b>{}</b>", esc(&head)));
             for run in &cell.runs {
-                let anchor = format!("run-{}", anchors.len() + 1);
+                let anchor = format!("{prefix}-{}", anchors.len() + 1);
                 let line = if run.verdict.is_success() {
                     format!("{}: {}", run.scenario, run.verdict.label())
                 } else {
@@ -478,10 +556,11 @@ pub fn render_html(m: &Matrix) -> String {
             esc(meaning)
         ));
     }
-    out.push_str("</ul>\n<h2>Runs</h2>\n");
+    out.push_str(&format!("</ul>\n<h{level}>Runs</h{level}>\n"));
+    let sub = level + 1;
     for (anchor, cell, run) in anchors {
         out.push_str(&format!(
-            "<section id=\"{anchor}\"><h3>{} × {}: <code>{}</code> {}</h3>",
+            "<section id=\"{anchor}\"><h{sub}>{} × {}: <code>{}</code> {}</h{sub}>",
             esc(&label(&cell.client)),
             esc(&label(&cell.ca)),
             esc(&run.scenario),
@@ -504,8 +583,6 @@ pub fn render_html(m: &Matrix) -> String {
         }
         out.push_str("</pre></details></section>\n");
     }
-    out.push_str("</body></html>\n");
-    out
 }
 
 /// JSON (versioned).

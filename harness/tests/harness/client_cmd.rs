@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::peers::{run, show};
 
 /// The Python modules the client imports.
-const MODULES: &[&str] = &[
+pub(crate) const MODULES: &[&str] = &[
     "acme",
     "josepy",
     "dkim",
@@ -32,7 +32,7 @@ fn client_script() -> PathBuf {
 const ASKS: &str = "--usage {usage} --reply-body {reply_body} --imap-tls {imap_tls} \
      --imaps-url {imaps_url} --post {post} --mail-on {mail_on}";
 
-fn template(python: &Path, extra: &str) -> String {
+pub(crate) fn template(python: &Path, extra: &str) -> String {
     format!(
         "{} {} --directory {{directory_url}} --ca-bundle {{ca_bundle}} --email {{email}} \
          --imap-url {{imap_url}} --smtp-url {{smtp_url}} --submission-url {{submission_url}} \

@@ -46,6 +46,7 @@ mod corpus_ca;
 mod coverage;
 mod email;
 mod email_tls;
+mod interop;
 mod knobs;
 mod matrix;
 mod mua;

@@ -85,7 +85,7 @@ pub(crate) fn acme_srv_cfg(wiring: &Value, dir: &Path) -> String {
 
 /// A root and a 127.0.0.1 leaf for acme2certifier's HTTPS, and its issuing CA (a root that
 /// signs the S/MIME certificates), all PEM in `dir`.
-fn certificates(dir: &Path) {
+pub(crate) fn certificates(dir: &Path) {
     let root = |name: &str| {
         let key = rcgen::KeyPair::generate().expect("key");
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -130,7 +130,7 @@ fn certificates(dir: &Path) {
 /// A loopback address whose port 53 (UDP and TCP) could be bound a moment ago, for the
 /// world's DNS: acme2certifier asks resolvers on port 53 only. None when the process may not
 /// bind port 53.
-fn loopback_port_53() -> Option<String> {
+pub(crate) fn loopback_port_53() -> Option<String> {
     (53..=62).map(|n| format!("127.0.0.{n}:53")).find(|addr| {
         std::net::UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok()
     })

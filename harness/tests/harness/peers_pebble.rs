@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::{Running, free_port, lines};
 
 /// A root and a leaf for 127.0.0.1 (Pebble's HTTPS; Debian's package ships none).
-fn pebble_tls(dir: &Path) {
+pub(crate) fn pebble_tls(dir: &Path) {
     let root_key = rcgen::KeyPair::generate().expect("key");
     let mut root = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
