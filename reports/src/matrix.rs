@@ -111,6 +111,9 @@ pub struct Why {
     pub problem: Option<String>,
     /// One line of detail.
     pub detail: String,
+    /// The other requirements the run's findings name, in order, each once.
+    #[serde(default)]
+    pub also: Vec<String>,
 }
 
 /// One scenario's run in one cell.
@@ -252,6 +255,9 @@ fn run_line(run: &MatrixRun, limit: usize) -> String {
                 text.push_str(&format!(" {problem}"));
             }
             text.push_str(&format!(": {}", why.detail));
+            if !why.also.is_empty() {
+                text.push_str(&format!(" (also {})", why.also.join(", ")));
+            }
         }
         None => {
             if let Some(first) = run.findings.first() {
@@ -605,6 +611,7 @@ mod tests {
                 req: Some("SMIME-10".into()),
                 problem: Some("incorrectResponse".into()),
                 detail: "digest <b>|x".into(),
+                also: Vec::new(),
             }),
             transcript: vec!["→ POST /chall/1".into(), "← 200".into()],
         }

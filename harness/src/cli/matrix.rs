@@ -75,7 +75,15 @@ pub struct MatrixArgs {
     /// The matrix's title (default: named after the variants).
     #[arg(long)]
     title: Option<String>,
+    /// Keep only this reference CA column: its values joined by " · " (e.g. "string/24 ·
+    /// read-only"). Repeatable; without it, every combination is a column.
+    #[arg(long = "ca-column", value_name = "LABEL")]
+    ca_columns: Vec<String>,
 }
+
+/// What tells a row's copy of a scenario apart in an external server's shared world (see
+/// [`cell::scenario_id`]).
+const ROW_MARK: &str = "#row";
 
 /// `NAME=VALUE` of a repeatable option.
 fn named(option: &str, arg: &str) -> Result<(String, String), CliError> {
@@ -216,6 +224,23 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .zip(ca_values)
         .map(|(label, v)| (label, Side::Values(v)))
         .collect();
+    if !args.ca_columns.is_empty() {
+        if let Some(unknown) = args
+            .ca_columns
+            .iter()
+            .find(|want| !columns.iter().any(|(label, _)| label.join(" · ") == **want))
+        {
+            return Err(CliError::Input(format!(
+                "--ca-column {unknown:?}: no such column (known: {})",
+                columns
+                    .iter()
+                    .map(|(label, _)| label.join(" · "))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        columns.retain(|(label, _)| args.ca_columns.contains(&label.join(" · ")));
+    }
     let timeout = Duration::from_secs(args.client_timeout.max(1));
     let mut client_cmds = Vec::new();
     for arg in &args.clients {
@@ -246,10 +271,12 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         })
         .collect();
     // Per server: the jobs (started later, one server at a time).
-    let mut server_jobs: Vec<Vec<(usize, LoadedScenario)>> = vec![Vec::new(); server_names.len()];
-    let first_client: Vec<String> = chosen.iter().map(|v| v.client[0].to_owned()).collect();
+    // Per server, per row: the jobs. Each row gets its own seed in the server's shared world,
+    // so its mailboxes are its own and no row reads another row's mail.
+    let mut server_jobs: Vec<Vec<Vec<(usize, LoadedScenario)>>> =
+        vec![vec![Vec::new(); rows.len()]; server_names.len()];
     let first_ca: Vec<String> = chosen.iter().map(|v| v.ca[0].to_owned()).collect();
-    for (row_label, row) in &rows {
+    for (row_at, (row_label, row)) in rows.iter().enumerate() {
         for (column_label, column) in &columns {
             let index = cells.len();
             let mut unimplemented = None;
@@ -264,9 +291,12 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                             .position(|(n, _)| n == name)
                             .unwrap_or_default();
                         // The external client does what it does: only the CA side varies.
-                        client_batches[at]
-                            .jobs
-                            .push((index, varied(base, &chosen, &first_client, ca)?));
+                        let mut scenario = base.clone();
+                        for (i, v) in chosen.iter().enumerate() {
+                            scenario = variants::apply_ca(&scenario, v, &ca[i])
+                                .map_err(CliError::Input)?;
+                        }
+                        client_batches[at].jobs.push((index, scenario));
                     }
                     (Side::Values(client), Side::External(name)) => {
                         let at = server_names
@@ -274,7 +304,11 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
                             .position(|n| n == name)
                             .unwrap_or_default();
                         // The external server does what it does: only the client side varies.
-                        server_jobs[at].push((index, varied(base, &chosen, client, &first_ca)?));
+                        let mut scenario = varied(base, &chosen, client, &first_ca)?;
+                        // The scenario's mailboxes are named after its id: a row of its own
+                        // keeps each row's mail apart in the server's shared world.
+                        scenario.file.id = format!("{}{ROW_MARK}{row_at}", scenario.file.id);
+                        server_jobs[at][row_at].push((index, scenario));
                     }
                     (Side::External(_), Side::External(_)) => {
                         unimplemented = Some(
@@ -304,14 +338,29 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         // the same scenario runs in every column.
         run_batch(&runtime, batch, 1, &mut cells)?;
     }
-    for (name, jobs) in server_names.iter().zip(server_jobs) {
-        let target = start_server(&runtime, args, name)?;
-        let batch = Batch {
-            sut: Sut::Server(Arc::new(target)),
-            jobs,
-        };
-        // A server under test shares one world: one scenario at a time.
-        let result = run_batch(&runtime, batch, 1, &mut cells);
+    for (name, rows_jobs) in server_names.iter().zip(server_jobs) {
+        if rows_jobs.iter().all(Vec::is_empty) {
+            continue;
+        }
+        let target = Arc::new(start_server(&runtime, args, name)?);
+        let sut = Sut::Server(Arc::clone(&target));
+        let mut result = Ok(());
+        for (row_at, jobs) in rows_jobs.into_iter().enumerate() {
+            // A server under test shares one world: one scenario at a time.
+            result = run_jobs(
+                &runtime,
+                &sut,
+                jobs,
+                super::run::SeedChoice::Salted(row_at as u64 + 1),
+                1,
+                &mut cells,
+            );
+            if result.is_err() {
+                break;
+            }
+        }
+        drop(sut);
+        runtime.block_on(target.shutdown());
         result?;
     }
     let m = Matrix {
@@ -366,24 +415,32 @@ fn run_batch(
     workers: usize,
     cells: &mut [MatrixCell],
 ) -> Result<(), CliError> {
-    if batch.jobs.is_empty() {
-        if let Sut::Server(target) = batch.sut {
-            runtime.block_on(target.shutdown());
-        }
+    run_jobs(
+        runtime,
+        &batch.sut,
+        batch.jobs,
+        super::run::SeedChoice::Own,
+        workers,
+        cells,
+    )
+}
+
+/// Runs `jobs` against `sut` and files each run in its cell.
+fn run_jobs(
+    runtime: &tokio::runtime::Runtime,
+    sut: &Sut,
+    jobs: Vec<(usize, LoadedScenario)>,
+    seed: super::run::SeedChoice,
+    workers: usize,
+    cells: &mut [MatrixCell],
+) -> Result<(), CliError> {
+    if jobs.is_empty() {
         return Ok(());
     }
-    let (cell_of, varied): (Vec<usize>, Vec<LoadedScenario>) = batch.jobs.into_iter().unzip();
+    let (cell_of, varied): (Vec<usize>, Vec<LoadedScenario>) = jobs.into_iter().unzip();
     let ran = runtime.block_on(super::run::run_all(
-        varied,
-        &batch.sut,
-        super::run::SeedChoice::Own,
-        false,
-        workers,
-        false,
+        varied, sut, seed, false, workers, false,
     ));
-    if let Sut::Server(target) = batch.sut {
-        runtime.block_on(target.shutdown());
-    }
     if ran.len() != cell_of.len() {
         return Err(CliError::Input(format!(
             "{} of {} runs did not finish (a harness bug: see the log)",

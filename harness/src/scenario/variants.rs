@@ -220,11 +220,11 @@ pub fn ca_knob(variant: &Variant, ca: &str) -> Result<serde_json::Value, String>
     })
 }
 
-/// `scenario` with `variant` set to `client` on the client side and `ca` on the CA side.
-pub fn apply(
+/// `scenario` with `variant` set to `ca` on the CA side only (an external client does what
+/// it does).
+pub fn apply_ca(
     scenario: &LoadedScenario,
     variant: &Variant,
-    client: &str,
     ca: &str,
 ) -> Result<LoadedScenario, String> {
     let mut out = scenario.clone();
@@ -235,6 +235,17 @@ pub fn apply(
         .knobs
         .merged(&knob)
         .map_err(|e| format!("{} = {ca}: {e}", variant.name))?;
+    Ok(out)
+}
+
+/// `scenario` with `variant` set to `client` on the client side and `ca` on the CA side.
+pub fn apply(
+    scenario: &LoadedScenario,
+    variant: &Variant,
+    client: &str,
+    ca: &str,
+) -> Result<LoadedScenario, String> {
+    let mut out = apply_ca(scenario, variant, ca)?;
     for step in &mut out.file.steps {
         match (variant.name, step) {
             ("token_join", Step::Issue(s)) => {

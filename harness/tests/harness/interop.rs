@@ -215,11 +215,17 @@ fn docs_interop_is_what_the_matrix_renders() {
     );
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_acmeproof"));
-    cmd.args(["matrix", "--variants", "proof"])
+    cmd.args(["matrix", "--variants", "token_join,proof"])
         .args([
             "--title",
-            "Real implementations: proof × the Python client, acme2certifier, Pebble",
+            "Real implementations: token_join × proof, the Python client, acme2certifier, Pebble",
         ])
+        // The reference CA columns that tell the rows apart: each join at 16 octets, the
+        // string join at 24, and the read-only proof.
+        .args(["--ca-column", "string/16 · reply"])
+        .args(["--ca-column", "binary/16 · reply"])
+        .args(["--ca-column", "string/24 · reply"])
+        .args(["--ca-column", "either/16 · read-only"])
         .arg("--client")
         .arg(format!(
             "python-acme={}",

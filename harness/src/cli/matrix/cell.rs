@@ -132,6 +132,7 @@ fn why(run: &ScenarioRun) -> Why {
             && f.observed.contains(&answer.problem)
         {
             return Why {
+                also: also(run, answer.violates.as_deref()),
                 req: answer.violates,
                 problem: Some(answer.problem),
                 detail: one_line(&answer.detail),
@@ -160,6 +161,7 @@ fn why(run: &ScenarioRun) -> Why {
             req: Some(f.req.to_owned()),
             problem,
             detail,
+            also: also(run, Some(f.req)),
         };
     }
     if let Some((_, reason)) = &run.verdict {
@@ -167,6 +169,7 @@ fn why(run: &ScenarioRun) -> Why {
             req: None,
             problem: None,
             detail: one_line(reason),
+            also: Vec::new(),
         };
     }
     let text = run
@@ -183,7 +186,19 @@ fn why(run: &ScenarioRun) -> Why {
         req: None,
         problem: problem_in(&text),
         detail: one_line(&text),
+        also: also(run, None),
     }
+}
+
+/// The requirements of the run's other graded findings, each once, in order.
+fn also(run: &ScenarioRun, named: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in run.findings.as_slice() {
+        if f.level != Level::Info && Some(f.req) != named && !out.iter().any(|r| r == f.req) {
+            out.push(f.req.to_owned());
+        }
+    }
+    out
 }
 
 /// Whether a certificate was issued although the scenario expected none (the runner's finding
@@ -195,12 +210,18 @@ fn issued(run: &ScenarioRun) -> bool {
         .any(|f| f.observed.contains("was issued"))
 }
 
+/// A scenario's id without the row mark the matrix gives a copy run against an external
+/// server.
+pub fn scenario_id(id: &str) -> &str {
+    id.split(super::ROW_MARK).next().unwrap_or(id)
+}
+
 /// The matrix run of one scenario run.
 pub fn matrix_run(scenario: &LoadedScenario, run: &ScenarioRun, outcome: Outcome) -> MatrixRun {
     let expects_refusal = expects_refusal(scenario);
     let verdict = Verdict::of(outcome, expects_refusal, issued(run));
     MatrixRun {
-        scenario: scenario.file.id.clone(),
+        scenario: scenario_id(&scenario.file.id).to_owned(),
         outcome,
         verdict,
         expects_refusal,
