@@ -57,7 +57,7 @@ pub const VARIANTS: &[Variant] = &[
         ],
         draft_text: "RFC 8823 §3 step 6: \"The ACME client concatenates \"token-part1\" (received over email) and \"token-part2\" (received over HTTPS [RFC2818]) to create the ACME \"token\" and calculates keyAuthorization (as per Section 8.1 of [RFC8555]).\" Step 4: \"[...] and token-part1 MUST contain at least 128 bits of entropy.\"",
         shows: "Columns cross the CA's join with its token-part1 length (knob token_part1_octets: 15, 16, 18, 24, 32 octets). Base64url (RFC 4648 §5) encodes each 3 octets as 4 characters, so joining the texts equals encoding the joined octets exactly when token-part1 is a multiple of 3 octets: at 18 and 24 a string client and a binary CA (or the reverse) interoperate, at 16 and 32 they do not. At 15 the joins coincide too, but 120 bits are under step 4's 128, so the MUA answers no CA (SMIME-6).",
-        cannot_show: "Which join deployed CAs and clients use: only the reference implementations are crossed here.",
+        cannot_show: "A real implementation's join where its token-part1 is a multiple of 3 octets (acme2certifier's is 32 characters, 24 octets): there both joins give the same digest, so no cell can tell them apart.",
     },
     Variant {
         name: "service_port_in_hash",
