@@ -232,6 +232,11 @@ fn service_field_crosses_the_drafts_placement_with_the_new_order_proposal() {
         let c = cell(&m, client, "new-order");
         assert!(!ok(c));
         assert!(findings(c).contains("no capability-imap-00"), "{c:#}");
+        // No check fired: the CA offered no challenge (its policy), so the cell names no rule
+        // (not the scenario's own TLS-7/TLS-10).
+        for run in c["runs"].as_array().expect("runs") {
+            assert_eq!(run["why"]["req"], Value::Null, "{run:#}");
+        }
     }
     assert!(ok(cell(&m, "new-order", "new-order")));
     // A CA that follows the draft refuses service/port at newOrder, naming the knob.

@@ -41,6 +41,17 @@ const PROBLEM_TYPES: &[&str] = &[
     "userActionRequired",
 ];
 
+/// How the email-tls runner files a failed issuance that carried no problem document.
+const NO_PROBLEM: &str = "no problem document";
+
+/// The rules the scenario's email-tls issuance steps name.
+fn tls_step_reqs(scenario: &LoadedScenario) -> impl Iterator<Item = &str> {
+    scenario.file.steps.iter().filter_map(|step| match step {
+        Step::IssueTls(s) => Some(s.req.as_str()),
+        _ => None,
+    })
+}
+
 /// Whether the scenario expects a refusal: a step that must end refused, or a challenge mail
 /// the MUA must ignore (no certificate either way).
 pub fn expects_refusal(scenario: &LoadedScenario) -> bool {
@@ -119,7 +130,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// Why a run that did not do what its scenario expects failed.
-fn why(run: &ScenarioRun) -> Why {
+fn why(scenario: &LoadedScenario, run: &ScenarioRun) -> Why {
     let failing: Option<&Finding> = run
         .findings
         .as_slice()
@@ -136,6 +147,22 @@ fn why(run: &ScenarioRun) -> Why {
                 req: answer.violates,
                 problem: Some(answer.problem),
                 detail: one_line(&answer.detail),
+            };
+        }
+        // An email-tls issuance that ended without any problem document because the CA offered
+        // no challenge the operator could use ("no capability-imap-00 challenge for imaps/993
+        // among …") is filed under the step's own rule: that is the
+        // scenario's expectation, not a check that fired, so no rule is named.
+        if let Some(rest) = f.observed.strip_prefix(NO_PROBLEM)
+            && rest.contains(" challenge for ")
+            && rest.contains(" among ")
+            && tls_step_reqs(scenario).any(|r| r == f.req)
+        {
+            return Why {
+                req: None,
+                problem: None,
+                detail: one_line(rest.trim_start_matches(": ")),
+                also: also(run, Some(f.req)),
             };
         }
         let problem = problem_in(&f.observed);
@@ -233,7 +260,7 @@ pub fn matrix_run(scenario: &LoadedScenario, run: &ScenarioRun, outcome: Outcome
             .chain(run.error.iter().map(|e| format!("harness error: {e}")))
             .chain(run.sut_error.iter().map(|e| format!("client error: {e}")))
             .collect(),
-        why: (!verdict.is_success() || verdict == Verdict::Skipped).then(|| why(run)),
+        why: (!verdict.is_success() || verdict == Verdict::Skipped).then(|| why(scenario, run)),
         transcript: run
             .transcript
             .iter()
