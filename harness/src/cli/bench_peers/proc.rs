@@ -36,6 +36,24 @@ fn stat(pid: u32) -> Option<(u32, u64)> {
     Some((ppid, ticks))
 }
 
+/// CPU time of the process `pid` alone: utime + stime, without its children (the bench's own
+/// process is the parent of the servers it measures).
+pub fn cpu_of_process(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|text| {
+            let rest = text.get(text.rfind(')')? + 2..)?.to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(
+                (11..=12)
+                    .filter_map(|i| fields.get(i)?.parse::<u64>().ok())
+                    .sum::<u64>(),
+            )
+        })
+        .unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / ticks_per_second())
+}
+
 /// CPU time of `roots` and all their descendants.
 pub fn cpu_of_trees(roots: &[u32]) -> Duration {
     let mut parent_of: HashMap<u32, (u32, u64)> = HashMap::new();
@@ -82,6 +100,7 @@ mod tests {
         std::hint::black_box(x);
         let after = cpu_of_trees(&[me]);
         assert!(after > before, "{before:?} → {after:?}");
+        assert!(cpu_of_process(me) > Duration::ZERO);
         assert_eq!(cpu_of_trees(&[u32::MAX]), Duration::ZERO);
     }
 }

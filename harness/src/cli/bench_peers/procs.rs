@@ -219,11 +219,19 @@ pub fn start_dovecot(dovecot: &Path) -> Result<Dovecot, String> {
         free_port().map_err(|e| e.to_string())?,
         free_port().map_err(|e| e.to_string())?,
     );
-    let (internal, login, mail_user, first_uid) = if euid() == Some(0) {
+    let root = euid() == Some(0);
+    let (internal, login, mail_user, first_uid) = if root {
         ("dovecot".to_owned(), "dovenull".to_owned(), "dovecot", 100)
     } else {
         let me = user_name().ok_or("who am I (id -un)")?;
         (me.clone(), me, "", 0)
+    };
+    // A plain user cannot chroot: Dovecot's rootless setup removes the login services'
+    // default chroot.
+    let (anvil, login_chroot) = if root {
+        ("", "")
+    } else {
+        ("service anvil {\n  chroot =\n}\n", "  chroot =\n")
     };
     let mail = dir.join("mail");
     std::fs::create_dir_all(&mail).map_err(|e| e.to_string())?;
@@ -261,8 +269,9 @@ pub fn start_dovecot(dovecot: &Path) -> Result<Dovecot, String> {
          mail_location = maildir:{d}/mail/%n\n\
          passdb {{\n  driver = static\n  args = password=bench-password\n}}\n\
          userdb {{\n  driver = static\n  args = {userdb} home={d}/mail/%n\n}}\n\
-         service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-         service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\n"
+         service imap-login {{\n{login_chroot}  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap_port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
+         service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {lmtp_port}\n  }}\n}}\n\
+         {anvil}"
     );
     let conf = dir.join("dovecot.conf");
     std::fs::write(&conf, config).map_err(|e| e.to_string())?;

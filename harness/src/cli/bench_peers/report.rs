@@ -23,6 +23,9 @@ pub enum Target {
     CpuRatioAtMost(f64, &'static str),
 }
 
+/// The last tenth of a long run may be this much slower than the first and still be flat.
+const FLAT_PERCENT: f64 = 10.0;
+
 /// A figure within this fraction of the null server's is the generator's, not the server's.
 const GENERATOR_BOUND: f64 = 0.8;
 
@@ -69,6 +72,7 @@ struct Summary {
     rate: f64,
     spread: f64,
     cpu_ms: f64,
+    generator_cpu_ms: f64,
     first_tenth: Option<f64>,
     last_tenth: Option<f64>,
 }
@@ -86,6 +90,12 @@ fn summarize(runs: &[Measured]) -> Option<Summary> {
         rate: median(&rates),
         spread: spread(&rates),
         cpu_ms: median(&runs.iter().map(Measured::cpu_per_op_ms).collect::<Vec<_>>()),
+        generator_cpu_ms: median(
+            &runs
+                .iter()
+                .map(Measured::generator_cpu_per_op_ms)
+                .collect::<Vec<_>>(),
+        ),
         first_tenth: tenth(|m| m.first_tenth),
         last_tenth: tenth(|m| m.last_tenth),
     })
@@ -137,12 +147,17 @@ impl WorkloadReport {
             Side::Peer => self.theirs.len() + 1,
         };
         progress(format!(
-            "round {round}, {}: {:.0} {}/s, server CPU {:.3} ms per operation{}",
+            "round {round}, {}: {:.0} {}/s, server CPU {:.3} ms per operation{}{}",
             self.name(side),
             m.rate(),
             self.unit,
             m.cpu_per_op_ms(),
             tenths(m.first_tenth, m.last_tenth),
+            match (m.failed, &m.first_failure) {
+                (0, _) => String::new(),
+                (n, Some(why)) => format!("; {n} failed, the first: {why}"),
+                (n, None) => format!("; {n} failed"),
+            },
         ));
         match side {
             Side::Ours => self.ours.push(m),
@@ -179,12 +194,13 @@ impl WorkloadReport {
                 writeln!(
                     out,
                     "  {:<30} {:>10.0} {}/s (median; spread {:.1} %), server CPU {:.3} ms per \
-                     operation{}{}",
+                     operation (generator {:.3}){}{}",
                     self.name(side),
                     s.rate,
                     self.unit,
                     s.spread,
                     s.cpu_ms,
+                    s.generator_cpu_ms,
                     tenths(s.first_tenth, s.last_tenth),
                     self.bound(s.rate),
                 )?;
@@ -215,6 +231,24 @@ impl WorkloadReport {
                 if met { "✓" } else { "✗" }
             )?;
         }
+        if let Some(Summary {
+            first_tenth: Some(first),
+            last_tenth: Some(last),
+            ..
+        }) = ours
+        {
+            let change = (last - first) / first.max(1e-9) * 100.0;
+            writeln!(
+                out,
+                "  flatness, acmeproof: the last tenth {change:+.1} % against the first (target: \
+                 within {FLAT_PERCENT:.0} %) {}",
+                if change >= -FLAT_PERCENT {
+                    "✓"
+                } else {
+                    "✗"
+                }
+            )?;
+        }
         Ok(())
     }
 
@@ -228,9 +262,11 @@ impl WorkloadReport {
                         "seconds": m.elapsed.as_secs_f64(),
                         "ops_per_second": m.rate(),
                         "server_cpu_ms_per_op": m.cpu_per_op_ms(),
+                        "generator_cpu_ms_per_op": m.generator_cpu_per_op_ms(),
                         "first_tenth_per_second": m.first_tenth,
                         "last_tenth_per_second": m.last_tenth,
                         "resent": m.resent,
+                        "failed": m.failed,
                     })
                 })
                 .collect();
@@ -239,6 +275,7 @@ impl WorkloadReport {
                     "median_ops_per_second": s.rate,
                     "spread_percent": s.spread,
                     "median_server_cpu_ms_per_op": s.cpu_ms,
+                    "median_generator_cpu_ms_per_op": s.generator_cpu_ms,
                     "rounds": rounds,
                 }),
                 None => Value::Null,
