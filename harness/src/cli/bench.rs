@@ -36,6 +36,10 @@ pub enum BenchCommand {
     /// DNS queries per second over loopback UDP: the first and the last window of a long run
     /// (one million queries, windows of 100,000), which must be the same within noise.
     Dns(DnsBenchArgs),
+    /// The same outside-in workloads against `acmeproof serve` and each installed peer
+    /// (Pebble, aiosmtpd, Dovecot, pebble-challtestsrv), interleaved and repeated: operations
+    /// per second, server CPU per operation, their ratios.
+    Peers(super::bench_peers::PeersArgs),
 }
 
 /// Arguments of `acmeproof bench dns`.
@@ -120,6 +124,7 @@ pub fn run(command: &BenchCommand, out: &mut dyn Write) -> Result<u8, CliError> 
         BenchCommand::Email(args) => run_email(args, out),
         BenchCommand::Imap(args) => run_imap(args, out),
         BenchCommand::Dns(args) => run_dns(args, out),
+        BenchCommand::Peers(args) => super::bench_peers::run(args, out),
     }
 }
 

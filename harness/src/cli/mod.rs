@@ -8,6 +8,7 @@
 //! | 2 | usage error, or an input that cannot be read (`run`: also a scenario that is `error`) |
 
 mod bench;
+mod bench_peers;
 mod demo;
 mod digest;
 mod example;

@@ -5,6 +5,8 @@
 //! - `cli`: the `acmeproof` binary as a user runs it (`digest`, `lint`, `example`);
 //! - `acme`: the built-in client against a world's CA: issuance, accounts, revocation, knobs,
 //!   and the JWS negative matrix over HTTPS;
+//! - `bench_peers`: `acmeproof bench peers --quick` against `acmeproof serve` and every peer
+//!   (Pebble, aiosmtpd, Dovecot, pebble-challtestsrv): each workload prints its figures;
 //! - `broken_ca`: the world's CA judged as a server under test, unbroken and with each
 //!   broken-on-purpose knob, through every server scenario: one finding id per knob;
 //! - `ca_features`: the CA next to Pebble: revocation through authorizations, badCSR, `status`
@@ -38,6 +40,7 @@
 //!   `acmeproof serve` over IMAP and POP3 with STARTTLS/STLS and certificate checks.
 
 mod acme;
+mod bench_peers;
 mod broken_ca;
 mod ca_features;
 mod cli;
