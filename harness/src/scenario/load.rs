@@ -114,6 +114,7 @@ pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, LoadError> {
         file,
         world,
         source: text.to_owned(),
+        client_values: Vec::new(),
     })
 }
 

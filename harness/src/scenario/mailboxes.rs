@@ -88,8 +88,16 @@ pub fn prepare(
     for (from, to) in pairs {
         text = text.replace(from, to);
     }
-    let rewritten = super::load::parse(Path::new(&scenario.path), &text)
+    let mut rewritten = super::load::parse(Path::new(&scenario.path), &text)
         .map_err(|e| format!("the scenario with its own mailboxes: {e}"))?;
+    // Re-read from its text, the scenario lost the client side of the variants a matrix set
+    // in memory (the CA side is the server under test's own): set them again.
+    for (name, client) in &scenario.client_values {
+        let variant = super::variants::lookup(name)
+            .ok_or_else(|| format!("the scenario's variant {name:?} is not a variant"))?;
+        super::variants::apply_client(&mut rewritten, variant, client)?;
+    }
+    rewritten.client_values = scenario.client_values.clone();
     Ok((rewritten, boxes))
 }
 

@@ -38,6 +38,10 @@ pub struct LoadedScenario {
     pub world: WorldConfig,
     /// The file's text, as read.
     pub source: String,
+    /// The client-side variant values `acmeproof matrix` set in memory, by variant name: a
+    /// scenario re-read from `source` (with mailboxes of its own, against a server under
+    /// test) gets them again.
+    pub client_values: Vec<(&'static str, String)>,
 }
 
 impl LoadedScenario {

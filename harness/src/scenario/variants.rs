@@ -246,6 +246,18 @@ pub fn apply(
     ca: &str,
 ) -> Result<LoadedScenario, String> {
     let mut out = apply_ca(scenario, variant, ca)?;
+    apply_client(&mut out, variant, client)?;
+    out.client_values.push((variant.name, client.to_owned()));
+    Ok(out)
+}
+
+/// Sets `variant` to `client` in `scenario`'s steps (the client side only).
+pub fn apply_client(
+    scenario: &mut LoadedScenario,
+    variant: &Variant,
+    client: &str,
+) -> Result<(), String> {
+    let out = scenario;
     for step in &mut out.file.steps {
         match (variant.name, step) {
             ("token_join", Step::Issue(s)) => {
@@ -290,7 +302,7 @@ pub fn apply(
             _ => {}
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -368,3 +368,35 @@ async fn a_new_order_step_the_server_declines_is_unimplemented_not_a_failure() {
         t.shutdown().await;
     }
 }
+
+/// A matrix row's client side (here `proof = read-only`) is set in memory; against a server
+/// under test the scenario is re-read with mailboxes of its own, and the row must survive
+/// that: the read-only MUA POSTs tokenPart1 and a reply-only CA (the world's, as written)
+/// refuses it under SMIME-12, where a lost row would have replied and passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_rows_client_values_survive_the_scenarios_own_mailboxes() {
+    use acmeproof::scenario::variants;
+    let proof = variants::lookup("proof").expect("the proof variant");
+    let as_written = variants::apply(&issuance(), proof, "reply", "reply").expect("reply row");
+    let read_only = variants::apply(&issuance(), proof, "read-only", "reply").expect("read-only");
+    for (s, want) in [(as_written, Outcome::Pass), (read_only, Outcome::Fail)] {
+        let sut = target(crate::support::world().await, Vec::new(), Vec::new());
+        let run = scenario::run::run_with(&s, s.seed(), &sut).await;
+        assert_eq!(outcome_of(&run, false), want, "{run:#?}");
+        if want == Outcome::Fail {
+            let said = format!("{:?}", run.findings);
+            assert!(said.contains("tokenPart1"), "{said}");
+            let history = world_of(&sut).ca.shared().history();
+            assert!(
+                history.iter().any(|r| r
+                    .payload
+                    .as_ref()
+                    .is_some_and(|p| p.get("tokenPart1").is_some())),
+                "the read-only MUA never POSTed tokenPart1"
+            );
+        }
+        if let Sut::Server(t) = sut {
+            t.shutdown().await;
+        }
+    }
+}
