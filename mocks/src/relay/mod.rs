@@ -314,13 +314,16 @@ impl RelaySink {
 
     async fn forward(self: Arc<Self>, message: Incoming, id: u64) {
         let data = self.process(&message, id).await;
-        let mut hold = self.behaviour.delay_ms;
-        if self.behaviour.reorder && id % 2 == 1 {
-            hold += self.behaviour.reorder_hold_ms;
-        }
+        let hold = self.behaviour.delay_ms;
         if hold > 0 {
-            // The relay's own queue delay (a behaviour knob), not a wait for an event.
-            tokio::time::sleep(Duration::from_millis(hold)).await;
+            // The relay's own queue delay (a behaviour knob), not a wait for an event: it
+            // passes in the world's time.
+            self.ctx.clock.sleep(Duration::from_millis(hold)).await;
+        }
+        if self.behaviour.reorder && id % 2 == 1 {
+            // Reordering is about real time: the held message must still be held when the
+            // next one arrives and overtakes it, so this hold is slept.
+            tokio::time::sleep(Duration::from_millis(self.behaviour.reorder_hold_ms)).await;
         }
         let copies = if self.behaviour.duplicate { 2 } else { 1 };
         for _ in 0..copies {
@@ -362,7 +365,7 @@ impl RelaySink {
                 &self.hostname,
                 &part,
                 data,
-                self.ctx.retry,
+                self.ctx.retry.on(&self.ctx.clock),
             )
             .await;
             let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
@@ -414,7 +417,7 @@ impl RelaySink {
             &self.hostname,
             &dsn_envelope,
             &report,
-            self.ctx.retry,
+            self.ctx.retry.on(&self.ctx.clock),
         )
         .await
         {
