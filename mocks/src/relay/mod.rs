@@ -9,8 +9,10 @@
 //! - [`routes`]: host names to loopback ports, after an MX lookup in the world's DNS;
 //! - [`send`]: handing a message on, with retries;
 //! - [`bounce`]: the non-delivery report a relay sends back.
+//! - [`pool`]: persistent sessions with one next hop (the MX's LMTP).
 
 pub mod bounce;
+pub mod pool;
 pub mod routes;
 pub mod send;
 
@@ -27,6 +29,7 @@ use crate::dns::WorldResolver;
 use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
 use crate::mangle::{self, Mangle};
 use crate::seed::SeededRng;
+pub use pool::SessionPool;
 pub use routes::MailRoutes;
 pub use send::{RetryPolicy, SendError, Target};
 
