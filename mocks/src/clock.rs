@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
     frozen_at_ms: Option<i64>,
+    /// Waits of the world's own behaviour ([`Clock::sleep`]) pass in world time: the clock
+    /// jumps to their end instead of the task sleeping.
+    world_waits: bool,
 }
 
 impl Clock {
@@ -26,6 +29,57 @@ impl Clock {
         Clock {
             offset_ms: Arc::new(AtomicI64::new(0)),
             frozen_at_ms: Some(unix_ms(at)),
+            world_waits: false,
+        }
+    }
+
+    /// This clock (sharing its offset), with the world's behaviour waits ([`Clock::sleep`])
+    /// passing in world time when `on`.
+    pub fn with_world_waits(mut self, on: bool) -> Self {
+        self.world_waits = on;
+        self
+    }
+
+    /// Whether [`Clock::sleep`] passes in world time.
+    pub fn world_waits(&self) -> bool {
+        self.world_waits
+    }
+
+    /// Waits `d` as the world's own behaviour (a relay's queue delay, a sender's retry
+    /// interval, a CA that validates late). In world time the clock moves to at least
+    /// `now + d` and the task only yields: waits that overlap end at the same world instant,
+    /// as they would in real time, and cost no wall time. Otherwise the task sleeps.
+    pub async fn sleep(&self, d: std::time::Duration) {
+        if !self.world_waits {
+            tokio::time::sleep(d).await;
+            return;
+        }
+        let by = time::Duration::try_from(d).unwrap_or(time::Duration::MAX);
+        let target = unix_ms(self.now())
+            .saturating_add(i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX));
+        self.advance_to_ms(target);
+        tokio::task::yield_now().await;
+    }
+
+    /// Moves the clock forward to `target_ms` (never back, within [`latest`]).
+    fn advance_to_ms(&self, target_ms: i64) {
+        let target = target_ms.min(unix_ms(latest()));
+        let base = self.base_ms();
+        let mut current = self.offset_ms.load(Ordering::Relaxed);
+        loop {
+            let next = target.saturating_sub(base);
+            if next <= current {
+                return;
+            }
+            match self.offset_ms.compare_exchange(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
         }
     }
 
@@ -228,6 +282,29 @@ mod tests {
             later(at, time::Duration::hours(1)).map(|t| t.unix_timestamp()),
             Ok(3600)
         );
+    }
+
+    /// Polls `wait` twice without letting time pass: whether it finished.
+    fn finishes_at_once(wait: impl std::future::Future<Output = ()>) -> bool {
+        let mut wait = std::pin::pin!(wait);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        (0..2).any(|_| wait.as_mut().poll(&mut cx).is_ready())
+    }
+
+    #[tokio::test]
+    async fn a_world_wait_moves_the_clock_instead_of_sleeping() {
+        let clock = Clock::frozen(OffsetDateTime::UNIX_EPOCH).with_world_waits(true);
+        let other = clock.clone();
+        let minute = std::time::Duration::from_secs(60);
+        assert!(finishes_at_once(clock.sleep(minute)), "no real sleep");
+        assert_eq!(other.now().unix_timestamp(), 60, "the world's time passed");
+        // Overlapping waits end at the same world instant: a shorter one does not move it.
+        assert!(finishes_at_once(clock.sleep(std::time::Duration::ZERO)));
+        assert_eq!(clock.now().unix_timestamp(), 60);
+        // Without world waits the task sleeps in real time and the clock stays.
+        let real = Clock::frozen(OffsetDateTime::UNIX_EPOCH);
+        assert!(!finishes_at_once(real.sleep(minute)), "a real sleep");
+        assert_eq!(real.now().unix_timestamp(), 0);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use acmeproof_mocks::account_key::{AccountKey, SignWith};
+use acmeproof_mocks::clock::Clock;
 use reqwest::header::{self, HeaderMap};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -165,6 +166,8 @@ pub struct AcmeClient {
     wire: super::wire::HttpLog,
     /// The bound on each request after the directory (a hung server is given up on).
     request_timeout: Mutex<Duration>,
+    /// The world clock of an in-process CA: its Retry-After intervals pass in world time.
+    world_clock: Mutex<Option<Clock>>,
 }
 
 /// The bound on each request unless [`AcmeClient::set_request_timeout`] says otherwise.
@@ -221,6 +224,7 @@ impl AcmeClient {
             nonces: Mutex::new(Vec::new()),
             wire: super::wire::HttpLog::default(),
             request_timeout: Mutex::new(timeout),
+            world_clock: Mutex::new(None),
         })
     }
 
@@ -231,6 +235,12 @@ impl AcmeClient {
             .request_timeout
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = timeout;
+    }
+
+    /// The CA runs in the world of `clock`: a Retry-After it sends moves that clock instead of
+    /// being slept (the polls between still wait a short real back-off for the CA's work).
+    pub fn wait_in_world_time(&self, clock: Clock) {
+        *self.world_clock.lock().unwrap_or_else(|p| p.into_inner()) = Some(clock);
     }
 
     fn request_timeout(&self) -> Duration {
@@ -520,10 +530,21 @@ impl AcmeClient {
                 ));
             }
             // RFC 8555 §7.5.1: clients poll, honouring Retry-After when the server sends it.
-            let wait = answer
-                .retry_after()
-                .map(Duration::from_secs)
-                .unwrap_or(backoff);
+            let asked = answer.retry_after().map(Duration::from_secs);
+            let world = self
+                .world_clock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let wait = match (asked, world) {
+                // The world's time passes by what the CA asked; the real wait is the back-off.
+                (Some(asked), Some(clock)) => {
+                    clock.sleep(asked).await;
+                    backoff
+                }
+                (Some(asked), None) => asked,
+                (None, _) => backoff,
+            };
             tokio::time::sleep(wait.min(timeout.saturating_sub(started.elapsed()))).await;
             backoff = (backoff * 2).min(Duration::from_millis(500));
         }

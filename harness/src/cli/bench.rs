@@ -2,9 +2,12 @@
 //! tests: they print figures and assert nothing.
 //!
 //! - `bench dns01`: complete dns-01 issuances per second by the Rust client over HTTPS;
-//! - `bench smtp`: messages per second accepted by the MX over loopback;
+//! - `bench smtp`: messages per second through the served MX into the store (or, with
+//!   `--sink`, into a discarding sink);
 //! - `bench email`: complete RFC 8823 issuances per second by the reference MUA.
 //! - `bench imap`: SEARCH+FETCH round trips per second against the IMAP server over loopback.
+//! - `bench dns`: DNS queries per second, the first and the last window of a long run.
+//! - `bench world`: how long a world takes to start.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -16,6 +19,8 @@ use acmeproof_mocks::world::{World, WorldConfig};
 use clap::Args;
 
 use super::{CliError, EXIT_OK};
+
+mod served;
 use crate::acme::{AcmeClient, flow};
 use crate::mua::mailbox::Mailbox;
 use crate::mua::{self, MailAccount, MuaOptions};
@@ -26,7 +31,8 @@ use acmeproof_mocks::world::mail::UserSpec;
 pub enum BenchCommand {
     /// Complete dns-01 issuances per second against an in-process world.
     Dns01(BenchArgs),
-    /// Messages per second accepted by the MX over loopback (4 KiB, 16 connections).
+    /// Messages per second through the served path (MX, LMTP, store; 4 KiB, 16 connections),
+    /// first and last tenth compared.
     Smtp(SmtpBenchArgs),
     /// Complete email-reply-00 issuances per second by the reference MUA (IMAP in,
     /// Submission out, DKIM both ways) against an in-process world.
@@ -40,6 +46,22 @@ pub enum BenchCommand {
     /// (Pebble, aiosmtpd, Dovecot, pebble-challtestsrv), interleaved and repeated: operations
     /// per second, server CPU per operation, their ratios.
     Peers(super::bench_peers::PeersArgs),
+    /// World start-up: how long starting the example world takes (DNS, PKI, CA, mail plane).
+    World(WorldBenchArgs),
+}
+
+/// Arguments of `acmeproof bench world`.
+#[derive(Debug, Args)]
+pub struct WorldBenchArgs {
+    /// Worlds to start, one after the other (after one unmeasured start).
+    #[arg(long, default_value_t = 50)]
+    starts: usize,
+    /// Start worlds without the mail plane.
+    #[arg(long)]
+    no_mail: bool,
+    /// Seed of the first world (each next one adds 1).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// Arguments of `acmeproof bench dns`.
@@ -96,6 +118,10 @@ pub struct SmtpBenchArgs {
     /// Size of each message in octets.
     #[arg(long, default_value_t = 4096)]
     size: usize,
+    /// Measure an MX alone with a sink that discards every message, without transcripts
+    /// (not the served path).
+    #[arg(long)]
+    sink: bool,
 }
 
 /// Arguments of `acmeproof bench dns01`.
@@ -125,7 +151,45 @@ pub fn run(command: &BenchCommand, out: &mut dyn Write) -> Result<u8, CliError> 
         BenchCommand::Imap(args) => run_imap(args, out),
         BenchCommand::Dns(args) => run_dns(args, out),
         BenchCommand::Peers(args) => super::bench_peers::run(args, out),
+        BenchCommand::World(args) => run_world(args, out),
     }
+}
+
+fn run_world(args: &WorldBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
+    if args.starts == 0 {
+        return Err(CliError::Input("--starts must be at least 1".into()));
+    }
+    let fail = |what: &str, e: &dyn std::fmt::Display| CliError::Input(format!("{what}: {e}"));
+    let runtime = runtime()?;
+    let mut starts = Vec::with_capacity(args.starts);
+    // One unmeasured start first: lazily built statics (TLS providers, parsers) are paid once
+    // per process, not per world.
+    for i in 0..=args.starts {
+        let mut config = WorldConfig::example();
+        config.seed = args.seed + i as u64;
+        config.mail.enabled = !args.no_mail;
+        let started = Instant::now();
+        let world = runtime
+            .block_on(World::start(config))
+            .map_err(|e| fail("world", &e))?;
+        if i > 0 {
+            starts.push(started.elapsed());
+        }
+        runtime.block_on(world.shutdown());
+    }
+    writeln!(
+        out,
+        "world start-up ({}): {} starts; {} (release: {})",
+        if args.no_mail {
+            "DNS, PKI, CA"
+        } else {
+            "DNS, PKI, CA, mail plane"
+        },
+        args.starts,
+        Percentiles::of(starts),
+        !cfg!(debug_assertions),
+    )?;
+    Ok(EXIT_OK)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -141,6 +205,17 @@ fn run_smtp(args: &SmtpBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
             "--connections and --messages must be at least 1".into(),
         ));
     }
+    if !args.sink {
+        let served = runtime()?
+            .block_on(served::run(args.connections, args.messages, args.size))
+            .map_err(|e| CliError::Input(format!("bench: {e}")))?;
+        writeln!(
+            out,
+            "{}",
+            served::report(&served, args.connections, args.size)
+        )?;
+        return Ok(EXIT_OK);
+    }
     let result = runtime()?
         .block_on(acmeproof_mocks::smtp::bench::bench_mx_accept(
             args.connections,
@@ -150,7 +225,7 @@ fn run_smtp(args: &SmtpBenchArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .map_err(|e| CliError::Input(format!("bench: {e}")))?;
     writeln!(
         out,
-        "SMTP messages accepted by the MX: {} of {} octets in {:.2} s = {:.0} per second \
+        "SMTP messages accepted by an MX with a discarding sink (not the served path): {} of {} octets in {:.2} s = {:.0} per second \
          ({} connections, release: {})",
         result.messages,
         result.size,

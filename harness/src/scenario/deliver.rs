@@ -159,7 +159,7 @@ pub async fn to_mx(world: &World, envelope: &Envelope, data: &[u8]) -> Result<()
         "corpus.acmeproof.test",
         envelope,
         data,
-        RetryPolicy::default(),
+        RetryPolicy::default().on(&world.clock),
     )
     .await
     .map_err(|e| format!("the MX of {domain}: {e}"))?;

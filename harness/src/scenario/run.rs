@@ -697,6 +697,9 @@ impl Context<'_> {
             };
             let client =
                 AcmeClient::connect_bounded(&directory_url, &root_pem, key, timeout).await?;
+            if !matches!(self.sut, Sut::Server(_)) {
+                client.wait_in_world_time(self.world.clock.clone());
+            }
             client.record();
             // A server under test gets the contact it was configured with (RFC 8555 §7.3:
             // many CAs require one); the reference CA's scenarios set theirs in their steps.

@@ -244,7 +244,7 @@ async fn send_challenge(
         &mail.hostname,
         &envelope,
         &signed,
-        mail.retry,
+        mail.retry.on(&ca.clock),
     )
     .await
     .map(|_| ())

@@ -38,8 +38,11 @@ pub(crate) struct Job {
 pub async fn run(ca: Arc<CaShared>, id: String) {
     let knobs = ca.knobs();
     if knobs.validation_delay_ms > 0 {
-        // The knob models a CA that validates late; this is the CA's behaviour, not a wait.
-        tokio::time::sleep(Duration::from_millis(knobs.validation_delay_ms)).await;
+        // The knob models a CA that validates late; this is the CA's behaviour, not a wait for
+        // an event, so it passes in the world's time.
+        ca.clock
+            .sleep(Duration::from_millis(knobs.validation_delay_ms))
+            .await;
     }
     let outcome = match job(&ca, &id) {
         Some(job) => {
@@ -86,7 +89,7 @@ async fn validate(ca: &CaShared, job: &Job, attempts: u32, retry_ms: u64) -> Res
         }
         if attempt < attempts {
             tracing::debug!(attempt, token = %job.token, "validation failed, retrying");
-            tokio::time::sleep(Duration::from_millis(retry_ms)).await;
+            ca.clock.sleep(Duration::from_millis(retry_ms)).await;
         }
     }
     last?;

@@ -9,8 +9,10 @@
 //! - [`routes`]: host names to loopback ports, after an MX lookup in the world's DNS;
 //! - [`send`]: handing a message on, with retries;
 //! - [`bounce`]: the non-delivery report a relay sends back.
+//! - [`pool`]: persistent sessions with one next hop (the MX's LMTP).
 
 pub mod bounce;
+pub mod pool;
 pub mod routes;
 pub mod send;
 
@@ -27,6 +29,7 @@ use crate::dns::WorldResolver;
 use crate::mail::{Envelope, Incoming, MailSink, Reply, Session};
 use crate::mangle::{self, Mangle};
 use crate::seed::SeededRng;
+pub use pool::SessionPool;
 pub use routes::MailRoutes;
 pub use send::{RetryPolicy, SendError, Target};
 
@@ -314,13 +317,16 @@ impl RelaySink {
 
     async fn forward(self: Arc<Self>, message: Incoming, id: u64) {
         let data = self.process(&message, id).await;
-        let mut hold = self.behaviour.delay_ms;
-        if self.behaviour.reorder && id % 2 == 1 {
-            hold += self.behaviour.reorder_hold_ms;
-        }
+        let hold = self.behaviour.delay_ms;
         if hold > 0 {
-            // The relay's own queue delay (a behaviour knob), not a wait for an event.
-            tokio::time::sleep(Duration::from_millis(hold)).await;
+            // The relay's own queue delay (a behaviour knob), not a wait for an event: it
+            // passes in the world's time.
+            self.ctx.clock.sleep(Duration::from_millis(hold)).await;
+        }
+        if self.behaviour.reorder && id % 2 == 1 {
+            // Reordering is about real time: the held message must still be held when the
+            // next one arrives and overtakes it, so this hold is slept.
+            tokio::time::sleep(Duration::from_millis(self.behaviour.reorder_hold_ms)).await;
         }
         let copies = if self.behaviour.duplicate { 2 } else { 1 };
         for _ in 0..copies {
@@ -362,7 +368,7 @@ impl RelaySink {
                 &self.hostname,
                 &part,
                 data,
-                self.ctx.retry,
+                self.ctx.retry.on(&self.ctx.clock),
             )
             .await;
             let outcome = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
@@ -414,7 +420,7 @@ impl RelaySink {
             &self.hostname,
             &dsn_envelope,
             &report,
-            self.ctx.retry,
+            self.ctx.retry.on(&self.ctx.clock),
         )
         .await
         {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::routes::{MailRoutes, RouteError};
+use crate::clock::Clock;
 use crate::dns::WorldResolver;
 use crate::mail::{Envelope, Reply};
 use crate::smtp::client::{ClientTls, SmtpClient};
@@ -26,6 +27,25 @@ impl Default for RetryPolicy {
             delay: Duration::from_millis(200),
         }
     }
+}
+
+impl RetryPolicy {
+    /// This policy, its waits passing on `clock` (world time in a world).
+    pub fn on(self, clock: &Clock) -> Retry<'_> {
+        Retry {
+            policy: self,
+            clock,
+        }
+    }
+}
+
+/// A [`RetryPolicy`] with the clock its waits pass on.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry<'a> {
+    /// How often and how patiently.
+    pub policy: RetryPolicy,
+    /// The clock of the waits between attempts.
+    pub clock: &'a Clock,
 }
 
 /// Where a message goes.
@@ -134,7 +154,7 @@ pub async fn send_once_parts(
     }
 }
 
-/// Sends with retries. Returns the replies of the attempt that got through; with SMTP the whole
+/// Sends with retries, waiting `retry.policy.delay` of the retry's clock between attempts. Returns the replies of the attempt that got through; with SMTP the whole
 /// message succeeded, with LMTP each reply is one recipient's.
 pub async fn send(
     routes: &MailRoutes,
@@ -143,8 +163,9 @@ pub async fn send(
     ehlo: &str,
     envelope: &Envelope,
     data: &[u8],
-    policy: RetryPolicy,
+    retry: Retry<'_>,
 ) -> Result<Vec<Reply>, SendError> {
+    let Retry { policy, clock } = retry;
     let mut last = None;
     for attempt in 1..=policy.attempts.max(1) {
         let hop = match target {
@@ -163,8 +184,9 @@ pub async fn send(
             Err(e) if e.is_transient() && attempt < policy.attempts => {
                 tracing::debug!(attempt, error = %e, "transient failure, will retry");
                 last = Some(e);
-                // The sender's queue interval: this is the simulated MTA's behaviour.
-                tokio::time::sleep(policy.delay).await;
+                // The sender's queue interval: this is the simulated MTA's behaviour, so it
+                // passes in the world's time.
+                clock.sleep(policy.delay).await;
             }
             Err(e) => return Err(e),
         }

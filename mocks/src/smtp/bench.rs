@@ -115,7 +115,7 @@ pub async fn bench_mx_accept(
 }
 
 /// A plain-text message of about `size` octets in 76-octet lines.
-fn message_of(size: usize) -> Vec<u8> {
+pub fn message_of(size: usize) -> Vec<u8> {
     let mut m =
         b"From: bench@client.test\r\nTo: sink@bench.test\r\nSubject: bench\r\n\r\n".to_vec();
     while m.len() < size {

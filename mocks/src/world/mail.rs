@@ -26,7 +26,7 @@ use crate::pop3::{Pop3Config, Pop3Server};
 use crate::protocol::email_tls::Service;
 use crate::relay::{
     DkimKeys, MailRoutes, NextHop, RelayBehaviour, RelayContext, RelaySink, RetryPolicy,
-    SharedRelay, send,
+    SessionPool, SharedRelay,
 };
 use crate::seed::Seed;
 use crate::smtp::{Role, SmtpConfig, SmtpServer};
@@ -196,6 +196,8 @@ pub struct MailPlane {
     pub lmtp: SmtpServer,
     /// The users' MX.
     pub mx: SmtpServer,
+    /// The MX's sessions with LMTP.
+    pub mx_lmtp: Arc<SessionPool>,
     /// Submission with STARTTLS (port 587 style).
     pub submission: SmtpServer,
     /// Submission with implicit TLS (port 465 style, RFC 8314).
@@ -222,11 +224,12 @@ pub struct MailPlane {
     pub smarthost: Option<Smarthost>,
 }
 
-/// The users' MX hands each message to LMTP (RFC 2033 final delivery).
+/// The users' MX hands each message to LMTP (RFC 2033 final delivery), over persistent
+/// sessions.
 struct MxSink {
     /// Recipients are the store's users: the MX asks the same question LMTP will.
     store: StoreSink,
-    lmtp: SocketAddr,
+    lmtp: Arc<SessionPool>,
     hostname: String,
 }
 
@@ -241,15 +244,10 @@ impl MailSink for MxSink {
         // RFC 5321 §4.4: the MX adds its trace field before handing the message on (sent
         // ahead of the message, not joined to a copy of it).
         let trace = message.received_field(&self.hostname, None);
-        match send::send_once_parts(
-            "lmtp",
-            self.lmtp,
-            &self.hostname,
-            true,
-            &message.envelope,
-            &[trace.as_bytes(), &message.data],
-        )
-        .await
+        match self
+            .lmtp
+            .send_parts(&message.envelope, &[trace.as_bytes(), &message.data])
+            .await
         {
             Ok(replies) if replies.len() == n => replies
                 .into_iter()
@@ -384,12 +382,13 @@ impl MailPlane {
         lmtp_config.listen = listen_on(listen.lmtp);
         let lmtp = start("LMTP", lmtp_config).await?;
         let mx_name = "mx.acmeproof.test";
+        let mx_lmtp = Arc::new(SessionPool::new("lmtp", lmtp.addr(), mx_name, true));
         let mut mx_config = SmtpConfig::new(
             Role::Mx,
             mx_name,
             Arc::new(MxSink {
                 store: StoreSink::new(store.clone()),
-                lmtp: lmtp.addr(),
+                lmtp: Arc::clone(&mx_lmtp),
                 hostname: mx_name.into(),
             }),
             clock.clone(),
@@ -573,6 +572,7 @@ impl MailPlane {
             keys,
             lmtp,
             mx,
+            mx_lmtp,
             submission,
             submissions,
             msa,
@@ -653,6 +653,8 @@ impl MailPlane {
         self.pop3.shutdown().await;
         self.pop3s.shutdown().await;
         self.mx.shutdown().await;
+        // The MX's idle sessions end first, so LMTP's shutdown has none to wait for.
+        self.mx_lmtp.close().await;
         self.lmtp.shutdown().await;
     }
 }

@@ -56,6 +56,9 @@ pub struct WorldConfig {
     pub seed: u64,
     /// Freeze the world clock at this RFC 3339 instant (default: the wall clock).
     pub clock: Option<String>,
+    /// The world's own delays (relay holds, retry intervals, late validation) take real time
+    /// instead of world time: for a scenario about real time. Off by default.
+    pub real_time_waits: bool,
     /// Zones, records, TSIG.
     pub dns: DnsConfig,
     /// The CA.
@@ -69,6 +72,7 @@ impl Default for WorldConfig {
         WorldConfig {
             seed: Seed::default().0,
             clock: None,
+            real_time_waits: false,
             dns: DnsConfig::default(),
             ca: CaConfig::default(),
             mail: mail::MailConfig::default(),
@@ -263,7 +267,8 @@ impl World {
                 time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
                     .map_err(|e| WorldError::Config(format!("clock = {at:?}: {e}")))?,
             ),
-        };
+        }
+        .with_world_waits(!config.real_time_waits);
         let dns = Arc::new(
             DnsServer::start(config.dns.clone())
                 .await

@@ -12,6 +12,7 @@ mod jws;
 mod mailstore;
 mod mangle;
 mod pki;
+mod pool;
 mod pop3;
 mod relay;
 mod smarthost;

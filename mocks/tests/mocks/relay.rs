@@ -227,3 +227,59 @@ async fn a_relay_tags_subjects_and_verifies_dkim() {
     );
     world.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_relay_holding_mail_for_an_hour_and_a_greylist_pass_in_world_time() {
+    let mut config = WorldConfig::example();
+    config.mail.relays = vec![RelaySpec {
+        name: "slow".into(),
+        behaviour: RelayBehaviour {
+            delay_ms: 3_600_000,
+            greylist: true,
+            ..RelayBehaviour::default()
+        },
+    }];
+    // The sender's retry after the greylist's 451 is ten minutes of world time.
+    config.mail.retry_delay_ms = 600_000;
+    let world = World::start(config).await.expect("world");
+    let before = world.clock.offset();
+    // Through Submission, whose sender retries after the relay's greylisting 451.
+    let mail = world.mail.as_ref().unwrap();
+    let mut client = SmtpClient::connect(
+        mail.submission.addr(),
+        "client.example.test",
+        ClientTls::StartTls(
+            world.pki.client_config(),
+            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+        ),
+        false,
+    )
+    .await
+    .unwrap();
+    client.auth_plain(ALICE, "alice-password").await.unwrap();
+    let envelope = Envelope {
+        mail_from: ALICE.into(),
+        rcpt_to: vec![ALICE.into()],
+        smtputf8: false,
+        body_8bit: false,
+    };
+    client.send(&envelope, &message("held")).await.unwrap();
+    let _ = client.quit().await;
+    // WAIT is far below the hour: in real time this never arrives within it.
+    arrived(&world, "held", WAIT)
+        .await
+        .expect("delivered without an hour of real waiting");
+    let passed = world.clock.offset() - before;
+    let deferred = mail.relays[0]
+        .1
+        .transcript()
+        .iter()
+        .filter(|l| l.line.starts_with("451 4.7.1"))
+        .count();
+    assert_eq!(deferred, 1, "greylisted once, then retried");
+    assert!(
+        passed >= time::Duration::minutes(70),
+        "the world's clock moved by the retry interval and the hold: {passed}"
+    );
+    world.shutdown().await;
+}

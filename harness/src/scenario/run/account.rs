@@ -80,7 +80,12 @@ impl Context<'_> {
             Sut::Server(target) => target.request_timeout,
             _ => crate::acme::client::REQUEST_TIMEOUT,
         };
-        Ok(AcmeClient::connect_bounded(&directory_url, &root_pem, key, timeout).await?)
+        let client = AcmeClient::connect_bounded(&directory_url, &root_pem, key, timeout).await?;
+        if !matches!(self.sut, Sut::Server(_)) {
+            // The reference CA lives in this world: its Retry-After passes in world time.
+            client.wait_in_world_time(self.world.clock.clone());
+        }
+        Ok(client)
     }
 
     /// The contact a new account gets: a server under test's configured one (RFC 8555 §7.3:

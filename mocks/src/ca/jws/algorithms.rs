@@ -6,6 +6,9 @@
 //! PS256/384/512, ES256K — is answered with `badSignatureAlgorithm` and the list below, as
 //! RFC 8555 §6.2 requires.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use josekit::jws::{ES256, ES384, ES512, EdDSA, JwsVerifier, RS256};
 use serde_json::Value;
 
@@ -61,8 +64,41 @@ pub fn check_request_alg(alg: &str) -> Result<(), Problem> {
 /// `kid`, `alg`, `use`, `key_ops` and private members are dropped first: josekit would otherwise
 /// reject a JWK whose `alg`/`use` differs from its own idea.
 /// A key josekit cannot build (wrong type, off-curve point, short RSA) is `badPublicKey`.
-pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Box<dyn JwsVerifier>, Problem> {
+/// Verifiers built so far, by algorithm and public key: an account signs every request with
+/// one key, and building a verifier from a JWK costs about as much as a verification.
+/// Bounded: past [`MAX_CACHED_VERIFIERS`] keys the cache starts over.
+type VerifierCache = HashMap<(String, String), Arc<dyn JwsVerifier>>;
+
+/// The most verifiers kept.
+pub const MAX_CACHED_VERIFIERS: usize = 4096;
+
+fn cache() -> &'static Mutex<VerifierCache> {
+    static CACHE: OnceLock<Mutex<VerifierCache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The verifier for `alg` with the public key `jwk`, built once per key (see
+/// [`VerifierCache`]). A key that does not fit is refused every time, never cached.
+pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Arc<dyn JwsVerifier>, Problem> {
     let public = public_members(jwk)?;
+    // serde_json's map is sorted by member name, so equal keys serialize equally.
+    let key = (alg.to_owned(), Value::Object(public.clone()).to_string());
+    if let Some(found) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(Arc::clone(found));
+    }
+    let built: Arc<dyn JwsVerifier> = Arc::from(build_verifier(alg, public)?);
+    let mut cache = cache().lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= MAX_CACHED_VERIFIERS {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&built));
+    Ok(built)
+}
+
+fn build_verifier(
+    alg: &str,
+    public: serde_json::Map<String, Value>,
+) -> Result<Box<dyn JwsVerifier>, Problem> {
     let jwk = josekit::jwk::Jwk::from_map(public)
         .map_err(|e| bad_public_key(format!("JWK not usable: {e}")))?;
     let built: Result<Box<dyn JwsVerifier>, josekit::JoseError> = match alg {

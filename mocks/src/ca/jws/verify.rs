@@ -218,4 +218,30 @@ mod tests {
         good["y"] = json!("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0");
         assert_eq!(check_public_key(&good, "ES256"), Ok(()));
     }
+
+    #[test]
+    fn a_key_is_built_into_a_verifier_once_and_a_bad_key_never_is() {
+        use super::super::algorithms::verifier;
+        let good = json!({"kty":"EC","crv":"P-256",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let first = verifier("ES256", &good).unwrap();
+        // Noise members do not make another key.
+        let mut noisy = good.clone();
+        noisy["kid"] = json!("k1");
+        let again = verifier("ES256", &noisy).unwrap();
+        assert!(
+            std::sync::Arc::ptr_eq(&first, &again),
+            "the cached verifier"
+        );
+        // Refused every time, not remembered as usable.
+        let mut off_curve = good.clone();
+        off_curve["y"] = json!("x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4");
+        for _ in 0..2 {
+            let e = verifier("ES256", &off_curve).unwrap_err();
+            assert_eq!(e.kind, ProblemType::BadPublicKey);
+        }
+        // Another algorithm with the same key is another verifier (and refused for EC/RS256).
+        assert!(verifier("RS256", &good).is_err());
+    }
 }
