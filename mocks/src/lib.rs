@@ -16,6 +16,8 @@
 //! (the CA refuses by calling a checker of acmeproof-protocol and names its id with
 //! `Problem::violates`).
 //!
+//! - [`World`]: the world as a library for a test: [`World::builder`], the responders,
+//!   [`World::assert_issued`], [`trace`];
 //! - [`dns`]: hickory-server zones with faults, UPDATE/TSIG and a query history;
 //! - [`ca`]: RFC 8555 resources on axum + rustls, dns-01, http-01, certificate profiles;
 //! - [`mailstore`]: users and mailboxes shared by LMTP delivery ([`mailstore::StoreSink`]) and
@@ -42,11 +44,17 @@
 
 pub use acmeproof_protocol as protocol;
 
+pub use embed::{
+    Dns01Responder, Http01Responder, Issued, IssuedError, World, WorldBuilder, assert_issued,
+    check_issued, trace,
+};
+
 pub mod account_key;
 pub mod ca;
 pub mod clock;
 pub mod dkim;
 pub mod dns;
+mod embed;
 pub mod https;
 pub mod imap;
 mod line;

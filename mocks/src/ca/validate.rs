@@ -78,6 +78,9 @@ fn job(ca: &CaShared, id: &str) -> Option<Job> {
 }
 
 async fn validate(ca: &CaShared, job: &Job, attempts: u32, retry_ms: u64) -> Result<(), Problem> {
+    if ca.knobs().always_valid {
+        return Ok(());
+    }
     let mut last = Err(Problem::internal("no validation attempt was made"));
     for attempt in 1..=attempts.max(1) {
         last = attempt_once(ca, job).await;
