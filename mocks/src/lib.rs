@@ -67,6 +67,15 @@ pub mod seed;
 pub mod smtp;
 pub mod world;
 
+/// The rustls provider every TLS configuration of the world names (never a process default).
+/// rustls 0.23.48 deprecates ring's `default_provider` ("no support for post-quantum
+/// algorithms") without a replacement for ring; ring is this crate's choice (no C toolchain),
+/// so the one call is allowed here and a consumer's `-D warnings` build stays clean.
+#[allow(deprecated)]
+pub(crate) fn ring_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
 /// A bind failure that names the address, so "address in use" says which one.
 pub(crate) fn bind_error(addr: std::net::SocketAddr, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{addr}: {e}"))

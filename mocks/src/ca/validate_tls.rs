@@ -415,7 +415,7 @@ async fn handshake(
     io: Box<dyn Io>,
     sni: &str,
 ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Io>>, DialogError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::ring_provider();
     let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| DialogError::Tls(e.to_string()))?
