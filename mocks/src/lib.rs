@@ -16,6 +16,8 @@
 //! (the CA refuses by calling a checker of acmeproof-protocol and names its id with
 //! `Problem::violates`).
 //!
+//! - [`World`]: the world as a library for a test: [`World::builder`], the responders,
+//!   [`World::assert_issued`], [`trace`];
 //! - [`dns`]: hickory-server zones with faults, UPDATE/TSIG and a query history;
 //! - [`ca`]: RFC 8555 resources on axum + rustls, dns-01, http-01, certificate profiles;
 //! - [`mailstore`]: users and mailboxes shared by LMTP delivery ([`mailstore::StoreSink`]) and
@@ -42,11 +44,17 @@
 
 pub use acmeproof_protocol as protocol;
 
+pub use embed::{
+    Dns01Responder, Http01Responder, Issued, IssuedError, World, WorldBuilder, assert_issued,
+    check_issued, trace,
+};
+
 pub mod account_key;
 pub mod ca;
 pub mod clock;
 pub mod dkim;
 pub mod dns;
+mod embed;
 pub mod https;
 pub mod imap;
 mod line;
@@ -58,6 +66,15 @@ pub mod relay;
 pub mod seed;
 pub mod smtp;
 pub mod world;
+
+/// The rustls provider every TLS configuration of the world names (never a process default).
+/// rustls 0.23.48 deprecates ring's `default_provider` ("no support for post-quantum
+/// algorithms") without a replacement for ring; ring is this crate's choice (no C toolchain),
+/// so the one call is allowed here and a consumer's `-D warnings` build stays clean.
+#[allow(deprecated)]
+pub(crate) fn ring_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
 
 /// A bind failure that names the address, so "address in use" says which one.
 pub(crate) fn bind_error(addr: std::net::SocketAddr, e: std::io::Error) -> std::io::Error {

@@ -49,6 +49,28 @@ pub enum AcmeError {
 pub const MAX_ANSWER_OCTETS: usize = 1024 * 1024;
 
 /// `answer`'s body, refused past [`MAX_ANSWER_OCTETS`].
+/// A rustls client configuration trusting `root_pem`'s certificates, with ring named here:
+/// reqwest is built without a TLS provider, and installing one process-wide would change what
+/// every other TLS user in the process gets.
+fn tls_config(root_pem: &str) -> Result<rustls::ClientConfig, AcmeError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let bad = |e: &dyn std::fmt::Display| AcmeError::Protocol(format!("root certificates: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(&e))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // RFC 7301 ALPN: what reqwest offers with its own configuration (HTTP/2 first).
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 pub(crate) async fn read_bounded(mut answer: reqwest::Response) -> Result<Vec<u8>, AcmeError> {
     let mut body = Vec::new();
     while let Some(chunk) = answer.chunk().await? {
@@ -191,13 +213,9 @@ impl AcmeClient {
         key: AccountKey,
         timeout: Duration,
     ) -> Result<AcmeClient, AcmeError> {
-        // reqwest is built without a default TLS provider: the workspace picks rustls' ring
-        // provider, installed here once.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let roots = reqwest::Certificate::from_pem_bundle(root_pem.as_bytes())?;
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            .tls_certs_only(roots)
+            .tls_backend_preconfigured(tls_config(root_pem)?)
             .no_proxy()
             .timeout(timeout)
             .pool_max_idle_per_host(64)

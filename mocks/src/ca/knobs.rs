@@ -44,6 +44,9 @@ pub struct Knobs {
     /// Validate inside the challenge POST and answer with the final state, instead of answering
     /// `processing` and validating in the background (both are RFC 8555 §7.5.1 behaviours).
     pub validation_inline: bool,
+    /// Skip validation: every challenge POST makes the challenge valid, as Pebble's
+    /// `PEBBLE_VA_ALWAYS_VALID` does, for a client test that is not about proving control.
+    pub always_valid: bool,
     /// A `Retry-After` (seconds) on answers for objects still `processing` or `pending`.
     pub retry_after_secs: Option<u64>,
     /// Strict mode: also refuse what RFC 8555 only says clients MUST or SHOULD do (a missing
@@ -432,6 +435,7 @@ impl Default for Knobs {
             validation_attempts: 1,
             validation_retry_delay_ms: 1000,
             validation_inline: false,
+            always_valid: false,
             retry_after_secs: None,
             strict: false,
             refuse_eai: false,

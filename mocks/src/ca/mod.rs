@@ -95,9 +95,6 @@ impl Ca {
     /// PKI.
     pub async fn start(config: CaConfig, ctx: CaContext) -> Result<Ca, CaError> {
         config.knobs.validate()?;
-        // reqwest (http-01) and rustls need a process-wide provider when more than one could
-        // be compiled in; installing ring twice is harmless, so the error is ignored.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let tls = ctx

@@ -81,6 +81,9 @@ fn job(ca: &CaShared, id: &str) -> Option<Job> {
 }
 
 async fn validate(ca: &CaShared, job: &Job, attempts: u32, retry_ms: u64) -> Result<(), Problem> {
+    if ca.knobs().always_valid {
+        return Ok(());
+    }
     let mut last = Err(Problem::internal("no validation attempt was made"));
     for attempt in 1..=attempts.max(1) {
         last = attempt_once(ca, job).await;
@@ -197,7 +200,9 @@ async fn http01(ca: &CaShared, job: &Job) -> Result<(), Problem> {
         .timeout(HTTP01_TIMEOUT)
         .resolve_to_addrs(domain, &[SocketAddr::new(ip, port)])
         .redirect(policy)
-        .tls_certs_only(reqwest::Certificate::from_der(ca.pki.root_der()).ok())
+        // A redirect may lead to https: the world's root, ring named here, so no process-wide
+        // crypto provider is needed (an embedding test may use another one).
+        .tls_backend_preconfigured(ca.pki.client_config().as_ref().clone())
         .build()
         .map_err(|e| Problem::internal(format!("http-01 client: {e}")))?;
     let connection = |e: reqwest::Error| {

@@ -81,7 +81,7 @@ pub(super) async fn tls_alpn01(ca: &CaShared, job: &Job) -> Result<(), Problem> 
 /// The validation client: TLS 1.2 or 1.3 (RFC 8737 §5: "MUST only negotiate TLS 1.2 or
 /// higher"), ring, ALPN `acme-tls/1` only, and [`super::any_certificate::AnyCertificate`].
 fn client_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::ring_provider();
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?
         .dangerous()

@@ -9,7 +9,7 @@
 //! - on 465/993/995 (the implicit-TLS services, RFC 8314 §3.3) handshakes first; on the others
 //!   reads the listing before or after STARTTLS/STLS, per knob `capability_phase`;
 //! - does **not** verify the server's certificate. The certificate is what the server is
-//!   asking for (-05 §3: the challenges are for "SMTP ... IMAP ... and POP3 ... servers [that]
+//!   asking for (-05 §3: the challenges are for "SMTP ... IMAP ... and POP3 ... servers \[that\]
 //!   use TLS", i.e. to obtain their TLS certificate), so it may have none that chains yet
 //!   (self-signed, expired, another name); the removed tls-sni-email-00 (melnikov-00 and
 //!   ietf-00, "very similar to "tls-sni-01"") even had the server present a self-signed
@@ -415,7 +415,7 @@ async fn handshake(
     io: Box<dyn Io>,
     sni: &str,
 ) -> Result<tokio_rustls::client::TlsStream<Box<dyn Io>>, DialogError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::ring_provider();
     let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| DialogError::Tls(e.to_string()))?

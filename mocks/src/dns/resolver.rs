@@ -1,7 +1,6 @@
 //! `WorldResolver`: a client that asks only the world's DNS server, never the system resolver.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_net::{DnsError as NetDnsError, NetError};
@@ -120,13 +119,11 @@ impl WorldResolver {
         // The world's DNS speaks UDP and TCP only. Without a TLS configuration of its own the
         // builder makes one for DNS over TLS, loading the system's CA certificates from disk
         // (rustls-platform-verifier): a fifth of a whole scenario run's CPU, for nothing.
-        let unused_tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| LookupError::Other(e.to_string()))?
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
+        let unused_tls = rustls::ClientConfig::builder_with_provider(crate::ring_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| LookupError::Other(e.to_string()))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
                 .with_tls_config(unused_tls);

@@ -97,7 +97,7 @@ impl WorldConfig {
     }
 }
 
-fn merge_tables(base: &mut toml::Table, overrides: &toml::Table) {
+pub(crate) fn merge_tables(base: &mut toml::Table, overrides: &toml::Table) {
     for (key, value) in overrides {
         match (base.get_mut(key), value) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge_tables(b, o),

@@ -219,7 +219,8 @@ fn tracing_line(line: &str) {
 
 fn https_client(world: &World) -> reqwest::Client {
     reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_der(world.pki.root_der()).expect("root")])
+        // The world installs no process-wide crypto provider: the client names its own config.
+        .tls_backend_preconfigured(world.pki.client_config().as_ref().clone())
         .no_proxy()
         .build()
         .expect("client")
@@ -241,8 +242,10 @@ async fn the_ca_serves_a_new_client_past_1024_stalled_connections() {
 async fn the_management_api_serves_a_new_client_past_1024_stalled_connections() {
     let world = World::start(WorldConfig::example()).await.expect("world");
     let url = format!("{}/", world.management_url());
+    let tls = world.pki.client_config().as_ref().clone();
     flood_then_new_client(&world, world.management(), false, 1024, || async {
         reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
             .no_proxy()
             .build()
             .expect("client")

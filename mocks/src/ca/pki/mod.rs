@@ -84,7 +84,7 @@ pub fn subject_alt_name_der(names: &[SanName]) -> Result<Vec<u8>, PkiError> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PkiError {
-    /// The CSR was refused (maps to an ACME problem, see [`CsrError::problem_type`]).
+    /// The CSR was refused (maps to an ACME problem, see [`csr_problem_type`]).
     #[error(transparent)]
     Csr(#[from] CsrError),
     /// The profile cannot be applied (bad name, impossible key usage, empty SAN, …).

@@ -111,9 +111,7 @@ pub fn validate_path(
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
         u64::try_from(at.unix_timestamp()).unwrap_or(0),
     ));
-    let algorithms = rustls::crypto::ring::default_provider()
-        .signature_verification_algorithms
-        .all;
+    let algorithms = crate::ring_provider().signature_verification_algorithms.all;
     let verified = match purpose {
         Purpose::EmailProtection => end_entity.verify_for_usage(
             algorithms,

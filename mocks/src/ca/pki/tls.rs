@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use acmeproof_protocol::pki::{KeyUsageBits, SanName};
 
 fn ring() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    crate::ring_provider()
 }
 
 /// Subject, SANs, KU and EKU of a leaf for the world's own servers: `names` that parse as IP
