@@ -229,34 +229,7 @@ fn docs_interop_is_what_the_matrix_renders() {
     let pebble_dns = format!("127.0.0.1:{dns_port}");
     let pebble_world = pebble_dir.join("world.toml");
     std::fs::write(&pebble_world, format!("[dns]\nlisten = \"{pebble_dns}\"\n")).expect("world");
-    std::fs::write(
-        pebble_dir.join("pebble.json"),
-        serde_json::json!({ "pebble": {
-            "listenAddress": format!("127.0.0.1:{port}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": pebble_dir.join("cert.pem"),
-            "privateKey": pebble_dir.join("key.pem"),
-            "httpPort": free_port(),
-            "tlsPort": free_port(),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-        }})
-        .to_string(),
-    )
-    .expect("config");
-    let _pebble = Running(
-        Command::new(pebble)
-            .arg("-config")
-            .arg(pebble_dir.join("pebble.json"))
-            .args(["-dnsserver", &pebble_dns])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pebble starts"),
-    );
+    let _pebble = super::peers_pebble::start(&pebble, &pebble_dir, port, management, &pebble_dns);
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_acmeproof"));
     cmd.args(["matrix", "--variants", "token_join,proof"])

@@ -30,6 +30,40 @@ pub(crate) fn pebble_tls(dir: &Path) {
     std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).expect("write");
 }
 
+/// Starts Pebble on `port` (its management API on `management`) with its TLS files in `dir`
+/// (see [`pebble_tls`]), resolving names at `dns`: no sleeps, no nonce rejections, no
+/// authorization reuse, so every run exercises a whole validation.
+pub(crate) fn start(pebble: &Path, dir: &Path, port: u16, management: u16, dns: &str) -> Running {
+    std::fs::write(
+        dir.join("pebble.json"),
+        serde_json::json!({ "pebble": {
+            "listenAddress": format!("127.0.0.1:{port}"),
+            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "certificate": dir.join("cert.pem"),
+            "privateKey": dir.join("key.pem"),
+            "httpPort": free_port(),
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }})
+        .to_string(),
+    )
+    .expect("config");
+    Running(
+        Command::new(pebble)
+            .arg("-config")
+            .arg(dir.join("pebble.json"))
+            .args(["-dnsserver", dns])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .env("PEBBLE_AUTHZREUSE", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble starts"),
+    )
+}
+
 #[test]
 fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
     let Some(pebble) = acmeproof_testkit::require_tool("pebble") else {
@@ -73,34 +107,7 @@ fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
     };
-    std::fs::write(
-        dir.join("pebble.json"),
-        serde_json::json!({ "pebble": {
-            "listenAddress": format!("127.0.0.1:{port}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
-            "certificate": dir.join("cert.pem"),
-            "privateKey": dir.join("key.pem"),
-            "httpPort": free_port(),
-            "tlsPort": free_port(),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-        }})
-        .to_string(),
-    )
-    .expect("config");
-    let _pebble = Running(
-        Command::new(pebble)
-            .arg("-config")
-            .arg(dir.join("pebble.json"))
-            .args(["-dnsserver", &dns])
-            .env("PEBBLE_VA_NOSLEEP", "1")
-            .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("pebble starts"),
-    );
+    let _pebble = start(&pebble, &dir, port, management, &dns);
     // Wait for acmeproof to finish (bounded), collecting what it says meanwhile.
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
     let status = loop {
