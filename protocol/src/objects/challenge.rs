@@ -94,7 +94,7 @@ pub fn check_challenge_object(challenge: &Value) -> Findings {
     if status == "valid" && !validated.is_some_and(looks_like_rfc3339) {
         out.add(
             req::ACME_25,
-            format!("{kind}: a valid challenge has `validated`, an RFC 3339 time (§7.1.5)"),
+            format!("{kind}: a valid challenge has `validated`, an RFC 3339 time (RFC 8555 §8)"),
             format!("validated {}", challenge["validated"]),
         );
     }
