@@ -48,6 +48,32 @@ async fn send_to_relay(world: &World, subject: &str) {
     result.expect("the relay accepts");
 }
 
+/// Alice submits a message with `subject` through Submission (STARTTLS, AUTH PLAIN): the
+/// world's sender then carries it through the relays.
+async fn submit(world: &World, subject: &str) {
+    let mail = world.mail.as_ref().unwrap();
+    let mut client = SmtpClient::connect(
+        mail.submission.addr(),
+        "client.example.test",
+        ClientTls::StartTls(
+            world.pki.client_config(),
+            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+        ),
+        false,
+    )
+    .await
+    .unwrap();
+    client.auth_plain(ALICE, "alice-password").await.unwrap();
+    let envelope = Envelope {
+        mail_from: ALICE.into(),
+        rcpt_to: vec![ALICE.into()],
+        smtputf8: false,
+        body_8bit: false,
+    };
+    client.send(&envelope, &message(subject)).await.unwrap();
+    let _ = client.quit().await;
+}
+
 async fn arrived(world: &World, subject: &str, timeout: Duration) -> Option<Vec<u8>> {
     let store = &world.mail.as_ref().unwrap().store;
     store
@@ -96,26 +122,7 @@ async fn greylisting_defers_the_first_attempt_and_the_sender_retries() {
     .await;
     // Submission hands the mail to the greylisting relay and retries after the 451.
     let mail = world.mail.as_ref().unwrap();
-    let mut client = SmtpClient::connect(
-        mail.submission.addr(),
-        "client.example.test",
-        ClientTls::StartTls(
-            world.pki.client_config(),
-            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
-        ),
-        false,
-    )
-    .await
-    .unwrap();
-    client.auth_plain(ALICE, "alice-password").await.unwrap();
-    let envelope = Envelope {
-        mail_from: ALICE.into(),
-        rcpt_to: vec![ALICE.into()],
-        smtputf8: false,
-        body_8bit: false,
-    };
-    client.send(&envelope, &message("grey")).await.unwrap();
-    let _ = client.quit().await;
+    submit(&world, "grey").await;
     arrived(&world, "grey", WAIT)
         .await
         .expect("delivered after the retry");
@@ -245,26 +252,7 @@ async fn a_relay_holding_mail_for_an_hour_and_a_greylist_pass_in_world_time() {
     let before = world.clock.offset();
     // Through Submission, whose sender retries after the relay's greylisting 451.
     let mail = world.mail.as_ref().unwrap();
-    let mut client = SmtpClient::connect(
-        mail.submission.addr(),
-        "client.example.test",
-        ClientTls::StartTls(
-            world.pki.client_config(),
-            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
-        ),
-        false,
-    )
-    .await
-    .unwrap();
-    client.auth_plain(ALICE, "alice-password").await.unwrap();
-    let envelope = Envelope {
-        mail_from: ALICE.into(),
-        rcpt_to: vec![ALICE.into()],
-        smtputf8: false,
-        body_8bit: false,
-    };
-    client.send(&envelope, &message("held")).await.unwrap();
-    let _ = client.quit().await;
+    submit(&world, "held").await;
     // WAIT is far below the hour: in real time this never arrives within it.
     arrived(&world, "held", WAIT)
         .await

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
+use super::null::Reply;
 use super::smtp;
 use super::{Measured, Stopwatch};
 
@@ -257,57 +258,31 @@ pub async fn drive(
 /// The null IMAP server: OK to everything, a fixed SEARCH hit list, a fixed FETCH answer with
 /// the word of the search in it. Lines are bounded; a longer one closes the connection.
 pub async fn null_server() -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let _ = stream.set_nodelay(true);
-                let mut reader = BufReader::new(stream);
-                if reader.get_mut().write_all(b"* OK null\r\n").await.is_err() {
-                    return;
-                }
-                let mut line = Vec::new();
-                let mut word = WORDS[0];
-                loop {
-                    line.clear();
-                    let read = tokio::time::timeout(
-                        TIMEOUT,
-                        (&mut reader)
-                            .take(MAX_LINE as u64)
-                            .read_until(b'\n', &mut line),
-                    )
-                    .await;
-                    let Ok(Ok(n)) = read else { return };
-                    if n == 0 || !line.ends_with(b"\n") {
-                        return;
-                    }
-                    let text = String::from_utf8_lossy(&line);
-                    let tag = text.split(' ').next().unwrap_or("*");
-                    let mut answer = String::new();
-                    if text.contains(" SEARCH ") {
-                        word = WORDS
-                            .iter()
-                            .find(|w| text.contains(*w))
-                            .copied()
-                            .unwrap_or(word);
-                        answer.push_str("* SEARCH 1 2 3\r\n");
-                    } else if text.contains(" FETCH ") {
-                        let header = format!("Subject: Bench {word}\r\nFrom: b@c.test\r\n\r\n");
-                        answer.push_str(&format!(
-                            "* 1 FETCH (UID 1 RFC822.SIZE 4096 BODY[HEADER.FIELDS (SUBJECT FROM)] {{{}}}\r\n{header})\r\n",
-                            header.len()
-                        ));
-                    }
-                    answer.push_str(&format!("{tag} OK done\r\n"));
-                    if reader.get_mut().write_all(answer.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
+    super::null::serve_lines(b"* OK null\r\n", MAX_LINE as u64, TIMEOUT, || {
+        let mut word = WORDS[0];
+        move |line: &[u8]| {
+            let text = String::from_utf8_lossy(line);
+            let tag = text.split(' ').next().unwrap_or("*");
+            let mut answer = String::new();
+            if text.contains(" SEARCH ") {
+                word = WORDS
+                    .iter()
+                    .find(|w| text.contains(*w))
+                    .copied()
+                    .unwrap_or(word);
+                answer.push_str("* SEARCH 1 2 3\r\n");
+            } else if text.contains(" FETCH ") {
+                let header = format!("Subject: Bench {word}\r\nFrom: b@c.test\r\n\r\n");
+                answer.push_str(&format!(
+                    "* 1 FETCH (UID 1 RFC822.SIZE 4096 BODY[HEADER.FIELDS (SUBJECT FROM)] {{{}}}\r\n{header})\r\n",
+                    header.len()
+                ));
+            }
+            answer.push_str(&format!("{tag} OK done\r\n"));
+            Reply::Send(answer.into_bytes().into())
         }
-    });
-    Ok((addr, task))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 mod dns;
 mod dns01;
 mod imap;
+mod null;
 mod proc;
 mod procs;
 mod report;

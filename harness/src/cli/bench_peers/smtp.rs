@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
+use std::borrow::Cow;
+
+use super::null::Reply;
 use super::{Measured, Stopwatch};
 
 /// A reply slower than this is a hung server, not a figure.
@@ -162,55 +165,27 @@ pub async fn drive(
 /// The null SMTP/LMTP server: 250 to everything, 354 to DATA, 250 after the dot, and nothing
 /// kept. Lines are bounded; a longer one closes the connection.
 pub async fn null_server() -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let _ = stream.set_nodelay(true);
-                let mut reader = BufReader::new(stream);
-                if reader.get_mut().write_all(b"220 null\r\n").await.is_err() {
-                    return;
+    super::null::serve_lines(b"220 null\r\n", MAX_LINE as u64 * 4, REPLY_TIMEOUT, || {
+        let mut in_data = false;
+        move |line: &[u8]| {
+            if in_data {
+                if line == b".\r\n" {
+                    in_data = false;
+                    Reply::Send(Cow::Borrowed(b"250 ok\r\n"))
+                } else {
+                    Reply::Nothing
                 }
-                let mut line = Vec::new();
-                let mut in_data = false;
-                loop {
-                    line.clear();
-                    let read = tokio::time::timeout(
-                        REPLY_TIMEOUT,
-                        (&mut reader)
-                            .take(MAX_LINE as u64 * 4)
-                            .read_until(b'\n', &mut line),
-                    )
-                    .await;
-                    let Ok(Ok(n)) = read else { return };
-                    if n == 0 || !line.ends_with(b"\n") {
-                        return;
-                    }
-                    let answer: &[u8] = if in_data {
-                        if line == b".\r\n" {
-                            in_data = false;
-                            b"250 ok\r\n"
-                        } else {
-                            continue;
-                        }
-                    } else if line.eq_ignore_ascii_case(b"DATA\r\n") {
-                        in_data = true;
-                        b"354 go on\r\n"
-                    } else if line.eq_ignore_ascii_case(b"QUIT\r\n") {
-                        let _ = reader.get_mut().write_all(b"221 bye\r\n").await;
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    if reader.get_mut().write_all(answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
+            } else if line.eq_ignore_ascii_case(b"DATA\r\n") {
+                in_data = true;
+                Reply::Send(Cow::Borrowed(b"354 go on\r\n"))
+            } else if line.eq_ignore_ascii_case(b"QUIT\r\n") {
+                Reply::SendAndClose(b"221 bye\r\n")
+            } else {
+                Reply::Send(Cow::Borrowed(b"250 ok\r\n"))
+            }
         }
-    });
-    Ok((addr, task))
+    })
+    .await
 }
 
 #[cfg(test)]
