@@ -197,26 +197,8 @@ fn docs_interop_is_what_the_matrix_renders() {
     // once acmeproof has written the wiring of its world.
     let a2c_dir = dir.join("a2c");
     std::fs::create_dir_all(&a2c_dir).expect("dir");
-    super::peers_a2c::certificates(&a2c_dir);
     let cfg = a2c_dir.join("acme_srv.cfg");
-    let launcher =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/acme2certifier_https.py");
-    let log = std::fs::File::create(a2c_dir.join("acme2certifier.log")).expect("log");
-    let mut a2c = Command::new(&a2c_python);
-    a2c.arg(&launcher)
-        .arg("--cert")
-        .arg(a2c_dir.join("https-cert.pem"))
-        .arg("--key")
-        .arg(a2c_dir.join("https-key.pem"))
-        .arg("--config")
-        .arg(&cfg)
-        .current_dir(&a2c_dir)
-        .stdout(Stdio::piped())
-        .stderr(log);
-    let mut a2c = Running(a2c.spawn().expect("the launcher starts"));
-    let a2c_url = lines(a2c.0.stdout.take().expect("stdout"))
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the launcher prints its URL");
+    let (a2c, a2c_url) = super::peers_a2c::launch(&a2c_python, &a2c_dir);
     let a2c_world = a2c_dir.join("world.toml");
     std::fs::write(&a2c_world, format!("[dns]\nlisten = \"{dns53}\"\n")).expect("world");
     let a2c_wiring = a2c_dir.join("wiring.json");

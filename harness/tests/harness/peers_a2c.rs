@@ -82,6 +82,31 @@ pub(crate) fn acme_srv_cfg(wiring: &Value, dir: &Path) -> String {
         .replace("{ca_mailbox.address}", &text(&mailbox["address"]))
         .replace("{dir}", &dir.display().to_string())
 }
+/// Makes acme2certifier's certificates in `dir` and starts its HTTPS launcher there, which
+/// binds first, prints its directory URL (returned) and loads acme2certifier once
+/// `dir/acme_srv.cfg` exists; its log goes to `dir/acme2certifier.log`.
+pub(crate) fn launch(python: &Path, dir: &Path) -> (Running, String) {
+    certificates(dir);
+    let launcher =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/acme2certifier_https.py");
+    let log = std::fs::File::create(dir.join("acme2certifier.log")).expect("log");
+    let mut a2c = Command::new(python);
+    a2c.arg(&launcher)
+        .arg("--cert")
+        .arg(dir.join("https-cert.pem"))
+        .arg("--key")
+        .arg(dir.join("https-key.pem"))
+        .arg("--config")
+        .arg(dir.join("acme_srv.cfg"))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut a2c = Running(a2c.spawn().expect("the launcher starts"));
+    let url = lines(a2c.0.stdout.take().expect("stdout"))
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the launcher prints its URL");
+    (a2c, url)
+}
 
 /// A root and a 127.0.0.1 leaf for acme2certifier's HTTPS, and its issuing CA (a root that
 /// signs the S/MIME certificates), all PEM in `dir`.
@@ -144,29 +169,8 @@ fn acme2certifier_is_judged_through_the_wiring_and_its_challenge_mail_arrives() 
     let dir = std::env::temp_dir().join(format!("acmeproof-a2c-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    certificates(&dir);
     let cfg = dir.join("acme_srv.cfg");
-
-    // The launcher binds first and prints the directory URL; it loads acme2certifier once the
-    // configuration exists.
-    let launcher =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/acme2certifier_https.py");
-    let log = std::fs::File::create(dir.join("acme2certifier.log")).expect("log");
-    let mut a2c = Command::new(python);
-    a2c.arg(&launcher)
-        .arg("--cert")
-        .arg(dir.join("https-cert.pem"))
-        .arg("--key")
-        .arg(dir.join("https-key.pem"))
-        .arg("--config")
-        .arg(&cfg)
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(log);
-    let mut a2c = Running(a2c.spawn().expect("the launcher starts"));
-    let url = lines(a2c.0.stdout.take().expect("stdout"))
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the launcher prints its URL");
+    let (a2c, url) = launch(python.as_ref(), &dir);
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
 
     let wiring = dir.join("wiring.json");
