@@ -57,7 +57,9 @@ pub async fn run(ca: Arc<CaShared>, id: String) {
         None => return,
     };
     let now = ca.clock.now();
-    ca.store().finish_validation(&id, outcome, now, &knobs);
+    let mut store = ca.store();
+    store.finish_validation(&id, outcome, now, &knobs);
+    // Sent under the store lock: whoever reads the outcome can already receive this event.
     let _ = ca.validations.send(id);
 }
 

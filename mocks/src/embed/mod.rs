@@ -205,6 +205,8 @@ struct Parts {
     world: world::World,
     http01: Http01Responder,
     printer: tokio::task::JoinHandle<()>,
+    /// Tells the printer to print what is queued and stop.
+    printer_stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Parts {
@@ -221,60 +223,98 @@ impl Parts {
             knobs.http01_port = http01.port();
             shared.set_knobs(knobs);
         }
-        let printer = tokio::spawn(print_failures(Arc::clone(world.ca.shared())));
+        // Subscribed before the task runs, so no outcome is missed however late it starts.
+        let validations = world.ca.shared().validations.subscribe();
+        let (printer_stop, stop) = tokio::sync::oneshot::channel();
+        let printer = tokio::spawn(print_failures(
+            Arc::clone(world.ca.shared()),
+            validations,
+            stop,
+        ));
         Ok(Parts {
             world,
             http01,
             printer,
+            printer_stop,
         })
     }
 
     async fn shutdown(self) {
-        self.printer.abort();
+        // A validation that failed just before the stop is still printed.
+        let _ = self.printer_stop.send(());
+        let mut printer = self.printer;
+        if tokio::time::timeout(PRINTER_DRAIN, &mut printer)
+            .await
+            .is_err()
+        {
+            printer.abort();
+        }
         self.http01.shutdown().await;
         self.world.shutdown().await;
     }
 }
 
+/// The longest a stopping world waits for its failure printer to print what is queued.
+const PRINTER_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Prints every challenge that became invalid with its problem document (RFC 8555 §8: the
 /// challenge's `error`), so a failing test shows why without re-reading the authorization.
-async fn print_failures(ca: Arc<crate::ca::CaShared>) {
-    let mut validations = ca.validations.subscribe();
+/// On `stop` it prints the outcomes already queued, then returns.
+async fn print_failures(
+    ca: Arc<crate::ca::CaShared>,
+    mut validations: tokio::sync::broadcast::Receiver<String>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     loop {
-        let id = match validations.recv().await {
-            Ok(id) => id,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        let id = tokio::select! {
+            received = validations.recv() => match received {
+                Ok(id) => id,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            _ = &mut stop => loop {
+                match validations.try_recv() {
+                    Ok(id) => print_failure(&ca, &id),
+                    Err(TryRecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                }
+            },
         };
-        let line = {
-            let store = ca.store();
-            let Some(challenge) = store.challenges.get(&id) else {
-                continue;
-            };
-            if challenge.status != ChallengeStatus::Invalid {
-                continue;
-            }
-            let identifier = store
-                .authzs
-                .get(&challenge.authz)
-                .map(|a| a.identifier.value.clone())
-                .unwrap_or_default();
-            let problem = challenge
-                .error
-                .as_ref()
-                .map(|e| serde_json::to_string_pretty(e).unwrap_or_default())
-                .unwrap_or_else(|| "(no problem document)".into());
-            format!(
-                "acmeproof world: the {} challenge for {identifier} is invalid:\n{problem}",
-                challenge.kind.name()
-            )
+        print_failure(&ca, &id);
+    }
+}
+
+/// Prints challenge `id` if it is invalid.
+fn print_failure(ca: &crate::ca::CaShared, id: &str) {
+    let line = {
+        let store = ca.store();
+        let Some(challenge) = store.challenges.get(id) else {
+            return;
         };
-        tracing::warn!("{line}");
-        // Printed, not only traced: the test harness shows a failing test's output.
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("{line}");
+        if challenge.status != ChallengeStatus::Invalid {
+            return;
         }
+        let identifier = store
+            .authzs
+            .get(&challenge.authz)
+            .map(|a| a.identifier.value.clone())
+            .unwrap_or_default();
+        let problem = challenge
+            .error
+            .as_ref()
+            .map(|e| serde_json::to_string_pretty(e).unwrap_or_default())
+            .unwrap_or_else(|| "(no problem document)".into());
+        format!(
+            "acmeproof world: the {} challenge for {identifier} is invalid:\n{problem}",
+            challenge.kind.name()
+        )
+    };
+    tracing::warn!("{line}");
+    // Printed, not only traced: the test harness shows a failing test's output.
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{line}");
     }
 }
 
@@ -393,6 +433,22 @@ impl World {
     /// Serves http-01 key authorizations (RFC 8555 §8.3) where the CA fetches them.
     pub fn http01_responder(&self) -> &Http01Responder {
         &self.parts().http01
+    }
+
+    /// Stops the world and waits until it has stopped: every server closed, and every
+    /// challenge that failed before the stop printed. Dropping a world stops it too, but a
+    /// world started with [`WorldBuilder::start`] can only begin its stop from `Drop`, since
+    /// `Drop` cannot wait on the caller's runtime.
+    pub async fn shutdown(mut self) {
+        if self.own.is_some() {
+            // A spawned world stops on its own runtime thread, as in `Drop`, whose join blocks.
+            let _ = tokio::task::spawn_blocking(move || drop(self)).await;
+            return;
+        }
+        let _ = std::fs::remove_file(&self.root_file);
+        if let Some(parts) = self.parts.take() {
+            parts.shutdown().await;
+        }
     }
 
     /// The runtime a [`World::spawn`] world runs on (`None` for a world started with

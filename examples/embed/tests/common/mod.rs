@@ -2,15 +2,27 @@
 
 use acmeproof_mocks::World;
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
-    RetryPolicy,
+    Account, AccountBuilder, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder,
+    OrderStatus, RetryPolicy,
 };
 
 /// Orders a certificate for `name`, answers `kind` through the world's responders, finalizes
 /// with a CSR of a fresh key and returns the PEM chain.
+#[allow(dead_code)] // not every test binary that shares this module calls it
 pub async fn issue(world: &World, kind: ChallengeType, name: &str) -> String {
-    let (account, _credentials) = Account::builder_with_root(world.root_file())
-        .expect("an HTTP client trusting the world's root")
+    let builder = Account::builder_with_root(world.root_file())
+        .expect("an HTTP client trusting the world's root");
+    issue_with(builder, world, kind, name).await
+}
+
+/// [`issue`] with the account made by `builder` (an HTTP client of the test's choosing).
+pub async fn issue_with(
+    builder: AccountBuilder,
+    world: &World,
+    kind: ChallengeType,
+    name: &str,
+) -> String {
+    let (account, _credentials) = builder
         .create(
             &NewAccount {
                 contact: &[],
