@@ -2,8 +2,6 @@
 //! made before any world starts: the world leaves the process default alone. Its own test
 //! binary, so the order is this one.
 
-mod common;
-
 use std::sync::Arc;
 
 use acmeproof_mocks::World;
@@ -28,8 +26,9 @@ async fn instant_acme_aws_lc_rs_before_the_world_gets_certificates_over_dns01_an
         "the world replaced the process default"
     );
 
-    let chain = common::issue(&world, ChallengeType::Dns01, "example.test").await;
+    let chain = acmeproof_embed_examples::issue(&world, ChallengeType::Dns01, "example.test").await;
     world.assert_issued(&chain, &["example.test"]);
-    let chain = common::issue(&world, ChallengeType::Http01, "www.example.test").await;
+    let chain =
+        acmeproof_embed_examples::issue(&world, ChallengeType::Http01, "www.example.test").await;
     world.assert_issued(&chain, &["www.example.test"]);
 }

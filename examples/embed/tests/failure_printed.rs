@@ -3,8 +3,6 @@
 //! validation that succeeds prints nothing. The test runs itself as a child process to read
 //! what the child printed.
 
-mod common;
-
 use std::process::Command;
 
 use acmeproof_mocks::World;
@@ -87,7 +85,8 @@ async fn child_one_success_then_one_failed_dns01() {
         rustls::crypto::aws_lc_rs::default_provider(),
     );
     let world = World::builder().start().await.expect("world");
-    let chain = common::issue(&world, ChallengeType::Http01, "www.example.test").await;
+    let chain =
+        acmeproof_embed_examples::issue(&world, ChallengeType::Http01, "www.example.test").await;
     world.assert_issued(&chain, &["www.example.test"]);
 
     let (account, _) = Account::builder_with_root(world.root_file())

@@ -4,13 +4,8 @@
 //! rustls) are compiled in, so rustls cannot pick one by itself either. Its own test binary:
 //! nothing else in the process installs a default.
 
-mod common;
-
 use acmeproof_mocks::World;
-use bytes::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use instant_acme::{Account, BodyWrapper, ChallengeType};
+use instant_acme::ChallengeType;
 use rustls::crypto::CryptoProvider;
 
 #[tokio::test]
@@ -23,19 +18,12 @@ async fn the_world_validates_http01_and_dns01_with_no_process_default_provider()
 
     // instant-acme over an HTTPS client built from the world's own rustls configuration (ring,
     // named explicitly), so the client side needs no process default either.
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*world.rustls_client_config()).clone())
-        .https_only()
-        .enable_http1()
-        .build();
-    let http = Client::builder(TokioExecutor::new()).build::<_, BodyWrapper<Bytes>>(connector);
-
     for (kind, name) in [
         (ChallengeType::Http01, "www.example.test"),
         (ChallengeType::Dns01, "example.test"),
     ] {
-        let builder = Account::builder_with_http(Box::new(http.clone()));
-        let chain = common::issue_with(builder, &world, kind, name).await;
+        let builder = acmeproof_embed_examples::account_builder(&world);
+        let chain = acmeproof_embed_examples::issue_with(builder, &world, kind, name).await;
         world.assert_issued(&chain, &[name]);
     }
     assert!(

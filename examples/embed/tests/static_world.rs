@@ -1,8 +1,6 @@
 //! Synchronous tests sharing one world in a `static`: the world runs on a runtime thread of
 //! its own, each test on a runtime of its own (or none).
 
-mod common;
-
 use std::sync::LazyLock;
 
 use acmeproof_mocks::World;
@@ -24,13 +22,17 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 #[test]
 fn a_sync_test_gets_a_certificate_from_the_static_world_over_dns01() {
-    let chain = block_on(common::issue(&WORLD, ChallengeType::Dns01, "example.test"));
+    let chain = block_on(acmeproof_embed_examples::issue(
+        &WORLD,
+        ChallengeType::Dns01,
+        "example.test",
+    ));
     WORLD.assert_issued(&chain, &["example.test"]);
 }
 
 #[test]
 fn another_sync_test_on_another_runtime_uses_the_same_world_over_http01() {
-    let chain = block_on(common::issue(
+    let chain = block_on(acmeproof_embed_examples::issue(
         &WORLD,
         ChallengeType::Http01,
         "www.example.test",
@@ -51,7 +53,11 @@ fn the_static_world_answers_without_any_runtime_in_the_test() {
 
 #[test]
 fn assert_issued_fires_on_a_wrong_name_and_on_another_worlds_root() {
-    let chain = block_on(common::issue(&WORLD, ChallengeType::Dns01, "example.test"));
+    let chain = block_on(acmeproof_embed_examples::issue(
+        &WORLD,
+        ChallengeType::Dns01,
+        "example.test",
+    ));
     let now = WORLD.inner().clock.now();
     let quiet = acmeproof_mocks::check_issued(WORLD.root_der(), &chain, &["example.test"], now);
     assert!(quiet.is_ok(), "{quiet:?}");

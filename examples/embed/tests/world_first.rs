@@ -2,8 +2,6 @@
 //! installs no provider, so the test's own aws-lc-rs install succeeds. Its own test binary, so
 //! the order is this one.
 
-mod common;
-
 use acmeproof_mocks::World;
 use instant_acme::ChallengeType;
 use rustls::crypto::CryptoProvider;
@@ -18,8 +16,9 @@ async fn the_world_first_then_instant_acme_aws_lc_rs_gets_certificates_over_dns0
     CryptoProvider::install_default(rustls::crypto::aws_lc_rs::default_provider())
         .expect("the world left the process default free");
 
-    let chain = common::issue(&world, ChallengeType::Dns01, "example.test").await;
+    let chain = acmeproof_embed_examples::issue(&world, ChallengeType::Dns01, "example.test").await;
     world.assert_issued(&chain, &["example.test"]);
-    let chain = common::issue(&world, ChallengeType::Http01, "www.example.test").await;
+    let chain =
+        acmeproof_embed_examples::issue(&world, ChallengeType::Http01, "www.example.test").await;
     world.assert_issued(&chain, &["www.example.test"]);
 }

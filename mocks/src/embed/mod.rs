@@ -329,13 +329,17 @@ struct OwnRuntime {
 /// A running world: DNS and an ACME CA (and the mail plane when asked), on 127.0.0.1 ports
 /// chosen at start. Stops when dropped.
 ///
+/// A client's certificate test, whole: `my_client::issue_dns01` stands for your client (here it
+/// is instant-acme, from this repository's `examples/embed`), which orders, answers dns-01
+/// through [`World::dns01_responder`] and finalizes.
+///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # use acmeproof_embed_examples as my_client;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// let world = acmeproof_mocks::World::builder().start().await.unwrap();
-/// let dns01 = world.dns01_responder();
-/// dns01.publish("example.test", "the-key-authorization-digest").await.unwrap();
-/// assert!(world.directory_url().starts_with("https://127.0.0.1:"));
-/// assert!(world.root_pem().contains("BEGIN CERTIFICATE"));
+/// let chain = my_client::issue_dns01(&world, "example.test").await;
+/// world.assert_issued(&chain, &["example.test"]);
 /// # }
 /// ```
 #[derive(Debug)]
