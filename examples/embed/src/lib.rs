@@ -8,7 +8,7 @@ use hyper_util::rt::TokioExecutor;
 use acmeproof_mocks::World;
 use instant_acme::{
     Account, AccountBuilder, AuthorizationStatus, BodyWrapper, ChallengeType, Identifier,
-    NewAccount, NewOrder, OrderStatus, RetryPolicy,
+    NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
 };
 
 /// Orders a certificate for `name`, answers `kind` through the world's responders, finalizes
@@ -19,13 +19,8 @@ pub async fn issue(world: &World, kind: ChallengeType, name: &str) -> String {
     issue_with(builder, world, kind, name).await
 }
 
-/// [`issue`] with the account made by `builder` (an HTTP client of the test's choosing).
-pub async fn issue_with(
-    builder: AccountBuilder,
-    world: &World,
-    kind: ChallengeType,
-    name: &str,
-) -> String {
+/// A new account made by `builder` at the world's CA, and an order for `name` on it.
+pub async fn new_order(builder: AccountBuilder, world: &World, name: &str) -> Order {
     let (account, _credentials) = builder
         .create(
             &NewAccount {
@@ -39,10 +34,20 @@ pub async fn issue_with(
         .await
         .expect("account");
     let identifiers = [Identifier::Dns(name.to_owned())];
-    let mut order = account
+    account
         .new_order(&NewOrder::new(&identifiers))
         .await
-        .expect("order");
+        .expect("order")
+}
+
+/// [`issue`] with the account made by `builder` (an HTTP client of the test's choosing).
+pub async fn issue_with(
+    builder: AccountBuilder,
+    world: &World,
+    kind: ChallengeType,
+    name: &str,
+) -> String {
+    let mut order = new_order(builder, world, name).await;
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let mut authz = authz.expect("authorization");

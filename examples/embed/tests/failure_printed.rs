@@ -6,9 +6,7 @@
 use std::process::Command;
 
 use acmeproof_mocks::World;
-use instant_acme::{
-    Account, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
-};
+use instant_acme::{Account, ChallengeType, OrderStatus, RetryPolicy};
 
 const CHILD: &str = "ACMEPROOF_EMBED_FAILURE_CHILD";
 const CHILD_TEST: &str = "child_one_success_then_one_failed_dns01";
@@ -89,31 +87,11 @@ async fn child_one_success_then_one_failed_dns01() {
         acmeproof_embed_examples::issue(&world, ChallengeType::Http01, "www.example.test").await;
     world.assert_issued(&chain, &["www.example.test"]);
 
-    let (account, _) = Account::builder_with_root(world.root_file())
-        .expect("HTTP client")
-        .create(
-            &NewAccount {
-                contact: &[],
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-            },
-            world.directory_url(),
-            None,
-        )
-        .await
-        .expect("account");
-    let identifiers = [Identifier::Dns("example.test".into())];
-    let mut order = account
-        .new_order(&NewOrder::new(&identifiers))
-        .await
-        .expect("order");
+    let builder = Account::builder_with_root(world.root_file()).expect("HTTP client");
+    let mut order = acmeproof_embed_examples::new_order(builder, &world, "example.test").await;
     {
         let mut authorizations = order.authorizations();
-        let mut authz = authorizations
-            .next()
-            .await
-            .expect("one authorization")
-            .expect("authorization");
+        let mut authz = authorizations.next().await.expect("one").expect("authz");
         let mut challenge = authz.challenge(ChallengeType::Dns01).expect("dns-01");
         world
             .dns01_responder()
@@ -131,11 +109,7 @@ async fn child_one_success_then_one_failed_dns01() {
         Err(e) => panic!("polling the order: {e}"),
     }
     let mut authorizations = order.authorizations();
-    let mut authz = authorizations
-        .next()
-        .await
-        .expect("one authorization")
-        .expect("authorization");
+    let mut authz = authorizations.next().await.expect("one").expect("authz");
     let state = authz.refresh().await.expect("authorization read");
     let problem = state
         .challenges
