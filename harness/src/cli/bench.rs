@@ -353,15 +353,19 @@ async fn bench(args: &BenchArgs) -> Result<String, CliError> {
     // Warm-up: one issuance per client opens its connections.
     run_batch(&world, &clients, clients.len(), 0).await?;
     let started = Instant::now();
+    let cpu = served::process_cpu();
     let latencies = run_batch(&world, &clients, args.issuances, clients.len()).await?;
     let elapsed = started.elapsed();
+    // The load-independent figure: everything this process spent (client, CA and DNS).
+    let cpu = served::process_cpu().saturating_sub(cpu);
     let rate = args.issuances as f64 / elapsed.as_secs_f64();
     let latency = Percentiles::of(latencies);
     let world = Arc::try_unwrap(world).map_err(|_| CliError::Input("world still shared".into()))?;
     world.shutdown().await;
     Ok(format!(
         "dns-01 issuances: {} in {:.2} s = {:.1} per second (concurrency {}, validation {}, release: {})\n\
-         latency per issuance: {}",
+         latency per issuance: {}\n\
+         CPU per issuance (client, CA and DNS: this process, user + system): {:.3} ms",
         args.issuances,
         elapsed.as_secs_f64(),
         rate,
@@ -369,6 +373,7 @@ async fn bench(args: &BenchArgs) -> Result<String, CliError> {
         if args.inline { "inline" } else { "background" },
         !cfg!(debug_assertions),
         latency,
+        cpu.as_secs_f64() * 1e3 / args.issuances as f64,
     ))
 }
 
