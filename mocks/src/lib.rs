@@ -51,8 +51,8 @@
 //! | `vendored-openssl` | OpenSSL from source instead of the system's libssl | |
 //!
 //! The CA's JWS checks use josekit, which is built on OpenSSL with no way around it, so `ca`
-//! always links OpenSSL (the system's libssl unless `vendored-openssl`). The RFC 8823 rules of
-//! [`protocol`] parse and build mail, so mail-parser and mail-builder come with it in every set.
+//! always links OpenSSL (the system's libssl unless `vendored-openssl`). `mail` also turns on
+//! the `mail` feature of [`protocol`] (its RFC 8823 mail builders and checkers).
 //!
 //! A build without a feature keeps the names its always-on code calls, answering with an error
 //! instead of silently doing less: without `mail`, the CA turns an email-reply-00 challenge
