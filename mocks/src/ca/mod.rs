@@ -18,6 +18,7 @@ mod any_certificate;
 pub mod authz;
 pub mod config;
 pub mod crl;
+#[cfg_attr(not(feature = "mail"), path = "email_off.rs")]
 pub mod email;
 pub mod email_tls;
 pub mod identifiers;
@@ -36,6 +37,7 @@ pub mod state;
 pub mod urls;
 pub mod validate;
 pub mod validate_alpn;
+#[cfg_attr(not(feature = "email-tls"), path = "validate_tls_off.rs")]
 pub mod validate_tls;
 
 use std::collections::VecDeque;

@@ -126,6 +126,7 @@ impl WorldBuilder {
     }
 
     /// Turns the mail plane (MX, Submission, LMTP, relays, IMAP, POP3) on or off.
+    /// On needs the `mailbox` cargo feature (default); without it the world refuses to start.
     pub fn mail(mut self, on: bool) -> Self {
         table(&mut self.config, "mail").insert("enabled".into(), on.into());
         self

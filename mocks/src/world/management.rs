@@ -35,7 +35,10 @@ use crate::ca::pki::Pki;
 use crate::clock::{Clock, rfc3339};
 use crate::dns::{DnsServer, Fault, RecordSpec};
 use crate::https::{self, Served};
+// The mail routes need the world's mail plane (feature `mailbox`).
+#[cfg(feature = "mailbox")]
 use crate::mail::acme::{AcmeAdvert, AdvertPhase};
+#[cfg(feature = "mailbox")]
 use crate::protocol::email_tls::Service;
 
 /// What the API reaches.
@@ -50,10 +53,12 @@ pub struct Management {
     /// The world clock.
     pub clock: Clock,
     /// The mail plane, when the world has one.
+    #[cfg(feature = "mailbox")]
     pub mail: Option<MailView>,
 }
 
 /// What the API reads of the mail plane.
+#[cfg(feature = "mailbox")]
 #[derive(Debug, Clone)]
 pub struct MailView {
     /// The mailboxes.
@@ -72,7 +77,7 @@ pub async fn start(state: Management) -> std::io::Result<Served> {
 
 /// The API's routes.
 pub fn router(state: Management) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(index))
         .route("/roots", get(roots))
         .route("/roots/0", get(root_pem))
@@ -88,14 +93,17 @@ pub fn router(state: Management) -> Router {
             "/dns/faults",
             axum::routing::put(dns_fault).delete(dns_clear_fault),
         )
-        .route("/clock/advance", post(advance_clock))
+        .route("/clock/advance", post(advance_clock));
+    #[cfg(feature = "mailbox")]
+    let router = router
         .route("/mail/messages", get(mail_messages))
         .route("/mail/message", get(mail_message))
         .route("/mail/relays", get(mail_relays))
         .route(
             "/mail/acme/{service}",
             get(acme_get).put(acme_put).delete(acme_delete),
-        )
+        );
+    router
         .layer(axum::middleware::from_fn(bounded_body))
         .with_state(state)
 }
@@ -303,12 +311,14 @@ async fn advance_clock(State(m): State<Management>, body: axum::body::Bytes) -> 
     }
 }
 
+#[cfg(feature = "mailbox")]
 fn mail_view(m: &Management) -> Result<&MailView, Response> {
     m.mail
         .as_ref()
         .ok_or_else(|| error(StatusCode::NOT_FOUND, "this world has no mail plane"))
 }
 
+#[cfg(feature = "mailbox")]
 async fn mail_messages(
     State(m): State<Management>,
     Query(q): Query<HashMap<String, String>>,
@@ -342,6 +352,7 @@ async fn mail_messages(
     }
 }
 
+#[cfg(feature = "mailbox")]
 async fn mail_message(
     State(m): State<Management>,
     Query(q): Query<HashMap<String, String>>,
@@ -370,6 +381,7 @@ async fn mail_message(
     }
 }
 
+#[cfg(feature = "mailbox")]
 async fn mail_relays(State(m): State<Management>) -> Response {
     let view = match mail_view(&m) {
         Ok(v) => v,
@@ -394,6 +406,7 @@ async fn mail_relays(State(m): State<Management>) -> Response {
     Json(Value::Array(relays)).into_response()
 }
 
+#[cfg(feature = "mailbox")]
 fn acme_handle(m: &Management, service: &str) -> Result<(Service, AcmeAdvert), Response> {
     let view = mail_view(m)?;
     let service: Service =
@@ -409,6 +422,7 @@ fn acme_handle(m: &Management, service: &str) -> Result<(Service, AcmeAdvert), R
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no server for {service}")))
 }
 
+#[cfg(feature = "mailbox")]
 async fn acme_get(State(m): State<Management>, Path(service): Path<String>) -> Response {
     match acme_handle(&m, &service) {
         Ok((service, handle)) => {
@@ -418,6 +432,7 @@ async fn acme_get(State(m): State<Management>, Path(service): Path<String>) -> R
     }
 }
 
+#[cfg(feature = "mailbox")]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AcmePut {
@@ -426,6 +441,7 @@ struct AcmePut {
     phase: AdvertPhase,
 }
 
+#[cfg(feature = "mailbox")]
 async fn acme_put(
     State(m): State<Management>,
     Path(service): Path<String>,
@@ -450,6 +466,7 @@ async fn acme_put(
     }
 }
 
+#[cfg(feature = "mailbox")]
 async fn acme_delete(State(m): State<Management>, Path(service): Path<String>) -> Response {
     match acme_handle(&m, &service) {
         Ok((_, handle)) => {

@@ -15,8 +15,11 @@ use crate::https::Served;
 use crate::seed::Seed;
 
 pub mod closed_port;
+// Without `mailbox` the world has no mail plane: `mail_off.rs` refuses `[mail] enabled`.
+#[cfg_attr(not(feature = "mailbox"), path = "mail_off.rs")]
 pub mod mail;
 pub mod management;
+#[cfg(feature = "mailbox")]
 pub mod smarthost;
 
 /// The world `acmeproof serve` starts without a config: one zone with a host, a mail exchanger and a CAA
@@ -303,6 +306,7 @@ impl World {
             pki: Arc::clone(&pki),
             ca: Arc::clone(ca.shared()),
             clock: clock.clone(),
+            #[cfg(feature = "mailbox")]
             mail: mail.as_ref().map(|m| management::MailView {
                 store: m.store.clone(),
                 relays: m
@@ -371,6 +375,9 @@ impl World {
             }),
             management_url: self.management_url(),
             seed: self.ca.shared().seed.0,
+            #[cfg(not(feature = "mailbox"))]
+            mail: None,
+            #[cfg(feature = "mailbox")]
             mail: self.mail.as_ref().map(|m| MailEndpoints {
                 mx: m.mx.addr(),
                 submission: m.submission.addr(),

@@ -5,8 +5,9 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
 use mail_parser::MessageParser;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use super::ChallengeBody;
 use super::dkim::{CHALLENGE_RULES, SignatureResult};
 use super::headers;
 use super::subject::{self, SubjectToken};
@@ -14,21 +15,6 @@ use super::{AUTO_SUBMITTED_ACME, MAX_MESSAGE_OCTETS, MailError};
 use crate::address::CaseRule;
 use crate::finding::{Finding, Findings, Level};
 use crate::requirements as req;
-
-/// The media type of a challenge body. RFC 8823 §3.1 item 7: the body "is not used for
-/// automated processing, so it can be any media type"; these are the variants acmeproof
-/// sends to see whether an MUA cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChallengeBody {
-    /// `text/plain`, as in RFC 8823 Figure 1.
-    #[default]
-    TextPlain,
-    /// `multipart/alternative` with `text/plain` and `text/html`.
-    MultipartAlternative,
-    /// `text/html` only.
-    TextHtml,
-}
 
 /// Everything a challenge e-mail is made of. Random parts (token-part1, Message-ID) and the
 /// date are given by the caller, so a seeded run builds the same bytes every time.
