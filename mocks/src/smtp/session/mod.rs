@@ -142,7 +142,7 @@ impl Session {
             .await
     }
 
-    fn record_in(&self, line: &str) {
+    fn record_in(&self, line: impl Into<String>) {
         self.link.record_in(line);
     }
 
