@@ -172,7 +172,7 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        self.record_in(&redact(text));
+        self.record_in(redact(text));
         if text.len() + 2 > command::line_limit(text) {
             self.reply(Reply::new(500, (5, 5, 6), "line too long"));
             return Flow::Continue;
