@@ -141,7 +141,7 @@ async fn run_in(world: &World, args: &DemoArgs) -> Result<String, CliError> {
         .rev()
         .find(|f| f.envelope.mail_from == user.address)
         .map(|f| f.data.clone())
-        .unwrap_or_else(|| outcome.reply.clone());
+        .unwrap_or_else(|| outcome.reply.clone().into());
 
     let mut text = String::new();
     let line = |text: &mut String, s: String| {

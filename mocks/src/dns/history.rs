@@ -99,7 +99,13 @@ impl History {
             }
             ring.records.push_back(record);
         }
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        // Waking waiters costs a pass over the channel's notifiers on every query; with no
+        // waiter there is no one to wake. A waiter subscribes before it looks, so a record
+        // pushed before its subscription is found by the look, and one pushed after sees it
+        // counted here.
+        if self.changed.receiver_count() > 0 {
+            self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Vec<QueryRecord> {

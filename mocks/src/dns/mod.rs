@@ -3,7 +3,8 @@
 //! plus [`WorldResolver`], the client the rest of acmeproof uses to ask it.
 //!
 //! ```text
-//!   UDP+TCP 127.0.0.1:PORT ─► hickory Server ─► Handler ─┬─ UPDATE ─► update.rs ─► zones
+//!   TCP 127.0.0.1:PORT ─► hickory Server ─┐
+//!   UDP 127.0.0.1:PORT ─► udp.rs receivers ┴─► Handler ─┬─ UPDATE ─► update.rs ─► zones
 //!                                                       ├─ fault (servfail / no-answer / TC)
 //!                                                       └─ query ──► Catalog ──► zones
 //!                                                          (TSIG-verified: signed.rs signs it)
@@ -21,6 +22,7 @@ mod records;
 mod resolver;
 mod signed;
 mod tsig;
+mod udp;
 mod update;
 mod zones;
 
@@ -128,6 +130,7 @@ pub struct DnsServer {
     shared: Arc<Shared>,
     tsig: Option<TsigKeySpec>,
     server: Option<Server<Handler>>,
+    udp: Option<udp::UdpReceivers>,
 }
 
 impl std::fmt::Debug for DnsServer {
@@ -168,7 +171,8 @@ impl DnsServer {
         };
         let addr = udp.local_addr()?;
         let mut server = Server::new(Handler(shared.clone()));
-        server.register_socket(udp);
+        // UDP is read by our own receivers (udp.rs), TCP by hickory's server: one handler.
+        let udp = udp::UdpReceivers::start(udp, Arc::new(Handler(shared.clone())));
         server.register_listener(tcp, config.tcp_idle_timeout, TCP_RESPONSE_BUFFER);
         tracing::info!(%addr, zones = ?config.zones, "dns server listening");
         Ok(DnsServer {
@@ -176,6 +180,7 @@ impl DnsServer {
             shared,
             tsig: config.tsig,
             server: Some(server),
+            udp: Some(udp),
         })
     }
 
@@ -295,6 +300,9 @@ impl DnsServer {
 
     /// Stops accepting requests and waits (at most a few seconds) for hickory's tasks to end.
     pub async fn shutdown(mut self) {
+        if let Some(udp) = self.udp.take() {
+            udp.stop().await;
+        }
         if let Some(mut server) = self.server.take() {
             match tokio::time::timeout(SHUTDOWN_BOUND, server.shutdown_gracefully()).await {
                 Ok(Ok(())) => tracing::debug!(addr = %self.addr, "dns server stopped"),

@@ -124,6 +124,21 @@ impl Conn {
         let _ = self.stream.shutdown().await;
     }
 
+    /// The next line when it is already buffered whole (most lines of a DATA section), taken
+    /// without awaiting: what [`Conn::read_line`] would return first. `None` when that path
+    /// must run: no whole line buffered, a line over `max`, or output backlogged.
+    pub(crate) fn buffered_line(&mut self, max: usize) -> Option<Line> {
+        if self.backlogged() {
+            return None;
+        }
+        let avail = &self.buf[self.start..];
+        let window = &avail[..avail.len().min(max.max(1))];
+        let i = window.iter().position(|&b| b == b'\n')?;
+        let line = avail[..=i].to_vec();
+        self.start += i + 1;
+        Some(Line::Full(line))
+    }
+
     /// Reads one LF-terminated line of at most `max` octets (LF included). `Ok(None)` at end
     /// of stream; a partial line at end of stream is dropped.
     pub(crate) async fn read_line(&mut self, max: usize) -> std::io::Result<Option<Line>> {

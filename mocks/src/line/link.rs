@@ -121,7 +121,19 @@ impl Link {
     /// One line of at most `max` octets within `idle`, or why none came. Shutdown wins over a
     /// slow peer.
     pub(crate) async fn read_line(&mut self, max: usize, idle: Duration) -> Result<Line, End> {
+        if let Some(ready) = self.ready_line(max) {
+            return ready;
+        }
         self.read_line_by(max, Instant::now() + idle).await
+    }
+
+    /// A line that needs no wait (already buffered), or the shutdown: no timer is set up for a
+    /// line that is already here.
+    fn ready_line(&mut self, max: usize) -> Option<Result<Line, End>> {
+        if *self.stop.borrow() {
+            return Some(Err(End::Shutdown));
+        }
+        self.conn.buffered_line(max).map(Ok)
     }
 
     /// [`Link::read_line`] with a deadline (IMAP IDLE keeps one across many wake-ups).
@@ -130,6 +142,9 @@ impl Link {
         max: usize,
         deadline: Instant,
     ) -> Result<Line, End> {
+        if let Some(ready) = self.ready_line(max) {
+            return ready;
+        }
         let conn = &mut self.conn;
         let stop = &mut self.stop;
         tokio::select! {
@@ -159,7 +174,7 @@ impl Link {
     }
 
     /// Logs a line received (or what stands for it: `<redacted>`, a summary).
-    pub(crate) fn record_in(&self, line: &str) {
+    pub(crate) fn record_in(&self, line: impl Into<String>) {
         self.transcript
             .record(self.conn_id, Direction::ClientToServer, line);
     }

@@ -55,7 +55,8 @@ impl Transcript {
         }
     }
 
-    pub(crate) fn record(&self, conn_id: u64, direction: Direction, line: &str) {
+    /// Keeps one line; an owned `String` is kept as it is (a DATA section is not copied again).
+    pub(crate) fn record(&self, conn_id: u64, direction: Direction, line: impl Into<String>) {
         if self.capacity == 0 {
             return;
         }
@@ -63,7 +64,7 @@ impl Transcript {
             conn_id,
             at: self.clock.now(),
             direction,
-            line: line.to_owned(),
+            line: line.into(),
         };
         if let Ok(mut kept) = self.lines.lock() {
             let size = entry.line.len();

@@ -7,6 +7,8 @@ pub mod acme;
 
 use std::net::SocketAddr;
 
+use bytes::Bytes;
+
 use time::OffsetDateTime;
 
 /// An SMTP reply: a code, an RFC 3463 enhanced status code, and text.
@@ -101,7 +103,9 @@ pub struct Incoming {
     /// The envelope.
     pub envelope: Envelope,
     /// The message as received: CRLF line endings, dot-stuffing removed, no final `.` line.
-    pub data: Vec<u8>,
+    /// Reference-counted, so every recipient, copy and hop that keeps the message shares these
+    /// octets instead of copying them.
+    pub data: Bytes,
     /// The session.
     pub session: Session,
     /// When the end of data arrived (world clock).

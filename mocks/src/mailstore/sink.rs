@@ -25,7 +25,7 @@ impl StoreSink {
     }
 }
 
-/// One recipient's copy: `Return-Path:` (RFC 5321 §4.4: "When the delivery SMTP server makes
+/// The delivered copy: `Return-Path:` (RFC 5321 §4.4: "When the delivery SMTP server makes
 /// the "final delivery" of a message, it inserts a return-path line at the beginning of the mail
 /// data", preserving the reverse-path, empty for the null reverse-path: `Return-Path: <>`), the
 /// trace field, then the message, written once into a buffer of the right size (the store keeps
@@ -74,20 +74,23 @@ impl MailSink for StoreSink {
         self.store.check_room(rcpt).map_err(|e| reply_for(rcpt, &e))
     }
 
-    /// One reply per recipient, in envelope order (RFC 2033 §4.2).
+    /// One reply per recipient, in envelope order (RFC 2033 §4.2). Every recipient gets the
+    /// same octets, written once: the store keeps one allocation for the message however many
+    /// recipients it has (each mailbox counts its octets against the quota).
     async fn deliver(&self, message: Incoming) -> Vec<Result<(), Reply>> {
+        // LMTP is final delivery (RFC 2033 §4.2): the copy gets the LMTP server's trace field,
+        // then the Return-Path (RFC 5321 §4.4). The trace field names the recipient only when
+        // there is one: RFC 5321 §4.4, "If the FOR clause appears, it MUST contain exactly one
+        // <path> entry, even when multiple RCPT commands have been given."
+        let trace = message.received_field(&message.session.server_name, None);
+        let data = final_copy(&message.envelope.mail_from, &trace, &message.data);
         message
             .envelope
             .rcpt_to
             .iter()
             .map(|rcpt| {
-                // LMTP is final delivery (RFC 2033 §4.2): each copy gets its own trace field
-                // naming its recipient, then the Return-Path (RFC 5321 §4.4).
-                let trace =
-                    message.received_field_for(&message.session.server_name, None, Some(rcpt));
-                let data = final_copy(&message.envelope.mail_from, &trace, &message.data);
                 self.store
-                    .deliver_bytes(rcpt, INBOX, data, message.received_at)
+                    .deliver_bytes(rcpt, INBOX, data.clone(), message.received_at)
                     .map(|_uid| ())
                     .map_err(|e| reply_for(rcpt, &e))
             })

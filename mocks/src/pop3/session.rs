@@ -169,7 +169,7 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        self.link.record_in(&redact(text));
+        self.link.record_in(redact(text));
         let cmd = match command::parse(text) {
             Ok(cmd) => cmd,
             Err(e) => {

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
@@ -200,8 +201,8 @@ impl std::fmt::Debug for RelaySink {
 pub struct Forwarded {
     /// Envelope.
     pub envelope: Envelope,
-    /// The bytes sent on.
-    pub data: Vec<u8>,
+    /// The bytes sent on (shared with every transaction and copy that sent them).
+    pub data: Bytes,
     /// What happened.
     pub outcome: Result<(), String>,
 }
@@ -316,7 +317,8 @@ impl RelaySink {
     }
 
     async fn forward(self: Arc<Self>, message: Incoming, id: u64) {
-        let data = self.process(&message, id).await;
+        // Written once; each recipient domain's transaction, each duplicate and the log share it.
+        let data = Bytes::from(self.process(&message, id).await);
         let hold = self.behaviour.delay_ms;
         if hold > 0 {
             // The relay's own queue delay (a behaviour knob), not a wait for an event: it
@@ -334,7 +336,7 @@ impl RelaySink {
         }
     }
 
-    async fn hand_on(&self, envelope: &Envelope, data: &[u8]) {
+    async fn hand_on(&self, envelope: &Envelope, data: &Bytes) {
         // One transaction per recipient domain (the next hop differs per domain).
         let mut by_domain: Vec<(String, Vec<String>)> = Vec::new();
         for rcpt in &envelope.rcpt_to {
@@ -383,7 +385,7 @@ impl RelaySink {
                 }
                 log.push_back(Forwarded {
                     envelope: part,
-                    data: data.to_vec(),
+                    data: data.clone(),
                     outcome,
                 });
             }

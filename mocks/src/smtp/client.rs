@@ -265,7 +265,7 @@ impl SmtpClient {
                 ),
             });
         }
-        let eight_bit = envelope.body_8bit || parts.iter().any(|p| p.iter().any(|&b| b >= 0x80));
+        let eight_bit = envelope.body_8bit || parts.iter().any(|p| !p.is_ascii());
         let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);
         if needs_utf8 {
             mail.push_str(" SMTPUTF8");
@@ -590,27 +590,37 @@ impl Default for Stuffer {
 }
 
 impl Stuffer {
-    /// Appends the stuffed form of `data` to `out`.
+    /// Appends the stuffed form of `data` to `out`. Runs of octets other than CR and LF are
+    /// copied whole: only line ends and a line's first octet need a decision.
     pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        for &b in data {
+        out.reserve(data.len());
+        let mut i = 0;
+        while let Some(&b) = data.get(i) {
+            self.wrote = true;
             let after_cr = std::mem::replace(&mut self.after_cr, false);
             match b {
-                b'\n' if after_cr => {}
+                b'\n' if after_cr => i += 1,
                 b'\r' | b'\n' => {
                     out.extend_from_slice(b"\r\n");
                     self.line_start = true;
                     self.after_cr = b == b'\r';
+                    i += 1;
                 }
                 b'.' if self.line_start => {
                     out.extend_from_slice(b"..");
                     self.line_start = false;
+                    i += 1;
                 }
-                b => {
-                    out.push(b);
+                _ => {
+                    let run = data[i..]
+                        .iter()
+                        .position(|&c| c == b'\r' || c == b'\n')
+                        .unwrap_or(data.len() - i);
+                    out.extend_from_slice(&data[i..i + run]);
                     self.line_start = false;
+                    i += run;
                 }
             }
-            self.wrote = true;
         }
     }
 
@@ -639,18 +649,28 @@ fn message_size(parts: &[&[u8]]) -> usize {
     let mut size = 0usize;
     let mut after_cr = false;
     let mut line_start = true;
-    for &b in parts.iter().flat_map(|p| p.iter()) {
-        let was_cr = std::mem::replace(&mut after_cr, false);
-        match b {
-            b'\n' if was_cr => {}
-            b'\r' | b'\n' => {
-                size += 2;
-                line_start = true;
-                after_cr = b == b'\r';
-            }
-            _ => {
-                size += 1;
-                line_start = false;
+    for part in parts {
+        let mut i = 0;
+        while let Some(&b) = part.get(i) {
+            let was_cr = std::mem::replace(&mut after_cr, false);
+            match b {
+                b'\n' if was_cr => i += 1,
+                b'\r' | b'\n' => {
+                    size += 2;
+                    line_start = true;
+                    after_cr = b == b'\r';
+                    i += 1;
+                }
+                _ => {
+                    // A run of other octets counts as it is.
+                    let run = part[i..]
+                        .iter()
+                        .position(|&c| c == b'\r' || c == b'\n')
+                        .unwrap_or(part.len() - i);
+                    size += run;
+                    line_start = false;
+                    i += run;
+                }
             }
         }
     }

@@ -25,7 +25,11 @@ pub(crate) fn data_shown(data: Option<&[u8]>, octets: usize) -> String {
         return format!("<{octets} octets of DATA, refused>");
     };
     let shown = &data[..data.len().min(DATA_SHOWN_OCTETS)];
-    let mut text = String::from_utf8_lossy(shown).into_owned();
+    // Valid UTF-8 (nearly every message) is checked by the fast validator and copied once.
+    let mut text = match std::str::from_utf8(shown) {
+        Ok(valid) => valid.to_owned(),
+        Err(_) => String::from_utf8_lossy(shown).into_owned(),
+    };
     if data.len() > shown.len() {
         text.push_str(&format!("… {} more octets", data.len() - shown.len()));
     }

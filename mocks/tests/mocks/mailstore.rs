@@ -338,7 +338,7 @@ fn incoming(rcpts: &[&str], from: &str) -> Incoming {
             smtputf8: false,
             body_8bit: false,
         },
-        data: MSG.to_vec(),
+        data: bytes::Bytes::from_static(MSG),
         session: session(),
         received_at: AT,
     }
@@ -353,6 +353,33 @@ fn session() -> Session {
         server_name: "lmtp.example.test".into(),
         protocol: "LMTP".into(),
     }
+}
+
+/// Item 2 of the performance issue: a message for several recipients is written once and
+/// every mailbox keeps the same octets (one allocation, not one copy per recipient).
+#[tokio::test]
+async fn a_message_for_two_recipients_is_stored_once_and_shared() {
+    let s = store();
+    let sink = StoreSink::new(s.clone());
+    let results = sink
+        .deliver(incoming(
+            &["bob@example.test", "Alice@example.test"],
+            "sender@example.net",
+        ))
+        .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let bob = s.message("bob@example.test", INBOX, 1).expect("bob's copy");
+    let alice = s
+        .message("Alice@example.test", INBOX, 1)
+        .expect("alice's copy");
+    assert_eq!(bob.raw, alice.raw);
+    assert_eq!(
+        bob.raw.as_ptr(),
+        alice.raw.as_ptr(),
+        "the two mailboxes hold one allocation"
+    );
+    // Each mailbox still counts its copy against the world quota.
+    assert_eq!(s.usage().0, 2 * bob.raw.len() as u64);
 }
 
 #[tokio::test]
@@ -386,11 +413,13 @@ async fn store_sink_answers_per_recipient_and_prepends_return_path() {
     assert_eq!(ghost.code, 550);
     assert!(results[2].is_ok());
     let m = s.message("bob@example.test", INBOX, 1).expect("delivered");
-    // RFC 5321 §4.4: final delivery adds Return-Path above the LMTP server's trace field.
+    // RFC 5321 §4.4: final delivery adds Return-Path above the LMTP server's trace field,
+    // whose FOR clause names one recipient or none ("it MUST contain exactly one <path>
+    // entry, even when multiple RCPT commands have been given"): none for three.
     let text = String::from_utf8_lossy(&m.raw);
     assert!(
         text.starts_with(
-            "Return-Path: <sender@example.net>\r\nReceived: from mx.example.test ([127.0.0.1])\r\n\tby lmtp.example.test with LMTP\r\n\tfor <bob@example.test>;\r\n\t"
+            "Return-Path: <sender@example.net>\r\nReceived: from mx.example.test ([127.0.0.1])\r\n\tby lmtp.example.test with LMTP;\r\n\t"
         ),
         "{text}"
     );
@@ -401,6 +430,11 @@ async fn store_sink_answers_per_recipient_and_prepends_return_path() {
     sink.deliver(incoming(&["bob@example.test"], "")).await;
     let m = s.message("bob@example.test", INBOX, 2).expect("bounce");
     assert!(m.raw.starts_with(b"Return-Path: <>\r\n"));
+    let text = String::from_utf8_lossy(&m.raw);
+    assert!(
+        text.contains("with LMTP\r\n\tfor <bob@example.test>;\r\n\t"),
+        "one recipient is named: {text}"
+    );
     sink.deliver(incoming(&["bob@example.test"], "x@y\r\nBcc: evil"))
         .await;
     let m = s.message("bob@example.test", INBOX, 3).expect("cleaned");

@@ -1140,7 +1140,7 @@ async fn smuggling_variants_never_split_the_message() {
         assert_eq!(&raw.line().await[..3], "250");
         let got = sink.wait_for(1).await;
         assert_eq!(got.len(), 1, "{role:?}");
-        assert_eq!(got[0].data, b"Subject: clean\r\n\r\nok\r\n");
+        assert_eq!(&got[0].data[..], b"Subject: clean\r\n\r\nok\r\n");
         let t = server.transcript();
         assert!(
             !t.iter().any(|l| l.line.contains("evil@attacker")),

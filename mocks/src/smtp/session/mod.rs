@@ -142,7 +142,7 @@ impl Session {
             .await
     }
 
-    fn record_in(&self, line: &str) {
+    fn record_in(&self, line: impl Into<String>) {
         self.link.record_in(line);
     }
 
@@ -172,7 +172,7 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        self.record_in(&redact(text));
+        self.record_in(redact(text));
         if text.len() + 2 > command::line_limit(text) {
             self.reply(Reply::new(500, (5, 5, 6), "line too long"));
             return Flow::Continue;

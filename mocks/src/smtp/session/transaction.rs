@@ -177,7 +177,7 @@ impl Session {
         }
         let octets = parser.octets();
         let finished = parser.finish();
-        self.record_in(&super::super::data::data_shown(
+        self.record_in(super::super::data::data_shown(
             finished.as_deref().ok(),
             octets,
         ));
@@ -207,7 +207,7 @@ impl Session {
                         smtputf8: txn.smtputf8,
                         body_8bit: txn.body_8bit,
                     },
-                    data,
+                    data: data.into(),
                     session,
                     received_at: self.shared.config.clock.now(),
                 };
