@@ -14,7 +14,8 @@
 //! - Determinism: an Ed25519 key is 32 octets drawn from the seeded stream (RFC 8032 §5.1.5),
 //!   so a seed replays the same key. openssl cannot generate RSA from a caller-given stream, so
 //!   RSA keys are fresh on every run: the records and signatures differ between runs, the
-//!   verdicts do not.
+//!   verdicts do not. Within one process, an RSA key is made once per algorithm, domain,
+//!   selector and size and shared by every world asking for it again (`rsa_keys`).
 //! - Time: mail-auth stamps `t=` from the system clock when signing and checks `x=` against it
 //!   when verifying; the world clock does not reach it.
 //! - Verdicts: mail-auth reports a body-hash mismatch as `Neutral` (not `Fail`), so a check
@@ -222,8 +223,14 @@ impl DkimKey {
                 (seed, public)
             }
             DkimAlgorithm::RsaSha256 | DkimAlgorithm::RsaSha1 => {
-                let rsa = openssl::rsa::Rsa::generate(rsa_bits)?;
-                let pkey = openssl::pkey::PKey::from_rsa(rsa)?;
+                // One key per algorithm, domain and selector in this process: a library run
+                // starts hundreds of worlds with the same DKIM names (see `rsa_keys`).
+                let name = format!(
+                    "dkim {} {domain} {}",
+                    algorithm.name(),
+                    selector.to_ascii_lowercase()
+                );
+                let pkey = crate::rsa_keys::shared(rsa_bits, &name)?;
                 let pkcs8 = pkey.private_key_to_pkcs8()?;
                 // ring's RsaKey::public_key() is PKCS#1; RFC 6376 §3.6.1 `p=` for
                 // k=rsa is the SubjectPublicKeyInfo, which openssl writes.

@@ -63,6 +63,7 @@ pub mod mailstore;
 pub mod mangle;
 pub mod pop3;
 pub mod relay;
+mod rsa_keys;
 pub mod seed;
 pub mod smtp;
 pub mod world;
