@@ -210,6 +210,31 @@ impl DkimKey {
         rsa_bits: u32,
         rng: &SeededRng,
     ) -> Result<DkimKey, DkimError> {
+        Self::generate_shared(domain, selector, algorithm, rsa_bits, None, rng)
+    }
+
+    /// As [`DkimKey::generate`], for the `slot`-th domain of a world: an RSA key is shared by
+    /// every world's `slot`-th domain with this selector in this process (whatever the
+    /// domain's name), so distinct slots of one world keep distinct keys while a run of many
+    /// worlds makes each slot's key once. Ed25519 keys still come from `rng`.
+    pub fn generate_in_slot(
+        domain: &str,
+        selector: &str,
+        algorithm: DkimAlgorithm,
+        slot: usize,
+        rng: &SeededRng,
+    ) -> Result<DkimKey, DkimError> {
+        Self::generate_shared(domain, selector, algorithm, RSA_BITS, Some(slot), rng)
+    }
+
+    fn generate_shared(
+        domain: &str,
+        selector: &str,
+        algorithm: DkimAlgorithm,
+        rsa_bits: u32,
+        slot: Option<usize>,
+        rng: &SeededRng,
+    ) -> Result<DkimKey, DkimError> {
         let domain = domain_to_a_labels(domain).map_err(|_| DkimError::BadDomain(domain.into()))?;
         check_selector(selector)?;
         let (secret, public) = match algorithm {
@@ -223,10 +248,14 @@ impl DkimKey {
                 (seed, public)
             }
             DkimAlgorithm::RsaSha256 | DkimAlgorithm::RsaSha1 => {
-                // One key per algorithm, domain and selector in this process: a library run
-                // starts hundreds of worlds with the same DKIM names (see `rsa_keys`).
+                // One key per algorithm, domain (or world slot) and selector in this process:
+                // a library run starts hundreds of worlds with the same DKIM names (`rsa_keys`).
+                let owner = match slot {
+                    Some(slot) => format!("world-slot-{slot}"),
+                    None => domain.clone(),
+                };
                 let name = format!(
-                    "dkim {} {domain} {}",
+                    "dkim {} {owner} {}",
                     algorithm.name(),
                     selector.to_ascii_lowercase()
                 );

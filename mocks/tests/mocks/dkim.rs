@@ -141,6 +141,21 @@ async fn ed25519_keys_replay_from_the_seed_and_rsa_keys_are_one_per_name_in_a_pr
     };
     assert_ne!(rsa, other_selector("s2"));
     assert_eq!(other_selector("s2"), other_selector("S2"));
+    // A world's n-th domain shares the n-th slot's key, whatever its name; slots differ.
+    let slot = |domain, slot| {
+        DkimKey::generate_in_slot(
+            domain,
+            "s",
+            DkimAlgorithm::RsaSha256,
+            slot,
+            &Seed(5).stream("dkim"),
+        )
+        .expect("key")
+        .txt_record_value()
+    };
+    assert_eq!(slot("a.test", 0), slot("b.test", 0));
+    assert_ne!(slot("a.test", 0), slot("a.test", 1));
+    assert_ne!(slot("a.test", 0), rsa);
     let other = DkimKey::generate(
         "example.test",
         "s",
