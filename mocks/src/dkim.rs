@@ -14,7 +14,8 @@
 //! - Determinism: an Ed25519 key is 32 octets drawn from the seeded stream (RFC 8032 §5.1.5),
 //!   so a seed replays the same key. openssl cannot generate RSA from a caller-given stream, so
 //!   RSA keys are fresh on every run: the records and signatures differ between runs, the
-//!   verdicts do not.
+//!   verdicts do not. Within one process, an RSA key is made once per algorithm, domain,
+//!   selector and size and shared by every world asking for it again (`rsa_keys`).
 //! - Time: mail-auth stamps `t=` from the system clock when signing and checks `x=` against it
 //!   when verifying; the world clock does not reach it.
 //! - Verdicts: mail-auth reports a body-hash mismatch as `Neutral` (not `Fail`), so a check
@@ -209,6 +210,31 @@ impl DkimKey {
         rsa_bits: u32,
         rng: &SeededRng,
     ) -> Result<DkimKey, DkimError> {
+        Self::generate_shared(domain, selector, algorithm, rsa_bits, None, rng)
+    }
+
+    /// As [`DkimKey::generate`], for the `slot`-th domain of a world: an RSA key is shared by
+    /// every world's `slot`-th domain with this selector in this process (whatever the
+    /// domain's name), so distinct slots of one world keep distinct keys while a run of many
+    /// worlds makes each slot's key once. Ed25519 keys still come from `rng`.
+    pub fn generate_in_slot(
+        domain: &str,
+        selector: &str,
+        algorithm: DkimAlgorithm,
+        slot: usize,
+        rng: &SeededRng,
+    ) -> Result<DkimKey, DkimError> {
+        Self::generate_shared(domain, selector, algorithm, RSA_BITS, Some(slot), rng)
+    }
+
+    fn generate_shared(
+        domain: &str,
+        selector: &str,
+        algorithm: DkimAlgorithm,
+        rsa_bits: u32,
+        slot: Option<usize>,
+        rng: &SeededRng,
+    ) -> Result<DkimKey, DkimError> {
         let domain = domain_to_a_labels(domain).map_err(|_| DkimError::BadDomain(domain.into()))?;
         check_selector(selector)?;
         let (secret, public) = match algorithm {
@@ -222,8 +248,18 @@ impl DkimKey {
                 (seed, public)
             }
             DkimAlgorithm::RsaSha256 | DkimAlgorithm::RsaSha1 => {
-                let rsa = openssl::rsa::Rsa::generate(rsa_bits)?;
-                let pkey = openssl::pkey::PKey::from_rsa(rsa)?;
+                // One key per algorithm, domain (or world slot) and selector in this process:
+                // a library run starts hundreds of worlds with the same DKIM names (`rsa_keys`).
+                let owner = match slot {
+                    Some(slot) => format!("world-slot-{slot}"),
+                    None => domain.clone(),
+                };
+                let name = format!(
+                    "dkim {} {owner} {}",
+                    algorithm.name(),
+                    selector.to_ascii_lowercase()
+                );
+                let pkey = crate::rsa_keys::shared(rsa_bits, &name)?;
                 let pkcs8 = pkey.private_key_to_pkcs8()?;
                 // ring's RsaKey::public_key() is PKCS#1; RFC 6376 §3.6.1 `p=` for
                 // k=rsa is the SubjectPublicKeyInfo, which openssl writes.

@@ -310,7 +310,7 @@ impl MailPlane {
         let key_rng = seed.stream("mail.dkim");
         let mut keys = Vec::new();
         let zones = dns.zones().await;
-        for domain in &domains {
+        for (slot, domain) in domains.iter().enumerate() {
             let in_zone = zones
                 .iter()
                 .any(|z| domain == z || domain.ends_with(&format!(".{z}")));
@@ -319,10 +319,11 @@ impl MailPlane {
                     .await
                     .map_err(|e| MailPlaneError::Dns(domain.clone(), e.to_string()))?;
             }
-            let key = DkimKey::generate(
+            let key = DkimKey::generate_in_slot(
                 domain,
                 &config.dkim_selector,
                 config.dkim_algorithm,
+                slot,
                 &key_rng,
             )
             .map_err(|e| MailPlaneError::Dkim(domain.clone(), e.to_string()))?;

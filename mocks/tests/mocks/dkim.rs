@@ -114,7 +114,7 @@ async fn rsa_record_is_spki_split_into_character_strings() {
 }
 
 #[tokio::test]
-async fn ed25519_keys_replay_from_the_seed_and_rsa_keys_do_not() {
+async fn ed25519_keys_replay_from_the_seed_and_rsa_keys_are_one_per_name_in_a_process() {
     let gen_ = |alg| {
         DkimKey::generate("example.test", "s", alg, &Seed(5).stream("dkim"))
             .expect("key")
@@ -125,10 +125,37 @@ async fn ed25519_keys_replay_from_the_seed_and_rsa_keys_do_not() {
     assert!(ed.starts_with("v=DKIM1; k=ed25519; p="));
     // RFC 8463 §4.2: the raw 32-octet key, 44 base64 characters.
     assert_eq!(ed.len(), "v=DKIM1; k=ed25519; p=".len() + 44);
-    assert_ne!(
-        gen_(DkimAlgorithm::RsaSha256),
-        gen_(DkimAlgorithm::RsaSha256)
-    );
+    // RSA does not come from the seed; a process makes one key per algorithm, domain and
+    // selector, so every world naming them again shares it, and another selector has its own.
+    let rsa = gen_(DkimAlgorithm::RsaSha256);
+    assert_eq!(rsa, gen_(DkimAlgorithm::RsaSha256));
+    let other_selector = |selector| {
+        DkimKey::generate(
+            "example.test",
+            selector,
+            DkimAlgorithm::RsaSha256,
+            &Seed(5).stream("dkim"),
+        )
+        .expect("key")
+        .txt_record_value()
+    };
+    assert_ne!(rsa, other_selector("s2"));
+    assert_eq!(other_selector("s2"), other_selector("S2"));
+    // A world's n-th domain shares the n-th slot's key, whatever its name; slots differ.
+    let slot = |domain, slot| {
+        DkimKey::generate_in_slot(
+            domain,
+            "s",
+            DkimAlgorithm::RsaSha256,
+            slot,
+            &Seed(5).stream("dkim"),
+        )
+        .expect("key")
+        .txt_record_value()
+    };
+    assert_eq!(slot("a.test", 0), slot("b.test", 0));
+    assert_ne!(slot("a.test", 0), slot("a.test", 1));
+    assert_ne!(slot("a.test", 0), rsa);
     let other = DkimKey::generate(
         "example.test",
         "s",
