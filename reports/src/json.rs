@@ -14,6 +14,16 @@ pub fn render(report: &RunReport) -> String {
     out
 }
 
+/// [`render`] written straight to `out`, byte for byte the same text, without holding it in
+/// memory (a library run's report is megabytes).
+pub fn write(report: &RunReport, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(out);
+    serde_json::to_writer_pretty(&mut out, report).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 #[derive(Deserialize)]
 struct VersionOnly {
     schema_version: u32,

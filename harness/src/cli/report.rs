@@ -57,7 +57,7 @@ fn merge(args: &MergeArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .iter()
         .map(|p| format!("the reports are partitions {p}, not the whole selection"))
         .collect();
-    super::run::write_reports(&merged, &args.output, None, &notes, out)
+    super::run::write_reports(&merged, &args.output, false, &notes, out)
 }
 
 /// One scenario's result in the reports model.
@@ -119,32 +119,40 @@ pub fn write_files(
     formats: &[Format],
     dir: &Path,
 ) -> Result<Vec<String>, CliError> {
-    let mut files: Vec<(&str, String)> = Vec::new();
-    for format in formats {
-        match format {
-            Format::Human => {}
-            Format::Json => files.push(("report.json", acmeproof_reports::json::render(report))),
-            Format::Junit => files.push((
-                "junit.xml",
-                acmeproof_reports::junit::render(report)
-                    .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?,
-            )),
-            Format::Md => files.push(("summary.md", acmeproof_reports::markdown::render(report))),
-            Format::Html => files.push((
-                "report.html",
-                acmeproof_reports::html::render(std::slice::from_ref(report)),
-            )),
-        }
-    }
-    if files.is_empty() {
+    if formats.iter().all(|f| *f == Format::Human) {
         return Ok(Vec::new());
     }
     std::fs::create_dir_all(dir).map_err(|source| CliError::Read {
         path: dir.into(),
         source,
     })?;
+    // One file rendered and written at a time: the library's JSON and HTML are megabytes each,
+    // and holding them all at once set the run's peak memory.
     let mut written = Vec::new();
-    for (name, text) in files {
+    for format in formats {
+        let (name, text) = match format {
+            Format::Human => continue,
+            Format::Json => {
+                let path = dir.join("report.json");
+                let cannot = |e: std::io::Error| {
+                    CliError::Input(format!("cannot write {}: {e}", path.display()))
+                };
+                let file = std::fs::File::create(&path).map_err(cannot)?;
+                acmeproof_reports::json::write(report, file).map_err(cannot)?;
+                written.push(path.display().to_string());
+                continue;
+            }
+            Format::Junit => (
+                "junit.xml",
+                acmeproof_reports::junit::render(report)
+                    .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?,
+            ),
+            Format::Md => ("summary.md", acmeproof_reports::markdown::render(report)),
+            Format::Html => (
+                "report.html",
+                acmeproof_reports::html::render(std::slice::from_ref(report)),
+            ),
+        };
         let path = dir.join(name);
         std::fs::write(&path, text)
             .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;

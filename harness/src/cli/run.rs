@@ -763,7 +763,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.summarize();
-    write_reports(&report, &args.output, peak_memory_mib(), &stale, out)
+    write_reports(&report, &args.output, true, &stale, out)
 }
 
 /// Prints the human report (with `notes` after it) when asked, writes the report files, and
@@ -771,18 +771,20 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
 pub(super) fn write_reports(
     report: &RunReport,
     output: &Output,
-    peak_mib: Option<u64>,
+    print_peak_memory: bool,
     notes: &[String],
     out: &mut dyn Write,
 ) -> Result<u8, CliError> {
     let human_too = output.format.contains(&Format::Human);
+    // The files first, so the peak memory printed covers writing them too: it is the run's.
+    let written = super::report::write_files(report, &output.format, &output.out)?;
     if human_too {
-        human(report, peak_mib, out)?;
+        let peak = print_peak_memory.then(peak_memory_mib).flatten();
+        human(report, peak, out)?;
         for line in notes {
             writeln!(out, "note: {line}")?;
         }
     }
-    let written = super::report::write_files(report, &output.format, &output.out)?;
     if !written.is_empty() && human_too {
         writeln!(out, "reports: {}", written.join(", "))?;
     }

@@ -223,6 +223,10 @@ fn json_round_trips() {
     let text = json::render(&r);
     assert_eq!(json::parse(&text).unwrap(), r);
     insta::assert_snapshot!("json", text);
+    // The streamed file is the same text (what `acmeproof run` writes to report.json).
+    let mut streamed = Vec::new();
+    json::write(&r, &mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), text);
 }
 
 #[test]
