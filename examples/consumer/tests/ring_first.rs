@@ -1,7 +1,9 @@
 //! instant-acme on ring only, a ring client made before the world starts: rustls then installs
 //! its one compiled-in provider as the process default, and the world leaves it in place.
 
-#[path = "../../embed/tests/common/mod.rs"]
+// The instant-acme client code of examples/embed, shared; not every function is used here.
+#[allow(dead_code)]
+#[path = "../../embed/src/lib.rs"]
 mod common;
 
 use acmeproof_mocks::World;
