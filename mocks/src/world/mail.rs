@@ -36,15 +36,7 @@ use super::smarthost::{Smarthost, SmarthostAuth, SmarthostConfig};
 /// The port a capability-smtp-00 validation of service `lmtp` reaches the world's LMTP on.
 pub const LMTP_PORT: u16 = 24;
 
-/// A mailbox owner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserSpec {
-    /// The address (an EAI address is fine: `δοκιμή@παράδειγμα.δοκιμή`).
-    pub address: String,
-    /// The password for Submission, IMAP and POP3.
-    pub password: String,
-}
+pub use super::user_spec::UserSpec;
 
 /// One relay of the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,15 +16,7 @@ pub const WITHOUT_MAILBOX: &str = "[mail] enabled = true, but acmeproof-mocks wa
      without its `mailbox` feature (the mail plane: SMTP, relays, DKIM, IMAP, POP3); set \
      `[mail] enabled = false` (`WorldBuilder::mail(false)`) or turn the feature on";
 
-/// A mailbox owner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserSpec {
-    /// The address.
-    pub address: String,
-    /// The password for Submission, IMAP and POP3.
-    pub password: String,
-}
+pub use super::user_spec::UserSpec;
 
 /// The `[mail]` table of a world config: `enabled` (on by default, as in a full build), and
 /// the rest kept as written, unread.

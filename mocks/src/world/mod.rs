@@ -21,6 +21,7 @@ pub mod mail;
 pub mod management;
 #[cfg(feature = "mailbox")]
 pub mod smarthost;
+mod user_spec;
 
 /// The world `acmeproof serve` starts without a config: one zone with a host, a mail exchanger and a CAA
 /// record naming this CA, and unsigned RFC 2136 updates allowed.
