@@ -68,28 +68,58 @@ pub fn render(reports: &[RunReport]) -> String {
     render_with_catalogue(reports, CATALOGUE)
 }
 
+/// [`render`] written straight to `out`, the same bytes, holding one scenario's drill-down at a
+/// time rather than the whole page (a library run's page is megabytes of transcripts).
+pub fn write(reports: &[RunReport], out: impl std::io::Write) -> std::io::Result<()> {
+    write_with_catalogue(reports, CATALOGUE, out)
+}
+
 /// [`render`] with coverage over the given requirements instead of the whole catalogue (for
 /// tests, or a report focused on one family).
 pub fn render_with_catalogue(reports: &[RunReport], catalogue: &[Requirement]) -> String {
-    let mut out = String::new();
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str("<title>acmeproof conformance report</title>\n<style>");
-    out.push_str(STYLE);
-    out.push_str("</style>\n<script>");
-    out.push_str(SCRIPT);
-    out.push_str("</script>\n</head>\n<body>\n<h1>acmeproof conformance report</h1>\n");
-    runs(&mut out, reports);
-    out.push_str(
+    let mut bytes = Vec::new();
+    // Writing into a Vec cannot fail, and only `str`s are written, so the bytes are UTF-8.
+    let _ = write_with_catalogue(reports, catalogue, &mut bytes);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// [`write`] with coverage over the given requirements.
+pub fn write_with_catalogue(
+    reports: &[RunReport],
+    catalogue: &[Requirement],
+    out: impl std::io::Write,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(out);
+    let mut page = String::new();
+    page.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    page.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    page.push_str("<title>acmeproof conformance report</title>\n<style>");
+    page.push_str(STYLE);
+    page.push_str("</style>\n<script>");
+    page.push_str(SCRIPT);
+    page.push_str("</script>\n</head>\n<body>\n<h1>acmeproof conformance report</h1>\n");
+    runs(&mut page, reports);
+    page.push_str(
         "<p><a href=\"#matrix\">Matrix</a> · <a href=\"#coverage\">Requirement coverage</a> · \
          <a href=\"#drill-down\">Drill-down</a></p>\n",
     );
     let rows = rows(reports);
-    matrix(&mut out, reports, &rows);
-    coverage(&mut out, reports, &rows, catalogue);
-    drill_down(&mut out, reports);
-    out.push_str("</body>\n</html>\n");
-    out
+    matrix(&mut page, reports, &rows);
+    coverage(&mut page, reports, &rows, catalogue);
+    // The drill-down holds every transcript: written one scenario at a time.
+    page.push_str("<h2 id=\"drill-down\">Drill-down</h2>\n");
+    for (ri, r) in reports.iter().enumerate() {
+        page.push_str(&format!("<h3>{}</h3>\n", esc(&r.implementation)));
+        for (si, s) in r.scenarios.iter().enumerate() {
+            scenario(&mut page, ri, si, s);
+            out.write_all(page.as_bytes())?;
+            page.clear();
+        }
+    }
+    page.push_str("</body>\n</html>\n");
+    out.write_all(page.as_bytes())?;
+    out.flush()
 }
 
 /// The runs, one line each.
@@ -367,16 +397,6 @@ fn coverage(
         }
     }
     out.push_str("</tbody>\n</table>\n");
-}
-
-fn drill_down(out: &mut String, reports: &[RunReport]) {
-    out.push_str("<h2 id=\"drill-down\">Drill-down</h2>\n");
-    for (ri, r) in reports.iter().enumerate() {
-        out.push_str(&format!("<h3>{}</h3>\n", esc(&r.implementation)));
-        for (si, s) in r.scenarios.iter().enumerate() {
-            scenario(out, ri, si, s);
-        }
-    }
 }
 
 fn scenario(out: &mut String, ri: usize, si: usize, s: &ScenarioResult) {

@@ -126,36 +126,40 @@ pub fn write_files(
         path: dir.into(),
         source,
     })?;
-    // One file rendered and written at a time: the library's JSON and HTML are megabytes each,
-    // and holding them all at once set the run's peak memory.
+    // One file at a time, and the two big ones (the library's JSON and HTML are megabytes of
+    // transcripts) streamed: holding them in memory set the run's peak.
     let mut written = Vec::new();
     for format in formats {
-        let (name, text) = match format {
+        let (name, small) = match format {
             Format::Human => continue,
-            Format::Json => {
-                let path = dir.join("report.json");
-                let cannot = |e: std::io::Error| {
-                    CliError::Input(format!("cannot write {}: {e}", path.display()))
-                };
-                let file = std::fs::File::create(&path).map_err(cannot)?;
-                acmeproof_reports::json::write(report, file).map_err(cannot)?;
-                written.push(path.display().to_string());
-                continue;
-            }
+            Format::Json => ("report.json", None),
+            Format::Html => ("report.html", None),
             Format::Junit => (
                 "junit.xml",
-                acmeproof_reports::junit::render(report)
-                    .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?,
+                Some(
+                    acmeproof_reports::junit::render(report)
+                        .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?,
+                ),
             ),
-            Format::Md => ("summary.md", acmeproof_reports::markdown::render(report)),
-            Format::Html => (
-                "report.html",
-                acmeproof_reports::html::render(std::slice::from_ref(report)),
+            Format::Md => (
+                "summary.md",
+                Some(acmeproof_reports::markdown::render(report)),
             ),
         };
         let path = dir.join(name);
-        std::fs::write(&path, text)
-            .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))?;
+        let cannot =
+            |e: std::io::Error| CliError::Input(format!("cannot write {}: {e}", path.display()));
+        match small {
+            Some(text) => std::fs::write(&path, text).map_err(cannot)?,
+            None => {
+                let file = std::fs::File::create(&path).map_err(cannot)?;
+                match format {
+                    Format::Json => acmeproof_reports::json::write(report, file),
+                    _ => acmeproof_reports::html::write(std::slice::from_ref(report), file),
+                }
+                .map_err(cannot)?;
+            }
+        }
         written.push(path.display().to_string());
     }
     Ok(written)

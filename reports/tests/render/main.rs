@@ -280,6 +280,10 @@ fn html_page() {
     b.scenarios[1].findings.clear();
     b.summarize();
     let full = html::render(&[a.clone(), b.clone()]);
+    // Streamed (what `acmeproof run` writes to report.html), the page is the same bytes.
+    let mut streamed = Vec::new();
+    html::write(&[a.clone(), b.clone()], &mut streamed).unwrap();
+    assert_eq!(String::from_utf8(streamed).unwrap(), full);
     for req in requirements::CATALOGUE {
         assert!(
             full.contains(&format!("id=\"req-{}\"", req.id)),
