@@ -186,19 +186,10 @@ pub async fn issue(
                 .map_err(|e| FlowError::Dns(e.to_string()))?;
         }
     }
-    let mut settled = Vec::with_capacity(to_answer.len());
     for (_, challenge_url) in &to_answer {
-        let challenge = client.respond(challenge_url).await?;
-        // RFC 8555 §7.1.6: "If one of the challenges listed in the authorization transitions
-        // to the "valid" state, then the authorization also changes to the "valid" state." A
-        // CA that validated inside the POST (and answered the challenge `valid`) has nothing
-        // left to poll for; any other answer is polled on the authorization (§7.5.1).
-        settled.push(challenge.get("status").and_then(Value::as_str) == Some("valid"));
+        client.respond(challenge_url).await?;
     }
-    for ((authz_url, _), settled) in to_answer.iter().zip(settled) {
-        if settled {
-            continue;
-        }
+    for (authz_url, _) in &to_answer {
         let authz = client.poll(authz_url, &["pending"], timeout).await?;
         if str_at(&authz, "status")? == "invalid" {
             return Err(FlowError::Invalid(authz));

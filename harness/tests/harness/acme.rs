@@ -57,38 +57,6 @@ async fn dns01_issuance_chains_to_the_world_root() {
     world.shutdown().await;
 }
 
-/// POSTs to authorization URLs in the CA's history: the flow's first read, then its polls.
-fn authz_posts(world: &acmeproof_mocks::world::World) -> usize {
-    world
-        .ca
-        .shared()
-        .history()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.starts_with("/acme/authz/"))
-        .count()
-}
-
-#[tokio::test]
-async fn a_challenge_answered_valid_is_not_polled_and_one_still_processing_is() {
-    // RFC 8555 §7.1.6: a valid challenge makes its authorization valid, so a CA validating
-    // inside the POST leaves the client nothing to poll.
-    let inline = world_with(|c| c.ca.knobs.validation_inline = true).await;
-    let acme = client(&inline, "inline").await;
-    flow::issue_dns01(&acme, &inline.dns, &["inline.example.test"], WAIT)
-        .await
-        .expect("issued");
-    assert_eq!(authz_posts(&inline), 1, "the first read only");
-    inline.shutdown().await;
-    // In the background, the answer is `processing`: the authorization is polled.
-    let background = world().await;
-    let acme = client(&background, "background").await;
-    flow::issue_dns01(&acme, &background.dns, &["bg.example.test"], WAIT)
-        .await
-        .expect("issued");
-    assert!(authz_posts(&background) >= 2, "read, then polled");
-    background.shutdown().await;
-}
-
 #[tokio::test]
 async fn wildcard_orders_get_only_dns01_and_issue() {
     let world = world().await;
