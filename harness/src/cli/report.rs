@@ -130,34 +130,35 @@ pub fn write_files(
     // transcripts) streamed: holding them in memory set the run's peak.
     let mut written = Vec::new();
     for format in formats {
-        let (name, small) = match format {
+        let name = match format {
             Format::Human => continue,
-            Format::Json => ("report.json", None),
-            Format::Html => ("report.html", None),
-            Format::Junit => (
-                "junit.xml",
-                Some(
-                    acmeproof_reports::junit::render(report)
-                        .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?,
-                ),
-            ),
-            Format::Md => (
-                "summary.md",
-                Some(acmeproof_reports::markdown::render(report)),
-            ),
+            Format::Json => "report.json",
+            Format::Html => "report.html",
+            Format::Junit => "junit.xml",
+            Format::Md => "summary.md",
         };
         let path = dir.join(name);
         let cannot =
             |e: std::io::Error| CliError::Input(format!("cannot write {}: {e}", path.display()));
-        match small {
-            Some(text) => std::fs::write(&path, text).map_err(cannot)?,
-            None => {
+        match format {
+            Format::Human => {}
+            Format::Json => {
                 let file = std::fs::File::create(&path).map_err(cannot)?;
-                match format {
-                    Format::Json => acmeproof_reports::json::write(report, file),
-                    _ => acmeproof_reports::html::write(std::slice::from_ref(report), file),
-                }
-                .map_err(cannot)?;
+                acmeproof_reports::json::write(report, file).map_err(cannot)?;
+            }
+            Format::Html => {
+                let file = std::fs::File::create(&path).map_err(cannot)?;
+                acmeproof_reports::html::write(std::slice::from_ref(report), file)
+                    .map_err(cannot)?;
+            }
+            Format::Junit => {
+                let xml = acmeproof_reports::junit::render(report)
+                    .map_err(|e| CliError::Input(format!("JUnit report: {e}")))?;
+                std::fs::write(&path, xml).map_err(cannot)?;
+            }
+            Format::Md => {
+                std::fs::write(&path, acmeproof_reports::markdown::render(report))
+                    .map_err(cannot)?;
             }
         }
         written.push(path.display().to_string());
