@@ -15,6 +15,7 @@ mod example;
 mod key_args;
 mod lint;
 mod matrix;
+mod memory;
 mod partition;
 mod render;
 mod report;
@@ -111,6 +112,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
+    if prefers_small_pages(&cli.command) {
+        memory::prefer_small_pages();
+    }
     let mut out = std::io::stdout().lock();
     match run(cli, &mut out) {
         Ok(code) => ExitCode::from(code),
@@ -120,6 +124,12 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// Whether `command` turns transparent huge pages off for the process: all but `bench peers`,
+/// whose peers would inherit the flag (see `memory.rs`).
+fn prefers_small_pages(command: &Command) -> bool {
+    !matches!(command, Command::Bench(bench::BenchCommand::Peers(_)))
 }
 
 /// Runs a parsed command, writing its results to `out`.
@@ -157,5 +167,20 @@ mod tests {
         assert_eq!(Gate::Accepted.exit_code(), EXIT_OK);
         assert_eq!(Gate::Rejected.exit_code(), EXIT_NONCONFORMANT);
         assert_eq!(Gate::HarnessError.exit_code(), EXIT_USAGE);
+    }
+
+    #[test]
+    fn every_command_but_bench_peers_turns_huge_pages_off() {
+        let command = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("acmeproof").chain(args.iter().copied()))
+                .expect("parses")
+                .command
+        };
+        assert!(!prefers_small_pages(&command(&[
+            "bench", "peers", "--quick"
+        ])));
+        for args in [&["run"][..], &["serve"], &["bench", "smtp"], &["matrix"]] {
+            assert!(prefers_small_pages(&command(args)), "{args:?}");
+        }
     }
 }
