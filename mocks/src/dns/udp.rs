@@ -1,10 +1,13 @@
-//! The UDP side of the server: receivers that read datagrams off one socket and run each
-//! request through the same [`Handler`] (TSIG, UPDATE, faults, the `Catalog`, the history)
-//! inline, writing the answer back on the socket once the handler is done. TCP stays with hickory's `Server`.
+//! The UDP side of the server: receivers that read datagrams, run each request through the
+//! same [`Handler`] (TSIG, UPDATE, faults, the `Catalog`, the history) inline, and write the
+//! answer back once the handler is done. TCP stays with hickory's `Server`.
 //!
 //! Why not hickory's own UDP loop: it spawns a task per datagram and sends every answer through
 //! a channel to a writer task, so each query costs two task wake-ups and a channel hop on top of
-//! the lookup. Here a query costs one `recv_from`, the handler, and one `send_to`.
+//! the lookup. Here a query costs one `recv_from`, the handler, and one `send_to`. Parsing and
+//! writing stay hickory's (`Request::from_bytes`, `MessageResponse::destructive_emit`): no DNS
+//! wire format is written here, and what hickory answers for malformed input (FORMERR, or
+//! silence under 12 octets) is answered the same way.
 //!
 //! Every core gets a receiver, and every receiver its own socket on the server's address
 //! (`SO_REUSEPORT`, Linux): the kernel hands each datagram to one socket, by a hash of the
@@ -12,12 +15,10 @@
 //! reading it and the others finding nothing, and those wake-ups cost more CPU than the lookup.
 //! Measured with `acmeproof bench peers` on 2 cores: a served dns-01 issuance, which makes a few
 //! queries, cost 2.4 ms of server CPU with two receivers on one socket, 2.0 ms with a single
-//! receiver and 2.0–2.3 ms with a socket per receiver; but a single receiver answered about 40 % fewer
-//! TXT queries per second than two, and a socket each keeps both. Where `SO_REUSEPORT` does not
-//! balance (other systems), or a sibling cannot be bound, the server runs with what it has. Parsing and writing stay hickory's
-//! (`Request::from_bytes`, `MessageResponse::destructive_emit`): no DNS wire format is written
-//! here, and what hickory answers for malformed input (FORMERR, or silence under 12 octets) is
-//! answered the same way.
+//! receiver and 2.0–2.3 ms with a socket per receiver; but a single receiver answered about
+//! 40 % fewer TXT queries per second than two, and a socket each keeps both. Where
+//! `SO_REUSEPORT` does not balance (other systems), or a sibling cannot be bound, the server
+//! runs with the receivers it has.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
