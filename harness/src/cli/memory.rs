@@ -9,7 +9,8 @@
 //!
 //! The flag (`prctl(PR_SET_THP_DISABLE)`) is inherited by child processes, so `bench peers`
 //! leaves it alone: the peers it starts run with the system's own policy, and the
-//! `acmeproof serve` it starts sets the flag for itself.
+//! `acmeproof serve` it starts sets the flag for itself. An external client a `run` starts does
+//! inherit it, which changes its speed, never its behaviour.
 
 /// Turns transparent huge pages off for this process (Linux; a no-op elsewhere). A refusal is
 /// logged and ignored: the policy changes speed, never results.
