@@ -1,8 +1,8 @@
 //! The process's memory policy: no transparent huge pages.
 //!
-//! Why: with THP on (Linux's `madvise` mode, which mimalloc asks for), the first touch of each
-//! 2 MiB of fresh heap is a fault that zeroes the whole 2 MiB, and a world that accumulates mail
-//! keeps touching fresh heap. `perf` on the served MX under `acmeproof bench peers --only smtp`
+//! Why: with THP on (Linux's `always` mode, or its `madvise` mode, which mimalloc asks for), the
+//! first touch of each 2 MiB of fresh heap is a fault that zeroes the whole 2 MiB, and a world
+//! that accumulates mail keeps touching fresh heap. `perf` on the served MX under `acmeproof bench peers --only smtp`
 //! found a quarter of its CPU in the kernel's `clear_page_erms` under those faults. With THP off
 //! for the process, `acmeproof bench smtp` spent 1.20 s of system CPU instead of 1.45 s on the
 //! same 20,000 messages, and `acmeproof run` peaked at 62 MiB instead of 82 MiB.
