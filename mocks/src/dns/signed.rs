@@ -12,7 +12,7 @@ use std::iter;
 use async_trait::async_trait;
 use hickory_net::NetError;
 use hickory_net::xfer::Protocol;
-use hickory_proto::op::{Edns, Header, Message, MessageType, Metadata, ResponseCode};
+use hickory_proto::op::{Header, Message, MessageType, Metadata, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::rr::rdata::TSIG;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
@@ -20,9 +20,6 @@ use hickory_server::server::{ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 
 use super::tsig::ResponseSigner;
-
-/// RFC 1035 §4.2.1: a UDP message without EDNS is at most 512 octets.
-const UDP_MIN: u16 = 512;
 
 /// A `ResponseHandler` that signs what it sends with the key that signed the request.
 #[derive(Clone)]
@@ -172,7 +169,7 @@ impl<R: ResponseHandler> ResponseHandler for SigningHandle<R> {
     ) -> Result<ResponseInfo, NetError> {
         // The same bound hickory's own encoder applies to what we hand it.
         let limit = match self.protocol {
-            Protocol::Udp => response.edns().map_or(UDP_MIN, Edns::max_payload),
+            Protocol::Udp => super::udp::payload_limit(response.edns()),
             _ => u16::MAX,
         };
         let (parts, sig) = match self.prepare(response, limit) {

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use hickory_net::NetError;
 use hickory_net::runtime::TokioTime;
 use hickory_net::xfer::Protocol;
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -252,6 +252,13 @@ async fn respond(datagram: &[u8], src: SocketAddr, handler: &Handler, responder:
     }
 }
 
+/// The most octets a UDP answer may take: 512 (RFC 1035 §4.2.1) unless the query's EDNS offers
+/// more (RFC 6891 §6.2.5: "Values lower than 512 MUST be treated as equal to 512"). Plain and
+/// TSIG-signed answers are both cut to it.
+pub(super) fn payload_limit(edns: Option<&Edns>) -> u16 {
+    edns.map_or(UDP_PLAIN_MAX, |edns| edns.max_payload().max(UDP_PLAIN_MAX))
+}
+
 /// Collects the encoded answers of one request, for [`answer`] to send.
 #[derive(Clone)]
 struct UdpResponder {
@@ -278,9 +285,7 @@ impl ResponseHandler for UdpResponder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let id = response.metadata().id;
-        let max = response
-            .edns()
-            .map_or(UDP_PLAIN_MAX, |edns| edns.max_payload().max(UDP_PLAIN_MAX));
+        let max = payload_limit(response.edns());
         let mut bytes = Vec::with_capacity(usize::from(UDP_PLAIN_MAX));
         let mut encoder = BinEncoder::new(&mut bytes);
         encoder.set_max_size(max);

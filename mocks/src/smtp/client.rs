@@ -568,47 +568,33 @@ fn split_enhanced(text: &str) -> (Option<(u8, u16, u16)>, &str) {
 /// How much of a message is stuffed and written at a time.
 const SEND_CHUNK: usize = 64 * 1024;
 
-/// Dot-stuffing (RFC 5321 §4.5.2) with bare CR and bare LF turned into CRLF, fed in pieces so a
-/// large message goes out in chunks instead of as one stuffed copy.
-#[derive(Debug)]
-pub(crate) struct Stuffer {
-    line_start: bool,
-    /// The last octet fed was a CR, already sent as CRLF: an LF right after it is that CRLF's.
+/// One step of [`LineEnds::scan`]: a run of octets without CR or LF, or one line end.
+enum Piece<'a> {
+    Run(&'a [u8]),
+    End,
+}
+
+/// Splits data fed in pieces into runs and line ends: a bare CR, a bare LF and a CRLF are one
+/// line end each, also when the CR ends one piece and the LF starts the next. The stuffer and
+/// the SIZE count both read a message through it, so they agree on where its lines end.
+#[derive(Debug, Default)]
+struct LineEnds {
+    /// The last octet scanned was a CR: an LF right after it belongs to that line end.
     after_cr: bool,
-    /// Whether any octet was written (an empty message ends with `.` CRLF alone).
-    wrote: bool,
 }
 
-impl Default for Stuffer {
-    fn default() -> Self {
-        Stuffer {
-            line_start: true,
-            after_cr: false,
-            wrote: false,
-        }
-    }
-}
-
-impl Stuffer {
-    /// Appends the stuffed form of `data` to `out`. Runs of octets other than CR and LF are
-    /// copied whole: only line ends and a line's first octet need a decision.
-    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        out.reserve(data.len());
+impl LineEnds {
+    /// Hands `data`'s runs and line ends to `each`, in order. Runs of octets other than CR and
+    /// LF come whole: only line ends need a decision.
+    fn scan<'a>(&mut self, data: &'a [u8], mut each: impl FnMut(Piece<'a>)) {
         let mut i = 0;
         while let Some(&b) = data.get(i) {
-            self.wrote = true;
             let after_cr = std::mem::replace(&mut self.after_cr, false);
             match b {
                 b'\n' if after_cr => i += 1,
                 b'\r' | b'\n' => {
-                    out.extend_from_slice(b"\r\n");
-                    self.line_start = true;
                     self.after_cr = b == b'\r';
-                    i += 1;
-                }
-                b'.' if self.line_start => {
-                    out.extend_from_slice(b"..");
-                    self.line_start = false;
+                    each(Piece::End);
                     i += 1;
                 }
                 _ => {
@@ -616,12 +602,54 @@ impl Stuffer {
                         .iter()
                         .position(|&c| c == b'\r' || c == b'\n')
                         .unwrap_or(data.len() - i);
-                    out.extend_from_slice(&data[i..i + run]);
-                    self.line_start = false;
+                    each(Piece::Run(&data[i..i + run]));
                     i += run;
                 }
             }
         }
+    }
+}
+
+/// Dot-stuffing (RFC 5321 §4.5.2) with bare CR and bare LF turned into CRLF, fed in pieces so a
+/// large message goes out in chunks instead of as one stuffed copy.
+#[derive(Debug)]
+pub(crate) struct Stuffer {
+    line_start: bool,
+    ends: LineEnds,
+    /// Whether any octet was fed (an empty message ends with `.` CRLF alone).
+    wrote: bool,
+}
+
+impl Default for Stuffer {
+    fn default() -> Self {
+        Stuffer {
+            line_start: true,
+            ends: LineEnds::default(),
+            wrote: false,
+        }
+    }
+}
+
+impl Stuffer {
+    /// Appends the stuffed form of `data` to `out`.
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        out.reserve(data.len());
+        self.wrote |= !data.is_empty();
+        let line_start = &mut self.line_start;
+        self.ends.scan(data, |piece| match piece {
+            Piece::End => {
+                out.extend_from_slice(b"\r\n");
+                *line_start = true;
+            }
+            Piece::Run(run) => {
+                // RFC 5321 §4.5.2: a line that starts with "." gets one more in front.
+                if *line_start && run.first() == Some(&b'.') {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(run);
+                *line_start = false;
+            }
+        });
     }
 
     /// Ends the data: CRLF if the last line lacks one, then `.` CRLF.
@@ -646,33 +674,20 @@ pub(crate) fn stuff(data: &[u8]) -> Vec<u8> {
 /// RFC 1870 §3's message size of `parts` as sent: octets with CRLF line ends, without the
 /// stuffing dots and the final `.` line.
 fn message_size(parts: &[&[u8]]) -> usize {
+    let mut ends = LineEnds::default();
     let mut size = 0usize;
-    let mut after_cr = false;
     let mut line_start = true;
     for part in parts {
-        let mut i = 0;
-        while let Some(&b) = part.get(i) {
-            let was_cr = std::mem::replace(&mut after_cr, false);
-            match b {
-                b'\n' if was_cr => i += 1,
-                b'\r' | b'\n' => {
-                    size += 2;
-                    line_start = true;
-                    after_cr = b == b'\r';
-                    i += 1;
-                }
-                _ => {
-                    // A run of other octets counts as it is.
-                    let run = part[i..]
-                        .iter()
-                        .position(|&c| c == b'\r' || c == b'\n')
-                        .unwrap_or(part.len() - i);
-                    size += run;
-                    line_start = false;
-                    i += run;
-                }
+        ends.scan(part, |piece| match piece {
+            Piece::End => {
+                size += 2;
+                line_start = true;
             }
-        }
+            Piece::Run(run) => {
+                size += run.len();
+                line_start = false;
+            }
+        });
     }
     if !line_start {
         size += 2;

@@ -536,6 +536,34 @@ async fn tsig_signed_queries_get_signed_answers_over_udp_and_tcp() {
     }
 }
 
+/// An unsigned UDP answer is cut to 512 octets without EDNS (RFC 1035 §4.2.1: TC=1, so the
+/// client asks again over TCP) and to the EDNS payload size with it (RFC 6891 §6.2.5).
+#[tokio::test]
+async fn udp_answers_are_cut_to_the_payload_the_query_offers() {
+    let s = server().await;
+    let plain = query("long.example.test.", RecordType::TXT);
+    let raw = udp_raw(s.addr(), &plain).await.expect("an answer");
+    let a = Message::from_vec(&raw).unwrap();
+    assert!(
+        a.metadata.truncation,
+        "700 octets of TXT do not fit in 512: {a}"
+    );
+    assert!(raw.len() <= 512, "{} octets", raw.len());
+
+    let mut m = query_message("long.example.test.", RecordType::TXT);
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    m.edns = Some(edns);
+    let raw = udp_raw(s.addr(), &m.to_vec().unwrap())
+        .await
+        .expect("an answer");
+    let a = Message::from_vec(&raw).unwrap();
+    assert!(!a.metadata.truncation, "EDNS offered 4096 octets: {a}");
+    assert_eq!(a.answers.len(), 1);
+    assert!(raw.len() > 512, "{} octets", raw.len());
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn tsig_signed_query_with_edns_and_a_fault_is_signed() {
     let s = DnsServer::start(signed_server_config(TsigAlgorithmSpec::HmacSha256))
