@@ -1,6 +1,7 @@
 //! The request handler in front of hickory's `Catalog`: TSIG, UPDATE, faults and the history.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -56,6 +57,20 @@ impl RequestHandler for Handler {
         request: &Request,
         response_handle: R,
     ) -> ResponseInfo {
+        self.handle::<R, T>(request, response_handle).await.0
+    }
+}
+
+impl Handler {
+    /// Answers `request` and records it in the history. The record comes back too when the
+    /// answer depends on nothing but the request's octets and the zones (an unsigned query
+    /// whose name has no fault), so it may be replayed for the same octets (see
+    /// [`super::answer_cache`]).
+    pub(crate) async fn handle<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> (ResponseInfo, Option<QueryRecord>) {
         let shared = &self.0;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -81,7 +96,8 @@ impl RequestHandler for Handler {
             })
             .unwrap_or_default();
 
-        let outcome = match request.metadata.op_code {
+        let op_code = request.metadata.op_code;
+        let outcome = match op_code {
             OpCode::Update => self.update::<R>(request, check, response_handle).await,
             OpCode::Query => self.query::<R, T>(request, check, response_handle).await,
             // Other opcodes: the Catalog answers NOTIMP (RFC 1035 §4.1.1).
@@ -94,32 +110,51 @@ impl RequestHandler for Handler {
             },
         };
 
-        shared.history.push(QueryRecord {
+        let record = QueryRecord {
             time: shared.clock.now(),
             transport: match request.protocol() {
                 Protocol::Tcp => Transport::Tcp,
                 _ => Transport::Udp,
             },
             peer: request.src(),
-            opcode: request.metadata.op_code.to_string().to_ascii_lowercase(),
+            opcode: op_code.to_string().to_ascii_lowercase(),
             name,
             qtype,
             rcode: outcome.info.map(|i| format!("{:?}", i.response_code)),
             answers: outcome.info.map(|i| i.counts().answers).unwrap_or(0),
             fault: outcome.fault,
             tsig_key,
-        });
-        outcome.info.unwrap_or_else(|| {
+        };
+        let replayable = op_code == OpCode::Query
+            && record.tsig_key.is_none()
+            && outcome.fault.is_none()
+            && outcome.info.is_some();
+        let replay = replayable.then(|| record.clone());
+        shared.history.push(record);
+        let info = outcome.info.unwrap_or_else(|| {
             // Nothing was sent ([`Fault::NoAnswer`]); hickory only logs this value.
             ResponseInfo::from(Header {
                 metadata: response_metadata(request, ResponseCode::NoError),
                 counts: HeaderCounts::default(),
             })
-        })
+        });
+        (info, replay)
     }
-}
 
-impl Handler {
+    /// Records a replayed answer: `first`'s record, now and from `peer`.
+    pub(crate) fn record_replay(&self, first: &QueryRecord, peer: SocketAddr) {
+        self.0.history.push(QueryRecord {
+            time: self.0.clock.now(),
+            peer,
+            ..first.clone()
+        });
+    }
+
+    /// The zones' change count (see [`super::zones::Zones::generation`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.0.zones.generation()
+    }
+
     async fn update<R: ResponseHandler>(
         &self,
         request: &Request,

@@ -9,11 +9,14 @@
 //!                                                       └─ query ──► Catalog ──► zones
 //!                                                          (TSIG-verified: signed.rs signs it)
 //!                                             every request ─► history
+//!   (UDP: an unsigned, fault-free query seen before is answered from answer_cache.rs while
+//!    nothing has changed since)
 //! ```
 //!
 //! History times come from the [`Clock`] given to [`DnsServer::start_with_clock`]
 //! ([`Clock::system`] for [`DnsServer::start`]).
 
+mod answer_cache;
 pub mod bench;
 mod faults;
 mod handler;
@@ -208,7 +211,7 @@ impl DnsServer {
     /// (the apex SOA and NS stay). Returns whether anything was removed.
     pub async fn remove(&self, name: &str, rtype: Option<RecordType>) -> Result<bool, DnsError> {
         let (zone, lower, apex) = self.zone_of(name).await?;
-        let _edit = self.shared.zones.edit.lock().await;
+        let _edit = self.shared.zones.edit().await;
         let at_apex = lower == apex;
         let changed = zones::retain(&zone, &lower, |r| {
             let t = r.record_type();
@@ -233,7 +236,7 @@ impl DnsServer {
             .map(RecordSpec::to_record)
             .collect::<Result<Vec<_>, _>>()?;
         let (zone, lower, _) = self.zone_of(name).await?;
-        let _edit = self.shared.zones.edit.lock().await;
+        let _edit = self.shared.zones.edit().await;
         zones::retain(&zone, &lower, |r| r.record_type() == RecordType::TXT).await;
         for r in records {
             zones::add(&zone, r).await;
@@ -265,6 +268,7 @@ impl DnsServer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(lower, fault);
+        self.shared.zones.changed();
         Ok(())
     }
 
@@ -276,6 +280,7 @@ impl DnsServer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&lower);
+        self.shared.zones.changed();
         Ok(())
     }
 
@@ -362,7 +367,7 @@ async fn add_record(shared: &Shared, spec: &RecordSpec) -> Result<(), DnsError> 
             .map(|(_, z)| z)
             .ok_or_else(|| DnsError::OutsideZones(spec.name.clone()))?
     };
-    let _edit = shared.zones.edit.lock().await;
+    let _edit = shared.zones.edit().await;
     if !zones::add(&zone, record).await {
         return Err(DnsError::Refused(format!("{} {}", spec.name, spec.rtype)));
     }

@@ -48,7 +48,7 @@ pub(crate) async fn apply(zones: &Zones, request: &MessageRequest) -> ResponseCo
             None => return ResponseCode::Refused,
         }
     };
-    let _edit = zones.edit.lock().await;
+    let _edit = zones.edit().await;
     if let Err(code) = check_prerequisites(&zone, &zname, &request.answers).await {
         return code;
     }

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{Mutex, MutexGuard, RwLock};
 
 /// TTL of the synthesised SOA and NS records.
 const APEX_TTL: u32 = 60;
@@ -18,7 +19,25 @@ pub(crate) struct Zones {
     inner: RwLock<Inner>,
     /// Serialises record edits, so an UPDATE's prerequisite check and its changes are not
     /// interleaved with another edit (RFC 2136 §3.7: an update is atomic to other updates).
-    pub(crate) edit: Mutex<()>,
+    edit: Mutex<()>,
+    /// Counts the changes to what an answer can depend on: every edit, every added zone, and
+    /// (through [`Zones::changed`]) every fault set or cleared. A replayed answer is only good
+    /// while this stays where it was when the answer was built.
+    generation: AtomicU64,
+}
+
+/// An edit in progress (see [`Zones::edit`]); ending it counts a change.
+pub(crate) struct Edit<'a> {
+    _lock: MutexGuard<'a, ()>,
+    zones: &'a Zones,
+}
+
+impl Drop for Edit<'_> {
+    fn drop(&mut self) {
+        // Counted after the records changed, so a reader that sees the new count also sees
+        // the new records (see `generation`).
+        self.zones.changed();
+    }
 }
 
 pub(crate) struct Inner {
@@ -53,7 +72,28 @@ impl Zones {
                 zones: BTreeMap::new(),
             }),
             edit: Mutex::new(()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Waits for the other edits to end; the records may change until the [`Edit`] is dropped.
+    pub(crate) async fn edit(&self) -> Edit<'_> {
+        Edit {
+            _lock: self.edit.lock().await,
+            zones: self,
+        }
+    }
+
+    /// Counts a change to what answers depend on.
+    pub(crate) fn changed(&self) {
+        // Release: whatever changed before this is visible to a reader that acquires the new
+        // count.
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The change count; read it before building an answer that is to be replayed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub(crate) async fn read(&self) -> tokio::sync::RwLockReadGuard<'_, Inner> {
@@ -93,6 +133,8 @@ impl Zones {
             .catalog
             .upsert(lower.clone(), vec![zone.clone() as Arc<dyn ZoneHandler>]);
         inner.zones.insert(lower, zone);
+        drop(inner);
+        self.changed();
         Ok(())
     }
 

@@ -538,6 +538,77 @@ async fn tsig_signed_queries_get_signed_answers_over_udp_and_tcp() {
 
 /// An unsigned UDP answer is cut to 512 octets without EDNS (RFC 1035 §4.2.1: TC=1, so the
 /// client asks again over TCP) and to the EDNS payload size with it (RFC 6891 §6.2.5).
+/// One client socket asking the same question again (so the same UDP receiver answers, and
+/// may replay its earlier answer): every change to the records, the zones or the faults shows
+/// in the very next answer, each answer carries its own query's ID, and every query is
+/// recorded.
+#[tokio::test]
+async fn repeated_udp_queries_see_every_change_at_once() {
+    let s = server().await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.connect(s.addr()).await.unwrap();
+    let mut id = 0u16;
+    let mut ask = async |name: &str| {
+        id += 1;
+        let mut m = query_message(name, RecordType::TXT);
+        m.metadata.id = id;
+        sock.send(&m.to_vec().unwrap()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = timeout(T, sock.recv(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        let answer = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(answer.metadata.id, id, "the answer carries its query's ID");
+        let texts: Vec<String> = answer.answers.iter().map(|r| r.data.to_string()).collect();
+        (answer.metadata.response_code, texts)
+    };
+    let name = "_acme-challenge.cache.example.test.";
+    let nx = (ResponseCode::NXDomain, vec![]);
+    assert_eq!(ask(name).await, nx);
+    assert_eq!(ask(name).await, nx);
+
+    s.set_txt(name, vec!["first".into()]).await.unwrap();
+    assert_eq!(
+        ask(name).await,
+        (ResponseCode::NoError, vec!["first".into()])
+    );
+    assert_eq!(
+        ask(name).await,
+        (ResponseCode::NoError, vec!["first".into()])
+    );
+    s.set_txt(name, vec!["second".into()]).await.unwrap();
+    assert_eq!(
+        ask(name).await,
+        (ResponseCode::NoError, vec!["second".into()])
+    );
+
+    s.set_fault(name, Fault::ServFail).unwrap();
+    assert_eq!(ask(name).await, (ResponseCode::ServFail, vec![]));
+    assert_eq!(ask(name).await, (ResponseCode::ServFail, vec![]));
+    s.clear_fault(name).unwrap();
+    assert_eq!(
+        ask(name).await,
+        (ResponseCode::NoError, vec!["second".into()])
+    );
+
+    assert!(s.remove(name, None).await.unwrap());
+    assert_eq!(ask(name).await, nx);
+
+    let outside = "_acme-challenge.later.test.";
+    assert_eq!(ask(outside).await, (ResponseCode::Refused, vec![]));
+    s.add_zone("later.test").await.unwrap();
+    assert_eq!(ask(outside).await, nx);
+
+    let history = s.history();
+    assert_eq!(history.len(), usize::from(id), "every query recorded");
+    let local = sock.local_addr().unwrap();
+    assert!(history.iter().all(|q| q.peer == local));
+    let faults = history.iter().filter(|q| q.fault == Some(Fault::ServFail));
+    assert_eq!(faults.count(), 2);
+    s.shutdown().await;
+}
+
 #[tokio::test]
 async fn udp_answers_are_cut_to_the_payload_the_query_offers() {
     let s = server().await;
