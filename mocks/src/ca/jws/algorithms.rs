@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use josekit::jws::{ES256, ES384, ES512, EdDSA, JwsVerifier, RS256};
 use serde_json::Value;
 
+use super::ring_ecdsa::RingEcdsa;
 use super::verify::public_members;
 use crate::ca::problem::{Problem, ProblemType};
 
@@ -99,15 +100,20 @@ fn build_verifier(
     alg: &str,
     public: serde_json::Map<String, Value>,
 ) -> Result<Box<dyn JwsVerifier>, Problem> {
-    let jwk = josekit::jwk::Jwk::from_map(public)
+    let jwk = josekit::jwk::Jwk::from_map(public.clone())
         .map_err(|e| bad_public_key(format!("JWK not usable: {e}")))?;
+    // josekit decides which keys are usable; ring checks the signatures (see `ring_ecdsa`).
+    let ecdsa = |built: josekit::jws::alg::ecdsa::EcdsaJwsVerifier| match RingEcdsa::new(
+        alg,
+        built.clone(),
+        &public,
+    ) {
+        Some(ring) => Box::new(ring) as Box<dyn JwsVerifier>,
+        None => Box::new(built) as Box<dyn JwsVerifier>,
+    };
     let built: Result<Box<dyn JwsVerifier>, josekit::JoseError> = match alg {
-        "ES256" => ES256
-            .verifier_from_jwk(&jwk)
-            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
-        "ES384" => ES384
-            .verifier_from_jwk(&jwk)
-            .map(|v| Box::new(v) as Box<dyn JwsVerifier>),
+        "ES256" => ES256.verifier_from_jwk(&jwk).map(ecdsa),
+        "ES384" => ES384.verifier_from_jwk(&jwk).map(ecdsa),
         "ES512" => ES512
             .verifier_from_jwk(&jwk)
             .map(|v| Box::new(v) as Box<dyn JwsVerifier>),

@@ -34,6 +34,7 @@ mod algorithms;
 mod eab;
 mod key_change;
 mod parse;
+mod ring_ecdsa;
 mod verify;
 
 pub use algorithms::{SUPPORTED_ALGORITHMS, check_request_alg, supported_algorithms};
