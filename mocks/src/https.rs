@@ -28,6 +28,9 @@
 //! as soon as a slot frees, which every stalled connection does within the stall bound. A flood
 //! of stalled connections therefore delays a new client by at most that bound; it never locks
 //! it out.
+//!
+//! Accepted connections are served on the process's connection thread ([`threads`]): one
+//! single-threaded runtime, with all their tasks.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -47,6 +50,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
+
+mod threads;
+
+use threads::connection_runtime;
 
 /// How long a client may take to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -253,10 +260,33 @@ impl Server {
                 stopped: self.stopped.clone(),
                 peer,
             };
-            connections.spawn(async move {
+            let serve = move |tcp: TcpStream| async move {
                 let _slot = slot;
                 connection.serve(tcp).await;
-            });
+            };
+            // On the connection thread (see `threads`), the stream moved to that thread's
+            // reactor; with no such thread, here.
+            match connection_runtime() {
+                Some(runtime) => match tcp.into_std() {
+                    Ok(tcp) => {
+                        connections.spawn_on(
+                            async move {
+                                match TcpStream::from_std(tcp) {
+                                    Ok(tcp) => serve(tcp).await,
+                                    Err(error) => {
+                                        tracing::debug!(%peer, %error, "connection not handed over");
+                                    }
+                                }
+                            },
+                            runtime,
+                        );
+                    }
+                    Err(error) => tracing::debug!(%peer, %error, "connection not handed over"),
+                },
+                None => {
+                    connections.spawn(serve(tcp));
+                }
+            }
         }
         drop(listener);
         // Every connection saw the stop signal and has `grace` to finish; then it is dropped.
