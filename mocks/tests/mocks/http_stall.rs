@@ -412,3 +412,40 @@ async fn over_the_cap_a_new_client_waits_for_a_slot_instead_of_being_refused() {
     drop(stalled);
     served.shutdown().await;
 }
+
+/// Every server's connections run on the process's one connection thread, which outlives each
+/// server: the handler reports the thread it ran on, on two servers, before and after the
+/// first one stops.
+#[tokio::test]
+async fn requests_run_on_the_shared_connection_thread() {
+    let start = || async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let router = Router::new().fallback(|| async {
+            std::thread::current()
+                .name()
+                .unwrap_or("unnamed")
+                .to_owned()
+        });
+        https::serve_with(listener, None, router, short()).expect("serve")
+    };
+    let ask = async |addr: SocketAddr| {
+        exchange(
+            addr,
+            b"GET /thread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )
+        .await
+    };
+    let (first, second) = (start().await, start().await);
+    let this_thread = std::thread::current().name().map(str::to_owned);
+    for addr in [first.addr(), second.addr()] {
+        let text = ask(addr).await;
+        assert!(text.ends_with("acmeproof-http"), "{text}");
+        assert_ne!(this_thread.as_deref(), Some("acmeproof-http"));
+    }
+    first.shutdown().await;
+    let text = ask(second.addr()).await;
+    assert!(text.ends_with("acmeproof-http"), "{text}");
+    second.shutdown().await;
+}
