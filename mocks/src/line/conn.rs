@@ -133,10 +133,36 @@ impl Conn {
         }
         let avail = &self.buf[self.start..];
         let window = &avail[..avail.len().min(max.max(1))];
-        let i = window.iter().position(|&b| b == b'\n')?;
+        let i = memchr::memchr(b'\n', window)?;
         let line = avail[..=i].to_vec();
         self.start += i + 1;
         Some(Line::Full(line))
+    }
+
+    /// Hands each whole line already buffered (at most `max` octets, LF included) to `each`,
+    /// borrowed rather than copied, until `each` says it is done (`true`, returned) or no whole
+    /// line is left (`false`). A DATA section arrives as many short lines at once, and a copy
+    /// per line was a good part of what reading it cost.
+    pub(crate) fn each_buffered_line(
+        &mut self,
+        max: usize,
+        mut each: impl FnMut(&[u8]) -> bool,
+    ) -> bool {
+        if self.backlogged() {
+            return false;
+        }
+        loop {
+            let avail = &self.buf[self.start..];
+            let window = &avail[..avail.len().min(max.max(1))];
+            let Some(i) = memchr::memchr(b'\n', window) else {
+                return false;
+            };
+            let done = each(&avail[..=i]);
+            self.start += i + 1;
+            if done {
+                return true;
+            }
+        }
     }
 
     /// Reads one LF-terminated line of at most `max` octets (LF included). `Ok(None)` at end
@@ -153,7 +179,7 @@ impl Conn {
             let avail = &self.buf[self.start..];
             match discarding {
                 Some(prev_cr) => {
-                    if let Some(i) = avail.iter().position(|&b| b == b'\n') {
+                    if let Some(i) = memchr::memchr(b'\n', avail) {
                         let crlf = if i > 0 {
                             avail[i - 1] == b'\r'
                         } else {
@@ -169,7 +195,7 @@ impl Conn {
                 }
                 None => {
                     let window = &avail[..avail.len().min(max)];
-                    if let Some(i) = window.iter().position(|&b| b == b'\n') {
+                    if let Some(i) = memchr::memchr(b'\n', window) {
                         let line = avail[..=i].to_vec();
                         self.start += i + 1;
                         return Ok(Some(Line::Full(line)));

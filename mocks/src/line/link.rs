@@ -136,6 +136,12 @@ impl Link {
         self.conn.buffered_line(max).map(Ok)
     }
 
+    /// [`Conn::each_buffered_line`], unless the server is stopping (then the next read says
+    /// so).
+    pub(crate) fn each_ready_line(&mut self, max: usize, each: impl FnMut(&[u8]) -> bool) -> bool {
+        !*self.stop.borrow() && self.conn.each_buffered_line(max, each)
+    }
+
     /// [`Link::read_line`] with a deadline (IMAP IDLE keeps one across many wake-ups).
     pub(crate) async fn read_line_by(
         &mut self,

@@ -598,10 +598,7 @@ impl LineEnds {
                     i += 1;
                 }
                 _ => {
-                    let run = data[i..]
-                        .iter()
-                        .position(|&c| c == b'\r' || c == b'\n')
-                        .unwrap_or(data.len() - i);
+                    let run = memchr::memchr2(b'\r', b'\n', &data[i..]).unwrap_or(data.len() - i);
                     each(Piece::Run(&data[i..i + run]));
                     i += run;
                 }

@@ -74,7 +74,7 @@ impl DataParser {
             return Fed::End;
         }
         let body_len = line.len() - if crlf { 2 } else { 1 };
-        if !crlf || line[..body_len].contains(&b'\r') {
+        if !crlf || memchr::memchr(b'\r', &line[..body_len]).is_some() {
             self.bare = true;
         }
         if line.len() > TEXT_LINE_MAX {

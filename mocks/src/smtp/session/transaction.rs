@@ -162,6 +162,13 @@ impl Session {
         ));
         let mut parser = DataParser::new(self.shared.config.max_message_octets);
         loop {
+            // The lines already here, without a copy each; then one read (which waits).
+            if self
+                .link
+                .each_ready_line(TEXT_LINE_MAX, |line| parser.feed(line) == Fed::End)
+            {
+                break;
+            }
             match self.read_line(TEXT_LINE_MAX).await {
                 Ok(Line::Full(line)) => {
                     if parser.feed(&line) == Fed::End {
