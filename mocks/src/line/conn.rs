@@ -128,15 +128,12 @@ impl Conn {
     /// without awaiting: what [`Conn::read_line`] would return first. `None` when that path
     /// must run: no whole line buffered, a line over `max`, or output backlogged.
     pub(crate) fn buffered_line(&mut self, max: usize) -> Option<Line> {
-        if self.backlogged() {
-            return None;
-        }
-        let avail = &self.buf[self.start..];
-        let window = &avail[..avail.len().min(max.max(1))];
-        let i = memchr::memchr(b'\n', window)?;
-        let line = avail[..=i].to_vec();
-        self.start += i + 1;
-        Some(Line::Full(line))
+        let mut taken = None;
+        self.each_buffered_line(max, |line| {
+            taken = Some(Line::Full(line.to_vec()));
+            true
+        });
+        taken
     }
 
     /// Hands each whole line already buffered (at most `max` octets, LF included) to `each`,
@@ -331,6 +328,43 @@ mod tests {
         assert_eq!(
             c.read_line(10).await.unwrap(),
             Some(Line::Full(b"x\r\n".to_vec()))
+        );
+        assert_eq!(c.read_line(10).await.unwrap(), None);
+    }
+
+    /// Buffered lines are handed out borrowed until the taker is done; a line over `max`, or
+    /// one not yet whole, is left for `read_line`, which reads it as before.
+    #[tokio::test]
+    async fn buffered_lines_are_handed_out_until_the_taker_is_done() {
+        let mut c = conn_with(b"one\r\ntwo\r\n.\r\nafter\r\n0123456789\r\ntail").await;
+        assert_eq!(
+            c.read_line(10).await.unwrap(),
+            Some(Line::Full(b"one\r\n".to_vec()))
+        );
+        let mut seen = Vec::new();
+        let done = c.each_buffered_line(10, |line| {
+            seen.push(line.to_vec());
+            line == b".\r\n"
+        });
+        assert!(done);
+        assert_eq!(seen, [b"two\r\n".to_vec(), b".\r\n".to_vec()]);
+        seen.clear();
+        assert!(!c.each_buffered_line(10, |line| {
+            seen.push(line.to_vec());
+            false
+        }));
+        assert_eq!(
+            seen,
+            [b"after\r\n".to_vec()],
+            "stops before the overlong line"
+        );
+        assert!(matches!(
+            c.read_line(10).await.unwrap(),
+            Some(Line::TooLong { crlf: true, .. })
+        ));
+        assert!(
+            !c.each_buffered_line(10, |_| true),
+            "a partial line is not handed out"
         );
         assert_eq!(c.read_line(10).await.unwrap(), None);
     }

@@ -99,35 +99,26 @@ impl JwsVerifier for RingEcdsa {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use josekit::jws::alg::ecdsa::{EcdsaJwsAlgorithm, EcdsaJwsSigner};
     use josekit::jws::{ES256, ES384, JwsSigner};
+
+    /// A fresh key pair of `algorithm`: its public JWK, a signer and josekit's verifier.
+    fn keys(algorithm: EcdsaJwsAlgorithm) -> (josekit::jwk::Jwk, EcdsaJwsSigner, EcdsaJwsVerifier) {
+        let pair = algorithm.generate_key_pair().unwrap();
+        let signer = algorithm
+            .signer_from_jwk(&pair.to_jwk_private_key())
+            .unwrap();
+        let verifier = algorithm
+            .verifier_from_jwk(&pair.to_jwk_public_key())
+            .unwrap();
+        (pair.to_jwk_public_key(), signer, verifier)
+    }
 
     /// ring and josekit agree on good signatures, and on every kind of bad one.
     #[test]
     fn accepts_and_refuses_what_josekit_does() {
-        for (alg, pair, signer, verifier) in [
-            {
-                let pair = ES256.generate_key_pair().unwrap();
-                let signer = ES256.signer_from_jwk(&pair.to_jwk_private_key()).unwrap();
-                let verifier = ES256.verifier_from_jwk(&pair.to_jwk_public_key()).unwrap();
-                (
-                    "ES256",
-                    pair.to_jwk_public_key(),
-                    Box::new(signer) as Box<dyn JwsSigner>,
-                    verifier,
-                )
-            },
-            {
-                let pair = ES384.generate_key_pair().unwrap();
-                let signer = ES384.signer_from_jwk(&pair.to_jwk_private_key()).unwrap();
-                let verifier = ES384.verifier_from_jwk(&pair.to_jwk_public_key()).unwrap();
-                (
-                    "ES384",
-                    pair.to_jwk_public_key(),
-                    Box::new(signer) as Box<dyn JwsSigner>,
-                    verifier,
-                )
-            },
-        ] {
+        for (alg, algorithm) in [("ES256", ES256), ("ES384", ES384)] {
+            let (pair, signer, verifier) = keys(algorithm);
             let public: Map<String, Value> = pair.as_ref().clone();
             let ring = RingEcdsa::new(alg, verifier.clone(), &public).expect(alg);
             assert_eq!(ring.algorithm().name(), alg);
