@@ -29,7 +29,7 @@
 //! of stalled connections therefore delays a new client by at most that bound; it never locks
 //! it out.
 //!
-//! Accepted connections are served on the process's connection thread ([`threads`]): one
+//! Accepted connections are served on the process's connection thread (`https/threads.rs`): one
 //! single-threaded runtime, with all their tasks.
 
 use std::net::SocketAddr;
