@@ -8,7 +8,10 @@
 //!
 //! Nothing here touches the process: no crypto provider is installed (every TLS
 //! configuration names ring itself), no environment variable is read, and the root file is
-//! removed when the world is dropped.
+//! removed when the world is dropped. The one thing a process shares is the thread its HTTP
+//! connections are served on (`acmeproof-http`, started by the first connection and kept until
+//! the process ends; see [`crate::https`]): a world's accept loops run where it was started,
+//! the connections they accept run there, and stopping the world ends both.
 
 mod issued;
 mod responders;
