@@ -264,25 +264,8 @@ impl Server {
                 let _slot = slot;
                 connection.serve(tcp).await;
             };
-            // On the connection thread (see `threads`), the stream moved to that thread's
-            // reactor; with no such thread, here.
             match connection_runtime() {
-                Some(runtime) => match tcp.into_std() {
-                    Ok(tcp) => {
-                        connections.spawn_on(
-                            async move {
-                                match TcpStream::from_std(tcp) {
-                                    Ok(tcp) => serve(tcp).await,
-                                    Err(error) => {
-                                        tracing::debug!(%peer, %error, "connection not handed over");
-                                    }
-                                }
-                            },
-                            runtime,
-                        );
-                    }
-                    Err(error) => tracing::debug!(%peer, %error, "connection not handed over"),
-                },
+                Some(runtime) => hand_over(&mut connections, runtime, tcp, peer, serve),
                 None => {
                     connections.spawn(serve(tcp));
                 }
@@ -298,6 +281,33 @@ impl Server {
             connections.abort_all();
         }
     }
+}
+
+/// Serves `tcp` on the connection thread's `runtime` (see `threads`), the stream moved to that
+/// runtime's reactor; a stream that cannot move is dropped.
+fn hand_over<F, Fut>(
+    connections: &mut JoinSet<()>,
+    runtime: &tokio::runtime::Handle,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    serve: F,
+) where
+    F: FnOnce(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let tcp = match tcp.into_std() {
+        Ok(tcp) => tcp,
+        Err(error) => return tracing::debug!(%peer, %error, "connection not handed over"),
+    };
+    connections.spawn_on(
+        async move {
+            match TcpStream::from_std(tcp) {
+                Ok(tcp) => serve(tcp).await,
+                Err(error) => tracing::debug!(%peer, %error, "connection not handed over"),
+            }
+        },
+        runtime,
+    );
 }
 
 struct Connection {

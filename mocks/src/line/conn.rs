@@ -148,18 +148,21 @@ impl Conn {
         if self.backlogged() {
             return false;
         }
-        loop {
-            let avail = &self.buf[self.start..];
-            let window = &avail[..avail.len().min(max.max(1))];
-            let Some(i) = memchr::memchr(b'\n', window) else {
-                return false;
-            };
-            let done = each(&avail[..=i]);
-            self.start += i + 1;
+        while let Some(len) = self.whole_line_len(max) {
+            let done = each(&self.buf[self.start..self.start + len]);
+            self.start += len;
             if done {
                 return true;
             }
         }
+        false
+    }
+
+    /// The length (LF included) of the whole line at the front of the buffer, when one of at
+    /// most `max` octets is there.
+    fn whole_line_len(&self, max: usize) -> Option<usize> {
+        let avail = &self.buf[self.start..];
+        memchr::memchr(b'\n', &avail[..avail.len().min(max.max(1))]).map(|i| i + 1)
     }
 
     /// Reads one LF-terminated line of at most `max` octets (LF included). `Ok(None)` at end
@@ -191,12 +194,12 @@ impl Conn {
                     self.start = self.buf.len();
                 }
                 None => {
-                    let window = &avail[..avail.len().min(max)];
-                    if let Some(i) = memchr::memchr(b'\n', window) {
-                        let line = avail[..=i].to_vec();
-                        self.start += i + 1;
+                    if let Some(len) = self.whole_line_len(max) {
+                        let line = self.buf[self.start..self.start + len].to_vec();
+                        self.start += len;
                         return Ok(Some(Line::Full(line)));
                     }
+                    let window = &avail[..avail.len().min(max)];
                     if avail.len() >= max {
                         // Drop only the window: the line's end may already be buffered.
                         discarding = Some(window.last() == Some(&b'\r'));

@@ -275,3 +275,46 @@ impl Link {
         let _ = tokio::time::timeout(self.idle, self.conn.close()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+    use crate::clock::Clock;
+
+    /// A plain link over a stream that already carries `input`, and its stop switch.
+    async fn link_with(input: &[u8]) -> (Link, watch::Sender<bool>) {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        theirs.write_all(input).await.unwrap();
+        let (stop_tx, stop) = watch::channel(false);
+        let transcript = Arc::new(Transcript::new(16, Clock::system()));
+        let opening = Opening::new(&transcript, None, false, Duration::from_secs(5));
+        drop(theirs);
+        (
+            Link::open(Box::new(ours), 1, stop, opening).await.unwrap(),
+            stop_tx,
+        )
+    }
+
+    /// Buffered lines are handed out while the server runs, and none once it is stopping:
+    /// the next read reports the shutdown instead.
+    #[tokio::test]
+    async fn ready_lines_stop_with_the_server() {
+        let idle = Duration::from_secs(5);
+        let (mut link, _running) = link_with(b"first\r\nsecond\r\nthird\r\n").await;
+        assert!(matches!(link.read_line(64, idle).await, Ok(Line::Full(_))));
+        let mut seen = 0;
+        assert!(!link.each_ready_line(64, |_| {
+            seen += 1;
+            false
+        }));
+        assert_eq!(seen, 2, "both buffered lines handed out");
+
+        let (mut link, stop) = link_with(b"first\r\nsecond\r\n").await;
+        assert!(matches!(link.read_line(64, idle).await, Ok(Line::Full(_))));
+        stop.send_replace(true);
+        assert!(!link.each_ready_line(64, |_| panic!("a line handed out while stopping")));
+        assert!(matches!(link.read_line(64, idle).await, Err(End::Shutdown)));
+    }
+}
