@@ -13,9 +13,10 @@
 //!   at least 2048"). rsa-sha1 is not offered (RFC 8301 §3.1: "MUST NOT be used").
 //! - Determinism: an Ed25519 key is 32 octets drawn from the seeded stream (RFC 8032 §5.1.5),
 //!   so a seed replays the same key. openssl cannot generate RSA from a caller-given stream, so
-//!   RSA keys are fresh on every run: the records and signatures differ between runs, the
-//!   verdicts do not. Within one process, an RSA key is made once per algorithm, domain,
-//!   selector and size and shared by every world asking for it again (`rsa_keys`).
+//!   an RSA key is one per algorithm, domain, selector and size in a process, shared by every
+//!   world asking for it again (`rsa_keys`): the first 2048-bit names take test keys committed
+//!   to this repository, in the order they are first asked for, and later ones are generated.
+//!   The records and signatures may differ between runs; the verdicts do not.
 //! - Time: mail-auth stamps `t=` from the system clock when signing and checks `x=` against it
 //!   when verifying; the world clock does not reach it.
 //! - Verdicts: mail-auth reports a body-hash mismatch as `Neutral` (not `Fail`), so a check
