@@ -105,7 +105,7 @@ pub mod mangle;
 pub mod pop3;
 #[cfg(feature = "mail")]
 pub mod relay;
-#[cfg(feature = "mail")]
+#[cfg(any(feature = "mail", feature = "ca"))]
 mod rsa_keys;
 pub mod seed;
 #[cfg(feature = "mail")]

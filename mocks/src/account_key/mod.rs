@@ -1,7 +1,8 @@
 //! The client-side account key and request signer, used by acmeproof's own ACME client, the
 //! tests and the benchmark.
 //!
-//! Keys are openssl `PKey`s held as PKCS#8; signing is josekit's (no home-made JWS). EC and
+//! Keys are openssl `PKey`s held as PKCS#8; signing is josekit's (no home-made JWS), with the
+//! ES256 and ES384 signature itself made by ring (`ring_signer`). EC and
 //! Ed25519 keys can be derived from a [`SeededRng`] so a world replays with the same account
 //! keys; RSA keys come from openssl's generator and are **not** reproducible from a seed.
 //!
@@ -20,6 +21,8 @@ use openssl::rsa::Rsa;
 use serde_json::{Map, Value, json};
 
 use crate::seed::SeededRng;
+
+mod ring_signer;
 
 /// Why a key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +143,18 @@ impl AccountKey {
         Self::from_pkey(&pkey)
     }
 
+    /// An RSA-2048 key (RS256) shared by every caller naming `name` in this process. The first
+    /// names of a process take test keys committed to this repository, so nothing is generated
+    /// (see `rsa_keys`). For a key whose reuse no peer can tell apart from a fresh one, such as
+    /// a certificate key; never an account key an outside CA keeps: across runs it would find
+    /// the account an earlier run made with the same committed key.
+    pub fn shared_rsa(name: &str) -> Result<AccountKey, KeyError> {
+        Self::from_pkey(&crate::rsa_keys::shared(
+            2048,
+            &format!("account-key {name}"),
+        )?)
+    }
+
     /// Reads a PEM private key: PKCS#8, SEC 1 (`EC PRIVATE KEY`) or PKCS#1 (`RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<AccountKey, KeyError> {
         Self::from_pkey(&PKey::private_key_from_pem(pem.as_bytes())?)
@@ -165,9 +180,20 @@ impl AccountKey {
         let pkcs8 = pkey.private_key_to_pkcs8()?;
         // Signers from DER carry no key id, so josekit adds no `kid`.
         // josekit refuses RSA keys under 2048 bits here.
+        // ES256 and ES384 sign through ring (`ring_signer`: OpenSSL's per-signature set-up
+        // cost more than the signature); josekit reads the key first either way, so what is
+        // accepted does not change.
         let signer: Box<dyn JwsSigner> = match alg {
-            KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
-            KeyAlg::Es384 => Box::new(ES384.signer_from_der(&pkcs8)?),
+            KeyAlg::Es256 | KeyAlg::Es384 => {
+                let josekit: Box<dyn JwsSigner> = match alg {
+                    KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
+                    _ => Box::new(ES384.signer_from_der(&pkcs8)?),
+                };
+                match ring_signer::RingEcdsaSigner::new(alg.name(), &pkcs8) {
+                    Some(ring) => Box::new(ring),
+                    None => josekit,
+                }
+            }
             KeyAlg::Es512 => Box::new(ES512.signer_from_der(&pkcs8)?),
             KeyAlg::Rs256 => Box::new(RS256.signer_from_der(&pkcs8)?),
             KeyAlg::EdDsa => Box::new(EdDSA.signer_from_der(&pkcs8)?),
@@ -399,6 +425,24 @@ fn public_jwk_of(pkey: &PKey<Private>) -> Result<Value, KeyError> {
 mod tests {
     use super::*;
     use crate::seed::Seed;
+
+    #[test]
+    fn seeded_ec_keys_sign_through_ring() {
+        for (alg, through_ring) in [
+            (KeyAlg::Es256, true),
+            (KeyAlg::Es384, true),
+            (KeyAlg::Es512, false),
+            (KeyAlg::EdDsa, false),
+        ] {
+            let key = AccountKey::generate(alg, &Seed(3).stream("k")).unwrap();
+            let signer = format!("{:?}", key.signer);
+            assert_eq!(
+                signer.starts_with("RingEcdsaSigner"),
+                through_ring,
+                "{alg:?}: {signer}"
+            );
+        }
+    }
 
     #[test]
     fn seeded_keys_are_deterministic() {
