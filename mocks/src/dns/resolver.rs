@@ -7,7 +7,7 @@ use hickory_net::{DnsError as NetDnsError, NetError};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use serde::Serialize;
 
@@ -116,6 +116,9 @@ impl WorldResolver {
         // Our server is authoritative and not recursive; RD is harmless but misleading.
         opts.recursion_desired = false;
         opts.ndots = 0;
+        // World names resolve in the world's DNS only: an entry in the machine's hosts file
+        // must not win over a world record (nor be read from disk for every new resolver).
+        opts.use_hosts_file = ResolveHosts::Never;
         // The world's DNS speaks UDP and TCP only. Without a TLS configuration of its own the
         // builder makes one for DNS over TLS, loading the system's CA certificates from disk
         // (rustls-platform-verifier): a fifth of a whole scenario run's CPU, for nothing.

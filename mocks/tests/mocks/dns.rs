@@ -104,6 +104,32 @@ async fn tcp_raw(addr: SocketAddr, bytes: &[u8]) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// A world resolver answers from the world's DNS alone: the names of the machine's hosts file
+/// (its host name, usually) are in no world zone, so it finds none of them. Otherwise a hosts
+/// entry for a world name would silently win over the world's records. `localhost` is left
+/// out: hickory answers it itself, as RFC 6761 §6.3 asks of resolver libraries.
+#[tokio::test]
+async fn the_resolver_never_reads_the_hosts_file() {
+    let s = server().await;
+    let r = resolver(&s);
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let names: Vec<&str> = hosts
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .filter(|n| !n.eq_ignore_ascii_case("localhost") && !n.ends_with(".localhost"))
+        .collect();
+    for name in &names {
+        let answer = r.ips(name).await;
+        assert!(
+            answer.is_err(),
+            "{name} came from the hosts file: {answer:?}"
+        );
+    }
+    // The same resolver still answers world names.
+    assert!(r.ips("www.example.test").await.is_ok());
+}
+
 #[tokio::test]
 async fn resolver_reads_every_record_type() {
     let s = server().await;
