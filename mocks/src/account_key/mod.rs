@@ -427,6 +427,17 @@ mod tests {
     use crate::seed::Seed;
 
     #[test]
+    fn shared_rsa_keys_are_one_per_name() {
+        let a = AccountKey::shared_rsa("account_key test a").unwrap();
+        let again = AccountKey::shared_rsa("account_key test a").unwrap();
+        let b = AccountKey::shared_rsa("account_key test b").unwrap();
+        assert_eq!(a.key_alg(), KeyAlg::Rs256);
+        assert_eq!(a.public_jwk(), again.public_jwk());
+        assert_ne!(a.public_jwk(), b.public_jwk());
+        assert!(a.sign(Map::new(), None).is_ok());
+    }
+
+    #[test]
     fn seeded_ec_keys_sign_through_ring() {
         for (alg, through_ring) in [
             (KeyAlg::Es256, true),
