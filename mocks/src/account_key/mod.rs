@@ -145,9 +145,9 @@ impl AccountKey {
 
     /// An RSA-2048 key (RS256) shared by every caller naming `name` in this process. The first
     /// names of a process take test keys committed to this repository, so nothing is generated
-    /// (see `rsa_keys`). For a key whose reuse no peer can tell apart from a fresh one, such as
-    /// a certificate key; never an account key an outside CA keeps: across runs it would find
-    /// the account an earlier run made with the same committed key.
+    /// (see `rsa_keys`). For a key whose reuse changes nothing a peer does, such as a
+    /// certificate key; never an account key an outside CA keeps: across runs it would find the
+    /// account an earlier run made with the same committed key.
     pub fn shared_rsa(name: &str) -> Result<AccountKey, KeyError> {
         Self::from_pkey(&crate::rsa_keys::shared(
             2048,
