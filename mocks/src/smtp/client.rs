@@ -109,6 +109,8 @@ pub struct SmtpClient {
     greeting: Reply,
     extensions: Vec<String>,
     tls: bool,
+    /// Whether the last [`SmtpClient::send_parts`] got as far as sending message data.
+    data_sent: bool,
 }
 
 impl std::fmt::Debug for SmtpClient {
@@ -149,6 +151,7 @@ impl SmtpClient {
             greeting: Reply::ok(""),
             extensions: Vec::new(),
             tls: is_tls,
+            data_sent: false,
         };
         let greeting = client.read_reply().await?;
         if greeting.code != 220 {
@@ -265,6 +268,7 @@ impl SmtpClient {
                 ),
             });
         }
+        self.data_sent = false;
         let eight_bit = envelope.body_8bit || parts.iter().any(|p| !p.is_ascii());
         let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);
         if needs_utf8 {
@@ -326,6 +330,9 @@ impl SmtpClient {
             None => self.command("DATA").await?,
         };
         if data_reply.code != 354 {
+            // The server still holds MAIL and RCPT (a refused DATA ends nothing, RFC 5321
+            // §4.1.1.4): cleared, so the session can carry the next transaction.
+            let _ = self.command("RSET").await;
             return Err(ClientError::Rejected {
                 stage: Stage::Data,
                 reply: data_reply,
@@ -335,6 +342,7 @@ impl SmtpClient {
         // never holds a second copy of a large message.
         let mut stuffer = Stuffer::default();
         let mut chunk = Vec::with_capacity(SEND_CHUNK + SEND_CHUNK / 8);
+        self.data_sent = true;
         for part in parts {
             for piece in part.chunks(SEND_CHUNK) {
                 chunk.clear();
@@ -374,6 +382,13 @@ impl SmtpClient {
                 }
             })
             .collect())
+    }
+
+    /// Whether the last [`SmtpClient::send_parts`] sent any of the message (after the server's
+    /// 354). Until then a failure leaves nothing delivered: the server has no message data to
+    /// act on (RFC 5321 §4.1.1.4), so the whole transaction may be sent again elsewhere.
+    pub fn sent_message_data(&self) -> bool {
+        self.data_sent
     }
 
     /// QUIT, and closes.

@@ -1,7 +1,8 @@
 //! `relay::pool`: the MX's persistent LMTP sessions. Reuse shows in LMTP's transcript (one
-//! connection, one LHLO, an RSET per later transaction); a session the server closed while
-//! idle is replaced without losing or doubling the message; a session broken mid-transfer is
-//! reported for the sender to retry, and the retry delivers exactly once.
+//! connection, one LHLO, no RSET between transactions); a refused DATA leaves the session
+//! usable; a session the server closed while idle is replaced without losing or doubling the
+//! message; a session broken mid-transfer is reported for the sender to retry, and the retry
+//! delivers exactly once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,7 +70,7 @@ fn client_lines(server: &SmtpServer, verb: &str) -> Vec<u64> {
 }
 
 #[tokio::test]
-async fn transactions_share_one_session_with_an_rset_between() {
+async fn transactions_share_one_session_without_an_rset_between() {
     let (server, store) = lmtp(Duration::from_secs(30)).await;
     let pool = SessionPool::new("lmtp", server.addr(), "mx.example.test", true);
     for n in 0..3 {
@@ -82,11 +83,8 @@ async fn transactions_share_one_session_with_an_rset_between() {
     }
     assert_eq!(pool.opened(), 1, "one connection for three messages");
     assert_eq!(client_lines(&server, "LHLO"), vec![1]);
-    assert_eq!(
-        client_lines(&server, "RSET"),
-        vec![1, 1],
-        "RSET before reuse"
-    );
+    // A completed transaction leaves the server with none open (RFC 5321 §4.1.1.4).
+    assert_eq!(client_lines(&server, "RSET"), Vec::<u64>::new(), "no RSET");
     assert_eq!(client_lines(&server, "MAIL FROM").len(), 3);
     assert_eq!(
         subjects(&store),
@@ -128,6 +126,77 @@ async fn a_session_closed_while_idle_is_replaced_and_the_message_delivered_once(
     assert_eq!(subjects(&store), vec!["message 0", "message 1"]);
     pool.close().await;
     server.shutdown().await;
+}
+
+/// An LMTP peer that refuses the first DATA (554) and, like any server, refuses a MAIL while a
+/// transaction is open (503) until RSET. Counts completed deliveries.
+async fn refusing_lmtp() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&delivered);
+    tokio::spawn(async move {
+        let mut refused_once = false;
+        while let Ok((socket, _)) = listener.accept().await {
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let _ = write.write_all(b"220 lmtp.example.test LMTP\r\n").await;
+            let (mut open, mut in_data) = (false, false);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let reply: &[u8] = if in_data {
+                    if line != "." {
+                        continue;
+                    }
+                    (in_data, open) = (false, false);
+                    count.fetch_add(1, Ordering::SeqCst);
+                    b"250 2.0.0 delivered\r\n"
+                } else if line.starts_with("LHLO") {
+                    b"250-lmtp.example.test\r\n250 PIPELINING\r\n"
+                } else if line.starts_with("MAIL") && open {
+                    b"503 5.5.1 nested MAIL\r\n"
+                } else if line.starts_with("MAIL") {
+                    open = true;
+                    b"250 ok\r\n"
+                } else if line == "RSET" {
+                    open = false;
+                    b"250 reset\r\n"
+                } else if line == "DATA" && !refused_once {
+                    refused_once = true;
+                    b"554 5.3.4 not now\r\n"
+                } else if line == "DATA" {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                } else {
+                    b"250 ok\r\n"
+                };
+                if write.write_all(reply).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (addr, delivered)
+}
+
+#[tokio::test]
+async fn a_refused_data_leaves_the_session_ready_for_the_next_transaction() {
+    use std::sync::atomic::Ordering;
+    let (addr, delivered) = refusing_lmtp().await;
+    let pool = SessionPool::new("lmtp", addr, "mx.example.test", true);
+    let refused = pool.send_parts(&envelope(), &[&message(0)]).await;
+    assert!(
+        matches!(&refused, Err(SendError::Rejected { reply, .. }) if reply.code == 554),
+        "{refused:?}"
+    );
+    assert_eq!(pool.idle(), 1, "a refusal keeps the session");
+    let replies = pool
+        .send_parts(&envelope(), &[&message(1)])
+        .await
+        .expect("the same session carries the next message");
+    assert!(replies.iter().all(|r| r.is_positive()), "{replies:?}");
+    assert_eq!(pool.opened(), 1);
+    assert_eq!(delivered.load(Ordering::SeqCst), 1);
 }
 
 /// An LMTP peer whose first session dies in the middle of the message; later sessions
