@@ -255,6 +255,7 @@ impl SmtpClient {
         envelope: &Envelope,
         parts: &[&[u8]],
     ) -> Result<Vec<Reply>, ClientError> {
+        self.data_sent = false;
         let needs_utf8 = envelope.smtputf8
             || !envelope.mail_from.is_ascii()
             || envelope.rcpt_to.iter().any(|r| !r.is_ascii());
@@ -268,7 +269,6 @@ impl SmtpClient {
                 ),
             });
         }
-        self.data_sent = false;
         let eight_bit = envelope.body_8bit || parts.iter().any(|p| !p.is_ascii());
         let mut mail = format!("MAIL FROM:<{}>", envelope.mail_from);
         if needs_utf8 {
@@ -330,8 +330,8 @@ impl SmtpClient {
             None => self.command("DATA").await?,
         };
         if data_reply.code != 354 {
-            // The server still holds MAIL and RCPT (a refused DATA ends nothing, RFC 5321
-            // §4.1.1.4): cleared, so the session can carry the next transaction.
+            // Whatever the server kept of this MAIL and RCPT is cleared (RSET, RFC 5321
+            // §4.1.1.5), so the session can carry the next transaction.
             let _ = self.command("RSET").await;
             return Err(ClientError::Rejected {
                 stage: Stage::Data,
