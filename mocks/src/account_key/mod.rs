@@ -180,24 +180,19 @@ impl AccountKey {
         let pkcs8 = pkey.private_key_to_pkcs8()?;
         // Signers from DER carry no key id, so josekit adds no `kid`.
         // josekit refuses RSA keys under 2048 bits here.
-        // ES256 and ES384 sign through ring (`ring_signer`: OpenSSL's per-signature set-up
-        // cost more than the signature); josekit reads the key first either way, so what is
-        // accepted does not change.
-        let signer: Box<dyn JwsSigner> = match alg {
-            KeyAlg::Es256 | KeyAlg::Es384 => {
-                let josekit: Box<dyn JwsSigner> = match alg {
-                    KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
-                    _ => Box::new(ES384.signer_from_der(&pkcs8)?),
-                };
-                match ring_signer::RingEcdsaSigner::new(alg.name(), &pkcs8) {
-                    Some(ring) => Box::new(ring),
-                    None => josekit,
-                }
-            }
+        let mut signer: Box<dyn JwsSigner> = match alg {
+            KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
+            KeyAlg::Es384 => Box::new(ES384.signer_from_der(&pkcs8)?),
             KeyAlg::Es512 => Box::new(ES512.signer_from_der(&pkcs8)?),
             KeyAlg::Rs256 => Box::new(RS256.signer_from_der(&pkcs8)?),
             KeyAlg::EdDsa => Box::new(EdDSA.signer_from_der(&pkcs8)?),
         };
+        // ES256 and ES384 sign through ring (`ring_signer`: OpenSSL's per-signature set-up
+        // cost more than the signature); josekit read the key above either way, so what is
+        // accepted does not change.
+        if let Some(ring) = ring_signer::RingEcdsaSigner::new(alg.name(), &pkcs8) {
+            signer = Box::new(ring);
+        }
         let public_jwk = public_jwk_of(pkey)?;
         Ok(AccountKey {
             alg,

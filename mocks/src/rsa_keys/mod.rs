@@ -68,6 +68,7 @@ impl Keys {
             let mut names = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             let key = (bits, name.to_owned());
             match names.by_name.get(&key) {
+                // Filled by the name's first caller; generated here only if that one failed.
                 Some(slot) => (Arc::clone(slot), Source::Generated),
                 None if names.by_name.len() >= MAX_NAMES => return fresh(bits),
                 None => {

@@ -128,23 +128,37 @@ async fn a_session_closed_while_idle_is_replaced_and_the_message_delivered_once(
     server.shutdown().await;
 }
 
-/// An LMTP peer that refuses the first DATA (554) and, like any server, refuses a MAIL while a
-/// transaction is open (503) until RSET. Counts completed deliveries.
-async fn refusing_lmtp() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+/// What a [`fake_lmtp`] does with the first DATA it is sent; every later one is delivered.
+#[derive(Clone, Copy, PartialEq)]
+enum FirstData {
+    /// Refused with 554.
+    Refused,
+    /// Accepted with 354, then the session dies in the middle of the message.
+    DiesMidMessage,
+}
+
+/// An LMTP peer that offers PIPELINING, treats the first DATA as `first` says and, like any
+/// server, refuses a MAIL while a transaction is open (503) until RSET or the end of the
+/// message. Counts completed deliveries.
+async fn fake_lmtp(first: FirstData) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let delivered = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&delivered);
     tokio::spawn(async move {
-        let mut refused_once = false;
+        let mut first_data_seen = false;
         while let Ok((socket, _)) = listener.accept().await {
             let (read, mut write) = socket.into_split();
             let mut lines = BufReader::new(read).lines();
             let _ = write.write_all(b"220 lmtp.example.test LMTP\r\n").await;
-            let (mut open, mut in_data) = (false, false);
+            let (mut open, mut in_data, mut dies) = (false, false, false);
             while let Ok(Some(line)) = lines.next_line().await {
                 let reply: &[u8] = if in_data {
+                    if dies {
+                        // Killed mid-stream: the message never completes.
+                        break;
+                    }
                     if line != "." {
                         continue;
                     }
@@ -161,12 +175,17 @@ async fn refusing_lmtp() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
                 } else if line == "RSET" {
                     open = false;
                     b"250 reset\r\n"
-                } else if line == "DATA" && !refused_once {
-                    refused_once = true;
+                } else if line == "DATA" && !first_data_seen && first == FirstData::Refused {
+                    first_data_seen = true;
                     b"554 5.3.4 not now\r\n"
                 } else if line == "DATA" {
+                    dies = !first_data_seen && first == FirstData::DiesMidMessage;
+                    first_data_seen = true;
                     in_data = true;
                     b"354 go ahead\r\n"
+                } else if line == "QUIT" {
+                    let _ = write.write_all(b"221 bye\r\n").await;
+                    break;
                 } else {
                     b"250 ok\r\n"
                 };
@@ -182,7 +201,7 @@ async fn refusing_lmtp() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
 #[tokio::test]
 async fn a_refused_data_leaves_the_session_ready_for_the_next_transaction() {
     use std::sync::atomic::Ordering;
-    let (addr, delivered) = refusing_lmtp().await;
+    let (addr, delivered) = fake_lmtp(FirstData::Refused).await;
     let pool = SessionPool::new("lmtp", addr, "mx.example.test", true);
     let refused = pool.send_parts(&envelope(), &[&message(0)]).await;
     assert!(
@@ -199,62 +218,10 @@ async fn a_refused_data_leaves_the_session_ready_for_the_next_transaction() {
     assert_eq!(delivered.load(Ordering::SeqCst), 1);
 }
 
-/// An LMTP peer whose first session dies in the middle of the message; later sessions
-/// deliver. Counts completed deliveries.
-async fn dying_lmtp() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let delivered = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&delivered);
-    tokio::spawn(async move {
-        let mut session = 0;
-        while let Ok((socket, _)) = listener.accept().await {
-            session += 1;
-            let die = session == 1;
-            let count = Arc::clone(&count);
-            tokio::spawn(async move {
-                let (read, mut write) = socket.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 lmtp.example.test LMTP\r\n").await;
-                let mut in_data = false;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let reply: &[u8] = if in_data {
-                        if die {
-                            // Killed mid-stream: the message never completes.
-                            return;
-                        }
-                        if line != "." {
-                            continue;
-                        }
-                        in_data = false;
-                        count.fetch_add(1, Ordering::SeqCst);
-                        b"250 2.0.0 delivered\r\n"
-                    } else if line.starts_with("LHLO") {
-                        b"250 lmtp.example.test\r\n"
-                    } else if line == "DATA" {
-                        in_data = true;
-                        b"354 go ahead\r\n"
-                    } else if line == "QUIT" {
-                        let _ = write.write_all(b"221 bye\r\n").await;
-                        return;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, delivered)
-}
-
 #[tokio::test]
 async fn a_session_killed_mid_message_is_a_transient_failure_and_the_retry_delivers_once() {
     use std::sync::atomic::Ordering;
-    let (addr, delivered) = dying_lmtp().await;
+    let (addr, delivered) = fake_lmtp(FirstData::DiesMidMessage).await;
     let pool = SessionPool::new("lmtp", addr, "mx.example.test", true);
     let data = message(0);
     // Not retried inside the pool: the server may hold the message. The MX answers 4xx and
