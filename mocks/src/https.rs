@@ -30,7 +30,8 @@
 //! it out.
 //!
 //! Accepted connections are served on the process's connection thread (`https/threads.rs`): one
-//! single-threaded runtime, with all their tasks.
+//! single-threaded runtime, with all their tasks; or, on a thread that asked for it
+//! ([`serve_connections_on_this_thread`]), on the accepting thread's own single-threaded runtime.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -54,6 +55,7 @@ use tokio_rustls::TlsAcceptor;
 mod threads;
 
 use threads::connection_runtime;
+pub use threads::serve_connections_on_this_thread;
 
 /// How long a client may take to finish the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -332,11 +332,11 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         .build()
         .map_err(|e| CliError::Input(format!("cannot start the runtime: {e}")))?;
     let started = Instant::now();
-    run_batch(&runtime, reference_batch, workers, &mut cells)?;
+    run_batch(reference_batch, workers, &mut cells)?;
     for batch in client_batches {
         // One at a time: an external client's work folder is named after the scenario, and
         // the same scenario runs in every column.
-        run_batch(&runtime, batch, 1, &mut cells)?;
+        run_batch(batch, 1, &mut cells)?;
     }
     for (name, rows_jobs) in server_names.iter().zip(server_jobs) {
         if rows_jobs.iter().all(Vec::is_empty) {
@@ -348,7 +348,6 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         for (row_at, jobs) in rows_jobs.into_iter().enumerate() {
             // A server under test shares one world: one scenario at a time.
             result = run_jobs(
-                &runtime,
                 &sut,
                 jobs,
                 super::run::SeedChoice::Salted(row_at as u64 + 1),
@@ -409,14 +408,8 @@ pub fn matrix(args: &MatrixArgs, out: &mut dyn Write) -> Result<u8, CliError> {
 }
 
 /// Runs one batch and files each run in its cell.
-fn run_batch(
-    runtime: &tokio::runtime::Runtime,
-    batch: Batch,
-    workers: usize,
-    cells: &mut [MatrixCell],
-) -> Result<(), CliError> {
+fn run_batch(batch: Batch, workers: usize, cells: &mut [MatrixCell]) -> Result<(), CliError> {
     run_jobs(
-        runtime,
         &batch.sut,
         batch.jobs,
         super::run::SeedChoice::Own,
@@ -425,9 +418,9 @@ fn run_batch(
     )
 }
 
-/// Runs `jobs` against `sut` and files each run in its cell.
+/// Runs `jobs` against `sut` and files each run in its cell. The caller's runtime stays up
+/// meanwhile: an external server's target runs its tasks on it.
 fn run_jobs(
-    runtime: &tokio::runtime::Runtime,
     sut: &Sut,
     jobs: Vec<(usize, LoadedScenario)>,
     seed: super::run::SeedChoice,
@@ -438,9 +431,7 @@ fn run_jobs(
         return Ok(());
     }
     let (cell_of, varied): (Vec<usize>, Vec<LoadedScenario>) = jobs.into_iter().unzip();
-    let ran = runtime.block_on(super::run::run_all(
-        varied, sut, seed, false, workers, false,
-    ));
+    let ran = super::run::run_all(varied, sut, seed, false, workers, false)?;
     if ran.len() != cell_of.len() {
         return Err(CliError::Input(format!(
             "{} of {} runs did not finish (a harness bug: see the log)",

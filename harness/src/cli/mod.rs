@@ -20,6 +20,7 @@ mod partition;
 mod render;
 mod report;
 mod run;
+mod scenario_threads;
 mod serve;
 
 use std::io::Write;

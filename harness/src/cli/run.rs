@@ -536,16 +536,17 @@ impl SeedChoice {
     }
 }
 
-/// Runs the selected scenarios against `sut`, `jobs` at a time, with a progress bar when
-/// `progress`.
-pub async fn run_all(
+/// Runs the selected scenarios against `sut`, `jobs` at a time (on one single-threaded runtime
+/// per core: `scenario_threads`), with a progress bar when `progress`. Results come in the given
+/// order; a scenario whose run panicked has none.
+pub fn run_all(
     scenarios: Vec<LoadedScenario>,
     sut: &Sut,
     seed: SeedChoice,
     strict: bool,
     jobs: usize,
     progress: bool,
-) -> Vec<Ran> {
+) -> Result<Vec<Ran>, CliError> {
     let bar = if progress {
         let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
         bar.set_style(
@@ -556,19 +557,14 @@ pub async fn run_all(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
     // The scenarios that wait longest start first (results still come in the given order).
     let mut ordered: Vec<(usize, LoadedScenario)> = scenarios.into_iter().enumerate().collect();
     ordered.sort_by_key(|(_, s)| std::cmp::Reverse(s.expected_wait_ms()));
-    for (index, scenario) in ordered {
-        let permits = Arc::clone(&permits);
-        let bar = bar.clone();
-        let sut = sut.clone();
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
+    let mut done = super::scenario_threads::run_queue(ordered, jobs, |(index, scenario)| {
+        let bar = &bar;
+        async move {
             let seed = seed.for_scenario(&scenario);
-            let run = scenario::run::run_with(&scenario, seed, &sut).await;
+            let run = scenario::run::run_with(&scenario, seed, sut).await;
             let outcome = scenario::outcome_of(&run, strict);
             bar.set_message(scenario.file.id.clone());
             bar.inc(1);
@@ -581,17 +577,12 @@ pub async fn run_all(
                     outcome,
                 },
             )
-        });
-    }
-    let mut done = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok(ran) = joined {
-            done.push(ran);
         }
-    }
+    })
+    .map_err(|e| CliError::Input(format!("cannot start the scenario threads: {e}")))?;
     bar.finish_and_clear();
     done.sort_by_key(|(index, _)| *index);
-    done.into_iter().map(|(_, ran)| ran).collect()
+    Ok(done.into_iter().map(|(_, ran)| ran).collect())
 }
 
 /// Runs `acmeproof run`.
@@ -676,7 +667,7 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
     if let Some(partition) = args.partition {
         scenarios = partition.take(scenarios);
     }
-    // CPU work is bounded by the runtime: one worker thread per core. A world mostly waits
+    // CPU work is bounded by the scenario threads: one per core. A world mostly waits
     // (relay delays, greylisting, Retry-After), so four are open per core by default.
     // A server under test shares one world across scenarios: one at a time by default, so
     // two scenarios never publish the same DNS names at once.
@@ -734,7 +725,8 @@ pub fn run(args: &RunArgs, out: &mut dyn Write) -> Result<u8, CliError> {
         (None, Some(salt)) => SeedChoice::Salted(salt),
         (None, None) => SeedChoice::Own,
     };
-    let ran = runtime.block_on(run_all(scenarios, &sut, seed, args.strict, jobs, progress));
+    // The runtime stays up meanwhile: an external server's target runs its tasks on it.
+    let ran = run_all(scenarios, &sut, seed, args.strict, jobs, progress)?;
     let mut report = RunReport::new(
         ToolInfo::new("acmeproof", env!("CARGO_PKG_VERSION")),
         started_at,

@@ -25,13 +25,37 @@
 //!
 //! The runtime runs until the process ends. When it cannot be started, connections are served
 //! on the accepting runtime, as before.
+//!
+//! A thread that runs a single-threaded runtime of its own, with whole worlds on it (the
+//! scenario runner's threads), can keep its connections instead
+//! ([`serve_connections_on_this_thread`]): there a request never leaves the thread at all, where
+//! the connection thread would add two cross-thread wake-ups per request and put the HTTP of
+//! every world of the process on one core.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
-/// The connection thread's runtime, started on first use; `None` when it could not be.
+thread_local! {
+    static SERVES_ITS_OWN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as one whose single-threaded tokio runtime serves the HTTP
+/// connections that servers running on it accept, instead of handing them to the process's
+/// connection thread. Servers on a multi-threaded runtime still hand theirs over.
+pub fn serve_connections_on_this_thread() {
+    SERVES_ITS_OWN.set(true);
+}
+
+/// The runtime an accepted connection is handed to: `None` to serve it on the accepting runtime
+/// (the calling thread opted in, or the connection thread could not start).
 pub(super) fn connection_runtime() -> Option<&'static Handle> {
+    let on_own_thread = SERVES_ITS_OWN.get()
+        && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+    if on_own_thread {
+        return None;
+    }
     static RUNTIME: OnceLock<Option<Handle>> = OnceLock::new();
     RUNTIME.get_or_init(start).as_ref()
 }

@@ -413,39 +413,75 @@ async fn over_the_cap_a_new_client_waits_for_a_slot_instead_of_being_refused() {
     served.shutdown().await;
 }
 
+/// A server whose handler answers with the name of the thread it ran on.
+async fn thread_naming_server() -> https::Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let router = Router::new().fallback(|| async {
+        std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned()
+    });
+    https::serve_with(listener, None, router, short()).expect("serve")
+}
+
+async fn ask_thread(addr: SocketAddr) -> String {
+    exchange(
+        addr,
+        b"GET /thread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await
+}
+
 /// Every server's connections run on the process's one connection thread, which outlives each
 /// server: the handler reports the thread it ran on, on two servers, before and after the
 /// first one stops.
 #[tokio::test]
 async fn requests_run_on_the_shared_connection_thread() {
-    let start = || async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let router = Router::new().fallback(|| async {
-            std::thread::current()
-                .name()
-                .unwrap_or("unnamed")
-                .to_owned()
-        });
-        https::serve_with(listener, None, router, short()).expect("serve")
-    };
-    let ask = async |addr: SocketAddr| {
-        exchange(
-            addr,
-            b"GET /thread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-        )
-        .await
-    };
-    let (first, second) = (start().await, start().await);
+    let (first, second) = (thread_naming_server().await, thread_naming_server().await);
     // The test itself runs elsewhere, so the name can only come from the connection thread.
     assert_ne!(std::thread::current().name(), Some("acmeproof-http"));
     for addr in [first.addr(), second.addr()] {
-        let text = ask(addr).await;
+        let text = ask_thread(addr).await;
         assert!(text.ends_with("acmeproof-http"), "{text}");
     }
     first.shutdown().await;
-    let text = ask(second.addr()).await;
+    let text = ask_thread(second.addr()).await;
     assert!(text.ends_with("acmeproof-http"), "{text}");
     second.shutdown().await;
+}
+
+/// A thread that asked to serve its own connections (the scenario runner's threads) runs their
+/// requests itself, on its single-threaded runtime; the threads that did not ask still hand
+/// theirs to the connection thread.
+#[test]
+fn a_thread_serving_its_own_connections_runs_their_requests() {
+    let on_thread = |name: &str, own: bool| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                if own {
+                    https::serve_connections_on_this_thread();
+                }
+                runtime.block_on(async {
+                    let served = thread_naming_server().await;
+                    let text = ask_thread(served.addr()).await;
+                    served.shutdown().await;
+                    text
+                })
+            })
+            .expect("spawn")
+            .join()
+            .expect("join")
+    };
+    let text = on_thread("scenario-thread", true);
+    assert!(text.ends_with("scenario-thread"), "{text}");
+    let text = on_thread("other-thread", false);
+    assert!(text.ends_with("acmeproof-http"), "{text}");
 }
