@@ -214,7 +214,7 @@ async fn send(
     body: Vec<u8>,
 ) -> Result<ProbeAnswer, AcmeError> {
     let answer = client
-        .http()
+        .probe_http()?
         .request(method, url)
         .header("content-type", content_type)
         .body(body)

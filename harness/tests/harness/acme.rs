@@ -1,8 +1,9 @@
 //! The built-in client against a world's CA over HTTPS: issuance by dns-01 and http-01, CAA,
 //! accounts, key rollover, revocation, knobs, bad input, and the JWS negative matrix.
 
+use acmeproof::acme::client::HttpVersion;
 use acmeproof::acme::probe::{Fault, probe};
-use acmeproof::acme::{AcmeError, flow};
+use acmeproof::acme::{AcmeClient, AcmeError, flow};
 use acmeproof_mocks::account_key::{KeyAlg, SignWith};
 use acmeproof_mocks::ca::pki::verify_chain;
 use acmeproof_mocks::dns::RecordSpec;
@@ -22,6 +23,33 @@ fn problem(result: Result<impl std::fmt::Debug, AcmeError>) -> (u16, String) {
 fn record(name: &str, rtype: &str, value: &str) -> RecordSpec {
     serde_json::from_value(json!({ "name": name, "type": rtype, "value": value }))
         .expect("record spec")
+}
+
+/// The client speaks HTTP/1.1 by default; the CA serves HTTP/2 too (ALPN `h2`), and a whole
+/// issuance goes through over it. A client asking for one version and answered in the other
+/// is refused, so each run below really spoke the version it names.
+#[tokio::test]
+async fn dns01_issuance_over_http_1_1_and_http_2() {
+    let world = world().await;
+    for (label, version) in [("h1", HttpVersion::Http1), ("h2", HttpVersion::Http2)] {
+        let client = AcmeClient::connect_over(
+            &world.ca.directory_url(),
+            world.pki.root_pem(),
+            key(KeyAlg::Es256, label),
+            WAIT,
+            version,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{version:?}: directory: {e}"));
+        client.new_account(&[]).await.expect("newAccount");
+        let name = format!("{label}.example.test");
+        let issued = flow::issue_dns01(&client, &world.dns, &[&name], WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{version:?}: {e}"));
+        let chain = pem_chain(&issued.chain_pem);
+        verify_chain(&chain[0], &chain[1], world.pki.root_der()).expect("chain verifies");
+    }
+    world.shutdown().await;
 }
 
 #[tokio::test]
