@@ -83,9 +83,14 @@ impl Conn {
         }
     }
 
+    /// Octets queued and not yet written.
+    pub(crate) fn queued(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
     /// Whether the unsent output is over [`OUTPUT_HIGH_WATER`].
     pub(crate) fn backlogged(&self) -> bool {
-        self.out.len() - self.sent > OUTPUT_HIGH_WATER
+        self.queued() > OUTPUT_HIGH_WATER
     }
 
     /// Writes everything queued.

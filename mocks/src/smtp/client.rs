@@ -338,8 +338,9 @@ impl SmtpClient {
                 reply: data_reply,
             });
         }
-        // Chunks of the stuffed message, each written before the next is made: the client
-        // never holds a second copy of a large message.
+        // Chunks of the stuffed message, queued and written once a chunk's worth is waiting:
+        // the client never holds a second copy of a large message, and a small one (a
+        // Received field, the body and the final dot) goes out in one write, not one per part.
         let mut stuffer = Stuffer::default();
         let mut chunk = Vec::with_capacity(SEND_CHUNK + SEND_CHUNK / 8);
         self.data_sent = true;
@@ -348,7 +349,9 @@ impl SmtpClient {
                 chunk.clear();
                 stuffer.feed(piece, &mut chunk);
                 self.conn.queue(&chunk);
-                self.flush().await?;
+                if self.conn.queued() >= SEND_CHUNK {
+                    self.flush().await?;
+                }
             }
         }
         chunk.clear();
