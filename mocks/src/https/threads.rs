@@ -26,34 +26,41 @@
 //! The runtime runs until the process ends. When it cannot be started, connections are served
 //! on the accepting runtime, as before.
 //!
-//! A thread that runs a single-threaded runtime of its own, with whole worlds on it (the
-//! scenario runner's threads), can keep its connections instead
-//! ([`serve_connections_on_this_thread`]): there a request never leaves the thread at all, where
-//! the connection thread would add two cross-thread wake-ups per request and put the HTTP of
-//! every world of the process on one core.
+//! A thread can keep its connections instead ([`serve_connections_on_this_thread`]):
+//! - a thread with a single-threaded runtime of its own and whole worlds on it (the scenario
+//!   runner's threads): there a request never leaves the thread at all, where the connection
+//!   thread would add two cross-thread wake-ups per request and put the HTTP of every world of
+//!   the process on one core;
+//! - every worker of a multi-threaded runtime (each calls it from `on_thread_start`), where
+//!   throughput counts more than CPU per request: the in-process issuance benches. With the
+//!   reference client's HTTP/1.1 a request runs inside its connection's task, so it hops less
+//!   than HTTP/2's task per stream did. `acmeproof bench dns01 --inline`, three alternating
+//!   runs on 2 cores: 1,039, 1,077 and 1,057 issuances a second at 1.56–1.61 ms of CPU each on
+//!   the connection thread; 1,217, 1,130 and 1,153 at 1.62–1.73 ms on the workers. Served
+//!   (`acmeproof bench peers --only dns01`, two runs each), the connection thread stays the
+//!   cheaper: 1.325 and 1.350 ms of server CPU per issuance against 1.450 and 1.475.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
 
-use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::runtime::Handle;
 
 thread_local! {
     static SERVES_ITS_OWN: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks the calling thread as one whose single-threaded tokio runtime serves the HTTP
-/// connections that servers running on it accept, instead of handing them to the process's
-/// connection thread. Servers on a multi-threaded runtime still hand theirs over.
+/// Marks the calling thread as one whose tokio runtime serves the HTTP connections that
+/// servers running on this thread accept, instead of handing them to the process's connection
+/// thread: a thread with a single-threaded runtime of its own, or each worker of a
+/// multi-threaded runtime (call it from the builder's `on_thread_start`).
 pub fn serve_connections_on_this_thread() {
     SERVES_ITS_OWN.set(true);
 }
 
 /// The runtime an accepted connection is handed to: `None` to serve it on the accepting runtime
-/// (the calling thread opted in, or the connection thread could not start).
+/// (the accepting thread opted in, or the connection thread could not start).
 pub(super) fn connection_runtime() -> Option<&'static Handle> {
-    let on_own_thread = SERVES_ITS_OWN.get()
-        && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
-    if on_own_thread {
+    if SERVES_ITS_OWN.get() {
         return None;
     }
     static RUNTIME: OnceLock<Option<Handle>> = OnceLock::new();
