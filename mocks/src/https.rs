@@ -30,8 +30,8 @@
 //! it out.
 //!
 //! Accepted connections are served on the process's connection thread (`https/threads.rs`): one
-//! single-threaded runtime, with all their tasks; or, on a thread that asked for it
-//! ([`serve_connections_on_this_thread`]), on the accepting thread's own single-threaded runtime.
+//! single-threaded runtime, with all their tasks; or, where the accepting thread asked for it
+//! ([`serve_connections_on_this_thread`]), on the accepting runtime.
 
 use std::net::SocketAddr;
 use std::pin::Pin;

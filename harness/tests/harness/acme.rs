@@ -26,8 +26,9 @@ fn record(name: &str, rtype: &str, value: &str) -> RecordSpec {
 }
 
 /// The client speaks HTTP/1.1 by default; the CA serves HTTP/2 too (ALPN `h2`), and a whole
-/// issuance goes through over it. A client asking for one version and answered in the other
-/// is refused, so each run below really spoke the version it names.
+/// issuance goes through over it. A client that asked for HTTP/2 and was answered in HTTP/1.x
+/// is refused, and one that asked for HTTP/1.1 never speaks HTTP/2 (reqwest's `http1_only`),
+/// so each run below really spoke the version it names.
 #[tokio::test]
 async fn dns01_issuance_over_http_1_1_and_http_2() {
     let world = world().await;
