@@ -193,19 +193,24 @@ fn run_world(args: &WorldBenchArgs, out: &mut dyn Write) -> Result<u8, CliError>
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Input(format!("cannot start the runtime: {e}")))
+    build_runtime(&mut tokio::runtime::Builder::new_multi_thread())
 }
 
 /// The runtime of the in-process issuance benches: its workers serve the world's HTTP
 /// connections themselves, on both cores, instead of the process's one connection thread
 /// (figures: `acmeproof_mocks::https`'s `threads` module).
 fn issuance_runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
+    build_runtime(
+        tokio::runtime::Builder::new_multi_thread()
+            .on_thread_start(acmeproof_mocks::https::serve_connections_on_this_thread),
+    )
+}
+
+fn build_runtime(
+    builder: &mut tokio::runtime::Builder,
+) -> Result<tokio::runtime::Runtime, CliError> {
+    builder
         .enable_all()
-        .on_thread_start(acmeproof_mocks::https::serve_connections_on_this_thread)
         .build()
         .map_err(|e| CliError::Input(format!("cannot start the runtime: {e}")))
 }
