@@ -5,10 +5,17 @@
 //! is missing, so `cargo test --workspace` passes on a bare machine, but fails when
 //! `ACMEPROOF_REQUIRE_TOOLS=1` is set (as `.ci/run` does), so CI always runs it.
 //!
+//! It also picks the fixed loopback ports a third-party program is configured with
+//! ([`fixed_ports`]), where no parallel test's connection can take them first.
+//!
 //! Depends on: nothing of acmeproof. Must not: be a normal dependency of any crate (it is a
 //! dev-dependency only, docs/architecture.md).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stderr)]
+
+mod ports;
+
+pub use ports::{fixed_port, fixed_ports};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

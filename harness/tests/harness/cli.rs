@@ -948,10 +948,7 @@ fn the_wiring_of_a_server_run_is_written_as_json_before_the_wait() {
     let wiring = dir.join("wiring.json");
     // A port that was free a moment ago: nothing ACME answers there, so the run gives up after
     // its one-second wait, with the wiring already written.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = acmeproof_testkit::fixed_port();
     let url = format!("https://127.0.0.1:{port}/dir");
     // The world's DNS where the operator puts it: another loopback address.
     let world = dir.join("world.toml");

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::peers::{run, show};
 use crate::serve::ServeProcess;
-use crate::support::{free_port, pem_chain};
+use crate::support::{fixed_port, pem_chain};
 
 /// A bound for one lego run.
 const LEGO_LIMIT: Duration = Duration::from_secs(120);
@@ -77,7 +77,7 @@ impl<'a> Lego<'a> {
 
     /// `lego … -d domain <args>` with a fresh tls-alpn-01 port the CA is pointed at.
     fn run(&self, domain: &str, args: &[&str]) -> Output {
-        let port = free_port();
+        let port = fixed_port();
         tls_alpn_port(self.serve, port);
         let mut command = Command::new(self.program);
         command
@@ -157,7 +157,7 @@ fn lego_gets_a_certificate_by_tls_alpn_01_and_fails_where_no_responder_is() {
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .expect("management port");
     let mut command = Command::new(&lego);
-    let port = free_port();
+    let port = fixed_port();
     tls_alpn_port(&serve, mgmt_port);
     command
         .env("LEGO_CA_CERTIFICATES", serve.bundle())

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Running, free_port, lines};
+use crate::support::{Running, fixed_port, lines};
 
 /// A root and a leaf for 127.0.0.1 (Pebble's HTTPS; Debian's package ships none).
 pub(crate) fn pebble_tls(dir: &Path) {
@@ -32,7 +32,8 @@ pub(crate) fn pebble_tls(dir: &Path) {
 
 /// Starts Pebble on `port` (its management API on `management`) with its TLS files in `dir`
 /// (see [`pebble_tls`]), resolving names at `dns`: no sleeps, no nonce rejections, no
-/// authorization reuse, so every run exercises a whole validation.
+/// authorization reuse, so every run exercises a whole validation. Returns once Pebble listens;
+/// panics with its log when it exits first.
 pub(crate) fn start(pebble: &Path, dir: &Path, port: u16, management: u16, dns: &str) -> Running {
     std::fs::write(
         dir.join("pebble.json"),
@@ -41,15 +42,18 @@ pub(crate) fn start(pebble: &Path, dir: &Path, port: u16, management: u16, dns: 
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": dir.join("cert.pem"),
             "privateKey": dir.join("key.pem"),
-            "httpPort": free_port(),
-            "tlsPort": free_port(),
+            "httpPort": fixed_port(),
+            "tlsPort": fixed_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }})
         .to_string(),
     )
     .expect("config");
-    Running(
+    // Pebble's log (stdout) and its last words (stderr) go to one file, read when it fails.
+    let log_path = dir.join("pebble.log");
+    let log = std::fs::File::create(&log_path).expect("pebble.log");
+    let mut pebble = Running(
         Command::new(pebble)
             .arg("-config")
             .arg(dir.join("pebble.json"))
@@ -57,12 +61,37 @@ pub(crate) fn start(pebble: &Path, dir: &Path, port: u16, management: u16, dns: 
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .env("PEBBLE_AUTHZREUSE", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("pebble.log"))
+            .stderr(log)
             .spawn()
             .expect("pebble starts"),
-    )
+    );
+    // Started means listening on both ports: a port taken meanwhile is then Pebble's own
+    // "address already in use" here, not a minute of "connection refused" in the run.
+    let deadline = Instant::now() + START_LIMIT;
+    let listening = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    loop {
+        let said = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(status) = pebble.0.try_wait().expect("wait") {
+            panic!(
+                "Pebble exited ({status}) before it listened on 127.0.0.1:{port}:\n{}",
+                said()
+            );
+        }
+        if listening(port) && listening(management) {
+            return pebble;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Pebble is not listening on 127.0.0.1:{port} after {START_LIMIT:?}:\n{}",
+            said()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
+
+/// How long Pebble may take to generate its keys and listen.
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
@@ -73,7 +102,7 @@ fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     pebble_tls(&dir);
-    let (port, management) = (free_port(), free_port());
+    let (port, management) = (fixed_port(), fixed_port());
     let directory = format!("https://127.0.0.1:{port}/dir");
 
     // acmeproof first: it prints the DNS address Pebble must use, then waits for Pebble.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::serve::ServeProcess;
-use crate::support::free_ports;
+use crate::support::fixed_ports;
 
 /// The CA's challenge domain: outside the run's world, reached through its MX record.
 const CA_DOMAIN: &str = "served.test";
@@ -54,7 +54,7 @@ fn judge(name: &str, knobs: &str, filters: &[&str]) -> Judged {
 
 /// One attempt of [`judge`]; `Err` when a fixed port was taken meanwhile.
 fn try_judge(name: &str, knobs: &str, filters: &[&str]) -> Result<Judged, String> {
-    let ports = free_ports(10);
+    let ports = fixed_ports(10);
     let (dns, ca_mx) = (ports[0], ports[1]);
     // The run's mail servers, each on a fixed port: the capability challenges of
     // draft-ietf-acme-email-tls reach them there ([ca.connect_ports], service port → port).

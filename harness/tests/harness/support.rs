@@ -88,24 +88,7 @@ pub fn world_ca_under_test(world: World) -> ServerTarget {
     }
 }
 
-/// A loopback port free a moment ago, for a program that takes fixed addresses only (Pebble,
-/// lego's tls-alpn-01 server, two processes that must know each other's ports before either
-/// starts). Between this probe and the bind another process could take it, which fails the
-/// test loudly rather than passing it.
-pub fn free_port() -> u16 {
-    free_ports(1)[0]
-}
-
-/// `n` distinct loopback ports free a moment ago (held together while they are picked, so no
-/// two are the same); see [`free_port`].
-pub fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port"))
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().expect("a bound address").port())
-        .collect()
-}
+pub use acmeproof_testkit::{fixed_port, fixed_ports};
 
 /// A child process, killed and reaped when dropped.
 pub struct Running(pub std::process::Child);

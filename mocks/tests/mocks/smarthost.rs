@@ -207,17 +207,12 @@ async fn replies_to_the_ca_mailbox_land_in_its_inbox_with_a_seeded_password() {
     world.shutdown().await;
 }
 
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 #[tokio::test]
 async fn fixed_listen_addresses_are_kept_and_a_taken_one_is_one_clear_error() {
-    let (smarthost, imaps) = (free_port(), free_port());
+    let (smarthost, imaps) = (
+        acmeproof_testkit::fixed_port(),
+        acmeproof_testkit::fixed_port(),
+    );
     let mut config = WorldConfig::example();
     config.mail.smarthost = Some(SmarthostConfig::default());
     config.mail.listen.smarthost = Some(([127, 0, 0, 1], smarthost).into());
