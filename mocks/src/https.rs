@@ -15,7 +15,7 @@
 //! | an HTTP/2 peer that stops answering | keep-alive PINGs, [`Limits::ping`] apart, answered within [`Limits::ping`] |
 //! | an idle HTTP/2 connection that does answer PINGs | the idle watchdog (hyper has no HTTP/2 idle timeout) |
 //! | a body sent slowly, or a `Content-Length` longer than the body | [`Limits::body`], in [`read_body`]: 408 and the connection closes |
-//! | a `Content-Length` above the route's limit | none: [`read_body`] refuses it at once (413) |
+//! | a `Content-Length` above the route's limit | none: [`read_body`] refuses it at once (413), and the connection closes |
 //! | a response the peer never reads | the idle watchdog (a request counts as done once its answer is ready) |
 //!
 //! The idle watchdog: once no request is in progress on a connection for [`Limits::idle`], the
@@ -458,7 +458,11 @@ where
     }
 }
 
-/// Why a request body could not be read.
+/// Why a request body could not be read. Every one closes the connection: the body was not
+/// read to its end (what is left of it would be read as the next request), or the connection
+/// broke. RFC 9110 §15.5.14 lets a server that refuses a body close the connection, and RFC 9112
+/// §9.6 has it say so (`Connection: close`), or a client reuses the connection and its next
+/// request fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// The body (or its announced `Content-Length`) is over the limit: 413.
@@ -483,12 +487,6 @@ impl BodyError {
             BodyError::Timeout(_) => 408,
             BodyError::Broken(_) => 400,
         }
-    }
-
-    /// Whether the answer must close the connection: after a timeout the rest of the body may
-    /// still come, and would be read as the next request.
-    pub fn closes(&self) -> bool {
-        !matches!(self, BodyError::TooLarge { .. })
     }
 }
 

@@ -403,8 +403,9 @@ async fn handle(State(ca): State<Arc<CaShared>>, request: Request) -> Response {
     {
         Err(error) => {
             // RFC 8555 names no status for these; 413 and 408 are RFC 9110's, with the
-            // problem type for a request that could not be read.
-            close = error.closes();
+            // problem type for a request that could not be read. The body was not read to
+            // its end, so the connection closes (`https::BodyError`).
+            close = true;
             Err(Problem::malformed(error.to_string()).with_status(error.status()))
         }
         Ok(body) => {

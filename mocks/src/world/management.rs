@@ -112,8 +112,8 @@ pub fn router(state: Management) -> Router {
 pub const MAX_BODY_OCTETS: usize = 64 * 1024;
 
 /// Reads every request body within [`MAX_BODY_OCTETS`] and [`https::BODY_TIMEOUT`] before a
-/// route sees it: 413 at once for a larger `Content-Length`, 408 (and the connection closed)
-/// for a body that stalls.
+/// route sees it: 413 at once for a larger `Content-Length`, 408 for a body that stalls, and
+/// the connection closed after either.
 async fn bounded_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let (parts, body) = request.into_parts();
     match https::read_body(&parts.headers, body, MAX_BODY_OCTETS, https::BODY_TIMEOUT).await {
@@ -124,12 +124,11 @@ async fn bounded_body(request: axum::extract::Request, next: axum::middleware::N
         Err(e) => {
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = error(status, e.to_string());
-            if e.closes() {
-                response.headers_mut().insert(
-                    axum::http::header::CONNECTION,
-                    axum::http::HeaderValue::from_static("close"),
-                );
-            }
+            // The body was not read to its end: the connection closes (`https::BodyError`).
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
             response
         }
     }

@@ -485,3 +485,68 @@ fn a_thread_serving_its_own_connections_runs_their_requests() {
     let text = on_thread("other-thread", false);
     assert!(text.ends_with("acmeproof-http"), "{text}");
 }
+
+/// Sends headers announcing `announced` octets and then `sent` of them, and reads what comes
+/// back until the server closes (bounded by `bound`).
+async fn too_large(
+    mut stream: Box<dyn Stream>,
+    head: String,
+    sent: usize,
+    bound: Duration,
+) -> (String, bool) {
+    stream.write_all(head.as_bytes()).await.expect("write");
+    // The server may answer and close before all of it is written: a failed write is fine.
+    let _ = stream.write_all(&vec![b'{'; sent]).await;
+    let _ = stream.flush().await;
+    let (got, closed) = until_closed(stream, Instant::now() + bound).await;
+    (String::from_utf8_lossy(&got).into_owned(), closed)
+}
+
+#[tokio::test]
+async fn a_refused_large_body_answers_413_with_connection_close_and_closes() {
+    // RFC 9110 §15.5.14 (413): the rest of the body is never read, so the connection cannot
+    // carry another request; RFC 9112 §9.6: a server that closes says so with
+    // `Connection: close`, or a client reuses the connection and its next request fails.
+    let world = World::start(WorldConfig::example()).await.expect("world");
+    let ca = world.ca.served().addr();
+    let bound = world.ca.served().limits().stall_bound();
+    for sent in [0, 64 * 1024] {
+        let head = format!(
+            "POST /acme/new-order HTTP/1.1\r\nHost: {ca}\r\nContent-Type: application/jose+json\r\nContent-Length: 10000000\r\n\r\n"
+        );
+        let stream = Box::new(tls(&world, ca, &[b"http/1.1"]).await);
+        let (text, closed) = too_large(stream, head, sent, bound).await;
+        assert!(text.starts_with("HTTP/1.1 413 "), "CA, {sent} sent: {text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "CA, {sent} sent: {text}"
+        );
+        assert!(
+            text.contains("urn:ietf:params:acme:error:malformed"),
+            "{text}"
+        );
+        assert!(closed, "CA, {sent} sent: still open after {bound:?}");
+
+        let management = world.management().addr();
+        let head = format!(
+            "POST /knobs HTTP/1.1\r\nHost: {management}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+        );
+        let stream = Box::new(TcpStream::connect(management).await.expect("connect"));
+        let (text, closed) = too_large(stream, head, sent, bound).await;
+        assert!(
+            text.starts_with("HTTP/1.1 413 "),
+            "management, {sent} sent: {text}"
+        );
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "management, {sent} sent: {text}"
+        );
+        assert!(
+            closed,
+            "management, {sent} sent: still open after {bound:?}"
+        );
+    }
+    world.shutdown().await;
+}
