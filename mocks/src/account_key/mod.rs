@@ -178,21 +178,23 @@ impl AccountKey {
             other => return Err(KeyError::Unsupported(format!("key type {other:?}"))),
         };
         let pkcs8 = pkey.private_key_to_pkcs8()?;
-        // Signers from DER carry no key id, so josekit adds no `kid`.
-        // josekit refuses RSA keys under 2048 bits here.
-        let mut signer: Box<dyn JwsSigner> = match alg {
-            KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
-            KeyAlg::Es384 => Box::new(ES384.signer_from_der(&pkcs8)?),
-            KeyAlg::Es512 => Box::new(ES512.signer_from_der(&pkcs8)?),
-            KeyAlg::Rs256 => Box::new(RS256.signer_from_der(&pkcs8)?),
-            KeyAlg::EdDsa => Box::new(EdDSA.signer_from_der(&pkcs8)?),
-        };
         // ES256 and ES384 sign through ring (`ring_signer`: OpenSSL's per-signature set-up
-        // cost more than the signature); josekit read the key above either way, so what is
-        // accepted does not change.
-        if let Some(ring) = ring_signer::RingEcdsaSigner::new(alg.name(), &pkcs8) {
-            signer = Box::new(ring);
-        }
+        // cost more than the signature). ring reads every EC key OpenSSL writes as PKCS#8 (the
+        // public key included), so josekit's signer is built only when ring refuses the key:
+        // building it just to check the key cost as much as a signature.
+        let signer: Box<dyn JwsSigner> = match ring_signer::RingEcdsaSigner::new(alg.name(), &pkcs8)
+        {
+            Some(ring) => Box::new(ring),
+            // Signers from DER carry no key id, so josekit adds no `kid`.
+            // josekit refuses RSA keys under 2048 bits here.
+            None => match alg {
+                KeyAlg::Es256 => Box::new(ES256.signer_from_der(&pkcs8)?),
+                KeyAlg::Es384 => Box::new(ES384.signer_from_der(&pkcs8)?),
+                KeyAlg::Es512 => Box::new(ES512.signer_from_der(&pkcs8)?),
+                KeyAlg::Rs256 => Box::new(RS256.signer_from_der(&pkcs8)?),
+                KeyAlg::EdDsa => Box::new(EdDSA.signer_from_der(&pkcs8)?),
+            },
+        };
         let public_jwk = public_jwk_of(pkey)?;
         Ok(AccountKey {
             alg,
@@ -364,10 +366,11 @@ fn ec_from_rng(nid: Nid, rng: &SeededRng) -> Result<PKey<Private>, KeyError> {
         if d.num_bits() == 0 || d.ucmp(&order) != std::cmp::Ordering::Less {
             continue;
         }
+        // 1 <= d < n was checked above, so d·G is a point of the curve other than infinity:
+        // OpenSSL's `check_key` would recompute d·G only to find the same point.
         let mut point = EcPoint::new(&group)?;
         point.mul_generator2(&group, &d, &mut ctx)?;
         let key = EcKey::from_private_components(&group, &d, &point)?;
-        key.check_key()?;
         return Ok(PKey::from_ec_key(key)?);
     }
     Err(KeyError::Exhausted)

@@ -10,7 +10,8 @@
 //! silence under 12 octets) is answered the same way. A query repeating an earlier one's octets
 //! is answered from the receiver's [`AnswerCache`] while the zones and faults are unchanged.
 //!
-//! Every core gets a receiver, and every receiver its own socket on the server's address
+//! Every core gets a receiver (a server on a single-threaded runtime gets one), and every
+//! receiver its own socket on the server's address
 //! (`SO_REUSEPORT`, Linux): the kernel hands each datagram to one socket, by a hash of the
 //! sender's address. Receivers sharing one socket would all be woken for every datagram, one
 //! reading it and the others finding nothing, and those wake-ups cost more CPU than the lookup.
@@ -59,10 +60,7 @@ impl UdpReceivers {
     /// Starts a receiver on `socket`, and one per further core (at most [`MAX_RECEIVERS`] in
     /// all) on sibling sockets bound to the same address.
     pub(crate) fn start(socket: UdpSocket, handler: Arc<Handler>) -> UdpReceivers {
-        let count = std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(1)
-            .clamp(1, MAX_RECEIVERS);
+        let count = receivers_for(tokio::runtime::Handle::current().runtime_flavor());
         let sockets = with_siblings(socket, count);
         let tasks = sockets
             .into_iter()
@@ -95,6 +93,24 @@ impl Drop for UdpReceivers {
             task.abort();
         }
     }
+}
+
+/// How many receivers a server started on a runtime of `flavor` gets: one per core, at most
+/// [`MAX_RECEIVERS`]; one on a single-threaded runtime, where a second would run on the same
+/// thread and only cost its socket (`acmeproof run` starts one world per scenario on such
+/// runtimes, one per core).
+fn receivers_for(flavor: tokio::runtime::RuntimeFlavor) -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if flavor == tokio::runtime::RuntimeFlavor::CurrentThread {
+        return 1;
+    }
+    // Asked once: on Linux it reads the cgroup's CPU quota from three files each time.
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+            .clamp(1, MAX_RECEIVERS)
+    })
 }
 
 /// `socket` and up to `count - 1` more sockets on its address, joined by `SO_REUSEPORT`.
@@ -336,6 +352,17 @@ impl ResponseHandler for UdpResponder {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_receiver_on_a_single_threaded_runtime_one_per_core_otherwise() {
+        use tokio::runtime::RuntimeFlavor;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(receivers_for(RuntimeFlavor::CurrentThread), 1);
+        assert_eq!(
+            receivers_for(RuntimeFlavor::MultiThread),
+            cores.clamp(1, MAX_RECEIVERS)
+        );
+    }
 
     /// Every sibling shares the first socket's address, the kernel spreads senders over them,
     /// and a socket bound without `SO_REUSEPORT` still cannot take the port.

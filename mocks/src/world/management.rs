@@ -77,6 +77,13 @@ pub async fn start(state: Management) -> std::io::Result<Served> {
 
 /// The API's routes.
 pub fn router(state: Management) -> Router {
+    // The routes are the same in every world: matched paths are parsed once per process, and
+    // each world only hands its state to a copy.
+    static ROUTES: std::sync::OnceLock<Router<Management>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(routes).clone().with_state(state)
+}
+
+fn routes() -> Router<Management> {
     let router = Router::new()
         .route("/", get(index))
         .route("/roots", get(roots))
@@ -103,9 +110,7 @@ pub fn router(state: Management) -> Router {
             "/mail/acme/{service}",
             get(acme_get).put(acme_put).delete(acme_delete),
         );
-    router
-        .layer(axum::middleware::from_fn(bounded_body))
-        .with_state(state)
+    router.layer(axum::middleware::from_fn(bounded_body))
 }
 
 /// The largest request body the API reads (a knob patch or a DNS record is far smaller).

@@ -857,6 +857,50 @@ async fn tls_client_refuses_wrong_name_other_root_and_expired_world() {
     );
 }
 
+#[tokio::test]
+async fn server_leaves_are_drawn_at_once_and_the_same_whichever_handshakes_first() {
+    // The leaves are built at the first handshake, but their key and serial were drawn when
+    // the configuration was made: two worlds of one seed present the same two leaves even
+    // when their first handshakes come in opposite orders.
+    let by_ip = || ServerName::IpAddress("127.0.0.1".parse::<std::net::IpAddr>().unwrap().into());
+    let leaves = |pki: &Pki| {
+        (
+            pki.tls_server_config(&["127.0.0.1"]).unwrap(),
+            pki.tls_server_config_with_alpn(&["127.0.0.1"], &[])
+                .unwrap(),
+        )
+    };
+    let (one, _) = world();
+    let (two, _) = world();
+    let (ca_one, mail_one) = leaves(&one);
+    let (ca_two, mail_two) = leaves(&two);
+    let ca_first = handshake(ca_one, one.client_config(), by_ip())
+        .await
+        .unwrap();
+    let mail_second = handshake(mail_one, one.client_config(), by_ip())
+        .await
+        .unwrap();
+    let mail_first = handshake(mail_two, two.client_config(), by_ip())
+        .await
+        .unwrap();
+    let ca_second = handshake(ca_two, two.client_config(), by_ip())
+        .await
+        .unwrap();
+    // ECDSA signatures are randomized: what is drawn from the seed is the key and the serial.
+    let drawn = |seen: &Seen| {
+        let (_, leaf) = x509_parser::parse_x509_certificate(&seen.chain[0]).unwrap();
+        (
+            leaf.tbs_certificate.subject_pki.raw.to_vec(),
+            leaf.tbs_certificate.raw_serial().to_vec(),
+        )
+    };
+    assert_eq!(drawn(&ca_first), drawn(&ca_second));
+    assert_eq!(drawn(&mail_first), drawn(&mail_second));
+    // Two leaves, not one twice: each has its own key and serial.
+    let (ca, mail) = (drawn(&ca_first), drawn(&mail_first));
+    assert!(ca.0 != mail.0 && ca.1 != mail.1);
+}
+
 #[test]
 fn server_config_alpn_and_bad_names() {
     let (pki, _) = world();

@@ -22,7 +22,8 @@ use rustls_pki_types::CertificateDer;
 use time::{Duration, OffsetDateTime};
 
 use super::PkiError;
-use super::keys::{derive_p256, hex, serial};
+use super::keys::{derive_p256, hex, p256_input, serial};
+use super::lazy_leaf::LazyLeaf;
 use super::profile::Profile;
 use super::rcgen_key_usages;
 use super::tls;
@@ -63,7 +64,7 @@ pub struct Pki {
     intermediate_der: CertificateDer<'static>,
     intermediate_pem: String,
     /// The intermediate's name, key-identifier method and key: signs every leaf.
-    intermediate: Issuer<'static, KeyPair>,
+    intermediate: Arc<Issuer<'static, KeyPair>>,
     /// Serial numbers of every certificate after the two CA certificates.
     serials: SeededRng,
     /// Keys of the world's own TLS server leaves.
@@ -100,7 +101,7 @@ impl Pki {
             root_der,
             intermediate_pem: int_cert.pem(),
             intermediate_der: int_cert.der().clone(),
-            intermediate: Issuer::new(int, int_key),
+            intermediate: Arc::new(Issuer::new(int, int_key)),
             serials,
             server_keys: seed.stream("pki.server.key"),
             client_config,
@@ -195,12 +196,17 @@ impl Pki {
         names: &[&str],
         alpn: &[&[u8]],
     ) -> Result<Arc<rustls::ServerConfig>, PkiError> {
-        let key = derive_p256(&self.server_keys)?;
+        // Drawn now, built at the first handshake (`lazy_leaf`).
+        let key_input = p256_input(&self.server_keys);
         let mut params = self.leaf_params(SERVER_LEAF_VALIDITY)?;
         tls::server_leaf_profile(&mut params, names)?;
-        let cert = params.signed_by(&key, &self.intermediate)?;
-        let chain = vec![cert.der().clone(), self.intermediate_der.clone()];
-        tls::server_config(chain, key, alpn)
+        let leaf = LazyLeaf::new(
+            key_input,
+            params,
+            Arc::clone(&self.intermediate),
+            self.intermediate_der.clone(),
+        );
+        tls::server_config(Arc::new(leaf), alpn)
     }
 
     /// A TLS client configuration trusting only this root, checking validity against the

@@ -20,20 +20,31 @@ pub const SERIAL_OCTETS: usize = 16;
 /// `d = (c mod (n − 1)) + 1`, so `1 ≤ d < n` with negligible bias. OpenSSL computes the public
 /// point and writes PKCS#8 (RFC 5208, with RFC 5915 ECPrivateKey); rcgen/ring load it.
 pub(crate) fn derive_p256(rng: &SeededRng) -> Result<KeyPair, PkiError> {
+    p256_from(&p256_input(rng))
+}
+
+/// The octets [`derive_p256`] draws from `rng`: 64 bits more than P-256's order.
+pub(crate) fn p256_input(rng: &SeededRng) -> Vec<u8> {
+    rng.bytes(32 + 8)
+}
+
+/// The key [`derive_p256`] derives from `input` (drawn by [`p256_input`]).
+pub(crate) fn p256_from(input: &[u8]) -> Result<KeyPair, PkiError> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     let mut ctx = BigNumContext::new()?;
     let mut order = BigNum::new()?;
     group.order(&mut order, &mut ctx)?;
     let mut n_minus_1 = order.to_owned()?;
     n_minus_1.sub_word(1)?;
-    let c = BigNum::from_slice(&rng.bytes(32 + 8))?;
+    let c = BigNum::from_slice(input)?;
     let mut d = BigNum::new()?;
     d.nnmod(&c, &n_minus_1, &mut ctx)?;
     d.add_word(1)?;
     let mut public = EcPoint::new(&group)?;
     public.mul_generator2(&group, &d, &mut ctx)?;
+    // 1 <= d <= n-1 by construction, so d·G is a point of the curve other than infinity:
+    // OpenSSL's `check_key` would recompute d·G only to find the same point.
     let ec = EcKey::from_private_components(&group, &d, &public)?;
-    ec.check_key()?;
     let pkcs8 = PKey::from_ec_key(ec)?.private_key_to_pkcs8()?;
     Ok(KeyPair::try_from(pkcs8.as_slice())?)
 }

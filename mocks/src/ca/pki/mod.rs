@@ -26,6 +26,7 @@
 pub mod authority;
 pub mod inspect;
 mod keys;
+mod lazy_leaf;
 pub mod path;
 pub mod profile;
 mod san;

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa};
 use rustls::crypto::CryptoProvider;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, UnixTime};
 
 use super::PkiError;
 use super::profile::dns_a_labels;
@@ -45,17 +45,15 @@ pub(crate) fn server_leaf_profile(
     Ok(())
 }
 
-/// A server configuration presenting `chain` (leaf first) with `key`.
+/// A server configuration presenting the leaf `resolver` gives (see `lazy_leaf`).
 pub(crate) fn server_config(
-    chain: Vec<CertificateDer<'static>>,
-    key: KeyPair,
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
     alpn: &[&[u8]],
 ) -> Result<Arc<rustls::ServerConfig>, PkiError> {
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let mut config = rustls::ServerConfig::builder_with_provider(ring())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+        .with_cert_resolver(resolver);
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
