@@ -183,7 +183,9 @@ impl Pki {
 
     /// A TLS server configuration for the world's own servers (ACME directory, mail servers):
     /// a fresh leaf for `names` (IP addresses become iPAddress SANs, everything else dNSName),
-    /// served with the intermediate, ALPN `h2` and `http/1.1`, ring provider.
+    /// served with the intermediate, ALPN `h2` and `http/1.1`, ring provider. What the leaf
+    /// takes from the seed is drawn now; its key pair and signature are computed at the first
+    /// handshake.
     pub fn tls_server_config(&self, names: &[&str]) -> Result<Arc<rustls::ServerConfig>, PkiError> {
         self.tls_server_config_with_alpn(names, &[b"h2", b"http/1.1"])
     }
