@@ -458,11 +458,11 @@ where
     }
 }
 
-/// Why a request body could not be read. Every one closes the connection: the body was not
-/// read to its end (what is left of it would be read as the next request), or the connection
-/// broke. RFC 9110 §15.5.14 lets a server that refuses a body close the connection, and RFC 9112
-/// §9.6 has it say so (`Connection: close`), or a client reuses the connection and its next
-/// request fails.
+/// Why a request body could not be read. The answer to each closes the connection (the CA and the
+/// management API send `Connection: close`): the body was not read to its end (what is left of it
+/// would be read as the next request), or the connection broke. RFC 9110 §15.5.14 lets a server
+/// that refuses a body close the connection, and RFC 9112 §9.6 has it say so (`Connection: close`),
+/// or a client reuses the connection and its next request fails.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// The body (or its announced `Content-Length`) is over the limit: 413.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use acmeproof_reports::matrix::{Matrix, render_page_html, render_page_markdown};
 use serde_json::Value;
 
-use crate::support::{Running, fixed_port, lines};
+use crate::support::{Running, fixed_ports, lines};
 
 /// Set to rewrite the committed files instead of comparing.
 const WRITE_ENV: &str = "ACMEPROOF_WRITE_INTEROP";
@@ -207,7 +207,9 @@ fn docs_interop_is_what_the_matrix_renders() {
     let pebble_dir = dir.join("pebble");
     std::fs::create_dir_all(&pebble_dir).expect("dir");
     super::peers_pebble::pebble_tls(&pebble_dir);
-    let (port, management, dns_port) = (fixed_port(), fixed_port(), fixed_port());
+    let [port, management, dns_port] = fixed_ports(3)[..] else {
+        unreachable!("three ports")
+    };
     let pebble_dns = format!("127.0.0.1:{dns_port}");
     let pebble_world = pebble_dir.join("world.toml");
     std::fs::write(&pebble_world, format!("[dns]\nlisten = \"{pebble_dns}\"\n")).expect("world");

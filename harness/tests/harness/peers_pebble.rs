@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Running, fixed_port, lines};
+use crate::support::{Running, fixed_ports, lines};
 
 /// A root and a leaf for 127.0.0.1 (Pebble's HTTPS; Debian's package ships none).
 pub(crate) fn pebble_tls(dir: &Path) {
@@ -35,6 +35,8 @@ pub(crate) fn pebble_tls(dir: &Path) {
 /// authorization reuse, so every run exercises a whole validation. Returns once Pebble listens;
 /// panics with its log when it exits first.
 pub(crate) fn start(pebble: &Path, dir: &Path, port: u16, management: u16, dns: &str) -> Running {
+    // The ports Pebble's VA connects to for http-01 and tls-alpn-01.
+    let validation_ports = fixed_ports(2);
     std::fs::write(
         dir.join("pebble.json"),
         serde_json::json!({ "pebble": {
@@ -42,8 +44,8 @@ pub(crate) fn start(pebble: &Path, dir: &Path, port: u16, management: u16, dns: 
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": dir.join("cert.pem"),
             "privateKey": dir.join("key.pem"),
-            "httpPort": fixed_port(),
-            "tlsPort": fixed_port(),
+            "httpPort": validation_ports[0],
+            "tlsPort": validation_ports[1],
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }})
@@ -102,7 +104,9 @@ fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     pebble_tls(&dir);
-    let (port, management) = (fixed_port(), fixed_port());
+    let [port, management] = fixed_ports(2)[..] else {
+        unreachable!("two ports")
+    };
     let directory = format!("https://127.0.0.1:{port}/dir");
 
     // acmeproof first: it prints the DNS address Pebble must use, then waits for Pebble.

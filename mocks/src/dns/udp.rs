@@ -10,11 +10,11 @@
 //! silence under 12 octets) is answered the same way. A query repeating an earlier one's octets
 //! is answered from the receiver's [`AnswerCache`] while the zones and faults are unchanged.
 //!
-//! Every core gets a receiver (a server on a single-threaded runtime gets one), and every
-//! receiver its own socket on the server's address
-//! (`SO_REUSEPORT`, Linux): the kernel hands each datagram to one socket, by a hash of the
-//! sender's address. Receivers sharing one socket would all be woken for every datagram, one
-//! reading it and the others finding nothing, and those wake-ups cost more CPU than the lookup.
+//! Every core gets a receiver (a server on a single-threaded runtime gets one), and every receiver
+//! its own socket on the server's address (`SO_REUSEPORT`, Linux): the kernel hands each datagram
+//! to one socket, by a hash of the sender's address. Receivers sharing one socket would all be
+//! woken for every datagram, one reading it and the others finding nothing, and those wake-ups cost
+//! more CPU than the lookup.
 //! Measured with `acmeproof bench peers` on 2 cores: a served dns-01 issuance, which makes a few
 //! queries, cost 2.4 ms of server CPU with two receivers on one socket, 2.0 ms with a single
 //! receiver and 2.0–2.3 ms with a socket per receiver; but a single receiver answered about
