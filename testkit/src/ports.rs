@@ -30,17 +30,11 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 pub fn fixed_ports(n: usize) -> Vec<u16> {
     let span = below_ephemeral();
     let mut held = Vec::with_capacity(n);
-    if let Some((low, high)) = span {
-        let size = u32::from(high - low);
-        // Each test process starts somewhere else (its pid), so two suites running at once
-        // rarely probe the same ports; within a process the calls walk on.
-        let start = std::process::id().wrapping_mul(7_919);
+    if let Some(span) = span {
         let mut tried = 0;
-        while held.len() < n && tried < size {
-            let at = NEXT.fetch_add(1, Ordering::Relaxed).wrapping_add(start) % size;
+        while held.len() < n && tried < u32::from(span.1 - span.0) {
             tried += 1;
-            let port = low + u16::try_from(at).unwrap_or(0);
-            if let Some(pair) = bind_both(port) {
+            if let Some(pair) = bind_both(candidate(span, NEXT.fetch_add(1, Ordering::Relaxed))) {
                 held.push(pair);
             }
         }
@@ -59,6 +53,15 @@ pub fn fixed_ports(n: usize) -> Vec<u16> {
 #[must_use]
 pub fn fixed_port() -> u16 {
     fixed_ports(1)[0]
+}
+
+/// The `step`-th port this process probes in `span`: each test process starts somewhere else
+/// (its pid), so two suites running at once rarely probe the same ports; within a process the
+/// calls walk on.
+fn candidate((low, high): (u16, u16), step: u32) -> u16 {
+    let start = std::process::id().wrapping_mul(7_919);
+    let at = step.wrapping_add(start) % u32::from(high - low);
+    low + u16::try_from(at).unwrap_or(0)
 }
 
 /// `[LOWEST, first ephemeral port)`, when the kernel says where its range starts and it leaves
@@ -107,18 +110,13 @@ mod tests {
         let _turn = TURN
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some((low, high)) = below_ephemeral() else {
+        let Some(span) = below_ephemeral() else {
             return;
         };
         // Take UDP on the ports the next call probes first (a DNS server would need them).
-        let size = u32::from(high - low);
-        let start = std::process::id().wrapping_mul(7_919);
         let next = NEXT.load(Ordering::Relaxed);
         let taken: Vec<UdpSocket> = (0..4)
-            .filter_map(|i| {
-                let at = next.wrapping_add(i).wrapping_add(start) % size;
-                UdpSocket::bind(("127.0.0.1", low + u16::try_from(at).unwrap_or(0))).ok()
-            })
+            .filter_map(|i| UdpSocket::bind(("127.0.0.1", candidate(span, next + i))).ok())
             .collect();
         let taken: Vec<u16> = taken
             .iter()

@@ -183,11 +183,9 @@ impl Target<'_> {
         let url = self.url(&case.path);
         let body = self.body(case, &url).await;
         let method = reqwest::Method::from_bytes(case.method.as_bytes()).expect("a method");
-        // Bad input goes through the probe's client (HTTP/2 where offered): a refusal that
-        // closes an HTTP/1.1 connection (a body over the limit) must not leave a dead pooled
-        // connection to the next request of the ordinary client.
-        let http = self.client.probe_http().expect("the probe's client");
-        let mut request = http.request(method, &url).body(body);
+        // The ordinary client, HTTP/1.1: a refusal that closes the connection (a body over the
+        // limit) says `Connection: close`, so no dead connection is pooled for the next request.
+        let mut request = self.client.http().request(method, &url).body(body);
         match case.content_type.as_deref() {
             None => request = request.header("content-type", "application/jose+json"),
             Some("") => {}

@@ -207,9 +207,8 @@ fn docs_interop_is_what_the_matrix_renders() {
     let pebble_dir = dir.join("pebble");
     std::fs::create_dir_all(&pebble_dir).expect("dir");
     super::peers_pebble::pebble_tls(&pebble_dir);
-    let [port, management, dns_port] = fixed_ports(3)[..] else {
-        unreachable!("three ports")
-    };
+    let ports = fixed_ports(3);
+    let (port, management, dns_port) = (ports[0], ports[1], ports[2]);
     let pebble_dns = format!("127.0.0.1:{dns_port}");
     let pebble_world = pebble_dir.join("world.toml");
     std::fs::write(&pebble_world, format!("[dns]\nlisten = \"{pebble_dns}\"\n")).expect("world");

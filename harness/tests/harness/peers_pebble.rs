@@ -104,9 +104,8 @@ fn pebble_passes_or_names_its_deviations_and_email_is_unimplemented() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     pebble_tls(&dir);
-    let [port, management] = fixed_ports(2)[..] else {
-        unreachable!("two ports")
-    };
+    let ports = fixed_ports(2);
+    let (port, management) = (ports[0], ports[1]);
     let directory = format!("https://127.0.0.1:{port}/dir");
 
     // acmeproof first: it prints the DNS address Pebble must use, then waits for Pebble.

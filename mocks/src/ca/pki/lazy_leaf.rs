@@ -48,19 +48,6 @@ impl LazyLeaf {
         }
     }
 
-    /// The leaf and its key, built on the first call.
-    pub(crate) fn certified(&self) -> Option<Arc<CertifiedKey>> {
-        self.built
-            .get_or_init(|| match self.build() {
-                Ok(built) => Some(Arc::new(built)),
-                Err(e) => {
-                    tracing::error!("building a TLS server leaf failed: {e}");
-                    None
-                }
-            })
-            .clone()
-    }
-
     fn build(&self) -> Result<CertifiedKey, PkiError> {
         let key = p256_from(&self.key_input)?;
         let cert = self.params.signed_by(&key, &self.issuer)?;
@@ -72,7 +59,16 @@ impl LazyLeaf {
 }
 
 impl ResolvesServerCert for LazyLeaf {
+    /// The leaf and its key, built at the first handshake.
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.certified()
+        self.built
+            .get_or_init(|| match self.build() {
+                Ok(built) => Some(Arc::new(built)),
+                Err(e) => {
+                    tracing::error!("building a TLS server leaf failed: {e}");
+                    None
+                }
+            })
+            .clone()
     }
 }
