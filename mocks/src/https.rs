@@ -16,6 +16,7 @@
 //! | an idle HTTP/2 connection that does answer PINGs | the idle watchdog (hyper has no HTTP/2 idle timeout) |
 //! | a body sent slowly, or a `Content-Length` longer than the body | [`Limits::body`], in [`read_body`]: 408 and the connection closes |
 //! | a `Content-Length` above the route's limit | none: [`read_body`] refuses it at once (413), and the connection closes |
+//! | the rest of a refused body, sent after the answer | [`Limits::linger`] and [`LINGER_OCTETS`]: the lingering close (`https/linger.rs`) |
 //! | a response the peer never reads | the idle watchdog (a request counts as done once its answer is ready) |
 //!
 //! The idle watchdog: once no request is in progress on a connection for [`Limits::idle`], the
@@ -36,6 +37,7 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -52,8 +54,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+mod linger;
 mod threads;
 
+pub use linger::LINGER_OCTETS;
+use linger::{LingerOnClose, Lingering};
 use threads::connection_runtime;
 pub use threads::serve_connections_on_this_thread;
 
@@ -72,6 +77,9 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(5);
 /// How long open connections get to finish after shutdown starts (of the server, or of one
 /// idle connection).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How long a connection closed with a request body unread goes on reading (and discarding)
+/// what the client still sends, so that the client reads the answer (RFC 9112 §9.6).
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections served at once; more wait in the listen backlog for a slot.
 pub const MAX_CONNECTIONS: usize = 1024;
 /// The largest HTTP/1 read buffer, which bounds the request line and headers (hyper answers
@@ -93,6 +101,8 @@ pub struct Limits {
     pub ping: Duration,
     /// [`SHUTDOWN_GRACE`].
     pub grace: Duration,
+    /// [`LINGER_TIMEOUT`].
+    pub linger: Duration,
     /// [`MAX_CONNECTIONS`].
     pub max_connections: usize,
 }
@@ -106,6 +116,7 @@ impl Default for Limits {
             idle: IDLE_TIMEOUT,
             ping: PING_INTERVAL,
             grace: SHUTDOWN_GRACE,
+            linger: LINGER_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
         }
     }
@@ -113,10 +124,11 @@ impl Default for Limits {
 
 impl Limits {
     /// The longest a connection that makes no progress holds a slot: no request for `idle`
-    /// (the handshake included), then a request whose body stalls for `body`, then `grace` to
-    /// close. A new client waiting for a slot is served within this bound.
+    /// (the handshake included), then a request whose body stalls for `body`, then `linger`
+    /// after its 408, and `grace` to close. A new client waiting for a slot is served within
+    /// this bound.
     pub fn stall_bound(&self) -> Duration {
-        self.idle.max(self.handshake) + self.body + self.grace
+        self.idle.max(self.handshake) + self.body + self.linger + self.grace
     }
 }
 
@@ -127,7 +139,7 @@ pub struct Served {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     limits: Limits,
-    slots: Arc<Semaphore>,
+    open: Arc<AtomicUsize>,
 }
 
 impl Served {
@@ -141,11 +153,10 @@ impl Served {
         self.limits
     }
 
-    /// How many connections hold a slot now (accepted and not yet closed).
+    /// How many connections hold a slot now (accepted and not yet closed). The slot the accept
+    /// loop holds while it waits for the next connection does not count.
     pub fn open_connections(&self) -> usize {
-        self.limits
-            .max_connections
-            .saturating_sub(self.slots.available_permits())
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, lets open connections finish within the grace period, and returns.
@@ -173,9 +184,10 @@ pub fn serve_with(
 ) -> std::io::Result<Served> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let open = Arc::new(AtomicUsize::new(0));
     let server = Server {
-        slots: Arc::clone(&slots),
+        slots: Arc::new(Semaphore::new(limits.max_connections)),
+        open: Arc::clone(&open),
         acceptor: tls.map(TlsAcceptor::from),
         http1: Arc::new(http1_builder(&limits)),
         http2: Arc::new(http2_builder(&limits)),
@@ -189,7 +201,7 @@ pub fn serve_with(
         stop,
         task,
         limits,
-        slots,
+        open,
     })
 }
 
@@ -217,6 +229,8 @@ fn http2_builder(limits: &Limits) -> Builder<TokioExecutor> {
 
 struct Server {
     slots: Arc<Semaphore>,
+    /// Accepted connections not yet closed ([`Served::open_connections`]).
+    open: Arc<AtomicUsize>,
     acceptor: Option<TlsAcceptor>,
     http1: Arc<Builder<TokioExecutor>>,
     http2: Arc<Builder<TokioExecutor>>,
@@ -253,6 +267,7 @@ impl Server {
                 _ = self.stopped.changed() => break,
             };
             let _ = tcp.set_nodelay(true);
+            let counted = Counted::new(&self.open);
             let connection = Connection {
                 acceptor: self.acceptor.clone(),
                 http1: Arc::clone(&self.http1),
@@ -263,7 +278,7 @@ impl Server {
                 peer,
             };
             let serve = move |tcp: TcpStream| async move {
-                let _slot = slot;
+                let _held = (slot, counted);
                 connection.serve(tcp).await;
             };
             match connection_runtime() {
@@ -282,6 +297,22 @@ impl Server {
         {
             connections.abort_all();
         }
+    }
+}
+
+/// One accepted connection in [`Served::open_connections`], until dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        Counted(Arc::clone(open))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -326,6 +357,8 @@ impl Connection {
     async fn serve(self, tcp: TcpStream) {
         let accepted = Instant::now();
         let peer = self.peer;
+        let on_close = LingerOnClose::default();
+        let tcp = Lingering::new(tcp, on_close.clone(), self.limits.linger);
         match self.acceptor.clone() {
             Some(acceptor) => {
                 let tls =
@@ -343,15 +376,17 @@ impl Connection {
                 // RFC 7540 §3.3: HTTP/2 over TLS is negotiated with ALPN "h2"; anything else
                 // (no ALPN, "http/1.1") is HTTP/1.1.
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                self.drive(tls, h2, accepted).await;
+                // HTTP/2 has no `Connection: close`; a refused body is a reset stream there.
+                let on_close = (!h2).then_some(on_close);
+                self.drive(tls, h2, on_close, accepted).await;
             }
-            None => self.drive(tcp, false, accepted).await,
+            None => self.drive(tcp, false, Some(on_close), accepted).await,
         }
     }
 
     /// Serves HTTP on `io` until the peer is done, the connection idles out, or the server
-    /// stops.
-    async fn drive<I>(mut self, io: I, h2: bool, accepted: Instant)
+    /// stops. An answer that says `Connection: close` arms `on_close`.
+    async fn drive<I>(mut self, io: I, h2: bool, on_close: Option<LingerOnClose>, accepted: Instant)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -362,6 +397,7 @@ impl Connection {
         let service = Tracked {
             inner: TowerToHyperService::new(self.router.clone()),
             activity: Arc::new(activity),
+            on_close,
         };
         let builder = if h2 { &self.http2 } else { &self.http1 };
         let conn = builder.serve_connection(TokioIo::new(io), service);
@@ -407,12 +443,14 @@ async fn idle_expired(mut activity: watch::Receiver<Activity>, idle: Duration) {
     }
 }
 
-/// A hyper service that counts its requests in progress for the idle watchdog. A request is
-/// done once its answer is ready (the body is then hyper's to send).
+/// A hyper service that counts its requests in progress for the idle watchdog (a request is
+/// done once its answer is ready; the body is then hyper's to send), and arms the lingering
+/// close when an answer says `Connection: close`.
 #[derive(Clone)]
 struct Tracked<S> {
     inner: S,
     activity: Arc<watch::Sender<Activity>>,
+    on_close: Option<LingerOnClose>,
 }
 
 struct InFlight(Arc<watch::Sender<Activity>>);
@@ -438,9 +476,9 @@ impl Drop for InFlight {
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-impl<S> hyper::service::Service<Request<Incoming>> for Tracked<S>
+impl<S, B> hyper::service::Service<Request<Incoming>> for Tracked<S>
 where
-    S: hyper::service::Service<Request<Incoming>>,
+    S: hyper::service::Service<Request<Incoming>, Response = axum::http::Response<B>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -450,19 +488,37 @@ where
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let in_flight = InFlight::begin(&self.activity);
         let answer = self.inner.call(request);
+        let on_close = self.on_close.clone();
         Box::pin(async move {
             let result = answer.await;
+            if let (Some(on_close), Ok(response)) = (&on_close, &result)
+                && says_close(response.headers())
+            {
+                on_close.arm();
+            }
             drop(in_flight);
             result
         })
     }
 }
 
+/// Whether `Connection` lists `close` (RFC 9110 §7.6.1: a comma-separated list of options,
+/// case-insensitive).
+fn says_close(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|option| option.trim().eq_ignore_ascii_case("close"))
+}
+
 /// Why a request body could not be read. The answer to each closes the connection (the CA and the
 /// management API send `Connection: close`): the body was not read to its end (what is left of it
 /// would be read as the next request), or the connection broke. RFC 9110 §15.5.14 lets a server
 /// that refuses a body close the connection, and RFC 9112 §9.6 has it say so (`Connection: close`),
-/// or a client reuses the connection and its next request fails.
+/// or a client reuses the connection and its next request fails. The close lingers
+/// (`https/linger.rs`), so a client still sending the body reads the answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// The body (or its announced `Content-Length`) is over the limit: 413.

@@ -13,6 +13,7 @@ use acmeproof_mocks::world::{World, WorldConfig};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -268,19 +269,23 @@ fn short() -> Limits {
         idle: Duration::from_millis(800),
         ping: Duration::from_millis(400),
         grace: Duration::from_millis(400),
+        linger: Duration::from_millis(400),
         max_connections: 4,
     }
 }
 
-/// A route that reads its body as the CA does (`https::read_body`, 1 KiB, the short bound).
+/// A route that reads its body as the CA does (`https::read_body`, 1 KiB, the short bound),
+/// and closes the connection after a refused one, saying so.
 fn echo_router() -> Router {
     Router::new().fallback(|headers: HeaderMap, body: Body| async move {
         match https::read_body(&headers, body, 1024, short().body).await {
-            Ok(body) => (StatusCode::OK, format!("{} octets", body.len())),
+            Ok(body) => (StatusCode::OK, format!("{} octets", body.len())).into_response(),
             Err(e) => (
                 StatusCode::from_u16(e.status()).expect("status"),
+                [(axum::http::header::CONNECTION, "close")],
                 e.to_string(),
-            ),
+            )
+                .into_response(),
         }
     })
 }
@@ -549,4 +554,190 @@ async fn a_refused_large_body_answers_413_with_connection_close_and_closes() {
         );
     }
     world.shutdown().await;
+}
+
+/// Sends `head` and `early` octets of body, waits for the first octets of the answer, sends
+/// `late` octets more and closes its side, while reading the answer: a client that streams its
+/// body and is still sending when the answer comes. Returns the answer, whether every write went
+/// through, and whether the answer ended in a clean close (end of stream, or TLS close_notify)
+/// rather than an error such as a reset.
+async fn send_while_reading(
+    stream: Box<dyn Stream>,
+    head: String,
+    early: usize,
+    late: usize,
+    bound: Duration,
+) -> (String, std::io::Result<()>, std::io::Result<()>) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (answered, answer_started) = tokio::sync::oneshot::channel::<()>();
+    let write = async move {
+        let chunk = vec![b' '; 16 * 1024];
+        let send = async |writer: &mut tokio::io::WriteHalf<Box<dyn Stream>>, mut left: usize| {
+            while left > 0 {
+                let n = left.min(chunk.len());
+                writer.write_all(&chunk[..n]).await?;
+                left -= n;
+            }
+            writer.flush().await
+        };
+        writer.write_all(head.as_bytes()).await?;
+        send(&mut writer, early).await?;
+        let _ = answer_started.await;
+        send(&mut writer, late).await?;
+        writer.shutdown().await
+    };
+    let read = async move {
+        let mut answered = Some(answered);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) => return (got, Ok(())),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(error) => return (got, Err(error)),
+            }
+            if let Some(answered) = answered.take() {
+                let _ = answered.send(());
+            }
+        }
+    };
+    let ((got, ended), wrote) = tokio::time::timeout(bound, async { tokio::join!(read, write) })
+        .await
+        .expect("the exchange ends within the stall bound");
+    (String::from_utf8_lossy(&got).into_owned(), wrote, ended)
+}
+
+#[tokio::test]
+async fn a_client_still_sending_a_refused_body_reads_the_413_and_a_clean_close() {
+    // RFC 9112 §9.6: closed at once, a connection with the client's octets still arriving
+    // resets, and the client fails on a write or a read instead of reading the 413 (hyper's
+    // client: "broken pipe"). The lingering close reads the rest and closes after the client.
+    let world = World::start(WorldConfig::example()).await.expect("world");
+    let ca = world.ca.served().addr();
+    let management = world.management().addr();
+    let bound = world.ca.served().limits().stall_bound();
+    let (early, late) = (80 * 1024, 1024 * 1024);
+    assert!(early + late <= https::LINGER_OCTETS);
+    for (name, path, use_tls, addr) in [
+        ("CA", "/acme/new-order", true, ca),
+        ("management", "/knobs", false, management),
+    ] {
+        // Announced: refused on the `Content-Length`, before any body is read. Chunked (one
+        // chunk, never finished): refused once 64 KiB of it arrived.
+        for announced in [true, false] {
+            let total = early + late;
+            let framing = if announced {
+                format!("Content-Length: {total}\r\n\r\n")
+            } else {
+                format!("Transfer-Encoding: chunked\r\n\r\n{total:x}\r\n")
+            };
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{framing}"
+            );
+            let stream: Box<dyn Stream> = if use_tls {
+                Box::new(tls(&world, addr, &[b"http/1.1"]).await)
+            } else {
+                Box::new(TcpStream::connect(addr).await.expect("connect"))
+            };
+            let (text, wrote, ended) = send_while_reading(stream, head, early, late, bound).await;
+            let case = format!("{name}, announced {announced}");
+            assert!(text.starts_with("HTTP/1.1 413 "), "{case}: {text}");
+            assert!(
+                text.to_ascii_lowercase()
+                    .contains("\r\nconnection: close\r\n"),
+                "{case}: {text}"
+            );
+            assert!(wrote.is_ok(), "{case}: a write failed: {wrote:?}");
+            assert!(ended.is_ok(), "{case}: the answer ended in {ended:?}");
+        }
+    }
+    world.shutdown().await;
+}
+
+/// A plain server with the echo route and `limits`.
+async fn plain_server_with(limits: Limits) -> https::Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    https::serve_with(listener, None, echo_router(), limits).expect("serve")
+}
+
+/// Sends a body over the echo route's 1 KiB limit and reads the 413 and the half-close.
+async fn refused_and_half_closed(served: &https::Served) -> TcpStream {
+    let mut tcp = TcpStream::connect(served.addr()).await.expect("connect");
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    tcp.write_all(head.as_bytes()).await.expect("write");
+    tcp.write_all(&[b' '; 4096]).await.expect("write");
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut got)).await;
+    assert!(matches!(read, Ok(Ok(_))), "the half-close: {read:?}");
+    assert!(got.starts_with(b"HTTP/1.1 413 "), "{got:?}");
+    tcp
+}
+
+/// Waits (bounded by `within`) until `served` holds no connection.
+async fn released_within(served: &https::Served, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while served.open_connections() > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+#[tokio::test]
+async fn a_lingering_close_ends_after_linger_when_the_client_never_closes() {
+    // The client reads the answer and keeps its side open: the server stops waiting after
+    // `linger`, long before the idle watchdog (`idle` + `grace`) would drop the connection.
+    let limits = Limits {
+        linger: Duration::from_millis(300),
+        idle: Duration::from_secs(20),
+        grace: Duration::from_secs(5),
+        ..short()
+    };
+    let served = plain_server_with(limits).await;
+    let _kept_open = refused_and_half_closed(&served).await;
+    assert!(
+        released_within(&served, Duration::from_secs(10)).await,
+        "still lingering 10 s after the answer"
+    );
+    served.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lingering_close_discards_at_most_linger_octets() {
+    // A client that goes on sending is read for `LINGER_OCTETS` at most, then the connection
+    // closes (and the client's writes fail), long before `linger` ends.
+    let limits = Limits {
+        linger: Duration::from_secs(60),
+        idle: Duration::from_secs(60),
+        grace: Duration::from_secs(5),
+        ..short()
+    };
+    let served = plain_server_with(limits).await;
+    let mut tcp = refused_and_half_closed(&served).await;
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0usize;
+    let cut_off = tokio::time::timeout(Duration::from_secs(20), async {
+        while sent < 4 * https::LINGER_OCTETS {
+            if tcp.write_all(&chunk).await.is_err() {
+                return true;
+            }
+            sent += chunk.len();
+        }
+        false
+    })
+    .await;
+    assert_eq!(cut_off, Ok(true), "{sent} octets sent and still read");
+    assert!(
+        sent >= https::LINGER_OCTETS / 2,
+        "cut off after {sent} octets"
+    );
+    assert!(
+        released_within(&served, Duration::from_secs(10)).await,
+        "still open"
+    );
+    served.shutdown().await;
 }
