@@ -291,10 +291,7 @@ fn echo_router() -> Router {
 }
 
 async fn plain_server() -> https::Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    https::serve_with(listener, None, echo_router(), short()).expect("serve")
+    plain_server_with(short()).await
 }
 
 async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
