@@ -376,17 +376,15 @@ impl Connection {
                 // RFC 7540 §3.3: HTTP/2 over TLS is negotiated with ALPN "h2"; anything else
                 // (no ALPN, "http/1.1") is HTTP/1.1.
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                // HTTP/2 has no `Connection: close`; a refused body is a reset stream there.
-                let on_close = (!h2).then_some(on_close);
                 self.drive(tls, h2, on_close, accepted).await;
             }
-            None => self.drive(tcp, false, Some(on_close), accepted).await,
+            None => self.drive(tcp, false, on_close, accepted).await,
         }
     }
 
     /// Serves HTTP on `io` until the peer is done, the connection idles out, or the server
-    /// stops. An answer that says `Connection: close` arms `on_close`.
-    async fn drive<I>(mut self, io: I, h2: bool, on_close: Option<LingerOnClose>, accepted: Instant)
+    /// stops. Over HTTP/1, an answer that says `Connection: close` arms `on_close`.
+    async fn drive<I>(mut self, io: I, h2: bool, on_close: LingerOnClose, accepted: Instant)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -397,7 +395,8 @@ impl Connection {
         let service = Tracked {
             inner: TowerToHyperService::new(self.router.clone()),
             activity: Arc::new(activity),
-            on_close,
+            // HTTP/2 has no `Connection: close`; a refused body is a reset stream there.
+            on_close: (!h2).then_some(on_close),
         };
         let builder = if h2 { &self.http2 } else { &self.http1 };
         let conn = builder.serve_connection(TokioIo::new(io), service);
@@ -578,4 +577,37 @@ pub async fn read_body(
     tokio::time::timeout(timeout, read)
         .await
         .unwrap_or(Err(BodyError::Timeout(timeout)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn connection(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header::CONNECTION, HeaderValue::from_static(v));
+        }
+        headers
+    }
+
+    #[test]
+    fn close_is_found_in_any_connection_field_and_case() {
+        for values in [
+            &["close"][..],
+            &["keep-alive, Close"],
+            &["upgrade", " CLOSE "],
+        ] {
+            assert!(says_close(&connection(values)), "{values:?}");
+        }
+        for values in [
+            &[][..],
+            &["keep-alive"],
+            &["closed"],
+            &["upgrade, keep-alive"],
+        ] {
+            assert!(!says_close(&connection(values)), "{values:?}");
+        }
+    }
 }

@@ -184,7 +184,9 @@ impl Target<'_> {
         let body = self.body(case, &url).await;
         let method = reqwest::Method::from_bytes(case.method.as_bytes()).expect("a method");
         // The ordinary client, HTTP/1.1: a refusal that closes the connection (a body over the
-        // limit) says `Connection: close`, so no dead connection is pooled for the next request.
+        // limit) says `Connection: close`, so no dead connection is pooled for the next request,
+        // and the CA reads the rest of the body before it closes (`mocks/src/https/linger.rs`),
+        // so this client, still writing it, reads the 413 instead of a broken pipe.
         let mut request = self.client.http().request(method, &url).body(body);
         match case.content_type.as_deref() {
             None => request = request.header("content-type", "application/jose+json"),

@@ -133,15 +133,27 @@ async fn until_closed(mut stream: Box<dyn Stream>, deadline: Instant) -> (Vec<u8
 
 /// Waits (bounded) until `served` holds `n` connections.
 async fn wait_for_open(served: &https::Served, n: usize, bound: Duration) {
+    assert!(
+        open_within(served, |open| open >= n, bound).await,
+        "only {} of {n} connections accepted",
+        served.open_connections()
+    );
+}
+
+/// Whether the number of connections `served` holds satisfies `wanted` before `bound` passes.
+async fn open_within(
+    served: &https::Served,
+    wanted: impl Fn(usize) -> bool,
+    bound: Duration,
+) -> bool {
     let deadline = Instant::now() + bound;
-    while served.open_connections() < n {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} connections accepted",
-            served.open_connections()
-        );
+    while !wanted(served.open_connections()) {
+        if Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    true
 }
 
 /// Opens `count` stalled connections (the kinds in turn, those that the server must have
@@ -674,14 +686,36 @@ async fn refused_and_half_closed(served: &https::Served) -> TcpStream {
 
 /// Waits (bounded by `within`) until `served` holds no connection.
 async fn released_within(served: &https::Served, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while served.open_connections() > 0 {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    true
+    open_within(served, |open| open == 0, within).await
+}
+
+#[tokio::test]
+async fn a_connection_closed_without_a_refusal_does_not_linger() {
+    // An answer without `Connection: close` leaves the connection unarmed: when the idle
+    // watchdog closes it, it is released at once, though the client keeps its side open. Armed,
+    // it would linger until the watchdog's grace ran out, 30 s later.
+    let limits = Limits {
+        idle: Duration::from_millis(300),
+        grace: Duration::from_secs(30),
+        linger: Duration::from_secs(60),
+        ..short()
+    };
+    let served = plain_server_with(limits).await;
+    let mut tcp = TcpStream::connect(served.addr()).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        .await
+        .expect("write");
+    let mut got = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut got))
+        .await
+        .expect("an answer")
+        .expect("read");
+    assert!(got[..n].starts_with(b"HTTP/1.1 200 "), "{:?}", &got[..n]);
+    assert!(
+        released_within(&served, Duration::from_secs(10)).await,
+        "an idle, unarmed connection still open 10 s on"
+    );
+    served.shutdown().await;
 }
 
 #[tokio::test]
