@@ -64,9 +64,9 @@ impl LoadedScenario {
             .iter()
             .map(|r| {
                 let b = &r.behaviour;
-                let reorder = if b.reorder { b.reorder_hold_ms } else { 0 };
+                // A reordering relay holds a message only until a later one overtakes it: no
+                // wait of its own.
                 b.delay_ms
-                    + reorder
                     + if b.greylist {
                         mail.retry_delay_ms.max(500)
                     } else {

@@ -191,6 +191,22 @@ fn uses_email(scenario: &LoadedScenario) -> bool {
     })
 }
 
+/// A fault of the scenario's own world (a server under test shares one world, and is never
+/// given a scenario with a world of its own) that its steps never set off, so that the scenario
+/// exercised nothing of it: a relay that reorders, where no message overtook a held one.
+fn unexercised_faults(world: &World) -> Option<String> {
+    let relays = world.mail.as_ref().map(|mail| mail.relays.as_slice())?;
+    relays
+        .iter()
+        .find(|(_, _, sink)| sink.behaviour().reorder && sink.overtaken() == 0)
+        .map(|(host, _, _)| {
+            format!(
+                "the relay {host} reorders, but no message overtook one it held: the steps never \
+                 put two messages through it at once, so nothing of reordering was exercised"
+            )
+        })
+}
+
 /// Runs `scenario` with `seed` against `sut`.
 pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> ScenarioRun {
     let started = Instant::now();
@@ -323,6 +339,14 @@ pub async fn run_with(scenario: &LoadedScenario, seed: u64, sut: &Sut) -> Scenar
             }
             break;
         }
+    }
+    let completed = !halted && out.error.is_none() && out.verdict.is_none();
+    if completed
+        && out.sut_error.is_none()
+        && !matches!(sut, Sut::Server(_))
+        && let Some(why) = unexercised_faults(world)
+    {
+        out.error = Some(why);
     }
     out.findings = std::mem::take(&mut ctx.findings);
     // A shared world's transcript mixes every scenario's traffic: the scenario's own is what
@@ -1297,9 +1321,26 @@ impl Context<'_> {
                 &from,
                 &reply,
             );
+            let msa = self
+                .world
+                .mail
+                .as_ref()
+                .map(|mail| std::sync::Arc::clone(&mail.msa));
+            let handed_on = msa.as_ref().map(|msa| msa.logged_count());
             MailAccount::in_world(self.world, &from, &password)?
                 .submit(&envelope, &reply)
                 .await?;
+            // The step ends once the MSA has handed the reply to the next hop: replies sent in
+            // two steps then meet the relays in the order the steps sent them (a relay that
+            // reorders must see the first before the second to let the second overtake it).
+            if let (Some(msa), Some(before)) = (msa, handed_on)
+                && !msa.wait_for_logged_beyond(before, WAIT).await
+            {
+                return Err(StepError::Harness(format!(
+                    "the world's MSA did not hand the reply on within {} s",
+                    WAIT.as_secs()
+                )));
+            }
             return Ok(());
         }
         // Signed here and handed straight to the recipient domain's MX: the server under test

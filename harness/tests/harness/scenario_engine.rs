@@ -204,6 +204,66 @@ async fn a_step_that_cannot_run_is_a_harness_error_and_later_steps_do_not_run() 
     assert_eq!(run.steps[1].status, scenario::StepStatus::NotRun);
 }
 
+/// A wrong reply, then the right one, through a relay that holds every other message when
+/// `reorder` is on (the challenge mail is its message 0, the wrong reply 1, the right one 2).
+fn two_replies(relay: &str) -> String {
+    format!(
+        "{HEAD}
+[[world.mail.relays]]
+name = \"r\"
+behaviour = {relay}
+[[step]]
+action = \"order\"
+[[step]]
+action = \"read-challenge\"
+[[step]]
+action = \"reply\"
+change = {{ digest = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" }}
+[[step]]
+action = \"reply\"
+[[step]]
+action = \"post\"
+[[step]]
+action = \"expect-authorization\"
+status = \"valid\"
+req = \"SMIME-10\"
+"
+    )
+}
+
+#[tokio::test]
+async fn a_reordering_relay_is_exercised_only_when_a_message_overtakes_another() {
+    // The right reply overtakes the wrong one: the CA judges the first to arrive.
+    let (verdict, findings) = outcome(&two_replies("{ reorder = true }")).await;
+    assert_eq!(verdict, "pass", "{findings:?}");
+    // Without the reordering the wrong reply arrives first and fails the challenge: the pass
+    // above is the relay's doing.
+    let (verdict, findings) = outcome(&two_replies("{ }")).await;
+    assert_eq!(verdict, "fail");
+    assert!(
+        findings[0].starts_with("SMIME-10 authorization invalid"),
+        "{findings:?}"
+    );
+    // One reply: the relay holds it and nothing overtakes it, so the scenario exercised
+    // nothing of reordering. That is the scenario's error, not a pass.
+    let one = two_replies("{ reorder = true, reorder_hold_ms = 50 }").replacen(
+        "[[step]]\naction = \"reply\"\nchange = { digest = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" }\n",
+        "",
+        1,
+    );
+    let scenario = load(&one).unwrap();
+    let run = scenario::run::run(&scenario, scenario.seed()).await;
+    assert_eq!(scenario::outcome_of(&run, false).as_str(), "error");
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap()
+            .contains("nothing of reordering was exercised"),
+        "{:?}",
+        run.error
+    );
+}
+
 #[test]
 fn scenarios_that_wait_on_purpose_are_estimated_longer() {
     let plain = load(&format!("{HEAD}\n[[step]]\naction = \"post\"\n")).unwrap();

@@ -55,9 +55,11 @@ pub struct RelayBehaviour {
     pub drop_percent: u8,
     /// Pass every message on twice.
     pub duplicate: bool,
-    /// Hold every other message for `reorder_hold_ms`, so later mail overtakes it.
+    /// Hold every other message (the second, the fourth, ...) until a later message has
+    /// been handed on, so that later mail overtakes it.
     pub reorder: bool,
-    /// How long `reorder` holds a message.
+    /// How long `reorder` holds a message when no later one comes to overtake it (real time:
+    /// a bound, not the mechanism).
     pub reorder_hold_ms: u64,
     /// What the relay does to the message, in order (each may break DKIM, see `mangle`).
     pub mangle: Vec<Mangle>,
@@ -157,6 +159,11 @@ pub struct RelaySink {
     log: Arc<Mutex<VecDeque<Forwarded>>>,
     /// How many messages were ever logged: wakes [`RelaySink::wait_for_forwarded`].
     logged: tokio::sync::watch::Sender<u64>,
+    /// One more than the highest message number handed on so far (0: none yet): what a
+    /// message held by `reorder` waits on.
+    passed: tokio::sync::watch::Sender<u64>,
+    /// How many held messages a later one overtook.
+    overtaken: AtomicU64,
     /// The messages being passed on (one task each), aborted by [`RelaySink::shutdown`].
     tasks: Mutex<tokio::task::JoinSet<()>>,
 }
@@ -226,6 +233,8 @@ impl RelaySink {
             sequence: AtomicU64::new(0),
             log: Arc::new(Mutex::new(VecDeque::new())),
             logged: tokio::sync::watch::Sender::new(0),
+            passed: tokio::sync::watch::Sender::new(0),
+            overtaken: AtomicU64::new(0),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
         }
     }
@@ -281,6 +290,25 @@ impl RelaySink {
         }
     }
 
+    /// How many messages held by `reorder` a later message overtook: a scenario about
+    /// reordering has exercised it only if this is not 0.
+    pub fn overtaken(&self) -> u64 {
+        self.overtaken.load(Ordering::Relaxed)
+    }
+
+    /// How many messages this relay has logged (handed on, or failed to) since it started.
+    pub fn logged_count(&self) -> u64 {
+        *self.logged.borrow()
+    }
+
+    /// Waits up to `timeout` until more than `count` messages were logged; whether they were.
+    pub async fn wait_for_logged_beyond(&self, count: u64, timeout: Duration) -> bool {
+        let mut changes = self.logged.subscribe();
+        tokio::time::timeout(timeout, changes.wait_for(|n| *n > count))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
     /// The relay's behaviour.
     pub fn behaviour(&self) -> &RelayBehaviour {
         &self.behaviour
@@ -326,13 +354,33 @@ impl RelaySink {
             self.ctx.clock.sleep(Duration::from_millis(hold)).await;
         }
         if self.behaviour.reorder && id % 2 == 1 {
-            // Reordering is about real time: the held message must still be held when the
-            // next one arrives and overtakes it, so this hold is slept.
-            tokio::time::sleep(Duration::from_millis(self.behaviour.reorder_hold_ms)).await;
+            self.hold_until_overtaken(id).await;
         }
         let copies = if self.behaviour.duplicate { 2 } else { 1 };
         for _ in 0..copies {
             self.hand_on(&message.envelope, &data).await;
+        }
+        self.passed.send_if_modified(|passed| {
+            let before = *passed;
+            *passed = before.max(id + 1);
+            *passed != before
+        });
+    }
+
+    /// `reorder`: holds message `id` until a later message has been handed on (it overtook
+    /// this one), so the overtaking is an event, not a race against a timer. When none comes,
+    /// `reorder_hold_ms` of real time bounds the hold: a wait in world time would end at once
+    /// and let nothing overtake.
+    async fn hold_until_overtaken(&self, id: u64) {
+        let mut passed = self.passed.subscribe();
+        let bound = Duration::from_millis(self.behaviour.reorder_hold_ms);
+        let overtaken = tokio::time::timeout(bound, passed.wait_for(|p| *p > id + 1))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if overtaken {
+            self.overtaken.fetch_add(1, Ordering::Relaxed);
+        } else {
+            tracing::info!(relay = %self.hostname, id, "reorder: nothing overtook the held message");
         }
     }
 

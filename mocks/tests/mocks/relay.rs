@@ -180,15 +180,19 @@ async fn a_duplicating_relay_delivers_twice() {
 
 #[tokio::test]
 async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
+    // A bound far beyond the test's own wait: the held message can only come out early, as
+    // it must, because the next one overtook it.
     let world = world_with_relay(RelayBehaviour {
         reorder: true,
-        reorder_hold_ms: 400,
+        reorder_hold_ms: 60_000,
         ..RelayBehaviour::default()
     })
     .await;
+    let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
     // The relay holds every other message (the first is number 0: not held; number 1 is).
     send_to_relay(&world, "zeroth").await;
     arrived(&world, "zeroth", WAIT).await.unwrap();
+    assert_eq!(relay.overtaken(), 0, "nothing was held yet");
     send_to_relay(&world, "held").await;
     send_to_relay(&world, "overtaking").await;
     arrived(&world, "held", WAIT).await.unwrap();
@@ -208,6 +212,28 @@ async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
         !uids[0].1 && uids[1].1,
         "the held message arrived last: {uids:?}"
     );
+    assert_eq!(relay.overtaken(), 1);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_held_message_that_nothing_overtakes_comes_out_after_the_bound() {
+    let world = world_with_relay(RelayBehaviour {
+        reorder: true,
+        reorder_hold_ms: 200,
+        ..RelayBehaviour::default()
+    })
+    .await;
+    let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
+    send_to_relay(&world, "zeroth").await;
+    arrived(&world, "zeroth", WAIT).await.unwrap();
+    // Number 1 is held, and no later message comes: the bound releases it, and the relay
+    // does not count it as overtaken.
+    send_to_relay(&world, "alone").await;
+    arrived(&world, "alone", WAIT)
+        .await
+        .expect("released by the bound");
+    assert_eq!(relay.overtaken(), 0);
     world.shutdown().await;
 }
 
