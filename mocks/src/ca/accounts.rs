@@ -69,7 +69,7 @@ pub fn new_account(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Pr
     }
     store.room_for_account()?;
     store.by_thumbprint.insert(thumbprint, account.id.clone());
-    store.accounts.insert(account.id.clone(), account);
+    store.accounts.insert(account.id.clone(), Arc::new(account));
     Ok(Reply::json(StatusCode::CREATED, &body).location(url))
 }
 
@@ -174,7 +174,7 @@ pub fn account(ca: &Arc<CaShared>, auth: &Authenticated, id: &str) -> Result<Rep
             Some(c) => Some(contacts(Some(c))?),
             None => None,
         };
-        let Some(account) = store.accounts.get_mut(id) else {
+        let Some(account) = store.accounts.get_mut(id).map(Arc::make_mut) else {
             return Err(super::state::not_found("account"));
         };
         match status {
@@ -259,7 +259,7 @@ pub fn key_change(ca: &Arc<CaShared>, auth: &Authenticated, url: &str) -> Result
     store
         .by_thumbprint
         .insert(thumbprint.clone(), account.id.clone());
-    let Some(stored) = store.accounts.get_mut(&account.id) else {
+    let Some(stored) = store.accounts.get_mut(&account.id).map(Arc::make_mut) else {
         return Err(super::state::not_found("account"));
     };
     stored.jwk = new_jwk;

@@ -89,7 +89,7 @@ pub fn new_order(ca: &Arc<CaShared>, auth: &Authenticated) -> Result<Reply, Prob
     let id = order.id.clone();
     store.orders.insert(id.clone(), order);
     if let Some(acc) = store.accounts.get_mut(&account.id) {
-        acc.orders.push(id.clone());
+        Arc::make_mut(acc).orders.push(id.clone());
     }
     // Reused authorizations may make the order ready at once.
     let body = store

@@ -29,7 +29,7 @@ pub struct Authenticated {
     /// The parsed JWS.
     pub jws: ParsedJws,
     /// The account, when the request was signed with `kid`, or with a `jwk` that belongs to one.
-    pub account: Option<Account>,
+    pub account: Option<Arc<Account>>,
     /// The key that verified the signature.
     pub jwk: Value,
 }
@@ -38,7 +38,7 @@ impl Authenticated {
     /// The account of a `kid` request (KeyPolicy::Kid guarantees one).
     pub fn account(&self) -> Result<&Account, Problem> {
         self.account
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| Problem::new(ProblemType::AccountDoesNotExist, "no account"))
     }
 
@@ -135,19 +135,19 @@ pub fn authenticate(
         .with_status(401)
         .enforcing(crate::protocol::requirements::ACME_17));
     }
-    match parsed.key() {
-        KeyRef::Jwk(_) => jws::check_public_key(&jwk, parsed.alg())?,
+    let verifier = match parsed.key() {
+        KeyRef::Jwk(_) => jws::checked_verifier(&jwk, parsed.alg())?,
         // The account key was accepted when it was registered: an `alg` that does not fit it
         // means the request was not signed by it (e.g. the old key after a keyChange).
-        KeyRef::Kid(_) => jws::check_public_key(&jwk, parsed.alg()).map_err(|_| {
+        KeyRef::Kid(_) => jws::checked_verifier(&jwk, parsed.alg()).map_err(|_| {
             Problem::malformed(format!(
                 "the JWS \"alg\" {} does not fit the account key: the signature cannot be the account's",
                 parsed.alg()
             ))
             .violates(req::ACME_8)
         })?,
-    }
-    parsed.verify(&jwk)?;
+    };
+    parsed.verify_with(&*verifier)?;
     Ok(Authenticated {
         jws: parsed,
         account,

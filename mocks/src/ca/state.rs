@@ -19,7 +19,7 @@ use crate::clock::rfc3339;
 #[derive(Debug, Default)]
 pub struct Store {
     /// Accounts by id.
-    pub accounts: HashMap<String, Account>,
+    pub accounts: HashMap<String, std::sync::Arc<Account>>,
     /// Account id by JWK thumbprint.
     pub by_thumbprint: HashMap<String, String>,
     /// Orders by id.
@@ -146,12 +146,14 @@ impl Store {
         self.email_by_token_part1
             .retain(|_, challenge| !challenges.contains(challenge));
         for account in self.accounts.values_mut() {
-            account.orders.retain(|o| !ended.contains(o));
+            std::sync::Arc::make_mut(account)
+                .orders
+                .retain(|o| !ended.contains(o));
         }
     }
 
     /// The account `id`, if it exists.
-    pub fn account(&self, id: &str) -> Option<&Account> {
+    pub fn account(&self, id: &str) -> Option<&std::sync::Arc<Account>> {
         self.accounts.get(id)
     }
 
@@ -204,7 +206,9 @@ impl Store {
 
     /// RFC 8555 §7.1.4 JSON of an authorization, with its challenges.
     pub fn authz_json(&mut self, id: &str, urls: &Urls, now: OffsetDateTime) -> Option<Value> {
-        let authz = self.authz_now(id, now)?.clone();
+        // Expiry applied first (it needs the store mutably); then read in place, not cloned.
+        self.authz_now(id, now)?;
+        let authz = self.authzs.get(id)?;
         let challenges: Vec<Value> = authz
             .challenges
             .iter()

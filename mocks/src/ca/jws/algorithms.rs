@@ -83,7 +83,10 @@ fn cache() -> &'static Mutex<VerifierCache> {
 pub(crate) fn verifier(alg: &str, jwk: &Value) -> Result<Arc<dyn JwsVerifier>, Problem> {
     let public = public_members(jwk)?;
     // serde_json's map is sorted by member name, so equal keys serialize equally.
-    let key = (alg.to_owned(), Value::Object(public.clone()).to_string());
+    let key = (
+        alg.to_owned(),
+        serde_json::to_string(&public).unwrap_or_default(),
+    );
     if let Some(found) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(Arc::clone(found));
     }

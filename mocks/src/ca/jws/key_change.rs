@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::algorithms::check_request_alg;
 use super::parse::{FlattenedJws, KeyRef};
-use super::verify::{check_public_key, public_members};
+use super::verify::{checked_verifier, public_members};
 use crate::ca::problem::Problem;
 
 /// Checks a keyChange request's inner JWS (`inner` is the outer JWS's payload) and returns the
@@ -18,7 +18,7 @@ use crate::ca::problem::Problem;
 ///    request algorithm — `badSignatureAlgorithm`;
 /// 2. "The inner JWS MUST have a "jwk" header parameter" (not `kid`, not both) — `malformed`;
 /// 5. "The inner JWS MUST omit the "nonce" header parameter" — `malformed`;
-/// 8. the new key is acceptable ([`check_public_key`]) — `badPublicKey`;
+/// 8. the new key is acceptable ([`checked_verifier`]) — `badPublicKey`;
 /// 3. "Check that the inner JWS verifies using the key in its "jwk" field" — `malformed`;
 /// -  "the payload of the inner JWS is a well-formed keyChange object" (`account` string,
 ///    `oldKey` object) — `malformed`;
@@ -69,8 +69,8 @@ pub fn verify_key_change_with(
             "keyChange inner JWS MUST omit \"nonce\" (RFC 8555 §7.3.5)",
         ));
     }
-    check_public_key(&new_jwk, jws.alg()).map_err(ctx)?;
-    jws.verify(&new_jwk).map_err(ctx)?;
+    let verifier = checked_verifier(&new_jwk, jws.alg()).map_err(ctx)?;
+    jws.verify_with(&*verifier).map_err(ctx)?;
     let payload: Value = serde_json::from_slice(jws.payload_bytes())
         .map_err(|_| Problem::malformed("keyChange inner payload is not JSON (RFC 8555 §7.3.5)"))?;
     let (account, old_key) = match (payload.get("account"), payload.get("oldKey")) {

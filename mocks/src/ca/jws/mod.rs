@@ -43,4 +43,4 @@ pub use key_change::{verify_key_change, verify_key_change_with};
 pub use parse::{
     FlattenedJws, JOSE_JSON, KeyRef, MAX_BODY_BYTES, ParsedJws, Payload, check_content_type, parse,
 };
-pub use verify::{check_public_key, public_members};
+pub use verify::{check_public_key, checked_verifier, public_members};

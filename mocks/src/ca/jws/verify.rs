@@ -1,6 +1,9 @@
 //! Key acceptance (RFC 8555 §6.2, ACME-11) and signature verification with josekit.
 
+use std::sync::Arc;
+
 use acmeproof_protocol::b64url;
+use josekit::jws::JwsVerifier;
 use serde_json::{Map, Value};
 
 use super::algorithms::{bad_public_key, bad_signature_algorithm, check_request_alg, verifier};
@@ -30,6 +33,12 @@ const RSA_MAX_BITS: usize = 8192;
 ///
 /// Every key problem is `badPublicKey`, 400.
 pub fn check_public_key(jwk: &Value, alg: &str) -> Result<(), Problem> {
+    checked_verifier(jwk, alg).map(|_| ())
+}
+
+/// [`check_public_key`], giving the verifier the check built, so that the request's signature
+/// is checked with it ([`ParsedJws::verify_with`]) without building or looking it up again.
+pub fn checked_verifier(jwk: &Value, alg: &str) -> Result<Arc<dyn JwsVerifier>, Problem> {
     check_request_alg(alg)?;
     let obj = jwk
         .as_object()
@@ -105,7 +114,7 @@ pub fn check_public_key(jwk: &Value, alg: &str) -> Result<(), Problem> {
             )));
         }
     }
-    verifier(alg, jwk).map(|_| ())
+    verifier(alg, jwk)
 }
 
 /// The public members of a JWK, as josekit needs them: `kty` plus `crv`,`x`,`y` (EC),
@@ -148,7 +157,11 @@ impl FlattenedJws {
     /// cannot use is `badPublicKey`; a signature that does not verify is `malformed` with
     /// detail "JWS signature does not verify" (RFC 8555 §6.2 has no dedicated error type).
     pub fn verify(&self, jwk: &Value) -> Result<(), Problem> {
-        let verifier = verifier(self.alg(), jwk)?;
+        self.verify_with(&*verifier(self.alg(), jwk)?)
+    }
+
+    /// Verifies the signature with `verifier` (one [`checked_verifier`] gave for this `alg`).
+    pub fn verify_with(&self, verifier: &dyn JwsVerifier) -> Result<(), Problem> {
         verifier
             .verify(&self.signing_input(), self.signature())
             .map_err(|_| {
@@ -163,6 +176,11 @@ impl ParsedJws {
     /// looked up by `kid`); see [`FlattenedJws::verify`]. Call [`check_public_key`] first.
     pub fn verify(&self, jwk: &Value) -> Result<(), Problem> {
         self.jws().verify(jwk)
+    }
+
+    /// [`FlattenedJws::verify_with`].
+    pub fn verify_with(&self, verifier: &dyn JwsVerifier) -> Result<(), Problem> {
+        self.jws().verify_with(verifier)
     }
 }
 
