@@ -14,12 +14,13 @@
 use acmeproof_protocol::{b64url, jwk};
 use josekit::jws::{self, ES256, ES384, ES512, EdDSA, HS256, JwsHeaderSet, JwsSigner, RS256};
 use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ec::{EcKey, EcPoint};
 use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::Rsa;
 use serde_json::{Map, Value, json};
 
+use crate::ca::pki::{Curve, named_group};
 use crate::seed::SeededRng;
 
 mod ring_signer;
@@ -133,9 +134,9 @@ impl AccountKey {
     /// are not reproducible.
     pub fn generate(alg: KeyAlg, rng: &SeededRng) -> Result<AccountKey, KeyError> {
         let pkey = match alg {
-            KeyAlg::Es256 => ec_from_rng(Nid::X9_62_PRIME256V1, rng)?,
-            KeyAlg::Es384 => ec_from_rng(Nid::SECP384R1, rng)?,
-            KeyAlg::Es512 => ec_from_rng(Nid::SECP521R1, rng)?,
+            KeyAlg::Es256 => ec_from_rng(Curve::P256, rng)?,
+            KeyAlg::Es384 => ec_from_rng(Curve::P384, rng)?,
+            KeyAlg::Es512 => ec_from_rng(Curve::P521, rng)?,
             // RFC 8032 §5.1.5: any 32 octets are an Ed25519 private key.
             KeyAlg::EdDsa => PKey::private_key_from_raw_bytes(&rng.bytes(32), Id::ED25519)?,
             KeyAlg::Rs256 => PKey::from_rsa(Rsa::generate(2048)?)?,
@@ -348,8 +349,8 @@ pub fn mac_sign_eab(
 
 /// FIPS 186-5 A.2.2 (rejection sampling): a scalar drawn from the stream, redrawn until
 /// `1 <= d < n`; the public point is `d·G`.
-fn ec_from_rng(nid: Nid, rng: &SeededRng) -> Result<PKey<Private>, KeyError> {
-    let group = EcGroup::from_curve_name(nid)?;
+fn ec_from_rng(curve: Curve, rng: &SeededRng) -> Result<PKey<Private>, KeyError> {
+    let group = named_group(curve)?;
     let mut ctx = BigNumContext::new()?;
     let mut order = BigNum::new()?;
     group.order(&mut order, &mut ctx)?;
@@ -368,9 +369,9 @@ fn ec_from_rng(nid: Nid, rng: &SeededRng) -> Result<PKey<Private>, KeyError> {
         }
         // 1 <= d < n was checked above, so d·G is a point of the curve other than infinity:
         // OpenSSL's `check_key` would recompute d·G only to find the same point.
-        let mut point = EcPoint::new(&group)?;
-        point.mul_generator2(&group, &d, &mut ctx)?;
-        let key = EcKey::from_private_components(&group, &d, &point)?;
+        let mut point = EcPoint::new(group)?;
+        point.mul_generator2(group, &d, &mut ctx)?;
+        let key = EcKey::from_private_components(group, &d, &point)?;
         return Ok(PKey::from_ec_key(key)?);
     }
     Err(KeyError::Exhausted)

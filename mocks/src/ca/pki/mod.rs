@@ -26,6 +26,7 @@
 pub mod authority;
 pub mod inspect;
 mod keys;
+pub(crate) use keys::{Curve, named_group};
 mod lazy_leaf;
 pub mod path;
 pub mod profile;
