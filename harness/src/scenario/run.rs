@@ -193,18 +193,26 @@ fn uses_email(scenario: &LoadedScenario) -> bool {
 
 /// A fault of the scenario's own world (a server under test shares one world, and is never
 /// given a scenario with a world of its own) that its steps never set off, so that the scenario
-/// exercised nothing of it: a relay that reorders, where no message overtook a held one.
+/// exercised nothing of it: a relay that reorders, where no message overtook a held one, or
+/// one that mangles, where no message took every mangle.
 fn unexercised_faults(world: &World) -> Option<String> {
     let relays = world.mail.as_ref().map(|mail| mail.relays.as_slice())?;
-    relays
-        .iter()
-        .find(|(_, _, sink)| sink.behaviour().reorder && sink.overtaken() == 0)
-        .map(|(host, _, _)| {
-            format!(
+    relays.iter().find_map(|(host, _, sink)| {
+        let behaviour = sink.behaviour();
+        if behaviour.reorder && sink.overtaken() == 0 {
+            Some(format!(
                 "the relay {host} reorders, but no message overtook one it held: the steps never \
                  put two messages through it at once, so nothing of reordering was exercised"
-            )
-        })
+            ))
+        } else if !behaviour.mangle.is_empty() && sink.mangled() == 0 {
+            Some(format!(
+                "the relay {host} mangles mail, but no message it passed on took every mangle \
+                 (see the log's \"mangle skipped\"), so the scenario tested unmangled mail"
+            ))
+        } else {
+            None
+        }
+    })
 }
 
 /// Runs `scenario` with `seed` against `sut`.

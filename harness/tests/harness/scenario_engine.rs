@@ -264,6 +264,48 @@ async fn a_reordering_relay_is_exercised_only_when_a_message_overtakes_another()
     );
 }
 
+#[tokio::test]
+async fn a_mangling_relay_is_exercised_only_when_a_message_takes_its_mangles() {
+    let relay = "[[world.mail.relays]]
+name = \"list\"
+behaviour = { mangle = [{ footer = \"-- \\r\\nsent via list\\r\\n\" }] }";
+    // The footer breaks the reply's DKIM, as the scenario expects.
+    let through = format!(
+        "{HEAD}
+{relay}
+[[step]]
+action = \"order\"
+[[step]]
+action = \"read-challenge\"
+[[step]]
+action = \"reply\"
+[[step]]
+action = \"post\"
+[[step]]
+action = \"expect-authorization\"
+status = \"invalid\"
+error = \"unauthorized\"
+detail = \"DKIM\"
+req = \"SMIME-51\"
+"
+    );
+    let (verdict, findings) = outcome(&through).await;
+    assert_eq!(verdict, "pass", "{findings:?}");
+    // No mail passes the relay: the scenario tested nothing of its footer.
+    let past = format!("{HEAD}\n{relay}\n[[step]]\naction = \"directory\"\nreq = \"ACME-2\"\n");
+    let scenario = load(&past).unwrap();
+    let run = scenario::run::run(&scenario, scenario.seed()).await;
+    assert_eq!(scenario::outcome_of(&run, false).as_str(), "error");
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap()
+            .contains("no message it passed on took every mangle"),
+        "{:?}",
+        run.error
+    );
+}
+
 #[test]
 fn scenarios_that_wait_on_purpose_are_estimated_longer() {
     let plain = load(&format!("{HEAD}\n[[step]]\naction = \"post\"\n")).unwrap();

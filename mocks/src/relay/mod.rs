@@ -164,6 +164,8 @@ pub struct RelaySink {
     passed: tokio::sync::watch::Sender<u64>,
     /// How many held messages a later one overtook.
     overtaken: AtomicU64,
+    /// How many messages every one of the relay's mangles changed.
+    mangled: AtomicU64,
     /// The messages being passed on (one task each), aborted by [`RelaySink::shutdown`].
     tasks: Mutex<tokio::task::JoinSet<()>>,
 }
@@ -235,6 +237,7 @@ impl RelaySink {
             logged: tokio::sync::watch::Sender::new(0),
             passed: tokio::sync::watch::Sender::new(0),
             overtaken: AtomicU64::new(0),
+            mangled: AtomicU64::new(0),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
         }
     }
@@ -296,6 +299,13 @@ impl RelaySink {
         self.overtaken.load(Ordering::Relaxed)
     }
 
+    /// How many messages every one of the relay's `mangle`s was applied to: a scenario about
+    /// a mangle has exercised it only if this is not 0 (a mangle that does not fit a message,
+    /// say a footer on mail with no text part, passes it on unchanged).
+    pub fn mangled(&self) -> u64 {
+        self.mangled.load(Ordering::Relaxed)
+    }
+
     /// How many messages this relay has logged (handed on, or failed to) since it started.
     pub fn logged_count(&self) -> u64 {
         *self.logged.borrow()
@@ -326,11 +336,18 @@ impl RelaySink {
             data.extend_from_slice(format!("Authentication-Results: {field}\r\n").as_bytes());
         }
         data.extend_from_slice(&message.data);
+        let mut skipped = false;
         for m in &self.behaviour.mangle {
             match mangle::apply(&data, m) {
                 Ok(mangled) => data = mangled,
-                Err(e) => tracing::warn!(relay = %self.hostname, error = %e, "mangle skipped"),
+                Err(e) => {
+                    skipped = true;
+                    tracing::warn!(relay = %self.hostname, error = %e, "mangle skipped");
+                }
             }
+        }
+        if !self.behaviour.mangle.is_empty() && !skipped {
+            self.mangled.fetch_add(1, Ordering::Relaxed);
         }
         if self.behaviour.dkim_sign
             && let Some(domain) = from_domain(&data)

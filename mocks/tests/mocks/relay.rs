@@ -33,6 +33,11 @@ fn message(subject: &str) -> Vec<u8> {
 
 /// Hands a message to the world's first relay, as a sender on loopback would.
 async fn send_to_relay(world: &World, subject: &str) {
+    send_raw_to_relay(world, &message(subject)).await;
+}
+
+/// Hands `raw` to the world's first relay.
+async fn send_raw_to_relay(world: &World, raw: &[u8]) {
     let relay = world.mail.as_ref().unwrap().relays[0].1.addr();
     let mut client = SmtpClient::connect(relay, "sender.example.test", ClientTls::None, false)
         .await
@@ -43,7 +48,7 @@ async fn send_to_relay(world: &World, subject: &str) {
         smtputf8: false,
         body_8bit: false,
     };
-    let result = client.send(&envelope, &message(subject)).await;
+    let result = client.send(&envelope, raw).await;
     let _ = client.quit().await;
     result.expect("the relay accepts");
 }
@@ -234,6 +239,30 @@ async fn a_held_message_that_nothing_overtakes_comes_out_after_the_bound() {
         .await
         .expect("released by the bound");
     assert_eq!(relay.overtaken(), 0);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_relay_counts_the_messages_its_mangles_changed() {
+    let world = world_with_relay(RelayBehaviour {
+        mangle: vec![Mangle::Footer("-- \r\nsent via list\r\n".into())],
+        ..RelayBehaviour::default()
+    })
+    .await;
+    let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
+    // No text part to put a footer under: passed on unchanged, and not counted.
+    let binary = format!(
+        "From: <{ALICE}>\r\nTo: <{ALICE}>\r\nSubject: binary\r\nMessage-ID: <binary@example.test>\r\n\
+         Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n"
+    );
+    send_raw_to_relay(&world, binary.as_bytes()).await;
+    let arrived_binary = arrived(&world, "binary", WAIT).await.unwrap();
+    assert!(!String::from_utf8_lossy(&arrived_binary).contains("sent via list"));
+    assert_eq!(relay.mangled(), 0);
+    send_to_relay(&world, "text").await;
+    let arrived_text = arrived(&world, "text", WAIT).await.unwrap();
+    assert!(String::from_utf8_lossy(&arrived_text).contains("sent via list"));
+    assert_eq!(relay.mangled(), 1);
     world.shutdown().await;
 }
 
