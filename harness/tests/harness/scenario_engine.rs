@@ -304,6 +304,15 @@ req = \"SMIME-51\"
         "{:?}",
         run.error
     );
+    // A scenario that fails on its own, with no mail through the relay, keeps its failure:
+    // the finding names what went wrong, and the idle relay hides nothing.
+    let failing = format!(
+        "{HEAD}\n{relay}\n[[step]]\naction = \"new-order\"\ntype = \"dns\"\n\
+         value = \"*.*.example.test\"\nreq = \"ACME-18\"\n"
+    );
+    let (verdict, findings) = outcome(&failing).await;
+    assert_eq!(verdict, "fail", "{findings:?}");
+    assert!(findings[0].starts_with("ACME-18"), "{findings:?}");
 }
 
 #[test]
