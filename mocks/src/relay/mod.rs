@@ -163,6 +163,8 @@ pub struct RelaySink {
     /// One more than the highest message number handed on so far (0: none yet): what a
     /// message held by `reorder` waits on.
     passed: tokio::sync::watch::Sender<u64>,
+    /// How many messages `reorder` holds, or has accepted to hold.
+    held: tokio::sync::watch::Sender<u64>,
     /// How many held messages a later one overtook.
     overtaken: AtomicU64,
     /// How many messages every one of the relay's mangles changed.
@@ -194,6 +196,23 @@ impl Greylist {
                 self.seen.remove(&old);
             }
         }
+    }
+}
+
+/// A message `reorder` holds, on the relay's count of them from its acceptance until its hold
+/// ends, however it ends (an aborted task drops it too).
+struct HeldSlot(Arc<RelaySink>);
+
+impl HeldSlot {
+    fn take(relay: &Arc<RelaySink>) -> Self {
+        relay.held.send_modify(|n| *n += 1);
+        HeldSlot(Arc::clone(relay))
+    }
+}
+
+impl Drop for HeldSlot {
+    fn drop(&mut self) {
+        self.0.held.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -237,6 +256,7 @@ impl RelaySink {
             log: Arc::new(Mutex::new(VecDeque::new())),
             logged: tokio::sync::watch::Sender::new(0),
             passed: tokio::sync::watch::Sender::new(0),
+            held: tokio::sync::watch::Sender::new(0),
             overtaken: AtomicU64::new(0),
             mangled: AtomicU64::new(0),
             tasks: Mutex::new(tokio::task::JoinSet::new()),
@@ -267,10 +287,12 @@ impl RelaySink {
     }
 
     fn spawn_forward(self: &Arc<Self>, message: Incoming, id: u64) {
+        // Counted as held from here, so that no check finds the count at 0 before the task ran.
+        let slot = (self.behaviour.reorder && id % 2 == 1).then(|| HeldSlot::take(self));
         let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
         // Reap what finished, so the set is as large as the messages in flight.
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(Arc::clone(self).forward(message, id));
+        tasks.spawn(Arc::clone(self).forward(message, id, slot));
     }
 
     /// The last message passed on that matches `pred`, waiting for one up to `timeout` (the
@@ -298,6 +320,22 @@ impl RelaySink {
     /// reordering has exercised it only if this is not 0.
     pub fn overtaken(&self) -> u64 {
         self.overtaken.load(Ordering::Relaxed)
+    }
+
+    /// How many messages `reorder` holds now, counted from the relay's acceptance of each.
+    pub fn held(&self) -> u64 {
+        *self.held.borrow()
+    }
+
+    /// Waits up to `timeout` until the number of messages `reorder` holds satisfies `pred`;
+    /// whether it came to. A message is counted as overtaken only once it leaves the hold,
+    /// which can be after the next hop has taken the overtaking one: a scenario reads
+    /// [`RelaySink::overtaken`] once nothing is held.
+    pub async fn wait_for_held(&self, pred: impl Fn(u64) -> bool, timeout: Duration) -> bool {
+        let mut changes = self.held.subscribe();
+        tokio::time::timeout(timeout, changes.wait_for(|n| pred(*n)))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// How many messages every one of the relay's `mangle`s was applied to: a scenario about
@@ -362,7 +400,7 @@ impl RelaySink {
         data
     }
 
-    async fn forward(self: Arc<Self>, message: Incoming, id: u64) {
+    async fn forward(self: Arc<Self>, message: Incoming, id: u64, slot: Option<HeldSlot>) {
         // Written once; each recipient domain's transaction, each duplicate and the log share it.
         let data = Bytes::from(self.process(&message, id).await);
         let hold = self.behaviour.delay_ms;
@@ -371,8 +409,9 @@ impl RelaySink {
             // passes in the world's time.
             self.ctx.clock.sleep(Duration::from_millis(hold)).await;
         }
-        if self.behaviour.reorder && id % 2 == 1 {
+        if let Some(slot) = slot {
             self.hold_until_overtaken(id).await;
+            drop(slot);
         }
         let copies = if self.behaviour.duplicate { 2 } else { 1 };
         for _ in 0..copies {

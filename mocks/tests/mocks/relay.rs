@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use acmeproof_mocks::mail::Envelope;
+use acmeproof_mocks::mail::{Envelope, Incoming, MailSink, Session};
 use acmeproof_mocks::mangle::Mangle;
-use acmeproof_mocks::relay::RelayBehaviour;
+use acmeproof_mocks::relay::{RelayBehaviour, SharedRelay};
 use acmeproof_mocks::smtp::client::{ClientTls, SmtpClient};
 use acmeproof_mocks::world::mail::RelaySpec;
 use acmeproof_mocks::world::{World, WorldConfig};
@@ -217,6 +217,58 @@ async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
         !uids[0].1 && uids[1].1,
         "the held message arrived last: {uids:?}"
     );
+    assert_eq!(relay.overtaken(), 1);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_relay_counts_a_message_as_held_from_its_acceptance_until_it_is_overtaken() {
+    let world = world_with_relay(RelayBehaviour {
+        reorder: true,
+        reorder_hold_ms: 60_000,
+        ..RelayBehaviour::default()
+    })
+    .await;
+    let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
+    let held = |n: u64| move |count: u64| count == n;
+    send_to_relay(&world, "zeroth").await;
+    assert!(
+        relay.wait_for_held(held(0), WAIT).await,
+        "number 0 is not held"
+    );
+    // Held from the relay's acceptance on: handed to the relay's sink directly, the message is
+    // counted before the test yields, so before the relay's own task for it could run.
+    let accepted = SharedRelay(std::sync::Arc::clone(&relay))
+        .deliver(Incoming {
+            envelope: Envelope {
+                mail_from: ALICE.into(),
+                rcpt_to: vec![ALICE.into()],
+                smtputf8: false,
+                body_8bit: false,
+            },
+            data: message("held").into(),
+            session: Session {
+                peer: std::net::SocketAddr::from(([127, 0, 0, 1], 2525)),
+                helo: "sender.example.test".into(),
+                authenticated_as: None,
+                tls: false,
+                server_name: "faulty.relay.acmeproof.test".into(),
+                protocol: "SMTP".into(),
+            },
+            received_at: world.clock.now(),
+        })
+        .await;
+    assert!(accepted.iter().all(Result::is_ok), "{accepted:?}");
+    assert_eq!(relay.held(), 1);
+    assert!(
+        !relay
+            .wait_for_held(held(0), Duration::from_millis(200))
+            .await,
+        "nothing overtook it yet"
+    );
+    send_to_relay(&world, "overtaking").await;
+    assert!(relay.wait_for_held(held(0), WAIT).await);
+    // Once nothing is held, the overtaking is counted, whatever the next hop did meanwhile.
     assert_eq!(relay.overtaken(), 1);
     world.shutdown().await;
 }
