@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use acmeproof_mocks::mail::{Envelope, Incoming, MailSink, Session};
 use acmeproof_mocks::mangle::Mangle;
-use acmeproof_mocks::relay::{RelayBehaviour, SharedRelay};
+use acmeproof_mocks::relay::{RelayBehaviour, RelaySink, SharedRelay};
 use acmeproof_mocks::smtp::client::{ClientTls, SmtpClient};
 use acmeproof_mocks::world::mail::RelaySpec;
 use acmeproof_mocks::world::{World, WorldConfig};
@@ -183,20 +183,27 @@ async fn a_duplicating_relay_delivers_twice() {
     world.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
-    // A bound far beyond the test's own wait: the held message can only come out early, as
-    // it must, because the next one overtook it.
+/// A world whose relay reorders, holding a message for at most `hold_ms`, and the relay, after
+/// its message 0 (never held) has arrived: the next message is the one held.
+async fn reordering_world(hold_ms: u64) -> (World, std::sync::Arc<RelaySink>) {
     let world = world_with_relay(RelayBehaviour {
         reorder: true,
-        reorder_hold_ms: 60_000,
+        reorder_hold_ms: hold_ms,
         ..RelayBehaviour::default()
     })
     .await;
     let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
-    // The relay holds every other message (the first is number 0: not held; number 1 is).
     send_to_relay(&world, "zeroth").await;
     arrived(&world, "zeroth", WAIT).await.unwrap();
+    (world, relay)
+}
+
+#[tokio::test]
+async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
+    // A bound far beyond the test's own wait: the held message can only come out early, as
+    // it must, because the next one overtook it. The relay holds every other message (the
+    // first is number 0: not held; number 1 is).
+    let (world, relay) = reordering_world(60_000).await;
     assert_eq!(relay.overtaken(), 0, "nothing was held yet");
     send_to_relay(&world, "held").await;
     send_to_relay(&world, "overtaking").await;
@@ -223,15 +230,8 @@ async fn a_reordering_relay_lets_the_second_message_overtake_the_first() {
 
 #[tokio::test]
 async fn a_relay_counts_a_message_as_held_from_its_acceptance_until_it_is_overtaken() {
-    let world = world_with_relay(RelayBehaviour {
-        reorder: true,
-        reorder_hold_ms: 60_000,
-        ..RelayBehaviour::default()
-    })
-    .await;
-    let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
+    let (world, relay) = reordering_world(60_000).await;
     let held = |n: u64| move |count: u64| count == n;
-    send_to_relay(&world, "zeroth").await;
     assert!(
         relay.wait_for_held(held(0), WAIT).await,
         "number 0 is not held"
@@ -275,15 +275,7 @@ async fn a_relay_counts_a_message_as_held_from_its_acceptance_until_it_is_overta
 
 #[tokio::test]
 async fn a_held_message_that_nothing_overtakes_comes_out_after_the_bound() {
-    let world = world_with_relay(RelayBehaviour {
-        reorder: true,
-        reorder_hold_ms: 200,
-        ..RelayBehaviour::default()
-    })
-    .await;
-    let relay = std::sync::Arc::clone(&world.mail.as_ref().unwrap().relays[0].2);
-    send_to_relay(&world, "zeroth").await;
-    arrived(&world, "zeroth", WAIT).await.unwrap();
+    let (world, relay) = reordering_world(200).await;
     // Number 1 is held, and no later message comes: the bound releases it, and the relay
     // does not count it as overtaken.
     send_to_relay(&world, "alone").await;
