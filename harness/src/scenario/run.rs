@@ -199,11 +199,12 @@ async fn unexercised_faults(world: &World) -> Option<String> {
     let relays = world.mail.as_ref().map(|mail| mail.relays.as_slice())?;
     for (_, _, sink) in relays
         .iter()
-        .filter(|(_, _, sink)| sink.behaviour().reorder)
+        .filter(|(_, _, sink)| sink.behaviour().reorder && sink.overtaken() == 0)
     {
         // A held message is counted as overtaken when it leaves the hold, which can be after
         // the next hop (and the CA) took the message that overtook it. Every hold ends by
-        // itself within reorder_hold_ms.
+        // itself within reorder_hold_ms. A relay already seen overtaking needs no wait (a last
+        // message held with nothing behind it would keep the scenario for the whole bound).
         let bound = Duration::from_millis(sink.behaviour().reorder_hold_ms) + WAIT;
         sink.wait_for_held(|held| held == 0, bound).await;
     }
