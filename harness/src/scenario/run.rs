@@ -206,7 +206,7 @@ async fn unexercised_faults(world: &World) -> Option<String> {
         // itself within reorder_hold_ms. A relay already seen overtaking needs no wait (a last
         // message held with nothing behind it would keep the scenario for the whole bound).
         let bound = Duration::from_millis(sink.behaviour().reorder_hold_ms) + WAIT;
-        sink.wait_for_held(|held| held == 0, bound).await;
+        sink.wait_until_nothing_held(bound).await;
     }
     relays.iter().find_map(|(host, _, sink)| {
         let behaviour = sink.behaviour();

@@ -204,6 +204,14 @@ async fn a_step_that_cannot_run_is_a_harness_error_and_later_steps_do_not_run() 
     assert_eq!(run.steps[1].status, scenario::StepStatus::NotRun);
 }
 
+/// Runs `text` with its own seed; the outcome must be a harness error, whose message it returns.
+async fn harness_error(text: &str) -> String {
+    let scenario = load(text).unwrap();
+    let run = scenario::run::run(&scenario, scenario.seed()).await;
+    assert_eq!(scenario::outcome_of(&run, false).as_str(), "error");
+    run.error.unwrap_or_default()
+}
+
 /// A wrong reply, then the right one, through a relay that holds every other message when
 /// `reorder` is on (the challenge mail is its message 0, the wrong reply 1, the right one 2).
 fn two_replies(relay: &str) -> String {
@@ -270,16 +278,10 @@ async fn a_reordering_relay_is_exercised_only_when_a_message_overtakes_another()
         "",
         1,
     );
-    let scenario = load(&one).unwrap();
-    let run = scenario::run::run(&scenario, scenario.seed()).await;
-    assert_eq!(scenario::outcome_of(&run, false).as_str(), "error");
+    let error = harness_error(&one).await;
     assert!(
-        run.error
-            .as_deref()
-            .unwrap()
-            .contains("nothing of reordering was exercised"),
-        "{:?}",
-        run.error
+        error.contains("nothing of reordering was exercised"),
+        "{error}"
     );
 }
 
@@ -312,16 +314,10 @@ req = \"SMIME-51\"
     assert_eq!(verdict, "pass", "{findings:?}");
     // No mail passes the relay: the scenario tested nothing of its footer.
     let past = format!("{HEAD}\n{relay}\n[[step]]\naction = \"directory\"\nreq = \"ACME-2\"\n");
-    let scenario = load(&past).unwrap();
-    let run = scenario::run::run(&scenario, scenario.seed()).await;
-    assert_eq!(scenario::outcome_of(&run, false).as_str(), "error");
+    let error = harness_error(&past).await;
     assert!(
-        run.error
-            .as_deref()
-            .unwrap()
-            .contains("no message it passed on took every mangle"),
-        "{:?}",
-        run.error
+        error.contains("no message it passed on took every mangle"),
+        "{error}"
     );
     // A scenario that fails on its own, with no mail through the relay, keeps its failure:
     // the finding names what went wrong, and the idle relay hides nothing.

@@ -199,6 +199,18 @@ impl Greylist {
     }
 }
 
+/// Waits up to `timeout` until the count behind `counter` satisfies `pred`; whether it did.
+async fn wait_for_count(
+    counter: &tokio::sync::watch::Sender<u64>,
+    pred: impl Fn(u64) -> bool,
+    timeout: Duration,
+) -> bool {
+    let mut changes = counter.subscribe();
+    tokio::time::timeout(timeout, changes.wait_for(|n| pred(*n)))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
 /// A message `reorder` holds, on the relay's count of them from its acceptance until its hold
 /// ends, however it ends (an aborted task drops it too).
 struct HeldSlot(Arc<RelaySink>);
@@ -327,15 +339,11 @@ impl RelaySink {
         *self.held.borrow()
     }
 
-    /// Waits up to `timeout` until the number of messages `reorder` holds satisfies `pred`;
-    /// whether it came to. A message is counted as overtaken only once it leaves the hold,
-    /// which can be after the next hop has taken the overtaking one: a scenario reads
-    /// [`RelaySink::overtaken`] once nothing is held.
-    pub async fn wait_for_held(&self, pred: impl Fn(u64) -> bool, timeout: Duration) -> bool {
-        let mut changes = self.held.subscribe();
-        tokio::time::timeout(timeout, changes.wait_for(|n| pred(*n)))
-            .await
-            .is_ok_and(|r| r.is_ok())
+    /// Waits up to `timeout` until `reorder` holds no message; whether it came to. A message is
+    /// counted as overtaken only once it leaves the hold, which can be after the next hop took
+    /// the overtaking one: [`RelaySink::overtaken`] is final once nothing is held.
+    pub async fn wait_until_nothing_held(&self, timeout: Duration) -> bool {
+        wait_for_count(&self.held, |n| n == 0, timeout).await
     }
 
     /// How many messages every one of the relay's `mangle`s was applied to: a scenario about
@@ -352,10 +360,7 @@ impl RelaySink {
 
     /// Waits up to `timeout` until more than `count` messages were logged; whether they were.
     pub async fn wait_for_logged_beyond(&self, count: u64, timeout: Duration) -> bool {
-        let mut changes = self.logged.subscribe();
-        tokio::time::timeout(timeout, changes.wait_for(|n| *n > count))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        wait_for_count(&self.logged, |n| n > count, timeout).await
     }
 
     /// The relay's behaviour.
